@@ -1,0 +1,259 @@
+//! Drives: the storage layer under everything. A [`Drive`] is one directory of one node
+//! (local) or of a peer (remote, over gRPC); it knows volumes, relative paths, byte streams,
+//! renames, deletes and a sorted walk, and nothing of objects, S3 or erasure coding.
+//!
+//! Invariants:
+//! - every path a drive is given is checked by [`check_path`]: relative, `/`-separated, no
+//!   empty, `.` or `..` segment, so nothing can name a file outside the drive;
+//! - `write_all` and `rename_data` are durable when they return (fsync of data, then rename);
+//! - deleting a path removes the parent directories it leaves empty, up to the volume.
+//!
+//! Tested by the unit tests of `local` and, end to end, by every object test.
+
+pub mod format;
+pub mod local;
+pub mod metafile;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+/// The volume that holds Tessera's own files on every drive (format, staging, multipart).
+pub const META_VOLUME: &str = ".tessera";
+/// Staging directory inside [`META_VOLUME`]; emptied at start.
+pub const TMP_DIR: &str = "tmp";
+/// In-progress multipart uploads inside [`META_VOLUME`].
+pub const MULTIPART_DIR: &str = "multipart";
+/// Bucket metadata inside [`META_VOLUME`].
+pub const BUCKETS_DIR: &str = "buckets";
+/// Name of the object metadata file inside an object's directory.
+pub const OBJECT_META_FILE: &str = "tessera.meta";
+/// Prefix of the reserved names inside object directories (data directories).
+pub const RESERVED_PREFIX: &str = ".tessera";
+
+/// What went wrong on one drive.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The file or directory does not exist.
+    #[error("{path}: not found")]
+    NotFound {
+        /// The path, relative to the drive.
+        path: String,
+    },
+    /// The volume (bucket directory) does not exist.
+    #[error("volume {volume}: not found")]
+    VolumeNotFound {
+        /// The volume's name.
+        volume: String,
+    },
+    /// The volume exists already.
+    #[error("volume {volume}: exists")]
+    VolumeExists {
+        /// The volume's name.
+        volume: String,
+    },
+    /// A path was refused before it touched the disk.
+    #[error("invalid path {path:?}")]
+    InvalidPath {
+        /// The refused path.
+        path: String,
+    },
+    /// A file's content failed its checks (bad magic, version, length or checksum).
+    #[error("{path}: corrupt: {reason}")]
+    Corrupt {
+        /// The path, relative to the drive.
+        path: String,
+        /// What check failed.
+        reason: String,
+    },
+    /// The drive carries no `format.json`.
+    #[error("drive is not formatted")]
+    Unformatted,
+    /// The drive cannot be reached (a dead peer, an unmounted disk).
+    #[error("drive offline: {reason}")]
+    Offline {
+        /// Why it is considered offline.
+        reason: String,
+    },
+    /// The file system is full.
+    #[error("{path}: no space left on drive")]
+    NoSpace {
+        /// The path being written.
+        path: String,
+    },
+    /// Any other I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path being accessed.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl DriveError {
+    /// True when the drive did not answer at all; such drives do not vote in a quorum.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, DriveError::Offline { .. } | DriveError::Unformatted)
+    }
+
+    /// True for "this thing is not there" answers.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            DriveError::NotFound { .. } | DriveError::VolumeNotFound { .. }
+        )
+    }
+}
+
+/// Capacity of one drive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskInfo {
+    /// Size of the file system.
+    pub total: u64,
+    /// Bytes free for this process.
+    pub free: u64,
+    /// Bytes in use.
+    pub used: u64,
+}
+
+/// One entry of a [`Drive::walk`]: an object (with its metadata header) or a common prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    /// The object key, or the prefix ending in `/` (non-recursive walks only).
+    pub name: String,
+    /// The metadata header of an object (see [`metafile`]); `None` for a prefix.
+    pub meta: Option<Bytes>,
+}
+
+/// What a [`Drive::walk`] looks for.
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    /// Only names starting with this.
+    pub prefix: String,
+    /// Only names strictly greater than this.
+    pub start_after: String,
+    /// Descend into sub-directories; otherwise they are returned as `name/` prefixes.
+    pub recursive: bool,
+    /// At most this many entries.
+    pub limit: usize,
+}
+
+/// A sorted page of a walk; `truncated` says the walk stopped at `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct WalkPage {
+    /// Entries in ascending byte order of their names.
+    pub entries: Vec<WalkEntry>,
+    /// More entries follow the last one.
+    pub truncated: bool,
+}
+
+/// A volume (bucket directory) on a drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// The volume's name.
+    pub name: String,
+}
+
+/// A byte stream read from a drive file.
+pub type FileReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A file being written on a drive; durable once `finish` returns.
+#[async_trait]
+pub trait FileWriter: Send {
+    /// Appends `data`.
+    async fn write(&mut self, data: Bytes) -> Result<(), DriveError>;
+    /// Flushes and fsyncs the file.
+    async fn finish(self: Box<Self>) -> Result<(), DriveError>;
+}
+
+/// One drive, local or remote. See the module doc for the contract.
+#[async_trait]
+pub trait Drive: Send + Sync + 'static {
+    /// Where the drive lives: a path for a local drive, `http://host:port/path` for a remote.
+    fn endpoint(&self) -> &str;
+    /// Capacity of the drive's file system.
+    async fn disk_info(&self) -> Result<DiskInfo, DriveError>;
+
+    /// Creates a volume.
+    async fn make_volume(&self, volume: &str) -> Result<(), DriveError>;
+    /// Removes a volume and everything left in it (callers check it holds no object).
+    async fn delete_volume(&self, volume: &str) -> Result<(), DriveError>;
+    /// Fails with `VolumeNotFound` when the volume is missing.
+    async fn stat_volume(&self, volume: &str) -> Result<(), DriveError>;
+    /// Every volume except the meta volume.
+    async fn list_volumes(&self) -> Result<Vec<VolumeInfo>, DriveError>;
+
+    /// Reads a whole (small) file.
+    async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError>;
+    /// Writes a whole (small) file durably and atomically, replacing any old one.
+    async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError>;
+    /// Creates (truncating) a file for streaming writes; parent directories are created.
+    async fn create_file(
+        &self,
+        volume: &str,
+        path: &str,
+    ) -> Result<Box<dyn FileWriter>, DriveError>;
+    /// Streams `len` bytes of a file from `offset`.
+    async fn read_file(
+        &self,
+        volume: &str,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<FileReader, DriveError>;
+    /// Names in a directory, sorted; directories end in `/`.
+    async fn list_dir(&self, volume: &str, dir: &str) -> Result<Vec<String>, DriveError>;
+    /// Renames a file or directory, creating the target's parents; replaces a target file.
+    async fn rename(
+        &self,
+        src_volume: &str,
+        src: &str,
+        dst_volume: &str,
+        dst: &str,
+    ) -> Result<(), DriveError>;
+    /// Deletes a file (or a directory tree when `recursive`), then empty parents.
+    async fn delete(&self, volume: &str, path: &str, recursive: bool) -> Result<(), DriveError>;
+
+    /// Moves an object into place: `src_dir/<data_dir>` to `dst_dir/<data_dir>` (when
+    /// given), then `src_dir/tessera.meta` over `dst_dir/tessera.meta`, atomically. The
+    /// source directory is removed if left empty. Durable when it returns.
+    async fn rename_data(
+        &self,
+        src_volume: &str,
+        src_dir: &str,
+        data_dir: Option<&str>,
+        dst_volume: &str,
+        dst_dir: &str,
+    ) -> Result<(), DriveError>;
+
+    /// A sorted page of the objects (directories holding `tessera.meta`) of a volume.
+    async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<WalkPage, DriveError>;
+}
+
+/// Checks that `path` is a relative path inside a volume: non-empty `/`-separated segments,
+/// none `.` or `..`, no NUL. Volumes are checked the same way (one segment).
+pub fn check_path(path: &str) -> Result<(), DriveError> {
+    let bad = path.is_empty()
+        || path.contains('\0')
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..");
+    if bad {
+        return Err(DriveError::InvalidPath {
+            path: path.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Joins directory and name with one `/`.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{}/{}", dir.trim_end_matches('/'), name)
+    }
+}

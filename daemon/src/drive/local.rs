@@ -1,0 +1,425 @@
+//! `LocalDrive`: a [`Drive`] on a directory of this node's file system.
+//!
+//! Every operation runs its blocking file-system calls on tokio's blocking pool. Paths are
+//! checked with [`check_path`] before they are joined to the root, so no request reaches a
+//! file outside the drive. Durable writes go to a temporary name in the same directory, are
+//! fsynced, then renamed over the target (and the directory fsynced).
+//!
+//! Tested by the unit tests at the end of this file and by every end-to-end test.
+
+mod walk;
+
+use std::fs;
+use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+
+use super::{
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, VolumeInfo,
+    WalkOptions, WalkPage, check_path,
+};
+
+/// A drive on a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalDrive {
+    root: PathBuf,
+    endpoint: String,
+}
+
+impl LocalDrive {
+    /// Opens (creating if needed) the drive at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, DriveError> {
+        let root: PathBuf = root.into();
+        fs::create_dir_all(root.join(META_VOLUME)).map_err(|e| io_err(&root, e))?;
+        let endpoint = root.display().to_string();
+        Ok(Self { root, endpoint })
+    }
+
+    /// The drive's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn volume_path(&self, volume: &str) -> Result<PathBuf, DriveError> {
+        check_path(volume)?;
+        if volume.contains('/') {
+            return Err(DriveError::InvalidPath {
+                path: volume.to_string(),
+            });
+        }
+        Ok(self.root.join(volume))
+    }
+
+    fn file_path(&self, volume: &str, path: &str) -> Result<PathBuf, DriveError> {
+        check_path(path)?;
+        Ok(self.volume_path(volume)?.join(path))
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, DriveError>
+    where
+        T: Send + 'static,
+        F: FnOnce(LocalDrive) -> Result<T, DriveError> + Send + 'static,
+    {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(me))
+            .await
+            .map_err(|e| DriveError::Offline {
+                reason: format!("drive task failed: {e}"),
+            })?
+    }
+
+    /// Removes empty directories from `dir` upwards, stopping at the volume directory.
+    fn prune_empty_parents(&self, volume_dir: &Path, mut dir: PathBuf) {
+        while dir.starts_with(volume_dir) && dir != volume_dir {
+            if fs::remove_dir(&dir).is_err() {
+                break;
+            }
+            if !dir.pop() {
+                break;
+            }
+        }
+    }
+}
+
+/// Maps an I/O error on `path` to a [`DriveError`].
+pub(crate) fn io_err(path: &Path, e: io::Error) -> DriveError {
+    let path = path.display().to_string();
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::NotADirectory => DriveError::NotFound { path },
+        ErrorKind::StorageFull => DriveError::NoSpace { path },
+        _ => DriveError::Io { path, source: e },
+    }
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), DriveError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("/"))
+}
+
+fn create_parent(path: &Path) -> Result<(), DriveError> {
+    fs::create_dir_all(parent(path)).map_err(|e| io_err(path, e))
+}
+
+/// Writes `data` durably to `path` through a temporary sibling and a rename.
+fn write_durably(path: &Path, data: &[u8]) -> Result<(), DriveError> {
+    create_parent(path)?;
+    let tmp = path.with_file_name(format!(".tessera-tmp-{}", uuid::Uuid::new_v4().as_simple()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
+    fsync_dir(parent(path))
+}
+
+/// Renames, creating the target's parents; retries once if a concurrent delete pruned them.
+fn rename_creating_parents(src: &Path, dst: &Path) -> Result<(), DriveError> {
+    for attempt in 0..2 {
+        create_parent(dst)?;
+        match fs::rename(src, dst) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound && attempt == 0 && src.exists() => continue,
+            Err(e) => return Err(io_err(src, e)),
+        }
+    }
+    Err(DriveError::NotFound {
+        path: dst.display().to_string(),
+    })
+}
+
+struct LocalWriter {
+    file: Option<fs::File>,
+    path: PathBuf,
+}
+
+#[async_trait]
+impl FileWriter for LocalWriter {
+    async fn write(&mut self, data: Bytes) -> Result<(), DriveError> {
+        let mut file = self.file.take().ok_or_else(|| DriveError::Io {
+            path: self.path.display().to_string(),
+            source: io::Error::other("write after a failed write"),
+        })?;
+        let path = self.path.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            file.write_all(&data)
+                .map(|()| file)
+                .map_err(|e| io_err(&path, e))
+        })
+        .await
+        .map_err(|e| DriveError::Offline {
+            reason: format!("drive task failed: {e}"),
+        })??;
+        self.file = Some(file);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), DriveError> {
+        let Some(file) = self.file else {
+            return Err(DriveError::Io {
+                path: self.path.display().to_string(),
+                source: io::Error::other("finish after a failed write"),
+            });
+        };
+        let path = self.path;
+        tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| io_err(&path, e)))
+            .await
+            .map_err(|e| DriveError::Offline {
+                reason: format!("drive task failed: {e}"),
+            })?
+    }
+}
+
+#[async_trait]
+impl Drive for LocalDrive {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn disk_info(&self) -> Result<DiskInfo, DriveError> {
+        self.blocking(|d| statvfs(&d.root)).await
+    }
+
+    async fn make_volume(&self, volume: &str) -> Result<(), DriveError> {
+        let path = self.volume_path(volume)?;
+        let volume = volume.to_string();
+        self.blocking(move |_| match fs::create_dir(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                Err(DriveError::VolumeExists { volume })
+            }
+            Err(e) => Err(io_err(&path, e)),
+        })
+        .await
+    }
+
+    async fn delete_volume(&self, volume: &str) -> Result<(), DriveError> {
+        let path = self.volume_path(volume)?;
+        let volume = volume.to_string();
+        self.blocking(move |_| match fs::remove_dir_all(&path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(DriveError::VolumeNotFound { volume }),
+            other => other.map_err(|e| io_err(&path, e)),
+        })
+        .await
+    }
+
+    async fn stat_volume(&self, volume: &str) -> Result<(), DriveError> {
+        let path = self.volume_path(volume)?;
+        let volume = volume.to_string();
+        self.blocking(move |_| match fs::metadata(&path) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(DriveError::VolumeNotFound { volume }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(DriveError::VolumeNotFound { volume }),
+            Err(e) => Err(io_err(&path, e)),
+        })
+        .await
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<VolumeInfo>, DriveError> {
+        self.blocking(|d| {
+            let mut out = Vec::new();
+            for entry in fs::read_dir(&d.root).map_err(|e| io_err(&d.root, e))? {
+                let entry = entry.map_err(|e| io_err(&d.root, e))?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if name != META_VOLUME && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.push(VolumeInfo { name });
+                }
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError> {
+        let path = self.file_path(volume, path)?;
+        self.blocking(move |_| {
+            fs::read(&path)
+                .map(Bytes::from)
+                .map_err(|e| io_err(&path, e))
+        })
+        .await
+    }
+
+    async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError> {
+        let path = self.file_path(volume, path)?;
+        self.blocking(move |_| write_durably(&path, &data)).await
+    }
+
+    async fn create_file(
+        &self,
+        volume: &str,
+        path: &str,
+    ) -> Result<Box<dyn FileWriter>, DriveError> {
+        let path = self.file_path(volume, path)?;
+        self.blocking(move |_| {
+            create_parent(&path)?;
+            let file = fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+            Ok(Box::new(LocalWriter {
+                file: Some(file),
+                path,
+            }) as Box<dyn FileWriter>)
+        })
+        .await
+    }
+
+    async fn read_file(
+        &self,
+        volume: &str,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<FileReader, DriveError> {
+        let path = self.file_path(volume, path)?;
+        let file = self
+            .blocking(move |_| {
+                let mut f = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
+                f.seek(SeekFrom::Start(offset))
+                    .map_err(|e| io_err(&path, e))?;
+                Ok(f)
+            })
+            .await?;
+        Ok(Box::pin(tokio::fs::File::from_std(file).take(len)))
+    }
+
+    async fn list_dir(&self, volume: &str, dir: &str) -> Result<Vec<String>, DriveError> {
+        let path = if dir.is_empty() {
+            self.volume_path(volume)?
+        } else {
+            self.file_path(volume, dir.trim_end_matches('/'))?
+        };
+        self.blocking(move |_| walk::read_dir_sorted(&path)).await
+    }
+
+    async fn rename(
+        &self,
+        src_volume: &str,
+        src: &str,
+        dst_volume: &str,
+        dst: &str,
+    ) -> Result<(), DriveError> {
+        let src_path = self.file_path(src_volume, src)?;
+        let dst_path = self.file_path(dst_volume, dst)?;
+        let src_volume_dir = self.volume_path(src_volume)?;
+        self.blocking(move |d| {
+            rename_creating_parents(&src_path, &dst_path)?;
+            fsync_dir(parent(&dst_path))?;
+            d.prune_empty_parents(&src_volume_dir, parent(&src_path).to_path_buf());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(&self, volume: &str, path: &str, recursive: bool) -> Result<(), DriveError> {
+        let full = self.file_path(volume, path)?;
+        let volume_dir = self.volume_path(volume)?;
+        self.blocking(move |d| {
+            let meta = fs::symlink_metadata(&full).map_err(|e| io_err(&full, e))?;
+            let result = if meta.is_dir() {
+                if recursive {
+                    fs::remove_dir_all(&full)
+                } else {
+                    fs::remove_dir(&full)
+                }
+            } else {
+                fs::remove_file(&full)
+            };
+            result.map_err(|e| io_err(&full, e))?;
+            d.prune_empty_parents(&volume_dir, parent(&full).to_path_buf());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rename_data(
+        &self,
+        src_volume: &str,
+        src_dir: &str,
+        data_dir: Option<&str>,
+        dst_volume: &str,
+        dst_dir: &str,
+    ) -> Result<(), DriveError> {
+        let src = self.file_path(src_volume, src_dir)?;
+        let dst = self.file_path(dst_volume, dst_dir)?;
+        let data_dir = match data_dir {
+            Some(d) => {
+                check_path(d)?;
+                Some(d.to_string())
+            }
+            None => None,
+        };
+        let src_volume_dir = self.volume_path(src_volume)?;
+        self.blocking(move |d| {
+            if let Some(data_dir) = &data_dir {
+                rename_creating_parents(&src.join(data_dir), &dst.join(data_dir))?;
+            }
+            rename_creating_parents(&src.join(OBJECT_META_FILE), &dst.join(OBJECT_META_FILE))?;
+            fsync_dir(&dst)?;
+            d.prune_empty_parents(&src_volume_dir, src.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<WalkPage, DriveError> {
+        let volume_dir = self.volume_path(volume)?;
+        let opts = opts.clone();
+        self.blocking(move |_| walk::walk(&volume_dir, &opts)).await
+    }
+}
+
+fn statvfs(path: &Path) -> Result<DiskInfo, DriveError> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| DriveError::InvalidPath {
+        path: path.display().to_string(),
+    })?;
+    let (total, free, avail) = crate::sys::statvfs(&c).map_err(|e| io_err(path, e))?;
+    Ok(DiskInfo {
+        total,
+        free: avail,
+        used: total.saturating_sub(free),
+    })
+}
+
+/// Reads the start of an object's metadata file: enough for the header, without the inline
+/// data (see [`super::metafile`]).
+pub(crate) fn read_meta_header(path: &Path) -> Result<Bytes, DriveError> {
+    let mut f = fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut buf = vec![0u8; 4096];
+    let mut filled = 0;
+    loop {
+        let n = f.read(&mut buf[filled..]).map_err(|e| io_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+        match super::metafile::header_len(&buf[..filled]) {
+            Some(need) if need <= filled => break,
+            Some(need) => buf.resize(need, 0),
+            None if filled == buf.len() => buf.resize(buf.len() * 2, 0),
+            None => {}
+        }
+    }
+    buf.truncate(filled);
+    let rel = path.display().to_string();
+    super::metafile::strip_inline(Bytes::from(buf))
+        .map_err(|reason| DriveError::Corrupt { path: rel, reason })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+use bytes::Bytes;
+
+use super::*;
+use crate::drive::metafile;
+
+fn drive() -> (tempfile::TempDir, LocalDrive) {
+    let dir = tempfile::tempdir().unwrap();
+    let drive = LocalDrive::open(dir.path().join("d")).unwrap();
+    (dir, drive)
+}
+
+async fn put_object(d: &LocalDrive, key: &str) {
+    let meta = metafile::encode(key.as_bytes(), b"");
+    d.write_all("b", &format!("{key}/{OBJECT_META_FILE}"), meta)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn paths_outside_the_drive_are_refused() {
+    let (_t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    for bad in [
+        "../x",
+        "a/../../x",
+        "/etc/passwd",
+        "a//b",
+        "",
+        "a/./b",
+        "a\0b",
+    ] {
+        assert!(
+            matches!(
+                d.read_all("b", bad).await,
+                Err(DriveError::InvalidPath { .. })
+            ),
+            "{bad:?} accepted"
+        );
+        assert!(d.write_all("b", bad, Bytes::new()).await.is_err());
+    }
+    assert!(matches!(
+        d.make_volume("..").await,
+        Err(DriveError::InvalidPath { .. })
+    ));
+    assert!(d.read_all("../d", "x").await.is_err());
+}
+
+#[tokio::test]
+async fn walk_returns_keys_in_byte_order_with_prefixes() {
+    let (_t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    for key in ["a", "a/b", "a-c", "a/b/c", "b0", "z/y/x"] {
+        put_object(&d, key).await;
+    }
+    let all = |opts: WalkOptions| {
+        let d = d.clone();
+        async move {
+            d.walk("b", &opts)
+                .await
+                .unwrap()
+                .entries
+                .into_iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    let rec = WalkOptions {
+        recursive: true,
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        all(rec.clone()).await,
+        ["a", "a-c", "a/b", "a/b/c", "b0", "z/y/x"]
+    );
+    let flat = WalkOptions {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(all(flat.clone()).await, ["a", "a-c", "a/", "b0", "z/"]);
+    let under_a = WalkOptions {
+        prefix: "a/".into(),
+        ..flat.clone()
+    };
+    assert_eq!(all(under_a).await, ["a/b", "a/b/"]);
+    let after = WalkOptions {
+        start_after: "a/b".into(),
+        ..rec.clone()
+    };
+    assert_eq!(all(after).await, ["a/b/c", "b0", "z/y/x"]);
+    let page = d.walk("b", &WalkOptions { limit: 2, ..rec }).await.unwrap();
+    assert!(page.truncated);
+    assert_eq!(page.entries.len(), 2);
+    // The metadata header travels with each object.
+    assert_eq!(page.entries[0].meta.as_deref(), Some(&b"a"[..]));
+}
+
+#[tokio::test]
+async fn delete_prunes_empty_parents_but_not_the_volume() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    put_object(&d, "x/y/z").await;
+    d.delete("b", "x/y/z/tessera.meta", false).await.unwrap();
+    assert!(!t.path().join("d/b/x").exists());
+    assert!(t.path().join("d/b").exists());
+}
+
+#[tokio::test]
+async fn rename_data_moves_data_dir_and_meta() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    let mut w = d
+        .create_file(META_VOLUME, "tmp/u1/.tessera.dd/part.1")
+        .await
+        .unwrap();
+    w.write(Bytes::from_static(b"shard")).await.unwrap();
+    w.finish().await.unwrap();
+    d.write_all(META_VOLUME, "tmp/u1/tessera.meta", Bytes::from_static(b"m"))
+        .await
+        .unwrap();
+    d.rename_data(META_VOLUME, "tmp/u1", Some(".tessera.dd"), "b", "k/ey")
+        .await
+        .unwrap();
+    assert_eq!(
+        &d.read_all("b", "k/ey/tessera.meta").await.unwrap()[..],
+        b"m"
+    );
+    let mut r = d
+        .read_file("b", "k/ey/.tessera.dd/part.1", 1, 3)
+        .await
+        .unwrap();
+    let mut s = String::new();
+    r.read_to_string(&mut s).await.unwrap();
+    assert_eq!(s, "har");
+    assert!(!t.path().join("d/.tessera/tmp/u1").exists());
+}

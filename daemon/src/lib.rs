@@ -1,0 +1,10 @@
+//! The Tessera node: drives, erasure sets, the object layer, the gRPC services, the server
+//! and the `tessera` CLI client.
+//!
+//! Layers, lowest first; nothing imports upward: `drive` → `erasure` → `object` → `rpc`
+//! → `server`/`cli`. `layout` (sizing, placement) and `sync` (locks) serve all of them.
+
+pub mod drive;
+pub mod layout;
+pub mod sync;
+mod sys;

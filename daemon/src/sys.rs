@@ -1,0 +1,25 @@
+//! The only module allowed `unsafe`: thin wrappers over libc calls that std lacks.
+//! Each call checks its return value and turns errno into `io::Error`.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+
+/// `statvfs(2)`: (total bytes, free bytes, bytes available to unprivileged users).
+pub fn statvfs(path: &CStr) -> io::Result<(u64, u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `path` is a valid NUL-terminated string and `st` points to writable memory of
+    // the right type; statvfs only writes into it.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it initialised the whole struct.
+    let st = unsafe { st.assume_init() };
+    let frsize = st.f_frsize;
+    Ok((
+        st.f_blocks * frsize,
+        st.f_bfree * frsize,
+        st.f_bavail * frsize,
+    ))
+}
