@@ -5,6 +5,8 @@
 //! → `server`/`cli`. `layout` (sizing, placement) and `sync` (locks) serve all of them.
 
 pub mod drive;
+pub mod erasure;
 pub mod layout;
+pub mod lock;
 pub mod sync;
 mod sys;

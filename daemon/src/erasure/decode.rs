@@ -1,0 +1,351 @@
+//! Streaming decode: an object's byte range, block by block, from the shards of its drives.
+//!
+//! Reads the k data shards first and touches parity only when a shard is missing, fails
+//! to open, fails to read or fails its checksum; such a shard is dropped for the rest of
+//! the part and the next unused shard is opened at the current block. With fewer than k
+//! good shards a block fails with `TooFewShards`: wrong bytes are never returned.
+//! Range reads open files at the first block they need and read only up to the last.
+//! Memory: one block's k frames plus the output block.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+
+use super::codec::{CHECKSUM_LEN, verify_frame};
+use super::{Codec, ErasureError, ObjectMeta};
+use crate::drive::{Drive, FileReader};
+
+/// Where each shard of an object is.
+pub(crate) enum Sources {
+    /// Small objects: each shard's single frame, from its drive's metadata file.
+    Inline(Vec<Option<Bytes>>),
+    /// Shard files `<volume>/<dir>/part.N` on the drive holding each shard.
+    Files {
+        drives: Vec<Option<Arc<dyn Drive>>>,
+        volume: String,
+        dir: String,
+    },
+}
+
+impl Sources {
+    fn available(&self, shard: usize) -> bool {
+        match self {
+            Sources::Inline(frames) => frames[shard].is_some(),
+            Sources::Files { drives, .. } => drives[shard].is_some(),
+        }
+    }
+}
+
+/// Reads a byte range of one object. Create with [`ObjectReader::new`], then call
+/// [`ObjectReader::open`] while the object's read lock is held.
+pub struct ObjectReader {
+    codec: Arc<Codec>,
+    meta: ObjectMeta,
+    sources: Sources,
+    pos: u64,
+    end: u64,
+    part: usize,
+    part_start: u64,
+    current: Option<PartReader>,
+}
+
+struct Slot {
+    reader: Option<FileReader>,
+    failed: bool,
+}
+
+struct PartReader {
+    number: u32,
+    size: u64,
+    pos: u64,
+    end: u64,
+    slots: Vec<Slot>,
+    active: Vec<usize>,
+    /// Block index the open readers are positioned at.
+    next_block: u64,
+}
+
+impl ObjectReader {
+    pub(crate) fn new(
+        codec: Arc<Codec>,
+        meta: ObjectMeta,
+        sources: Sources,
+        start: u64,
+        end: u64,
+    ) -> Self {
+        Self {
+            codec,
+            meta,
+            sources,
+            pos: start,
+            end,
+            part: 0,
+            part_start: 0,
+            current: None,
+        }
+    }
+
+    /// The object's metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        &self.meta
+    }
+
+    /// The byte range this reader yields, `[start, end)`.
+    pub fn remaining(&self) -> (u64, u64) {
+        (self.pos, self.end)
+    }
+
+    /// Opens the shards of the first part to read (call under the object's read lock, so a
+    /// concurrent overwrite cannot remove them first).
+    pub async fn open(&mut self) -> Result<(), ErasureError> {
+        self.ensure_part().await
+    }
+
+    /// The next chunk of data (one block's worth at most); `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ErasureError> {
+        loop {
+            if self.pos >= self.end {
+                return Ok(None);
+            }
+            self.ensure_part().await?;
+            let Some(pr) = self.current.as_mut() else {
+                return Ok(None);
+            };
+            if pr.pos >= pr.end {
+                self.part_start += pr.size;
+                self.part += 1;
+                self.current = None;
+                continue;
+            }
+            let data = read_block(&self.codec, &self.meta, &self.sources, pr).await?;
+            self.pos += data.len() as u64;
+            return Ok(Some(data));
+        }
+    }
+
+    /// Positions `current` on the part holding `pos`.
+    async fn ensure_part(&mut self) -> Result<(), ErasureError> {
+        if self.current.is_some() || self.pos >= self.end {
+            return Ok(());
+        }
+        while let Some(part) = self.meta.parts.get(self.part) {
+            if self.pos < self.part_start + part.size {
+                break;
+            }
+            self.part_start += part.size;
+            self.part += 1;
+        }
+        let Some(part) = self.meta.parts.get(self.part) else {
+            return Ok(());
+        };
+        let start = self.pos - self.part_start;
+        let end = (self.end - self.part_start).min(part.size);
+        let mut pr = PartReader {
+            number: part.number,
+            size: part.size,
+            pos: start,
+            end,
+            slots: (0..self.codec.total_shards())
+                .map(|s| Slot {
+                    reader: None,
+                    failed: !self.sources.available(s),
+                })
+                .collect(),
+            active: Vec::new(),
+            next_block: start / block_size(&self.meta),
+        };
+        let block = pr.next_block;
+        let want = self.codec.data_shards();
+        activate(&self.codec, &self.meta, &self.sources, &mut pr, block, want).await?;
+        self.current = Some(pr);
+        Ok(())
+    }
+}
+
+fn block_size(meta: &ObjectMeta) -> u64 {
+    meta.erasure
+        .as_ref()
+        .map_or(super::BLOCK_SIZE as u64, |e| u64::from(e.block_size.max(1)))
+}
+
+/// Length of block `b` of a part of `size` bytes.
+fn block_len(meta: &ObjectMeta, size: u64, b: u64) -> usize {
+    let bs = block_size(meta);
+    (size.saturating_sub(b * bs)).min(bs) as usize
+}
+
+/// Byte offset of block `b`'s frame in a shard file.
+fn frame_offset(codec: &Codec, meta: &ObjectMeta, b: u64) -> u64 {
+    b * (CHECKSUM_LEN + codec.shard_len(block_size(meta) as usize)) as u64
+}
+
+/// Adds unused, unfailed shards to `active` (opening their files at block `b`) until
+/// `want` more are active.
+async fn activate(
+    codec: &Codec,
+    meta: &ObjectMeta,
+    sources: &Sources,
+    pr: &mut PartReader,
+    b: u64,
+    mut want: usize,
+) -> Result<(), ErasureError> {
+    for s in 0..pr.slots.len() {
+        if want == 0 {
+            break;
+        }
+        if pr.slots[s].failed || pr.active.contains(&s) {
+            continue;
+        }
+        if let Sources::Files {
+            drives,
+            volume,
+            dir,
+        } = sources
+        {
+            let Some(drive) = &drives[s] else { continue };
+            let last = (pr.end.max(1) - 1) / block_size(meta);
+            let from = frame_offset(codec, meta, b);
+            let to = frame_offset(codec, meta, last)
+                + (CHECKSUM_LEN + codec.shard_len(block_len(meta, pr.size, last))) as u64;
+            let path = format!("{dir}/part.{}", pr.number);
+            match drive
+                .read_file(volume, &path, from, to.saturating_sub(from))
+                .await
+            {
+                Ok(r) => pr.slots[s].reader = Some(r),
+                Err(e) => {
+                    tracing::warn!(drive = drive.endpoint(), %path, error = %e, "shard unavailable");
+                    pr.slots[s].failed = true;
+                    continue;
+                }
+            }
+        }
+        pr.active.push(s);
+        want -= 1;
+    }
+    if want > 0 {
+        let have = pr.active.len();
+        return Err(ErasureError::TooFewShards {
+            have,
+            need: codec.data_shards(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads one frame of shard `s` and verifies it; `None` when lost.
+async fn read_frame(
+    sources: &Sources,
+    s: usize,
+    slot: &mut Slot,
+    frame_len: usize,
+) -> Option<Bytes> {
+    match sources {
+        Sources::Inline(frames) => {
+            let frame = frames[s].as_ref()?;
+            (frame.len() == frame_len && verify_frame(frame).is_some())
+                .then(|| frame.slice(CHECKSUM_LEN..))
+        }
+        Sources::Files { .. } => {
+            let reader = slot.reader.as_mut()?;
+            let mut buf = vec![0u8; frame_len];
+            reader.read_exact(&mut buf).await.ok()?;
+            verify_frame(&buf)?;
+            Some(Bytes::from(buf).slice(CHECKSUM_LEN..))
+        }
+    }
+}
+
+/// Reads, verifies and decodes the next block of `pr`; returns its requested bytes.
+async fn read_block(
+    codec: &Codec,
+    meta: &ObjectMeta,
+    sources: &Sources,
+    pr: &mut PartReader,
+) -> Result<Bytes, ErasureError> {
+    let bs = block_size(meta);
+    let b = pr.next_block;
+    let len = block_len(meta, pr.size, b);
+    let frame_len = CHECKSUM_LEN + codec.shard_len(len);
+    let k = codec.data_shards();
+    let mut shards: Vec<Option<Bytes>> = vec![None; pr.slots.len()];
+    let mut todo = pr.active.clone();
+    loop {
+        let reads = pr
+            .slots
+            .iter_mut()
+            .enumerate()
+            .filter(|(s, _)| todo.contains(s))
+            .map(|(s, slot)| async move { (s, read_frame(sources, s, slot, frame_len).await) });
+        for (s, frame) in futures::future::join_all(reads).await {
+            match frame {
+                Some(f) => shards[s] = Some(f),
+                None => {
+                    tracing::warn!(
+                        shard = s,
+                        block = b,
+                        "shard lost or corrupt; reading parity"
+                    );
+                    pr.slots[s].failed = true;
+                    pr.slots[s].reader = None;
+                    pr.active.retain(|&a| a != s);
+                }
+            }
+        }
+        let good = shards.iter().filter(|s| s.is_some()).count();
+        if good >= k {
+            break;
+        }
+        let before: Vec<usize> = pr.active.clone();
+        activate(codec, meta, sources, pr, b, k - good).await?;
+        todo = pr
+            .active
+            .iter()
+            .copied()
+            .filter(|s| !before.contains(s))
+            .collect();
+    }
+    pr.next_block += 1;
+
+    let block_start = b * bs;
+    let lo = (pr.pos - block_start) as usize;
+    let hi = ((pr.end - block_start) as usize).min(len);
+    let data = assemble(codec, &shards, len, lo, hi)?;
+    pr.pos = block_start + hi as u64;
+    Ok(data)
+}
+
+/// Bytes `[lo, hi)` of a block of `len` bytes from its shards, rebuilding data shards when
+/// some are missing.
+fn assemble(
+    codec: &Codec,
+    shards: &[Option<Bytes>],
+    len: usize,
+    lo: usize,
+    hi: usize,
+) -> Result<Bytes, ErasureError> {
+    let k = codec.data_shards();
+    let shard_len = codec.shard_len(len);
+    let rebuilt;
+    let data: Vec<&[u8]> = if shards[..k].iter().all(Option::is_some) {
+        shards[..k].iter().flatten().map(|b| &b[..]).collect()
+    } else {
+        let mut owned: Vec<Option<Vec<u8>>> = shards
+            .iter()
+            .map(|s| s.as_ref().map(|b| b.to_vec()))
+            .collect();
+        codec.reconstruct_data(&mut owned)?;
+        rebuilt = owned;
+        rebuilt[..k].iter().flatten().map(|v| &v[..]).collect()
+    };
+    let mut out = BytesMut::with_capacity(hi.saturating_sub(lo));
+    for (i, shard) in data.iter().enumerate() {
+        let start = i * shard_len;
+        let (from, to) = (lo.max(start), hi.min(start + shard_len));
+        if from < to {
+            out.extend_from_slice(&shard[from - start..to - start]);
+        }
+    }
+    Ok(out.freeze())
+}

@@ -1,0 +1,392 @@
+//! Multipart uploads of one set. An upload lives in `.tessera/multipart/<bucket>/<id>/` on
+//! every drive of the key's set: `upload.meta`, then per part `part.N.meta` and the shard
+//! file it names (`part.N.<uuid>`, so a re-upload of part N never mixes with the old one).
+//! Completion validates the list, moves the named part files into a staged data directory
+//! and commits it like a single PUT.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use super::encode::{encode_stream, read_block};
+use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record, encode_record};
+use super::object::{ObjectAttrs, multipart_etag, new_data_dir};
+use super::set::{ErasureSet, tmp_path};
+use super::{BLOCK_SIZE, ErasureError, MAX_PART_NUMBER, MIN_PART_SIZE, now_ns};
+use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, join};
+
+const UPLOAD_META: &str = "upload.meta";
+
+fn upload_dir(bucket: &str, upload_id: &str) -> String {
+    format!("{MULTIPART_DIR}/{bucket}/{upload_id}")
+}
+
+fn part_meta_name(number: u32) -> String {
+    format!("part.{number}.meta")
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    /// The upload id.
+    pub upload_id: String,
+    /// Its metadata.
+    pub meta: UploadMeta,
+}
+
+/// A part a client lists when completing an upload.
+#[derive(Debug, Clone)]
+pub struct CompletePart {
+    /// Part number.
+    pub number: u32,
+    /// The ETag the client got for it (quotes allowed).
+    pub etag: String,
+}
+
+/// Upload ids are UUIDs; anything else cannot name an upload (and never reaches a path).
+fn check_upload_id(upload_id: &str) -> Result<(), ErasureError> {
+    uuid::Uuid::parse_str(upload_id)
+        .map(|_| ())
+        .map_err(|_| ErasureError::UploadNotFound {
+            upload_id: upload_id.to_string(),
+        })
+}
+
+impl ErasureSet {
+    /// Starts an upload.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: &ObjectAttrs,
+    ) -> Result<String, ErasureError> {
+        let upload_id = uuid::Uuid::new_v4().to_string();
+        let meta = UploadMeta {
+            key: key.to_string(),
+            initiated_ns: now_ns(),
+            content_type: attrs.content_type.clone(),
+            user_metadata: attrs.user_metadata.clone(),
+        };
+        let path = join(&upload_dir(bucket, &upload_id), UPLOAD_META);
+        self.write_record(META_VOLUME, &path, encode_record(&meta))
+            .await?;
+        Ok(upload_id)
+    }
+
+    /// The upload's metadata; `UploadNotFound` unless it exists for this key.
+    pub async fn upload_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadMeta, ErasureError> {
+        check_upload_id(upload_id)?;
+        let not_found = || ErasureError::UploadNotFound {
+            upload_id: upload_id.to_string(),
+        };
+        let path = join(&upload_dir(bucket, upload_id), UPLOAD_META);
+        let data = match self.read_record(META_VOLUME, &path).await {
+            Ok(d) => d,
+            Err(ErasureError::Drive(e)) if e.is_not_found() => return Err(not_found()),
+            Err(e) => return Err(e),
+        };
+        let meta: UploadMeta = decode_record(data).map_err(|reason| {
+            ErasureError::Drive(DriveError::Corrupt {
+                path: path.clone(),
+                reason,
+            })
+        })?;
+        if meta.key != key {
+            return Err(not_found());
+        }
+        Ok(meta)
+    }
+
+    /// Stores one part read from `body`.
+    pub async fn upload_part<R: AsyncRead + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: &mut R,
+        declared: Option<u64>,
+    ) -> Result<UploadedPart, ErasureError> {
+        if !(1..=MAX_PART_NUMBER).contains(&number) {
+            return Err(ErasureError::InvalidPart {
+                number,
+                reason: format!("part numbers go from 1 to {MAX_PART_NUMBER}"),
+            });
+        }
+        self.upload_meta(bucket, key, upload_id).await?;
+        let dir = upload_dir(bucket, upload_id);
+        let file = format!("part.{number}.{}", uuid::Uuid::new_v4().as_simple());
+        let dist = self.placement.distribution(bucket, key, self.drives.len());
+        let mut writers = self.open_writers(&dist, &join(&dir, &file)).await;
+        let first = read_block(body, BLOCK_SIZE).await?;
+        let what = format!("{bucket}/{key} part {number}");
+        let encoded = encode_stream(
+            &self.codec,
+            BLOCK_SIZE,
+            first,
+            body,
+            &mut writers,
+            self.write_quorum(),
+            &what,
+        )
+        .await?;
+        if let Some(declared) = declared
+            && declared != encoded.size
+        {
+            return Err(ErasureError::SizeMismatch {
+                declared,
+                received: encoded.size,
+            });
+        }
+        let part = UploadedPart {
+            number,
+            size: encoded.size,
+            etag: hex::encode(encoded.md5),
+            file,
+            mod_time_ns: now_ns(),
+        };
+        let record = encode_record(&part);
+        let path = join(&dir, &part_meta_name(number));
+        let shard_of = Self::shard_of_drive(&dist);
+        let results = self
+            .each(|d, drive| {
+                let durable = encoded.durable[shard_of[d]];
+                let (record, path) = (record.clone(), path.clone());
+                async move {
+                    if !durable {
+                        return Err(DriveError::Offline {
+                            reason: "part shard not written".into(),
+                        });
+                    }
+                    drive.write_all(META_VOLUME, &path, record).await
+                }
+            })
+            .await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok < self.write_quorum() {
+            return Err(ErasureError::WriteQuorum {
+                what,
+                ok,
+                need: self.write_quorum(),
+                detail: super::quorum::first_error(&results),
+            });
+        }
+        Ok(part)
+    }
+
+    /// Per drive, the record of part `number` (decoded).
+    async fn part_records(&self, dir: &str, number: u32) -> Vec<Option<UploadedPart>> {
+        let path = join(dir, &part_meta_name(number));
+        self.each(|_, d| d.read_all(META_VOLUME, &path))
+            .await
+            .into_iter()
+            .map(|r| r.ok().and_then(|b: Bytes| decode_record(b).ok()))
+            .collect()
+    }
+
+    /// The record most drives (at least k) agree on.
+    fn agreed_part(&self, records: &[Option<UploadedPart>]) -> Option<UploadedPart> {
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in records.iter().flatten() {
+            *votes.entry(r.file.as_str()).or_default() += 1;
+        }
+        let (file, count) = votes.into_iter().max_by_key(|(_, c)| *c)?;
+        (count >= self.data_shards())
+            .then(|| records.iter().flatten().find(|r| r.file == file).cloned())
+            .flatten()
+    }
+
+    /// Completes an upload from the listed parts.
+    pub async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletePart],
+    ) -> Result<ObjectMeta, ErasureError> {
+        let upload = self.upload_meta(bucket, key, upload_id).await?;
+        if parts.is_empty() {
+            return Err(ErasureError::InvalidPart {
+                number: 0,
+                reason: "no parts listed".into(),
+            });
+        }
+        if parts.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(ErasureError::InvalidPartOrder);
+        }
+        let dir = upload_dir(bucket, upload_id);
+        let n = self.drives.len();
+        let mut has_all = vec![true; n];
+        let mut chosen = Vec::with_capacity(parts.len());
+        for (i, listed) in parts.iter().enumerate() {
+            let records = self.part_records(&dir, listed.number).await;
+            let part = self
+                .agreed_part(&records)
+                .ok_or_else(|| ErasureError::InvalidPart {
+                    number: listed.number,
+                    reason: "not uploaded".into(),
+                })?;
+            if part.etag != listed.etag.trim_matches('"') {
+                return Err(ErasureError::InvalidPart {
+                    number: listed.number,
+                    reason: "ETag does not match the uploaded part".into(),
+                });
+            }
+            if i + 1 < parts.len() && part.size < MIN_PART_SIZE {
+                return Err(ErasureError::EntityTooSmall {
+                    number: part.number,
+                    size: part.size,
+                });
+            }
+            for (d, r) in records.iter().enumerate() {
+                if r.as_ref().is_none_or(|r| r.file != part.file) {
+                    has_all[d] = false;
+                }
+            }
+            chosen.push(part);
+        }
+
+        let tmp_id = uuid::Uuid::new_v4().to_string();
+        let data_dir = new_data_dir();
+        let staged_dir = join(&tmp_path(&tmp_id), &data_dir);
+        let moved = self
+            .each(|d, drive| {
+                let (chosen, dir, staged_dir) = (&chosen, &dir, &staged_dir);
+                let ready = has_all[d];
+                async move {
+                    if !ready {
+                        return Err(DriveError::Offline {
+                            reason: "drive lacks parts".into(),
+                        });
+                    }
+                    for p in chosen {
+                        drive
+                            .rename(
+                                META_VOLUME,
+                                &join(dir, &p.file),
+                                META_VOLUME,
+                                &join(staged_dir, &format!("part.{}", p.number)),
+                            )
+                            .await?;
+                    }
+                    Ok(())
+                }
+            })
+            .await;
+        let staged: Vec<bool> = moved.iter().map(Result::is_ok).collect();
+        let etags: Vec<String> = chosen.iter().map(|p| p.etag.clone()).collect();
+        let meta_parts = chosen
+            .iter()
+            .map(|p| PartMeta {
+                number: p.number,
+                size: p.size,
+                etag: p.etag.clone(),
+            })
+            .collect();
+        let attrs = ObjectAttrs {
+            content_type: upload.content_type,
+            user_metadata: upload.user_metadata,
+        };
+        let meta = self.new_meta(
+            bucket,
+            key,
+            &attrs,
+            meta_parts,
+            multipart_etag(&etags),
+            data_dir,
+        );
+        let result = self
+            .commit_staged(bucket, key, &tmp_id, &meta, &staged)
+            .await;
+        self.remove_tmp(&tmp_id).await;
+        if result.is_ok() {
+            let _ = self.each(|_, d| d.delete(META_VOLUME, &dir, true)).await;
+        }
+        result
+    }
+
+    /// Aborts an upload and removes its parts.
+    pub async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), ErasureError> {
+        self.upload_meta(bucket, key, upload_id).await?;
+        let dir = upload_dir(bucket, upload_id);
+        let _ = self.each(|_, d| d.delete(META_VOLUME, &dir, true)).await;
+        Ok(())
+    }
+
+    /// The uploaded parts, in order.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>, ErasureError> {
+        self.upload_meta(bucket, key, upload_id).await?;
+        let dir = upload_dir(bucket, upload_id);
+        let listings = self.each(|_, d| d.list_dir(META_VOLUME, &dir)).await;
+        let numbers: BTreeSet<u32> = listings
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|name| {
+                name.strip_prefix("part.")?
+                    .strip_suffix(".meta")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            let records = self.part_records(&dir, number).await;
+            if let Some(p) = self.agreed_part(&records) {
+                parts.push(p);
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Uploads in progress in `bucket` whose keys start with `prefix`.
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<UploadInfo>, ErasureError> {
+        let dir = format!("{MULTIPART_DIR}/{bucket}");
+        let listings = self.each(|_, d| d.list_dir(META_VOLUME, &dir)).await;
+        let ids: BTreeSet<String> = listings
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|n| n.strip_suffix('/'))
+            .filter(|n| uuid::Uuid::parse_str(n).is_ok())
+            .map(str::to_string)
+            .collect();
+        let mut out = Vec::new();
+        for upload_id in ids {
+            let path = join(&upload_dir(bucket, &upload_id), UPLOAD_META);
+            let Ok(data) = self.read_record(META_VOLUME, &path).await else {
+                continue;
+            };
+            let Ok(meta) = decode_record::<UploadMeta>(data) else {
+                continue;
+            };
+            if meta.key.starts_with(prefix) {
+                out.push(UploadInfo { upload_id, meta });
+            }
+        }
+        out.sort_by(|a, b| {
+            (&a.meta.key, a.meta.initiated_ns).cmp(&(&b.meta.key, b.meta.initiated_ns))
+        });
+        Ok(out)
+    }
+}

@@ -1,0 +1,437 @@
+//! Object operations of one set: put (inline or streamed to shard files), get (a range),
+//! head, delete and rename within the set.
+//!
+//! Writes stream into `.tessera/tmp/<id>/` without a lock and take the object's write lock
+//! only to commit; reads hold the read lock while they resolve metadata and open shards.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use tokio::io::AsyncRead;
+
+use super::decode::ObjectReader;
+use super::encode::{ShardWriters, encode_stream, read_block};
+use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
+use super::set::{ErasureSet, meta_path, tmp_path};
+use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
+use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join};
+use crate::lock::LockMode;
+
+/// What a writer sets on a new object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectAttrs {
+    /// Content-Type.
+    pub content_type: String,
+    /// User metadata.
+    pub user_metadata: BTreeMap<String, String>,
+}
+
+/// The bytes a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RangeSpec {
+    /// The whole object.
+    #[default]
+    Full,
+    /// `[start, end)`; `end` past the object is clamped.
+    Bounded(u64, u64),
+    /// From `start` to the end.
+    From(u64),
+    /// The last n bytes.
+    Suffix(u64),
+}
+
+impl RangeSpec {
+    /// `[start, end)` within an object of `size` bytes, or `None` when unsatisfiable.
+    pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        match self {
+            RangeSpec::Full => Some((0, size)),
+            RangeSpec::Bounded(s, e) if s < size && s < e => Some((s, e.min(size))),
+            RangeSpec::From(s) if s < size => Some((s, size)),
+            RangeSpec::Suffix(n) if n > 0 && size > 0 => Some((size - n.min(size), size)),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn lock_name(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+/// A new data directory name (reserved: keys cannot name it).
+pub(super) fn new_data_dir() -> String {
+    format!("{RESERVED_PREFIX}.{}", uuid::Uuid::new_v4().as_simple())
+}
+
+/// Hex MD5 ETag of a multipart object: MD5 of the parts' MD5s, then `-N`.
+pub fn multipart_etag(part_etags: &[String]) -> String {
+    let mut h = Md5::new();
+    for e in part_etags {
+        if let Ok(raw) = hex::decode(e) {
+            h.update(raw);
+        }
+    }
+    format!("{}-{}", hex::encode(h.finalize()), part_etags.len())
+}
+
+impl ErasureSet {
+    /// Metadata of a new object version; `shard_index` is set per drive.
+    pub(super) fn new_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: &ObjectAttrs,
+        parts: Vec<PartMeta>,
+        etag: String,
+        data_dir: String,
+    ) -> ObjectMeta {
+        ObjectMeta {
+            version_id: uuid::Uuid::new_v4().to_string(),
+            size: parts.iter().map(|p| p.size).sum(),
+            mod_time_ns: now_ns(),
+            etag,
+            content_type: attrs.content_type.clone(),
+            user_metadata: attrs.user_metadata.clone(),
+            erasure: Some(ErasureInfo {
+                data: self.data_shards() as u32,
+                parity: self.parity_shards() as u32,
+                block_size: BLOCK_SIZE as u32,
+                shard_index: 0,
+                distribution: self.placement.distribution(bucket, key, self.drives.len()),
+                checksum: CHECKSUM_ALGORITHM.into(),
+            }),
+            parts,
+            data_dir,
+        }
+    }
+
+    /// The metadata as drive `d` stores it.
+    pub(super) fn meta_for_drive(meta: &ObjectMeta, d: usize) -> ObjectMeta {
+        let mut m = meta.clone();
+        if let Some(e) = m.erasure.as_mut() {
+            e.shard_index = Self::shard_of_drive(&e.distribution)[d] as u32;
+        }
+        m
+    }
+
+    /// Stores an object read from `body`.
+    pub async fn put_object<R: AsyncRead + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: &ObjectAttrs,
+        body: &mut R,
+        declared: Option<u64>,
+    ) -> Result<ObjectMeta, ErasureError> {
+        let first = read_block(body, BLOCK_SIZE).await?;
+        if first.len() < BLOCK_SIZE && first.len() <= INLINE_LIMIT {
+            check_size(declared, first.len() as u64)?;
+            let etag = hex::encode(Md5::digest(&first));
+            let part = PartMeta {
+                number: 1,
+                size: first.len() as u64,
+                etag: etag.clone(),
+            };
+            let meta = self.new_meta(bucket, key, attrs, vec![part], etag, String::new());
+            let frames = self.codec.encode_block(&first)?;
+            return self.commit_inline(bucket, key, meta, &frames).await;
+        }
+
+        let tmp_id = uuid::Uuid::new_v4().to_string();
+        let data_dir = new_data_dir();
+        let shard_path = join(&join(&tmp_path(&tmp_id), &data_dir), "part.1");
+        let what = format!("{bucket}/{key}");
+        let result = async {
+            let dist = self.placement.distribution(bucket, key, self.drives.len());
+            let mut writers = self.open_writers(&dist, &shard_path).await;
+            let encoded = encode_stream(
+                &self.codec,
+                BLOCK_SIZE,
+                first,
+                body,
+                &mut writers,
+                self.write_quorum(),
+                &what,
+            )
+            .await?;
+            check_size(declared, encoded.size)?;
+            let etag = hex::encode(encoded.md5);
+            let part = PartMeta {
+                number: 1,
+                size: encoded.size,
+                etag: etag.clone(),
+            };
+            let meta = self.new_meta(bucket, key, attrs, vec![part], etag, data_dir.clone());
+            let staged: Vec<bool> = (0..self.drives.len())
+                .map(|d| encoded.durable[Self::shard_of_drive(&dist)[d]])
+                .collect();
+            self.commit_staged(bucket, key, &tmp_id, &meta, &staged)
+                .await
+        }
+        .await;
+        self.remove_tmp(&tmp_id).await;
+        result
+    }
+
+    /// Opens one shard writer per shard index at `path` in the meta volume.
+    pub(super) async fn open_writers(&self, dist: &[u32], path: &str) -> ShardWriters {
+        futures::future::join_all(dist.iter().map(|&d| async move {
+            match self.drives[d as usize].create_file(META_VOLUME, path).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(drive = self.drives[d as usize].endpoint(), error = %e, "cannot stage shard");
+                    None
+                }
+            }
+        }))
+        .await
+    }
+
+    /// Writes each drive's metadata (with its inline frame) straight over the object's
+    /// metadata file, under the write lock.
+    async fn commit_inline(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+        frames: &[Bytes],
+    ) -> Result<ObjectMeta, ErasureError> {
+        let path = meta_path(key);
+        let _lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Write)
+            .await?;
+        let old = self.read_raw_metas(bucket, key).await;
+        let results = self
+            .each(|d, drive| {
+                let m = Self::meta_for_drive(&meta, d);
+                let shard = m.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
+                let file = m.to_file(&frames[shard]);
+                let path = path.clone();
+                async move { drive.write_all(bucket, &path, file).await }
+            })
+            .await;
+        self.settle_commit(bucket, key, &results, &old, None)
+            .await?;
+        self.remove_old_data(bucket, key, &old, None).await;
+        Ok(meta)
+    }
+
+    /// Writes each staged drive's metadata into `tmp/<id>/`, then under the write lock moves
+    /// data and metadata into place on every staged drive.
+    pub(super) async fn commit_staged(
+        &self,
+        bucket: &str,
+        key: &str,
+        tmp_id: &str,
+        meta: &ObjectMeta,
+        staged: &[bool],
+    ) -> Result<ObjectMeta, ErasureError> {
+        let tmp = tmp_path(tmp_id);
+        let tmp_meta = join(&tmp, OBJECT_META_FILE);
+        let written = self
+            .each(|d, drive| {
+                let file = Self::meta_for_drive(meta, d).to_file(&[]);
+                let tmp_meta = tmp_meta.clone();
+                async move {
+                    if !staged[d] {
+                        return Err(DriveError::Offline {
+                            reason: "shard not staged".into(),
+                        });
+                    }
+                    drive.write_all(META_VOLUME, &tmp_meta, file).await
+                }
+            })
+            .await;
+        let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
+        let _lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Write)
+            .await?;
+        let old = self.read_raw_metas(bucket, key).await;
+        let results = self
+            .each(|d, drive| {
+                let ready = written[d].is_ok();
+                let tmp = tmp.clone();
+                async move {
+                    if !ready {
+                        return Err(DriveError::Offline {
+                            reason: "metadata not staged".into(),
+                        });
+                    }
+                    drive
+                        .rename_data(META_VOLUME, &tmp, data_dir, bucket, key)
+                        .await
+                }
+            })
+            .await;
+        self.settle_commit(bucket, key, &results, &old, data_dir)
+            .await?;
+        self.remove_old_data(bucket, key, &old, data_dir).await;
+        Ok(meta.clone())
+    }
+
+    /// A reader of `range` of the object, its shards opened under the read lock.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: RangeSpec,
+    ) -> Result<ObjectReader, ErasureError> {
+        let _lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Read)
+            .await?;
+        let raw = self.read_raw_metas(bucket, key).await;
+        let metas = Self::decode_metas(&raw, key);
+        let resolved = self.resolve(bucket, key, &metas)?;
+        let size = resolved.meta.size;
+        let (start, end) = range
+            .resolve(size)
+            .ok_or(ErasureError::InvalidRange { size })?;
+        let sources = self.sources(bucket, key, &resolved);
+        let mut reader = ObjectReader::new(self.codec.clone(), resolved.meta, sources, start, end);
+        reader.open().await?;
+        Ok(reader)
+    }
+
+    /// The object's metadata.
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, ErasureError> {
+        let _lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Read)
+            .await?;
+        self.head_unlocked(bucket, key).await
+    }
+
+    pub(super) async fn head_unlocked(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<ObjectMeta, ErasureError> {
+        let raw = self.read_raw_metas(bucket, key).await;
+        let metas = Self::decode_metas(&raw, key);
+        Ok(self.resolve(bucket, key, &metas)?.meta)
+    }
+
+    /// Deletes the object; `ObjectNotFound` when it does not exist.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), ErasureError> {
+        let _lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Write)
+            .await?;
+        self.delete_unlocked(bucket, key, None).await
+    }
+
+    /// Deletes under a held lock; with `only_version`, only if that version is current.
+    pub(super) async fn delete_unlocked(
+        &self,
+        bucket: &str,
+        key: &str,
+        only_version: Option<&str>,
+    ) -> Result<(), ErasureError> {
+        let raw = self.read_raw_metas(bucket, key).await;
+        let metas = Self::decode_metas(&raw, key);
+        let resolved = self.resolve(bucket, key, &metas)?;
+        if only_version.is_some_and(|v| v != resolved.meta.version_id) {
+            return Ok(());
+        }
+        let path = meta_path(key);
+        let results = self
+            .each(|d, drive| {
+                let data_dir = metas[d].as_ref().ok().map(|(m, _)| m.data_dir.clone());
+                let path = path.clone();
+                async move {
+                    let r = drive.delete(bucket, &path, false).await;
+                    if let Some(dd) = data_dir.filter(|dd| !dd.is_empty()) {
+                        let _ = drive.delete(bucket, &join(key, &dd), true).await;
+                    }
+                    match r {
+                        Err(e) if e.is_not_found() => Ok(()),
+                        other => other,
+                    }
+                }
+            })
+            .await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok < self.write_quorum() {
+            return Err(ErasureError::WriteQuorum {
+                what: format!("delete {bucket}/{key}"),
+                ok,
+                need: self.write_quorum(),
+                detail: super::quorum::first_error(&results),
+            });
+        }
+        Ok(())
+    }
+
+    /// Renames `src` to `dst` within this set (both keys must map here), replacing `dst`
+    /// atomically: per drive, the data directory and metadata move under both write locks.
+    pub async fn rename_object(
+        &self,
+        bucket: &str,
+        src: &str,
+        dst: &str,
+    ) -> Result<ObjectMeta, ErasureError> {
+        let _lock = self
+            .locks
+            .lock(
+                &[lock_name(bucket, src), lock_name(bucket, dst)],
+                LockMode::Write,
+            )
+            .await?;
+        let raw = self.read_raw_metas(bucket, src).await;
+        let metas = Self::decode_metas(&raw, src);
+        let resolved = self.resolve(bucket, src, &metas)?;
+        let old_dst = self.read_raw_metas(bucket, dst).await;
+        let data_dir = (!resolved.meta.is_inline()).then_some(resolved.meta.data_dir.as_str());
+        let results = self
+            .each(|d, drive| {
+                let agrees = resolved.agrees[d];
+                async move {
+                    if !agrees {
+                        return Err(DriveError::Offline {
+                            reason: "drive lacks the source version".into(),
+                        });
+                    }
+                    drive.rename_data(bucket, src, data_dir, bucket, dst).await
+                }
+            })
+            .await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok < self.write_quorum() {
+            // Move the data back, then restore the target's old metadata.
+            for ((drive, r), old) in self.drives.iter().zip(&results).zip(&old_dst) {
+                if r.is_ok() {
+                    let _ = drive.rename_data(bucket, dst, data_dir, bucket, src).await;
+                    if let Ok(file) = old {
+                        let _ = drive.write_all(bucket, &meta_path(dst), file.clone()).await;
+                    }
+                }
+            }
+            return Err(ErasureError::WriteQuorum {
+                what: format!("rename {bucket}/{src} to {dst}"),
+                ok,
+                need: self.write_quorum(),
+                detail: super::quorum::first_error(&results),
+            });
+        }
+        self.remove_old_data(bucket, dst, &old_dst, data_dir).await;
+        // Drives that held a stale source keep it no more.
+        for (d, drive) in self.drives.iter().enumerate() {
+            if !resolved.agrees[d] && metas[d].is_ok() {
+                let _ = drive.delete(bucket, &meta_path(src), false).await;
+            }
+        }
+        Ok(resolved.meta)
+    }
+}
+
+fn check_size(declared: Option<u64>, received: u64) -> Result<(), ErasureError> {
+    match declared {
+        Some(declared) if declared != received => {
+            Err(ErasureError::SizeMismatch { declared, received })
+        }
+        _ => Ok(()),
+    }
+}

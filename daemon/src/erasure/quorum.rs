@@ -1,0 +1,89 @@
+//! The one place where per-drive results become one outcome.
+//!
+//! A drive that is offline (or unformatted) does not vote. Otherwise every answer is a
+//! vote: success, or the kind of error. The outcome is the answer at least `quorum` drives
+//! gave; when none reaches it, the quorum is lost.
+
+use crate::drive::DriveError;
+
+/// What a set of per-drive results means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// At least `quorum` drives succeeded.
+    Ok,
+    /// At least `quorum` drives say the file is not there.
+    NotFound,
+    /// At least `quorum` drives say the volume (bucket) is not there.
+    VolumeNotFound,
+    /// At least `quorum` drives say the volume exists already.
+    VolumeExists,
+    /// No answer reached the quorum.
+    Lost,
+}
+
+fn vote(e: &DriveError) -> Option<Verdict> {
+    match e {
+        DriveError::NotFound { .. } => Some(Verdict::NotFound),
+        DriveError::VolumeNotFound { .. } => Some(Verdict::VolumeNotFound),
+        DriveError::VolumeExists { .. } => Some(Verdict::VolumeExists),
+        DriveError::Offline { .. } | DriveError::Unformatted => None,
+        DriveError::InvalidPath { .. }
+        | DriveError::Corrupt { .. }
+        | DriveError::NoSpace { .. }
+        | DriveError::Io { .. } => Some(Verdict::Lost),
+    }
+}
+
+/// Reduces per-drive results to a verdict with the given quorum.
+pub fn verdict<T>(results: &[Result<T, DriveError>], quorum: usize) -> Verdict {
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    if ok >= quorum {
+        return Verdict::Ok;
+    }
+    for kind in [
+        Verdict::NotFound,
+        Verdict::VolumeNotFound,
+        Verdict::VolumeExists,
+    ] {
+        let votes = results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .filter(|e| vote(e) == Some(kind))
+            .count();
+        if votes >= quorum {
+            return kind;
+        }
+    }
+    Verdict::Lost
+}
+
+/// The first error message among the results, for reports.
+pub fn first_error<T>(results: &[Result<T, DriveError>]) -> String {
+    results
+        .iter()
+        .find_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nf() -> Result<(), DriveError> {
+        Err(DriveError::NotFound { path: "p".into() })
+    }
+    fn off() -> Result<(), DriveError> {
+        Err(DriveError::Offline { reason: "x".into() })
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(&[Ok(()), Ok(()), nf(), off()], 2), Verdict::Ok);
+        assert_eq!(verdict(&[nf(), nf(), Ok(()), off()], 2), Verdict::NotFound);
+        assert_eq!(verdict(&[nf(), off(), off(), Ok(())], 2), Verdict::Lost);
+        assert_eq!(
+            verdict::<()>(&[off(), off(), off(), off()], 2),
+            Verdict::Lost
+        );
+    }
+}

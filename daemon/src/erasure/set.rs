@@ -1,0 +1,514 @@
+//! `ErasureSet`: the drives of one set, and the per-set steps every object operation shares:
+//! reading metadata from all drives and resolving it by quorum, committing staged data into
+//! place (or undoing a commit that missed its quorum), bucket volumes and listing pages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::decode::Sources;
+use super::meta::ObjectMeta;
+use super::quorum::{Verdict, first_error, verdict};
+use super::{Codec, ErasureError};
+use crate::drive::{
+    Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, WalkEntry, WalkOptions, join,
+};
+use crate::layout::{Placement, write_quorum};
+use crate::lock::NamespaceLock;
+
+/// How to build a set.
+pub struct SetConfig {
+    /// Pool index.
+    pub pool: usize,
+    /// Set index in the pool.
+    pub index: usize,
+    /// The drives, in set order.
+    pub drives: Vec<Arc<dyn Drive>>,
+    /// Parity shards per block.
+    pub parity: usize,
+    /// Object placement (for shard distribution).
+    pub placement: Placement,
+    /// Namespace locks shared by every set of the node.
+    pub locks: Arc<dyn NamespaceLock>,
+}
+
+/// One erasure set.
+pub struct ErasureSet {
+    pub(super) pool: usize,
+    pub(super) index: usize,
+    pub(super) drives: Vec<Arc<dyn Drive>>,
+    pub(super) codec: Arc<Codec>,
+    pub(super) placement: Placement,
+    pub(super) locks: Arc<dyn NamespaceLock>,
+}
+
+/// Metadata of an object as the drives of its set hold it.
+pub(super) struct Resolved {
+    /// The agreed metadata (from one of the agreeing drives).
+    pub meta: ObjectMeta,
+    /// Per drive: its metadata belongs to the agreed version.
+    pub agrees: Vec<bool>,
+    /// Per shard index: the drive holding it (among the agreeing ones).
+    pub holders: Vec<Option<usize>>,
+    /// Per shard index: the inline frame, for inline objects.
+    pub inline: Vec<Option<Bytes>>,
+}
+
+/// One entry of a set's listing page.
+#[derive(Debug, Clone)]
+pub enum ListEntry {
+    /// An object and its agreed metadata.
+    Object(String, Box<ObjectMeta>),
+    /// A common prefix (ends with `/`).
+    Prefix(String),
+}
+
+impl ListEntry {
+    /// The key or prefix.
+    pub fn name(&self) -> &str {
+        match self {
+            ListEntry::Object(k, _) | ListEntry::Prefix(k) => k,
+        }
+    }
+}
+
+/// A sorted listing page of one set; `cutoff` is set when more entries may follow it.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    /// Entries in byte order.
+    pub entries: Vec<ListEntry>,
+    /// The last name this page is complete up to, when it was truncated.
+    pub cutoff: Option<String>,
+}
+
+pub(super) fn meta_path(key: &str) -> String {
+    join(key, OBJECT_META_FILE)
+}
+
+pub(super) fn tmp_path(id: &str) -> String {
+    join(TMP_DIR, id)
+}
+
+impl ErasureSet {
+    /// Builds a set.
+    pub fn new(config: SetConfig) -> Result<Self, ErasureError> {
+        let n = config.drives.len();
+        let codec = Codec::new(n - config.parity.min(n), config.parity)?;
+        Ok(Self {
+            pool: config.pool,
+            index: config.index,
+            drives: config.drives,
+            codec: Arc::new(codec),
+            placement: config.placement,
+            locks: config.locks,
+        })
+    }
+
+    /// (pool, set) indices.
+    pub fn position(&self) -> (usize, usize) {
+        (self.pool, self.index)
+    }
+
+    /// The drives, in set order.
+    pub fn drives(&self) -> &[Arc<dyn Drive>] {
+        &self.drives
+    }
+
+    /// Data shards (k), also the read quorum.
+    pub fn data_shards(&self) -> usize {
+        self.codec.data_shards()
+    }
+
+    /// Parity shards (m).
+    pub fn parity_shards(&self) -> usize {
+        self.codec.parity_shards()
+    }
+
+    /// Drives that must accept a write.
+    pub fn write_quorum(&self) -> usize {
+        write_quorum(self.data_shards(), self.parity_shards())
+    }
+
+    /// Runs `f` on every drive concurrently; results in drive order.
+    pub(super) async fn each<'a, T, F, Fut>(&'a self, f: F) -> Vec<Result<T, DriveError>>
+    where
+        F: Fn(usize, &'a Arc<dyn Drive>) -> Fut,
+        Fut: Future<Output = Result<T, DriveError>> + 'a,
+    {
+        futures::future::join_all(self.drives.iter().enumerate().map(|(i, d)| f(i, d))).await
+    }
+
+    /// Raw `tessera.meta` files of `bucket/key` from every drive.
+    pub(super) async fn read_raw_metas(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Vec<Result<Bytes, DriveError>> {
+        let path = meta_path(key);
+        self.each(|_, d| d.read_all(bucket, &path)).await
+    }
+
+    /// Decodes raw metadata files; a file that fails its checks counts as corrupt.
+    pub(super) fn decode_metas(
+        raw: &[Result<Bytes, DriveError>],
+        key: &str,
+    ) -> Vec<Result<(ObjectMeta, Bytes), DriveError>> {
+        raw.iter()
+            .map(|r| match r {
+                Ok(file) => {
+                    ObjectMeta::from_file(file.clone()).map_err(|reason| DriveError::Corrupt {
+                        path: meta_path(key),
+                        reason,
+                    })
+                }
+                Err(e) => Err(clone_error(e)),
+            })
+            .collect()
+    }
+
+    /// Resolves the metadata of `bucket/key` by quorum.
+    pub(super) fn resolve(
+        &self,
+        bucket: &str,
+        key: &str,
+        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+    ) -> Result<Resolved, ErasureError> {
+        let k = self.data_shards();
+        let mut votes: HashMap<&str, usize> = HashMap::new();
+        for (m, _) in metas.iter().flatten() {
+            *votes.entry(m.version_id.as_str()).or_default() += 1;
+        }
+        let best = votes
+            .iter()
+            .max_by_key(|(v, c)| (**c, **v))
+            .map(|(v, c)| (v.to_string(), *c));
+        match best {
+            Some((version, count)) if count >= k => {
+                let n = self.drives.len();
+                let mut agrees = vec![false; n];
+                let mut holders = vec![None; self.codec.total_shards()];
+                let mut inline = vec![None; self.codec.total_shards()];
+                let mut meta = None;
+                for (d, r) in metas.iter().enumerate() {
+                    let Ok((m, frame)) = r else { continue };
+                    if m.version_id != version {
+                        continue;
+                    }
+                    agrees[d] = true;
+                    let shard = m.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
+                    if shard < holders.len() && holders[shard].is_none() {
+                        holders[shard] = Some(d);
+                        if m.is_inline() {
+                            inline[shard] = Some(frame.clone());
+                        }
+                    }
+                    meta.get_or_insert_with(|| m.clone());
+                }
+                let meta = meta.ok_or_else(|| read_quorum(bucket, key, "no agreeing drive"))?;
+                Ok(Resolved {
+                    meta,
+                    agrees,
+                    holders,
+                    inline,
+                })
+            }
+            _ => {
+                let not_found = metas
+                    .iter()
+                    .filter(|r| matches!(r, Err(e) if e.is_not_found()))
+                    .count();
+                if not_found >= k {
+                    Err(ErasureError::ObjectNotFound {
+                        bucket: bucket.into(),
+                        key: key.into(),
+                    })
+                } else {
+                    let detail = format!(
+                        "best version on {} of {} drives, need {k}; {}",
+                        best.map_or(0, |b| b.1),
+                        self.drives.len(),
+                        first_error(metas)
+                    );
+                    Err(read_quorum(bucket, key, &detail))
+                }
+            }
+        }
+    }
+
+    /// Where the shards of a resolved object are.
+    pub(super) fn sources(&self, bucket: &str, key: &str, r: &Resolved) -> Sources {
+        if r.meta.is_inline() {
+            Sources::Inline(r.inline.clone())
+        } else {
+            Sources::Files {
+                drives: r
+                    .holders
+                    .iter()
+                    .map(|h| h.map(|d| self.drives[d].clone()))
+                    .collect(),
+                volume: bucket.to_string(),
+                dir: join(key, &r.meta.data_dir),
+            }
+        }
+    }
+
+    /// Which shard each drive holds for a new object of `bucket/key`: the inverse of the
+    /// distribution (`distribution[shard] = drive`).
+    pub(super) fn shard_of_drive(distribution: &[u32]) -> Vec<usize> {
+        let mut inv = vec![0; distribution.len()];
+        for (shard, &drive) in distribution.iter().enumerate() {
+            inv[drive as usize] = shard;
+        }
+        inv
+    }
+
+    /// Checks the outcome of a commit step on every drive; on a missed quorum, undoes it
+    /// on the drives where it succeeded (restoring their old metadata) and fails.
+    pub(super) async fn settle_commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        results: &[Result<(), DriveError>],
+        old: &[Result<Bytes, DriveError>],
+        new_data_dir: Option<&str>,
+    ) -> Result<(), ErasureError> {
+        let need = self.write_quorum();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok >= need {
+            return Ok(());
+        }
+        tracing::warn!(
+            bucket,
+            key,
+            ok,
+            need,
+            "commit missed its write quorum; undoing"
+        );
+        let path = meta_path(key);
+        futures::future::join_all(
+            self.drives
+                .iter()
+                .zip(results)
+                .zip(old)
+                .map(|((d, r), old)| {
+                    let path = path.clone();
+                    async move {
+                        if r.is_err() {
+                            return;
+                        }
+                        let _ = match old {
+                            Ok(file) => d.write_all(bucket, &path, file.clone()).await,
+                            Err(_) => d.delete(bucket, &path, false).await,
+                        };
+                        if let Some(dd) = new_data_dir {
+                            let _ = d.delete(bucket, &join(key, dd), true).await;
+                        }
+                    }
+                }),
+        )
+        .await;
+        if verdict(results, need) == Verdict::VolumeNotFound
+            || results
+                .iter()
+                .filter(|r| matches!(r, Err(DriveError::VolumeNotFound { .. })))
+                .count()
+                >= self.data_shards()
+        {
+            return Err(ErasureError::BucketNotFound {
+                bucket: bucket.into(),
+            });
+        }
+        Err(ErasureError::WriteQuorum {
+            what: format!("{bucket}/{key}"),
+            ok,
+            need,
+            detail: first_error(results),
+        })
+    }
+
+    /// Removes the data directories that old metadata files point to, unless they are
+    /// the one just committed.
+    pub(super) async fn remove_old_data(
+        &self,
+        bucket: &str,
+        key: &str,
+        old: &[Result<Bytes, DriveError>],
+        keep: Option<&str>,
+    ) {
+        futures::future::join_all(self.drives.iter().zip(old).map(|(d, old)| async move {
+            let Ok(file) = old else { return };
+            let Ok((m, _)) = ObjectMeta::from_file(file.clone()) else {
+                return;
+            };
+            if !m.data_dir.is_empty() && Some(m.data_dir.as_str()) != keep {
+                let _ = d.delete(bucket, &join(key, &m.data_dir), true).await;
+            }
+        }))
+        .await;
+    }
+
+    /// Best-effort removal of a staging directory on every drive.
+    pub(super) async fn remove_tmp(&self, id: &str) {
+        let path = tmp_path(id);
+        let _ = self.each(|_, d| d.delete(META_VOLUME, &path, true)).await;
+    }
+
+    /// Creates the bucket's volume on every drive.
+    pub async fn make_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
+        self.each(|_, d| d.make_volume(bucket)).await
+    }
+
+    /// Deletes the bucket's volume on every drive.
+    pub async fn delete_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
+        self.each(|_, d| d.delete_volume(bucket)).await
+    }
+
+    /// Checks the bucket's volume on every drive.
+    pub async fn stat_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
+        self.each(|_, d| d.stat_volume(bucket)).await
+    }
+
+    /// Writes a small record to every drive; fails below write quorum.
+    pub async fn write_record(
+        &self,
+        volume: &str,
+        path: &str,
+        data: Bytes,
+    ) -> Result<(), ErasureError> {
+        let results = self
+            .each(|_, d| d.write_all(volume, path, data.clone()))
+            .await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok < self.write_quorum() {
+            return Err(ErasureError::WriteQuorum {
+                what: format!("{volume}/{path}"),
+                ok,
+                need: self.write_quorum(),
+                detail: first_error(&results),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads a small record from every drive and returns the copy most drives hold (at
+    /// least k); `Drive(NotFound)` when at least k drives lack it.
+    pub async fn read_record(&self, volume: &str, path: &str) -> Result<Bytes, ErasureError> {
+        let results = self.each(|_, d| d.read_all(volume, path)).await;
+        let mut votes: HashMap<&Bytes, usize> = HashMap::new();
+        for r in results.iter().flatten() {
+            *votes.entry(r).or_default() += 1;
+        }
+        if let Some((data, count)) = votes.into_iter().max_by_key(|(_, c)| *c)
+            && count >= self.data_shards()
+        {
+            return Ok(data.clone());
+        }
+        if verdict(&results, self.data_shards()) == Verdict::NotFound {
+            return Err(ErasureError::Drive(DriveError::NotFound {
+                path: path.into(),
+            }));
+        }
+        Err(ErasureError::ReadQuorum {
+            what: format!("{volume}/{path}"),
+            detail: first_error(&results),
+        })
+    }
+
+    /// A listing page of `bucket`: every drive walks, and entries at least k drives agree
+    /// on are kept, up to the point every drive's page covers.
+    pub async fn list_page(
+        &self,
+        bucket: &str,
+        opts: &WalkOptions,
+    ) -> Result<ListPage, ErasureError> {
+        let k = self.data_shards();
+        let pages = self.each(|_, d| d.walk(bucket, opts)).await;
+        let answered = pages.iter().filter(|p| p.is_ok()).count();
+        if answered < k {
+            if verdict(&pages, k) == Verdict::VolumeNotFound {
+                return Err(ErasureError::BucketNotFound {
+                    bucket: bucket.into(),
+                });
+            }
+            return Err(ErasureError::ReadQuorum {
+                what: format!("listing of {bucket}"),
+                detail: first_error(&pages),
+            });
+        }
+        let cutoff = pages
+            .iter()
+            .flatten()
+            .filter(|p| p.truncated)
+            .filter_map(|p| p.entries.last().map(|e| e.name.clone()))
+            .min();
+        let mut names: BTreeMap<&str, Vec<&WalkEntry>> = BTreeMap::new();
+        for page in pages.iter().flatten() {
+            for entry in &page.entries {
+                if cutoff.as_deref().is_some_and(|c| entry.name.as_str() > c) {
+                    break;
+                }
+                names.entry(entry.name.as_str()).or_default().push(entry);
+            }
+        }
+        let mut entries = Vec::with_capacity(names.len());
+        for (name, seen) in names {
+            if name.ends_with('/') && seen.iter().all(|e| e.meta.is_none()) {
+                if seen.len() >= k {
+                    entries.push(ListEntry::Prefix(name.to_string()));
+                }
+                continue;
+            }
+            let metas: Vec<ObjectMeta> = seen
+                .iter()
+                .filter_map(|e| e.meta.as_ref())
+                .filter_map(|m| ObjectMeta::from_header(m).ok())
+                .collect();
+            let mut votes: HashMap<&str, (usize, &ObjectMeta)> = HashMap::new();
+            for m in &metas {
+                votes.entry(m.version_id.as_str()).or_insert((0, m)).0 += 1;
+            }
+            if let Some((count, meta)) =
+                votes.into_values().max_by_key(|(c, m)| (*c, m.mod_time_ns))
+                && count >= k
+            {
+                entries.push(ListEntry::Object(name.to_string(), Box::new(meta.clone())));
+            }
+        }
+        Ok(ListPage { entries, cutoff })
+    }
+}
+
+pub(super) fn read_quorum(bucket: &str, key: &str, detail: &str) -> ErasureError {
+    ErasureError::ReadQuorum {
+        what: format!("{bucket}/{key}"),
+        detail: detail.to_string(),
+    }
+}
+
+/// A copy of a drive error for a second report (I/O errors keep kind and message).
+pub(super) fn clone_error(e: &DriveError) -> DriveError {
+    match e {
+        DriveError::NotFound { path } => DriveError::NotFound { path: path.clone() },
+        DriveError::VolumeNotFound { volume } => DriveError::VolumeNotFound {
+            volume: volume.clone(),
+        },
+        DriveError::VolumeExists { volume } => DriveError::VolumeExists {
+            volume: volume.clone(),
+        },
+        DriveError::InvalidPath { path } => DriveError::InvalidPath { path: path.clone() },
+        DriveError::Corrupt { path, reason } => DriveError::Corrupt {
+            path: path.clone(),
+            reason: reason.clone(),
+        },
+        DriveError::Unformatted => DriveError::Unformatted,
+        DriveError::Offline { reason } => DriveError::Offline {
+            reason: reason.clone(),
+        },
+        DriveError::NoSpace { path } => DriveError::NoSpace { path: path.clone() },
+        DriveError::Io { path, source } => DriveError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+    }
+}
