@@ -32,6 +32,9 @@ pub const BUCKETS_DIR: &str = "buckets";
 pub const OBJECT_META_FILE: &str = "tessera.meta";
 /// Prefix of the reserved names inside object directories (data directories).
 pub const RESERVED_PREFIX: &str = ".tessera";
+/// The directory that holds a key ending in `/` (a directory marker): key `a/b/` lives in
+/// `a/b/.tessera.dir/`, so it never collides with the object `a/b`.
+pub const DIR_MARKER: &str = ".tessera.dir";
 
 /// What went wrong on one drive.
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +250,15 @@ pub fn check_path(path: &str) -> Result<(), DriveError> {
         });
     }
     Ok(())
+}
+
+/// The directory of an object's files for `key` (see [`DIR_MARKER`]).
+pub fn object_dir(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.ends_with('/') {
+        std::borrow::Cow::Owned(format!("{key}{DIR_MARKER}"))
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
 }
 
 /// Joins directory and name with one `/`.

@@ -64,11 +64,81 @@ impl LocalDrive {
         F: FnOnce(LocalDrive) -> Result<T, DriveError> + Send + 'static,
     {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || f(me))
+        let result = tokio::task::spawn_blocking(move || f(me))
             .await
             .map_err(|e| DriveError::Offline {
                 reason: format!("drive task failed: {e}"),
-            })?
+            })?;
+        match result {
+            // A drive whose format is gone was wiped or replaced: its "not found" answers say
+            // nothing about objects, so it reports itself unformatted (and does not vote).
+            Err(e) if e.is_not_found() && !self.is_formatted() => Err(DriveError::Unformatted),
+            other => other,
+        }
+    }
+
+    fn is_formatted(&self) -> bool {
+        self.root
+            .join(META_VOLUME)
+            .join(super::format::FORMAT_FILE)
+            .exists()
+    }
+
+    /// Creates the parent directories of `path`, but never the volume itself: writing into
+    /// a missing volume (a deleted bucket, a wiped drive) fails with `VolumeNotFound`.
+    fn create_parent(&self, path: &Path) -> Result<(), DriveError> {
+        let parent = parent(path);
+        if parent.is_dir() {
+            return Ok(());
+        }
+        let volume = path
+            .strip_prefix(&self.root)
+            .ok()
+            .and_then(|rel| rel.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !self.root.join(&volume).is_dir() {
+            return Err(DriveError::VolumeNotFound { volume });
+        }
+        fs::create_dir_all(parent).map_err(|e| io_err(path, e))
+    }
+
+    /// Writes `data` durably to `path` through a temporary sibling and a rename.
+    fn write_durably(&self, path: &Path, data: &[u8]) -> Result<(), DriveError> {
+        self.create_parent(path)?;
+        let tmp = path.with_file_name(format!(
+            ".tessera-tmp-{}",
+            uuid::Uuid::new_v4().as_simple()
+        ));
+        let result = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(path, e));
+        }
+        fsync_dir(parent(path))
+    }
+
+    /// Renames, creating the target's parents; retries once if a concurrent delete pruned
+    /// them between the two steps.
+    fn rename_creating_parents(&self, src: &Path, dst: &Path) -> Result<(), DriveError> {
+        for attempt in 0..2 {
+            self.create_parent(dst)?;
+            match fs::rename(src, dst) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::NotFound && attempt == 0 && src.exists() => {
+                    continue;
+                }
+                Err(e) => return Err(io_err(src, e)),
+            }
+        }
+        Err(DriveError::NotFound {
+            path: dst.display().to_string(),
+        })
     }
 
     /// Removes empty directories from `dir` upwards, stopping at the volume directory.
@@ -102,42 +172,6 @@ fn fsync_dir(dir: &Path) -> Result<(), DriveError> {
 
 fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("/"))
-}
-
-fn create_parent(path: &Path) -> Result<(), DriveError> {
-    fs::create_dir_all(parent(path)).map_err(|e| io_err(path, e))
-}
-
-/// Writes `data` durably to `path` through a temporary sibling and a rename.
-fn write_durably(path: &Path, data: &[u8]) -> Result<(), DriveError> {
-    create_parent(path)?;
-    let tmp = path.with_file_name(format!(".tessera-tmp-{}", uuid::Uuid::new_v4().as_simple()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(path, e));
-    }
-    fsync_dir(parent(path))
-}
-
-/// Renames, creating the target's parents; retries once if a concurrent delete pruned them.
-fn rename_creating_parents(src: &Path, dst: &Path) -> Result<(), DriveError> {
-    for attempt in 0..2 {
-        create_parent(dst)?;
-        match fs::rename(src, dst) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound && attempt == 0 && src.exists() => continue,
-            Err(e) => return Err(io_err(src, e)),
-        }
-    }
-    Err(DriveError::NotFound {
-        path: dst.display().to_string(),
-    })
 }
 
 struct LocalWriter {
@@ -257,7 +291,7 @@ impl Drive for LocalDrive {
 
     async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError> {
         let path = self.file_path(volume, path)?;
-        self.blocking(move |_| write_durably(&path, &data)).await
+        self.blocking(move |d| d.write_durably(&path, &data)).await
     }
 
     async fn create_file(
@@ -266,8 +300,8 @@ impl Drive for LocalDrive {
         path: &str,
     ) -> Result<Box<dyn FileWriter>, DriveError> {
         let path = self.file_path(volume, path)?;
-        self.blocking(move |_| {
-            create_parent(&path)?;
+        self.blocking(move |d| {
+            d.create_parent(&path)?;
             let file = fs::File::create(&path).map_err(|e| io_err(&path, e))?;
             Ok(Box::new(LocalWriter {
                 file: Some(file),
@@ -316,7 +350,7 @@ impl Drive for LocalDrive {
         let dst_path = self.file_path(dst_volume, dst)?;
         let src_volume_dir = self.volume_path(src_volume)?;
         self.blocking(move |d| {
-            rename_creating_parents(&src_path, &dst_path)?;
+            d.rename_creating_parents(&src_path, &dst_path)?;
             fsync_dir(parent(&dst_path))?;
             d.prune_empty_parents(&src_volume_dir, parent(&src_path).to_path_buf());
             Ok(())
@@ -365,9 +399,9 @@ impl Drive for LocalDrive {
         let src_volume_dir = self.volume_path(src_volume)?;
         self.blocking(move |d| {
             if let Some(data_dir) = &data_dir {
-                rename_creating_parents(&src.join(data_dir), &dst.join(data_dir))?;
+                d.rename_creating_parents(&src.join(data_dir), &dst.join(data_dir))?;
             }
-            rename_creating_parents(&src.join(OBJECT_META_FILE), &dst.join(OBJECT_META_FILE))?;
+            d.rename_creating_parents(&src.join(OBJECT_META_FILE), &dst.join(OBJECT_META_FILE))?;
             fsync_dir(&dst)?;
             d.prune_empty_parents(&src_volume_dir, src.clone());
             Ok(())

@@ -15,7 +15,7 @@ use super::encode::{ShardWriters, encode_stream, read_block};
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::set::{ErasureSet, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
-use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join};
+use crate::drive::{object_dir, DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join};
 use crate::lock::LockMode;
 
 /// What a writer sets on a new object.
@@ -260,7 +260,7 @@ impl ErasureSet {
                         });
                     }
                     drive
-                        .rename_data(META_VOLUME, &tmp, data_dir, bucket, key)
+                        .rename_data(META_VOLUME, &tmp, data_dir, bucket, &object_dir(key))
                         .await
                 }
             })
@@ -344,7 +344,7 @@ impl ErasureSet {
                 async move {
                     let r = drive.delete(bucket, &path, false).await;
                     if let Some(dd) = data_dir.filter(|dd| !dd.is_empty()) {
-                        let _ = drive.delete(bucket, &join(key, &dd), true).await;
+                        let _ = drive.delete(bucket, &join(&object_dir(key), &dd), true).await;
                     }
                     match r {
                         Err(e) if e.is_not_found() => Ok(()),
@@ -394,7 +394,7 @@ impl ErasureSet {
                             reason: "drive lacks the source version".into(),
                         });
                     }
-                    drive.rename_data(bucket, src, data_dir, bucket, dst).await
+                    drive.rename_data(bucket, &object_dir(src), data_dir, bucket, &object_dir(dst)).await
                 }
             })
             .await;
@@ -403,7 +403,7 @@ impl ErasureSet {
             // Move the data back, then restore the target's old metadata.
             for ((drive, r), old) in self.drives.iter().zip(&results).zip(&old_dst) {
                 if r.is_ok() {
-                    let _ = drive.rename_data(bucket, dst, data_dir, bucket, src).await;
+                    let _ = drive.rename_data(bucket, &object_dir(dst), data_dir, bucket, &object_dir(src)).await;
                     if let Ok(file) = old {
                         let _ = drive.write_all(bucket, &meta_path(dst), file.clone()).await;
                     }

@@ -11,7 +11,7 @@ use super::decode::Sources;
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
-use crate::drive::{
+use crate::drive::{object_dir, 
     Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, WalkEntry, WalkOptions, join,
 };
 use crate::layout::{Placement, write_quorum};
@@ -83,7 +83,7 @@ pub struct ListPage {
 }
 
 pub(super) fn meta_path(key: &str) -> String {
-    join(key, OBJECT_META_FILE)
+    join(&object_dir(key), OBJECT_META_FILE)
 }
 
 pub(super) fn tmp_path(id: &str) -> String {
@@ -248,7 +248,7 @@ impl ErasureSet {
                     .map(|h| h.map(|d| self.drives[d].clone()))
                     .collect(),
                 volume: bucket.to_string(),
-                dir: join(key, &r.meta.data_dir),
+                dir: join(&object_dir(key), &r.meta.data_dir),
             }
         }
     }
@@ -302,7 +302,7 @@ impl ErasureSet {
                             Err(_) => d.delete(bucket, &path, false).await,
                         };
                         if let Some(dd) = new_data_dir {
-                            let _ = d.delete(bucket, &join(key, dd), true).await;
+                            let _ = d.delete(bucket, &join(&object_dir(key), dd), true).await;
                         }
                     }
                 }),
@@ -342,7 +342,7 @@ impl ErasureSet {
                 return;
             };
             if !m.data_dir.is_empty() && Some(m.data_dir.as_str()) != keep {
-                let _ = d.delete(bucket, &join(key, &m.data_dir), true).await;
+                let _ = d.delete(bucket, &join(&object_dir(key), &m.data_dir), true).await;
             }
         }))
         .await;

@@ -6,12 +6,14 @@ use crate::drive::metafile;
 fn drive() -> (tempfile::TempDir, LocalDrive) {
     let dir = tempfile::tempdir().unwrap();
     let drive = LocalDrive::open(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/.tessera/format.json"), "{}").unwrap();
     (dir, drive)
 }
 
 async fn put_object(d: &LocalDrive, key: &str) {
     let meta = metafile::encode(key.as_bytes(), b"");
-    d.write_all("b", &format!("{key}/{OBJECT_META_FILE}"), meta)
+    let dir = crate::drive::object_dir(key);
+    d.write_all("b", &format!("{dir}/{OBJECT_META_FILE}"), meta)
         .await
         .unwrap();
 }
@@ -49,7 +51,7 @@ async fn paths_outside_the_drive_are_refused() {
 async fn walk_returns_keys_in_byte_order_with_prefixes() {
     let (_t, d) = drive();
     d.make_volume("b").await.unwrap();
-    for key in ["a", "a/b", "a-c", "a/b/c", "b0", "z/y/x"] {
+    for key in ["a", "a/b", "a-c", "a/b/c", "b0", "z/y/x", "d/"] {
         put_object(&d, key).await;
     }
     let all = |opts: WalkOptions| {
@@ -71,13 +73,18 @@ async fn walk_returns_keys_in_byte_order_with_prefixes() {
     };
     assert_eq!(
         all(rec.clone()).await,
-        ["a", "a-c", "a/b", "a/b/c", "b0", "z/y/x"]
+        ["a", "a-c", "a/b", "a/b/c", "b0", "d/", "z/y/x"]
     );
     let flat = WalkOptions {
         limit: 100,
         ..Default::default()
     };
-    assert_eq!(all(flat.clone()).await, ["a", "a-c", "a/", "b0", "z/"]);
+    assert_eq!(all(flat.clone()).await, ["a", "a-c", "a/", "b0", "d/", "z/"]);
+    let marker = WalkOptions {
+        prefix: "d/".into(),
+        ..flat.clone()
+    };
+    assert_eq!(all(marker).await, ["d/"]);
     let under_a = WalkOptions {
         prefix: "a/".into(),
         ..flat.clone()
@@ -87,7 +94,7 @@ async fn walk_returns_keys_in_byte_order_with_prefixes() {
         start_after: "a/b".into(),
         ..rec.clone()
     };
-    assert_eq!(all(after).await, ["a/b/c", "b0", "z/y/x"]);
+    assert_eq!(all(after).await, ["a/b/c", "b0", "d/", "z/y/x"]);
     let page = d.walk("b", &WalkOptions { limit: 2, ..rec }).await.unwrap();
     assert!(page.truncated);
     assert_eq!(page.entries.len(), 2);
@@ -133,4 +140,18 @@ async fn rename_data_moves_data_dir_and_meta() {
     r.read_to_string(&mut s).await.unwrap();
     assert_eq!(s, "har");
     assert!(!t.path().join("d/.tessera/tmp/u1").exists());
+}
+
+#[tokio::test]
+async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    put_object(&d, "k").await;
+    std::fs::remove_dir_all(t.path().join("d")).unwrap();
+    assert!(matches!(
+        d.read_all("b", "k/tessera.meta").await,
+        Err(DriveError::Unformatted)
+    ));
+    assert!(d.write_all("b", "k2/tessera.meta", Bytes::new()).await.is_err());
+    assert!(!t.path().join("d").exists());
 }

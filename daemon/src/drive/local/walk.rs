@@ -11,7 +11,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::drive::{
-    DriveError, OBJECT_META_FILE, RESERVED_PREFIX, WalkEntry, WalkOptions, WalkPage,
+    DIR_MARKER, DriveError, OBJECT_META_FILE, object_dir, RESERVED_PREFIX, WalkEntry, WalkOptions, WalkPage,
 };
 
 use super::{io_err, read_meta_header};
@@ -107,6 +107,10 @@ impl Walker<'_> {
             }
         }
         events.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+        // The directory marker `dir_key` itself sorts before everything under it.
+        if !dir_key.is_empty() && dir.join(DIR_MARKER).join(OBJECT_META_FILE).is_file() {
+            events.insert(0, Event::Object(dir_key.to_string()));
+        }
 
         let opts = self.opts;
         for event in events {
@@ -115,9 +119,8 @@ impl Walker<'_> {
                     if !key.starts_with(&opts.prefix) || key.as_str() <= opts.start_after.as_str() {
                         continue;
                     }
-                    let meta = match read_meta_header(
-                        &self.volume_dir.join(&key).join(OBJECT_META_FILE),
-                    ) {
+                    let dir = self.volume_dir.join(object_dir(&key).as_ref());
+                    let meta = match read_meta_header(&dir.join(OBJECT_META_FILE)) {
                         Ok(meta) => meta,
                         // Deleted or replaced under us, or damaged: not part of this drive's view.
                         Err(DriveError::NotFound { .. } | DriveError::Corrupt { .. }) => continue,
@@ -163,6 +166,8 @@ impl Walker<'_> {
             let name = name.to_string_lossy();
             if name == OBJECT_META_FILE {
                 is_object = true;
+            } else if name == DIR_MARKER {
+                has_children = true;
             } else if !name.starts_with(RESERVED_PREFIX)
                 && entry.file_type().is_ok_and(|t| t.is_dir())
             {
