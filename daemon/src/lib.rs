@@ -8,5 +8,8 @@ pub mod drive;
 pub mod erasure;
 pub mod layout;
 pub mod lock;
+pub mod object;
+pub mod rpc;
+pub mod server;
 pub mod sync;
 mod sys;

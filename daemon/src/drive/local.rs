@@ -106,10 +106,7 @@ impl LocalDrive {
     /// Writes `data` durably to `path` through a temporary sibling and a rename.
     fn write_durably(&self, path: &Path, data: &[u8]) -> Result<(), DriveError> {
         self.create_parent(path)?;
-        let tmp = path.with_file_name(format!(
-            ".tessera-tmp-{}",
-            uuid::Uuid::new_v4().as_simple()
-        ));
+        let tmp = path.with_file_name(format!(".tessera-tmp-{}", uuid::Uuid::new_v4().as_simple()));
         let result = (|| {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(data)?;

@@ -15,7 +15,7 @@ use super::encode::{ShardWriters, encode_stream, read_block};
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::set::{ErasureSet, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
-use crate::drive::{object_dir, DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join};
+use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join, object_dir};
 use crate::lock::LockMode;
 
 /// What a writer sets on a new object.
@@ -344,7 +344,9 @@ impl ErasureSet {
                 async move {
                     let r = drive.delete(bucket, &path, false).await;
                     if let Some(dd) = data_dir.filter(|dd| !dd.is_empty()) {
-                        let _ = drive.delete(bucket, &join(&object_dir(key), &dd), true).await;
+                        let _ = drive
+                            .delete(bucket, &join(&object_dir(key), &dd), true)
+                            .await;
                     }
                     match r {
                         Err(e) if e.is_not_found() => Ok(()),
@@ -363,6 +365,27 @@ impl ErasureSet {
             });
         }
         Ok(())
+    }
+
+    /// Deletes `key` only if its current version is the one described (ETag and mtime).
+    pub async fn delete_if_unchanged(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        mod_time_ns: i64,
+    ) -> Result<(), ErasureError> {
+        let _lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Write)
+            .await?;
+        match self.head_unlocked(bucket, key).await {
+            Ok(m) if m.etag == etag && m.mod_time_ns == mod_time_ns => {
+                self.delete_unlocked(bucket, key, Some(&m.version_id)).await
+            }
+            Ok(_) | Err(ErasureError::ObjectNotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Renames `src` to `dst` within this set (both keys must map here), replacing `dst`
@@ -394,7 +417,9 @@ impl ErasureSet {
                             reason: "drive lacks the source version".into(),
                         });
                     }
-                    drive.rename_data(bucket, &object_dir(src), data_dir, bucket, &object_dir(dst)).await
+                    drive
+                        .rename_data(bucket, &object_dir(src), data_dir, bucket, &object_dir(dst))
+                        .await
                 }
             })
             .await;
@@ -403,7 +428,9 @@ impl ErasureSet {
             // Move the data back, then restore the target's old metadata.
             for ((drive, r), old) in self.drives.iter().zip(&results).zip(&old_dst) {
                 if r.is_ok() {
-                    let _ = drive.rename_data(bucket, &object_dir(dst), data_dir, bucket, &object_dir(src)).await;
+                    let _ = drive
+                        .rename_data(bucket, &object_dir(dst), data_dir, bucket, &object_dir(src))
+                        .await;
                     if let Ok(file) = old {
                         let _ = drive.write_all(bucket, &meta_path(dst), file.clone()).await;
                     }

@@ -11,8 +11,9 @@ use super::decode::Sources;
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
-use crate::drive::{object_dir, 
+use crate::drive::{
     Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, WalkEntry, WalkOptions, join,
+    object_dir,
 };
 use crate::layout::{Placement, write_quorum};
 use crate::lock::NamespaceLock;
@@ -131,7 +132,7 @@ impl ErasureSet {
     }
 
     /// Runs `f` on every drive concurrently; results in drive order.
-    pub(super) async fn each<'a, T, F, Fut>(&'a self, f: F) -> Vec<Result<T, DriveError>>
+    pub async fn each<'a, T, F, Fut>(&'a self, f: F) -> Vec<Result<T, DriveError>>
     where
         F: Fn(usize, &'a Arc<dyn Drive>) -> Fut,
         Fut: Future<Output = Result<T, DriveError>> + 'a,
@@ -342,7 +343,9 @@ impl ErasureSet {
                 return;
             };
             if !m.data_dir.is_empty() && Some(m.data_dir.as_str()) != keep {
-                let _ = d.delete(bucket, &join(&object_dir(key), &m.data_dir), true).await;
+                let _ = d
+                    .delete(bucket, &join(&object_dir(key), &m.data_dir), true)
+                    .await;
             }
         }))
         .await;

@@ -79,7 +79,10 @@ async fn walk_returns_keys_in_byte_order_with_prefixes() {
         limit: 100,
         ..Default::default()
     };
-    assert_eq!(all(flat.clone()).await, ["a", "a-c", "a/", "b0", "d/", "z/"]);
+    assert_eq!(
+        all(flat.clone()).await,
+        ["a", "a-c", "a/", "b0", "d/", "z/"]
+    );
     let marker = WalkOptions {
         prefix: "d/".into(),
         ..flat.clone()
@@ -152,6 +155,10 @@ async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
         d.read_all("b", "k/tessera.meta").await,
         Err(DriveError::Unformatted)
     ));
-    assert!(d.write_all("b", "k2/tessera.meta", Bytes::new()).await.is_err());
+    assert!(
+        d.write_all("b", "k2/tessera.meta", Bytes::new())
+            .await
+            .is_err()
+    );
     assert!(!t.path().join("d").exists());
 }

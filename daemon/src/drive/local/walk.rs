@@ -11,7 +11,8 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::drive::{
-    DIR_MARKER, DriveError, OBJECT_META_FILE, object_dir, RESERVED_PREFIX, WalkEntry, WalkOptions, WalkPage,
+    DIR_MARKER, DriveError, OBJECT_META_FILE, RESERVED_PREFIX, WalkEntry, WalkOptions, WalkPage,
+    object_dir,
 };
 
 use super::{io_err, read_meta_header};

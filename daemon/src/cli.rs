@@ -1,0 +1,189 @@
+//! The `tessera` command line (part of the binary, not the library): `server` starts a node;
+//! every other command is a gRPC client of a node at `--endpoint`.
+//!
+//! Arguments name remote objects as `BUCKET/KEY`; local files are `-` (stdin/stdout) or
+//! paths that start with `/`, `./`, `../` or `~/`, or that exist (see `target`).
+
+mod client;
+mod target;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tessera_proto::auth::Credentials;
+
+/// Built-in credentials, for a first start on a laptop; the server warns loudly.
+pub const DEFAULT_USER: &str = "tesseraadmin";
+/// Built-in password (see [`DEFAULT_USER`]).
+pub const DEFAULT_PASSWORD: &str = "tesseraadmin";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a distributed, erasure-coded object store"
+)]
+pub struct Cli {
+    /// The node to talk to (client commands).
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_ENDPOINT",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    endpoint: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start a node on DRIVES (default: ./tessera-data/drive{1...4}).
+    Server {
+        /// Drive directories; `{a...b}` ranges expand.
+        drives: Vec<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        address: SocketAddr,
+        /// Parity drives per set (default by set size: 4→2, 6→3, 8..16→4).
+        #[arg(long)]
+        parity: Option<usize>,
+    },
+    /// Make a bucket.
+    Mb { bucket: String },
+    /// Remove an empty bucket.
+    Rb { bucket: String },
+    /// List buckets, or objects under BUCKET[/PREFIX].
+    Ls {
+        target: Option<String>,
+        /// List every key under the prefix, not one level.
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Copy: local → remote, remote → local, or remote → remote (`-` is stdin/stdout).
+    Cp { src: String, dst: String },
+    /// Move: like cp, then remove the source (a server-side rename within a bucket).
+    Mv { src: String, dst: String },
+    /// Write an object to stdout.
+    Cat { object: String },
+    /// Show an object's metadata.
+    Stat { object: String },
+    /// Remove an object, or with -r every object under a prefix.
+    Rm {
+        target: String,
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Sets, drives, their state and capacity.
+    Info,
+}
+
+impl Cli {
+    /// Log level when TESSERA_LOG is not set: informative for the server, quiet otherwise.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Server { .. } => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Credentials from the environment, and whether they are the built-in defaults.
+fn credentials() -> (Credentials, bool) {
+    let user = std::env::var("TESSERA_ROOT_USER")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let password = std::env::var("TESSERA_ROOT_PASSWORD")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let defaults = user.is_none() && password.is_none();
+    (
+        Credentials {
+            access_key: user.unwrap_or_else(|| DEFAULT_USER.into()),
+            secret_key: password.unwrap_or_else(|| DEFAULT_PASSWORD.into()),
+        },
+        defaults,
+    )
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (creds, defaults) = credentials();
+    match cli.command {
+        Command::Server {
+            drives,
+            address,
+            parity,
+        } => {
+            if defaults {
+                tracing::warn!(
+                    "\n\n    WARNING: using the built-in credentials {DEFAULT_USER}/{DEFAULT_PASSWORD}.\n    \
+                     Anyone who can reach {address} can read and change everything.\n    \
+                     Set TESSERA_ROOT_USER and TESSERA_ROOT_PASSWORD.\n"
+                );
+            }
+            if creds.access_key.len() < 3 || creds.secret_key.len() < 8 {
+                anyhow::bail!(
+                    "TESSERA_ROOT_USER needs at least 3 characters and TESSERA_ROOT_PASSWORD at least 8"
+                );
+            }
+            let drives = if drives.is_empty() {
+                vec!["./tessera-data/drive{1...4}".to_string()]
+            } else {
+                drives
+            };
+            let config = tessera_daemon::server::ServerConfig {
+                address,
+                drives: tessera_daemon::server::expand_drives(&drives)?,
+                parity,
+                credentials: creds,
+            };
+            tessera_daemon::server::run(config, shutdown_signal())
+                .await
+                .context("server")
+        }
+        command => {
+            let mut c = client::Client::connect(&cli.endpoint, creds).await?;
+            match command {
+                Command::Mb { bucket } => c.make_bucket(&bucket).await,
+                Command::Rb { bucket } => c.remove_bucket(&bucket).await,
+                Command::Ls { target, recursive } => c.list(target.as_deref(), recursive).await,
+                Command::Cp { src, dst } => c.copy(&src, &dst, false).await,
+                Command::Mv { src, dst } => c.copy(&src, &dst, true).await,
+                Command::Cat { object } => c.cat(&object).await,
+                Command::Stat { object } => c.stat(&object).await,
+                Command::Rm { target, recursive } => c.remove(&target, recursive).await,
+                Command::Admin {
+                    command: AdminCommand::Info,
+                } => c.admin_info().await,
+                Command::Server { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The ObjectLayer: the one object core under the S3 front end and the gRPC service.
+//! It validates names, routes each key to its set, merges listings across sets, and runs
+//! the operations that span sets (buckets, copy, rename).
+//!
+//! Invariants: every bucket name and key is validated here before any drive sees it;
+//! an object lives in exactly one set (`Placement` of its pool); two-key operations lock in
+//! sorted order (in the set, or by copy-then-delete across sets).
+
+mod bucket;
+mod list;
+mod multipart;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::io::AsyncRead;
+
+use crate::erasure::{ErasureError, ErasureSet, ObjectAttrs, ObjectMeta, ObjectReader, RangeSpec};
+use crate::layout::Placement;
+
+pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
+pub use list::{ListQuery, ListResult};
+pub use multipart::{PartInfo, UploadSummary};
+use validate::{check_bucket_name, check_key};
+
+/// What the object core reports; mapped to S3 codes, gRPC status and errno at the edges.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// The bucket does not exist.
+    #[error("bucket {bucket}: no such bucket")]
+    BucketNotFound {
+        /// Bucket.
+        bucket: String,
+    },
+    /// The bucket exists already.
+    #[error("bucket {bucket}: already exists")]
+    BucketExists {
+        /// Bucket.
+        bucket: String,
+    },
+    /// The bucket still holds objects.
+    #[error("bucket {bucket}: not empty")]
+    BucketNotEmpty {
+        /// Bucket.
+        bucket: String,
+    },
+    /// The bucket name breaks the naming rules.
+    #[error("invalid bucket name {bucket:?}: {reason}")]
+    InvalidBucketName {
+        /// The name.
+        bucket: String,
+        /// The rule broken.
+        reason: String,
+    },
+    /// The object does not exist.
+    #[error("{bucket}/{key}: no such key")]
+    ObjectNotFound {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// The key breaks the key rules.
+    #[error("invalid key {key}: {reason}")]
+    InvalidKey {
+        /// The key (shortened, escaped).
+        key: String,
+        /// The rule broken.
+        reason: String,
+    },
+    /// The key is longer than 1024 bytes.
+    #[error("key of {len} bytes is longer than 1024 bytes")]
+    KeyTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// A segment of the key is longer than 255 bytes.
+    #[error("key segment {segment} is longer than 255 bytes")]
+    NameTooLong {
+        /// The segment (shortened, escaped).
+        segment: String,
+    },
+    /// An argument is out of range or malformed.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The byte range lies outside the object.
+    #[error("range not satisfiable for an object of {size} bytes")]
+    InvalidRange {
+        /// Object size.
+        size: u64,
+    },
+    /// The body's length differs from the declared one.
+    #[error("declared {declared} bytes but received {received}")]
+    IncompleteBody {
+        /// Declared.
+        declared: u64,
+        /// Received.
+        received: u64,
+    },
+    /// Reading the client's body failed.
+    #[error("reading the request body: {0}")]
+    Body(String),
+    /// No such multipart upload.
+    #[error("no such upload {upload_id}")]
+    UploadNotFound {
+        /// Upload id.
+        upload_id: String,
+    },
+    /// A listed part is missing or its ETag differs.
+    #[error("invalid part {number}: {reason}")]
+    InvalidPart {
+        /// Part number.
+        number: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Parts not in ascending order.
+    #[error("parts must be listed in ascending order")]
+    InvalidPartOrder,
+    /// A non-last part is under 5 MiB.
+    #[error("part {number} is {size} bytes; every part but the last must be at least 5 MiB")]
+    EntityTooSmall {
+        /// Part number.
+        number: u32,
+        /// Its size.
+        size: u64,
+    },
+    /// Too few drives agree to read.
+    #[error("read quorum lost: {0}")]
+    ReadQuorum(String),
+    /// Too few drives accepted a write.
+    #[error("write quorum lost: {0}")]
+    WriteQuorum(String),
+    /// A lock was not granted in time.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// Anything else (a drive or codec failure that no quorum explains).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ErasureError> for ObjectError {
+    fn from(e: ErasureError) -> Self {
+        match e {
+            ErasureError::ObjectNotFound { bucket, key } => {
+                ObjectError::ObjectNotFound { bucket, key }
+            }
+            ErasureError::BucketNotFound { bucket } => ObjectError::BucketNotFound { bucket },
+            ErasureError::BucketExists { bucket } => ObjectError::BucketExists { bucket },
+            e @ ErasureError::ReadQuorum { .. } => ObjectError::ReadQuorum(e.to_string()),
+            // Too few shards for a block is a lost read quorum, discovered late.
+            e @ ErasureError::TooFewShards { .. } => ObjectError::ReadQuorum(e.to_string()),
+            e @ ErasureError::WriteQuorum { .. } => ObjectError::WriteQuorum(e.to_string()),
+            ErasureError::InvalidRange { size } => ObjectError::InvalidRange { size },
+            e @ ErasureError::Geometry { .. } => ObjectError::Internal(e.to_string()),
+            ErasureError::Body(e) => ObjectError::Body(e.to_string()),
+            ErasureError::SizeMismatch { declared, received } => {
+                ObjectError::IncompleteBody { declared, received }
+            }
+            ErasureError::UploadNotFound { upload_id } => ObjectError::UploadNotFound { upload_id },
+            ErasureError::InvalidPart { number, reason } => {
+                ObjectError::InvalidPart { number, reason }
+            }
+            ErasureError::InvalidPartOrder => ObjectError::InvalidPartOrder,
+            ErasureError::EntityTooSmall { number, size } => {
+                ObjectError::EntityTooSmall { number, size }
+            }
+            e @ ErasureError::Lock(_) => ObjectError::Busy(e.to_string()),
+            e @ ErasureError::Drive(_) => ObjectError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// An object as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mod_time_ns: i64,
+    /// ETag, without quotes.
+    pub etag: String,
+    /// Content-Type.
+    pub content_type: String,
+    /// User metadata.
+    pub user_metadata: BTreeMap<String, String>,
+    /// Number of parts (1 for a single PUT).
+    pub parts: u32,
+}
+
+impl ObjectInfo {
+    pub(crate) fn from_meta(bucket: &str, key: &str, m: &ObjectMeta) -> Self {
+        Self {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            size: m.size,
+            mod_time_ns: m.mod_time_ns,
+            etag: m.etag.clone(),
+            content_type: m.content_type.clone(),
+            user_metadata: m.user_metadata.clone(),
+            parts: m.parts.len() as u32,
+        }
+    }
+}
+
+/// A pool: sets made from one drive list, with their placement.
+pub struct Pool {
+    /// The sets, in index order.
+    pub sets: Vec<Arc<ErasureSet>>,
+    /// Key → set.
+    pub placement: Placement,
+}
+
+/// The object core of a node.
+pub struct ObjectLayer {
+    deployment_id: String,
+    pools: Vec<Pool>,
+}
+
+/// A body reader for object data streams.
+pub type BodyStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, ObjectError>> + Send>>;
+
+/// An open object read: its info and its data, as a stream of chunks.
+pub struct ObjectRead {
+    /// The object.
+    pub info: ObjectInfo,
+    /// `[start, end)` of the object the stream carries.
+    pub range: (u64, u64),
+    /// The data.
+    pub body: BodyStream,
+}
+
+fn reader_stream(reader: ObjectReader) -> BodyStream {
+    Box::pin(futures::stream::unfold(Some(reader), |state| async move {
+        let mut reader = state?;
+        match reader.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(reader))),
+            Ok(None) => None,
+            Err(e) => Some((Err(ObjectError::from(e)), None)),
+        }
+    }))
+}
+
+impl ObjectLayer {
+    /// An object layer over `pools` (at least one, each with at least one set).
+    pub fn new(deployment_id: String, pools: Vec<Pool>) -> Self {
+        Self {
+            deployment_id,
+            pools,
+        }
+    }
+
+    /// The deployment id.
+    pub fn deployment_id(&self) -> &str {
+        &self.deployment_id
+    }
+
+    /// Every set of every pool.
+    pub fn sets(&self) -> impl Iterator<Item = &Arc<ErasureSet>> {
+        self.pools.iter().flat_map(|p| p.sets.iter())
+    }
+
+    fn first_set(&self) -> &Arc<ErasureSet> {
+        &self.pools[0].sets[0]
+    }
+
+    /// The set that holds (or will hold) `bucket/key`: with several pools, the pool that
+    /// has the object already, else the first.
+    async fn set_of(&self, bucket: &str, key: &str) -> &Arc<ErasureSet> {
+        if self.pools.len() > 1 {
+            for pool in &self.pools {
+                let set = &pool.sets[pool.placement.set_of(bucket, key)];
+                if set.head_object(bucket, key).await.is_ok() {
+                    return set;
+                }
+            }
+        }
+        let pool = &self.pools[0];
+        &pool.sets[pool.placement.set_of(bucket, key)]
+    }
+
+    /// Turns "no such object" into "no such bucket" when the bucket is what is missing.
+    async fn explain(&self, bucket: &str, e: ErasureError) -> ObjectError {
+        if matches!(e, ErasureError::ObjectNotFound { .. })
+            && self.head_bucket(bucket).await.is_err()
+        {
+            return ObjectError::BucketNotFound {
+                bucket: bucket.to_string(),
+            };
+        }
+        e.into()
+    }
+
+    fn check(bucket: &str, key: &str) -> Result<(), ObjectError> {
+        check_bucket_name(bucket)?;
+        check_key(key)
+    }
+
+    /// Stores an object streamed from `body` (`size`, when known, is checked).
+    pub async fn put_object<R: AsyncRead + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: &ObjectAttrs,
+        body: &mut R,
+        size: Option<u64>,
+    ) -> Result<ObjectInfo, ObjectError> {
+        Self::check(bucket, key)?;
+        self.head_bucket(bucket).await?;
+        let set = self.set_of(bucket, key).await;
+        let meta = set.put_object(bucket, key, attrs, body, size).await?;
+        Ok(ObjectInfo::from_meta(bucket, key, &meta))
+    }
+
+    /// Opens a read of `range` of an object.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: RangeSpec,
+    ) -> Result<ObjectRead, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        let reader = match set.get_object(bucket, key, range).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.explain(bucket, e).await),
+        };
+        let info = ObjectInfo::from_meta(bucket, key, reader.meta());
+        let range = reader.remaining();
+        Ok(ObjectRead {
+            info,
+            range,
+            body: reader_stream(reader),
+        })
+    }
+
+    /// An object's info.
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        match set.head_object(bucket, key).await {
+            Ok(meta) => Ok(ObjectInfo::from_meta(bucket, key, &meta)),
+            Err(e) => Err(self.explain(bucket, e).await),
+        }
+    }
+
+    /// Deletes an object; `ObjectNotFound` when there is none (S3 callers ignore it).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        match set.delete_object(bucket, key).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.explain(bucket, e).await),
+        }
+    }
+
+    /// Deletes several objects; one result per key, in order.
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<Vec<Result<(), ObjectError>>, ObjectError> {
+        check_bucket_name(bucket)?;
+        self.head_bucket(bucket).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.delete_object(bucket, key).await);
+        }
+        Ok(out)
+    }
+
+    /// Copies an object; `attrs` replaces the source's attributes when given.
+    pub async fn copy_object(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        attrs: Option<&ObjectAttrs>,
+    ) -> Result<ObjectInfo, ObjectError> {
+        Self::check(src_bucket, src_key)?;
+        Self::check(dst_bucket, dst_key)?;
+        let read = self
+            .get_object(src_bucket, src_key, RangeSpec::Full)
+            .await?;
+        let attrs = attrs.cloned().unwrap_or_else(|| ObjectAttrs {
+            content_type: read.info.content_type.clone(),
+            user_metadata: read.info.user_metadata.clone(),
+        });
+        let size = read.info.size;
+        let mut body = body_reader(read.body);
+        self.put_object(dst_bucket, dst_key, &attrs, &mut body, Some(size))
+            .await
+    }
+
+    /// Renames `src` to `dst` in a bucket, replacing `dst` atomically. Within one set this
+    /// moves the data on every drive under both keys' write locks; across sets it copies,
+    /// then deletes the source if it is still the version copied.
+    pub async fn rename_object(
+        &self,
+        bucket: &str,
+        src: &str,
+        dst: &str,
+    ) -> Result<ObjectInfo, ObjectError> {
+        Self::check(bucket, src)?;
+        check_key(dst)?;
+        if src == dst {
+            return self.head_object(bucket, src).await;
+        }
+        let src_set = self.set_of(bucket, src).await;
+        let dst_set = self.set_of(bucket, dst).await;
+        if Arc::ptr_eq(src_set, dst_set) {
+            return match src_set.rename_object(bucket, src, dst).await {
+                Ok(meta) => Ok(ObjectInfo::from_meta(bucket, dst, &meta)),
+                Err(e) => Err(self.explain(bucket, e).await),
+            };
+        }
+        let read = self.get_object(bucket, src, RangeSpec::Full).await?;
+        let copied = read.info.clone();
+        let attrs = ObjectAttrs {
+            content_type: copied.content_type.clone(),
+            user_metadata: copied.user_metadata.clone(),
+        };
+        let mut body = body_reader(read.body);
+        let info = self
+            .put_object(bucket, dst, &attrs, &mut body, Some(copied.size))
+            .await?;
+        src_set
+            .delete_if_unchanged(bucket, src, &copied.etag, copied.mod_time_ns)
+            .await?;
+        Ok(info)
+    }
+}
+
+/// An `AsyncRead` over an object body stream.
+pub fn body_reader(body: BodyStream) -> impl AsyncRead + Unpin + Send {
+    use futures::TryStreamExt;
+    tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())))
+}

@@ -1,0 +1,255 @@
+//! Buckets (a volume on every drive of every set, plus a small record in the first set)
+//! and the cluster report.
+
+use prost::Message;
+
+use super::validate::check_bucket_name;
+use super::{ObjectError, ObjectLayer};
+use crate::drive::WalkOptions;
+use crate::drive::{BUCKETS_DIR, DriveError, META_VOLUME, MULTIPART_DIR};
+use crate::erasure::meta::{decode_record, encode_record};
+use crate::erasure::{ListPage, now_ns};
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    /// Name.
+    pub name: String,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_ns: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct BucketRecord {
+    #[prost(int64, tag = "1")]
+    created_ns: i64,
+}
+
+/// State of a drive in the cluster report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveState {
+    /// Answering.
+    Online,
+    /// Not answering.
+    Offline,
+    /// Answering but without a format (wiped or replaced).
+    Unformatted,
+}
+
+/// One drive in the cluster report.
+#[derive(Debug, Clone)]
+pub struct DriveInfo {
+    /// Endpoint.
+    pub endpoint: String,
+    /// State.
+    pub state: DriveState,
+    /// Capacity (zero when not online).
+    pub total: u64,
+    /// Used bytes.
+    pub used: u64,
+    /// Free bytes.
+    pub free: u64,
+    /// The error, when not online.
+    pub error: String,
+}
+
+/// One set in the cluster report.
+#[derive(Debug, Clone)]
+pub struct SetInfo {
+    /// Pool index.
+    pub pool: usize,
+    /// Set index.
+    pub index: usize,
+    /// k.
+    pub data: usize,
+    /// m.
+    pub parity: usize,
+    /// Drives in set order.
+    pub drives: Vec<DriveInfo>,
+}
+
+/// The cluster report.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    /// Deployment id.
+    pub deployment_id: String,
+    /// Sets.
+    pub sets: Vec<SetInfo>,
+}
+
+fn record_path(bucket: &str) -> String {
+    format!("{BUCKETS_DIR}/{bucket}")
+}
+
+impl ObjectLayer {
+    /// Creates a bucket on every set.
+    pub async fn make_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
+        check_bucket_name(bucket)?;
+        if self.head_bucket(bucket).await.is_ok() {
+            return Err(ObjectError::BucketExists {
+                bucket: bucket.into(),
+            });
+        }
+        for set in self.sets() {
+            let results = set.make_volume(bucket).await;
+            let ok = results
+                .iter()
+                .filter(|r| matches!(r, Ok(()) | Err(DriveError::VolumeExists { .. })))
+                .count();
+            if ok < set.write_quorum() {
+                return Err(ObjectError::WriteQuorum(format!(
+                    "creating bucket {bucket}: {ok} of {} drives",
+                    set.write_quorum()
+                )));
+            }
+        }
+        let record = encode_record(&BucketRecord {
+            created_ns: now_ns(),
+        });
+        self.first_set()
+            .write_record(META_VOLUME, &record_path(bucket), record)
+            .await?;
+        Ok(())
+    }
+
+    /// The bucket's info; `BucketNotFound` when it does not exist.
+    pub async fn head_bucket(&self, bucket: &str) -> Result<BucketInfo, ObjectError> {
+        check_bucket_name(bucket)?;
+        let set = self.first_set();
+        let results = set.stat_volume(bucket).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        if ok < set.data_shards() {
+            let missing = results
+                .iter()
+                .filter(|r| matches!(r, Err(e) if e.is_not_found()))
+                .count();
+            if missing >= set.data_shards() {
+                return Err(ObjectError::BucketNotFound {
+                    bucket: bucket.into(),
+                });
+            }
+            return Err(ObjectError::ReadQuorum(format!(
+                "bucket {bucket}: {ok} of {} drives answer",
+                set.data_shards()
+            )));
+        }
+        let created_ns = match set.read_record(META_VOLUME, &record_path(bucket)).await {
+            Ok(data) => decode_record::<BucketRecord>(data).map_or(0, |r| r.created_ns),
+            Err(_) => 0,
+        };
+        Ok(BucketInfo {
+            name: bucket.to_string(),
+            created_ns,
+        })
+    }
+
+    /// Every bucket, sorted by name.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, ObjectError> {
+        let set = self.first_set();
+        let listings = set.each(|_, d| d.list_volumes()).await;
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for volumes in listings.iter().flatten() {
+            for v in volumes {
+                *counts.entry(v.name.clone()).or_default() += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for (name, count) in counts {
+            if count < set.data_shards() || check_bucket_name(&name).is_err() {
+                continue;
+            }
+            let created_ns = match set.read_record(META_VOLUME, &record_path(&name)).await {
+                Ok(data) => decode_record::<BucketRecord>(data).map_or(0, |r| r.created_ns),
+                Err(_) => 0,
+            };
+            out.push(BucketInfo { name, created_ns });
+        }
+        Ok(out)
+    }
+
+    /// Deletes an empty bucket (its in-progress uploads go with it).
+    pub async fn delete_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
+        self.head_bucket(bucket).await?;
+        let probe = WalkOptions {
+            recursive: true,
+            limit: 1,
+            ..Default::default()
+        };
+        for set in self.sets() {
+            let page: ListPage = set.list_page(bucket, &probe).await?;
+            if !page.entries.is_empty() || page.cutoff.is_some() {
+                return Err(ObjectError::BucketNotEmpty {
+                    bucket: bucket.into(),
+                });
+            }
+        }
+        for set in self.sets() {
+            let results = set.delete_volume(bucket).await;
+            let ok = results
+                .iter()
+                .filter(|r| matches!(r, Ok(()) | Err(DriveError::VolumeNotFound { .. })))
+                .count();
+            if ok < set.write_quorum() {
+                return Err(ObjectError::WriteQuorum(format!(
+                    "deleting bucket {bucket}: {ok} of {} drives",
+                    set.write_quorum()
+                )));
+            }
+            let uploads = format!("{MULTIPART_DIR}/{bucket}");
+            let _ = set.each(|_, d| d.delete(META_VOLUME, &uploads, true)).await;
+        }
+        let path = record_path(bucket);
+        let _ = self
+            .first_set()
+            .each(|_, d| d.delete(META_VOLUME, &path, false))
+            .await;
+        Ok(())
+    }
+
+    /// Sets, drives, their state and capacity.
+    pub async fn cluster_info(&self) -> ClusterInfo {
+        let mut sets = Vec::new();
+        for set in self.sets() {
+            let infos = set.each(|_, d| d.disk_info()).await;
+            let drives = set
+                .drives()
+                .iter()
+                .zip(infos)
+                .map(|(d, info)| match info {
+                    Ok(i) => DriveInfo {
+                        endpoint: d.endpoint().to_string(),
+                        state: DriveState::Online,
+                        total: i.total,
+                        used: i.used,
+                        free: i.free,
+                        error: String::new(),
+                    },
+                    Err(e) => DriveInfo {
+                        endpoint: d.endpoint().to_string(),
+                        state: if matches!(e, DriveError::Unformatted) {
+                            DriveState::Unformatted
+                        } else {
+                            DriveState::Offline
+                        },
+                        total: 0,
+                        used: 0,
+                        free: 0,
+                        error: e.to_string(),
+                    },
+                })
+                .collect();
+            let (pool, index) = set.position();
+            sets.push(SetInfo {
+                pool,
+                index,
+                data: set.data_shards(),
+                parity: set.parity_shards(),
+                drives,
+            });
+        }
+        ClusterInfo {
+            deployment_id: self.deployment_id().to_string(),
+            sets,
+        }
+    }
+}

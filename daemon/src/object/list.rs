@@ -1,0 +1,158 @@
+//! Listing across sets: every set lists a page, pages are merged in key byte order up to
+//! the point all of them cover, and the delimiter folds keys into common prefixes.
+//!
+//! With delimiter `/` the drives walk one directory level (cost proportional to what is
+//! listed); any other delimiter walks the prefix's subtree and folds here. The continuation
+//! token is the hex of the last key or prefix returned.
+
+use super::validate::{check_bucket_name, check_prefix};
+use super::{ObjectError, ObjectInfo, ObjectLayer};
+use crate::drive::WalkOptions;
+use crate::erasure::ListEntry;
+
+/// Most keys a listing returns at once.
+pub const MAX_KEYS: usize = 1000;
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Fold keys at the first occurrence of this after the prefix (empty: no folding).
+    pub delimiter: String,
+    /// Only keys after this.
+    pub start_after: String,
+    /// A token from a previous page.
+    pub continuation: Option<String>,
+    /// At most this many keys and prefixes (capped at 1000).
+    pub max_keys: usize,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListResult {
+    /// Objects, in key order.
+    pub objects: Vec<ObjectInfo>,
+    /// Common prefixes, in order.
+    pub prefixes: Vec<String>,
+    /// More follow.
+    pub truncated: bool,
+    /// Token for the next page.
+    pub next_token: Option<String>,
+}
+
+enum Item {
+    Object(ObjectInfo),
+    Prefix(String),
+}
+
+impl Item {
+    fn name(&self) -> &str {
+        match self {
+            Item::Object(o) => &o.key,
+            Item::Prefix(p) => p,
+        }
+    }
+}
+
+/// Decodes a continuation token.
+fn decode_token(token: &str) -> Result<String, ObjectError> {
+    hex::decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ObjectError::InvalidArgument("invalid continuation token".into()))
+}
+
+impl ObjectLayer {
+    /// One page of the objects of `bucket`.
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        q: &ListQuery,
+    ) -> Result<ListResult, ObjectError> {
+        check_bucket_name(bucket)?;
+        check_prefix(&q.prefix)?;
+        check_prefix(&q.start_after)?;
+        self.head_bucket(bucket).await?;
+        let max_keys = q.max_keys.min(MAX_KEYS);
+        let mut marker = q.start_after.clone();
+        if let Some(token) = q.continuation.as_deref().filter(|t| !t.is_empty()) {
+            marker = marker.max(decode_token(token)?);
+        }
+        if max_keys == 0 {
+            return Ok(ListResult::default());
+        }
+        let folding = !q.delimiter.is_empty() && q.delimiter != "/";
+        let mut items: Vec<Item> = Vec::new();
+        let mut resume = marker.clone();
+        loop {
+            let want = max_keys + 1 - items.len();
+            let opts = WalkOptions {
+                prefix: q.prefix.clone(),
+                start_after: resume.clone(),
+                recursive: q.delimiter != "/",
+                limit: want,
+            };
+            let pages =
+                futures::future::join_all(self.sets().map(|s| s.list_page(bucket, &opts))).await;
+            let mut entries = Vec::new();
+            let mut cutoff: Option<String> = None;
+            for page in pages {
+                let page = page?;
+                if let Some(c) = page.cutoff {
+                    cutoff = Some(cutoff.map_or(c.clone(), |old: String| old.min(c)));
+                }
+                entries.extend(page.entries);
+            }
+            entries.sort_by(|a, b| a.name().cmp(b.name()));
+            entries.dedup_by(|a, b| a.name() == b.name());
+            for entry in entries {
+                if cutoff.as_deref().is_some_and(|c| entry.name() > c) {
+                    break;
+                }
+                let item = match entry {
+                    ListEntry::Prefix(p) => Item::Prefix(p),
+                    ListEntry::Object(key, meta) => {
+                        let folded = folding
+                            .then(|| {
+                                let rest = &key[q.prefix.len()..];
+                                rest.find(&q.delimiter).map(|i| {
+                                    format!("{}{}", q.prefix, &rest[..i + q.delimiter.len()])
+                                })
+                            })
+                            .flatten();
+                        match folded {
+                            Some(p) if p.as_str() <= marker.as_str() => continue,
+                            Some(p) if items.last().is_some_and(|l| l.name() == p) => continue,
+                            Some(p) => Item::Prefix(p),
+                            None => Item::Object(ObjectInfo::from_meta(bucket, &key, &meta)),
+                        }
+                    }
+                };
+                items.push(item);
+                if items.len() > max_keys {
+                    break;
+                }
+            }
+            match cutoff {
+                Some(c) if items.len() <= max_keys => resume = c,
+                _ => break,
+            }
+        }
+        let truncated = items.len() > max_keys;
+        items.truncate(max_keys);
+        let next_token = truncated.then(|| hex::encode(items.last().map_or("", |i| i.name())));
+        let mut result = ListResult {
+            truncated,
+            next_token,
+            ..Default::default()
+        };
+        for item in items {
+            match item {
+                Item::Object(o) => result.objects.push(o),
+                Item::Prefix(p) => result.prefixes.push(p),
+            }
+        }
+        Ok(result)
+    }
+}

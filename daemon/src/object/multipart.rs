@@ -1,0 +1,147 @@
+//! Multipart uploads on the object core: validation and routing to the key's set.
+
+use super::validate::{check_bucket_name, check_prefix};
+use super::{ObjectError, ObjectInfo, ObjectLayer};
+use crate::erasure::{CompletePart, ObjectAttrs};
+use tokio::io::AsyncRead;
+
+/// An uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Part number.
+    pub number: u32,
+    /// Hex MD5.
+    pub etag: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Upload time, nanoseconds since the Unix epoch.
+    pub mod_time_ns: i64,
+}
+
+/// An upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSummary {
+    /// Key.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+    /// Start time, nanoseconds since the Unix epoch.
+    pub initiated_ns: i64,
+}
+
+impl ObjectLayer {
+    /// Starts a multipart upload.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        attrs: &ObjectAttrs,
+    ) -> Result<String, ObjectError> {
+        Self::check(bucket, key)?;
+        self.head_bucket(bucket).await?;
+        Ok(self
+            .set_of(bucket, key)
+            .await
+            .create_upload(bucket, key, attrs)
+            .await?)
+    }
+
+    /// Stores part `number` of an upload.
+    pub async fn upload_part<R: AsyncRead + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: &mut R,
+        size: Option<u64>,
+    ) -> Result<PartInfo, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        let p = set
+            .upload_part(bucket, key, upload_id, number, body, size)
+            .await?;
+        Ok(PartInfo {
+            number: p.number,
+            etag: p.etag,
+            size: p.size,
+            mod_time_ns: p.mod_time_ns,
+        })
+    }
+
+    /// Completes an upload from the listed parts.
+    pub async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletePart],
+    ) -> Result<ObjectInfo, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        let meta = set.complete_upload(bucket, key, upload_id, parts).await?;
+        Ok(ObjectInfo::from_meta(bucket, key, &meta))
+    }
+
+    /// Aborts an upload.
+    pub async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), ObjectError> {
+        Self::check(bucket, key)?;
+        Ok(self
+            .set_of(bucket, key)
+            .await
+            .abort_upload(bucket, key, upload_id)
+            .await?)
+    }
+
+    /// The parts of an upload, in order.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<PartInfo>, ObjectError> {
+        Self::check(bucket, key)?;
+        let parts = self
+            .set_of(bucket, key)
+            .await
+            .list_parts(bucket, key, upload_id)
+            .await?;
+        Ok(parts
+            .into_iter()
+            .map(|p| PartInfo {
+                number: p.number,
+                etag: p.etag,
+                size: p.size,
+                mod_time_ns: p.mod_time_ns,
+            })
+            .collect())
+    }
+
+    /// Uploads in progress in a bucket, by key.
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<UploadSummary>, ObjectError> {
+        check_bucket_name(bucket)?;
+        check_prefix(prefix)?;
+        self.head_bucket(bucket).await?;
+        let mut out = Vec::new();
+        for set in self.sets() {
+            for u in set.list_uploads(bucket, prefix).await? {
+                out.push(UploadSummary {
+                    key: u.meta.key,
+                    upload_id: u.upload_id,
+                    initiated_ns: u.meta.initiated_ns,
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.key, a.initiated_ns).cmp(&(&b.key, b.initiated_ns)));
+        Ok(out)
+    }
+}

@@ -1,0 +1,49 @@
+//! `ObjectError` → `tonic::Status`, in one exhaustive match. Every status also carries the
+//! error's name in the `x-tessera-error` metadata entry, so clients (the FUSE client's errno
+//! table) tell apart errors that share a gRPC code.
+
+use tonic::{Code, Status};
+
+use crate::object::ObjectError;
+
+/// Metadata key naming the error.
+pub const ERROR_NAME: &str = "x-tessera-error";
+
+/// The gRPC status of an object error.
+pub fn to_status(e: &ObjectError) -> Status {
+    let (code, name) = match e {
+        ObjectError::BucketNotFound { .. } => (Code::NotFound, "NoSuchBucket"),
+        ObjectError::ObjectNotFound { .. } => (Code::NotFound, "NoSuchKey"),
+        ObjectError::UploadNotFound { .. } => (Code::NotFound, "NoSuchUpload"),
+        ObjectError::BucketExists { .. } => (Code::AlreadyExists, "BucketAlreadyExists"),
+        // "Not empty" is a precondition on the bucket's state (FUSE: ENOTEMPTY).
+        ObjectError::BucketNotEmpty { .. } => (Code::FailedPrecondition, "BucketNotEmpty"),
+        ObjectError::InvalidBucketName { .. } => (Code::InvalidArgument, "InvalidBucketName"),
+        ObjectError::InvalidKey { .. } => (Code::InvalidArgument, "InvalidKey"),
+        ObjectError::KeyTooLong { .. } => (Code::InvalidArgument, "KeyTooLong"),
+        ObjectError::NameTooLong { .. } => (Code::InvalidArgument, "NameTooLong"),
+        ObjectError::InvalidArgument(_) => (Code::InvalidArgument, "InvalidArgument"),
+        ObjectError::InvalidRange { .. } => (Code::OutOfRange, "InvalidRange"),
+        ObjectError::IncompleteBody { .. } => (Code::InvalidArgument, "IncompleteBody"),
+        // The client's own stream broke: nothing was stored.
+        ObjectError::Body(_) => (Code::Aborted, "IncompleteBody"),
+        ObjectError::InvalidPart { .. } => (Code::InvalidArgument, "InvalidPart"),
+        ObjectError::InvalidPartOrder => (Code::InvalidArgument, "InvalidPartOrder"),
+        ObjectError::EntityTooSmall { .. } => (Code::InvalidArgument, "EntityTooSmall"),
+        ObjectError::ReadQuorum(_) => (Code::Unavailable, "ReadQuorum"),
+        ObjectError::WriteQuorum(_) => (Code::Unavailable, "WriteQuorum"),
+        ObjectError::Busy(_) => (Code::Unavailable, "Busy"),
+        ObjectError::Internal(_) => (Code::Internal, "InternalError"),
+    };
+    let mut status = Status::new(code, e.to_string());
+    if let Ok(v) = name.parse() {
+        status.metadata_mut().insert(ERROR_NAME, v);
+    }
+    status
+}
+
+impl From<ObjectError> for Status {
+    fn from(e: ObjectError) -> Self {
+        to_status(&e)
+    }
+}

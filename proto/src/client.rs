@@ -1,0 +1,121 @@
+//! A signed `ObjectService` client, and helpers to stream bodies in both directions.
+//! Used by the `tessera` CLI, the tests, the examples and the FUSE client.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use tokio::io::AsyncRead;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use crate::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
+use crate::object::object_service_client::ObjectServiceClient;
+use crate::object::{
+    PutObjectHeader, PutObjectRequest, UploadPartHeader, UploadPartRequest, put_object_request,
+    upload_part_request,
+};
+
+/// Size of the data messages clients send.
+pub const CHUNK_SIZE: usize = 1 << 20;
+/// Largest message a client accepts or sends.
+pub const MAX_MESSAGE_SIZE: usize = 8 << 20;
+
+/// Adds the signature metadata to every call.
+#[derive(Clone)]
+pub struct Signer {
+    creds: Credentials,
+}
+
+impl tonic::service::Interceptor for Signer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        let (access, date, sig) = sign(&self.creds);
+        let md = req.metadata_mut();
+        for (k, v) in [(ACCESS_KEY, access), (DATE, date), (SIGNATURE, sig)] {
+            let v = v
+                .parse()
+                .map_err(|_| Status::invalid_argument(format!("{k} is not ASCII")))?;
+            md.insert(k, v);
+        }
+        Ok(req)
+    }
+}
+
+/// A signed client.
+pub type ObjectClient = ObjectServiceClient<InterceptedService<Channel, Signer>>;
+
+/// Connects to `endpoint` (`http://host:port`).
+pub async fn connect(
+    endpoint: &str,
+    creds: Credentials,
+) -> Result<ObjectClient, tonic::transport::Error> {
+    let channel = Endpoint::from_shared(endpoint.to_string())?
+        .tcp_nodelay(true)
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await?;
+    Ok(
+        ObjectServiceClient::with_interceptor(channel, Signer { creds })
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+}
+
+/// The data of `reader` as a stream of chunks of up to [`CHUNK_SIZE`] bytes.
+pub fn chunks<R: AsyncRead + Send + 'static>(
+    reader: R,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    tokio_util::io::ReaderStream::with_capacity(reader, CHUNK_SIZE)
+}
+
+/// Chunks until the first read error, which becomes a final `None`: sent as a message
+/// without payload, it makes the server refuse the whole upload (a client stream has no
+/// other way to say "abort"), so a failed read never stores a truncated object.
+fn aborting(
+    chunks: impl Stream<Item = std::io::Result<Bytes>> + Send,
+) -> impl Stream<Item = Option<Bytes>> + Send {
+    chunks.scan(false, |failed, c| {
+        let out = match (*failed, c) {
+            (true, _) => None,
+            (false, Ok(data)) => Some(Some(data)),
+            (false, Err(_)) => {
+                *failed = true;
+                Some(None)
+            }
+        };
+        futures::future::ready(out)
+    })
+}
+
+/// A PutObject request stream: the header, then `reader`'s data (see [`aborting`]).
+pub fn put_requests<R: AsyncRead + Send + 'static>(
+    header: PutObjectHeader,
+    reader: R,
+) -> Pin<Box<dyn Stream<Item = PutObjectRequest> + Send>> {
+    let head = futures::stream::once(async move {
+        PutObjectRequest {
+            msg: Some(put_object_request::Msg::Header(header)),
+        }
+    });
+    let data = aborting(chunks(reader)).map(|c| PutObjectRequest {
+        msg: c.map(put_object_request::Msg::Data),
+    });
+    Box::pin(head.chain(data))
+}
+
+/// An UploadPart request stream: the header, then `reader`'s data.
+pub fn part_requests<R: AsyncRead + Send + 'static>(
+    header: UploadPartHeader,
+    reader: R,
+) -> Pin<Box<dyn Stream<Item = UploadPartRequest> + Send>> {
+    let head = futures::stream::once(async move {
+        UploadPartRequest {
+            msg: Some(upload_part_request::Msg::Header(header)),
+        }
+    });
+    let data = aborting(chunks(reader)).map(|c| UploadPartRequest {
+        msg: c.map(upload_part_request::Msg::Data),
+    });
+    Box::pin(head.chain(data))
+}
