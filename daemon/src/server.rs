@@ -16,6 +16,9 @@ use crate::layout::{LayoutError, expand_ellipses};
 use crate::rpc::ObjectRpc;
 use crate::rpc::auth::Authenticator;
 
+/// How long requests in flight may run on after a shutdown signal.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why the node cannot start or serve.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -103,12 +106,25 @@ pub async fn run(
         .collect();
     tracing::info!(address = %local, drives = config.drives.len(), sets = ?sets, "tessera node serving");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tonic::transport::Server::builder()
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    };
+    let serve = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(|e| ServerError::Serve(e.to_string()))?;
+        .serve_with_incoming_shutdown(incoming, signal);
+    // After the signal, requests in flight get SHUTDOWN_GRACE to finish; idle client
+    // connections must not keep the node up forever.
+    let grace = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = serve => served.map_err(|e| ServerError::Serve(e.to_string()))?,
+        () = grace => tracing::warn!("requests still open {SHUTDOWN_GRACE:?} after the shutdown signal; stopping"),
+    }
     tracing::info!("tessera node stopped");
     Ok(())
 }

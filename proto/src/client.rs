@@ -73,18 +73,14 @@ pub fn chunks<R: AsyncRead + Send + 'static>(
 /// without payload, it makes the server refuse the whole upload (a client stream has no
 /// other way to say "abort"), so a failed read never stores a truncated object.
 fn aborting(
-    chunks: impl Stream<Item = std::io::Result<Bytes>> + Send,
+    chunks: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
 ) -> impl Stream<Item = Option<Bytes>> + Send {
-    chunks.scan(false, |failed, c| {
-        let out = match (*failed, c) {
-            (true, _) => None,
-            (false, Ok(data)) => Some(Some(data)),
-            (false, Err(_)) => {
-                *failed = true;
-                Some(None)
-            }
-        };
-        futures::future::ready(out)
+    futures::stream::unfold(Some(Box::pin(chunks)), |state| async move {
+        let mut chunks = state?;
+        match chunks.next().await? {
+            Ok(data) => Some((Some(data), Some(chunks))),
+            Err(_) => Some((None, None)),
+        }
     })
 }
 

@@ -1,0 +1,254 @@
+//! Bad input gets a clear error and changes nothing: names, keys, missing buckets, ranges,
+//! sizes, aborted streams, credentials.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tessera_proto::auth::Credentials;
+use tessera_proto::client::{connect, put_requests};
+use tessera_proto::object as pb;
+use tessera_proto::object::object_service_client::ObjectServiceClient;
+use tessera_tests::pattern;
+use tokio::io::{AsyncRead, ReadBuf};
+use tonic::Code;
+
+use crate::common::*;
+
+/// Every path under `dir`, sorted (to prove nothing was created).
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if !p.to_string_lossy().contains(".tessera/tmp") {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn invalid_names_and_keys_are_refused_and_nothing_is_written() {
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "good").await;
+    let before = tree(env.dir.path());
+    for bucket in [
+        "Bad",
+        "ab",
+        "../x",
+        "a/b",
+        ".tessera",
+        "a..b",
+        "-x-",
+        "192.168.0.1",
+        "",
+    ] {
+        assert_code(
+            c.create_bucket(pb::CreateBucketRequest {
+                bucket: bucket.into(),
+            })
+            .await,
+            Code::InvalidArgument,
+        );
+        assert_code(put(&mut c, bucket, "k", b"x").await, Code::InvalidArgument);
+    }
+    let long_key = "k".repeat(1025);
+    let long_segment = format!("a/{}", "s".repeat(256));
+    for key in [
+        "../x",
+        "../../../../etc/passwd",
+        "a/../../x",
+        "a//b",
+        "/abs",
+        "a/./b",
+        "",
+        "a\0b",
+        "x/tessera.meta",
+        "x/.tessera.dir",
+        long_key.as_str(),
+        long_segment.as_str(),
+    ] {
+        let s = assert_code(
+            put(&mut c, "good", key, b"payload").await,
+            Code::InvalidArgument,
+        );
+        assert!(!s.message().is_empty());
+        assert_code(get(&mut c, "good", key).await, Code::InvalidArgument);
+        assert_code(
+            c.rename_object(pb::RenameObjectRequest {
+                bucket: "good".into(),
+                src_key: "missing".into(),
+                dst_key: key.into(),
+            })
+            .await,
+            Code::InvalidArgument,
+        );
+    }
+    let s = assert_code(
+        put(&mut c, "good", &long_key, b"x").await,
+        Code::InvalidArgument,
+    );
+    assert!(s.message().contains("1024"), "{}", s.message());
+    let s = assert_code(
+        put(&mut c, "good", &long_segment, b"x").await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(s.metadata().get("x-tessera-error").unwrap(), "NameTooLong");
+    assert_eq!(
+        tree(env.dir.path()),
+        before,
+        "refused requests changed the drives"
+    );
+    assert!(!env.dir.path().join("x").exists() && !Path::new("/etc/passwd/tessera.meta").exists());
+}
+
+#[tokio::test]
+async fn missing_buckets_ranges_and_sizes_get_clear_errors() {
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    let s = assert_code(put(&mut c, "nobucket", "k", b"x").await, Code::NotFound);
+    assert!(s.message().contains("no such bucket"), "{}", s.message());
+    assert_code(get(&mut c, "nobucket", "k").await, Code::NotFound);
+    assert_code(
+        c.list_objects(pb::ListObjectsRequest {
+            bucket: "nobucket".into(),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+    );
+    assert!(!env.node.drives[0].join("nobucket").exists());
+
+    mb(&mut c, "bkt").await;
+    let s = assert_code(get(&mut c, "bkt", "missing").await, Code::NotFound);
+    assert!(s.message().contains("no such key"), "{}", s.message());
+    put(&mut c, "bkt", "k", &pattern(1000, 1)).await.unwrap();
+    assert_code(
+        get_range(&mut c, "bkt", "k", Some((1000, None))).await,
+        Code::OutOfRange,
+    );
+    assert_code(
+        get_range(&mut c, "bkt", "k", Some((5000, Some(6000)))).await,
+        Code::OutOfRange,
+    );
+    // A body shorter or longer than declared is refused and not stored.
+    assert_code(
+        put_with(&mut c, "bkt", "short", b"12345", Some(10), None).await,
+        Code::InvalidArgument,
+    );
+    assert_code(
+        put_with(&mut c, "bkt", "long", &pattern(3 << 20, 1), Some(10), None).await,
+        Code::InvalidArgument,
+    );
+    assert_code(head(&mut c, "bkt", "short").await, Code::NotFound);
+    assert_code(head(&mut c, "bkt", "long").await, Code::NotFound);
+    // A stream that does not start with a header.
+    let data_first = futures::stream::iter([pb::PutObjectRequest {
+        msg: Some(pb::put_object_request::Msg::Data(
+            bytes::Bytes::from_static(b"x"),
+        )),
+    }]);
+    assert_code(c.put_object(data_first).await, Code::InvalidArgument);
+    // Continuation tokens that are not ours.
+    assert_code(
+        c.list_objects(pb::ListObjectsRequest {
+            bucket: "bkt".into(),
+            continuation_token: "not-hex!".into(),
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+    );
+}
+
+/// Yields `ok` bytes, then fails: a client whose file read breaks mid-upload.
+struct Breaking {
+    left: usize,
+}
+
+impl AsyncRead for Breaking {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.left == 0 {
+            return Poll::Ready(Err(std::io::Error::other("disk read failed")));
+        }
+        let n = self.left.min(buf.remaining()).min(64 * 1024);
+        buf.put_slice(&vec![7u8; n]);
+        self.left -= n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn an_upload_aborted_by_the_client_stores_nothing() {
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "bkt").await;
+    for ok in [1000, 3 << 20] {
+        let header = pb::PutObjectHeader {
+            bucket: "bkt".into(),
+            key: "partial".into(),
+            attributes: None,
+            size: None,
+        };
+        let r = c
+            .put_object(put_requests(header, Breaking { left: ok }))
+            .await;
+        assert!(r.is_err(), "an aborted upload of {ok} bytes was stored");
+        assert_code(head(&mut c, "bkt", "partial").await, Code::NotFound);
+    }
+}
+
+#[tokio::test]
+async fn wrong_or_missing_credentials_are_unauthenticated_and_change_nothing() {
+    let env = Env::start(4);
+    let wrong = Credentials {
+        access_key: tessera_tests::USER.into(),
+        secret_key: "not-the-password".into(),
+    };
+    let mut c = connect(&env.node.endpoint, wrong).await.unwrap();
+    let s = assert_code(
+        c.create_bucket(pb::CreateBucketRequest {
+            bucket: "nope".into(),
+        })
+        .await,
+        Code::Unauthenticated,
+    );
+    assert!(s.message().contains("signature"), "{}", s.message());
+    let unknown = Credentials {
+        access_key: "someone".into(),
+        secret_key: tessera_tests::PASSWORD.into(),
+    };
+    let mut c = connect(&env.node.endpoint, unknown).await.unwrap();
+    assert_code(
+        c.list_buckets(pb::ListBucketsRequest {}).await,
+        Code::Unauthenticated,
+    );
+    let mut anonymous = ObjectServiceClient::connect(env.node.endpoint.clone())
+        .await
+        .unwrap();
+    assert_code(
+        anonymous.list_buckets(pb::ListBucketsRequest {}).await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        anonymous
+            .create_bucket(pb::CreateBucketRequest {
+                bucket: "nope".into(),
+            })
+            .await,
+        Code::Unauthenticated,
+    );
+    assert!(!env.node.drives[0].join("nope").exists());
+}

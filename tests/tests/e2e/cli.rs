@@ -1,0 +1,124 @@
+//! The `tessera` CLI against a real node: every command, and clear failures.
+
+use tessera_tests::{md5_hex, pattern};
+
+use crate::common::*;
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(o: &std::process::Output) -> String {
+    assert!(
+        !o.status.success(),
+        "command should fail: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn every_cli_command_works_against_a_node() {
+    let env = Env::start(4);
+    let n = &env.node;
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("big.bin");
+    let data = pattern((5 << 20) + 17, 4);
+    std::fs::write(&local, &data).unwrap();
+    let local_s = local.to_str().unwrap();
+
+    assert!(ok(&n.cli(&["mb", "cli"], None)).contains("cli"));
+    ok(&n.cli(&["cp", local_s, "cli/dir/"], None));
+    ok(&n.cli(&["cp", "-", "cli/stdin.txt"], Some(b"from stdin\n")));
+    let ls = ok(&n.cli(&["ls", "cli"], None));
+    assert!(ls.contains("PRE dir/") && ls.contains("stdin.txt"), "{ls}");
+    let ls = ok(&n.cli(&["ls", "-r", "cli"], None));
+    assert!(ls.contains("dir/big.bin") && ls.contains("5.0MiB"), "{ls}");
+    assert!(ok(&n.cli(&["ls"], None)).contains("cli/"));
+
+    let stat = ok(&n.cli(&["stat", "cli/dir/big.bin"], None));
+    assert!(
+        stat.contains(&md5_hex(&data)) && stat.contains(&format!("{} bytes", data.len())),
+        "{stat}"
+    );
+    let out = n.cli(&["cat", "cli/dir/big.bin"], None);
+    assert!(out.status.success());
+    assert!(out.stdout == data, "cat returned other bytes");
+    assert_eq!(
+        ok(&n.cli(&["cp", "cli/stdin.txt", "-"], None)),
+        "from stdin\n"
+    );
+
+    let back = work.path().join("back.bin");
+    ok(&n.cli(&["cp", "cli/dir/big.bin", back.to_str().unwrap()], None));
+    assert!(std::fs::read(&back).unwrap() == data);
+    // Into an existing local directory: the key's base name.
+    ok(&n.cli(
+        &["cp", "cli/stdin.txt", work.path().to_str().unwrap()],
+        None,
+    ));
+    assert_eq!(
+        std::fs::read(work.path().join("stdin.txt")).unwrap(),
+        b"from stdin\n"
+    );
+
+    // Server-side copy and move.
+    ok(&n.cli(&["cp", "cli/stdin.txt", "cli/copy.txt"], None));
+    ok(&n.cli(&["mv", "cli/copy.txt", "cli/moved/copy.txt"], None));
+    let ls = ok(&n.cli(&["ls", "-r", "cli"], None));
+    assert!(
+        ls.contains("moved/copy.txt") && !ls.contains(" copy.txt"),
+        "{ls}"
+    );
+    // Local → remote move removes the local file.
+    ok(&n.cli(&["mv", back.to_str().unwrap(), "cli/back.bin"], None));
+    assert!(!back.exists());
+
+    let info = ok(&n.cli(&["admin", "info"], None));
+    assert!(
+        info.contains("2 data + 2 parity") && info.matches("online").count() == 4,
+        "{info}"
+    );
+
+    // Failures: clear message, non-zero exit, nothing changed.
+    assert!(fails(&n.cli(&["cat", "cli/missing"], None)).contains("no such key"));
+    assert!(fails(&n.cli(&["rb", "cli"], None)).contains("not empty"));
+    assert!(fails(&n.cli(&["mb", "Bad_Name"], None)).contains("invalid bucket name"));
+    assert!(
+        fails(&n.cli(
+            &["cp", "cli/missing", work.path().join("x").to_str().unwrap()],
+            None
+        ))
+        .contains("no such key")
+    );
+    assert!(
+        !work.path().join("x").exists(),
+        "a failed download leaves no file"
+    );
+    let wrong = std::process::Command::new(bin())
+        .args(["ls"])
+        .env("TESSERA_ENDPOINT", &n.endpoint)
+        .env("TESSERA_ROOT_USER", tessera_tests::USER)
+        .env("TESSERA_ROOT_PASSWORD", "wrong-password")
+        .output()
+        .unwrap();
+    assert!(fails(&wrong).contains("authentication failed"));
+    let unreachable = std::process::Command::new(bin())
+        .args(["ls", "--endpoint", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(fails(&unreachable).contains("cannot connect"));
+
+    // rm and rm -r, then rb.
+    ok(&n.cli(&["rm", "cli/stdin.txt"], None));
+    assert!(ok(&n.cli(&["rm", "-r", "cli/"], None)).contains("Removed 3 object(s)"));
+    assert!(ok(&n.cli(&["ls", "-r", "cli"], None)).trim().is_empty());
+    ok(&n.cli(&["rb", "cli"], None));
+    assert!(!ok(&n.cli(&["ls"], None)).contains("cli/"));
+}
