@@ -19,6 +19,8 @@ mod multipart;
 mod object;
 mod quorum;
 mod set;
+#[cfg(test)]
+mod tests;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -103,7 +103,10 @@ pub fn set_size(per_node: &[usize]) -> Result<usize, LayoutError> {
     let even = per_node.iter().all(|&d| d == per_node[0]);
     (2..=16)
         .rev()
-        .find(|&size| even && drives % size == 0 && (size % nodes == 0 || nodes % size == 0))
+        .find(|&size| {
+            even && drives.is_multiple_of(size)
+                && (size.is_multiple_of(nodes) || nodes.is_multiple_of(size))
+        })
         .ok_or(LayoutError::NoSetSize { drives, nodes })
 }
 

@@ -121,9 +121,7 @@ async fn write_frames(
 ) -> Result<(), ErasureError> {
     let results = futures::future::join_all(writers.iter_mut().zip(frames).map(
         |(slot, frame)| async move {
-            let Some(w) = slot.as_mut() else {
-                return None;
-            };
+            let w = slot.as_mut()?;
             Some(w.write(frame).await)
         },
     ))

@@ -32,7 +32,9 @@ async fn concurrent_writers_and_readers_of_one_key_always_read_a_whole_written_v
     let writers = (0..4).map(|w| {
         let (ep, values) = (env.node.endpoint.clone(), &values);
         async move {
-            let mut c = tessera_proto::client::connect(&ep, tessera_tests::creds()).await.unwrap();
+            let mut c = tessera_proto::client::connect(&ep, tessera_tests::creds())
+                .await
+                .unwrap();
             for i in 0..6 {
                 let v = &values[(w * 3 + i) % values.len()];
                 put(&mut c, "race", "k", v).await.unwrap();
@@ -42,16 +44,25 @@ async fn concurrent_writers_and_readers_of_one_key_always_read_a_whole_written_v
     let readers = (0..4).map(|_| {
         let (ep, digests) = (env.node.endpoint.clone(), &digests);
         async move {
-            let mut c = tessera_proto::client::connect(&ep, tessera_tests::creds()).await.unwrap();
+            let mut c = tessera_proto::client::connect(&ep, tessera_tests::creds())
+                .await
+                .unwrap();
             for _ in 0..25 {
                 let data = get(&mut c, "race", "k").await.unwrap();
-                assert!(digests.contains(&md5_hex(&data)), "read a value nobody wrote ({} bytes)", data.len());
+                assert!(
+                    digests.contains(&md5_hex(&data)),
+                    "read a value nobody wrote ({} bytes)",
+                    data.len()
+                );
                 let h = head(&mut c, "race", "k").await.unwrap();
                 assert!(digests.contains(&h.etag));
             }
         }
     });
-    tokio::join!(futures::future::join_all(writers), futures::future::join_all(readers));
+    tokio::join!(
+        futures::future::join_all(writers),
+        futures::future::join_all(readers)
+    );
 }
 
 #[tokio::test]

@@ -149,7 +149,9 @@ async fn writes_without_write_quorum_fail_and_leave_nothing_visible() {
     let env = Env::start(4);
     let mut c = env.node.client().await;
     mb(&mut c, "quorum").await;
-    put(&mut c, "quorum", "existing", b"still here").await.unwrap();
+    put(&mut c, "quorum", "existing", b"still here")
+        .await
+        .unwrap();
     // 2+2 needs 3 drives to write; leave 2.
     env.node.wipe_drive(0);
     env.node.wipe_drive(3);
@@ -163,12 +165,17 @@ async fn writes_without_write_quorum_fail_and_leave_nothing_visible() {
     }
     let (keys, _) = list(&mut c, "quorum", "", "").await;
     assert_eq!(keys, ["existing"]);
-    assert_eq!(get(&mut c, "quorum", "existing").await.unwrap(), b"still here");
+    assert_eq!(
+        get(&mut c, "quorum", "existing").await.unwrap(),
+        b"still here"
+    );
 }
 
 fn data_message(chunk: &[u8]) -> pb::PutObjectRequest {
     pb::PutObjectRequest {
-        msg: Some(pb::put_object_request::Msg::Data(bytes::Bytes::copy_from_slice(chunk))),
+        msg: Some(pb::put_object_request::Msg::Data(
+            bytes::Bytes::copy_from_slice(chunk),
+        )),
     }
 }
 
@@ -209,7 +216,11 @@ async fn kill_9_during_a_large_put_leaves_the_old_object_complete() {
     // Staging is reclaimed at start.
     for d in &env.node.drives {
         let tmp = d.join(".tessera/tmp");
-        assert!(std::fs::read_dir(&tmp).map_or(true, |mut e| e.next().is_none()), "{} not empty", tmp.display());
+        assert!(
+            std::fs::read_dir(&tmp).map_or(true, |mut e| e.next().is_none()),
+            "{} not empty",
+            tmp.display()
+        );
     }
 }
 
@@ -225,10 +236,13 @@ async fn kill_9_at_any_moment_of_a_put_leaves_old_or_new_never_a_mix() {
     for (round, delay_ms) in [1u64, 15, 40, 80, 150].into_iter().enumerate() {
         let mut c = env.node.client().await;
         let node = &mut env.node;
-        let (result, ()) = tokio::join!(put(&mut c, "crash", "k", &versions[round + 1]), async move {
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            node.kill9();
-        });
+        let (result, ()) = tokio::join!(
+            put(&mut c, "crash", "k", &versions[round + 1]),
+            async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                node.kill9();
+            }
+        );
         let acknowledged = result.is_ok();
         env.node.restart();
         let mut c = env.node.client().await;

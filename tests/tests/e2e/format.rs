@@ -53,7 +53,9 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
             tx.send(pb::PutObjectRequest {
-                msg: Some(pb::put_object_request::Msg::Data(bytes::Bytes::copy_from_slice(chunk))),
+                msg: Some(pb::put_object_request::Msg::Data(
+                    bytes::Bytes::copy_from_slice(chunk),
+                )),
             })
             .await
             .unwrap();
@@ -63,7 +65,10 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
     let info = result.expect("the upload in flight completes").into_inner();
     assert_eq!(info.etag, tessera_tests::md5_hex(&pattern(6 << 20, 8)));
     drop(c);
-    let status = env.node.wait_exit(std::time::Duration::from_secs(30)).expect("exit");
+    let status = env
+        .node
+        .wait_exit(std::time::Duration::from_secs(30))
+        .expect("exit");
     assert!(status.success(), "{status:?}");
     // The acknowledged object survived the shutdown.
     env.node.restart();

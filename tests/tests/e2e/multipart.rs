@@ -135,7 +135,8 @@ async fn multipart_upload_assembles_parts_with_the_s3_etag() {
     // The upload is gone.
     assert_code(part(&mut c, "movie", &id, 4, b"x").await, Code::NotFound);
     assert!(env.node.drives.iter().all(|d| {
-        std::fs::read_dir(d.join(".tessera/multipart/multi")).map_or(true, |mut e| e.next().is_none())
+        std::fs::read_dir(d.join(".tessera/multipart/multi"))
+            .map_or(true, |mut e| e.next().is_none())
     }));
 }
 

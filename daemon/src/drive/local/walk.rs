@@ -167,11 +167,11 @@ impl Walker<'_> {
             let name = name.to_string_lossy();
             if name == OBJECT_META_FILE {
                 is_object = true;
-            } else if name == DIR_MARKER {
-                has_children = true;
-            } else if !name.starts_with(RESERVED_PREFIX)
-                && entry.file_type().is_ok_and(|t| t.is_dir())
+            } else if name == DIR_MARKER
+                || (!name.starts_with(RESERVED_PREFIX)
+                    && entry.file_type().is_ok_and(|t| t.is_dir()))
             {
+                // A key directory below, or the marker object `<this>/`.
                 has_children = true;
             }
         }
