@@ -122,3 +122,28 @@ async fn every_cli_command_works_against_a_node() {
     ok(&n.cli(&["rb", "cli"], None));
     assert!(!ok(&n.cli(&["ls"], None)).contains("cli/"));
 }
+
+#[tokio::test]
+async fn the_shell_walkthrough_example_runs() {
+    let env = Env::start(4);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/walkthrough.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env("TESSERA_BIN", bin())
+        .env("TESSERA_ENDPOINT", &env.node.endpoint)
+        .env("TESSERA_ROOT_USER", tessera_tests::USER)
+        .env("TESSERA_ROOT_PASSWORD", tessera_tests::PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("round trip: identical") && stdout.contains("walkthrough done"),
+        "{stdout}"
+    );
+}
