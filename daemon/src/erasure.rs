@@ -14,6 +14,7 @@
 mod codec;
 mod decode;
 mod encode;
+mod list;
 pub mod meta;
 mod multipart;
 mod object;
@@ -26,10 +27,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use codec::{CHECKSUM_ALGORITHM, Codec};
 pub use decode::ObjectReader;
+pub use list::{ListEntry, ListPage};
 pub use meta::ObjectMeta;
 pub use multipart::{CompletePart, UploadInfo};
 pub use object::{ObjectAttrs, RangeSpec, multipart_etag};
-pub use set::{ErasureSet, ListEntry, ListPage, SetConfig};
+pub use set::{ErasureSet, SetConfig};
 
 use crate::drive::DriveError;
 use crate::lock::LockError;

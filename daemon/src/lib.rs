@@ -4,6 +4,8 @@
 //! Layers, lowest first; nothing imports upward: `drive` → `erasure` → `object` → `rpc`
 //! → `server`/`cli`. `layout` (sizing, placement) and `sync` (locks) serve all of them.
 
+#![deny(missing_docs)]
+
 pub mod drive;
 pub mod erasure;
 pub mod layout;
