@@ -289,7 +289,7 @@ impl ObjectLayer {
     /// Turns "no such object" into "no such bucket" when the bucket is what is missing.
     async fn explain(&self, bucket: &str, e: ErasureError) -> ObjectError {
         if matches!(e, ErasureError::ObjectNotFound { .. })
-            && self.head_bucket(bucket).await.is_err()
+            && self.check_bucket(bucket).await.is_err()
         {
             return ObjectError::BucketNotFound {
                 bucket: bucket.to_string(),
@@ -313,7 +313,7 @@ impl ObjectLayer {
         size: Option<u64>,
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
-        self.head_bucket(bucket).await?;
+        self.check_bucket(bucket).await?;
         let set = self.set_of(bucket, key).await;
         let meta = set.put_object(bucket, key, attrs, body, size).await?;
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
@@ -368,7 +368,7 @@ impl ObjectLayer {
         keys: &[String],
     ) -> Result<Vec<Result<(), ObjectError>>, ObjectError> {
         check_bucket_name(bucket)?;
-        self.head_bucket(bucket).await?;
+        self.check_bucket(bucket).await?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             out.push(self.delete_object(bucket, key).await);

@@ -146,14 +146,19 @@ impl ErasureSet {
         metas: &[Result<(ObjectMeta, Bytes), DriveError>],
     ) -> Result<Resolved, ErasureError> {
         let k = self.data_shards();
-        let mut votes: HashMap<&str, usize> = HashMap::new();
+        // Votes per version; among versions with as many votes, the newest wins (after a
+        // crash mid-commit two complete versions can tie; either is a valid outcome).
+        let mut votes: HashMap<&str, (usize, i64)> = HashMap::new();
         for (m, _) in metas.iter().flatten() {
-            *votes.entry(m.version_id.as_str()).or_default() += 1;
+            votes
+                .entry(m.version_id.as_str())
+                .or_insert((0, m.mod_time_ns))
+                .0 += 1;
         }
         let best = votes
             .iter()
-            .max_by_key(|(v, c)| (**c, **v))
-            .map(|(v, c)| (v.to_string(), *c));
+            .max_by_key(|(v, (count, time))| (*count, *time, **v))
+            .map(|(v, (count, _))| (v.to_string(), *count));
         match best {
             Some((version, count)) if count >= k => {
                 let n = self.drives.len();

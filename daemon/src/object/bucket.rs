@@ -85,7 +85,7 @@ impl ObjectLayer {
     /// Creates a bucket on every set.
     pub async fn make_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
         check_bucket_name(bucket)?;
-        if self.head_bucket(bucket).await.is_ok() {
+        if self.check_bucket(bucket).await.is_ok() {
             return Err(ObjectError::BucketExists {
                 bucket: bucket.into(),
             });
@@ -112,28 +112,38 @@ impl ObjectLayer {
         Ok(())
     }
 
-    /// The bucket's info; `BucketNotFound` when it does not exist.
-    pub async fn head_bucket(&self, bucket: &str) -> Result<BucketInfo, ObjectError> {
+    /// Checks that the bucket exists (its volume is on at least k drives of the first set).
+    pub(super) async fn check_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
         check_bucket_name(bucket)?;
         let set = self.first_set();
         let results = set.stat_volume(bucket).await;
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok < set.data_shards() {
-            let missing = results
-                .iter()
-                .filter(|r| matches!(r, Err(e) if e.is_not_found()))
-                .count();
-            if missing >= set.data_shards() {
-                return Err(ObjectError::BucketNotFound {
-                    bucket: bucket.into(),
-                });
-            }
-            return Err(ObjectError::ReadQuorum(format!(
-                "bucket {bucket}: {ok} of {} drives answer",
-                set.data_shards()
-            )));
+        if ok >= set.data_shards() {
+            return Ok(());
         }
-        let created_ns = match set.read_record(META_VOLUME, &record_path(bucket)).await {
+        let missing = results
+            .iter()
+            .filter(|r| matches!(r, Err(e) if e.is_not_found()))
+            .count();
+        if missing >= set.data_shards() {
+            return Err(ObjectError::BucketNotFound {
+                bucket: bucket.into(),
+            });
+        }
+        Err(ObjectError::ReadQuorum(format!(
+            "bucket {bucket}: {ok} of {} drives answer",
+            set.data_shards()
+        )))
+    }
+
+    /// The bucket's info; `BucketNotFound` when it does not exist.
+    pub async fn head_bucket(&self, bucket: &str) -> Result<BucketInfo, ObjectError> {
+        self.check_bucket(bucket).await?;
+        let created_ns = match self
+            .first_set()
+            .read_record(META_VOLUME, &record_path(bucket))
+            .await
+        {
             Ok(data) => decode_record::<BucketRecord>(data).map_or(0, |r| r.created_ns),
             Err(_) => 0,
         };
@@ -169,7 +179,7 @@ impl ObjectLayer {
 
     /// Deletes an empty bucket (its in-progress uploads go with it).
     pub async fn delete_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
-        self.head_bucket(bucket).await?;
+        self.check_bucket(bucket).await?;
         let probe = WalkOptions {
             recursive: true,
             limit: 1,

@@ -73,7 +73,7 @@ impl ObjectLayer {
         check_bucket_name(bucket)?;
         check_prefix(&q.prefix)?;
         check_prefix(&q.start_after)?;
-        self.head_bucket(bucket).await?;
+        self.check_bucket(bucket).await?;
         let max_keys = q.max_keys.min(MAX_KEYS);
         let mut marker = q.start_after.clone();
         if let Some(token) = q.continuation.as_deref().filter(|t| !t.is_empty()) {

@@ -38,7 +38,7 @@ impl ObjectLayer {
         attrs: &ObjectAttrs,
     ) -> Result<String, ObjectError> {
         Self::check(bucket, key)?;
-        self.head_bucket(bucket).await?;
+        self.check_bucket(bucket).await?;
         Ok(self
             .set_of(bucket, key)
             .await
@@ -130,7 +130,7 @@ impl ObjectLayer {
     ) -> Result<Vec<UploadSummary>, ObjectError> {
         check_bucket_name(bucket)?;
         check_prefix(prefix)?;
-        self.head_bucket(bucket).await?;
+        self.check_bucket(bucket).await?;
         let mut out = Vec::new();
         for set in self.sets() {
             for u in set.list_uploads(bucket, prefix).await? {
