@@ -49,6 +49,9 @@ enum Command {
         /// Parity drives per set (default by set size: 4→2, 6→3, 8..16→4).
         #[arg(long)]
         parity: Option<usize>,
+        /// Base domain for virtual-host-style S3 requests (`BUCKET.DOMAIN`).
+        #[arg(long)]
+        domain: Option<String>,
     },
     /// Make a bucket.
     Mb { bucket: String },
@@ -140,6 +143,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             drives,
             address,
             parity,
+            domain,
         } => {
             if defaults {
                 tracing::warn!(
@@ -163,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 drives: tessera_daemon::server::expand_drives(&drives)?,
                 parity,
                 credentials: creds,
+                domain,
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await

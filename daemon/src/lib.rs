@@ -12,6 +12,7 @@ pub mod layout;
 pub mod lock;
 pub mod object;
 pub mod rpc;
+pub mod s3;
 pub mod server;
 pub mod sync;
 mod sys;

@@ -191,8 +191,26 @@ pub struct ObjectInfo {
     pub content_type: String,
     /// User metadata.
     pub user_metadata: BTreeMap<String, String>,
+    /// Standard headers and checksums stored with the object.
+    pub headers: BTreeMap<String, String>,
+    /// Size of each part, in order (one entry for a single PUT).
+    pub part_sizes: Vec<u64>,
+}
+
+impl ObjectInfo {
     /// Number of parts (1 for a single PUT).
-    pub parts: u32,
+    pub fn parts(&self) -> u32 {
+        self.part_sizes.len() as u32
+    }
+
+    /// The attributes a copy of this object keeps.
+    pub fn attrs(&self) -> ObjectAttrs {
+        ObjectAttrs {
+            content_type: self.content_type.clone(),
+            user_metadata: self.user_metadata.clone(),
+            headers: self.headers.clone(),
+        }
+    }
 }
 
 impl ObjectInfo {
@@ -205,7 +223,8 @@ impl ObjectInfo {
             etag: m.etag.clone(),
             content_type: m.content_type.clone(),
             user_metadata: m.user_metadata.clone(),
-            parts: m.parts.len() as u32,
+            headers: m.headers.clone(),
+            part_sizes: m.parts.iter().map(|p| p.size).collect(),
         }
     }
 }
@@ -390,10 +409,7 @@ impl ObjectLayer {
         let read = self
             .get_object(src_bucket, src_key, RangeSpec::Full)
             .await?;
-        let attrs = attrs.cloned().unwrap_or_else(|| ObjectAttrs {
-            content_type: read.info.content_type.clone(),
-            user_metadata: read.info.user_metadata.clone(),
-        });
+        let attrs = attrs.cloned().unwrap_or_else(|| read.info.attrs());
         let size = read.info.size;
         let mut body = body_reader(read.body);
         self.put_object(dst_bucket, dst_key, &attrs, &mut body, Some(size))
@@ -424,10 +440,7 @@ impl ObjectLayer {
         }
         let read = self.get_object(bucket, src, RangeSpec::Full).await?;
         let copied = read.info.clone();
-        let attrs = ObjectAttrs {
-            content_type: copied.content_type.clone(),
-            user_metadata: copied.user_metadata.clone(),
-        };
+        let attrs = copied.attrs();
         let mut body = body_reader(read.body);
         let info = self
             .put_object(bucket, dst, &attrs, &mut body, Some(copied.size))

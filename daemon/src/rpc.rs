@@ -39,6 +39,7 @@ fn timestamp(ns: i64) -> pb::Timestamp {
 }
 
 fn object_info(o: ObjectInfo) -> pb::ObjectInfo {
+    let parts = o.parts();
     pb::ObjectInfo {
         bucket: o.bucket,
         key: o.key,
@@ -46,8 +47,8 @@ fn object_info(o: ObjectInfo) -> pb::ObjectInfo {
         modified: Some(timestamp(o.mod_time_ns)),
         etag: o.etag,
         content_type: o.content_type,
+        parts,
         user_metadata: o.user_metadata.into_iter().collect(),
-        parts: o.parts,
     }
 }
 
@@ -56,6 +57,7 @@ fn attrs(a: Option<pb::ObjectAttributes>) -> ObjectAttrs {
     ObjectAttrs {
         content_type: a.content_type,
         user_metadata: a.user_metadata.into_iter().collect(),
+        headers: Default::default(),
     }
 }
 

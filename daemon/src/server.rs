@@ -1,7 +1,8 @@
 //! The node: builds the ObjectLayer from the drives (`bootstrap`) and serves the gRPC API
-//! until a shutdown signal, letting in-flight requests finish.
+//! and S3 on one port (`http`) until a shutdown signal, letting in-flight requests finish.
 
 pub mod bootstrap;
+mod http;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use crate::drive::DriveError;
 use crate::layout::{LayoutError, expand_ellipses};
 use crate::rpc::ObjectRpc;
 use crate::rpc::auth::Authenticator;
+use crate::s3::S3Config;
 
 /// How long requests in flight may run on after a shutdown signal.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -66,6 +68,8 @@ pub struct ServerConfig {
     pub parity: Option<usize>,
     /// Root credentials.
     pub credentials: Credentials,
+    /// Base domain for virtual-host-style S3 requests.
+    pub domain: Option<String>,
 }
 
 /// Expands `{a...b}` patterns in drive arguments.
@@ -105,26 +109,16 @@ pub async fn run(
         .map(|s| format!("{}+{}", s.data_shards(), s.parity_shards()))
         .collect();
     tracing::info!(address = %local, drives = config.drives.len(), sets = ?sets, "tessera node serving");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        let _ = stopping_tx.send(true);
-    };
-    let serve = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, signal);
-    // After the signal, requests in flight get SHUTDOWN_GRACE to finish; idle client
-    // connections must not keep the node up forever.
-    let grace = async move {
-        let _ = stopping.wait_for(|s| *s).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::select! {
-        served = serve => served.map_err(|e| ServerError::Serve(e.to_string()))?,
-        () = grace => tracing::warn!("requests still open {SHUTDOWN_GRACE:?} after the shutdown signal; stopping"),
-    }
+    let s3 = crate::s3::service(
+        layer.clone(),
+        &S3Config {
+            credentials: config.credentials.clone(),
+            domain: config.domain.clone(),
+        },
+    )
+    .map_err(|e| ServerError::Layout(e.to_string()))?;
+    let grpc = tonic::service::Routes::new(service);
+    http::serve(listener, grpc, s3, shutdown, SHUTDOWN_GRACE).await;
     tracing::info!("tessera node stopped");
     Ok(())
 }

@@ -53,6 +53,8 @@ pub async fn connect(
     let channel = Endpoint::from_shared(endpoint.to_string())?
         .tcp_nodelay(true)
         .connect_timeout(std::time::Duration::from_secs(5))
+        .initial_stream_window_size(4 << 20)
+        .initial_connection_window_size(8 << 20)
         .connect()
         .await?;
     Ok(

@@ -80,6 +80,11 @@ pub struct ObjectMeta {
     /// Name of the data directory; empty when the data is inline.
     #[prost(string, tag = "9")]
     pub data_dir: String,
+    /// Standard HTTP headers stored with the object (lowercase names: `cache-control`,
+    /// `content-disposition`, `content-encoding`, `content-language`, `expires`) and
+    /// checksums (`x-amz-checksum-*`).
+    #[prost(btree_map = "string, string", tag = "10")]
+    pub headers: BTreeMap<String, String>,
 }
 
 impl ObjectMeta {
@@ -120,6 +125,9 @@ pub struct UploadMeta {
     /// User metadata for the object.
     #[prost(btree_map = "string, string", tag = "4")]
     pub user_metadata: BTreeMap<String, String>,
+    /// Standard headers for the object (see [`ObjectMeta::headers`]).
+    #[prost(btree_map = "string, string", tag = "5")]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// One uploaded part of a multipart upload (`part.N.meta`).

@@ -67,6 +67,7 @@ impl ErasureSet {
             initiated_ns: now_ns(),
             content_type: attrs.content_type.clone(),
             user_metadata: attrs.user_metadata.clone(),
+            headers: attrs.headers.clone(),
         };
         let path = join(&upload_dir(bucket, &upload_id), UPLOAD_META);
         self.write_record(META_VOLUME, &path, encode_record(&meta))
@@ -292,6 +293,7 @@ impl ErasureSet {
         let attrs = ObjectAttrs {
             content_type: upload.content_type,
             user_metadata: upload.user_metadata,
+            headers: upload.headers,
         };
         let meta = self.new_meta(
             bucket,

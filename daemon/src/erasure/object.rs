@@ -25,6 +25,8 @@ pub struct ObjectAttrs {
     pub content_type: String,
     /// User metadata.
     pub user_metadata: BTreeMap<String, String>,
+    /// Standard headers and checksums (see [`ObjectMeta::headers`]).
+    pub headers: BTreeMap<String, String>,
 }
 
 /// The bytes a read asks for.
@@ -92,6 +94,7 @@ impl ErasureSet {
             etag,
             content_type: attrs.content_type.clone(),
             user_metadata: attrs.user_metadata.clone(),
+            headers: attrs.headers.clone(),
             erasure: Some(ErasureInfo {
                 data: self.data_shards() as u32,
                 parity: self.parity_shards() as u32,

@@ -1,0 +1,202 @@
+//! The S3 front end: an s3s adapter over the ObjectLayer. Each operation converts the
+//! request, calls the ObjectLayer and converts the answer; errors map to S3 codes in
+//! `error`. s3s does the HTTP, XML, SigV4 (header and presigned) and aws-chunked decoding.
+//! Operations not listed here answer NotImplemented (s3s's default), never a silent success.
+
+mod body;
+mod bucket;
+mod convert;
+mod error;
+mod list;
+mod multipart;
+mod object;
+
+use std::sync::Arc;
+
+use s3s::dto::*;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3, S3Request, S3Response, S3Result};
+use tessera_proto::auth::Credentials;
+
+use crate::object::ObjectLayer;
+
+/// The S3 implementation.
+pub struct TesseraS3 {
+    layer: Arc<ObjectLayer>,
+}
+
+/// How the S3 front end is set up.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// The only credentials accepted.
+    pub credentials: Credentials,
+    /// Base domain for virtual-host-style requests (`bucket.DOMAIN`), if any.
+    pub domain: Option<String>,
+}
+
+/// Why the S3 service cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum S3ConfigError {
+    /// The domain is not a domain name.
+    #[error("invalid --domain {domain:?}: {reason}")]
+    Domain {
+        /// What was given.
+        domain: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// The S3 HTTP service over `layer`.
+pub fn service(layer: Arc<ObjectLayer>, config: &S3Config) -> Result<S3Service, S3ConfigError> {
+    let mut b = S3ServiceBuilder::new(TesseraS3 { layer });
+    b.set_auth(s3s::auth::SimpleAuth::from_single(
+        config.credentials.access_key.clone(),
+        config.credentials.secret_key.clone(),
+    ));
+    if let Some(domain) = &config.domain {
+        let host =
+            s3s::host::MultiDomain::new([domain.as_str()]).map_err(|e| S3ConfigError::Domain {
+                domain: domain.clone(),
+                reason: e.to_string(),
+            })?;
+        b.set_host(host);
+    }
+    Ok(b.build())
+}
+
+#[async_trait::async_trait]
+impl S3 for TesseraS3 {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        bucket::list_buckets(&self.layer, req).await
+    }
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        bucket::create_bucket(&self.layer, req).await
+    }
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        bucket::head_bucket(&self.layer, req).await
+    }
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        bucket::delete_bucket(&self.layer, req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        bucket::get_bucket_location(&self.layer, req).await
+    }
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        bucket::get_bucket_versioning(&self.layer, req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        object::put_object(&self.layer, req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        object::get_object(&self.layer, req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        object::head_object(&self.layer, req).await
+    }
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        object::delete_object(&self.layer, req).await
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        object::delete_objects(&self.layer, req).await
+    }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        object::copy_object(&self.layer, req).await
+    }
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_objects(&self.layer, req).await
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::list_objects_v2(&self.layer, req).await
+    }
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        list::list_object_versions(&self.layer, req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart::create_multipart_upload(&self.layer, req).await
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart::upload_part(&self.layer, req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        multipart::upload_part_copy(&self.layer, req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        multipart::complete_multipart_upload(&self.layer, req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart::abort_multipart_upload(&self.layer, req).await
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart::list_parts(&self.layer, req).await
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart::list_multipart_uploads(&self.layer, req).await
+    }
+}

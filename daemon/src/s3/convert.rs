@@ -1,0 +1,217 @@
+//! Conversions between s3s DTOs and the object core: times, ETags, metadata, stored
+//! headers, ranges, and the evaluation of conditional headers.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use s3s::dto::{ETag, ETagCondition, Metadata, Timestamp, TimestampFormat};
+use s3s::{S3Error, S3ErrorCode};
+
+use super::error::s3_err;
+use crate::erasure::{ObjectAttrs, RangeSpec};
+use crate::object::ObjectInfo;
+
+/// Stored header names (lowercase).
+pub const CACHE_CONTROL: &str = "cache-control";
+pub const CONTENT_DISPOSITION: &str = "content-disposition";
+pub const CONTENT_ENCODING: &str = "content-encoding";
+pub const CONTENT_LANGUAGE: &str = "content-language";
+pub const EXPIRES: &str = "expires";
+
+/// A timestamp from nanoseconds since the epoch.
+pub fn timestamp(ns: i64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64))
+}
+
+/// Whole seconds of a timestamp (HTTP dates have no fraction).
+fn seconds(t: &Timestamp) -> Option<i64> {
+    let mut buf = Vec::new();
+    t.format(TimestampFormat::EpochSeconds, &mut buf).ok()?;
+    let s = String::from_utf8(buf).ok()?;
+    s.split('.').next()?.parse().ok()
+}
+
+/// A strong ETag.
+pub fn etag(s: &str) -> ETag {
+    ETag::Strong(s.to_string())
+}
+
+/// The value of an ETag (quotes removed).
+pub fn etag_value(e: &ETag) -> &str {
+    match e {
+        ETag::Strong(s) | ETag::Weak(s) => s,
+    }
+}
+
+/// User metadata as S3 returns it.
+pub fn metadata(m: &BTreeMap<String, String>) -> Option<Metadata> {
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Attributes from the headers of a write (PUT, CreateMultipartUpload, CopyObject REPLACE).
+pub struct WriteHeaders {
+    pub content_type: Option<String>,
+    pub metadata: Option<Metadata>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
+    pub expires: Option<Timestamp>,
+}
+
+impl WriteHeaders {
+    /// The object attributes these headers describe.
+    pub fn into_attrs(self) -> ObjectAttrs {
+        let mut headers = BTreeMap::new();
+        for (name, value) in [
+            (CACHE_CONTROL, self.cache_control),
+            (CONTENT_DISPOSITION, self.content_disposition),
+            (CONTENT_ENCODING, self.content_encoding),
+            (CONTENT_LANGUAGE, self.content_language),
+        ] {
+            if let Some(v) = value {
+                headers.insert(name.to_string(), v);
+            }
+        }
+        if let Some(t) = self.expires {
+            let mut buf = Vec::new();
+            if t.format(TimestampFormat::HttpDate, &mut buf).is_ok() {
+                headers.insert(
+                    EXPIRES.to_string(),
+                    String::from_utf8_lossy(&buf).into_owned(),
+                );
+            }
+        }
+        ObjectAttrs {
+            content_type: self.content_type.unwrap_or_default(),
+            user_metadata: self
+                .metadata
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            headers,
+        }
+    }
+}
+
+/// A stored header.
+pub fn header(info: &ObjectInfo, name: &str) -> Option<String> {
+    info.headers.get(name).cloned()
+}
+
+/// The stored Expires header as a timestamp.
+pub fn expires(info: &ObjectInfo) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, info.headers.get(EXPIRES)?).ok()
+}
+
+/// The object's Content-Type (a default for objects written without one).
+pub fn content_type(info: &ObjectInfo) -> Option<s3s::dto::ContentType> {
+    let ct = if info.content_type.is_empty() {
+        "binary/octet-stream"
+    } else {
+        &info.content_type
+    };
+    ct.parse().ok()
+}
+
+/// The byte range of an HTTP Range header, or of part `number` of the object.
+pub fn range_spec(
+    range: Option<&s3s::dto::Range>,
+    part_number: Option<i32>,
+    info: Option<&ObjectInfo>,
+) -> Result<RangeSpec, S3Error> {
+    if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(s3_err(
+                S3ErrorCode::InvalidRequest,
+                "Range and partNumber cannot be combined",
+            ));
+        }
+        let Some(info) = info else {
+            return Ok(RangeSpec::Full);
+        };
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| *n >= 1 && *n <= info.part_sizes.len());
+        let Some(n) = n else {
+            // S3's InvalidPartNumber is a 416 like InvalidRange.
+            return Err(s3_err(
+                S3ErrorCode::InvalidRange,
+                "the part number is out of range",
+            ));
+        };
+        let start: u64 = info.part_sizes[..n - 1].iter().sum();
+        return Ok(RangeSpec::Bounded(start, start + info.part_sizes[n - 1]));
+    }
+    Ok(match range {
+        None => RangeSpec::Full,
+        Some(s3s::dto::Range::Int {
+            first,
+            last: Some(last),
+        }) => RangeSpec::Bounded(*first, last.saturating_add(1)),
+        Some(s3s::dto::Range::Int { first, last: None }) => RangeSpec::From(*first),
+        Some(s3s::dto::Range::Suffix { length }) => RangeSpec::Suffix(*length),
+    })
+}
+
+fn matches(cond: &ETagCondition, etag: &str) -> bool {
+    match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => etag_value(e) == etag,
+    }
+}
+
+/// Conditional headers of a read.
+pub struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+impl Conditions<'_> {
+    /// RFC 9110 evaluation as S3 does it: If-Match / If-Unmodified-Since → 412,
+    /// If-None-Match / If-Modified-Since → 304 on reads (`not_modified`), 412 otherwise.
+    pub fn check(&self, info: &ObjectInfo, not_modified: S3ErrorCode) -> Result<(), S3Error> {
+        let mtime = info.mod_time_ns.div_euclid(1_000_000_000);
+        let failed = |code: S3ErrorCode| {
+            Err(s3_err(
+                code,
+                "the object does not meet the request's conditions",
+            ))
+        };
+        if let Some(c) = self.if_match {
+            if !matches(c, &info.etag) {
+                return failed(S3ErrorCode::PreconditionFailed);
+            }
+        } else if let Some(t) = self.if_unmodified_since.and_then(seconds)
+            && mtime > t
+        {
+            return failed(S3ErrorCode::PreconditionFailed);
+        }
+        if let Some(c) = self.if_none_match {
+            if matches(c, &info.etag) {
+                return failed(not_modified);
+            }
+        } else if let Some(t) = self.if_modified_since.and_then(seconds)
+            && mtime <= t
+        {
+            return failed(not_modified);
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes a key for `encoding-type=url` (everything but unreserved characters and `/`).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

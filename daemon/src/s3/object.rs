@@ -1,0 +1,356 @@
+//! S3 object operations: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject.
+
+use http::StatusCode;
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::body::{Expected, response_body, verifier};
+use super::convert::*;
+use super::error::{s3_err, to_s3};
+use crate::erasure::{ObjectAttrs, RangeSpec};
+use crate::object::{ObjectError, ObjectInfo, ObjectLayer};
+
+/// Largest object a single PUT may carry (as S3).
+const MAX_PUT_SIZE: i64 = 5 << 40;
+
+fn declared_size(len: Option<i64>) -> S3Result<Option<u64>> {
+    match len {
+        Some(l) if l < 0 => Err(s3_err(
+            S3ErrorCode::InvalidArgument,
+            "negative Content-Length",
+        )),
+        Some(l) if l > MAX_PUT_SIZE => Err(s3_err(
+            S3ErrorCode::EntityTooLarge,
+            "objects are at most 5 TiB",
+        )),
+        Some(l) => Ok(Some(l as u64)),
+        None => Ok(None),
+    }
+}
+
+/// Maps a write's error, telling a checksum mismatch (BadDigest) from other body errors.
+pub(super) fn write_error(e: ObjectError, mismatch: Option<String>) -> s3s::S3Error {
+    match (e, mismatch) {
+        (ObjectError::Body(_), Some(m)) => s3_err(S3ErrorCode::BadDigest, m),
+        (e, _) => to_s3(e),
+    }
+}
+
+pub async fn put_object(
+    layer: &ObjectLayer,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let trailers = req.trailing_headers;
+    let input = req.input;
+    let size = declared_size(input.content_length)?;
+    let Some(body) = input.body else {
+        return Err(s3_err(S3ErrorCode::IncompleteBody, "no body"));
+    };
+    let expected = Expected {
+        content_md5: input.content_md5,
+        checksum: Checksum {
+            checksum_crc32: input.checksum_crc32,
+            checksum_crc32c: input.checksum_crc32c,
+            checksum_sha1: input.checksum_sha1,
+            checksum_sha256: input.checksum_sha256,
+            checksum_crc64nvme: input.checksum_crc64nvme,
+            ..Default::default()
+        },
+        algorithm: input.checksum_algorithm,
+    };
+    let attrs = WriteHeaders {
+        content_type: input.content_type.map(|c| c.to_string()),
+        metadata: input.metadata,
+        cache_control: input.cache_control,
+        content_disposition: input.content_disposition,
+        content_encoding: input.content_encoding,
+        content_language: input.content_language,
+        expires: input.expires,
+    }
+    .into_attrs();
+    let (mut reader, outcome) = verifier(body, expected, trailers);
+    let result = layer
+        .put_object(&input.bucket, &input.key, &attrs, &mut reader, size)
+        .await;
+    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
+    let info = result.map_err(|e| write_error(e, outcome.mismatch))?;
+    let c = outcome.computed;
+    Ok(S3Response::new(PutObjectOutput {
+        e_tag: Some(etag(&info.etag)),
+        size: Some(info.size as i64),
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        ..Default::default()
+    }))
+}
+
+/// Headers of a read as GetObject and HeadObject share them.
+struct ReadHeaders {
+    content_range: Option<String>,
+    partial: bool,
+}
+
+fn read_headers(info: &ObjectInfo, range: (u64, u64), asked: bool) -> ReadHeaders {
+    ReadHeaders {
+        content_range: asked.then(|| {
+            format!(
+                "bytes {}-{}/{}",
+                range.0,
+                range.1.saturating_sub(1),
+                info.size
+            )
+        }),
+        partial: asked,
+    }
+}
+
+pub async fn get_object(
+    layer: &ObjectLayer,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let i = req.input;
+    let part_info = match i.part_number {
+        Some(_) => Some(layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?),
+        None => None,
+    };
+    let spec = range_spec(i.range.as_ref(), i.part_number, part_info.as_ref())?;
+    let read = layer
+        .get_object(&i.bucket, &i.key, spec)
+        .await
+        .map_err(to_s3)?;
+    let info = &read.info;
+    Conditions {
+        if_match: i.if_match.as_ref(),
+        if_none_match: i.if_none_match.as_ref(),
+        if_modified_since: i.if_modified_since.as_ref(),
+        if_unmodified_since: i.if_unmodified_since.as_ref(),
+    }
+    .check(info, S3ErrorCode::NotModified)?;
+    let h = read_headers(info, read.range, spec != RangeSpec::Full);
+    let output = GetObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        content_length: Some((read.range.1 - read.range.0) as i64),
+        content_range: h.content_range,
+        content_type: i.response_content_type.or_else(|| content_type(info)),
+        cache_control: i
+            .response_cache_control
+            .or_else(|| header(info, CACHE_CONTROL)),
+        content_disposition: i
+            .response_content_disposition
+            .or_else(|| header(info, CONTENT_DISPOSITION)),
+        content_encoding: i
+            .response_content_encoding
+            .or_else(|| header(info, CONTENT_ENCODING)),
+        content_language: i
+            .response_content_language
+            .or_else(|| header(info, CONTENT_LANGUAGE)),
+        expires: i.response_expires.or_else(|| expires(info)),
+        e_tag: Some(etag(&info.etag)),
+        last_modified: Some(timestamp(info.mod_time_ns)),
+        metadata: metadata(&info.user_metadata),
+        parts_count: i.part_number.map(|_| info.parts() as i32),
+        body: Some(response_body(read.body)),
+        ..Default::default()
+    };
+    let mut resp = S3Response::new(output);
+    if h.partial {
+        resp.status = Some(StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+pub async fn head_object(
+    layer: &ObjectLayer,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let i = req.input;
+    let info = layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?;
+    Conditions {
+        if_match: i.if_match.as_ref(),
+        if_none_match: i.if_none_match.as_ref(),
+        if_modified_since: i.if_modified_since.as_ref(),
+        if_unmodified_since: i.if_unmodified_since.as_ref(),
+    }
+    .check(&info, S3ErrorCode::NotModified)?;
+    let spec = range_spec(i.range.as_ref(), i.part_number, Some(&info))?;
+    let range = spec
+        .resolve(info.size)
+        .ok_or_else(|| to_s3(ObjectError::InvalidRange { size: info.size }))?;
+    let h = read_headers(&info, range, spec != RangeSpec::Full);
+    let output = HeadObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        content_length: Some((range.1 - range.0) as i64),
+        content_range: h.content_range,
+        content_type: i.response_content_type.or_else(|| content_type(&info)),
+        cache_control: i
+            .response_cache_control
+            .or_else(|| header(&info, CACHE_CONTROL)),
+        content_disposition: i
+            .response_content_disposition
+            .or_else(|| header(&info, CONTENT_DISPOSITION)),
+        content_encoding: i
+            .response_content_encoding
+            .or_else(|| header(&info, CONTENT_ENCODING)),
+        content_language: i
+            .response_content_language
+            .or_else(|| header(&info, CONTENT_LANGUAGE)),
+        expires: i.response_expires.or_else(|| expires(&info)),
+        e_tag: Some(etag(&info.etag)),
+        last_modified: Some(timestamp(info.mod_time_ns)),
+        metadata: metadata(&info.user_metadata),
+        parts_count: (info.parts() > 1 || i.part_number.is_some()).then_some(info.parts() as i32),
+        ..Default::default()
+    };
+    let mut resp = S3Response::new(output);
+    if h.partial {
+        resp.status = Some(StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+pub async fn delete_object(
+    layer: &ObjectLayer,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let i = req.input;
+    match layer.delete_object(&i.bucket, &i.key).await {
+        // Deleting what is not there succeeds, as in S3.
+        Ok(()) | Err(ObjectError::ObjectNotFound { .. }) => {
+            Ok(S3Response::new(DeleteObjectOutput::default()))
+        }
+        Err(e) => Err(to_s3(e)),
+    }
+}
+
+pub async fn delete_objects(
+    layer: &ObjectLayer,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let i = req.input;
+    if i.delete.objects.len() > 1000 {
+        return Err(s3_err(
+            S3ErrorCode::MalformedXML,
+            "at most 1000 keys per request",
+        ));
+    }
+    let quiet = i.delete.quiet.unwrap_or(false);
+    let keys: Vec<String> = i.delete.objects.into_iter().map(|o| o.key).collect();
+    let results = layer
+        .delete_objects(&i.bucket, &keys)
+        .await
+        .map_err(to_s3)?;
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for (key, r) in keys.into_iter().zip(results) {
+        match r {
+            Ok(()) | Err(ObjectError::ObjectNotFound { .. }) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(key),
+                        ..Default::default()
+                    });
+                }
+            }
+            Err(e) => {
+                let s3 = to_s3(e);
+                errors.push(Error {
+                    code: Some(s3.code().as_str().to_string()),
+                    message: s3.message().map(str::to_string),
+                    key: Some(key),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        ..Default::default()
+    }))
+}
+
+/// The bucket and key of a copy source.
+pub(super) fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
+    match src {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
+            if version_id.as_deref().is_some_and(|v| v != "null") {
+                return Err(s3_err(
+                    S3ErrorCode::NoSuchVersion,
+                    "only the version \"null\" exists",
+                ));
+            }
+            Ok((bucket.to_string(), key.to_string()))
+        }
+        _ => Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "access point copy sources are not supported",
+        )),
+    }
+}
+
+pub async fn copy_object(
+    layer: &ObjectLayer,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    if req.headers.contains_key("x-amz-copy-source-range") {
+        return Err(s3_err(
+            S3ErrorCode::InvalidRequest,
+            "CopyObject does not take a source range; use UploadPartCopy",
+        ));
+    }
+    let i = req.input;
+    let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+    let src = layer
+        .head_object(&src_bucket, &src_key)
+        .await
+        .map_err(to_s3)?;
+    Conditions {
+        if_match: i.copy_source_if_match.as_ref(),
+        if_none_match: i.copy_source_if_none_match.as_ref(),
+        if_modified_since: i.copy_source_if_modified_since.as_ref(),
+        if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
+    }
+    .check(&src, S3ErrorCode::PreconditionFailed)?;
+    let replace = i
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    if !replace && src_bucket == i.bucket && src_key == i.key {
+        return Err(s3_err(
+            S3ErrorCode::InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the \
+             object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    let attrs: Option<ObjectAttrs> = replace.then(|| {
+        WriteHeaders {
+            content_type: i.content_type.map(|c| c.to_string()),
+            metadata: i.metadata,
+            cache_control: i.cache_control,
+            content_disposition: i.content_disposition,
+            content_encoding: i.content_encoding,
+            content_language: i.content_language,
+            expires: i.expires,
+        }
+        .into_attrs()
+    });
+    let info = layer
+        .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, attrs.as_ref())
+        .await
+        .map_err(to_s3)?;
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(timestamp(info.mod_time_ns)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,128 @@
+//! One listener, two protocols: requests with `content-type: application/grpc` go to the
+//! tonic services, everything else to the S3 service. HTTP/1.1 and HTTP/2 (prior knowledge,
+//! as gRPC uses) are both served; every accepted socket gets TCP_NODELAY.
+//!
+//! Shutdown: stop accepting, let open requests finish for up to `grace`, then return.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::service::S3Service;
+use tokio::net::TcpListener;
+use tonic::codegen::Service;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = UnsyncBoxBody<Bytes, BoxError>;
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+/// HTTP/2 flow-control windows: large enough that one stream can fill a fast link.
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
+/// Routes each request to gRPC or S3.
+#[derive(Clone)]
+struct Router {
+    grpc: tonic::service::Routes,
+    s3: S3Service,
+}
+
+fn is_grpc(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+impl hyper::service::Service<Request<Incoming>> for Router {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if is_grpc(&req) {
+            let mut grpc = self.grpc.clone();
+            Box::pin(async move {
+                let resp = match grpc.call(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                };
+                Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+            })
+        } else {
+            let s3 = self.s3.clone();
+            Box::pin(async move {
+                match s3.call(req.map(s3s::Body::from)).await {
+                    Ok(resp) => Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync())),
+                    Err(e) => {
+                        tracing::error!(error = ?e, "S3 request failed without a response");
+                        let body = http_body_util::Full::new(Bytes::from_static(b"internal error"))
+                            .map_err(|never| match never {})
+                            .boxed_unsync();
+                        let mut resp = Response::new(body);
+                        *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        Ok(resp)
+                    }
+                }
+            })
+        }
+    }
+}
+
+/// Serves gRPC and S3 on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    grpc: tonic::service::Routes,
+    s3: S3Service,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let router = Router { grpc, s3 };
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(1 << 20);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let socket = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = socket.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let conn = builder.serve_connection(TokioIo::new(socket), router.clone());
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("requests still open {grace:?} after the shutdown signal; stopping");
+        }
+    }
+}
