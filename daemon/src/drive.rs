@@ -14,11 +14,8 @@ pub mod format;
 pub mod local;
 pub mod metafile;
 
-use std::pin::Pin;
-
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::AsyncRead;
 
 /// The volume that holds Tessera's own files on every drive (format, staging, multipart).
 pub const META_VOLUME: &str = ".tessera";
@@ -160,8 +157,12 @@ pub struct VolumeInfo {
     pub name: String,
 }
 
-/// A byte stream read from a drive file.
-pub type FileReader = Pin<Box<dyn AsyncRead + Send>>;
+/// A range of a drive file, read front to back in pieces of the caller's choosing.
+#[async_trait]
+pub trait FileReader: Send {
+    /// The next `len` bytes; an error if the range ends (or the file is shorter) first.
+    async fn read_exact(&mut self, len: usize) -> Result<Bytes, DriveError>;
+}
 
 /// A file being written on a drive; durable once `finish` returns.
 #[async_trait]
@@ -206,7 +207,7 @@ pub trait Drive: Send + Sync + 'static {
         path: &str,
         offset: u64,
         len: u64,
-    ) -> Result<FileReader, DriveError>;
+    ) -> Result<Box<dyn FileReader>, DriveError>;
     /// Names in a directory, sorted; directories end in `/`.
     async fn list_dir(&self, volume: &str, dir: &str) -> Result<Vec<String>, DriveError>;
     /// Renames a file or directory, creating the target's parents; replaces a target file.

@@ -243,8 +243,22 @@ pub struct ObjectLayer {
     pools: Vec<Pool>,
 }
 
-/// A body reader for object data streams.
-pub type BodyStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, ObjectError>> + Send>>;
+/// An object's data as a stream of chunks, read ahead by a task: the next block is read
+/// from the drives while the current one is sent. At most two blocks wait in memory.
+pub struct ObjectBody {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, ObjectError>>,
+}
+
+impl Stream for ObjectBody {
+    type Item = Result<Bytes, ObjectError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
 
 /// An open object read: its info and its data, as a stream of chunks.
 pub struct ObjectRead {
@@ -253,18 +267,26 @@ pub struct ObjectRead {
     /// `[start, end)` of the object the stream carries.
     pub range: (u64, u64),
     /// The data.
-    pub body: BodyStream,
+    pub body: ObjectBody,
 }
 
-fn reader_stream(reader: ObjectReader) -> BodyStream {
-    Box::pin(futures::stream::unfold(Some(reader), |state| async move {
-        let mut reader = state?;
-        match reader.next_chunk().await {
-            Ok(Some(chunk)) => Some((Ok(chunk), Some(reader))),
-            Ok(None) => None,
-            Err(e) => Some((Err(ObjectError::from(e)), None)),
+fn reader_stream(mut reader: ObjectReader) -> ObjectBody {
+    let (tx, rx) = tokio::sync::mpsc::channel(2 * reader.data_shards());
+    tokio::spawn(async move {
+        loop {
+            let chunk = match reader.next_chunk().await {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => return,
+                Err(e) => Err(ObjectError::from(e)),
+            };
+            let failed = chunk.is_err();
+            // A closed channel: the client went away.
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
         }
-    }))
+    });
+    ObjectBody { rx }
 }
 
 impl ObjectLayer {
@@ -453,7 +475,7 @@ impl ObjectLayer {
 }
 
 /// An `AsyncRead` over an object body stream.
-pub fn body_reader(body: BodyStream) -> impl AsyncRead + Unpin + Send {
+pub fn body_reader(body: ObjectBody) -> impl AsyncRead + Unpin + Send {
     use futures::TryStreamExt;
     tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())))
 }

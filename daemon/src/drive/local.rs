@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
 
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, VolumeInfo,
@@ -171,6 +170,42 @@ fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("/"))
 }
 
+/// Reads a range of a file with plain blocking reads on tokio's blocking pool, straight
+/// into the buffer it returns (one copy, from the kernel).
+struct LocalReader {
+    file: Option<fs::File>,
+    left: u64,
+    path: PathBuf,
+}
+
+#[async_trait]
+impl FileReader for LocalReader {
+    async fn read_exact(&mut self, len: usize) -> Result<Bytes, DriveError> {
+        let short = |path: &Path| DriveError::Io {
+            path: path.display().to_string(),
+            source: io::Error::from(ErrorKind::UnexpectedEof),
+        };
+        if len as u64 > self.left {
+            return Err(short(&self.path));
+        }
+        let mut file = self.file.take().ok_or_else(|| short(&self.path))?;
+        let path = self.path.clone();
+        let (file, buf) = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; len];
+            file.read_exact(&mut buf)
+                .map(|()| (file, buf))
+                .map_err(|e| io_err(&path, e))
+        })
+        .await
+        .map_err(|e| DriveError::Offline {
+            reason: format!("drive task failed: {e}"),
+        })??;
+        self.file = Some(file);
+        self.left -= len as u64;
+        Ok(Bytes::from(buf))
+    }
+}
+
 struct LocalWriter {
     file: Option<fs::File>,
     path: PathBuf,
@@ -314,17 +349,19 @@ impl Drive for LocalDrive {
         path: &str,
         offset: u64,
         len: u64,
-    ) -> Result<FileReader, DriveError> {
+    ) -> Result<Box<dyn FileReader>, DriveError> {
         let path = self.file_path(volume, path)?;
-        let file = self
-            .blocking(move |_| {
-                let mut f = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
-                f.seek(SeekFrom::Start(offset))
-                    .map_err(|e| io_err(&path, e))?;
-                Ok(f)
-            })
-            .await?;
-        Ok(Box::pin(tokio::fs::File::from_std(file).take(len)))
+        self.blocking(move |_| {
+            let mut file = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| io_err(&path, e))?;
+            Ok(Box::new(LocalReader {
+                file: Some(file),
+                left: len,
+                path,
+            }) as Box<dyn FileReader>)
+        })
+        .await
     }
 
     async fn list_dir(&self, volume: &str, dir: &str) -> Result<Vec<String>, DriveError> {

@@ -5,7 +5,7 @@
 //! an 8-byte little-endian xxh3-64 checksum of the shard, then the shard. A frame whose
 //! checksum fails is a lost shard, never data. Memory: one block's frames.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use reed_solomon_erasure::galois_8::ReedSolomon;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -73,11 +73,16 @@ impl Codec {
     pub fn encode_block(&self, block: &[u8]) -> Result<Vec<Bytes>, ErasureError> {
         let shard_len = self.shard_len(block.len());
         let frame_len = CHECKSUM_LEN + shard_len;
-        let mut buf = BytesMut::zeroed(frame_len * self.total_shards());
-        for (i, chunk) in block.chunks(shard_len.max(1)).enumerate() {
-            let at = i * frame_len + CHECKSUM_LEN;
-            buf[at..at + chunk.len()].copy_from_slice(chunk);
+        // Data is copied in once; only checksum slots, padding and parity are zeroed.
+        let mut buf = BytesMut::with_capacity(frame_len * self.total_shards());
+        for i in 0..self.data {
+            let from = (i * shard_len).min(block.len());
+            let to = ((i + 1) * shard_len).min(block.len());
+            buf.put_bytes(0, CHECKSUM_LEN);
+            buf.put_slice(&block[from..to]);
+            buf.put_bytes(0, shard_len - (to - from));
         }
+        buf.put_bytes(0, frame_len * self.parity);
         let mut frames: Vec<&mut [u8]> = buf.chunks_mut(frame_len).collect();
         if let Some(rs) = self.rs.as_ref().filter(|_| shard_len > 0) {
             let mut shards: Vec<&mut [u8]> =

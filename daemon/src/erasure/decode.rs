@@ -5,12 +5,13 @@
 //! the part and the next unused shard is opened at the current block. With fewer than k
 //! good shards a block fails with `TooFewShards`: wrong bytes are never returned.
 //! Range reads open files at the first block they need and read only up to the last.
-//! Memory: one block's k frames plus the output block.
+//! Memory: one block's k frames; the output are slices of them (no copy).
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
+use std::collections::VecDeque;
+
+use bytes::Bytes;
 
 use super::codec::{CHECKSUM_LEN, verify_frame};
 use super::{Codec, ErasureError, ObjectMeta};
@@ -48,10 +49,12 @@ pub struct ObjectReader {
     part: usize,
     part_start: u64,
     current: Option<PartReader>,
+    /// Decoded chunks not yet handed out (one block's data-shard slices).
+    ready: VecDeque<Bytes>,
 }
 
 struct Slot {
-    reader: Option<FileReader>,
+    reader: Option<Box<dyn FileReader>>,
     failed: bool,
 }
 
@@ -83,7 +86,13 @@ impl ObjectReader {
             part: 0,
             part_start: 0,
             current: None,
+            ready: VecDeque::new(),
         }
+    }
+
+    /// Data shards per block (chunks per block a read yields at most).
+    pub fn data_shards(&self) -> usize {
+        self.codec.data_shards()
     }
 
     /// The object's metadata.
@@ -102,9 +111,12 @@ impl ObjectReader {
         self.ensure_part().await
     }
 
-    /// The next chunk of data (one block's worth at most); `None` at the end.
+    /// The next chunk of data (a data shard's part of a block); `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ErasureError> {
         loop {
+            if let Some(chunk) = self.ready.pop_front() {
+                return Ok(Some(chunk));
+            }
             if self.pos >= self.end {
                 return Ok(None);
             }
@@ -118,9 +130,9 @@ impl ObjectReader {
                 self.current = None;
                 continue;
             }
-            let data = read_block(&self.codec, &self.meta, &self.sources, pr).await?;
-            self.pos += data.len() as u64;
-            return Ok(Some(data));
+            let chunks = read_block(&self.codec, &self.meta, &self.sources, pr).await?;
+            self.pos += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+            self.ready.extend(chunks);
         }
     }
 
@@ -249,10 +261,9 @@ async fn read_frame(
         }
         Sources::Files { .. } => {
             let reader = slot.reader.as_mut()?;
-            let mut buf = vec![0u8; frame_len];
-            reader.read_exact(&mut buf).await.ok()?;
-            verify_frame(&buf)?;
-            Some(Bytes::from(buf).slice(CHECKSUM_LEN..))
+            let frame = reader.read_exact(frame_len).await.ok()?;
+            verify_frame(&frame)?;
+            Some(frame.slice(CHECKSUM_LEN..))
         }
     }
 }
@@ -263,7 +274,7 @@ async fn read_block(
     meta: &ObjectMeta,
     sources: &Sources,
     pr: &mut PartReader,
-) -> Result<Bytes, ErasureError> {
+) -> Result<Vec<Bytes>, ErasureError> {
     let bs = block_size(meta);
     let b = pr.next_block;
     let len = block_len(meta, pr.size, b);
@@ -311,41 +322,36 @@ async fn read_block(
     let block_start = b * bs;
     let lo = (pr.pos - block_start) as usize;
     let hi = ((pr.end - block_start) as usize).min(len);
-    let data = assemble(codec, &shards, len, lo, hi)?;
+    let data = assemble(codec, shards, len, lo, hi)?;
     pr.pos = block_start + hi as u64;
     Ok(data)
 }
 
-/// Bytes `[lo, hi)` of a block of `len` bytes from its shards, rebuilding data shards when
-/// some are missing.
+/// Bytes `[lo, hi)` of a block of `len` bytes as slices of its data shards (no copy),
+/// rebuilding missing data shards first.
 fn assemble(
     codec: &Codec,
-    shards: &[Option<Bytes>],
+    shards: Vec<Option<Bytes>>,
     len: usize,
     lo: usize,
     hi: usize,
-) -> Result<Bytes, ErasureError> {
+) -> Result<Vec<Bytes>, ErasureError> {
     let k = codec.data_shards();
     let shard_len = codec.shard_len(len);
-    let rebuilt;
-    let data: Vec<&[u8]> = if shards[..k].iter().all(Option::is_some) {
-        shards[..k].iter().flatten().map(|b| &b[..]).collect()
+    let data: Vec<Bytes> = if shards[..k].iter().all(Option::is_some) {
+        shards.into_iter().take(k).flatten().collect()
     } else {
-        let mut owned: Vec<Option<Vec<u8>>> = shards
-            .iter()
-            .map(|s| s.as_ref().map(|b| b.to_vec()))
-            .collect();
+        let mut owned: Vec<Option<Vec<u8>>> = shards.into_iter().map(|s| s.map(|b| b.to_vec())).collect();
         codec.reconstruct_data(&mut owned)?;
-        rebuilt = owned;
-        rebuilt[..k].iter().flatten().map(|v| &v[..]).collect()
+        owned.into_iter().take(k).flatten().map(Bytes::from).collect()
     };
-    let mut out = BytesMut::with_capacity(hi.saturating_sub(lo));
-    for (i, shard) in data.iter().enumerate() {
+    let mut out = Vec::with_capacity(k);
+    for (i, shard) in data.into_iter().enumerate() {
         let start = i * shard_len;
         let (from, to) = (lo.max(start), hi.min(start + shard_len));
         if from < to {
-            out.extend_from_slice(&shard[from - start..to - start]);
+            out.push(shard.slice(from - start..to - start));
         }
     }
-    Ok(out.freeze())
+    Ok(out)
 }

@@ -1,22 +1,20 @@
 //! Request and response bodies: a PUT body becomes an `AsyncRead` that verifies Content-MD5
 //! and `x-amz-checksum-*` (from headers or from the trailer of an aws-chunked body) at its
-//! end, *before* the object layer commits; a GET body is a stream fed by a task that reads
-//! the next block while the current one is sent.
+//! end, *before* the object layer commits; a GET body wraps the object layer's stream.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use base64::Engine;
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use md5::{Digest, Md5};
 use s3s::TrailingHeaders;
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, ChecksumAlgorithm, StreamingBlob};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::object::BodyStream;
+use crate::object::ObjectBody;
 
 /// Checksums a client declared for a body.
 #[derive(Default, Clone)]
@@ -193,18 +191,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Verifier<R> {
     }
 }
 
-/// A response body over an object stream, read one block ahead by a task.
-pub fn response_body(body: BodyStream) -> StreamingBlob {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    tokio::spawn(async move {
-        let mut body = body;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    StreamingBlob::wrap(tokio_stream::wrappers::ReceiverStream::new(rx))
+/// A response body over an object's data (already read ahead by the object layer).
+pub fn response_body(body: ObjectBody) -> StreamingBlob {
+    StreamingBlob::wrap(body.map_err(|e| std::io::Error::other(e.to_string())))
 }

@@ -317,8 +317,32 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / MIB as f64 / d.as_secs_f64()
 }
 
-/// Writes `data` to `file` and fsyncs it, then reads it back (unchecked): the durations.
-fn plain_write_read(file: &Path, data: &[u8]) -> anyhow::Result<(Duration, Duration)> {
+/// Empties the page cache (root only), so the next reads come from the disk.
+fn drop_caches() -> bool {
+    let synced = std::process::Command::new("sync").status().is_ok_and(|s| s.success());
+    synced && std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok()
+}
+
+/// Durations of the plain-file baseline.
+struct Plain {
+    write: Duration,
+    read: Duration,
+    /// A read after the page cache was dropped, when that is allowed.
+    cold_read: Option<Duration>,
+}
+
+fn read_back(file: &Path, len: usize) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let (mut input, mut buf, mut at) = (std::fs::File::open(file)?, vec![0u8; MIB], 0);
+    while let n @ 1.. = input.read(&mut buf)? {
+        at += n;
+    }
+    ensure!(at == len, "plain read: short");
+    Ok(start.elapsed())
+}
+
+/// Writes `data` to `file` and fsyncs it, then reads it back warm and cold (unchecked).
+fn plain_write_read(file: &Path, data: &[u8]) -> anyhow::Result<Plain> {
     let start = Instant::now();
     let mut out = std::fs::File::create(file)?;
     for chunk in data.chunks(MIB) {
@@ -326,15 +350,10 @@ fn plain_write_read(file: &Path, data: &[u8]) -> anyhow::Result<(Duration, Durat
     }
     out.sync_all()?;
     let write = start.elapsed();
-    let start = Instant::now();
-    let (mut input, mut buf, mut at) = (std::fs::File::open(file)?, vec![0u8; MIB], 0);
-    while let n @ 1.. = input.read(&mut buf)? {
-        at += n;
-    }
-    ensure!(at == data.len(), "plain read: short");
-    let read = start.elapsed();
+    let read = read_back(file, data.len())?;
+    let cold_read = if drop_caches() { Some(read_back(file, data.len())?) } else { None };
     std::fs::remove_file(file)?;
-    Ok((write, read))
+    Ok(Plain { write, read, cold_read })
 }
 
 async fn large_rows(
@@ -344,24 +363,36 @@ async fn large_rows(
 ) -> anyhow::Result<Vec<Row>> {
     let payload = Bytes::from(pattern(size, 7));
     let (p, file) = (payload.clone(), dir.join("plain-large"));
-    let (write, read) = tokio::task::spawn_blocking(move || plain_write_read(&file, &p)).await??;
+    let plain = tokio::task::spawn_blocking(move || plain_write_read(&file, &p)).await??;
 
     let start = Instant::now();
     let body = std::io::Cursor::new(payload.clone());
     put(client, "large".into(), size, body).await?;
     let put_t = start.elapsed();
     let start = Instant::now();
-    get(client, "large".into(), Some(payload)).await?;
+    get(client, "large".into(), Some(payload.clone())).await?;
     let get_t = start.elapsed();
     let mib = size / MIB;
-    let (w, r) = (mib_per_s(size, write), mib_per_s(size, read));
-    let (put, get) = (mib_per_s(size, put_t), mib_per_s(size, get_t));
-    let (pw, pr) = (("file write+fsync", w), ("file read", r));
+    let (w, r) = (mib_per_s(size, plain.write), mib_per_s(size, plain.read));
+    let (put, get_warm) = (mib_per_s(size, put_t), mib_per_s(size, get_t));
+    let (pw, pr) = (("file write+fsync", w), ("file read, page cache", r));
     let (put_goal, get_goal) = (Target::RatioAtLeast(0.3), Target::RatioAtLeast(0.5));
-    Ok(vec![
+    let mut rows = vec![
         Row::new(format!("gRPC PUT {mib} MiB"), "MiB/s", put, pw).target(Some(put_goal)),
-        Row::new(format!("gRPC GET {mib} MiB"), "MiB/s", get, pr).target(Some(get_goal)),
-    ])
+    ];
+    // Disk against disk: both reads start with an empty page cache.
+    match plain.cold_read {
+        Some(cold) if drop_caches() => {
+            let start = Instant::now();
+            get(client, "large".into(), Some(payload)).await?;
+            let get_cold = mib_per_s(size, start.elapsed());
+            let base = ("file read, cold cache", mib_per_s(size, cold));
+            rows.push(Row::new(format!("gRPC GET {mib} MiB, cold"), "MiB/s", get_cold, base).target(Some(get_goal)));
+            rows.push(Row::new(format!("gRPC GET {mib} MiB, warm"), "MiB/s", get_warm, pr));
+        }
+        _ => rows.push(Row::new(format!("gRPC GET {mib} MiB"), "MiB/s", get_warm, pr).target(Some(get_goal))),
+    }
+    Ok(rows)
 }
 
 /// Ops/s, p50 and p99 (ms) of one phase of 4 KiB operations.

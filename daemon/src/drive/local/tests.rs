@@ -139,9 +139,9 @@ async fn rename_data_moves_data_dir_and_meta() {
         .read_file("b", "k/ey/.tessera.dd/part.1", 1, 3)
         .await
         .unwrap();
-    let mut s = String::new();
-    r.read_to_string(&mut s).await.unwrap();
-    assert_eq!(s, "har");
+    assert_eq!(&r.read_exact(2).await.unwrap()[..], b"ha");
+    assert_eq!(&r.read_exact(1).await.unwrap()[..], b"r");
+    assert!(r.read_exact(1).await.is_err(), "reads stop at the end of the range");
     assert!(!t.path().join("d/.tessera/tmp/u1").exists());
 }
 
