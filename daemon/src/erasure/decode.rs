@@ -341,9 +341,15 @@ fn assemble(
     let data: Vec<Bytes> = if shards[..k].iter().all(Option::is_some) {
         shards.into_iter().take(k).flatten().collect()
     } else {
-        let mut owned: Vec<Option<Vec<u8>>> = shards.into_iter().map(|s| s.map(|b| b.to_vec())).collect();
+        let mut owned: Vec<Option<Vec<u8>>> =
+            shards.into_iter().map(|s| s.map(|b| b.to_vec())).collect();
         codec.reconstruct_data(&mut owned)?;
-        owned.into_iter().take(k).flatten().map(Bytes::from).collect()
+        owned
+            .into_iter()
+            .take(k)
+            .flatten()
+            .map(Bytes::from)
+            .collect()
     };
     let mut out = Vec::with_capacity(k);
     for (i, shard) in data.into_iter().enumerate() {

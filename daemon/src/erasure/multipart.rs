@@ -169,15 +169,7 @@ impl ErasureSet {
                 }
             })
             .await;
-        let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok < self.write_quorum() {
-            return Err(ErasureError::WriteQuorum {
-                what,
-                ok,
-                need: self.write_quorum(),
-                detail: super::quorum::first_error(&results),
-            });
-        }
+        super::quorum::require_writes(&results, self.write_quorum(), || what)?;
         Ok(part)
     }
 

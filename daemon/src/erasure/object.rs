@@ -358,16 +358,9 @@ impl ErasureSet {
                 }
             })
             .await;
-        let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok < self.write_quorum() {
-            return Err(ErasureError::WriteQuorum {
-                what: format!("delete {bucket}/{key}"),
-                ok,
-                need: self.write_quorum(),
-                detail: super::quorum::first_error(&results),
-            });
-        }
-        Ok(())
+        super::quorum::require_writes(&results, self.write_quorum(), || {
+            format!("delete {bucket}/{key}")
+        })
     }
 
     /// Deletes `key` only if its current version is the one described (ETag and mtime).

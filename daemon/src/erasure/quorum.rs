@@ -57,6 +57,24 @@ pub fn verdict<T>(results: &[Result<T, DriveError>], quorum: usize) -> Verdict {
     Verdict::Lost
 }
 
+/// `Ok` when at least `need` drives succeeded, else a `WriteQuorum` error naming `what`.
+pub fn require_writes<T>(
+    results: &[Result<T, DriveError>],
+    need: usize,
+    what: impl FnOnce() -> String,
+) -> Result<(), super::ErasureError> {
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    if ok >= need {
+        return Ok(());
+    }
+    Err(super::ErasureError::WriteQuorum {
+        what: what(),
+        ok,
+        need,
+        detail: first_error(results),
+    })
+}
+
 /// The first error message among the results, for reports.
 pub fn first_error<T>(results: &[Result<T, DriveError>]) -> String {
     results

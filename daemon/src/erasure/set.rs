@@ -357,16 +357,7 @@ impl ErasureSet {
         let results = self
             .each(|_, d| d.write_all(volume, path, data.clone()))
             .await;
-        let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok < self.write_quorum() {
-            return Err(ErasureError::WriteQuorum {
-                what: format!("{volume}/{path}"),
-                ok,
-                need: self.write_quorum(),
-                detail: first_error(&results),
-            });
-        }
-        Ok(())
+        super::quorum::require_writes(&results, self.write_quorum(), || format!("{volume}/{path}"))
     }
 
     /// Reads a small record from every drive and returns the copy most drives hold (at

@@ -141,7 +141,10 @@ async fn rename_data_moves_data_dir_and_meta() {
         .unwrap();
     assert_eq!(&r.read_exact(2).await.unwrap()[..], b"ha");
     assert_eq!(&r.read_exact(1).await.unwrap()[..], b"r");
-    assert!(r.read_exact(1).await.is_err(), "reads stop at the end of the range");
+    assert!(
+        r.read_exact(1).await.is_err(),
+        "reads stop at the end of the range"
+    );
     assert!(!t.path().join("d/.tessera/tmp/u1").exists());
 }
 
