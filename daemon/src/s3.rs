@@ -6,6 +6,7 @@
 mod body;
 mod bucket;
 mod convert;
+mod edge;
 mod error;
 mod list;
 mod multipart;
@@ -17,6 +18,8 @@ use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 use tessera_proto::auth::Credentials;
+
+pub use edge::normalize_headers;
 
 use crate::object::ObjectLayer;
 
@@ -50,17 +53,15 @@ pub enum S3ConfigError {
 /// The S3 HTTP service over `layer`.
 pub fn service(layer: Arc<ObjectLayer>, config: &S3Config) -> Result<S3Service, S3ConfigError> {
     let mut b = S3ServiceBuilder::new(TesseraS3 { layer });
-    b.set_auth(s3s::auth::SimpleAuth::from_single(
-        config.credentials.access_key.clone(),
-        config.credentials.secret_key.clone(),
-    ));
+    b.set_auth(edge::RootAuth::new(config.credentials.clone()));
     if let Some(domain) = &config.domain {
-        let host =
-            s3s::host::MultiDomain::new([domain.as_str()]).map_err(|e| S3ConfigError::Domain {
+        if domain.is_empty() || domain.contains(['/', ':']) {
+            return Err(S3ConfigError::Domain {
                 domain: domain.clone(),
-                reason: e.to_string(),
-            })?;
-        b.set_host(host);
+                reason: "expected a domain name such as s3.example.test".into(),
+            });
+        }
+        b.set_host(edge::DomainHost::new(domain));
     }
     Ok(b.build())
 }

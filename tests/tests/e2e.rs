@@ -20,3 +20,29 @@ mod listing;
 mod multipart;
 #[path = "e2e/objects.rs"]
 mod objects;
+
+// The S3 suite: `s3` is the fixture, `s3_*` the cases by concern.
+#[path = "e2e/s3.rs"]
+mod s3;
+#[path = "e2e/s3_auth.rs"]
+mod s3_auth;
+#[path = "e2e/s3_bad_input.rs"]
+mod s3_bad_input;
+#[path = "e2e/s3_buckets.rs"]
+mod s3_buckets;
+#[path = "e2e/s3_copy.rs"]
+mod s3_copy;
+#[path = "e2e/s3_interop.rs"]
+mod s3_interop;
+#[path = "e2e/s3_list.rs"]
+mod s3_list;
+#[path = "e2e/s3_multipart.rs"]
+mod s3_multipart;
+#[path = "e2e/s3_objects.rs"]
+mod s3_objects;
+#[path = "e2e/s3_reads.rs"]
+mod s3_reads;
+#[path = "e2e/s3_streaming.rs"]
+mod s3_streaming;
+#[path = "e2e/s3_tools.rs"]
+mod s3_tools;

@@ -66,6 +66,38 @@ fn wanted(expected: &Expected) -> ChecksumHasher {
     h
 }
 
+/// Refuses checksum algorithms S3 does not know, named by `x-amz-checksum-algorithm`
+/// (parsed by s3s) or by the SDKs' `x-amz-sdk-checksum-algorithm`.
+pub fn check_algorithm(
+    algorithm: Option<&ChecksumAlgorithm>,
+    headers: &http::HeaderMap,
+) -> s3s::S3Result<()> {
+    let sdk = headers
+        .get("x-amz-sdk-checksum-algorithm")
+        .map(|v| ChecksumAlgorithm::from(String::from_utf8_lossy(v.as_bytes()).into_owned()));
+    for a in [algorithm, sdk.as_ref()].into_iter().flatten() {
+        check_one_algorithm(a)?;
+    }
+    Ok(())
+}
+
+fn check_one_algorithm(a: &ChecksumAlgorithm) -> s3s::S3Result<()> {
+    let known = [
+        ChecksumAlgorithm::CRC32,
+        ChecksumAlgorithm::CRC32C,
+        ChecksumAlgorithm::SHA1,
+        ChecksumAlgorithm::SHA256,
+        ChecksumAlgorithm::CRC64NVME,
+    ];
+    if known.iter().any(|k| a.as_str().eq_ignore_ascii_case(k)) {
+        return Ok(());
+    }
+    Err(super::error::s3_err(
+        s3s::S3ErrorCode::InvalidRequest,
+        format!("unknown checksum algorithm {:?}", a.as_str()),
+    ))
+}
+
 /// The reader and the handle to its outcome.
 pub fn verifier(
     blob: StreamingBlob,

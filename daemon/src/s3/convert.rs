@@ -60,13 +60,34 @@ pub struct WriteHeaders {
 }
 
 impl WriteHeaders {
-    /// The object attributes these headers describe.
-    pub fn into_attrs(self) -> ObjectAttrs {
+    /// The object attributes these headers describe; user metadata is limited to 2 KB
+    /// (keys and values), as in S3.
+    pub fn into_attrs(self) -> Result<ObjectAttrs, S3Error> {
+        let meta_size: usize = self
+            .metadata
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if meta_size > 2048 {
+            return Err(s3_err(
+                S3ErrorCode::MetadataTooLarge,
+                format!("user metadata is {meta_size} bytes; at most 2048 are allowed"),
+            ));
+        }
+        // `aws-chunked` describes the transfer, not the object.
+        let encoding = self.content_encoding.map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         let mut headers = BTreeMap::new();
         for (name, value) in [
             (CACHE_CONTROL, self.cache_control),
             (CONTENT_DISPOSITION, self.content_disposition),
-            (CONTENT_ENCODING, self.content_encoding),
+            (CONTENT_ENCODING, encoding.filter(|e| !e.is_empty())),
             (CONTENT_LANGUAGE, self.content_language),
         ] {
             if let Some(v) = value {
@@ -82,7 +103,7 @@ impl WriteHeaders {
                 );
             }
         }
-        ObjectAttrs {
+        Ok(ObjectAttrs {
             content_type: self.content_type.unwrap_or_default(),
             user_metadata: self
                 .metadata
@@ -91,7 +112,7 @@ impl WriteHeaders {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect(),
             headers,
-        }
+        })
     }
 }
 
@@ -171,35 +192,68 @@ pub struct Conditions<'a> {
 }
 
 impl Conditions<'_> {
-    /// RFC 9110 evaluation as S3 does it: If-Match / If-Unmodified-Since → 412,
-    /// If-None-Match / If-Modified-Since → 304 on reads (`not_modified`), 412 otherwise.
-    pub fn check(&self, info: &ObjectInfo, not_modified: S3ErrorCode) -> Result<(), S3Error> {
+    /// RFC 9110 evaluation as S3 does it: If-Match / If-Unmodified-Since failing → 412;
+    /// If-None-Match / If-Modified-Since failing → `Ok(false)` (a read answers 304), or 412
+    /// when `on_read` is false (copy sources). `Ok(true)`: go ahead.
+    pub fn check(&self, info: &ObjectInfo, on_read: bool) -> Result<bool, S3Error> {
         let mtime = info.mod_time_ns.div_euclid(1_000_000_000);
-        let failed = |code: S3ErrorCode| {
+        let failed = || {
             Err(s3_err(
-                code,
+                S3ErrorCode::PreconditionFailed,
                 "the object does not meet the request's conditions",
             ))
         };
         if let Some(c) = self.if_match {
             if !matches(c, &info.etag) {
-                return failed(S3ErrorCode::PreconditionFailed);
+                return failed();
             }
         } else if let Some(t) = self.if_unmodified_since.and_then(seconds)
             && mtime > t
         {
-            return failed(S3ErrorCode::PreconditionFailed);
+            return failed();
         }
-        if let Some(c) = self.if_none_match {
-            if matches(c, &info.etag) {
-                return failed(not_modified);
-            }
-        } else if let Some(t) = self.if_modified_since.and_then(seconds)
-            && mtime <= t
-        {
-            return failed(not_modified);
+        let unchanged = match self.if_none_match {
+            Some(c) => matches(c, &info.etag),
+            None => self
+                .if_modified_since
+                .and_then(seconds)
+                .is_some_and(|t| mtime <= t),
+        };
+        match (unchanged, on_read) {
+            (false, _) => Ok(true),
+            (true, true) => Ok(false),
+            (true, false) => failed(),
         }
-        Ok(())
+    }
+}
+
+/// A 304 Not Modified, with the validators RFC 9110 §15.4.5 asks for.
+pub fn not_modified(info: &ObjectInfo) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = format!("\"{}\"", info.etag).parse() {
+        headers.insert(http::header::ETAG, v);
+    }
+    let mut date = Vec::new();
+    if timestamp(info.mod_time_ns)
+        .format(TimestampFormat::HttpDate, &mut date)
+        .is_ok()
+        && let Ok(v) = http::HeaderValue::from_bytes(&date)
+    {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(headers);
+    e
+}
+
+/// Buckets are unversioned: only the version `null` exists.
+pub fn check_version(version_id: Option<&str>) -> Result<(), S3Error> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_err(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified",
+        )),
     }
 }
 

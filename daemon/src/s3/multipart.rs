@@ -4,7 +4,7 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::body::{Expected, verifier};
+use super::body::{Expected, check_algorithm, verifier};
 use super::bucket::owner;
 use super::convert::{Conditions, WriteHeaders, etag, etag_value, timestamp};
 use super::error::{s3_err, to_s3};
@@ -38,7 +38,7 @@ pub async fn create_multipart_upload(
         content_language: i.content_language,
         expires: i.expires,
     }
-    .into_attrs();
+    .into_attrs()?;
     let upload_id = layer
         .create_upload(&i.bucket, &i.key, &attrs)
         .await
@@ -56,6 +56,7 @@ pub async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let trailers = req.trailing_headers;
+    let headers = req.headers;
     let i = req.input;
     let number = part_number(i.part_number)?;
     let size = match i.content_length {
@@ -88,6 +89,7 @@ pub async fn upload_part(
         },
         algorithm: i.checksum_algorithm,
     };
+    check_algorithm(expected.algorithm.as_ref(), &headers)?;
     let (mut reader, outcome) = verifier(body, expected, trailers);
     let result = layer
         .upload_part(&i.bucket, &i.key, &i.upload_id, number, &mut reader, size)
@@ -155,7 +157,7 @@ pub async fn upload_part_copy(
         if_modified_since: i.copy_source_if_modified_since.as_ref(),
         if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
     }
-    .check(&read.info, S3ErrorCode::PreconditionFailed)?;
+    .check(&read.info, false)?;
     let size = read.range.1 - read.range.0;
     let mut body = body_reader(read.body);
     let part = layer

@@ -4,7 +4,7 @@ use http::StatusCode;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::body::{Expected, response_body, verifier};
+use super::body::{Expected, check_algorithm, response_body, verifier};
 use super::convert::*;
 use super::error::{s3_err, to_s3};
 use crate::erasure::{ObjectAttrs, RangeSpec};
@@ -41,6 +41,7 @@ pub async fn put_object(
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let trailers = req.trailing_headers;
+    let headers = req.headers;
     let input = req.input;
     let size = declared_size(input.content_length)?;
     let Some(body) = input.body else {
@@ -58,6 +59,7 @@ pub async fn put_object(
         },
         algorithm: input.checksum_algorithm,
     };
+    check_algorithm(expected.algorithm.as_ref(), &headers)?;
     let attrs = WriteHeaders {
         content_type: input.content_type.map(|c| c.to_string()),
         metadata: input.metadata,
@@ -67,7 +69,15 @@ pub async fn put_object(
         content_language: input.content_language,
         expires: input.expires,
     }
-    .into_attrs();
+    .into_attrs()?;
+    check_write_conditions(
+        layer,
+        &input.bucket,
+        &input.key,
+        input.if_match.as_ref(),
+        input.if_none_match.as_ref(),
+    )
+    .await?;
     let (mut reader, outcome) = verifier(body, expected, trailers);
     let result = layer
         .put_object(&input.bucket, &input.key, &attrs, &mut reader, size)
@@ -112,6 +122,7 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
+    check_version(i.version_id.as_deref())?;
     let part_info = match i.part_number {
         Some(_) => Some(layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?),
         None => None,
@@ -122,13 +133,16 @@ pub async fn get_object(
         .await
         .map_err(to_s3)?;
     let info = &read.info;
-    Conditions {
+    let modified = Conditions {
         if_match: i.if_match.as_ref(),
         if_none_match: i.if_none_match.as_ref(),
         if_modified_since: i.if_modified_since.as_ref(),
         if_unmodified_since: i.if_unmodified_since.as_ref(),
     }
-    .check(info, S3ErrorCode::NotModified)?;
+    .check(info, true)?;
+    if !modified {
+        return Err(not_modified(info));
+    }
     let h = read_headers(info, read.range, spec != RangeSpec::Full);
     let output = GetObjectOutput {
         accept_ranges: Some("bytes".into()),
@@ -167,14 +181,18 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
+    check_version(i.version_id.as_deref())?;
     let info = layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?;
-    Conditions {
+    let modified = Conditions {
         if_match: i.if_match.as_ref(),
         if_none_match: i.if_none_match.as_ref(),
         if_modified_since: i.if_modified_since.as_ref(),
         if_unmodified_since: i.if_unmodified_since.as_ref(),
     }
-    .check(&info, S3ErrorCode::NotModified)?;
+    .check(&info, true)?;
+    if !modified {
+        return Err(not_modified(&info));
+    }
     let spec = range_spec(i.range.as_ref(), i.part_number, Some(&info))?;
     let range = spec
         .resolve(info.size)
@@ -201,7 +219,7 @@ pub async fn head_object(
         e_tag: Some(etag(&info.etag)),
         last_modified: Some(timestamp(info.mod_time_ns)),
         metadata: metadata(&info.user_metadata),
-        parts_count: (info.parts() > 1 || i.part_number.is_some()).then_some(info.parts() as i32),
+        parts_count: i.part_number.map(|_| info.parts() as i32),
         ..Default::default()
     };
     let mut resp = S3Response::new(output);
@@ -216,6 +234,7 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = req.input;
+    check_version(i.version_id.as_deref())?;
     match layer.delete_object(&i.bucket, &i.key).await {
         // Deleting what is not there succeeds, as in S3.
         Ok(()) | Err(ObjectError::ObjectNotFound { .. }) => {
@@ -237,13 +256,27 @@ pub async fn delete_objects(
         ));
     }
     let quiet = i.delete.quiet.unwrap_or(false);
-    let keys: Vec<String> = i.delete.objects.into_iter().map(|o| o.key).collect();
+    // Keys naming a version other than `null` get an error of their own and are kept.
+    let (objects, bad_versions): (Vec<_>, Vec<_>) = i
+        .delete
+        .objects
+        .into_iter()
+        .partition(|o| check_version(o.version_id.as_deref()).is_ok());
+    let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
     let results = layer
         .delete_objects(&i.bucket, &keys)
         .await
         .map_err(to_s3)?;
     let mut deleted = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors: Vec<Error> = bad_versions
+        .into_iter()
+        .map(|o| Error {
+            code: Some(S3ErrorCode::InvalidArgument.as_str().to_string()),
+            message: Some("Invalid version id specified".into()),
+            key: Some(o.key),
+            version_id: o.version_id,
+        })
+        .collect();
     for (key, r) in keys.into_iter().zip(results) {
         match r {
             Ok(()) | Err(ObjectError::ObjectNotFound { .. }) => {
@@ -270,6 +303,43 @@ pub async fn delete_objects(
         errors: Some(errors),
         ..Default::default()
     }))
+}
+
+/// A conditional write (`If-None-Match: *`, `If-Match: ETAG`) checked against the object
+/// as it is now. (Checked before the upload, not atomically with its commit.)
+async fn check_write_conditions(
+    layer: &ObjectLayer,
+    bucket: &str,
+    key: &str,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
+    if if_match.is_none() && if_none_match.is_none() {
+        return Ok(());
+    }
+    let current = match layer.head_object(bucket, key).await {
+        Ok(info) => Some(info),
+        Err(ObjectError::ObjectNotFound { .. }) => None,
+        Err(e) => return Err(to_s3(e)),
+    };
+    let failed = || {
+        Err(s3_err(
+            S3ErrorCode::PreconditionFailed,
+            "the object does not meet the request's conditions",
+        ))
+    };
+    match (if_none_match, &current) {
+        (Some(ETagCondition::Any), Some(_)) => return failed(),
+        (Some(ETagCondition::ETag(e)), Some(info)) if etag_value(e) == info.etag => {
+            return failed();
+        }
+        _ => {}
+    }
+    match (if_match, &current) {
+        (Some(_), None) => Err(s3_err(S3ErrorCode::NoSuchKey, "the object does not exist")),
+        (Some(ETagCondition::ETag(e)), Some(info)) if etag_value(e) != info.etag => failed(),
+        _ => Ok(()),
+    }
 }
 
 /// The bucket and key of a copy source.
@@ -317,7 +387,7 @@ pub async fn copy_object(
         if_modified_since: i.copy_source_if_modified_since.as_ref(),
         if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
     }
-    .check(&src, S3ErrorCode::PreconditionFailed)?;
+    .check(&src, false)?;
     let replace = i
         .metadata_directive
         .as_ref()
@@ -329,18 +399,22 @@ pub async fn copy_object(
              object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let attrs: Option<ObjectAttrs> = replace.then(|| {
-        WriteHeaders {
-            content_type: i.content_type.map(|c| c.to_string()),
-            metadata: i.metadata,
-            cache_control: i.cache_control,
-            content_disposition: i.content_disposition,
-            content_encoding: i.content_encoding,
-            content_language: i.content_language,
-            expires: i.expires,
-        }
-        .into_attrs()
-    });
+    let attrs: Option<ObjectAttrs> = if replace {
+        Some(
+            WriteHeaders {
+                content_type: i.content_type.map(|c| c.to_string()),
+                metadata: i.metadata,
+                cache_control: i.cache_control,
+                content_disposition: i.content_disposition,
+                content_encoding: i.content_encoding,
+                content_language: i.content_language,
+                expires: i.expires,
+            }
+            .into_attrs()?,
+        )
+    } else {
+        None
+    };
     let info = layer
         .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, attrs.as_ref())
         .await

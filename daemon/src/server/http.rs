@@ -60,6 +60,8 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             })
         } else {
             let s3 = self.s3.clone();
+            let mut req = req;
+            crate::s3::normalize_headers(req.headers_mut());
             Box::pin(async move {
                 match s3.call(req.map(s3s::Body::from)).await {
                     Ok(resp) => Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync())),

@@ -319,7 +319,9 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
 
 /// Empties the page cache (root only), so the next reads come from the disk.
 fn drop_caches() -> bool {
-    let synced = std::process::Command::new("sync").status().is_ok_and(|s| s.success());
+    let synced = std::process::Command::new("sync")
+        .status()
+        .is_ok_and(|s| s.success());
     synced && std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok()
 }
 
@@ -351,9 +353,17 @@ fn plain_write_read(file: &Path, data: &[u8]) -> anyhow::Result<Plain> {
     out.sync_all()?;
     let write = start.elapsed();
     let read = read_back(file, data.len())?;
-    let cold_read = if drop_caches() { Some(read_back(file, data.len())?) } else { None };
+    let cold_read = if drop_caches() {
+        Some(read_back(file, data.len())?)
+    } else {
+        None
+    };
     std::fs::remove_file(file)?;
-    Ok(Plain { write, read, cold_read })
+    Ok(Plain {
+        write,
+        read,
+        cold_read,
+    })
 }
 
 async fn large_rows(
@@ -377,9 +387,8 @@ async fn large_rows(
     let (put, get_warm) = (mib_per_s(size, put_t), mib_per_s(size, get_t));
     let (pw, pr) = (("file write+fsync", w), ("file read, page cache", r));
     let (put_goal, get_goal) = (Target::RatioAtLeast(0.3), Target::RatioAtLeast(0.5));
-    let mut rows = vec![
-        Row::new(format!("gRPC PUT {mib} MiB"), "MiB/s", put, pw).target(Some(put_goal)),
-    ];
+    let mut rows =
+        vec![Row::new(format!("gRPC PUT {mib} MiB"), "MiB/s", put, pw).target(Some(put_goal))];
     // Disk against disk: both reads start with an empty page cache.
     match plain.cold_read {
         Some(cold) if drop_caches() => {
@@ -387,10 +396,20 @@ async fn large_rows(
             get(client, "large".into(), Some(payload)).await?;
             let get_cold = mib_per_s(size, start.elapsed());
             let base = ("file read, cold cache", mib_per_s(size, cold));
-            rows.push(Row::new(format!("gRPC GET {mib} MiB, cold"), "MiB/s", get_cold, base).target(Some(get_goal)));
-            rows.push(Row::new(format!("gRPC GET {mib} MiB, warm"), "MiB/s", get_warm, pr));
+            rows.push(
+                Row::new(format!("gRPC GET {mib} MiB, cold"), "MiB/s", get_cold, base)
+                    .target(Some(get_goal)),
+            );
+            rows.push(Row::new(
+                format!("gRPC GET {mib} MiB, warm"),
+                "MiB/s",
+                get_warm,
+                pr,
+            ));
         }
-        _ => rows.push(Row::new(format!("gRPC GET {mib} MiB"), "MiB/s", get_warm, pr).target(Some(get_goal))),
+        _ => rows.push(
+            Row::new(format!("gRPC GET {mib} MiB"), "MiB/s", get_warm, pr).target(Some(get_goal)),
+        ),
     }
     Ok(rows)
 }

@@ -1,0 +1,130 @@
+//! The HTTP edge of S3: who may call (the root credentials), how the Host header names a
+//! bucket (virtual-host style under `--domain`, the port ignored), and the normalisation of
+//! headers clients legitimately send twice.
+
+use http::HeaderMap;
+use http::header::CONTENT_ENCODING;
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::host::{S3Host, VirtualHost};
+use s3s::{S3ErrorCode, S3Result};
+use tessera_proto::auth::Credentials;
+
+use super::error::s3_err;
+
+/// Accepts only the root credentials.
+pub struct RootAuth {
+    creds: Credentials,
+}
+
+impl RootAuth {
+    /// Auth for `creds`.
+    pub fn new(creds: Credentials) -> Self {
+        Self { creds }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Auth for RootAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if access_key == self.creds.access_key {
+            Ok(SecretKey::from(self.creds.secret_key.as_str()))
+        } else {
+            Err(s3_err(
+                S3ErrorCode::InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ))
+        }
+    }
+}
+
+/// `BUCKET.DOMAIN[:port]` names a bucket; any other host is path style.
+pub struct DomainHost {
+    domain: String,
+}
+
+impl DomainHost {
+    /// Virtual hosts under `domain`.
+    pub fn new(domain: &str) -> Self {
+        Self {
+            domain: domain.trim_end_matches('.').to_ascii_lowercase(),
+        }
+    }
+}
+
+/// The host without its port (`[v6]:port` too).
+fn without_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+impl S3Host for DomainHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = without_port(host);
+        let bucket = name
+            .len()
+            .checked_sub(self.domain.len() + 1)
+            .filter(|&at| {
+                name.is_char_boundary(at)
+                    && name[at + 1..].eq_ignore_ascii_case(&self.domain)
+                    && name.as_bytes()[at] == b'.'
+            })
+            .map(|at| &name[..at]);
+        Ok(match bucket {
+            Some(bucket) if !bucket.is_empty() => {
+                VirtualHost::new(self.domain.as_str()).with_bucket(bucket.to_ascii_lowercase())
+            }
+            _ => VirtualHost::new(name),
+        })
+    }
+}
+
+/// Joins repeated Content-Encoding headers into one (an aws-chunked upload of a gzip body
+/// sends `gzip` and `aws-chunked` separately), so the request parses.
+pub fn normalize_headers(headers: &mut HeaderMap) {
+    let values: Vec<String> = headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    if values.len() > 1
+        && let Ok(joined) = values.join(",").parse()
+    {
+        headers.insert(CONTENT_ENCODING, joined);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_with_ports_name_their_bucket() {
+        let h = DomainHost::new("s3.test");
+        let vh = h.parse_host_header("photos.s3.test:9000").unwrap();
+        assert_eq!(vh.bucket(), Some("photos"));
+        assert_eq!(h.parse_host_header("s3.test:9000").unwrap().bucket(), None);
+        assert_eq!(
+            h.parse_host_header("127.0.0.1:9000").unwrap().bucket(),
+            None
+        );
+        assert_eq!(h.parse_host_header("[::1]:9000").unwrap().bucket(), None);
+        assert_eq!(h.parse_host_header("xs3.test").unwrap().bucket(), None);
+        assert_eq!(without_port("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn repeated_content_encodings_are_joined() {
+        let mut h = HeaderMap::new();
+        h.append(CONTENT_ENCODING, "gzip".parse().unwrap());
+        h.append(CONTENT_ENCODING, "aws-chunked".parse().unwrap());
+        normalize_headers(&mut h);
+        assert_eq!(h.get_all(CONTENT_ENCODING).iter().count(), 1);
+        assert_eq!(h.get(CONTENT_ENCODING).unwrap(), "gzip,aws-chunked");
+    }
+}
