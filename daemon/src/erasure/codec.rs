@@ -13,6 +13,8 @@ use super::ErasureError;
 
 /// Bytes of checksum in front of every shard.
 pub const CHECKSUM_LEN: usize = 8;
+/// Bytes of each shard encoded at a time (keeps k+m slices within the L2 cache).
+const ENCODE_SLICE: usize = 8 << 10;
 /// The checksum algorithm recorded in object metadata.
 pub const CHECKSUM_ALGORITHM: &str = "xxh3-64";
 
@@ -85,11 +87,19 @@ impl Codec {
         buf.put_bytes(0, frame_len * self.parity);
         let mut frames: Vec<&mut [u8]> = buf.chunks_mut(frame_len).collect();
         if let Some(rs) = self.rs.as_ref().filter(|_| shard_len > 0) {
-            let mut shards: Vec<&mut [u8]> =
-                frames.iter_mut().map(|f| &mut f[CHECKSUM_LEN..]).collect();
-            rs.encode(&mut shards).map_err(|e| ErasureError::Geometry {
-                reason: format!("encode: {e:?}"),
-            })?;
+            // The code works byte position by byte position, so encoding column slices of
+            // every shard gives the same parity while the working set stays in L2.
+            let mut at = CHECKSUM_LEN;
+            while at < frame_len {
+                let end = (at + ENCODE_SLICE).min(frame_len);
+                let mut columns: Vec<&mut [u8]> =
+                    frames.iter_mut().map(|f| &mut f[at..end]).collect();
+                rs.encode(&mut columns)
+                    .map_err(|e| ErasureError::Geometry {
+                        reason: format!("encode: {e:?}"),
+                    })?;
+                at = end;
+            }
         }
         for frame in &mut frames {
             let sum = xxh3_64(&frame[CHECKSUM_LEN..]);
