@@ -8,10 +8,15 @@
 //!    shards. Baseline: memcpy of the same 1 MiB.
 //! 2. gRPC PUT and GET of one large object (`--large-mib`) on a 4-drive node (2+2).
 //!    Baseline: writing the same bytes to a plain file (fsync at the end) and reading them
-//!    back, on the same file system.
+//!    back, on the same file system. When the page cache can be dropped (root), a cold GET
+//!    is compared with a cold plain read, and the warm GET with a page-cache read.
 //! 3. 4 KiB objects from `--clients` concurrent clients (all PUTs, then all GETs): ops/s,
 //!    p50 and p99. Baseline: as many threads writing+fsyncing, then reading, 4 KiB files.
-//! 4. Peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a GET of
+//! 4. S3 (in `bench/s3.rs`) on a fresh 4-drive node: PUT and GET of one large object
+//!    (`--s3-large-mib`), then 4 KiB PUTs and GETs from `--clients` concurrent clients.
+//!    Baseline: the same requests, in the same run on the same file system, against
+//!    `s3s-fs` (`--s3s-fs`), a single-copy file-system S3 server on the same s3s front end.
+//! 5. Peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a GET of
 //!    `--rss-mib` on a fresh node. Baseline: that node's idle RSS.
 //!
 //! This is a program, not a test: it never asserts on time, it only reports. It fails only
@@ -36,6 +41,9 @@ use tessera_proto::object::{
 };
 use tessera_tests::{Node, pattern};
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+#[path = "bench/s3.rs"]
+mod s3;
 
 const MIB: usize = 1 << 20;
 const BUCKET: &str = "bench";
@@ -63,6 +71,15 @@ struct Args {
     /// Length of one codec measurement in ms; the best of three is kept.
     #[arg(long, default_value_t = 300)]
     codec_ms: u64,
+    /// Size of the object for the S3 PUT/GET throughput, in MiB.
+    #[arg(long, default_value_t = 256)]
+    s3_large_mib: usize,
+    /// S3 4 KiB operations per phase (PUT, then GET), spread over `--clients` clients.
+    #[arg(long, default_value_t = 4000)]
+    s3_small_ops: usize,
+    /// The s3s-fs binary, the S3 baseline [default: $HOME/.cache/s3s-fs/bin/s3s-fs].
+    #[arg(long)]
+    s3s_fs: Option<PathBuf>,
     /// Directory for the drives and the baseline files (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -75,22 +92,30 @@ enum Target {
     AtLeast(f64),
     /// The tessera figure is below this.
     Below(f64),
+    /// The tessera figure is at most this.
+    AtMost(f64),
     /// tessera / baseline is at least this.
     RatioAtLeast(f64),
 }
 
-/// One line of the summary: a figure, its baseline `(name, value)` and maybe a target.
+/// One line of the summary: a figure, its baseline `(name, value)` if there is one, and
+/// maybe a target.
 struct Row {
     measure: String,
     unit: &'static str,
     value: f64,
-    base: (&'static str, f64),
+    base: Option<(&'static str, f64)>,
     target: Option<Target>,
 }
 
 impl Row {
-    fn new(measure: String, unit: &'static str, value: f64, base: (&'static str, f64)) -> Row {
-        let target = None;
+    fn new(
+        measure: String,
+        unit: &'static str,
+        value: f64,
+        base: impl Into<Option<(&'static str, f64)>>,
+    ) -> Row {
+        let (base, target) = (base.into(), None);
         Row {
             measure,
             unit,
@@ -106,18 +131,27 @@ impl Row {
     }
 
     fn print(&self) {
-        let ratio = self.value / self.base.1;
+        let ratio = self.base.map(|(_, b)| self.value / b);
         let target = self.target.map_or(String::new(), |t| {
             let (text, met) = match t {
-                Target::AtLeast(v) => (format!("≥ {v} {}", self.unit), self.value >= v),
-                Target::Below(v) => (format!("< {v} {}", self.unit), self.value < v),
-                Target::RatioAtLeast(v) => (format!("ratio ≥ {v}"), ratio >= v),
+                Target::AtLeast(v) => (format!("≥ {v} {}", self.unit), Some(self.value >= v)),
+                Target::Below(v) => (format!("< {v} {}", self.unit), Some(self.value < v)),
+                Target::AtMost(v) => (format!("≤ {v} {}", self.unit), Some(self.value <= v)),
+                Target::RatioAtLeast(v) => (format!("ratio ≥ {v}"), ratio.map(|r| r >= v)),
             };
-            format!("{text}: {}", if met { "met" } else { "MISSED" })
+            let met = match met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "no baseline",
+            };
+            format!("{text}: {met}")
         });
         let (m, u, v) = (&self.measure, self.unit, num(self.value));
-        let (bn, b) = (self.base.0, num(self.base.1));
-        println!("| {m} | {v} {u} | {b} {u} ({bn}) | {ratio:.2} | {target} |");
+        let (base, ratio) = match (self.base, ratio) {
+            (Some((bn, b)), Some(r)) => (format!("{} {u} ({bn})", num(b)), format!("{r:.2}")),
+            _ => ("no baseline".into(), "–".into()),
+        };
+        println!("| {m} | {v} {u} | {base} | {ratio} | {target} |");
     }
 }
 
@@ -167,6 +201,20 @@ async fn main() -> anyhow::Result<()> {
             rows.extend(small_rows(&node, dir, per, args.clients).await?);
         }
     }
+    let mut notes = Vec::new();
+    if args.s3_large_mib > 0 || args.s3_small_ops > 0 {
+        eprintln!("s3 ...");
+        let s3 = s3::Config {
+            large: args.s3_large_mib * MIB,
+            small_per_client: args.s3_small_ops.div_ceil(args.clients.max(1)),
+            clients: args.clients.max(1),
+            s3s_fs: args.s3s_fs.clone().unwrap_or_else(s3::default_s3s_fs),
+        };
+        let node = start_node(&node_bin, &dir.join("s"))?;
+        let (s3_rows, note) = s3::rows(&node, dir, &s3).await?;
+        rows.extend(s3_rows);
+        notes.extend(note);
+    }
     if args.rss_mib > 0 {
         eprintln!("rss ...");
         let node = start_node(&node_bin, &dir.join("r"))?;
@@ -177,6 +225,9 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|");
     for row in &rows {
         row.print();
+    }
+    for note in &notes {
+        println!("\n{note}");
     }
     Ok(())
 }
