@@ -25,6 +25,25 @@ pub struct Expected {
     pub algorithm: Option<ChecksumAlgorithm>,
 }
 
+/// The checksums a PutObject or UploadPart input declares (the two share field names).
+macro_rules! expected_checksums {
+    ($input:ident) => {
+        $crate::s3::body::Expected {
+            content_md5: $input.content_md5,
+            checksum: s3s::dto::Checksum {
+                checksum_crc32: $input.checksum_crc32,
+                checksum_crc32c: $input.checksum_crc32c,
+                checksum_sha1: $input.checksum_sha1,
+                checksum_sha256: $input.checksum_sha256,
+                checksum_crc64nvme: $input.checksum_crc64nvme,
+                ..Default::default()
+            },
+            algorithm: $input.checksum_algorithm,
+        }
+    };
+}
+pub(super) use expected_checksums;
+
 /// What verification found; read after the body is consumed.
 #[derive(Default)]
 pub struct Outcome {

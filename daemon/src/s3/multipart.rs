@@ -4,7 +4,7 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::body::{Expected, check_algorithm, verifier};
+use super::body::{check_algorithm, expected_checksums, verifier};
 use super::bucket::owner;
 use super::convert::{Conditions, WriteHeaders, etag, etag_value, timestamp};
 use super::error::{s3_err, to_s3};
@@ -77,18 +77,7 @@ pub async fn upload_part(
     let Some(body) = i.body else {
         return Err(s3_err(S3ErrorCode::IncompleteBody, "no body"));
     };
-    let expected = Expected {
-        content_md5: i.content_md5,
-        checksum: Checksum {
-            checksum_crc32: i.checksum_crc32,
-            checksum_crc32c: i.checksum_crc32c,
-            checksum_sha1: i.checksum_sha1,
-            checksum_sha256: i.checksum_sha256,
-            checksum_crc64nvme: i.checksum_crc64nvme,
-            ..Default::default()
-        },
-        algorithm: i.checksum_algorithm,
-    };
+    let expected = expected_checksums!(i);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
     let (mut reader, outcome) = verifier(body, expected, trailers);
     let result = layer

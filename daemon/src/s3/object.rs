@@ -4,7 +4,7 @@ use http::StatusCode;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::body::{Expected, check_algorithm, response_body, verifier};
+use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
 use super::error::{s3_err, to_s3};
 use crate::erasure::{ObjectAttrs, RangeSpec};
@@ -47,18 +47,7 @@ pub async fn put_object(
     let Some(body) = input.body else {
         return Err(s3_err(S3ErrorCode::IncompleteBody, "no body"));
     };
-    let expected = Expected {
-        content_md5: input.content_md5,
-        checksum: Checksum {
-            checksum_crc32: input.checksum_crc32,
-            checksum_crc32c: input.checksum_crc32c,
-            checksum_sha1: input.checksum_sha1,
-            checksum_sha256: input.checksum_sha256,
-            checksum_crc64nvme: input.checksum_crc64nvme,
-            ..Default::default()
-        },
-        algorithm: input.checksum_algorithm,
-    };
+    let expected = expected_checksums!(input);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
     let attrs = WriteHeaders {
         content_type: input.content_type.map(|c| c.to_string()),

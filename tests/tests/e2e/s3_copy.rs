@@ -1,6 +1,6 @@
 //! S3 cases: CopyObject — metadata directive COPY and REPLACE, copy onto itself, the
 //! `x-amz-copy-source-if-*` conditions, and the errors S3 gives (no source range, missing
-//! source).
+//! source); UploadPartCopy with source ranges.
 
 use std::collections::HashMap;
 
@@ -9,6 +9,7 @@ use aws_sdk_s3::types::MetadataDirective;
 use tessera_tests::{md5_hex, pattern};
 
 use crate::s3::*;
+use crate::s3_multipart::{MIB, completed, create};
 
 async fn put_source(t: &S3Env, key: &str, data: &[u8]) {
     t.s3.put_object()
@@ -223,4 +224,91 @@ async fn copy_object_refuses_a_source_range_and_reports_a_missing_source() {
         404,
         "NoSuchBucket",
     );
+}
+
+#[tokio::test]
+async fn upload_part_copy_copies_ranges_of_existing_objects_into_parts() {
+    let t = S3Env::start();
+    t.mb("multi").await;
+    let src = pattern(11 * MIB + 100, 6);
+    t.put("multi", "source", &src).await;
+    t.put("multi", "tail", b"tail object").await;
+    let id = create(&t, "multi", "assembled").await;
+    let copy = |n: i32, source: &str, range: Option<String>| {
+        t.s3.upload_part_copy()
+            .bucket("multi")
+            .key("assembled")
+            .upload_id(&id)
+            .part_number(n)
+            .copy_source(source)
+            .set_copy_source_range(range)
+            .send()
+    };
+    let first = copy(1, "multi/source", Some(format!("bytes=0-{}", 5 * MIB - 1)))
+        .await
+        .unwrap();
+    let e1 = first
+        .copy_part_result()
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    assert_eq!(e1, format!("\"{}\"", md5_hex(&src[..5 * MIB])));
+    let second = copy(
+        2,
+        "multi/source",
+        Some(format!("bytes={}-{}", 5 * MIB, src.len() - 1)),
+    )
+    .await
+    .unwrap();
+    let e2 = second
+        .copy_part_result()
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+    let third = copy(3, "multi/tail", None).await.unwrap();
+    let e3 = third
+        .copy_part_result()
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_string();
+
+    assert_s3_err(
+        copy(4, "multi/source", Some(format!("bytes=0-{}", src.len()))).await,
+        416,
+        "InvalidRange",
+    );
+    assert_s3_err(
+        copy(4, "multi/source", Some("bytes=9-1".into())).await,
+        400,
+        "InvalidArgument",
+    );
+    assert_s3_err(copy(4, "multi/missing", None).await, 404, "NoSuchKey");
+    assert_s3_err(
+        t.s3.upload_part_copy()
+            .bucket("multi")
+            .key("assembled")
+            .upload_id(&id)
+            .part_number(4)
+            .copy_source("multi/tail")
+            .copy_source_if_match("\"ffffffffffffffffffffffffffffffff\"")
+            .send()
+            .await,
+        412,
+        "PreconditionFailed",
+    );
+
+    t.s3.complete_multipart_upload()
+        .bucket("multi")
+        .key("assembled")
+        .upload_id(&id)
+        .multipart_upload(completed(&[(1, &e1), (2, &e2), (3, &e3)]))
+        .send()
+        .await
+        .unwrap();
+    let mut want = src.clone();
+    want.extend_from_slice(b"tail object");
+    assert!(t.get("multi", "assembled").await == want);
 }

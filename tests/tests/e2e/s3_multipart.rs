@@ -12,7 +12,7 @@ use tessera_tests::{md5_hex, pattern};
 
 use crate::s3::*;
 
-const MIB: usize = 1 << 20;
+pub(crate) const MIB: usize = 1 << 20;
 
 /// The ETag S3 gives a multipart object: MD5 of the parts' MD5s, then `-N`.
 fn multipart_etag(parts: &[&[u8]]) -> String {
@@ -23,7 +23,7 @@ fn multipart_etag(parts: &[&[u8]]) -> String {
     format!("\"{}-{}\"", hex::encode(all.finalize()), parts.len())
 }
 
-fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
+pub(crate) fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(
             parts
@@ -34,7 +34,7 @@ fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
         .build()
 }
 
-async fn create(t: &S3Env, bucket: &str, key: &str) -> String {
+pub(crate) async fn create(t: &S3Env, bucket: &str, key: &str) -> String {
     t.s3.create_multipart_upload()
         .bucket(bucket)
         .key(key)
@@ -45,7 +45,14 @@ async fn create(t: &S3Env, bucket: &str, key: &str) -> String {
         .expect("upload id")
 }
 
-async fn part(t: &S3Env, bucket: &str, key: &str, id: &str, n: i32, data: &[u8]) -> String {
+pub(crate) async fn part(
+    t: &S3Env,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    n: i32,
+    data: &[u8],
+) -> String {
     t.s3.upload_part()
         .bucket(bucket)
         .key(key)
@@ -433,91 +440,4 @@ async fn list_parts_and_list_multipart_uploads_page_until_the_upload_is_aborted(
         !t.exists("multi", "up/a").await,
         "an aborted upload leaves no object"
     );
-}
-
-#[tokio::test]
-async fn upload_part_copy_copies_ranges_of_existing_objects_into_parts() {
-    let t = S3Env::start();
-    t.mb("multi").await;
-    let src = pattern(11 * MIB + 100, 6);
-    t.put("multi", "source", &src).await;
-    t.put("multi", "tail", b"tail object").await;
-    let id = create(&t, "multi", "assembled").await;
-    let copy = |n: i32, source: &str, range: Option<String>| {
-        t.s3.upload_part_copy()
-            .bucket("multi")
-            .key("assembled")
-            .upload_id(&id)
-            .part_number(n)
-            .copy_source(source)
-            .set_copy_source_range(range)
-            .send()
-    };
-    let first = copy(1, "multi/source", Some(format!("bytes=0-{}", 5 * MIB - 1)))
-        .await
-        .unwrap();
-    let e1 = first
-        .copy_part_result()
-        .unwrap()
-        .e_tag()
-        .unwrap()
-        .to_string();
-    assert_eq!(e1, format!("\"{}\"", md5_hex(&src[..5 * MIB])));
-    let second = copy(
-        2,
-        "multi/source",
-        Some(format!("bytes={}-{}", 5 * MIB, src.len() - 1)),
-    )
-    .await
-    .unwrap();
-    let e2 = second
-        .copy_part_result()
-        .unwrap()
-        .e_tag()
-        .unwrap()
-        .to_string();
-    let third = copy(3, "multi/tail", None).await.unwrap();
-    let e3 = third
-        .copy_part_result()
-        .unwrap()
-        .e_tag()
-        .unwrap()
-        .to_string();
-
-    assert_s3_err(
-        copy(4, "multi/source", Some(format!("bytes=0-{}", src.len()))).await,
-        416,
-        "InvalidRange",
-    );
-    assert_s3_err(
-        copy(4, "multi/source", Some("bytes=9-1".into())).await,
-        400,
-        "InvalidArgument",
-    );
-    assert_s3_err(copy(4, "multi/missing", None).await, 404, "NoSuchKey");
-    assert_s3_err(
-        t.s3.upload_part_copy()
-            .bucket("multi")
-            .key("assembled")
-            .upload_id(&id)
-            .part_number(4)
-            .copy_source("multi/tail")
-            .copy_source_if_match("\"ffffffffffffffffffffffffffffffff\"")
-            .send()
-            .await,
-        412,
-        "PreconditionFailed",
-    );
-
-    t.s3.complete_multipart_upload()
-        .bucket("multi")
-        .key("assembled")
-        .upload_id(&id)
-        .multipart_upload(completed(&[(1, &e1), (2, &e2), (3, &e3)]))
-        .send()
-        .await
-        .unwrap();
-    let mut want = src.clone();
-    want.extend_from_slice(b"tail object");
-    assert!(t.get("multi", "assembled").await == want);
 }
