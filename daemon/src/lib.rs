@@ -15,4 +15,4 @@ pub mod rpc;
 pub mod s3;
 pub mod server;
 pub mod sync;
-mod sys;
+pub(crate) mod sys;

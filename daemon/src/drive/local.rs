@@ -209,7 +209,14 @@ impl FileReader for LocalReader {
 struct LocalWriter {
     file: Option<fs::File>,
     path: PathBuf,
+    /// Bytes written so far, and where writeback was last started.
+    written: u64,
+    flushed: u64,
 }
+
+/// Writeback of a streamed file is started every this many bytes, so the fsync that ends
+/// the file overlaps the rest of the upload instead of following it.
+const WRITEBACK_EVERY: u64 = 8 << 20;
 
 #[async_trait]
 impl FileWriter for LocalWriter {
@@ -219,15 +226,27 @@ impl FileWriter for LocalWriter {
             source: io::Error::other("write after a failed write"),
         })?;
         let path = self.path.clone();
+        let (from, len) = (
+            self.flushed,
+            self.written + data.len() as u64 - self.flushed,
+        );
+        let kick = len >= WRITEBACK_EVERY;
         let file = tokio::task::spawn_blocking(move || {
-            file.write_all(&data)
-                .map(|()| file)
-                .map_err(|e| io_err(&path, e))
+            file.write_all(&data).map_err(|e| io_err(&path, e))?;
+            if kick {
+                // Best effort: a failure here only means the final fsync does more work.
+                let _ = crate::sys::start_writeback(&file, from, len);
+            }
+            Ok::<_, DriveError>(file)
         })
         .await
         .map_err(|e| DriveError::Offline {
             reason: format!("drive task failed: {e}"),
         })??;
+        self.written = from + len;
+        if kick {
+            self.flushed = self.written;
+        }
         self.file = Some(file);
         Ok(())
     }
@@ -338,6 +357,8 @@ impl Drive for LocalDrive {
             Ok(Box::new(LocalWriter {
                 file: Some(file),
                 path,
+                written: 0,
+                flushed: 0,
             }) as Box<dyn FileWriter>)
         })
         .await

@@ -1,8 +1,8 @@
 //! Streaming encode: request body → 1 MiB blocks → framed shards → one writer per shard.
 //!
 //! Memory: one block being read, one being encoded, one being written. The MD5 (ETag) and
-//! the encoding of block n run side by side on the blocking pool while block n−1's shards
-//! are written.
+//! the encoding of block n run side by side on the blocking pool while block n+1 is read
+//! from the client and block n−1's shards are written.
 //! A shard writer that fails is dropped; the write fails once fewer than write-quorum
 //! writers remain.
 
@@ -70,24 +70,29 @@ pub(crate) async fn encode_stream<R: AsyncRead + Unpin>(
             if len == 0 {
                 return Ok::<_, ErasureError>((hasher, None, BytesMut::new()));
             }
-            // MD5 and the erasure code of this block run side by side.
+            // MD5 and the erasure code of this block run side by side, while the next
+            // block arrives from the client.
             let for_md5 = current.clone();
-            let (hashed, encoded) = tokio::join!(
+            let next = async {
+                if len < block_size {
+                    Ok(BytesMut::new())
+                } else {
+                    read_block(reader, block_size).await
+                }
+            };
+            let (hashed, encoded, next) = tokio::join!(
                 tokio::task::spawn_blocking(move || {
                     hasher.update(&for_md5);
                     hasher
                 }),
                 tokio::task::spawn_blocking(move || codec.encode_block(&current)),
+                next,
             );
             let task_failed = |e: tokio::task::JoinError| ErasureError::Geometry {
                 reason: format!("encoder task: {e}"),
             };
             let (hasher, frames) = (hashed.map_err(task_failed)?, encoded.map_err(task_failed)?);
-            let next = if len < block_size {
-                BytesMut::new()
-            } else {
-                read_block(reader, block_size).await?
-            };
+            let next = next?;
             Ok((hasher, Some(frames?), next))
         };
         let write = async {
