@@ -7,6 +7,7 @@
 //!
 //! Tested by the unit tests at the end of this file and by every end-to-end test.
 
+mod files;
 mod walk;
 
 use std::fs;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use self::files::{LocalReader, LocalWriter};
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, VolumeInfo,
     WalkOptions, WalkPage, check_path,
@@ -170,103 +172,6 @@ fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("/"))
 }
 
-/// Reads a range of a file with plain blocking reads on tokio's blocking pool, straight
-/// into the buffer it returns (one copy, from the kernel).
-struct LocalReader {
-    file: Option<fs::File>,
-    left: u64,
-    path: PathBuf,
-}
-
-#[async_trait]
-impl FileReader for LocalReader {
-    async fn read_exact(&mut self, len: usize) -> Result<Bytes, DriveError> {
-        let short = |path: &Path| DriveError::Io {
-            path: path.display().to_string(),
-            source: io::Error::from(ErrorKind::UnexpectedEof),
-        };
-        if len as u64 > self.left {
-            return Err(short(&self.path));
-        }
-        let mut file = self.file.take().ok_or_else(|| short(&self.path))?;
-        let path = self.path.clone();
-        let (file, buf) = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            file.read_exact(&mut buf)
-                .map(|()| (file, buf))
-                .map_err(|e| io_err(&path, e))
-        })
-        .await
-        .map_err(|e| DriveError::Offline {
-            reason: format!("drive task failed: {e}"),
-        })??;
-        self.file = Some(file);
-        self.left -= len as u64;
-        Ok(Bytes::from(buf))
-    }
-}
-
-struct LocalWriter {
-    file: Option<fs::File>,
-    path: PathBuf,
-    /// Bytes written so far, and where writeback was last started.
-    written: u64,
-    flushed: u64,
-}
-
-/// Writeback of a streamed file is started every this many bytes, so the fsync that ends
-/// the file overlaps the rest of the upload instead of following it.
-const WRITEBACK_EVERY: u64 = 8 << 20;
-
-#[async_trait]
-impl FileWriter for LocalWriter {
-    async fn write(&mut self, data: Bytes) -> Result<(), DriveError> {
-        let mut file = self.file.take().ok_or_else(|| DriveError::Io {
-            path: self.path.display().to_string(),
-            source: io::Error::other("write after a failed write"),
-        })?;
-        let path = self.path.clone();
-        let (from, len) = (
-            self.flushed,
-            self.written + data.len() as u64 - self.flushed,
-        );
-        let kick = len >= WRITEBACK_EVERY;
-        let file = tokio::task::spawn_blocking(move || {
-            file.write_all(&data).map_err(|e| io_err(&path, e))?;
-            if kick {
-                // Best effort: a failure here only means the final fsync does more work.
-                let _ = crate::sys::start_writeback(&file, from, len);
-            }
-            Ok::<_, DriveError>(file)
-        })
-        .await
-        .map_err(|e| DriveError::Offline {
-            reason: format!("drive task failed: {e}"),
-        })??;
-        self.written = from + len;
-        if kick {
-            self.flushed = self.written;
-        }
-        self.file = Some(file);
-        Ok(())
-    }
-
-    async fn finish(self: Box<Self>) -> Result<(), DriveError> {
-        let Some(file) = self.file else {
-            return Err(DriveError::Io {
-                path: self.path.display().to_string(),
-                source: io::Error::other("finish after a failed write"),
-            });
-        };
-        let path = self.path;
-        tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| io_err(&path, e)))
-            .await
-            .map_err(|e| DriveError::Offline {
-                reason: format!("drive task failed: {e}"),
-            })?
-    }
-}
-
 #[async_trait]
 impl Drive for LocalDrive {
     fn endpoint(&self) -> &str {
@@ -354,12 +259,7 @@ impl Drive for LocalDrive {
         self.blocking(move |d| {
             d.create_parent(&path)?;
             let file = fs::File::create(&path).map_err(|e| io_err(&path, e))?;
-            Ok(Box::new(LocalWriter {
-                file: Some(file),
-                path,
-                written: 0,
-                flushed: 0,
-            }) as Box<dyn FileWriter>)
+            Ok(Box::new(LocalWriter::new(file, path)) as Box<dyn FileWriter>)
         })
         .await
     }
@@ -376,11 +276,7 @@ impl Drive for LocalDrive {
             let mut file = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
             file.seek(SeekFrom::Start(offset))
                 .map_err(|e| io_err(&path, e))?;
-            Ok(Box::new(LocalReader {
-                file: Some(file),
-                left: len,
-                path,
-            }) as Box<dyn FileReader>)
+            Ok(Box::new(LocalReader::new(file, len, path)) as Box<dyn FileReader>)
         })
         .await
     }
