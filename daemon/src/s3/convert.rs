@@ -59,6 +59,23 @@ pub struct WriteHeaders {
     pub expires: Option<Timestamp>,
 }
 
+/// The write headers of a PutObject, CreateMultipartUpload or CopyObject input (they share
+/// field names).
+macro_rules! write_headers {
+    ($input:ident) => {
+        $crate::s3::convert::WriteHeaders {
+            content_type: $input.content_type.map(|c| c.to_string()),
+            metadata: $input.metadata,
+            cache_control: $input.cache_control,
+            content_disposition: $input.content_disposition,
+            content_encoding: $input.content_encoding,
+            content_language: $input.content_language,
+            expires: $input.expires,
+        }
+    };
+}
+pub(super) use write_headers;
+
 impl WriteHeaders {
     /// The object attributes these headers describe; user metadata is limited to 2 KB
     /// (keys and values), as in S3.

@@ -6,7 +6,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::body::{check_algorithm, expected_checksums, verifier};
 use super::bucket::owner;
-use super::convert::{Conditions, WriteHeaders, etag, etag_value, timestamp};
+use super::convert::{Conditions, etag, etag_value, timestamp, write_headers};
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
 use crate::erasure::{CompletePart, RangeSpec};
@@ -29,16 +29,7 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
-    let attrs = WriteHeaders {
-        content_type: i.content_type.map(|c| c.to_string()),
-        metadata: i.metadata,
-        cache_control: i.cache_control,
-        content_disposition: i.content_disposition,
-        content_encoding: i.content_encoding,
-        content_language: i.content_language,
-        expires: i.expires,
-    }
-    .into_attrs()?;
+    let attrs = write_headers!(i).into_attrs()?;
     let upload_id = layer
         .create_upload(&i.bucket, &i.key, &attrs)
         .await

@@ -49,16 +49,7 @@ pub async fn put_object(
     };
     let expected = expected_checksums!(input);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
-    let attrs = WriteHeaders {
-        content_type: input.content_type.map(|c| c.to_string()),
-        metadata: input.metadata,
-        cache_control: input.cache_control,
-        content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
-        content_language: input.content_language,
-        expires: input.expires,
-    }
-    .into_attrs()?;
+    let attrs = write_headers!(input).into_attrs()?;
     check_write_conditions(
         layer,
         &input.bucket,
@@ -389,18 +380,7 @@ pub async fn copy_object(
         ));
     }
     let attrs: Option<ObjectAttrs> = if replace {
-        Some(
-            WriteHeaders {
-                content_type: i.content_type.map(|c| c.to_string()),
-                metadata: i.metadata,
-                cache_control: i.cache_control,
-                content_disposition: i.content_disposition,
-                content_encoding: i.content_encoding,
-                content_language: i.content_language,
-                expires: i.expires,
-            }
-            .into_attrs()?,
-        )
+        Some(write_headers!(i).into_attrs()?)
     } else {
         None
     };
