@@ -11,12 +11,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tessera_proto::auth::Credentials;
-
-/// Built-in credentials, for a first start on a laptop; the server warns loudly.
-pub const DEFAULT_USER: &str = "tesseraadmin";
-/// Built-in password (see [`DEFAULT_USER`]).
-pub const DEFAULT_PASSWORD: &str = "tesseraadmin";
+use tessera_proto::auth::{Credentials, DEFAULT_PASSWORD, DEFAULT_USER};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,24 +96,6 @@ impl Cli {
     }
 }
 
-/// Credentials from the environment, and whether they are the built-in defaults.
-fn credentials() -> (Credentials, bool) {
-    let user = std::env::var("TESSERA_ROOT_USER")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let password = std::env::var("TESSERA_ROOT_PASSWORD")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let defaults = user.is_none() && password.is_none();
-    (
-        Credentials {
-            access_key: user.unwrap_or_else(|| DEFAULT_USER.into()),
-            secret_key: password.unwrap_or_else(|| DEFAULT_PASSWORD.into()),
-        },
-        defaults,
-    )
-}
-
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -137,7 +114,7 @@ async fn shutdown_signal() {
 
 /// Runs a command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (creds, defaults) = credentials();
+    let (creds, defaults) = Credentials::from_env();
     match cli.command {
         Command::Server {
             drives,

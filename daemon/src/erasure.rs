@@ -22,6 +22,7 @@ mod quorum;
 mod set;
 #[cfg(test)]
 mod tests;
+mod update;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,6 +33,7 @@ pub use meta::ObjectMeta;
 pub use multipart::{CompletePart, UploadInfo};
 pub use object::{ObjectAttrs, RangeSpec, multipart_etag};
 pub use set::{ErasureSet, SetConfig};
+pub use update::MetadataUpdate;
 
 use crate::drive::DriveError;
 use crate::lock::LockError;

@@ -1,6 +1,6 @@
 //! The ObjectLayer: the one object core under the S3 front end and the gRPC service.
 //! It validates names, routes each key to its set, merges listings across sets, and runs
-//! the operations that span sets (buckets, copy, rename).
+//! the operations that span sets (buckets, copy, rename, prefix rename).
 //!
 //! Invariants: every bucket name and key is validated here before any drive sees it;
 //! an object lives in exactly one set (`Placement` of its pool); two-key operations lock in
@@ -9,6 +9,7 @@
 mod bucket;
 mod list;
 mod multipart;
+mod update;
 pub mod validate;
 
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@
 //! encoder; a GET's chunks are sent as they are decoded. Nothing buffers a whole object.
 
 pub mod auth;
+mod convert;
 pub mod status;
 
 use std::pin::Pin;
@@ -16,8 +17,9 @@ use tessera_proto::object as pb;
 use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::erasure::{CompletePart, ObjectAttrs, RangeSpec};
-use crate::object::{DriveState, ListQuery, ObjectError, ObjectInfo, ObjectLayer};
+use crate::erasure::{CompletePart, RangeSpec};
+use crate::object::{ListQuery, ObjectError, ObjectLayer};
+use convert::{attrs, object_info, timestamp};
 
 /// The service.
 pub struct ObjectRpc {
@@ -28,36 +30,6 @@ impl ObjectRpc {
     /// A service over `layer`.
     pub fn new(layer: Arc<ObjectLayer>) -> Self {
         Self { layer }
-    }
-}
-
-fn timestamp(ns: i64) -> pb::Timestamp {
-    pb::Timestamp {
-        seconds: ns.div_euclid(1_000_000_000),
-        nanos: ns.rem_euclid(1_000_000_000) as u32,
-    }
-}
-
-fn object_info(o: ObjectInfo) -> pb::ObjectInfo {
-    let parts = o.parts();
-    pb::ObjectInfo {
-        bucket: o.bucket,
-        key: o.key,
-        size: o.size,
-        modified: Some(timestamp(o.mod_time_ns)),
-        etag: o.etag,
-        content_type: o.content_type,
-        parts,
-        user_metadata: o.user_metadata.into_iter().collect(),
-    }
-}
-
-fn attrs(a: Option<pb::ObjectAttributes>) -> ObjectAttrs {
-    let a = a.unwrap_or_default();
-    ObjectAttrs {
-        content_type: a.content_type,
-        user_metadata: a.user_metadata.into_iter().collect(),
-        headers: Default::default(),
     }
 }
 
@@ -307,6 +279,31 @@ impl ObjectService for ObjectRpc {
         }))
     }
 
+    async fn update_object_metadata(
+        &self,
+        r: Request<pb::UpdateObjectMetadataRequest>,
+    ) -> Result<Response<pb::ObjectInfo>, Status> {
+        let mut r = r.into_inner();
+        let update = convert::metadata_update(&mut r);
+        let info = self
+            .layer
+            .update_object_metadata(&r.bucket, &r.key, &update)
+            .await?;
+        Ok(Response::new(object_info(info)))
+    }
+
+    async fn rename_prefix(
+        &self,
+        r: Request<pb::RenamePrefixRequest>,
+    ) -> Result<Response<pb::RenamePrefixResponse>, Status> {
+        let r = r.into_inner();
+        let renamed = self
+            .layer
+            .rename_prefix(&r.bucket, &r.src_prefix, &r.dst_prefix)
+            .await?;
+        Ok(Response::new(pb::RenamePrefixResponse { renamed }))
+    }
+
     async fn create_multipart_upload(
         &self,
         r: Request<pb::CreateMultipartUploadRequest>,
@@ -439,49 +436,8 @@ impl ObjectService for ObjectRpc {
         &self,
         _r: Request<pb::ClusterInfoRequest>,
     ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
-        let info = self.layer.cluster_info().await;
-        let mut resp = pb::ClusterInfoResponse {
-            deployment_id: info.deployment_id,
-            ..Default::default()
-        };
-        for set in info.sets {
-            let mut set_free = Vec::new();
-            let drives = set
-                .drives
-                .into_iter()
-                .map(|d| {
-                    if d.state == DriveState::Online {
-                        resp.total_bytes += d.total;
-                        resp.used_bytes += d.used;
-                        resp.free_bytes += d.free;
-                        set_free.push(d.free);
-                    }
-                    pb::DriveStatus {
-                        endpoint: d.endpoint,
-                        state: match d.state {
-                            DriveState::Online => pb::DriveState::Online,
-                            DriveState::Offline => pb::DriveState::Offline,
-                            DriveState::Unformatted => pb::DriveState::Unformatted,
-                        } as i32,
-                        total_bytes: d.total,
-                        used_bytes: d.used,
-                        free_bytes: d.free,
-                        error: d.error,
-                    }
-                })
-                .collect();
-            // Usable space: k shards of data for every block, limited by the fullest drive.
-            if let Some(min_free) = set_free.iter().min() {
-                resp.usable_free_bytes += min_free * set.data as u64;
-            }
-            resp.sets.push(pb::SetStatus {
-                pool: set.pool as u32,
-                index: set.index as u32,
-                data_shards: set.data as u32,
-                parity_shards: set.parity as u32,
-                drives,
-            });
-        }
-        Ok(Response::new(resp))
+        Ok(Response::new(convert::cluster_info(
+            self.layer.cluster_info().await,
+        )))
     }
 }

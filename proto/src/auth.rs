@@ -19,6 +19,11 @@ pub const SIGNATURE: &str = "x-tessera-signature";
 /// How far a signature's date may be from the server's clock.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
+/// Built-in access key, for a first start on a laptop; servers warn loudly when used.
+pub const DEFAULT_USER: &str = "tesseraadmin";
+/// Built-in secret (see [`DEFAULT_USER`]).
+pub const DEFAULT_PASSWORD: &str = "tesseraadmin";
+
 /// Access key and secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -26,6 +31,21 @@ pub struct Credentials {
     pub access_key: String,
     /// The secret key (password).
     pub secret_key: String,
+}
+
+impl Credentials {
+    /// Credentials from `TESSERA_ROOT_USER` / `TESSERA_ROOT_PASSWORD`, and whether they are
+    /// the built-in defaults (neither variable set).
+    pub fn from_env() -> (Self, bool) {
+        let var = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
+        let (user, password) = (var("TESSERA_ROOT_USER"), var("TESSERA_ROOT_PASSWORD"));
+        let defaults = user.is_none() && password.is_none();
+        let creds = Self {
+            access_key: user.unwrap_or_else(|| DEFAULT_USER.into()),
+            secret_key: password.unwrap_or_else(|| DEFAULT_PASSWORD.into()),
+        };
+        (creds, defaults)
+    }
 }
 
 impl std::fmt::Debug for Credentials {

@@ -53,6 +53,10 @@ pub async fn connect(
     let channel = Endpoint::from_shared(endpoint.to_string())?
         .tcp_nodelay(true)
         .connect_timeout(std::time::Duration::from_secs(5))
+        // A peer that stops answering (killed host, SIGSTOP) is noticed within seconds.
+        .http2_keep_alive_interval(std::time::Duration::from_secs(5))
+        .keep_alive_timeout(std::time::Duration::from_secs(10))
+        .keep_alive_while_idle(true)
         .initial_stream_window_size(4 << 20)
         .initial_connection_window_size(8 << 20)
         .connect()

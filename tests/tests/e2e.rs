@@ -14,6 +14,8 @@ mod concurrency;
 mod faults;
 #[path = "e2e/format.rs"]
 mod format;
+#[path = "e2e/fuse_ops.rs"]
+mod fuse_ops;
 #[path = "e2e/listing.rs"]
 mod listing;
 #[path = "e2e/multipart.rs"]
