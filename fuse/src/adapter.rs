@@ -1,0 +1,535 @@
+//! The `fuser::Filesystem` implementation: each kernel request becomes a task on the tokio
+//! runtime running one [`Inner`] operation, whose result is the reply (errors through
+//! [`FsError::errno`], the one errno mapping). No logic lives here.
+
+use std::ffi::OsStr;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    Errno, FileHandle, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+
+use crate::attr::{Attr, Kind};
+use crate::dir::DirStream;
+use crate::error::{FsError, FsResult};
+use crate::namespace::{Inner, NAME_MAX, STATFS_BLOCK};
+
+/// The mounted filesystem.
+pub struct TesseraFs {
+    inner: Arc<Inner>,
+    rt: tokio::runtime::Handle,
+}
+
+impl TesseraFs {
+    /// A filesystem over `inner`, running its operations on `rt`.
+    pub fn new(inner: Arc<Inner>, rt: tokio::runtime::Handle) -> Self {
+        Self { inner, rt }
+    }
+
+    fn ttl(&self) -> Duration {
+        self.inner.settings.ttl
+    }
+
+    /// Runs `op` on the runtime and hands its result to `done`.
+    fn run<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        op: impl Future<Output = FsResult<T>> + Send + 'static,
+        done: impl FnOnce(Result<T, Errno>) + Send + 'static,
+    ) {
+        self.rt.spawn(async move {
+            let result = op.await;
+            if let Err(e) = &result {
+                tracing::debug!(op = name, "{e}");
+            }
+            done(result.map_err(|e| e.errno()));
+        });
+    }
+
+    fn entry(&self, reply: ReplyEntry) -> impl FnOnce(Result<(u64, Attr), Errno>) + Send + 'static {
+        let ttl = self.ttl();
+        move |r| match r {
+            Ok((ino, attr)) => reply.entry(&ttl, &attr.file_attr(ino), Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn empty(reply: ReplyEmpty) -> impl FnOnce(Result<(), Errno>) + Send + 'static {
+        move |r| match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+}
+
+fn time_of(t: TimeOrNow) -> SystemTime {
+    match t {
+        TimeOrNow::SpecificTime(t) => t,
+        TimeOrNow::Now => SystemTime::now(),
+    }
+}
+
+impl fuser::Filesystem for TesseraFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // O_TRUNC arrives with open() instead of as a separate truncate.
+        let _ = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC);
+        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_readahead(1 << 20);
+        Ok(())
+    }
+
+    fn destroy(&mut self) {
+        let inner = self.inner.clone();
+        self.rt.block_on(async move { inner.flush_all().await });
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let (inner, name) = (self.inner.clone(), name.to_owned());
+        self.run(
+            "lookup",
+            async move { inner.lookup(parent.0, &name).await },
+            self.entry(reply),
+        );
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.inner.inodes().forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let inner = self.inner.clone();
+        let ttl = self.ttl();
+        self.run(
+            "getattr",
+            async move { inner.getattr(ino.0).await },
+            move |r| match r {
+                Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let inner = self.inner.clone();
+        let ttl = self.ttl();
+        let op = async move {
+            if let Some(size) = size {
+                inner.truncate(ino.0, size).await?;
+            }
+            inner
+                .set_meta(ino.0, |a| {
+                    if let Some(mode) = mode {
+                        a.perm = (mode & 0o7777) as u16;
+                    }
+                    if let Some(uid) = uid {
+                        a.uid = uid;
+                    }
+                    if let Some(gid) = gid {
+                        a.gid = gid;
+                    }
+                    if let Some(t) = mtime {
+                        a.mtime = time_of(t);
+                    }
+                })
+                .await
+        };
+        self.run("setattr", op, move |r| match r {
+            Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
+            Err(e) => reply.error(e),
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let inner = self.inner.clone();
+        self.run(
+            "readlink",
+            async move { inner.readlink(ino.0).await },
+            move |r| match r {
+                Ok(target) => reply.data(&target),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            reply.error(Errno::EPERM);
+            return;
+        }
+        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
+        let op = async move {
+            let (ino, fh) = inner.create(parent.0, &name, attr, false).await?;
+            let uploaded = inner.flush_ino(ino).await;
+            inner.release(fh).await;
+            uploaded?;
+            Ok((ino, inner.getattr(ino).await?))
+        };
+        self.run("mknod", op, self.entry(reply));
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let attr = Attr::new(Kind::Dir, mode & !umask, req.uid(), req.gid());
+        self.run(
+            "mkdir",
+            async move { inner.mkdir(parent.0, &name, attr).await },
+            self.entry(reply),
+        );
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (inner, name) = (self.inner.clone(), name.to_owned());
+        self.run(
+            "unlink",
+            async move { inner.unlink(parent.0, &name).await },
+            Self::empty(reply),
+        );
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (inner, name) = (self.inner.clone(), name.to_owned());
+        self.run(
+            "rmdir",
+            async move { inner.rmdir(parent.0, &name).await },
+            Self::empty(reply),
+        );
+    }
+
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let (inner, name, target) = (self.inner.clone(), link_name.to_owned(), target.to_owned());
+        let (uid, gid) = (req.uid(), req.gid());
+        self.run(
+            "symlink",
+            async move { inner.symlink(parent.0, &name, &target, uid, gid).await },
+            self.entry(reply),
+        );
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        if flags.intersects(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_WHITEOUT) {
+            reply.error(Errno::EINVAL);
+            return;
+        }
+        let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        let (inner, name, newname) = (self.inner.clone(), name.to_owned(), newname.to_owned());
+        let op = async move {
+            inner
+                .rename(parent.0, &name, newparent.0, &newname, no_replace)
+                .await
+        };
+        self.run("rename", op, Self::empty(reply));
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        // Objects have one name each: hard links cannot exist.
+        reply.error(Errno::EPERM);
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let inner = self.inner.clone();
+        self.run(
+            "open",
+            async move { inner.open(ino.0, flags.0).await },
+            move |r| match r {
+                Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let inner = self.inner.clone();
+        self.run(
+            "read",
+            async move { inner.read(fh.0, offset, size).await },
+            move |r| match r {
+                Ok(data) => reply.data(&data),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let (inner, data) = (self.inner.clone(), data.to_vec());
+        self.run(
+            "write",
+            async move { inner.write(fh.0, offset, &data).await },
+            move |r| match r {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        let inner = self.inner.clone();
+        self.run(
+            "flush",
+            async move { inner.flush_ino(ino.0).await },
+            Self::empty(reply),
+        );
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let inner = self.inner.clone();
+        self.run(
+            "release",
+            async move {
+                inner.release(fh.0).await;
+                Ok(())
+            },
+            Self::empty(reply),
+        );
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let inner = self.inner.clone();
+        self.run(
+            "fsync",
+            async move { inner.flush_ino(ino.0).await },
+            Self::empty(reply),
+        );
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let inner = self.inner.clone();
+        let op = async move {
+            let attr = inner.getattr(ino.0).await?;
+            if attr.kind != Kind::Dir {
+                return Err(FsError::posix(Errno::ENOTDIR, "not a directory"));
+            }
+            let stream = DirStream::new(ino.0, inner.path_of(ino.0)?);
+            let fh = inner
+                .next_fh
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner
+                .dirs()
+                .insert(fh, Arc::new(tokio::sync::Mutex::new(stream)));
+            Ok(fh)
+        };
+        self.run("opendir", op, move |r| match r {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        });
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let inner = self.inner.clone();
+        let Some(stream) = inner.dirs().get(&fh.0).cloned() else {
+            reply.error(Errno::EBADF);
+            return;
+        };
+        self.rt.spawn(async move {
+            let mut stream = stream.lock().await;
+            let mut at = offset;
+            loop {
+                match stream.entry(&inner, at).await {
+                    Ok(Some(e)) => {
+                        if reply.add(INodeNo(e.ino), at + 1, e.kind.file_type(), &e.name) {
+                            break;
+                        }
+                        at += 1;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(op = "readdir", "{e}");
+                        return reply.error(e.errno());
+                    }
+                }
+            }
+            reply.ok();
+        });
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.inner.dirs().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        // Directory changes are committed on the cluster before they are answered.
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let inner = self.inner.clone();
+        self.run(
+            "statfs",
+            async move { inner.statfs().await },
+            move |r| match r {
+                Ok((blocks, free)) => reply.statfs(
+                    blocks,
+                    free,
+                    free,
+                    u64::from(u32::MAX),
+                    u64::from(u32::MAX),
+                    STATFS_BLOCK as u32,
+                    NAME_MAX as u32,
+                    STATFS_BLOCK as u32,
+                ),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
+        let ttl = self.ttl();
+        let append = flags & libc::O_APPEND != 0;
+        self.run(
+            "create",
+            async move {
+                let (ino, fh) = inner.create(parent.0, &name, attr.clone(), append).await?;
+                Ok((ino, fh, attr))
+            },
+            move |r| match r {
+                Ok((ino, fh, attr)) => reply.created(
+                    &ttl,
+                    &attr.file_attr(ino),
+                    Generation(0),
+                    FileHandle(fh),
+                    FopenFlags::empty(),
+                ),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+}

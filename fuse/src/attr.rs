@@ -1,0 +1,264 @@
+//! POSIX attributes of files, directories and symlinks, and how they live in object user
+//! metadata. The keys are the ones s3fs uses (`mode` holds the whole `st_mode` in decimal,
+//! `uid`, `gid`, `mtime` in seconds with an optional `.nanoseconds`), so objects written by
+//! either client read back with their attributes. A symlink is an object whose content is
+//! its target and whose `mode` says `S_IFLNK`.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{FileAttr, FileType, INodeNo};
+use tessera_proto::object::{ObjectInfo, Timestamp};
+
+/// User-metadata key of `st_mode`.
+pub const MODE: &str = "mode";
+/// User-metadata key of the owner.
+pub const UID: &str = "uid";
+/// User-metadata key of the group.
+pub const GID: &str = "gid";
+/// User-metadata key of the modification time.
+pub const MTIME: &str = "mtime";
+
+/// Preferred I/O size reported to programs (`st_blksize`): one erasure block.
+const BLOCK_SIZE: u32 = 1 << 20;
+
+/// What an inode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file: one object.
+    File,
+    /// A directory: a `/`-delimited prefix, with an optional `dir/` marker object.
+    Dir,
+    /// A symbolic link: an object holding the target.
+    Symlink,
+}
+
+impl Kind {
+    /// The kernel's name for it.
+    pub fn file_type(self) -> FileType {
+        match self {
+            Kind::File => FileType::RegularFile,
+            Kind::Dir => FileType::Directory,
+            Kind::Symlink => FileType::Symlink,
+        }
+    }
+}
+
+/// The attributes the mount shows for one inode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attr {
+    /// File, directory or symlink.
+    pub kind: Kind,
+    /// Size in bytes (a symlink: its target's length).
+    pub size: u64,
+    /// Modification time.
+    pub mtime: SystemTime,
+    /// Permission bits (`0o7777`).
+    pub perm: u16,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
+
+/// Owner, group and time of what carries no attributes of its own (objects put over S3,
+/// directories without a marker).
+#[derive(Clone, Copy, Debug)]
+pub struct Defaults {
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time of implicit directories (the mount time).
+    pub time: SystemTime,
+}
+
+impl Attr {
+    /// A directory with the default attributes.
+    pub fn implicit_dir(d: &Defaults) -> Self {
+        Self {
+            kind: Kind::Dir,
+            size: 0,
+            mtime: d.time,
+            perm: 0o755,
+            uid: d.uid,
+            gid: d.gid,
+        }
+    }
+
+    /// A new, empty inode of `kind` created by `uid:gid` with `mode` (umask applied).
+    pub fn new(kind: Kind, mode: u32, uid: u32, gid: u32) -> Self {
+        Self {
+            kind,
+            size: 0,
+            mtime: SystemTime::now(),
+            perm: (mode & 0o7777) as u16,
+            uid,
+            gid,
+        }
+    }
+
+    /// The attributes of an object: a file or symlink, or a directory when `key` is a
+    /// `dir/` marker.
+    pub fn of_object(info: &ObjectInfo, d: &Defaults) -> Self {
+        let meta = &info.user_metadata;
+        let mode = meta.get(MODE).and_then(|m| m.parse::<u32>().ok());
+        let kind = if info.key.ends_with('/') {
+            Kind::Dir
+        } else if mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFLNK) {
+            Kind::Symlink
+        } else {
+            Kind::File
+        };
+        let default_perm = match kind {
+            Kind::File => 0o644,
+            Kind::Dir => 0o755,
+            Kind::Symlink => 0o777,
+        };
+        let mtime = meta
+            .get(MTIME)
+            .and_then(|t| parse_time(t))
+            .or_else(|| info.modified.as_ref().map(time_of))
+            .unwrap_or(d.time);
+        Self {
+            kind,
+            size: if kind == Kind::Dir { 0 } else { info.size },
+            mtime,
+            perm: mode.map_or(default_perm, |m| (m & 0o7777) as u16),
+            uid: meta.get(UID).and_then(|v| v.parse().ok()).unwrap_or(d.uid),
+            gid: meta.get(GID).and_then(|v| v.parse().ok()).unwrap_or(d.gid),
+        }
+    }
+
+    /// `st_mode`: type and permission bits.
+    pub fn mode(&self) -> u32 {
+        let kind = match self.kind {
+            Kind::File => libc::S_IFREG,
+            Kind::Dir => libc::S_IFDIR,
+            Kind::Symlink => libc::S_IFLNK,
+        };
+        kind | u32::from(self.perm)
+    }
+
+    /// The user metadata that stores these attributes.
+    pub fn metadata(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (MODE.to_string(), self.mode().to_string()),
+            (UID.to_string(), self.uid.to_string()),
+            (GID.to_string(), self.gid.to_string()),
+            (MTIME.to_string(), format_time(self.mtime)),
+        ])
+    }
+
+    /// The kernel's view.
+    pub fn file_attr(&self, ino: u64) -> FileAttr {
+        let kind = self.kind.file_type();
+        FileAttr {
+            ino: INodeNo(ino),
+            size: self.size,
+            blocks: self.size.div_ceil(512),
+            atime: self.mtime,
+            mtime: self.mtime,
+            ctime: self.mtime,
+            crtime: self.mtime,
+            kind,
+            perm: self.perm,
+            nlink: if self.kind == Kind::Dir { 2 } else { 1 },
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: BLOCK_SIZE,
+            flags: 0,
+        }
+    }
+}
+
+/// A protocol timestamp as a `SystemTime`.
+pub fn time_of(ts: &Timestamp) -> SystemTime {
+    let secs = Duration::from_secs(ts.seconds.unsigned_abs());
+    let t = if ts.seconds >= 0 {
+        UNIX_EPOCH + secs
+    } else {
+        UNIX_EPOCH - secs
+    };
+    t + Duration::from_nanos(u64::from(ts.nanos))
+}
+
+/// `secs[.nanos]` since the epoch (s3fs writes whole seconds).
+fn parse_time(s: &str) -> Option<SystemTime> {
+    let (secs, nanos) = s.split_once('.').unwrap_or((s, "0"));
+    let secs: u64 = secs.parse().ok()?;
+    let digits = nanos.len().min(9);
+    let nanos: u32 = nanos.get(..digits)?.parse().ok()?;
+    let nanos = nanos * 10u32.pow(9 - digits as u32);
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+fn format_time(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            uid: 7,
+            gid: 8,
+            time: UNIX_EPOCH + Duration::from_secs(100),
+        }
+    }
+
+    fn object(key: &str, meta: &[(&str, &str)]) -> ObjectInfo {
+        ObjectInfo {
+            key: key.into(),
+            size: 42,
+            modified: Some(Timestamp {
+                seconds: 1_000,
+                nanos: 5,
+            }),
+            user_metadata: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn attributes_round_trip_through_metadata() {
+        let mut a = Attr::new(Kind::File, 0o100640, 1000, 100);
+        a.size = 42;
+        a.mtime = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let meta: Vec<(String, String)> = a.metadata().into_iter().collect();
+        let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(Attr::of_object(&object("f", &pairs), &defaults()), a);
+    }
+
+    #[test]
+    fn objects_without_metadata_get_the_defaults() {
+        let a = Attr::of_object(&object("f", &[]), &defaults());
+        assert_eq!(
+            (a.kind, a.perm, a.uid, a.gid, a.size),
+            (Kind::File, 0o644, 7, 8, 42)
+        );
+        assert_eq!(a.mtime, UNIX_EPOCH + Duration::new(1_000, 5));
+        let d = Attr::of_object(&object("d/", &[]), &defaults());
+        assert_eq!((d.kind, d.perm, d.size), (Kind::Dir, 0o755, 0));
+    }
+
+    #[test]
+    fn symlinks_and_s3fs_times_are_recognised() {
+        let l = Attr::of_object(&object("l", &[("mode", "41471")]), &defaults());
+        assert_eq!((l.kind, l.perm), (Kind::Symlink, 0o777));
+        let f = Attr::of_object(&object("f", &[("mtime", "1700000000")]), &defaults());
+        assert_eq!(f.mtime, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let bad = Attr::of_object(&object("f", &[("mtime", "x"), ("uid", "-1")]), &defaults());
+        assert_eq!(
+            (bad.uid, bad.mtime),
+            (7, UNIX_EPOCH + Duration::new(1_000, 5))
+        );
+    }
+}

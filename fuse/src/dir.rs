@@ -1,0 +1,194 @@
+//! Directory streams: `readdir` served page by page from delimiter listings (1,000 names
+//! a call), so a directory of any size costs memory for one page only. The attributes the
+//! listing carries are kept for the lookups that follow (`ls -l`). Files created here and
+//! not uploaded yet are listed after the server's names.
+//!
+//! Invariants: entry `i` of a stream has offset `i` (0 = `.`, 1 = `..`); an offset before
+//! the current page restarts the listing from the start.
+
+use std::collections::HashSet;
+
+use crate::attr::{Attr, Kind};
+use crate::error::FsResult;
+use crate::inode::join;
+use crate::namespace::{Inner, Place};
+
+/// Names a listing call returns at most.
+const PAGE: u32 = 1000;
+
+/// One directory entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Inode number shown to `readdir`.
+    pub ino: u64,
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub kind: Kind,
+}
+
+/// An open directory's listing position.
+pub struct DirStream {
+    ino: u64,
+    path: String,
+    page: Vec<Entry>,
+    page_start: u64,
+    token: String,
+    state: Stage,
+    local_seen: HashSet<String>,
+}
+
+#[derive(PartialEq, Eq)]
+enum Stage {
+    Start,
+    Server,
+    Local,
+    Done,
+}
+
+impl DirStream {
+    /// A stream over the directory `ino` at `path`.
+    pub fn new(ino: u64, path: String) -> Self {
+        Self {
+            ino,
+            path,
+            page: Vec::new(),
+            page_start: 0,
+            token: String::new(),
+            state: Stage::Start,
+            local_seen: HashSet::new(),
+        }
+    }
+
+    /// Entry number `offset`, `None` past the end.
+    pub async fn entry(&mut self, inner: &Inner, offset: u64) -> FsResult<Option<Entry>> {
+        if offset < self.page_start {
+            *self = Self::new(self.ino, std::mem::take(&mut self.path));
+        }
+        while offset >= self.page_start + self.page.len() as u64 {
+            if self.state == Stage::Done {
+                return Ok(None);
+            }
+            self.page_start += self.page.len() as u64;
+            self.page = self.next_page(inner).await?;
+        }
+        Ok(self.page.get((offset - self.page_start) as usize).cloned())
+    }
+
+    async fn next_page(&mut self, inner: &Inner) -> FsResult<Vec<Entry>> {
+        match self.state {
+            Stage::Start => {
+                let parent = if self.path.is_empty() {
+                    self.ino
+                } else {
+                    inner.inodes().ino_for(crate::inode::parent_of(&self.path))
+                };
+                self.state = Stage::Server;
+                Ok(vec![
+                    Entry {
+                        ino: self.ino,
+                        name: ".".into(),
+                        kind: Kind::Dir,
+                    },
+                    Entry {
+                        ino: parent,
+                        name: "..".into(),
+                        kind: Kind::Dir,
+                    },
+                ])
+            }
+            Stage::Server => self.server_page(inner).await,
+            Stage::Local => {
+                self.state = Stage::Done;
+                let local = inner.inodes().local_children(&self.path);
+                Ok(local
+                    .into_iter()
+                    .filter(|(name, _, _)| !self.local_seen.contains(name))
+                    .map(|(name, ino, attr)| Entry {
+                        ino,
+                        name,
+                        kind: attr.kind,
+                    })
+                    .collect())
+            }
+            Stage::Done => Ok(Vec::new()),
+        }
+    }
+
+    async fn server_page(&mut self, inner: &Inner) -> FsResult<Vec<Entry>> {
+        let (bucket, prefix) = match inner.place(&self.path) {
+            Place::Buckets => {
+                let buckets = inner.remote.list_buckets().await?;
+                self.state = Stage::Local;
+                let t = inner.inodes();
+                return Ok(buckets
+                    .into_iter()
+                    .map(|b| Entry {
+                        ino: t.ino_for(&b.name),
+                        name: b.name,
+                        kind: Kind::Dir,
+                    })
+                    .collect());
+            }
+            Place::Bucket(b) => (b, String::new()),
+            Place::Key(b, k) => (b, format!("{k}/")),
+        };
+        let list = inner
+            .remote
+            .list(&bucket, &prefix, true, &self.token, PAGE)
+            .await?;
+        if list.truncated && !list.next_continuation_token.is_empty() {
+            self.token = list.next_continuation_token;
+        } else {
+            self.state = Stage::Local;
+        }
+        let local: HashSet<String> = inner
+            .inodes()
+            .local_children(&self.path)
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect();
+        let until = inner.fresh_until();
+        let defaults = &inner.settings.defaults;
+        let mut t = inner.inodes();
+        let mut page = Vec::with_capacity(list.objects.len() + list.common_prefixes.len());
+        let mut dirs = HashSet::new();
+        for p in &list.common_prefixes {
+            let Some(name) = p.strip_prefix(&prefix).and_then(|n| n.strip_suffix('/')) else {
+                continue;
+            };
+            if name.is_empty() {
+                continue;
+            }
+            dirs.insert(name.to_string());
+            page.push(Entry {
+                ino: t.ino_for(&join(&self.path, name)),
+                name: name.to_string(),
+                kind: Kind::Dir,
+            });
+        }
+        for o in &list.objects {
+            let Some(name) = o.key.strip_prefix(&prefix) else {
+                continue;
+            };
+            // The directory's own marker, and a file shadowed by a directory.
+            if name.is_empty() || name.contains('/') || dirs.contains(name) {
+                continue;
+            }
+            let path = join(&self.path, name);
+            let attr = Attr::of_object(o, defaults);
+            page.push(Entry {
+                ino: t.ino_for(&path),
+                name: name.to_string(),
+                kind: attr.kind,
+            });
+            t.listed(path, attr, until);
+        }
+        for e in &page {
+            if local.contains(&e.name) {
+                self.local_seen.insert(e.name.clone());
+            }
+        }
+        Ok(page)
+    }
+}

@@ -1,0 +1,252 @@
+//! The inode table: inode number ↔ path, the cached attributes of each inode, and a
+//! bounded cache of the attributes the last listings carried (so `ls -l` after `readdir`
+//! costs no call per file).
+//!
+//! Invariants: the root is inode 1 with path `""`; a path maps to at most one inode and
+//! back; an inode number is a hash of the path it was first given (so `readdir` can name
+//! the number a later lookup will give), probed past collisions, and never reused while the
+//! kernel remembers it. Paths have no leading or trailing `/`.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::time::Instant;
+
+use crate::attr::Attr;
+
+/// The root's inode number.
+pub const ROOT: u64 = 1;
+/// Listing attributes kept at most (older ones are dropped first when full).
+const LISTED_MAX: usize = 100_000;
+
+/// One inode the kernel knows.
+#[derive(Debug)]
+pub struct Node {
+    /// Path under the mount root.
+    pub path: String,
+    /// Last known attributes.
+    pub attr: Attr,
+    /// Until when `attr` may be served without asking the server.
+    pub fresh_until: Instant,
+    /// Created here and not uploaded yet: the server does not know it.
+    pub local: bool,
+    lookups: u64,
+}
+
+/// All inodes.
+#[derive(Debug)]
+pub struct Inodes {
+    nodes: HashMap<u64, Node>,
+    by_path: HashMap<String, u64>,
+    listed: HashMap<String, (Attr, Instant)>,
+}
+
+/// The path of `name` in the directory at `dir`.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The parent directory of `path` (the root's parent is the root).
+pub fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn hash_ino(path: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    path.hash(&mut h);
+    // Never 0 (invalid) nor 1 (the root).
+    h.finish() | (1 << 63)
+}
+
+impl Inodes {
+    /// A table holding the root with `attr`.
+    pub fn new(root: Attr) -> Self {
+        let mut nodes = HashMap::new();
+        nodes.insert(
+            ROOT,
+            Node {
+                path: String::new(),
+                attr: root,
+                fresh_until: Instant::now(),
+                local: false,
+                lookups: 1,
+            },
+        );
+        Self {
+            nodes,
+            by_path: HashMap::from([(String::new(), ROOT)]),
+            listed: HashMap::new(),
+        }
+    }
+
+    /// The inode.
+    pub fn get(&self, ino: u64) -> Option<&Node> {
+        self.nodes.get(&ino)
+    }
+
+    /// The inode, to update.
+    pub fn get_mut(&mut self, ino: u64) -> Option<&mut Node> {
+        self.nodes.get_mut(&ino)
+    }
+
+    /// The inode at `path`, if the kernel knows one.
+    pub fn at(&self, path: &str) -> Option<u64> {
+        self.by_path.get(path).copied()
+    }
+
+    /// The inode number `readdir` shows for `path`.
+    pub fn ino_for(&self, path: &str) -> u64 {
+        self.at(path).unwrap_or_else(|| self.free_ino(path))
+    }
+
+    fn free_ino(&self, path: &str) -> u64 {
+        let mut ino = hash_ino(path);
+        while self.nodes.contains_key(&ino) {
+            ino = ino.wrapping_add(1) | (1 << 63);
+        }
+        ino
+    }
+
+    /// Records a lookup of `path` with `attr` fresh until `fresh_until`; returns its inode.
+    pub fn remember(&mut self, path: &str, attr: Attr, fresh_until: Instant) -> u64 {
+        let ino = self.ino_for(path);
+        let node = self.nodes.entry(ino).or_insert_with(|| Node {
+            path: path.to_string(),
+            attr: attr.clone(),
+            fresh_until,
+            local: false,
+            lookups: 0,
+        });
+        node.attr = attr;
+        node.fresh_until = fresh_until;
+        node.lookups += 1;
+        self.by_path.insert(path.to_string(), ino);
+        ino
+    }
+
+    /// The kernel forgot `n` lookups of `ino`.
+    pub fn forget(&mut self, ino: u64, n: u64) {
+        if ino == ROOT {
+            return;
+        }
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return;
+        };
+        node.lookups = node.lookups.saturating_sub(n);
+        if node.lookups == 0 {
+            let node = self.nodes.remove(&ino).expect("present");
+            if self.by_path.get(&node.path) == Some(&ino) {
+                self.by_path.remove(&node.path);
+            }
+        }
+    }
+
+    /// `path` no longer exists: its inode (if any) keeps its number for the kernel but no
+    /// longer answers for the path.
+    pub fn unlink(&mut self, path: &str) {
+        self.listed.remove(path);
+        if let Some(ino) = self.by_path.remove(path)
+            && let Some(node) = self.nodes.get_mut(&ino)
+        {
+            node.fresh_until = Instant::now();
+            node.local = false;
+        }
+    }
+
+    /// Moves `from` and everything under it to `to`, replacing what `to` named.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        self.unlink(to);
+        self.listed.clear();
+        let under = format!("{from}/");
+        let moved: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.path == from || n.path.starts_with(&under))
+            .map(|(ino, _)| *ino)
+            .collect();
+        for ino in moved {
+            let node = self.nodes.get_mut(&ino).expect("listed above");
+            if self.by_path.get(&node.path) == Some(&ino) {
+                self.by_path.remove(&node.path);
+            }
+            node.path = format!("{to}{}", &node.path[from.len()..]);
+            self.by_path.insert(node.path.clone(), ino);
+        }
+    }
+
+    /// The local (not yet uploaded) children of the directory `dir`.
+    pub fn local_children(&self, dir: &str) -> Vec<(String, u64, Attr)> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.local && !n.path.is_empty() && parent_of(&n.path) == dir)
+            .filter(|(ino, n)| self.by_path.get(&n.path) == Some(ino))
+            .map(|(ino, n)| {
+                let name = n.path.rsplit('/').next().unwrap_or(&n.path).to_string();
+                (name, *ino, n.attr.clone())
+            })
+            .collect()
+    }
+
+    /// Keeps the attributes a listing carried for `path` until `until`.
+    pub fn listed(&mut self, path: String, attr: Attr, until: Instant) {
+        if self.listed.len() >= LISTED_MAX {
+            let now = Instant::now();
+            self.listed.retain(|_, (_, t)| *t > now);
+            if self.listed.len() >= LISTED_MAX {
+                self.listed.clear();
+            }
+        }
+        self.listed.insert(path, (attr, until));
+    }
+
+    /// Fresh listing attributes of `path`.
+    pub fn listed_attr(&self, path: &str) -> Option<Attr> {
+        let (attr, until) = self.listed.get(path)?;
+        (*until > Instant::now()).then(|| attr.clone())
+    }
+
+    /// Drops what a listing said about `path` (it changed here).
+    pub fn invalidate(&mut self, path: &str) {
+        self.listed.remove(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attr::Kind;
+
+    fn attr() -> Attr {
+        Attr::new(Kind::File, 0o644, 0, 0)
+    }
+
+    #[test]
+    fn lookups_forget_and_rename() {
+        let mut t = Inodes::new(Attr::new(Kind::Dir, 0o755, 0, 0));
+        let now = Instant::now();
+        let a = t.remember("d", Attr::new(Kind::Dir, 0o755, 0, 0), now);
+        let f = t.remember("d/f", attr(), now);
+        assert_eq!(t.ino_for("d/f"), f);
+        assert_eq!(t.remember("d/f", attr(), now), f, "same path, same inode");
+        t.rename("d", "e");
+        assert_eq!((t.at("e"), t.at("e/f")), (Some(a), Some(f)));
+        assert_eq!(t.at("d/f"), None);
+        assert_eq!(t.get(f).map(|n| n.path.as_str()), Some("e/f"));
+        t.forget(f, 1);
+        assert!(t.get(f).is_some(), "two lookups, one forgotten");
+        t.forget(f, 1);
+        assert!(t.get(f).is_none());
+        assert_eq!(t.at("e/f"), None);
+    }
+
+    #[test]
+    fn paths_join_and_split() {
+        assert_eq!(join("", "a"), "a");
+        assert_eq!(join("a/b", "c"), "a/b/c");
+        assert_eq!(parent_of("a/b/c"), "a/b");
+        assert_eq!(parent_of("a"), "");
+    }
+}

@@ -1,0 +1,262 @@
+//! `tessera-mount`: flags, the checks made before mounting (endpoint reachable,
+//! credentials accepted, bucket present), going to the background once mounted, and a clean
+//! unmount on SIGTERM/SIGINT after dirty files are uploaded.
+//!
+//! Background mode re-runs the program in the foreground as a child in its own process
+//! group, logging to `<cache-dir>/tessera-mount.log`; the child writes one line to its
+//! stdout, `ready` or `error: …`, and the parent exits 0 or 1 accordingly.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::Parser;
+use fuser::{MountOption, SessionACL};
+use tessera_proto::auth::Credentials;
+
+use crate::adapter::TesseraFs;
+use crate::attr::Defaults;
+use crate::namespace::{Inner, Settings};
+use crate::remote::Remote;
+
+/// Set in the environment of the background child.
+const NOTIFY_ENV: &str = "TESSERA_MOUNT_NOTIFY";
+
+/// Mount a Tessera bucket (or every bucket) as a directory, over the gRPC object API.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "tessera-mount", version)]
+pub struct Args {
+    /// The node to talk to.
+    #[arg(
+        long,
+        env = "TESSERA_ENDPOINT",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    pub endpoint: String,
+    /// The bucket to mount as the root; without it the root lists buckets.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Refuse every change (EROFS).
+    #[arg(long)]
+    pub read_only: bool,
+    /// How long lookups and attributes are cached, e.g. `1s`, `500ms`, `0`.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub cache_ttl: Duration,
+    /// Stay in the foreground instead of going to the background once mounted.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Let other users use the mount (permissions still apply).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Where staging files of files being edited go [default: $TMPDIR/tessera-mount].
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// The directory to mount on.
+    pub mountpoint: PathBuf,
+}
+
+/// `500ms`, `2s`, `1m`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
+}
+
+/// The program.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let notify = std::env::var_os(NOTIFY_ENV).is_some();
+    if !args.foreground {
+        return background(&args);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tessera_fuse=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(&args, notify) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera-mount: {e}");
+            if notify {
+                println!("error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cache_dir(args: &Args) -> PathBuf {
+    args.cache_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("tessera-mount"))
+}
+
+/// Starts the mount as a child and reports whether it came up.
+fn background(args: &Args) -> ExitCode {
+    let dir = cache_dir(args);
+    let log = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("tessera-mount.log"))
+    });
+    let log = match log {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "tessera-mount: cannot use the cache dir {}: {e}",
+                dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let child = std::env::current_exe().and_then(|exe| {
+        use std::os::unix::process::CommandExt;
+        Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .arg("--foreground")
+            .env(NOTIFY_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+    });
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tessera-mount: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() == "ready" {
+        return ExitCode::SUCCESS;
+    }
+    let _ = child.wait();
+    let why = line
+        .trim()
+        .strip_prefix("error: ")
+        .unwrap_or("the mount process ended");
+    eprintln!("tessera-mount: {why}");
+    ExitCode::FAILURE
+}
+
+/// Checks the endpoint, mounts, and serves until unmounted.
+fn run(args: &Args, notify: bool) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let (creds, defaults) = Credentials::from_env();
+    if defaults {
+        tracing::warn!(
+            "using the built-in credentials; set TESSERA_ROOT_USER and TESSERA_ROOT_PASSWORD"
+        );
+    }
+    let remote = rt
+        .block_on(Remote::connect(&args.endpoint, creds))
+        .map_err(|e| format!("{}: {e}", args.endpoint))?;
+    if let Some(bucket) = &args.bucket {
+        rt.block_on(remote.head_bucket(bucket))
+            .map_err(|e| format!("bucket {bucket}: {e}"))?;
+    }
+    let dir = cache_dir(args);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cache dir {}: {e}", dir.display()))?;
+    let me = std::fs::metadata("/proc/self").map_err(|e| format!("/proc/self: {e}"))?;
+    let settings = Settings {
+        bucket: args.bucket.clone(),
+        ttl: args.cache_ttl,
+        read_only: args.read_only,
+        cache_dir: dir,
+        defaults: Defaults {
+            uid: std::os::unix::fs::MetadataExt::uid(&me),
+            gid: std::os::unix::fs::MetadataExt::gid(&me),
+            time: SystemTime::now(),
+        },
+    };
+    let inner = Arc::new(Inner::new(remote, settings));
+    let fs = TesseraFs::new(inner.clone(), rt.handle().clone());
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        MountOption::FSName(format!("tessera:{}", args.bucket.as_deref().unwrap_or("*"))),
+        MountOption::Subtype("tessera".into()),
+        MountOption::DefaultPermissions,
+        MountOption::NoAtime,
+        if args.read_only {
+            MountOption::RO
+        } else {
+            MountOption::RW
+        },
+    ];
+    if args.allow_other {
+        config.acl = SessionACL::All;
+    }
+    let mut session = fuser::Session::new(fs, &args.mountpoint, &config)
+        .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
+    let mut unmounter = session.unmount_callable();
+    rt.spawn(async move {
+        stop_signal().await;
+        tracing::info!("unmounting: uploading open files first");
+        inner.flush_all().await;
+        if let Err(e) = unmounter.unmount() {
+            tracing::error!("unmount: {e}");
+        }
+    });
+    tracing::info!(
+        "mounted {} on {}",
+        args.bucket.as_deref().unwrap_or("all buckets"),
+        args.mountpoint.display()
+    );
+    if notify {
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "ready").and_then(|()| out.flush());
+    }
+    session.run().map_err(|e| format!("session: {e}"))
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}
