@@ -308,10 +308,11 @@ impl Inner {
 
     /// The attributes of `path`, or `None` when nothing is there.
     async fn try_stat(&self, path: &str) -> FsResult<Option<Attr>> {
-        if let Some(ino) = self.inodes().at(path)
-            && let Some(node) = self.inodes().get(ino).filter(|n| n.local)
         {
-            return Ok(Some(node.attr.clone()));
+            let t = self.inodes();
+            if let Some(node) = t.at(path).and_then(|ino| t.get(ino)).filter(|n| n.local) {
+                return Ok(Some(node.attr.clone()));
+            }
         }
         match self.stat(path).await {
             Ok(attr) => Ok(Some(attr)),

@@ -9,6 +9,9 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tessera_proto::auth::Credentials;
+
+mod mount;
+pub use mount::{Mount, fuse_available};
 use tessera_proto::client::{ObjectClient, connect};
 
 /// Credentials every test node runs with.

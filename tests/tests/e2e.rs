@@ -16,6 +16,16 @@ mod faults;
 mod format;
 #[path = "e2e/fuse_ops.rs"]
 mod fuse_ops;
+
+// The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
+#[path = "e2e/fuse.rs"]
+mod fuse;
+#[path = "e2e/fuse_model.rs"]
+mod fuse_model;
+#[path = "e2e/fuse_semantics.rs"]
+mod fuse_semantics;
+#[path = "e2e/fuse_shell.rs"]
+mod fuse_shell;
 #[path = "e2e/listing.rs"]
 mod listing;
 #[path = "e2e/multipart.rs"]

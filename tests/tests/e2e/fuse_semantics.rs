@@ -1,0 +1,1 @@
+//! FUSE semantics (being written).
