@@ -212,12 +212,15 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     let mut session = fuser::Session::new(fs, &args.mountpoint, &config)
         .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
     let mut unmounter = session.unmount_callable();
+    let mountpoint = args.mountpoint.clone();
     rt.spawn(async move {
         stop_signal().await;
         tracing::info!("unmounting: uploading open files first");
         inner.flush_all().await;
+        // Files still open keep working until closed: detach lazily when busy.
         if let Err(e) = unmounter.unmount() {
-            tracing::error!("unmount: {e}");
+            tracing::info!("unmount: {e}; detaching lazily");
+            lazy_unmount(&mountpoint);
         }
     });
     tracing::info!(
@@ -230,6 +233,17 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
         let _ = writeln!(out, "ready").and_then(|()| out.flush());
     }
     session.run().map_err(|e| format!("session: {e}"))
+}
+
+/// `umount -l` (root), else `fusermount3 -uz`.
+fn lazy_unmount(path: &std::path::Path) {
+    if nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH).is_ok() {
+        return;
+    }
+    let status = Command::new("fusermount3").arg("-uz").arg(path).status();
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        tracing::error!("cannot unmount {}: {status:?}", path.display());
+    }
 }
 
 async fn stop_signal() {
