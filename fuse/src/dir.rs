@@ -182,7 +182,10 @@ impl DirStream {
                 name: name.to_string(),
                 kind: attr.kind,
             });
-            t.listed(path, attr, until);
+            // What this mount is writing is newer than the listing.
+            if !local.contains(name) {
+                t.listed(path, attr, until);
+            }
         }
         for e in &page {
             if local.contains(&e.name) {

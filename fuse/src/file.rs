@@ -490,6 +490,7 @@ impl Inner {
             node.fresh_until = until;
             node.local = false;
         }
+        t.invalidate(&path);
         Ok(())
     }
 

@@ -456,7 +456,15 @@ impl Inner {
         };
         let (bucket, key) = match self.place(&path) {
             Place::Key(b, k) => (b, k),
-            _ => return Err(FsError::posix(Errno::EPERM, "bucket attributes are fixed")),
+            // A bucket has no object to keep them: the root's attributes live in memory
+            // for the mount's lifetime (README: limits).
+            _ => {
+                if let Some(node) = self.inodes().get_mut(ino) {
+                    node.attr = attr.clone();
+                    node.fresh_until = Instant::now() + Duration::from_secs(u32::MAX.into());
+                }
+                return Ok(attr);
+            }
         };
         if attr.kind == Kind::Dir {
             let marker = format!("{key}/");
@@ -478,6 +486,7 @@ impl Inner {
                 .await?;
         }
         self.set_attr(ino, &path, attr.clone());
+        self.inodes().invalidate(&path);
         Ok(attr)
     }
 

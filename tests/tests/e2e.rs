@@ -20,6 +20,8 @@ mod fuse_ops;
 // The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
 #[path = "e2e/fuse.rs"]
 mod fuse;
+#[path = "e2e/fuse_interop.rs"]
+mod fuse_interop;
 #[path = "e2e/fuse_lifecycle.rs"]
 mod fuse_lifecycle;
 #[path = "e2e/fuse_model.rs"]

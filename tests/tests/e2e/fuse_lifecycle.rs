@@ -46,7 +46,10 @@ async fn fuse_mount_goes_to_background_and_unmounts() {
     // Mounted by the time the command returned.
     assert!(mounted(&mnt));
     fs::write(mnt.join("bg-file"), b"from the background mount").expect("write");
-    assert_eq!(fx.s3.get(&fx.bucket, "bg-file").await, b"from the background mount");
+    assert_eq!(
+        fx.s3.get(&fx.bucket, "bg-file").await,
+        b"from the background mount"
+    );
     let out = Command::new("fusermount3")
         .arg("-u")
         .arg(&mnt)
@@ -126,10 +129,17 @@ async fn fuse_server_loss_is_eio_then_the_mount_recovers() {
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     let err = fs::write(fx.at("new-file"), b"x").expect_err("no server");
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     fx.s3.env.node.restart();
     std::thread::sleep(Duration::from_millis(1200));
-    assert_eq!(fs::read(fx.at("before")).expect("read after restart"), b"written before the crash");
+    assert_eq!(
+        fs::read(fx.at("before")).expect("read after restart"),
+        b"written before the crash"
+    );
     fs::write(fx.at("after"), b"written after").expect("write after restart");
     assert_eq!(fx.s3.get(&fx.bucket, "after").await, b"written after");
 }

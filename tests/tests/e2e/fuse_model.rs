@@ -1,1 +1,506 @@
-//! The reference-model test (being written).
+//! The reference-model test: a seeded random sequence of 400 operations applied both to a
+//! mount (`--cache-ttl 200ms`) and to a local directory with `std::fs`, the model. Every
+//! operation must end the same way on both (success with the same bytes read, or the same
+//! errno); every 50 operations and at the end the trees must match by type, mode, size,
+//! bytes and symlink target.
+//!
+//! Operations: create (`O_TRUNC` or `O_EXCL`), pwrite at a random offset (past the end: a
+//! hole), append, truncate up and down, each closed or fsynced; whole-file reads; rename of
+//! files (onto existing ones too) and of directories (elsewhere, onto empty and non-empty
+//! ones, onto files, into themselves); unlink, mkdir, rmdir, chmod, symlink; and out of band
+//! through S3, put (a new file or an overwrite) and delete, after which the test waits past
+//! the TTL. Targets come from the model's tree, so most operations are valid and some fail
+//! on purpose (ENOENT, EEXIST, ENOTEMPTY, EISDIR, ENOTDIR, EINVAL); names are often reused
+//! (a file where a directory was).
+//!
+//! The model stays inside the documented behaviour: directories are made on the mount only
+//! (each has its `dir/` marker), S3 touches only files in existing directories and never an
+//! open one, no hard links, and an object put over S3 replaces the file's attributes with
+//! the defaults (0644). `TESSERA_MODEL_SEED=<u64>` replays a run; the seed is printed.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tessera_tests::{md5_hex, pattern};
+
+use crate::fuse::{FuseEnv, assert_same_tree, tree};
+
+const OPS: usize = 400;
+const CHECK_EVERY: usize = 50;
+const MAX_FILE: u64 = 300 << 10;
+const DEFAULT_SEED: u64 = 20_250_601;
+/// Past the mount's 200 ms TTL: what S3 changed is visible after it.
+const PAST_TTL: Duration = Duration::from_millis(400);
+const MODES: [u32; 10] = [
+    0o600, 0o640, 0o644, 0o664, 0o700, 0o750, 0o755, 0o444, 0o555, 0o711,
+];
+
+/// How a write opens its file and what it does there: `O_CREAT | O_TRUNC` or
+/// `O_CREAT | O_EXCL` and write, pwrite at an offset, `O_APPEND` and write, ftruncate.
+#[derive(Debug, Clone, Copy)]
+enum How {
+    Create,
+    CreateNew,
+    At(u64),
+    Append,
+    Truncate(u64),
+}
+
+/// One operation; what a write or put writes is `pattern(len, seed)`.
+#[derive(Debug, Clone)]
+enum Op {
+    Write {
+        path: String,
+        how: How,
+        len: u64,
+        seed: u64,
+        fsync: bool,
+    },
+    Read(String),
+    Rename(String, String),
+    Unlink(String),
+    Mkdir(String),
+    Rmdir(String),
+    Chmod(String, Mode),
+    /// A symlink at the first path to the second.
+    Symlink(String, String),
+    /// (path, len, seed).
+    S3Put(String, u64, u64),
+    S3Delete(String),
+}
+
+impl Op {
+    /// The kind of operation, as the tally names it.
+    fn kind(&self) -> String {
+        let text = match self {
+            Op::Write { how, .. } => format!("{how:?}"),
+            _ => format!("{self:?}"),
+        };
+        text.split(['(', ' '])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Permission bits, shown in octal.
+#[derive(Clone, Copy)]
+struct Mode(u32);
+
+impl std::fmt::Debug for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0o{:o}", self.0)
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    match dir {
+        "" => name.to_string(),
+        _ => format!("{dir}/{name}"),
+    }
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// What the local directory (the model) holds now: relative paths, `""` is the root.
+struct State {
+    root: PathBuf,
+    dirs: Vec<String>,
+    files: Vec<String>,
+    links: Vec<String>,
+}
+
+impl State {
+    fn scan(root: &Path) -> State {
+        let (mut dirs, mut files, mut links) = (vec![String::new()], Vec::new(), Vec::new());
+        for e in tree(root, &[], &[]) {
+            match e.kind {
+                'd' => dirs.push(e.path),
+                'l' => links.push(e.path),
+                _ => files.push(e.path),
+            }
+        }
+        let root = root.to_path_buf();
+        State {
+            root,
+            dirs,
+            files,
+            links,
+        }
+    }
+
+    /// The size of what `path` leads to (through a symlink), 0 when nothing.
+    fn size(&self, path: &str) -> u64 {
+        fs::metadata(self.root.join(path)).map_or(0, |m| m.len())
+    }
+
+    fn subdirs(&self) -> &[String] {
+        &self.dirs[1..]
+    }
+
+    fn files_and_links(&self) -> Vec<String> {
+        [&self.files[..], &self.links[..]].concat()
+    }
+
+    fn everything(&self) -> Vec<String> {
+        [&self.files[..], &self.links[..], self.subdirs()].concat()
+    }
+
+    fn is_empty_dir(&self, dir: &str) -> bool {
+        let under = format!("{dir}/");
+        !self.everything().iter().any(|p| p.starts_with(&under))
+    }
+}
+
+/// Draws operations from the model's state (splitmix64).
+struct Gen {
+    rng: u64,
+    names: u64,
+    /// Every name [`Gen::fresh`] made, to be reused.
+    used: Vec<String>,
+}
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = (self.rng ^ (self.rng >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick(&mut self, items: &[String]) -> Option<String> {
+        (!items.is_empty()).then(|| items[self.below(items.len() as u64) as usize].clone())
+    }
+
+    /// A name never used before, in `dir`.
+    fn name(&mut self, dir: &str, prefix: &str) -> String {
+        self.names += 1;
+        join(dir, &format!("{prefix}{}", self.names))
+    }
+
+    /// A free name in an existing directory: sometimes one that was used before (a file
+    /// where a directory was, a name removed and made again), else a new one.
+    fn fresh(&mut self, s: &State, prefix: &str) -> String {
+        let all = s.everything();
+        let free: Vec<String> = (self.used.iter())
+            .filter(|p| !all.contains(p) && s.dirs.iter().any(|d| d == parent(p)))
+            .cloned()
+            .collect();
+        if let Some(path) = self.pick(&free).filter(|_| self.chance(30)) {
+            return path;
+        }
+        let dir = self.pick(&s.dirs).unwrap_or_default();
+        let path = self.name(&dir, prefix);
+        self.used.push(path.clone());
+        path
+    }
+
+    /// A path from one of `lists`, each chosen with its weight in percent; the rest of the
+    /// time, or when the chosen list is empty, a free name made with `prefix`.
+    fn choose(&mut self, s: &State, prefix: &str, lists: &[(u64, &[String])]) -> String {
+        let mut roll = self.below(100);
+        for &(weight, list) in lists {
+            if roll < weight {
+                let picked = self.pick(list);
+                return picked.unwrap_or_else(|| self.fresh(s, prefix));
+            }
+            roll -= weight;
+        }
+        self.fresh(s, prefix)
+    }
+
+    /// A name in a directory that does not exist (ENOENT).
+    fn orphan(&mut self, s: &State) -> [String; 1] {
+        let dir = self.fresh(s, "gone");
+        [self.name(&dir, "x")]
+    }
+
+    /// 1..=max bytes, mostly small.
+    fn len(&mut self, max: u64) -> u64 {
+        let cap = match self.below(20) {
+            0 => 256 << 10,
+            1..5 => 64 << 10,
+            _ => 4 << 10,
+        };
+        1 + self.below(cap.min(max.max(1)))
+    }
+
+    /// What a file operation works on: mostly a file, sometimes a symlink (followed), a
+    /// directory (EISDIR) or nothing (ENOENT).
+    fn target(&mut self, s: &State) -> String {
+        let lists = [(80, &s.files[..]), (5, &s.links), (5, s.subdirs())];
+        self.choose(s, "none", &lists)
+    }
+
+    fn op(&mut self, s: &State) -> Op {
+        let (fsync, seed) = (self.chance(30), self.next());
+        let write = |path, how, len| Op::Write {
+            path,
+            how,
+            len,
+            seed,
+            fsync,
+        };
+        match self.below(100) {
+            0..12 => {
+                let orphan = self.orphan(s);
+                let path = self.choose(s, "f", &[(15, &s.everything()), (5, &orphan)]);
+                let len = (!self.chance(5)).then(|| self.len(MAX_FILE));
+                let how = [How::Create, How::CreateNew][usize::from(self.chance(30))];
+                write(path, how, len.unwrap_or(0))
+            }
+            12..24 => {
+                let path = self.target(s);
+                let len = self.len(64 << 10);
+                let room = (MAX_FILE - len).min(s.size(&path) + (16 << 10));
+                write(path, How::At(self.below(room + 1)), len)
+            }
+            24..32 => {
+                let path = self.target(s);
+                let len = self.len(MAX_FILE.saturating_sub(s.size(&path)));
+                write(path, How::Append, len)
+            }
+            32..40 => {
+                let path = self.target(s);
+                let now = s.size(&path);
+                let size = match self.chance(50) {
+                    true if now > 0 => self.below(now),
+                    _ => (now + self.below(64 << 10)).min(MAX_FILE),
+                };
+                write(path, How::Truncate(size), 0)
+            }
+            40..49 => Op::Read(self.target(s)),
+            49..57 => self.rename_file(s),
+            57..63 => self.rename_dir(s),
+            63..69 => {
+                let lists = [(85, &s.files_and_links()[..]), (7, s.subdirs())];
+                Op::Unlink(self.choose(s, "none", &lists))
+            }
+            69..76 => {
+                let orphan = self.orphan(s);
+                Op::Mkdir(self.choose(s, "d", &[(10, &s.everything()), (5, &orphan)]))
+            }
+            76..81 => {
+                let (empty, full): (Vec<String>, Vec<String>) =
+                    (s.subdirs().iter().cloned()).partition(|d| s.is_empty_dir(d));
+                let lists = [(45, &empty[..]), (40, &full), (10, &s.files)];
+                Op::Rmdir(self.choose(s, "none", &lists))
+            }
+            81..86 => {
+                // Not the root: the bucket has no attributes to change (EPERM).
+                let path = self.choose(s, "none", &[(90, &[&s.files[..], s.subdirs()].concat())]);
+                Op::Chmod(path, Mode(MODES[self.below(MODES.len() as u64) as usize]))
+            }
+            86..90 => {
+                let path = self.choose(s, "l", &[(10, &s.everything())]);
+                let siblings: Vec<String> = (s.files.iter())
+                    .filter(|f| parent(f) == parent(&path))
+                    .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
+                    .collect();
+                let target = self.pick(&siblings).filter(|_| self.chance(50));
+                let target = target.unwrap_or_else(|| self.name("", "nowhere"));
+                Op::Symlink(path, target)
+            }
+            r => {
+                let len = self.len(MAX_FILE);
+                match self.pick(&s.files) {
+                    Some(path) if r >= 96 => Op::S3Delete(path),
+                    Some(path) if self.chance(40) => Op::S3Put(path, len, seed),
+                    _ => Op::S3Put(self.fresh(s, "s"), len, seed),
+                }
+            }
+        }
+    }
+
+    /// Elsewhere, onto a file or symlink (replacing it) or a directory, nowhere, in place.
+    fn rename_file(&mut self, s: &State) -> Op {
+        let from = self.choose(s, "none", &[(70, &s.files), (20, &s.links)]);
+        let (orphan, same) = (self.orphan(s), [from.clone()]);
+        let lists = [
+            (25, &s.files_and_links()[..]),
+            (10, s.subdirs()),
+            (10, &orphan),
+            (5, &same),
+        ];
+        Op::Rename(from, self.choose(s, "f", &lists))
+    }
+
+    /// Elsewhere, onto a directory (empty or not) or a file, into itself, nowhere, in place.
+    fn rename_dir(&mut self, s: &State) -> Op {
+        let Some(from) = self.pick(s.subdirs()) else {
+            return Op::Mkdir(self.fresh(s, "d"));
+        };
+        let under = format!("{from}/");
+        let (inside, outside): (Vec<String>, Vec<String>) =
+            (s.dirs.iter().cloned()).partition(|d| *d == from || d.starts_with(&under));
+        let away = self.pick(&outside).map(|d| self.name(&d, "d"));
+        let into = self.pick(&inside).map(|d| self.name(&d, "d"));
+        let (orphan, same) = (self.orphan(s), [from.clone()]);
+        let lists = [
+            (50, away.as_slice()),
+            (15, s.subdirs()),
+            (10, &s.files_and_links()),
+            (10, into.as_slice()),
+            (10, &orphan),
+            (5, &same),
+        ];
+        Op::Rename(from, self.choose(s, "d", &lists))
+    }
+}
+
+/// Applies an operation under `root` with `std::fs` (S3 ones as their effect on a file);
+/// a read returns the bytes.
+fn apply(op: &Op, root: &Path) -> io::Result<Vec<u8>> {
+    let at = |p: &str| root.join(p);
+    match op {
+        Op::Write {
+            path,
+            how,
+            len,
+            seed,
+            fsync,
+        } => {
+            let mut o = OpenOptions::new();
+            match how {
+                How::Create => o.write(true).create(true).truncate(true),
+                How::CreateNew => o.write(true).create_new(true),
+                How::Append => o.append(true),
+                How::At(_) | How::Truncate(_) => o.write(true),
+            };
+            let mut f = o.open(at(path))?;
+            let data = pattern(*len as usize, *seed);
+            match how {
+                How::At(offset) => f.write_all_at(&data, *offset)?,
+                How::Truncate(size) => f.set_len(*size)?,
+                _ => f.write_all(&data)?,
+            }
+            // fsync reports an upload's errors; a plain close (drop) cannot.
+            if *fsync {
+                f.sync_all()?;
+            }
+        }
+        Op::Read(path) => return fs::read(at(path)),
+        Op::Rename(from, to) => fs::rename(at(from), at(to))?,
+        Op::Unlink(path) | Op::S3Delete(path) => fs::remove_file(at(path))?,
+        Op::Mkdir(path) => fs::create_dir(at(path))?,
+        Op::Rmdir(path) => fs::remove_dir(at(path))?,
+        Op::Chmod(path, mode) => fs::set_permissions(at(path), Permissions::from_mode(mode.0))?,
+        Op::Symlink(path, target) => symlink(target, at(path))?,
+        Op::S3Put(path, len, seed) => {
+            fs::write(at(path), pattern(*len as usize, *seed))?;
+            fs::set_permissions(at(path), Permissions::from_mode(0o644))?;
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// An S3 operation on the server.
+async fn apply_s3(fx: &FuseEnv, op: &Op) {
+    match op {
+        Op::S3Put(path, len, seed) => {
+            let data = pattern(*len as usize, *seed);
+            fx.s3.put(&fx.bucket, path, &data).await;
+        }
+        Op::S3Delete(path) => {
+            let delete = fx.s3.s3.delete_object().bucket(&fx.bucket).key(path);
+            let r = delete.send().await;
+            r.unwrap_or_else(|e| panic!("S3 delete {path}: {e:?}"));
+        }
+        _ => unreachable!("not an S3 operation: {op:?}"),
+    }
+}
+
+/// An outcome as compared: the bytes read, or the errno (-1: not an OS error).
+type Outcome = Result<Vec<u8>, i32>;
+
+fn describe(r: &Outcome) -> String {
+    match r {
+        Ok(d) if d.is_empty() => "ok".to_string(),
+        Ok(d) => format!("ok, {} bytes, md5 {}", d.len(), md5_hex(d)),
+        Err(-1) => "failed without an errno".to_string(),
+        Err(e) => io::Error::from_raw_os_error(*e).to_string(),
+    }
+}
+
+/// The last `n` of `lines`.
+fn last<S: AsRef<str>>(lines: &[S], n: usize) -> String {
+    let tail = lines[lines.len().saturating_sub(n)..].iter();
+    tail.map(AsRef::as_ref).collect::<Vec<_>>().join("\n")
+}
+
+/// Compares the trees, naming the seed and the operations since the last check.
+fn check_trees(fx: &FuseEnv, local: &Path, seed: u64, done: usize, history: &[String]) {
+    let (mounted, wanted) = (tree(fx.root(), &[], &[]), tree(local, &[], &[]));
+    if let Err(panic) = std::panic::catch_unwind(|| assert_same_tree(&mounted, &wanted)) {
+        let why = (panic.downcast_ref::<String>().cloned())
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        let recent = last(history, CHECK_EVERY);
+        panic!("seed {seed}: trees differ after {done} operations, the last:\n{recent}\n{why}");
+    }
+    eprintln!("fuse_model: trees match after {done} operations");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fuse_model_random_ops_match_a_local_directory() {
+    let Some(fx) = FuseEnv::start(&["--cache-ttl", "200ms"]).await else {
+        return;
+    };
+    let seed = std::env::var("TESSERA_MODEL_SEED").map_or(DEFAULT_SEED, |s| {
+        s.parse().expect("TESSERA_MODEL_SEED must be a u64")
+    });
+    eprintln!("fuse_model: seed {seed} (TESSERA_MODEL_SEED={seed} replays this run)");
+    let work = tempfile::tempdir().expect("tempdir");
+    let local = work.path();
+    let mut generator = Gen {
+        rng: seed,
+        names: 0,
+        used: Vec::new(),
+    };
+    let (mut history, mut tally) = (Vec::new(), BTreeMap::<String, u32>::new());
+    let outcome = |r: io::Result<Vec<u8>>| r.map_err(|e| e.raw_os_error().unwrap_or(-1));
+    for i in 0..OPS {
+        let op = generator.op(&State::scan(local));
+        let (got, want) = if matches!(op, Op::S3Put(..) | Op::S3Delete(_)) {
+            let want = outcome(apply(&op, local));
+            assert_eq!(want, Ok(Vec::new()), "#{i} {op:?} locally");
+            apply_s3(&fx, &op).await;
+            tokio::time::sleep(PAST_TTL).await;
+            (want.clone(), want)
+        } else {
+            (outcome(apply(&op, fx.root())), outcome(apply(&op, local)))
+        };
+        history.push(format!("#{i} {op:?} -> {}", describe(&want)));
+        let errno = want.as_ref().err().map(|e| format!(" errno {e}"));
+        *tally
+            .entry(op.kind() + &errno.unwrap_or_default())
+            .or_default() += 1;
+        if got != want {
+            panic!(
+                "seed {seed}: operation #{i} {op:?} differs\n  mount: {}\n  local: {}\nthe last operations:\n{}\nmount log (tail):\n{}",
+                describe(&got),
+                describe(&want),
+                last(&history, 20),
+                last(&fx.mount.log_text().lines().collect::<Vec<_>>(), 30),
+            );
+        }
+        if (i + 1) % CHECK_EVERY == 0 || i + 1 == OPS {
+            check_trees(&fx, local, seed, i + 1, &history);
+        }
+    }
+    eprintln!("fuse_model: seed {seed}: outcomes {tally:?}");
+}

@@ -23,21 +23,35 @@ async fn fuse_errors_are_posix_errnos() {
     assert_eq!(errno(fs::write(fx.at(&long), b"x")), libc::ENAMETOOLONG);
     assert_eq!(errno(fs::create_dir(fx.at(&long))), libc::ENAMETOOLONG);
     fs::write(fx.at(&"n".repeat(255)), b"255 is fine").expect("a 255-byte name");
-    assert_eq!(errno(fs::hard_link(fx.at("d/file"), fx.at("hard"))), libc::EPERM);
+    assert_eq!(
+        errno(fs::hard_link(fx.at("d/file"), fx.at("hard"))),
+        libc::EPERM
+    );
     assert_eq!(errno(fs::create_dir(fx.at("d"))), libc::EEXIST);
-    assert_eq!(errno(fs::rename(fx.at("d"), fx.at("d/sub/inside"))), libc::EINVAL);
+    assert_eq!(
+        errno(fs::rename(fx.at("d"), fx.at("d/sub/inside"))),
+        libc::EINVAL
+    );
     assert_eq!(errno(fs::remove_file(fx.at("d"))), libc::EISDIR);
     assert_eq!(errno(fs::remove_dir(fx.at("d/file"))), libc::ENOTDIR);
-    assert_eq!(errno(fs::rename(fx.at("d/sub"), fx.at("d/file"))), libc::ENOTDIR);
+    assert_eq!(
+        errno(fs::rename(fx.at("d/sub"), fx.at("d/file"))),
+        libc::ENOTDIR
+    );
     fs::write(fx.at("d/sub/x"), b"x").expect("write");
     fs::create_dir(fx.at("other")).expect("mkdir");
     fs::write(fx.at("other/y"), b"y").expect("write");
-    assert_eq!(errno(fs::rename(fx.at("d/sub"), fx.at("other"))), libc::ENOTEMPTY);
+    assert_eq!(
+        errno(fs::rename(fx.at("d/sub"), fx.at("other"))),
+        libc::ENOTEMPTY
+    );
     // Nothing of the failed calls reached the bucket.
     let mut keys = fx.s3.keys(&fx.bucket).await;
     keys.sort();
     let long_key = "n".repeat(255);
-    let want = ["d/", "d/file", "d/sub/", "d/sub/x", &long_key, "other/", "other/y"];
+    let want = [
+        "d/", "d/file", "d/sub/", "d/sub/x", &long_key, "other/", "other/y",
+    ];
     assert_eq!(keys, want);
 }
 
@@ -83,12 +97,21 @@ async fn fuse_root_without_bucket_lists_buckets() {
     assert!(listed.contains(&"made-by-mkdir"), "{listed:?}");
     fs::write(all.path.join("made-by-mkdir/obj"), b"in a bucket").expect("write");
     assert_eq!(fx.s3.get("made-by-mkdir", "obj").await, b"in a bucket");
-    assert_eq!(errno(fs::remove_dir(all.path.join("made-by-mkdir"))), libc::ENOTEMPTY);
+    assert_eq!(
+        errno(fs::remove_dir(all.path.join("made-by-mkdir"))),
+        libc::ENOTEMPTY
+    );
     fs::remove_file(all.path.join("made-by-mkdir/obj")).expect("rm");
     fs::remove_dir(all.path.join("made-by-mkdir")).expect("rmdir removes the bucket");
     assert_eq!(names(&all.path), ["fuse-test"]);
-    assert_eq!(errno(fs::create_dir(all.path.join("Bad_Name"))), libc::EINVAL);
-    assert_eq!(errno(fs::write(all.path.join("file-at-root"), b"x")), libc::EISDIR);
+    assert_eq!(
+        errno(fs::create_dir(all.path.join("Bad_Name"))),
+        libc::EINVAL
+    );
+    assert_eq!(
+        errno(fs::write(all.path.join("file-at-root"), b"x")),
+        libc::EISDIR
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -116,7 +139,10 @@ async fn fuse_attributes_symlinks_and_statfs() {
     // A second mount sees what the first stored (not its caches).
     let other = fx.mount_another("other", &["--bucket", &fx.bucket]);
     let m = fs::metadata(other.path.join("f")).expect("stat");
-    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid(), m.len()), (0o640, 1234, 5678, 5));
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.gid(), m.len()),
+        (0o640, 1234, 5678, 5)
+    );
     let mtime = UNIX_EPOCH + Duration::new(1_706_933_106, 789_000_000);
     assert_eq!(m.modified().expect("mtime"), mtime);
     let d = fs::metadata(other.path.join("d")).expect("stat dir");
@@ -124,10 +150,25 @@ async fn fuse_attributes_symlinks_and_statfs() {
     assert_eq!(d.mode() & 0o7777, 0o700);
     let l = fs::symlink_metadata(other.path.join("l")).expect("lstat");
     assert!(l.file_type().is_symlink());
-    assert_eq!(fs::read_link(other.path.join("l")).expect("readlink").to_str(), Some("f"));
-    assert_eq!(fs::read(other.path.join("l")).expect("through the link"), b"hello");
+    assert_eq!(
+        fs::read_link(other.path.join("l"))
+            .expect("readlink")
+            .to_str(),
+        Some("f")
+    );
+    assert_eq!(
+        fs::read(other.path.join("l")).expect("through the link"),
+        b"hello"
+    );
     // The data was not rewritten by the attribute changes: same ETag as a fresh PUT.
-    let head = fx.s3.s3.head_object().bucket(&fx.bucket).key("f").send().await;
+    let head = fx
+        .s3
+        .s3
+        .head_object()
+        .bucket(&fx.bucket)
+        .key("f")
+        .send()
+        .await;
     let etag = head.expect("head").e_tag.expect("etag");
     assert_eq!(etag, format!("\"{}\"", tessera_tests::md5_hex(b"hello")));
     // statfs: the cluster's capacity.
@@ -137,7 +178,10 @@ async fn fuse_attributes_symlinks_and_statfs() {
         .output()
         .expect("stat -f");
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<u64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     assert_eq!(v.len(), 4, "{text}");
     assert!(v[0] > 0 && v[1] > 0 && v[1] <= v[0], "{text}");
     assert_eq!((v[2], v[3]), (4096, 255));
@@ -150,10 +194,14 @@ async fn fuse_listing_carries_attributes_and_pages() {
     };
     // 2,500 entries: three listing pages, files and directories mixed.
     for i in 0..2_400 {
-        fx.s3.put(&fx.bucket, &format!("big/f{i:05}"), &[b'x'; 3]).await;
+        fx.s3
+            .put(&fx.bucket, &format!("big/f{i:05}"), &[b'x'; 3])
+            .await;
     }
     for i in 0..100 {
-        fx.s3.put(&fx.bucket, &format!("big/d{i:03}/inner"), b"y").await;
+        fx.s3
+            .put(&fx.bucket, &format!("big/d{i:03}/inner"), b"y")
+            .await;
     }
     let out = Command::new("ls")
         .arg("-l")
@@ -164,6 +212,57 @@ async fn fuse_listing_carries_attributes_and_pages() {
     let text = String::from_utf8_lossy(&out.stdout);
     let files = text.lines().filter(|l| l.starts_with("-rw-r--r--")).count();
     let dirs = text.lines().filter(|l| l.starts_with("drwxr-xr-x")).count();
-    assert_eq!((files, dirs), (2_400, 100), "{}", &text[..text.len().min(500)]);
-    assert!(text.lines().filter(|l| l.starts_with('-')).all(|l| l.contains(" 3 ")));
+    assert_eq!(
+        (files, dirs),
+        (2_400, 100),
+        "{}",
+        &text[..text.len().min(500)]
+    );
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with('-'))
+            .all(|l| l.contains(" 3 "))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fuse_directory_of_100k_entries_lists_fully() {
+    let Some(fx) = FuseEnv::start(&[]).await else {
+        return;
+    };
+    const N: usize = 100_000;
+    const WRITERS: usize = 32;
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let (s3, bucket) = (fx.s3.s3.clone(), fx.bucket.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (w..N).step_by(WRITERS) {
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key(format!("huge/{i:06}"))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("put {i}: {e:?}"));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    eprintln!("{N} objects put in {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let mut count = 0;
+    let mut last = String::new();
+    for e in fs::read_dir(fx.at("huge")).expect("readdir") {
+        let e = e.expect("entry");
+        assert!(e.file_type().expect("d_type").is_file());
+        let name = e.file_name().to_string_lossy().to_string();
+        assert!(name > last, "sorted, no repeats: {last} then {name}");
+        last = name;
+        count += 1;
+    }
+    eprintln!("readdir of {N} entries in {:?}", started.elapsed());
+    assert_eq!((count, last.as_str()), (N, "099999"));
+    assert_eq!(fs::metadata(fx.at("huge/054321")).expect("stat").len(), 0);
 }

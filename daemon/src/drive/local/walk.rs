@@ -90,21 +90,48 @@ impl Walker<'_> {
             Err(DriveError::NotFound { .. }) => return Ok(true),
             Err(e) => return Err(e),
         };
+        let opts = self.opts;
         let mut events = Vec::new();
-        for name in names {
-            let Some(sub) = name.strip_suffix('/') else {
-                continue;
-            };
-            if sub.starts_with(RESERVED_PREFIX) {
-                continue;
-            }
+        // A flat listing needs only the first `limit + 1` events: names are inspected in
+        // order until that many are settled (an event `s/` is settled once a later name
+        // sorts after it), so a page costs O(page), not O(directory).
+        let mut settled = 0;
+        let mut pending_children = std::collections::VecDeque::new();
+        let mut cut = false;
+        // In key order (`a` before `a-b`, whereas `a-b/` sorts before `a/`).
+        let mut subs: Vec<&str> = names
+            .iter()
+            .filter_map(|name| name.strip_suffix('/'))
+            .filter(|sub| !sub.starts_with(RESERVED_PREFIX))
+            .collect();
+        subs.sort_unstable();
+        for sub in subs {
             let key = format!("{dir_key}{sub}");
-            let (is_object, has_children) = self.inspect(&dir.join(sub))?;
-            if is_object {
-                events.push(Event::Object(key.clone()));
+            let children = format!("{key}/");
+            let (object_listed, children_listed) = self.listable(&key, &children);
+            if !object_listed && !children_listed {
+                continue;
             }
-            if has_children {
-                events.push(Event::Children(format!("{key}/")));
+            if !opts.recursive {
+                while pending_children.front().is_some_and(|c: &String| *c < key) {
+                    pending_children.pop_front();
+                    settled += 1;
+                }
+                if settled > opts.limit {
+                    cut = true;
+                    break;
+                }
+            }
+            let (is_object, has_children) = self.inspect(&dir.join(sub))?;
+            if is_object && object_listed {
+                events.push(Event::Object(key));
+                settled += 1;
+            }
+            if has_children && children_listed {
+                if !opts.recursive {
+                    pending_children.push_back(children.clone());
+                }
+                events.push(Event::Children(children));
             }
         }
         events.sort_unstable_by(|a, b| a.key().cmp(b.key()));
@@ -113,7 +140,6 @@ impl Walker<'_> {
             events.insert(0, Event::Object(dir_key.to_string()));
         }
 
-        let opts = self.opts;
         for event in events {
             match event {
                 Event::Object(key) => {
@@ -150,7 +176,28 @@ impl Walker<'_> {
                 }
             }
         }
+        if cut {
+            // Names were left uninspected: more may follow even if this page is short.
+            self.page.truncated = true;
+            return Ok(false);
+        }
         Ok(true)
+    }
+
+    /// Whether the object `key`, and the children `children` (`key/`), can still be listed
+    /// on this page: they match the prefix and sort after `start_after`.
+    fn listable(&self, key: &str, children: &str) -> (bool, bool) {
+        let opts = self.opts;
+        let object = key.starts_with(&opts.prefix) && key > opts.start_after.as_str();
+        let reachable = children.starts_with(&opts.prefix) || opts.prefix.starts_with(children);
+        let passed =
+            opts.start_after.as_str() >= children && !opts.start_after.starts_with(children);
+        let children_listed = if opts.recursive {
+            reachable && !passed
+        } else {
+            reachable && !passed && children > opts.start_after.as_str()
+        };
+        (object, children_listed)
     }
 
     /// Whether a directory is an object, and whether it has key children.
