@@ -15,9 +15,8 @@ use fuser::{
 };
 
 use crate::attr::{Attr, Kind};
-use crate::dir::DirStream;
-use crate::error::{FsError, FsResult};
-use crate::namespace::{Inner, NAME_MAX, STATFS_BLOCK};
+use crate::error::FsResult;
+use crate::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
 
 /// The mounted filesystem.
 pub struct TesseraFs {
@@ -36,12 +35,13 @@ impl TesseraFs {
     }
 
     /// Runs `op` on the runtime and hands its result to `done`.
-    fn run<T: Send + 'static>(
+    fn run<T: Send + 'static, F: Future<Output = FsResult<T>> + Send + 'static>(
         &self,
         name: &'static str,
-        op: impl Future<Output = FsResult<T>> + Send + 'static,
+        op: impl FnOnce(Arc<Inner>) -> F,
         done: impl FnOnce(Result<T, Errno>) + Send + 'static,
     ) {
+        let op = op(self.inner.clone());
         self.rt.spawn(async move {
             let result = op.await;
             if let Err(e) = &result {
@@ -89,10 +89,10 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let name = name.to_owned();
         self.run(
             "lookup",
-            async move { inner.lookup(parent.0, &name).await },
+            move |inner| async move { inner.lookup(parent.0, &name).await },
             self.entry(reply),
         );
     }
@@ -102,11 +102,10 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let inner = self.inner.clone();
         let ttl = self.ttl();
         self.run(
             "getattr",
-            async move { inner.getattr(ino.0).await },
+            move |inner| async move { inner.getattr(ino.0).await },
             move |r| match r {
                 Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
                 Err(e) => reply.error(e),
@@ -132,29 +131,15 @@ impl fuser::Filesystem for TesseraFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let inner = self.inner.clone();
         let ttl = self.ttl();
-        let op = async move {
-            if let Some(size) = size {
-                inner.truncate(ino.0, size).await?;
-            }
-            inner
-                .set_meta(ino.0, |a| {
-                    if let Some(mode) = mode {
-                        a.perm = (mode & 0o7777) as u16;
-                    }
-                    if let Some(uid) = uid {
-                        a.uid = uid;
-                    }
-                    if let Some(gid) = gid {
-                        a.gid = gid;
-                    }
-                    if let Some(t) = mtime {
-                        a.mtime = time_of(t);
-                    }
-                })
-                .await
+        let change = Change {
+            mode,
+            uid,
+            gid,
+            size,
+            mtime: mtime.map(time_of),
         };
+        let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
         self.run("setattr", op, move |r| match r {
             Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
             Err(e) => reply.error(e),
@@ -162,10 +147,9 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        let inner = self.inner.clone();
         self.run(
             "readlink",
-            async move { inner.readlink(ino.0).await },
+            move |inner| async move { inner.readlink(ino.0).await },
             move |r| match r {
                 Ok(target) => reply.data(&target),
                 Err(e) => reply.error(e),
@@ -187,15 +171,9 @@ impl fuser::Filesystem for TesseraFs {
             reply.error(Errno::EPERM);
             return;
         }
-        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let name = name.to_owned();
         let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
-        let op = async move {
-            let (ino, fh) = inner.create(parent.0, &name, attr, false).await?;
-            let uploaded = inner.flush_ino(ino).await;
-            inner.release(fh).await;
-            uploaded?;
-            Ok((ino, inner.getattr(ino).await?))
-        };
+        let op = move |inner: Arc<Inner>| async move { inner.mknod(parent.0, &name, attr).await };
         self.run("mknod", op, self.entry(reply));
     }
 
@@ -208,29 +186,29 @@ impl fuser::Filesystem for TesseraFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let name = name.to_owned();
         let attr = Attr::new(Kind::Dir, mode & !umask, req.uid(), req.gid());
         self.run(
             "mkdir",
-            async move { inner.mkdir(parent.0, &name, attr).await },
+            move |inner| async move { inner.mkdir(parent.0, &name, attr).await },
             self.entry(reply),
         );
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let name = name.to_owned();
         self.run(
             "unlink",
-            async move { inner.unlink(parent.0, &name).await },
+            move |inner| async move { inner.unlink(parent.0, &name).await },
             Self::empty(reply),
         );
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let name = name.to_owned();
         self.run(
             "rmdir",
-            async move { inner.rmdir(parent.0, &name).await },
+            move |inner| async move { inner.rmdir(parent.0, &name).await },
             Self::empty(reply),
         );
     }
@@ -243,11 +221,11 @@ impl fuser::Filesystem for TesseraFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let (inner, name, target) = (self.inner.clone(), link_name.to_owned(), target.to_owned());
+        let (name, target) = (link_name.to_owned(), target.to_owned());
         let (uid, gid) = (req.uid(), req.gid());
         self.run(
             "symlink",
-            async move { inner.symlink(parent.0, &name, &target, uid, gid).await },
+            move |inner| async move { inner.symlink(parent.0, &name, &target, uid, gid).await },
             self.entry(reply),
         );
     }
@@ -267,8 +245,8 @@ impl fuser::Filesystem for TesseraFs {
             return;
         }
         let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
-        let (inner, name, newname) = (self.inner.clone(), name.to_owned(), newname.to_owned());
-        let op = async move {
+        let (name, newname) = (name.to_owned(), newname.to_owned());
+        let op = move |inner: Arc<Inner>| async move {
             inner
                 .rename(parent.0, &name, newparent.0, &newname, no_replace)
                 .await
@@ -289,10 +267,9 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let inner = self.inner.clone();
         self.run(
             "open",
-            async move { inner.open(ino.0, flags.0).await },
+            move |inner| async move { inner.open(ino.0, flags.0).await },
             move |r| match r {
                 Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
                 Err(e) => reply.error(e),
@@ -311,10 +288,9 @@ impl fuser::Filesystem for TesseraFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let inner = self.inner.clone();
         self.run(
             "read",
-            async move { inner.read(fh.0, offset, size).await },
+            move |inner| async move { inner.read(fh.0, offset, size).await },
             move |r| match r {
                 Ok(data) => reply.data(&data),
                 Err(e) => reply.error(e),
@@ -334,10 +310,10 @@ impl fuser::Filesystem for TesseraFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let (inner, data) = (self.inner.clone(), data.to_vec());
+        let data = data.to_vec();
         self.run(
             "write",
-            async move { inner.write(fh.0, offset, &data).await },
+            move |inner| async move { inner.write(fh.0, offset, &data).await },
             move |r| match r {
                 Ok(n) => reply.written(n),
                 Err(e) => reply.error(e),
@@ -353,10 +329,9 @@ impl fuser::Filesystem for TesseraFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let inner = self.inner.clone();
         self.run(
             "flush",
-            async move { inner.flush_ino(ino.0).await },
+            move |inner| async move { inner.flush_ino(ino.0).await },
             Self::empty(reply),
         );
     }
@@ -371,10 +346,9 @@ impl fuser::Filesystem for TesseraFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let inner = self.inner.clone();
         self.run(
             "release",
-            async move {
+            move |inner| async move {
                 inner.release(fh.0).await;
                 Ok(())
             },
@@ -390,30 +364,15 @@ impl fuser::Filesystem for TesseraFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let inner = self.inner.clone();
         self.run(
             "fsync",
-            async move { inner.flush_ino(ino.0).await },
+            move |inner| async move { inner.flush_ino(ino.0).await },
             Self::empty(reply),
         );
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let inner = self.inner.clone();
-        let op = async move {
-            let attr = inner.getattr(ino.0).await?;
-            if attr.kind != Kind::Dir {
-                return Err(FsError::posix(Errno::ENOTDIR, "not a directory"));
-            }
-            let stream = DirStream::new(ino.0, inner.path_of(ino.0)?);
-            let fh = inner
-                .next_fh
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            inner
-                .dirs()
-                .insert(fh, Arc::new(tokio::sync::Mutex::new(stream)));
-            Ok(fh)
-        };
+        let op = move |inner: Arc<Inner>| async move { inner.opendir(ino.0).await };
         self.run("opendir", op, move |r| match r {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(e),
@@ -435,21 +394,9 @@ impl fuser::Filesystem for TesseraFs {
         };
         self.rt.spawn(async move {
             let mut stream = stream.lock().await;
-            let mut at = offset;
-            loop {
-                match stream.entry(&inner, at).await {
-                    Ok(Some(e)) => {
-                        if reply.add(INodeNo(e.ino), at + 1, e.kind.file_type(), &e.name) {
-                            break;
-                        }
-                        at += 1;
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::debug!(op = "readdir", "{e}");
-                        return reply.error(e.errno());
-                    }
-                }
+            if let Err(e) = stream.fill(&inner, offset, &mut reply).await {
+                tracing::debug!(op = "readdir", "{e}");
+                return reply.error(e.errno());
             }
             reply.ok();
         });
@@ -496,10 +443,9 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let inner = self.inner.clone();
         self.run(
             "statfs",
-            async move { inner.statfs().await },
+            move |inner| async move { inner.statfs().await },
             move |r| match r {
                 Ok((blocks, free)) => reply.statfs(
                     blocks,
@@ -526,13 +472,13 @@ impl fuser::Filesystem for TesseraFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let (inner, name) = (self.inner.clone(), name.to_owned());
+        let name = name.to_owned();
         let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
         let ttl = self.ttl();
         let append = flags & libc::O_APPEND != 0;
         self.run(
             "create",
-            async move {
+            move |inner| async move {
                 let (ino, fh) = inner.create(parent.0, &name, attr.clone(), append).await?;
                 Ok((ino, fh, attr))
             },

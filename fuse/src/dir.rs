@@ -7,9 +7,13 @@
 //! the current page restarts the listing from the start.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use fuser::{Errno, INodeNo, ReplyDirectory};
 
 use crate::attr::{Attr, Kind};
-use crate::error::FsResult;
+use crate::error::{FsError, FsResult};
 use crate::inode::join;
 use crate::namespace::{Inner, Place};
 
@@ -46,7 +50,39 @@ enum Stage {
     Done,
 }
 
+impl Inner {
+    /// Opens the directory `ino`: a new stream, returned as its handle.
+    pub async fn opendir(&self, ino: u64) -> FsResult<u64> {
+        let attr = self.getattr(ino).await?;
+        if attr.kind != Kind::Dir {
+            return Err(FsError::posix(Errno::ENOTDIR, "not a directory"));
+        }
+        let stream = DirStream::new(ino, self.path_of(ino)?);
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.dirs()
+            .insert(fh, Arc::new(tokio::sync::Mutex::new(stream)));
+        Ok(fh)
+    }
+}
+
 impl DirStream {
+    /// Adds entries from `offset` on to `reply` until it is full or the listing ends.
+    pub async fn fill(
+        &mut self,
+        inner: &Inner,
+        offset: u64,
+        reply: &mut ReplyDirectory,
+    ) -> FsResult<()> {
+        let mut at = offset;
+        while let Some(e) = self.entry(inner, at).await? {
+            if reply.add(INodeNo(e.ino), at + 1, e.kind.file_type(), &e.name) {
+                break;
+            }
+            at += 1;
+        }
+        Ok(())
+    }
+
     /// A stream over the directory `ino` at `path`.
     pub fn new(ino: u64, path: String) -> Self {
         Self {

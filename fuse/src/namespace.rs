@@ -22,6 +22,8 @@ use crate::file::{Handle, OpenFile};
 use crate::inode::{Inodes, join};
 use crate::remote::Remote;
 
+mod rename;
+
 /// Longest name of one path component.
 pub const NAME_MAX: usize = 255;
 
@@ -38,6 +40,21 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     /// Attributes of what has none of its own.
     pub defaults: Defaults,
+}
+
+/// What setattr changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Change {
+    /// New permission bits.
+    pub mode: Option<u32>,
+    /// New owner.
+    pub uid: Option<u32>,
+    /// New group.
+    pub gid: Option<u32>,
+    /// New size (truncate).
+    pub size: Option<u64>,
+    /// New modification time.
+    pub mtime: Option<std::time::SystemTime>,
 }
 
 /// Where a path lives on the cluster.
@@ -236,7 +253,7 @@ impl Inner {
         }
     }
 
-    fn check_writable(&self) -> FsResult<()> {
+    pub(crate) fn check_writable(&self) -> FsResult<()> {
         if self.settings.read_only {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
@@ -264,7 +281,12 @@ impl Inner {
     }
 
     /// Whether the directory at `bucket/prefix` holds anything besides its marker.
-    async fn has_children(&self, bucket: &str, prefix: &str, path: &str) -> FsResult<bool> {
+    pub(crate) async fn has_children(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        path: &str,
+    ) -> FsResult<bool> {
         if !self.inodes().local_children(path).is_empty() {
             return Ok(true);
         }
@@ -303,87 +325,6 @@ impl Inner {
         }
         self.remote.delete(&bucket, &key).await?;
         self.inodes().unlink(&path);
-        Ok(())
-    }
-
-    /// The attributes of `path`, or `None` when nothing is there.
-    async fn try_stat(&self, path: &str) -> FsResult<Option<Attr>> {
-        {
-            let t = self.inodes();
-            if let Some(node) = t.at(path).and_then(|ino| t.get(ino)).filter(|n| n.local) {
-                return Ok(Some(node.attr.clone()));
-            }
-        }
-        match self.stat(path).await {
-            Ok(attr) => Ok(Some(attr)),
-            Err(FsError::Posix(e, _)) if e == Errno::ENOENT => Ok(None),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// rename(2): a file in one server-side call replacing the target atomically; a
-    /// directory key by key under its prefix (not atomic as a whole).
-    pub async fn rename(
-        &self,
-        parent: u64,
-        name: &OsStr,
-        new_parent: u64,
-        new_name: &OsStr,
-        no_replace: bool,
-    ) -> FsResult<()> {
-        self.check_writable()?;
-        let from = join(&self.path_of(parent)?, name_str(name)?);
-        let to = join(&self.path_of(new_parent)?, name_str(new_name)?);
-        let (Place::Key(bucket, src), Place::Key(dst_bucket, dst)) =
-            (self.place(&from), self.place(&to))
-        else {
-            return Err(FsError::posix(Errno::EXDEV, "buckets cannot be renamed"));
-        };
-        if bucket != dst_bucket {
-            return Err(FsError::posix(Errno::EXDEV, "rename across buckets"));
-        }
-        if from == to {
-            return Ok(());
-        }
-        let src_attr = self
-            .try_stat(&from)
-            .await?
-            .ok_or(FsError::posix(Errno::ENOENT, "no such file or directory"))?;
-        let dst_attr = self.try_stat(&to).await?;
-        if no_replace && dst_attr.is_some() {
-            return Err(FsError::posix(Errno::EEXIST, "target exists"));
-        }
-        if src_attr.kind == Kind::Dir {
-            if to.starts_with(&format!("{from}/")) {
-                return Err(FsError::posix(Errno::EINVAL, "a directory into itself"));
-            }
-            let (src_prefix, dst_prefix) = (format!("{src}/"), format!("{dst}/"));
-            match dst_attr.map(|a| a.kind) {
-                Some(Kind::Dir) => {
-                    if self.has_children(&bucket, &dst_prefix, &to).await? {
-                        return Err(FsError::posix(Errno::ENOTEMPTY, "target not empty"));
-                    }
-                    self.remote.delete(&bucket, &dst_prefix).await?;
-                }
-                Some(_) => return Err(FsError::posix(Errno::ENOTDIR, "target is a file")),
-                None => {}
-            }
-            self.flush_under(&from).await?;
-            self.remote
-                .rename_prefix(&bucket, &src_prefix, &dst_prefix)
-                .await?;
-        } else {
-            if dst_attr.is_some_and(|a| a.kind == Kind::Dir) {
-                return Err(FsError::posix(Errno::EISDIR, "target is a directory"));
-            }
-            let ino = self.inodes().at(&from);
-            if let Some(ino) = ino {
-                self.flush_ino(ino).await?;
-            }
-            self.remote.rename(&bucket, &src, &dst).await?;
-        }
-        self.inodes().rename(&from, &to);
         Ok(())
     }
 
@@ -430,6 +371,22 @@ impl Inner {
             target.extend_from_slice(&chunk);
         }
         Ok(target.into())
+    }
+
+    /// setattr: truncate, then the attribute changes.
+    pub async fn setattr(&self, ino: u64, change: Change) -> FsResult<Attr> {
+        if let Some(size) = change.size {
+            self.truncate(ino, size).await?;
+        }
+        self.set_meta(ino, |a| {
+            if let Some(mode) = change.mode {
+                a.perm = (mode & 0o7777) as u16;
+            }
+            a.uid = change.uid.unwrap_or(a.uid);
+            a.gid = change.gid.unwrap_or(a.gid);
+            a.mtime = change.mtime.unwrap_or(a.mtime);
+        })
+        .await
     }
 
     /// chmod, chown and utimens: kept in the object's metadata (a directory's `dir/`

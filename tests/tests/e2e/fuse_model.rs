@@ -25,6 +25,7 @@ use std::os::unix::fs::{FileExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tessera_fuse::inode::{join, parent_of as parent};
 use tessera_tests::{md5_hex, pattern};
 
 use crate::fuse::{FuseEnv, assert_same_tree, tree};
@@ -95,17 +96,6 @@ impl std::fmt::Debug for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "0o{:o}", self.0)
     }
-}
-
-fn join(dir: &str, name: &str) -> String {
-    match dir {
-        "" => name.to_string(),
-        _ => format!("{dir}/{name}"),
-    }
-}
-
-fn parent(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 /// What the local directory (the model) holds now: relative paths, `""` is the root.

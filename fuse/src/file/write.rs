@@ -1,0 +1,160 @@
+//! Writes: the streamed upload of a file written from its start, the staging file for
+//! everything else, and truncation.
+
+use std::os::unix::fs::FileExt;
+
+use bytes::BytesMut;
+use fuser::Errno;
+
+use super::upload::{UPLOAD_CHUNK, Upload};
+use super::{Body, FileState, OpenFile, staging_error};
+use crate::error::{FsError, FsResult};
+use crate::namespace::Inner;
+
+impl Inner {
+    /// Writes `data` at `offset` (at the end for `O_APPEND`).
+    pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+        let handle = self.handle(fh)?;
+        let mut s = handle.file.state.lock().await;
+        if let Some(errno) = s.failed {
+            return Err(FsError::posix(errno, "an earlier upload failed"));
+        }
+        if s.unlinked {
+            return Ok(data.len() as u32);
+        }
+        let offset = if handle.append { s.size } else { offset };
+        let end = offset + data.len() as u64;
+        let streaming_at = match &s.body {
+            Body::Streaming(up) => Some(up.written),
+            Body::Remote if s.size == 0 && offset == 0 => Some(0),
+            _ => None,
+        };
+        if streaming_at == Some(offset) {
+            if matches!(s.body, Body::Remote) {
+                s.body = Body::Streaming(self.start_upload(handle.ino)?);
+            }
+            let Body::Streaming(up) = &mut s.body else {
+                unreachable!("set above")
+            };
+            if up.write(data).await.is_err() {
+                let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
+                    unreachable!("matched above")
+                };
+                let e = up
+                    .finish()
+                    .await
+                    .err()
+                    .unwrap_or(FsError::posix(Errno::EIO, "upload failed"));
+                s.failed = Some(e.errno());
+                return Err(e);
+            }
+        } else {
+            self.stage(handle.ino, &mut s).await?;
+            let Body::Staged(f) = &s.body else {
+                unreachable!("staged above")
+            };
+            f.write_all_at(data, offset).map_err(staging_error)?;
+        }
+        s.size = s.size.max(end);
+        s.dirty = true;
+        self.touch(handle.ino, s.size);
+        Ok(data.len() as u32)
+    }
+
+    fn start_upload(&self, ino: u64) -> FsResult<Upload> {
+        let (path, attr) = {
+            let t = self.inodes();
+            let node = t
+                .get(ino)
+                .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
+            (node.path.clone(), node.attr.clone())
+        };
+        let (bucket, key) = self.key_of(&path)?;
+        let metadata = attr.metadata();
+        let (tx, task) = self.remote.upload(&bucket, &key, metadata.clone(), None);
+        Ok(Upload {
+            tx,
+            task,
+            buf: BytesMut::with_capacity(UPLOAD_CHUNK),
+            written: 0,
+            metadata,
+        })
+    }
+
+    /// Makes the body a staging file holding the current data: commits a streamed upload
+    /// first, then copies the object down.
+    pub(super) async fn stage(&self, ino: u64, s: &mut FileState) -> FsResult<()> {
+        if matches!(s.body, Body::Staged(_)) {
+            return Ok(());
+        }
+        if matches!(s.body, Body::Streaming(_)) {
+            self.commit(ino, s).await?;
+        }
+        let file = tempfile::tempfile_in(&self.settings.cache_dir).map_err(staging_error)?;
+        if s.size > 0 {
+            let (bucket, key) = self.key_of(&self.path_of(ino)?)?;
+            let mut body = self.remote.get(&bucket, &key, 0, s.size).await?;
+            let mut at = 0;
+            while let Some(chunk) = body.next().await? {
+                file.write_all_at(&chunk, at).map_err(staging_error)?;
+                at += chunk.len() as u64;
+            }
+            if at != s.size {
+                return Err(FsError::posix(
+                    Errno::EIO,
+                    "the object changed size while staged",
+                ));
+            }
+        }
+        s.body = Body::Staged(file);
+        Ok(())
+    }
+
+    /// Sets the size of an open file.
+    pub(super) async fn truncate_open(&self, ino: u64, file: &OpenFile, size: u64) -> FsResult<()> {
+        let mut s = file.state.lock().await;
+        if let Some(errno) = s.failed {
+            return Err(FsError::posix(errno, "an earlier upload failed"));
+        }
+        let streamed = match &s.body {
+            Body::Streaming(up) => Some(up.written),
+            _ => None,
+        };
+        if streamed == Some(size) && s.size == size {
+            return Ok(());
+        }
+        if size == 0 {
+            if let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) {
+                up.abort().await;
+            }
+            s.body = Body::Remote;
+        } else {
+            self.stage(ino, &mut s).await?;
+            if let Body::Staged(f) = &s.body {
+                f.set_len(size).map_err(staging_error)?;
+            }
+        }
+        s.size = size;
+        s.dirty = true;
+        self.touch(ino, size);
+        Ok(())
+    }
+
+    /// truncate(2) / ftruncate(2): on the open file when there is one, else through a
+    /// handle opened for the purpose and closed (uploaded) at once.
+    pub async fn truncate(&self, ino: u64, size: u64) -> FsResult<()> {
+        if self.settings.read_only {
+            return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
+        }
+        let open = self.files().get(&ino).cloned();
+        if let Some(file) = open {
+            return self.truncate_open(ino, &file, size).await;
+        }
+        let fh = self.open(ino, libc::O_WRONLY).await?;
+        let handle = self.handle(fh)?;
+        let result = self.truncate_open(ino, &handle.file, size).await;
+        let uploaded = self.upload(ino, &handle.file).await;
+        self.release(fh).await;
+        result.and(uploaded)
+    }
+}
