@@ -3,6 +3,7 @@
 //! that carry attributes.
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
@@ -23,6 +24,11 @@ async fn fuse_errors_are_posix_errnos() {
     assert_eq!(errno(fs::write(fx.at(&long), b"x")), libc::ENAMETOOLONG);
     assert_eq!(errno(fs::create_dir(fx.at(&long))), libc::ENAMETOOLONG);
     fs::write(fx.at(&"n".repeat(255)), b"255 is fine").expect("a 255-byte name");
+    let not_utf8 = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
+    assert_eq!(
+        errno(fs::write(fx.root().join(not_utf8), b"x")),
+        libc::EINVAL
+    );
     assert_eq!(
         errno(fs::hard_link(fx.at("d/file"), fx.at("hard"))),
         libc::EPERM
