@@ -106,13 +106,7 @@ impl Inner {
         if write && self.settings.read_only {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
-        let (path, local, attr) = {
-            let t = self.inodes();
-            let node = t
-                .get(ino)
-                .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
-            (node.path.clone(), node.local, node.attr.clone())
-        };
+        let (path, attr, local) = self.node(ino)?;
         let attr = if local {
             attr
         } else {

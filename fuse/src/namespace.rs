@@ -156,12 +156,17 @@ impl Inner {
         }
     }
 
-    /// The path of inode `ino`.
-    pub fn path_of(&self, ino: u64) -> FsResult<String> {
+    /// The path, attributes and locality (`Node::local`) of inode `ino`.
+    pub(crate) fn node(&self, ino: u64) -> FsResult<(String, Attr, bool)> {
         self.inodes()
             .get(ino)
-            .map(|n| n.path.clone())
+            .map(|n| (n.path.clone(), n.attr.clone(), n.local))
             .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))
+    }
+
+    /// The path of inode `ino`.
+    pub fn path_of(&self, ino: u64) -> FsResult<String> {
+        self.node(ino).map(|(path, _, _)| path)
     }
 
     /// What the server says `path` is.

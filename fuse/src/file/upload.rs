@@ -86,13 +86,7 @@ impl Inner {
         info: ObjectInfo,
         sent: &HashMap<String, String>,
     ) -> FsResult<()> {
-        let (path, attr) = {
-            let t = self.inodes();
-            let node = t
-                .get(ino)
-                .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
-            (node.path.clone(), node.attr.clone())
-        };
+        let (path, attr, _) = self.node(ino)?;
         let mut info = info;
         let wanted = attr.metadata();
         if &wanted != sent {
@@ -127,12 +121,8 @@ impl Inner {
         if matches!(s.body, Body::Streaming(_)) {
             return self.commit(ino, &mut s).await;
         }
-        let attr = self
-            .inodes()
-            .get(ino)
-            .map(|n| n.attr.clone())
-            .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
-        let (bucket, key) = self.key_of(&self.path_of(ino)?)?;
+        let (path, attr, _) = self.node(ino)?;
+        let (bucket, key) = self.key_of(&path)?;
         let metadata = attr.metadata();
         let (tx, task) = self
             .remote

@@ -62,13 +62,7 @@ impl Inner {
     }
 
     fn start_upload(&self, ino: u64) -> FsResult<Upload> {
-        let (path, attr) = {
-            let t = self.inodes();
-            let node = t
-                .get(ino)
-                .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
-            (node.path.clone(), node.attr.clone())
-        };
+        let (path, attr, _) = self.node(ino)?;
         let (bucket, key) = self.key_of(&path)?;
         let metadata = attr.metadata();
         let (tx, task) = self.remote.upload(&bucket, &key, metadata.clone(), None);
