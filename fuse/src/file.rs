@@ -83,6 +83,16 @@ impl OpenFile {
         }
     }
 
+    /// Another open saw the server's current size: a file without local changes reads
+    /// the server's data again (a clean staging copy may be stale).
+    async fn refresh(&self, size: u64) {
+        let mut s = self.state.lock().await;
+        if !s.dirty && !matches!(s.body, Body::Streaming(_)) {
+            s.body = Body::Remote;
+            s.size = size;
+        }
+    }
+
     /// The file was unlinked: drop any upload in progress and upload nothing more.
     pub async fn forget_upload(&self) {
         let mut s = self.state.lock().await;
@@ -118,6 +128,9 @@ impl Inner {
             return Err(FsError::posix(Errno::EISDIR, "a directory"));
         }
         let file = self.attach(ino, attr.size, false);
+        if !local {
+            file.refresh(attr.size).await;
+        }
         if write && flags & libc::O_TRUNC != 0 {
             let result = self.truncate_open(ino, &file, 0).await;
             if let Err(e) = result {

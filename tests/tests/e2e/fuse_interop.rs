@@ -106,12 +106,15 @@ async fn fuse_two_mounts_see_each_others_closed_files() {
         fs::read(fx.at("shared/b")).expect("read"),
         b"from the second"
     );
-    // An overwrite is seen by the next open (open revalidates with the server).
+    // An overwrite is seen by the next open (open revalidates with the server), even while
+    // an older handle of the same file stays open there.
+    let held = fs::File::open(b.path.join("shared/a")).expect("open and hold");
     fs::write(fx.at("shared/a"), b"rewritten by the first mount").expect("rewrite");
     assert_eq!(
         fs::read(b.path.join("shared/a")).expect("read"),
         b"rewritten by the first mount"
     );
+    drop(held);
     fs::rename(fx.at("shared/a"), fx.at("shared/c")).expect("rename");
     std::thread::sleep(TTL);
     assert_eq!(errno(fs::metadata(b.path.join("shared/a"))), libc::ENOENT);
