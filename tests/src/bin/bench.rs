@@ -18,10 +18,16 @@
 //!    `s3s-fs` (`--s3s-fs`), a single-copy file-system S3 server on the same s3s front end.
 //! 5. Peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a GET of
 //!    `--rss-mib` on a fresh node. Baseline: that node's idle RSS.
+//! 6. FUSE (in `bench/fuse.rs`) on a fresh 4-drive node: tessera-mount against s3fs on the
+//!    same bucket through S3, and against the local disk: sequential write and read of a
+//!    `--fuse-mib` file (also against the S3 client's PUT and GET of the same bytes),
+//!    `ls -l` of `--fuse-ls-files` files, `tar x` of `--fuse-tar-files` small files; then
+//!    tessera-mount's peak RSS while it writes `--fuse-rss-mib`. Printed as a table of its own.
 //!
 //! This is a program, not a test: it never asserts on time, it only reports. It fails only
 //! when something does not work (a node that will not start, a GET with the wrong bytes).
-//! Run `cargo build --release -p tessera-tests --bins` first: it builds the node it starts.
+//! Run `cargo build --release -p tessera-tests --bins` first: it builds the node and the
+//! FUSE client it starts.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -44,12 +50,14 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 #[path = "bench/codec.rs"]
 mod codec;
+#[path = "bench/fuse.rs"]
+mod fuse;
 #[path = "bench/grpc.rs"]
 mod grpc;
 #[path = "bench/s3.rs"]
 mod s3;
 
-use grpc::{Phase, mib_per_s};
+use grpc::{Phase, drop_caches, mib_per_s};
 
 const MIB: usize = 1 << 20;
 const BUCKET: &str = "bench";
@@ -86,6 +94,21 @@ struct Args {
     /// The s3s-fs binary, the S3 baseline [default: $HOME/.cache/s3s-fs/bin/s3s-fs].
     #[arg(long)]
     s3s_fs: Option<PathBuf>,
+    /// Size of the file written and read sequentially on each FUSE target, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    fuse_mib: usize,
+    /// Files of the directory listed with `ls -l` on each FUSE target.
+    #[arg(long, default_value_t = 10_000)]
+    fuse_ls_files: usize,
+    /// Small files of the tarball extracted with `tar x` on each FUSE target.
+    #[arg(long, default_value_t = 5000)]
+    fuse_tar_files: usize,
+    /// Size of the file written through tessera-mount while its peak RSS is watched, in MiB.
+    #[arg(long, default_value_t = 4096)]
+    fuse_rss_mib: usize,
+    /// The s3fs binary, the FUSE baseline.
+    #[arg(long, default_value = "/usr/bin/s3fs")]
+    s3fs: PathBuf,
     /// Directory for the drives and the baseline files (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -227,10 +250,35 @@ async fn main() -> anyhow::Result<()> {
         rows.extend(grpc::rss_rows(&node, args.rss_mib * MIB).await?);
     }
 
-    println!("\n| measure | tessera | baseline | ratio | target |");
-    println!("|---|---|---|---|---|");
-    for row in &rows {
-        row.print();
+    let mut fuse_figures = Vec::new();
+    if args.fuse_mib > 0
+        || args.fuse_ls_files > 0
+        || args.fuse_tar_files > 0
+        || args.fuse_rss_mib > 0
+    {
+        eprintln!("fuse ...");
+        let cfg = fuse::Config {
+            seq: args.fuse_mib * MIB,
+            ls_files: args.fuse_ls_files,
+            tar_files: args.fuse_tar_files,
+            rss: args.fuse_rss_mib * MIB,
+            mount_bin: node_bin.with_file_name("tessera-test-mount"),
+            s3fs: args.s3fs.clone(),
+        };
+        let (figures, note) = fuse::figures(&node_bin, dir, &cfg).await?;
+        fuse_figures = figures;
+        notes.extend(note);
+    }
+
+    if !rows.is_empty() {
+        println!("\n| measure | tessera | baseline | ratio | target |");
+        println!("|---|---|---|---|---|");
+        for row in &rows {
+            row.print();
+        }
+    }
+    if !fuse_figures.is_empty() {
+        fuse::print(&fuse_figures);
     }
     for note in &notes {
         println!("\n{note}");

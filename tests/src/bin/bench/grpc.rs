@@ -54,7 +54,7 @@ pub(super) fn mib_per_s(bytes: usize, d: Duration) -> f64 {
 }
 
 /// Empties the page cache (root only), so the next reads come from the disk.
-fn drop_caches() -> bool {
+pub(super) fn drop_caches() -> bool {
     let synced = std::process::Command::new("sync")
         .status()
         .is_ok_and(|s| s.success());
@@ -267,7 +267,7 @@ pub(super) async fn small_rows(
 }
 
 /// A `/proc/<pid>/status` field (`VmRSS:`, `VmHWM:`), in MiB.
-fn status_mib(pid: u32, field: &str) -> anyhow::Result<f64> {
+pub(super) fn status_mib(pid: u32, field: &str) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find_map(|l| l.strip_prefix(field));
     let kib = line
@@ -278,11 +278,12 @@ fn status_mib(pid: u32, field: &str) -> anyhow::Result<f64> {
     Ok(kib / 1024.0)
 }
 
-/// Runs `work` while a thread polls VmRSS of `pid` every 20 ms; returns the peak (MiB).
-async fn peak_rss<T>(
+/// Runs `work` while a thread polls VmRSS of `pid` every 20 ms; returns its output and the
+/// peak (MiB).
+pub(super) async fn peak_rss<T>(
     pid: u32,
     work: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(T, f64)> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let poller = std::thread::spawn(move || {
@@ -296,7 +297,7 @@ async fn peak_rss<T>(
     let done = work.await;
     stop.store(true, Ordering::Relaxed);
     let peak = poller.join().map_err(|_| anyhow!("RSS poller panicked"))?;
-    done.map(|_| peak)
+    done.map(|out| (out, peak))
 }
 
 pub(super) async fn rss_rows(node: &Node, size: usize) -> anyhow::Result<Vec<Row>> {
@@ -308,9 +309,9 @@ pub(super) async fn rss_rows(node: &Node, size: usize) -> anyhow::Result<Vec<Row
     // Content does not change the server's work (no compression, no dedup): a generator
     // keeps the client from holding the whole object.
     let body = tokio::io::repeat(0x5a).take(size as u64);
-    let put_peak = peak_rss(pid, put(&mut client, "rss".into(), size, body)).await?;
+    let (_, put_peak) = peak_rss(pid, put(&mut client, "rss".into(), size, body)).await?;
     let put_hwm = status_mib(pid, "VmHWM:")?;
-    let get_peak = peak_rss(pid, async {
+    let (_, get_peak) = peak_rss(pid, async {
         let got = get(&mut client, "rss".into(), None).await?;
         ensure!(got == size, "GET rss: {got} bytes of {size}");
         Ok(())

@@ -41,7 +41,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tessera_tests::{Node, PASSWORD, USER, free_port, md5_hex, pattern};
 
-use super::{MIB, Phase, Row, SMALL, Target, mib_per_s};
+use super::{MIB, Phase, Row, SMALL, Target, drop_caches, mib_per_s};
 
 const BUCKET: &str = "s3bench";
 const BASE: &str = "s3s-fs";
@@ -90,11 +90,11 @@ pub async fn rows(
         eprintln!("{note}");
         (None, Some(note))
     };
-    let ours = S3Client::new(node.addr);
+    let ours = S3Client::new(node.addr, BUCKET);
     ours.create_bucket()
         .await
         .context("tessera: create bucket")?;
-    let theirs = baseline.as_ref().map(|s| S3Client::new(s.addr));
+    let theirs = baseline.as_ref().map(|s| S3Client::new(s.addr, BUCKET));
     if let Some(c) = &theirs {
         c.create_bucket().await.context("s3s-fs: create bucket")?;
     }
@@ -103,9 +103,15 @@ pub async fn rows(
     if cfg.large > 0 {
         let payload = Bytes::from(pattern(cfg.large, 13));
         let md5 = md5_hex(&payload);
-        let (put, get) = large(&ours, &payload, &md5).await.context("tessera")?;
+        let (put, get) = large(&ours, "large", &payload, &md5, false)
+            .await
+            .context("tessera")?;
         let base = match &theirs {
-            Some(c) => Some(large(c, &payload, &md5).await.context("s3s-fs")?),
+            Some(c) => Some(
+                large(c, "large", &payload, &md5, false)
+                    .await
+                    .context("s3s-fs")?,
+            ),
             None => None,
         };
         let mib = cfg.large / MIB;
@@ -149,20 +155,29 @@ pub async fn rows(
 }
 
 /// Flushes dirty pages (s3s-fs does not fsync), so the next phase does not pay for them.
-fn sync() {
+pub(super) fn sync() {
     let _ = Command::new("sync").status();
 }
 
-/// MiB/s of a PUT and then a GET (every byte checked) of `payload`.
-async fn large(client: &S3Client, payload: &Bytes, md5: &str) -> anyhow::Result<(f64, f64)> {
+/// MiB/s of a PUT and then a GET (every byte checked) of `payload` as `key`; with `cold`,
+/// the page cache is dropped before the GET when it can be (root).
+pub(super) async fn large(
+    client: &S3Client,
+    key: &str,
+    payload: &Bytes,
+    md5: &str,
+    cold: bool,
+) -> anyhow::Result<(f64, f64)> {
     client.head_bucket().await?; // the connection is open before the clock starts
     sync();
     let start = Instant::now();
-    client.put("large", payload.clone(), md5).await?;
+    client.put(key, payload.clone(), md5).await?;
     let put = mib_per_s(payload.len(), start.elapsed());
-    sync();
+    if !(cold && drop_caches()) {
+        sync();
+    }
     let start = Instant::now();
-    client.get("large", payload).await?;
+    client.get(key, payload).await?;
     let get = mib_per_s(payload.len(), start.elapsed());
     Ok((put, get))
 }
@@ -225,18 +240,19 @@ async fn small(
 
 type Body = BoxBody<Bytes, Infallible>;
 
-/// A SigV4-signing S3 client for one endpoint, with the test credentials.
+/// A SigV4-signing S3 client for one bucket of one endpoint, with the test credentials.
 #[derive(Clone)]
-struct S3Client {
+pub(super) struct S3Client {
     http: Client<HttpConnector, Body>,
     addr: SocketAddr,
+    bucket: String,
     /// `127.0.0.1:port`: the Host header and the URL's authority.
     host: String,
     identity: Identity,
 }
 
 impl S3Client {
-    fn new(addr: SocketAddr) -> S3Client {
+    pub(super) fn new(addr: SocketAddr, bucket: &str) -> S3Client {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = Client::builder(TokioExecutor::new()).build(connector);
@@ -244,14 +260,15 @@ impl S3Client {
         S3Client {
             http,
             addr,
+            bucket: bucket.into(),
             host: addr.to_string(),
             identity,
         }
     }
 
     /// A client to the same endpoint with a pool (so connections) of its own.
-    fn fresh(&self) -> S3Client {
-        S3Client::new(self.addr)
+    pub(super) fn fresh(&self) -> S3Client {
+        S3Client::new(self.addr, &self.bucket)
     }
 
     /// Signs (only `host` and the SigV4 headers, payload unsigned) and sends a request to
@@ -264,7 +281,7 @@ impl S3Client {
         len: Option<usize>,
         want: StatusCode,
     ) -> anyhow::Result<Response<Incoming>> {
-        let uri = format!("http://{}/{BUCKET}{path}", self.host);
+        let uri = format!("http://{}/{}{path}", self.host, self.bucket);
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.percent_encoding_mode = PercentEncodingMode::Single;
@@ -308,7 +325,7 @@ impl S3Client {
         Ok(resp)
     }
 
-    async fn create_bucket(&self) -> anyhow::Result<()> {
+    pub(super) async fn create_bucket(&self) -> anyhow::Result<()> {
         let resp = self
             .send(Method::PUT, "", empty(), Some(0), StatusCode::OK)
             .await?;
@@ -316,7 +333,7 @@ impl S3Client {
         Ok(())
     }
 
-    async fn head_bucket(&self) -> anyhow::Result<()> {
+    pub(super) async fn head_bucket(&self) -> anyhow::Result<()> {
         let resp = self
             .send(Method::HEAD, "", empty(), None, StatusCode::OK)
             .await?;
@@ -325,7 +342,7 @@ impl S3Client {
     }
 
     /// PUTs `body` (streamed in 1 MiB frames) and checks the returned ETag against `md5`.
-    async fn put(&self, key: &str, body: Bytes, md5: &str) -> anyhow::Result<()> {
+    pub(super) async fn put(&self, key: &str, body: Bytes, md5: &str) -> anyhow::Result<()> {
         let len = body.len();
         let frames: Vec<Result<Frame<Bytes>, Infallible>> = (0..len)
             .step_by(MIB)
@@ -348,7 +365,7 @@ impl S3Client {
     }
 
     /// GETs `key` and compares every byte with `expect`.
-    async fn get(&self, key: &str, expect: &Bytes) -> anyhow::Result<()> {
+    pub(super) async fn get(&self, key: &str, expect: &Bytes) -> anyhow::Result<()> {
         let path = format!("/{key}");
         let resp = self
             .send(Method::GET, &path, empty(), None, StatusCode::OK)
