@@ -16,6 +16,7 @@ use fuser::{
 
 use crate::attr::{Attr, Kind};
 use crate::error::FsResult;
+use crate::file::ReadRequest;
 use crate::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
 
 /// The mounted filesystem.
@@ -288,14 +289,20 @@ impl fuser::Filesystem for TesseraFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.run(
-            "read",
-            move |inner| async move { inner.read(fh.0, offset, size).await },
-            move |r| match r {
-                Ok(data) => reply.data(&data),
-                Err(e) => reply.error(e),
-            },
-        );
+        let _runtime = self.rt.enter();
+        let reply = Box::new(move |r: FsResult<bytes::Bytes>| match r {
+            Ok(data) => reply.data(&data),
+            Err(e) => {
+                tracing::debug!(op = "read", "{e}");
+                reply.error(e.errno());
+            }
+        });
+        let request = ReadRequest {
+            offset,
+            size,
+            reply,
+        };
+        self.inner.queue_read(fh.0, request);
     }
 
     fn write(

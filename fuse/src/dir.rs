@@ -40,6 +40,7 @@ pub struct DirStream {
     token: String,
     state: Stage,
     local_seen: HashSet<String>,
+    listing: Option<u64>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -93,6 +94,7 @@ impl DirStream {
             token: String::new(),
             state: Stage::Start,
             local_seen: HashSet::new(),
+            listing: None,
         }
     }
 
@@ -187,6 +189,13 @@ impl DirStream {
         let until = inner.fresh_until();
         let defaults = &inner.settings.defaults;
         let mut t = inner.inodes();
+        let listing = match self.listing {
+            Some(id) => {
+                t.extend_listing(id, until);
+                id
+            }
+            None => *self.listing.insert(t.start_listing(until)),
+        };
         let mut page = Vec::with_capacity(list.objects.len() + list.common_prefixes.len());
         let mut dirs = HashSet::new();
         for p in &list.common_prefixes {
@@ -220,7 +229,7 @@ impl DirStream {
             });
             // What this mount is writing is newer than the listing.
             if !local.contains(name) {
-                t.listed(path, attr, until);
+                t.listed(path, attr, listing);
             }
         }
         for e in &page {

@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use fuser::Errno;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 
 use crate::attr::Attr;
 use crate::error::{FsError, FsResult};
@@ -40,6 +40,19 @@ pub struct Handle {
     pub append: bool,
     /// Sequential read state of this handle.
     pub reader: Mutex<Reader>,
+    /// Reads of this handle, served one at a time in the kernel's order (see
+    /// [`Inner::queue_read`]).
+    pub reads: std::sync::OnceLock<mpsc::UnboundedSender<ReadRequest>>,
+}
+
+/// A read waiting for its turn, and where its answer goes.
+pub struct ReadRequest {
+    /// Offset.
+    pub offset: u64,
+    /// Bytes asked for.
+    pub size: u32,
+    /// Receives the bytes.
+    pub reply: Box<dyn FnOnce(FsResult<Bytes>) + Send>,
 }
 
 /// The state every handle of one inode shares.
@@ -214,6 +227,7 @@ impl Inner {
             file,
             append,
             reader: Mutex::new(Reader::default()),
+            reads: std::sync::OnceLock::new(),
         };
         self.handles().insert(fh, Arc::new(handle));
         fh
@@ -243,6 +257,29 @@ impl Inner {
             node.local = true;
             let path = node.path.clone();
             t.invalidate(&path);
+        }
+    }
+
+    /// Queues a read of handle `fh`. The kernel sends a file's read-ahead as several
+    /// requests at once; served as separate tasks they would reach the handle's stream out
+    /// of order and look like seeks. One task per handle serves them in arrival order.
+    pub fn queue_read(self: &Arc<Self>, fh: u64, request: ReadRequest) {
+        let handle = match self.handle(fh) {
+            Ok(h) => h,
+            Err(e) => return (request.reply)(Err(e)),
+        };
+        let queue = handle.reads.get_or_init(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<ReadRequest>();
+            let inner = self.clone();
+            tokio::spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    (r.reply)(inner.read(fh, r.offset, r.size).await);
+                }
+            });
+            tx
+        });
+        if let Err(mpsc::error::SendError(request)) = queue.send(request) {
+            (request.reply)(Err(FsError::posix(Errno::EBADF, "file handle closed")));
         }
     }
 

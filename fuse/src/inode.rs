@@ -37,7 +37,12 @@ pub struct Node {
 pub struct Inodes {
     nodes: HashMap<u64, Node>,
     by_path: HashMap<String, u64>,
-    listed: HashMap<String, (Attr, Instant)>,
+    /// Attributes from listings, with the listing they came from.
+    listed: HashMap<String, (Attr, u64)>,
+    /// Listing → until when its attributes are fresh: the TTL counts from its latest page,
+    /// so `ls -l` of a directory that takes longer than the TTL to list still finds them.
+    listings: HashMap<u64, Instant>,
+    next_listing: u64,
 }
 
 /// The path of `name` in the directory at `dir`.
@@ -79,6 +84,8 @@ impl Inodes {
             nodes,
             by_path: HashMap::from([(String::new(), ROOT)]),
             listed: HashMap::new(),
+            listings: HashMap::new(),
+            next_listing: 0,
         }
     }
 
@@ -190,21 +197,38 @@ impl Inodes {
             .collect()
     }
 
-    /// Keeps the attributes a listing carried for `path` until `until`.
-    pub fn listed(&mut self, path: String, attr: Attr, until: Instant) {
+    /// A new listing, fresh until `until`.
+    pub fn start_listing(&mut self, until: Instant) -> u64 {
+        let now = Instant::now();
+        self.listings.retain(|_, t| *t > now);
+        self.next_listing += 1;
+        self.listings.insert(self.next_listing, until);
+        self.next_listing
+    }
+
+    /// Listing `id` read another page: everything it listed is fresh until `until`.
+    pub fn extend_listing(&mut self, id: u64, until: Instant) {
+        self.listings.insert(id, until);
+    }
+
+    /// Keeps the attributes listing `id` carried for `path`.
+    pub fn listed(&mut self, path: String, attr: Attr, id: u64) {
         if self.listed.len() >= LISTED_MAX {
             let now = Instant::now();
-            self.listed.retain(|_, (_, t)| *t > now);
+            let listings = &self.listings;
+            self.listed
+                .retain(|_, (_, l)| listings.get(l).is_some_and(|t| *t > now));
             if self.listed.len() >= LISTED_MAX {
                 self.listed.clear();
             }
         }
-        self.listed.insert(path, (attr, until));
+        self.listed.insert(path, (attr, id));
     }
 
     /// Fresh listing attributes of `path`.
     pub fn listed_attr(&self, path: &str) -> Option<Attr> {
-        let (attr, until) = self.listed.get(path)?;
+        let (attr, id) = self.listed.get(path)?;
+        let until = self.listings.get(id)?;
         (*until > Instant::now()).then(|| attr.clone())
     }
 

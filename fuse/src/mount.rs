@@ -211,6 +211,7 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     }
     let mut session = fuser::Session::new(fs, &args.mountpoint, &config)
         .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
+    raise_readahead(&args.mountpoint);
     let mut unmounter = session.unmount_callable();
     let mountpoint = args.mountpoint.clone();
     rt.spawn(async move {
@@ -233,6 +234,34 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
         let _ = writeln!(out, "ready").and_then(|()| out.flush());
     }
     session.run().map_err(|e| format!("session: {e}"))
+}
+
+/// Kernel read-ahead of the mount, in KiB: requests of 1 MiB instead of 128 KiB.
+const READ_AHEAD_KB: u32 = 1024;
+
+/// The kernel keeps a FUSE mount's read-ahead at the 128 KiB default whatever the client
+/// asks; as root, raise it through the mount's backing device in sysfs (best effort).
+fn raise_readahead(mountpoint: &std::path::Path) {
+    let Ok(path) = mountpoint.canonicalize() else {
+        return;
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let path = path.to_string_lossy().replace(' ', "\\040");
+    // Fields: id parent major:minor root mountpoint ...; the last mount wins.
+    let device = info
+        .lines()
+        .rev()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.len() > 4 && f[4] == path)
+        .map(|f| f[2].to_string());
+    if let Some(device) = device {
+        let knob = format!("/sys/class/bdi/{device}/read_ahead_kb");
+        if let Err(e) = std::fs::write(&knob, READ_AHEAD_KB.to_string()) {
+            tracing::debug!("{knob}: {e} (read-ahead stays at the kernel's default)");
+        }
+    }
 }
 
 /// `umount -l` (root), else `fusermount3 -uz`.
