@@ -125,7 +125,7 @@ impl fuser::Filesystem for TesseraFs {
         _atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
@@ -133,6 +133,9 @@ impl fuser::Filesystem for TesseraFs {
         reply: ReplyAttr,
     ) {
         let ttl = self.ttl();
+        if let (Some(fh), Some(_)) = (fh, size) {
+            self.inner.mark_changed(fh.0);
+        }
         let change = Change {
             mode,
             uid,
@@ -331,14 +334,14 @@ impl fuser::Filesystem for TesseraFs {
     fn flush(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
         self.run(
             "flush",
-            move |inner| async move { inner.flush_ino(ino.0).await },
+            move |inner| async move { inner.flush(fh.0).await },
             Self::empty(reply),
         );
     }

@@ -38,6 +38,9 @@ pub struct Handle {
     pub file: Arc<OpenFile>,
     /// Opened with `O_APPEND`: every write goes to the end.
     pub append: bool,
+    /// This handle changed the file (created, truncated or wrote it): its close uploads.
+    /// A close of a handle that only read leaves another handle's writes in progress.
+    pub changed: std::sync::atomic::AtomicBool,
     /// Sequential read state of this handle.
     pub reader: Mutex<Reader>,
     /// Reads of this handle, served one at a time in the kernel's order (see
@@ -151,7 +154,8 @@ impl Inner {
                 return Err(e);
             }
         }
-        Ok(self.new_handle(ino, file, flags & libc::O_APPEND != 0))
+        let truncated = write && flags & libc::O_TRUNC != 0;
+        Ok(self.new_handle(ino, file, flags & libc::O_APPEND != 0, truncated))
     }
 
     /// Creates and opens a new, empty file; it exists on the cluster from its first close.
@@ -177,7 +181,7 @@ impl Inner {
             ino
         };
         let file = self.attach(ino, 0, true);
-        Ok((ino, self.new_handle(ino, file, append)))
+        Ok((ino, self.new_handle(ino, file, append, true)))
     }
 
     /// mknod(2) of a regular file: an empty file, uploaded at once.
@@ -220,7 +224,7 @@ impl Inner {
         }
     }
 
-    fn new_handle(&self, ino: u64, file: Arc<OpenFile>, append: bool) -> u64 {
+    fn new_handle(&self, ino: u64, file: Arc<OpenFile>, append: bool, changed: bool) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let handle = Handle {
             ino,
@@ -228,6 +232,7 @@ impl Inner {
             append,
             reader: Mutex::new(Reader::default()),
             reads: std::sync::OnceLock::new(),
+            changed: std::sync::atomic::AtomicBool::new(changed),
         };
         self.handles().insert(fh, Arc::new(handle));
         fh
@@ -258,6 +263,22 @@ impl Inner {
             let path = node.path.clone();
             t.invalidate(&path);
         }
+    }
+
+    /// ftruncate(2) through handle `fh`: its close must upload.
+    pub fn mark_changed(&self, fh: u64) {
+        if let Ok(handle) = self.handle(fh) {
+            handle.changed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// close(2) of handle `fh`: uploads what it changed and waits for the commit.
+    pub async fn flush(&self, fh: u64) -> FsResult<()> {
+        let handle = self.handle(fh)?;
+        if !handle.changed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.flush_ino(handle.ino).await
     }
 
     /// Queues a read of handle `fh`. The kernel sends a file's read-ahead as several

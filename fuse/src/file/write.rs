@@ -15,6 +15,9 @@ impl Inner {
     /// Writes `data` at `offset` (at the end for `O_APPEND`).
     pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
         let handle = self.handle(fh)?;
+        handle
+            .changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut s = handle.file.state.lock().await;
         if let Some(errno) = s.failed {
             return Err(FsError::posix(errno, "an earlier upload failed"));

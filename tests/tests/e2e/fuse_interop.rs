@@ -159,3 +159,23 @@ async fn fuse_random_and_sequential_reads_return_exact_bytes() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fuse_a_reader_closing_does_not_cut_a_writer_short() {
+    let Some(fx) = FuseEnv::start(&[]).await else {
+        return;
+    };
+    let data = pattern(3 << 20, 5);
+    let mut writer = fs::File::create(fx.at("growing")).expect("create");
+    writer.write_all(&data[..1 << 20]).expect("write");
+    // Another process opens and closes the file: close-to-open is about its own writes,
+    // so the writer's upload in progress is neither committed nor restarted.
+    drop(fs::File::open(fx.at("growing")).expect("open for reading"));
+    assert!(!fx.s3.exists(&fx.bucket, "growing").await);
+    writer.write_all(&data[1 << 20..]).expect("write the rest");
+    drop(writer);
+    assert_eq!(
+        md5_hex(&fx.s3.get(&fx.bucket, "growing").await),
+        md5_hex(&data)
+    );
+}
