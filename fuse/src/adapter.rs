@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use fuser::{
     Errno, FileHandle, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner,
@@ -31,10 +31,6 @@ impl TesseraFs {
         Self { inner, rt }
     }
 
-    fn ttl(&self) -> Duration {
-        self.inner.settings.ttl
-    }
-
     /// Runs `op` on the runtime and hands its result to `done`.
     fn run<T: Send + 'static, F: Future<Output = FsResult<T>> + Send + 'static>(
         &self,
@@ -53,7 +49,7 @@ impl TesseraFs {
     }
 
     fn entry(&self, reply: ReplyEntry) -> impl FnOnce(Result<(u64, Attr), Errno>) + Send + 'static {
-        let ttl = self.ttl();
+        let ttl = self.inner.settings.ttl;
         move |r| match r {
             Ok((ino, attr)) => reply.entry(&ttl, &attr.file_attr(ino), Generation(0)),
             Err(e) => reply.error(e),
@@ -65,13 +61,6 @@ impl TesseraFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
-    }
-}
-
-fn time_of(t: TimeOrNow) -> SystemTime {
-    match t {
-        TimeOrNow::SpecificTime(t) => t,
-        TimeOrNow::Now => SystemTime::now(),
     }
 }
 
@@ -103,7 +92,7 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let ttl = self.ttl();
+        let ttl = self.inner.settings.ttl;
         self.run(
             "getattr",
             move |inner| async move { inner.getattr(ino.0).await },
@@ -132,7 +121,7 @@ impl fuser::Filesystem for TesseraFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let ttl = self.ttl();
+        let ttl = self.inner.settings.ttl;
         if let (Some(fh), Some(_)) = (fh, size) {
             self.inner.mark_changed(fh.0);
         }
@@ -141,7 +130,7 @@ impl fuser::Filesystem for TesseraFs {
             uid,
             gid,
             size,
-            mtime: mtime.map(time_of),
+            mtime: mtime.map(crate::attr::time_or_now),
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
         self.run("setattr", op, move |r| match r {
@@ -484,7 +473,7 @@ impl fuser::Filesystem for TesseraFs {
     ) {
         let name = name.to_owned();
         let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
-        let ttl = self.ttl();
+        let ttl = self.inner.settings.ttl;
         let append = flags & libc::O_APPEND != 0;
         self.run(
             "create",

@@ -173,6 +173,14 @@ impl Attr {
     }
 }
 
+/// The time a setattr names.
+pub fn time_or_now(t: fuser::TimeOrNow) -> SystemTime {
+    match t {
+        fuser::TimeOrNow::SpecificTime(t) => t,
+        fuser::TimeOrNow::Now => SystemTime::now(),
+    }
+}
+
 /// A protocol timestamp as a `SystemTime`.
 pub fn time_of(ts: &Timestamp) -> SystemTime {
     let secs = Duration::from_secs(ts.seconds.unsigned_abs());
