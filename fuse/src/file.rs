@@ -120,10 +120,6 @@ impl OpenFile {
     }
 }
 
-fn staging_error(e: std::io::Error) -> FsError {
-    FsError::Io(e)
-}
-
 impl Inner {
     /// Opens `ino` (a regular file): refreshes its attributes from the server first, so
     /// what another client closed is what this open sees.
@@ -315,7 +311,7 @@ impl Inner {
             if let Body::Staged(f) = &s.body {
                 let end = s.size.min(offset + u64::from(size));
                 let mut buf = vec![0; end.saturating_sub(offset) as usize];
-                f.read_exact_at(&mut buf, offset).map_err(staging_error)?;
+                f.read_exact_at(&mut buf, offset)?;
                 return Ok(buf.into());
             }
             if s.dirty {

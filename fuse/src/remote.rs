@@ -222,10 +222,6 @@ impl Remote {
         let task = tokio::task::spawn_blocking(move || {
             rt.block_on(async move { Ok(client.put_object(requests).await?.into_inner()) })
         });
-        let task = tokio::spawn(async move {
-            task.await
-                .unwrap_or_else(|e| Err(FsError::Io(std::io::Error::other(e.to_string()))))
-        });
         (tx, task)
     }
 

@@ -11,7 +11,7 @@ use tessera_proto::object::ObjectInfo;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Body, FileState, OpenFile, staging_error};
+use super::{Body, FileState, OpenFile};
 use crate::attr::Attr;
 use crate::error::{FsError, FsResult};
 use crate::namespace::Inner;
@@ -128,7 +128,7 @@ impl Inner {
             .remote
             .upload(&bucket, &key, metadata.clone(), Some(s.size));
         if let Body::Staged(f) = &s.body {
-            let f = f.try_clone().map_err(staging_error)?;
+            let f = f.try_clone()?;
             let size = s.size;
             tokio::task::spawn_blocking(move || send_file(&f, size, &tx))
                 .await

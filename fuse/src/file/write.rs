@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use fuser::Errno;
 
 use super::upload::{UPLOAD_CHUNK, Upload};
-use super::{Body, FileState, OpenFile, staging_error};
+use super::{Body, FileState, OpenFile};
 use crate::error::{FsError, FsResult};
 use crate::namespace::Inner;
 
@@ -56,7 +56,7 @@ impl Inner {
             let Body::Staged(f) = &s.body else {
                 unreachable!("staged above")
             };
-            f.write_all_at(data, offset).map_err(staging_error)?;
+            f.write_all_at(data, offset)?;
         }
         s.size = s.size.max(end);
         s.dirty = true;
@@ -87,13 +87,13 @@ impl Inner {
         if matches!(s.body, Body::Streaming(_)) {
             self.commit(ino, s).await?;
         }
-        let file = tempfile::tempfile_in(&self.settings.cache_dir).map_err(staging_error)?;
+        let file = tempfile::tempfile_in(&self.settings.cache_dir)?;
         if s.size > 0 {
             let (bucket, key) = self.key_of(&self.path_of(ino)?)?;
             let mut body = self.remote.get(&bucket, &key, 0, s.size).await?;
             let mut at = 0;
             while let Some(chunk) = body.next().await? {
-                file.write_all_at(&chunk, at).map_err(staging_error)?;
+                file.write_all_at(&chunk, at)?;
                 at += chunk.len() as u64;
             }
             if at != s.size {
@@ -128,7 +128,7 @@ impl Inner {
         } else {
             self.stage(ino, &mut s).await?;
             if let Body::Staged(f) = &s.body {
-                f.set_len(size).map_err(staging_error)?;
+                f.set_len(size)?;
             }
         }
         s.size = size;
