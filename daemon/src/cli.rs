@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let config = tessera_daemon::server::ServerConfig {
                 address,
-                drives: tessera_daemon::server::expand_drives(&drives)?,
+                drives,
                 parity,
                 credentials: creds,
                 domain,

@@ -13,6 +13,7 @@
 pub mod format;
 pub mod local;
 pub mod metafile;
+pub mod remote;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -178,6 +179,11 @@ pub trait FileWriter: Send {
 pub trait Drive: Send + Sync + 'static {
     /// Where the drive lives: a path for a local drive, `http://host:port/path` for a remote.
     fn endpoint(&self) -> &str;
+    /// False while the drive is known to be unreachable (a remote drive whose node stopped
+    /// answering); calls then fail fast with `Offline`. Local drives are always online.
+    fn is_online(&self) -> bool {
+        true
+    }
     /// Capacity of the drive's file system.
     async fn disk_info(&self) -> Result<DiskInfo, DriveError>;
 

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod drive;
+pub mod internode;
 pub mod erasure;
 pub mod layout;
 pub mod lock;

@@ -1,9 +1,13 @@
 //! Namespace locks: read/write locks on object names, behind the [`NamespaceLock`] trait so
-//! a distributed implementation (majority of nodes, leased) can replace the local one.
+//! the distributed implementation (`distributed`: a majority of nodes, leased, each node's
+//! vote in `lease`) replaces the local one in a cluster.
 //!
 //! Invariants: several names are always locked in sorted order (and deduplicated), so two
 //! operations on two keys cannot deadlock; a lock entry lives only while someone holds or
 //! waits for it, so the table's size is bounded by the requests in flight.
+
+pub mod distributed;
+pub mod lease;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +36,16 @@ pub enum LockError {
         resource: String,
         /// How long.
         timeout: Duration,
+    },
+    /// Too few nodes answered to grant it (the cluster lost its majority).
+    #[error("lock on {resource}: only {answered} node(s) answered, {needed} needed")]
+    Quorum {
+        /// The names asked for.
+        resource: String,
+        /// Nodes that answered.
+        answered: usize,
+        /// Votes needed.
+        needed: usize,
     },
 }
 

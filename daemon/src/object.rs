@@ -169,6 +169,10 @@ impl From<ErasureError> for ObjectError {
             ErasureError::EntityTooSmall { number, size } => {
                 ObjectError::EntityTooSmall { number, size }
             }
+            // A lock the cluster cannot grant at all: the write cannot reach its quorum.
+            e @ ErasureError::Lock(crate::lock::LockError::Quorum { .. }) => {
+                ObjectError::WriteQuorum(e.to_string())
+            }
             e @ ErasureError::Lock(_) => ObjectError::Busy(e.to_string()),
             e @ ErasureError::Drive(_) => ObjectError::Internal(e.to_string()),
         }

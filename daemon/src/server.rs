@@ -1,25 +1,50 @@
-//! The node: builds the ObjectLayer from the drives (`bootstrap`) and serves the gRPC API
-//! and S3 on one port (`http`) until a shutdown signal, letting in-flight requests finish.
+//! The node: reads the topology from the drive arguments, serves the internode services at
+//! once (peers need them to start), builds the ObjectLayer (`bootstrap`, and `cluster` for
+//! the agreement of several nodes), then serves the gRPC API and S3 on the same port
+//! (`http`) until a shutdown signal, letting in-flight requests finish.
 
 pub mod bootstrap;
+mod cluster;
 mod http;
+pub mod topology;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use tessera_proto::auth::Credentials;
+use tessera_proto::auth::{Credentials, cluster_credentials};
+use tessera_proto::client::MAX_MESSAGE_SIZE;
+use tessera_proto::internode::lock_service_server::LockServiceServer;
+use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
+use tonic::service::interceptor::InterceptedService;
 
-use crate::drive::DriveError;
-use crate::layout::{LayoutError, expand_ellipses};
+use crate::drive::local::LocalDrive;
+use crate::drive::remote::RemoteDrive;
+use crate::drive::{Drive, DriveError};
+use crate::internode::locks::LockRpc;
+use crate::internode::peer::Peer;
+use crate::internode::storage::{StorageRpc, Traffic};
+use crate::layout::LayoutError;
+use crate::lock::distributed::{DistributedLocks, Voter};
+use crate::lock::lease::LeaseTable;
+use crate::lock::{LocalLocks, NamespaceLock};
+use crate::object::ObjectLayer;
 use crate::rpc::ObjectRpc;
 use crate::rpc::auth::Authenticator;
 use crate::s3::S3Config;
+use topology::Topology;
 
 /// How long requests in flight may run on after a shutdown signal.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a lock request waits before the operation fails as busy.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The lease of a distributed lock: a dead holder blocks its names at most this long.
+pub const LOCK_LEASE: Duration = Duration::from_secs(15);
+/// How long a node of a cluster waits for its peers at start.
+const START_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Why the node cannot start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +87,9 @@ impl From<LayoutError> for ServerError {
 pub struct ServerConfig {
     /// Where to listen.
     pub address: SocketAddr,
-    /// Drive paths (already expanded).
-    pub drives: Vec<PathBuf>,
+    /// Drive arguments: paths, or `http://host:port/path` endpoints of a cluster, with
+    /// `{a...b}` ranges (see `topology`).
+    pub drives: Vec<String>,
     /// Parity override.
     pub parity: Option<usize>,
     /// Root credentials.
@@ -72,13 +98,123 @@ pub struct ServerConfig {
     pub domain: Option<String>,
 }
 
-/// Expands `{a...b}` patterns in drive arguments.
-pub fn expand_drives(args: &[String]) -> Result<Vec<PathBuf>, ServerError> {
-    let mut out = Vec::new();
-    for a in args {
-        out.extend(expand_ellipses(a)?.into_iter().map(PathBuf::from));
+/// What this node runs with before its object layer exists.
+struct Node {
+    topology: Topology,
+    /// Every drive of the deployment, in set order.
+    drives: Vec<Arc<dyn Drive>>,
+    /// This node's drives, by path.
+    local: HashMap<String, Arc<dyn Drive>>,
+    peers: HashMap<String, Arc<Peer>>,
+    lock_table: Arc<LeaseTable>,
+}
+
+fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
+    let topology = topology::parse(&config.drives, config.address)?;
+    let cluster = cluster_credentials(&config.credentials);
+    let mut peers = HashMap::new();
+    for address in topology.peers() {
+        let peer =
+            Peer::new(address, &topology.me, cluster.clone()).map_err(ServerError::Layout)?;
+        peers.insert(address.clone(), peer);
     }
-    Ok(out)
+    let mut drives: Vec<Arc<dyn Drive>> = Vec::new();
+    let mut local = HashMap::new();
+    for spec in topology.drives() {
+        let drive: Arc<dyn Drive> = if spec.local {
+            let d: Arc<dyn Drive> =
+                Arc::new(
+                    LocalDrive::open(&spec.path).map_err(|source| ServerError::Drive {
+                        drive: spec.name(),
+                        source,
+                    })?,
+                );
+            local.insert(spec.path.clone(), d.clone());
+            d
+        } else {
+            let peer = peers
+                .get(&spec.node)
+                .ok_or_else(|| ServerError::Layout(format!("no peer for {}", spec.name())))?;
+            Arc::new(RemoteDrive::new(peer.clone(), &spec.path))
+        };
+        drives.push(drive);
+    }
+    Ok(Node {
+        topology,
+        drives,
+        local,
+        peers,
+        lock_table: Arc::new(LeaseTable::new()),
+    })
+}
+
+/// Builds the object layer: formats or checks the drives (waiting for the peers in a
+/// cluster), cleans this node's staging, and picks local or distributed locks.
+async fn open_layer(node: &Node, parity: Option<usize>) -> Result<ObjectLayer, ServerError> {
+    let format = if node.topology.is_distributed() {
+        cluster::agree_format(
+            &node.topology,
+            &node.drives,
+            &node.peers,
+            parity,
+            START_TIMEOUT,
+        )
+        .await?
+    } else {
+        bootstrap::single_node_format(&node.drives, &node.topology, parity).await?
+    };
+    let own: Vec<Arc<dyn Drive>> = node.local.values().cloned().collect();
+    bootstrap::clean_tmp(&own).await;
+    let locks: Arc<dyn NamespaceLock> = if node.topology.is_distributed() {
+        let mut voters = vec![Voter::Local(node.lock_table.clone())];
+        voters.extend(node.peers.values().cloned().map(Voter::Remote));
+        Arc::new(DistributedLocks::new(voters, LOCK_LEASE, LOCK_TIMEOUT))
+    } else {
+        Arc::new(LocalLocks::new(LOCK_TIMEOUT))
+    };
+    bootstrap::build_layer(node.drives.clone(), &format, locks)
+}
+
+/// The internode services of a cluster node.
+fn internode_routes(
+    node: &Node,
+    config: &ServerConfig,
+    traffic: Arc<Traffic>,
+) -> tonic::service::Routes {
+    let hash = node.topology.hash(config.parity);
+    let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
+    let auth = crate::internode::authenticator(&config.credentials);
+    let lock_auth = auth.clone();
+    tonic::service::Routes::new(InterceptedService::new(
+        StorageServiceServer::new(storage)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        move |req| auth.check(req),
+    ))
+    .add_service(InterceptedService::new(
+        LockServiceServer::new(LockRpc::new(node.lock_table.clone())),
+        move |req| lock_auth.check(req),
+    ))
+}
+
+/// The client-facing services over `layer`.
+fn front(layer: Arc<ObjectLayer>, config: &ServerConfig) -> Result<http::Front, ServerError> {
+    let auth = Authenticator::new(config.credentials.clone());
+    let grpc = tonic::service::Routes::new(InterceptedService::new(
+        ObjectServiceServer::new(ObjectRpc::new(layer.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        move |req| auth.check(req),
+    ));
+    let s3 = crate::s3::service(
+        layer,
+        &S3Config {
+            credentials: config.credentials.clone(),
+            domain: config.domain.clone(),
+        },
+    )
+    .map_err(|e| ServerError::Layout(e.to_string()))?;
+    Ok(http::Front { grpc, s3 })
 }
 
 /// Runs a node until `shutdown` resolves.
@@ -86,39 +222,69 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    let layer = Arc::new(bootstrap::open_object_layer(&config.drives, config.parity).await?);
+    let node = open_node(&config)?;
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
         .map_err(|source| ServerError::Bind {
             addr: config.address,
             source,
         })?;
-    let local = listener.local_addr().map_err(|source| ServerError::Bind {
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: config.address,
         source,
     })?;
-    let auth = Authenticator::new(config.credentials.clone());
-    let service = tonic::service::interceptor::InterceptedService::new(
-        ObjectServiceServer::new(ObjectRpc::new(layer.clone()))
-            .max_decoding_message_size(tessera_proto::client::MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(tessera_proto::client::MAX_MESSAGE_SIZE),
-        move |req| auth.check(req),
-    );
+    let traffic = Arc::new(Traffic::default());
+    let internode = node
+        .topology
+        .is_distributed()
+        .then(|| internode_routes(&node, &config, traffic.clone()));
+    let ready: Arc<OnceLock<http::Front>> = Arc::new(OnceLock::new());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(
+        listener,
+        http::Router::new(internode, ready.clone()),
+        async {
+            let _ = stopped.await;
+        },
+        SHUTDOWN_GRACE,
+    ));
+    let mut shutdown = std::pin::pin!(shutdown);
+    let opened = tokio::select! {
+        opened = open_layer(&node, config.parity) => opened,
+        () = &mut shutdown => {
+            let _ = stop.send(());
+            let _ = server.await;
+            return Ok(());
+        }
+    };
+    let layer = match opened
+        .map(Arc::new)
+        .and_then(|l| Ok((l.clone(), front(l, &config)?)))
+    {
+        Ok((layer, front)) => {
+            let _ = ready.set(front);
+            layer
+        }
+        Err(e) => {
+            let _ = stop.send(());
+            let _ = server.await;
+            return Err(e);
+        }
+    };
     let sets: Vec<String> = layer
         .sets()
         .map(|s| format!("{}+{}", s.data_shards(), s.parity_shards()))
         .collect();
-    tracing::info!(address = %local, drives = config.drives.len(), sets = ?sets, "tessera node serving");
-    let s3 = crate::s3::service(
-        layer.clone(),
-        &S3Config {
-            credentials: config.credentials.clone(),
-            domain: config.domain.clone(),
-        },
-    )
-    .map_err(|e| ServerError::Layout(e.to_string()))?;
-    let grpc = tonic::service::Routes::new(service);
-    http::serve(listener, grpc, s3, shutdown, SHUTDOWN_GRACE).await;
+    tracing::info!(
+        address = %local_addr,
+        drives = node.drives.len(),
+        nodes = node.topology.nodes.len().max(1),
+        sets = ?sets,
+        "tessera node serving"
+    );
+    shutdown.await;
+    let _ = stop.send(());
+    let _ = server.await;
     tracing::info!("tessera node stopped");
     Ok(())
 }

@@ -57,6 +57,24 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The access key internode calls are signed with.
+pub const CLUSTER_ACCESS_KEY: &str = "tessera-internode";
+
+/// The credentials nodes sign internode calls with: the secret is derived from the root
+/// credentials (HMAC-SHA256 of the access key under the root secret), so every node started
+/// with the same root credentials shares it, and no client credential is accepted for
+/// internode services, nor the other way round.
+pub fn cluster_credentials(root: &Credentials) -> Credentials {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(root.secret_key.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(b"tessera-cluster-key-v1\n");
+    mac.update(root.access_key.as_bytes());
+    Credentials {
+        access_key: CLUSTER_ACCESS_KEY.into(),
+        secret_key: hex::encode(mac.finalize().into_bytes()),
+    }
+}
+
 fn mac(secret: &str, access_key: &str, date: &str) -> Hmac<Sha256> {
     // HMAC takes keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
@@ -152,5 +170,24 @@ mod tests {
             Err(AuthFailure::UnknownAccessKey)
         );
         assert_eq!(verify(&creds, &a, "0", &s), Err(AuthFailure::Expired));
+    }
+
+    #[test]
+    fn cluster_credentials_are_derived_and_distinct() {
+        let root = Credentials {
+            access_key: "a".into(),
+            secret_key: "s".into(),
+        };
+        let cluster = cluster_credentials(&root);
+        assert_eq!(cluster, cluster_credentials(&root.clone()));
+        assert_ne!(cluster.secret_key, root.secret_key);
+        let other = cluster_credentials(&Credentials {
+            secret_key: "t".into(),
+            ..root.clone()
+        });
+        assert_ne!(cluster.secret_key, other.secret_key);
+        // Root credentials do not sign internode calls.
+        let (a, d, s) = sign(&root);
+        assert!(verify(&cluster, &a, &d, &s).is_err());
     }
 }

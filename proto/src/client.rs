@@ -28,6 +28,13 @@ pub struct Signer {
     creds: Credentials,
 }
 
+impl Signer {
+    /// A signer for `creds`.
+    pub fn new(creds: Credentials) -> Self {
+        Self { creds }
+    }
+}
+
 impl tonic::service::Interceptor for Signer {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
         let (access, date, sig) = sign(&self.creds);

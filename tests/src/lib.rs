@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use tessera_proto::auth::Credentials;
 
+mod cluster;
 mod mount;
+pub use cluster::Cluster;
 pub use mount::{Mount, fuse_available};
 use tessera_proto::client::{ObjectClient, connect};
 
@@ -50,8 +52,10 @@ pub struct Node {
     pub addr: SocketAddr,
     /// `http://addr`.
     pub endpoint: String,
-    /// Drive directories, in command-line order.
+    /// This node's drive directories, in command-line order.
     pub drives: Vec<PathBuf>,
+    /// The drive arguments it runs with (its drives, or a cluster's endpoints).
+    drive_args: Vec<String>,
     extra_args: Vec<String>,
     log: PathBuf,
 }
@@ -80,31 +84,50 @@ impl Node {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
             .parse()
             .expect("address");
-        let log = drives[0].with_extension("log");
-        let mut node = Node {
-            bin: bin.to_path_buf(),
-            child: None,
-            addr,
-            endpoint: format!("http://{addr}"),
-            drives,
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-            log,
-        };
+        let drive_args = drives.iter().map(|d| d.display().to_string()).collect();
+        let mut node = Node::new(bin, addr, drives, drive_args, extra_args);
         node.spawn()?;
         Ok(node)
     }
 
-    fn spawn(&mut self) -> Result<(), StartFailure> {
+    /// A node (not started) listening on `addr`, owning `drives`, started with
+    /// `drive_args` (its drives, or every endpoint of a cluster).
+    pub fn new(
+        bin: &Path,
+        addr: SocketAddr,
+        drives: Vec<PathBuf>,
+        drive_args: Vec<String>,
+        extra_args: &[&str],
+    ) -> Node {
+        Node {
+            bin: bin.to_path_buf(),
+            child: None,
+            addr,
+            endpoint: format!("http://{addr}"),
+            log: drives[0].with_extension("log"),
+            drives,
+            drive_args,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Starts the process; returns once it listens (a cluster node then still waits for
+    /// its peers: see `Cluster::wait_ready`).
+    pub fn spawn(&mut self) -> Result<(), StartFailure> {
         if let Some(parent) = self.log.parent() {
             std::fs::create_dir_all(parent).expect("create log directory");
         }
-        let log = std::fs::File::create(&self.log).expect("create log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("create log");
         let mut cmd = Command::new(&self.bin);
         cmd.arg("server")
             .arg("--address")
             .arg(self.addr.to_string())
             .args(&self.extra_args)
-            .args(&self.drives)
+            .args(&self.drive_args)
             .env("TESSERA_ROOT_USER", USER)
             .env("TESSERA_ROOT_PASSWORD", PASSWORD)
             .env("TESSERA_LOG", "info")
@@ -159,14 +182,33 @@ impl Node {
         }
     }
 
-    /// Sends SIGTERM without waiting.
-    pub fn signal_term(&self) {
+    /// SIGSTOP: the process hangs (a frozen host) until [`Node::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`Node::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
         if let Some(c) = &self.child {
             let _ = Command::new("kill")
-                .arg("-TERM")
+                .arg(sig)
                 .arg(c.id().to_string())
                 .status();
         }
+    }
+
+    /// True while the process runs (or is paused).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_term(&self) {
+        self.signal("-TERM");
     }
 
     /// SIGTERM, then waits (up to 30 s) for a clean exit.

@@ -8,6 +8,10 @@ mod common;
 mod bad_input;
 #[path = "e2e/cli.rs"]
 mod cli;
+
+// The cluster suite: `cluster` is the fixture, `cluster_*` the cases.
+#[path = "e2e/cluster.rs"]
+mod cluster;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
 #[path = "e2e/faults.rs"]

@@ -1,147 +1,166 @@
-//! Turning a drive list into an ObjectLayer: open the drives, format a fresh deployment
-//! once, or check every drive's `format.json` against the others and the command line.
+//! Turning the topology's drives into an ObjectLayer: format a fresh deployment once, or
+//! check every drive's `format.json` against the others and the command line; then build
+//! pools and sets over the drives with the node's namespace locks.
 //!
 //! Invariants: a formatted deployment's layout comes from disk, never from the command line;
 //! a drive is accepted only at the place its format names (reordered drives and drives of
 //! another deployment refuse the start); a blank drive among formatted ones is a
-//! replacement and takes the identity of its place; `tmp/` is emptied on every start.
+//! replacement and takes the identity of its place (formatted by the node that owns it);
+//! `tmp/` of this node's drives is emptied on every start.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::drive::format::{
     DISTRIBUTION_SIPMOD, FORMAT_VERSION, Format, PoolFormat, read_format, write_format,
 };
-use crate::drive::local::LocalDrive;
 use crate::drive::{Drive, DriveError, META_VOLUME, TMP_DIR};
 use crate::erasure::{ErasureSet, SetConfig};
-use crate::layout::{Placement, check_parity, default_parity, set_size};
-use crate::lock::{LocalLocks, NamespaceLock};
+use crate::layout::{Placement, check_parity, default_parity};
+use crate::lock::NamespaceLock;
 use crate::object::{ObjectLayer, Pool};
 
 use super::ServerError;
+use super::topology::Topology;
 
-/// How long a lock request waits before the operation fails as busy.
-const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Opens (and formats when fresh) the drives at `paths` into an ObjectLayer.
-pub async fn open_object_layer(
-    paths: &[PathBuf],
-    parity: Option<usize>,
-) -> Result<ObjectLayer, ServerError> {
-    if paths.is_empty() {
-        return Err(ServerError::Layout("no drives given".into()));
-    }
-    for (i, p) in paths.iter().enumerate() {
-        if paths[..i].contains(p) {
-            return Err(ServerError::Layout(format!(
-                "drive {} is given twice",
-                p.display()
-            )));
-        }
-    }
-    let mut drives: Vec<Arc<dyn Drive>> = Vec::with_capacity(paths.len());
-    for p in paths {
-        let d = LocalDrive::open(p).map_err(|source| ServerError::Drive {
-            drive: p.display().to_string(),
-            source,
-        })?;
-        drives.push(Arc::new(d));
-    }
-    let mut formats = Vec::with_capacity(drives.len());
-    for d in &drives {
-        formats.push(match read_format(d.as_ref()).await {
-            Ok(f) => Some(f),
-            Err(DriveError::Unformatted) => None,
-            Err(source) => {
-                return Err(ServerError::Drive {
-                    drive: d.endpoint().to_string(),
-                    source,
-                });
-            }
-        });
-    }
-    let reference = if formats.iter().all(Option::is_none) {
-        format_fresh(&drives, parity).await?
-    } else {
-        check_formats(&drives, &formats).await?
-    };
-    for d in &drives {
-        let _ = d.delete(META_VOLUME, TMP_DIR, true).await;
-    }
-    build_layer(drives, &reference)
+/// What a drive's `format.json` says, as far as it can be read.
+pub(super) enum DriveState {
+    /// Formatted.
+    Formatted(Format),
+    /// No format: a fresh or replaced drive.
+    Blank,
+    /// Did not answer (its node is down).
+    Unreachable,
 }
 
-/// Formats every drive of a new deployment.
-async fn format_fresh(
-    drives: &[Arc<dyn Drive>],
+fn drive_error(d: &dyn Drive, source: DriveError) -> ServerError {
+    ServerError::Drive {
+        drive: d.endpoint().to_string(),
+        source,
+    }
+}
+
+/// Reads a drive's format; a corrupt one stops the start.
+pub(super) async fn read_state(d: &dyn Drive) -> Result<DriveState, ServerError> {
+    match read_format(d).await {
+        Ok(f) => Ok(DriveState::Formatted(f)),
+        Err(DriveError::Unformatted) => Ok(DriveState::Blank),
+        Err(DriveError::Offline { .. }) => Ok(DriveState::Unreachable),
+        Err(source) => Err(drive_error(d, source)),
+    }
+}
+
+/// The format of a new deployment over the topology's pools (not written yet).
+pub(super) fn fresh_format(
+    topology: &Topology,
     parity: Option<usize>,
-) -> Result<Format, ServerError> {
-    let size = set_size(&[drives.len()]).map_err(|e| ServerError::Layout(e.to_string()))?;
-    let parity = parity.unwrap_or_else(|| default_parity(size));
-    check_parity(parity, size).map_err(|e| ServerError::Layout(e.to_string()))?;
-    let ids: Vec<String> = drives
-        .iter()
-        .map(|_| uuid::Uuid::new_v4().to_string())
-        .collect();
-    let reference = Format {
+) -> Result<(Format, Vec<String>), ServerError> {
+    let mut ids = Vec::new();
+    let mut pools = Vec::new();
+    for pool in &topology.pools {
+        let size = pool.set_size;
+        let parity = parity.unwrap_or_else(|| default_parity(size));
+        check_parity(parity, size)?;
+        let pool_ids: Vec<String> = pool
+            .drives
+            .iter()
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .collect();
+        pools.push(PoolFormat {
+            parity,
+            sets: pool_ids.chunks(size).map(<[String]>::to_vec).collect(),
+        });
+        ids.extend(pool_ids);
+    }
+    let format = Format {
         version: FORMAT_VERSION,
         deployment_id: uuid::Uuid::new_v4().to_string(),
         this: String::new(),
         distribution: DISTRIBUTION_SIPMOD.into(),
-        pools: vec![PoolFormat {
-            parity,
-            sets: ids.chunks(size).map(<[String]>::to_vec).collect(),
-        }],
+        pools,
     };
+    Ok((format, ids))
+}
+
+/// Formats every drive of a new deployment.
+pub(super) async fn format_fresh(
+    drives: &[Arc<dyn Drive>],
+    topology: &Topology,
+    parity: Option<usize>,
+) -> Result<Format, ServerError> {
+    let (reference, ids) = fresh_format(topology, parity)?;
     for (d, id) in drives.iter().zip(&ids) {
         write_format(d.as_ref(), &reference.for_drive(id))
             .await
-            .map_err(|source| ServerError::Drive {
-                drive: d.endpoint().to_string(),
-                source,
-            })?;
+            .map_err(|e| drive_error(d.as_ref(), e))?;
     }
     tracing::info!(
         deployment = %reference.deployment_id,
         drives = drives.len(),
-        sets = drives.len() / size,
-        data = size - parity,
-        parity,
+        pools = reference.pools.len(),
+        sets = reference.pools.iter().map(|p| p.sets.len()).sum::<usize>(),
         "formatted a new deployment"
     );
     Ok(reference)
 }
 
-/// Checks the formats of a deployment that exists; formats blank replacement drives.
-async fn check_formats(
-    drives: &[Arc<dyn Drive>],
-    formats: &[Option<Format>],
-) -> Result<Format, ServerError> {
-    // The layout most drives share is the deployment's.
-    let present: Vec<&Format> = formats.iter().flatten().collect();
-    let reference = present
+/// The layout most formatted drives share, and how many share it.
+pub(super) fn majority_format(states: &[DriveState]) -> Option<(Format, usize)> {
+    let present: Vec<&Format> = states
         .iter()
-        .max_by_key(|f| present.iter().filter(|g| g.same_layout(f)).count())
-        .map(|f| (*f).clone())
-        .ok_or_else(|| ServerError::Format("no formatted drive".into()))?;
-    let expected: Vec<&String> = reference
+        .filter_map(|s| match s {
+            DriveState::Formatted(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    present
+        .iter()
+        .map(|f| (*f, present.iter().filter(|g| g.same_layout(f)).count()))
+        .max_by_key(|(_, n)| *n)
+        .map(|(f, n)| (f.clone(), n))
+}
+
+/// Drive ids of `reference` in set order, pool after pool.
+fn expected_ids(reference: &Format) -> Vec<&String> {
+    reference
         .pools
         .iter()
         .flat_map(|p| p.sets.iter().flatten())
+        .collect()
+}
+
+/// Checks that the command line's pools match the deployment's and that every formatted
+/// drive sits at its place.
+pub(super) fn check_layout(
+    drives: &[Arc<dyn Drive>],
+    states: &[DriveState],
+    reference: &Format,
+    topology: &Topology,
+) -> Result<(), ServerError> {
+    let shape: Vec<(usize, usize)> = topology
+        .pools
+        .iter()
+        .map(|p| (p.drives.len(), p.set_size))
         .collect();
-    if expected.len() != drives.len() {
+    let formatted: Vec<(usize, usize)> = reference
+        .pools
+        .iter()
+        .map(|p| {
+            let size = p.sets.first().map_or(0, Vec::len);
+            (p.sets.len() * size, size)
+        })
+        .collect();
+    if shape != formatted {
         return Err(ServerError::Format(format!(
-            "the deployment {} has {} drives but {} were given",
-            reference.deployment_id,
-            expected.len(),
-            drives.len()
+            "the deployment {} has pools of {:?} (drives, set size) but the command line gives {:?}",
+            reference.deployment_id, formatted, shape
         )));
     }
-    for (i, (d, f)) in drives.iter().zip(formats).enumerate() {
-        let Some(f) = f else { continue };
-        if !f.same_layout(&reference) {
+    let expected = expected_ids(reference);
+    for (i, (d, state)) in drives.iter().zip(states).enumerate() {
+        let DriveState::Formatted(f) = state else {
+            continue;
+        };
+        if !f.same_layout(reference) {
             return Err(ServerError::Format(format!(
                 "drive {} belongs to another deployment ({}, expected {}): refusing to start",
                 d.endpoint(),
@@ -162,27 +181,64 @@ async fn check_formats(
             )));
         }
     }
-    for (i, (d, f)) in drives.iter().zip(formats).enumerate() {
-        if f.is_none() {
+    Ok(())
+}
+
+/// Formats the blank drives of `drives` for which `mine(i)` holds as replacements.
+pub(super) async fn format_blanks(
+    drives: &[Arc<dyn Drive>],
+    states: &[DriveState],
+    reference: &Format,
+    mine: impl Fn(usize) -> bool,
+) -> Result<(), ServerError> {
+    let expected = expected_ids(reference);
+    for (i, (d, state)) in drives.iter().zip(states).enumerate() {
+        if matches!(state, DriveState::Blank) && mine(i) {
             tracing::warn!(
                 drive = d.endpoint(),
                 "blank drive in a formatted deployment: formatting it as a replacement"
             );
             write_format(d.as_ref(), &reference.for_drive(expected[i]))
                 .await
-                .map_err(|source| ServerError::Drive {
-                    drive: d.endpoint().to_string(),
-                    source,
-                })?;
+                .map_err(|e| drive_error(d.as_ref(), e))?;
         }
     }
+    Ok(())
+}
+
+/// Opens a single-node deployment: every drive is local and must answer.
+pub(super) async fn single_node_format(
+    drives: &[Arc<dyn Drive>],
+    topology: &Topology,
+    parity: Option<usize>,
+) -> Result<Format, ServerError> {
+    let mut states = Vec::with_capacity(drives.len());
+    for d in drives {
+        states.push(read_state(d.as_ref()).await?);
+    }
+    let Some((reference, _)) = majority_format(&states) else {
+        return format_fresh(drives, topology, parity).await;
+    };
+    check_layout(drives, &states, &reference, topology)?;
+    format_blanks(drives, &states, &reference, |_| true).await?;
     Ok(reference)
 }
 
-fn build_layer(drives: Vec<Arc<dyn Drive>>, format: &Format) -> Result<ObjectLayer, ServerError> {
+/// Empties the staging directory of `drives` (this node's own).
+pub(super) async fn clean_tmp(drives: &[Arc<dyn Drive>]) {
+    for d in drives {
+        let _ = d.delete(META_VOLUME, TMP_DIR, true).await;
+    }
+}
+
+/// Pools and sets over `drives` (in set order) as `format` lays them out.
+pub(super) fn build_layer(
+    drives: Vec<Arc<dyn Drive>>,
+    format: &Format,
+    locks: Arc<dyn NamespaceLock>,
+) -> Result<ObjectLayer, ServerError> {
     let deployment = uuid::Uuid::parse_str(&format.deployment_id)
         .map_err(|_| ServerError::Format(format!("bad deployment id {}", format.deployment_id)))?;
-    let locks: Arc<dyn NamespaceLock> = Arc::new(LocalLocks::new(LOCK_TIMEOUT));
     let mut next = drives.into_iter();
     let mut pools = Vec::new();
     for (p, pool) in format.pools.iter().enumerate() {

@@ -1,5 +1,8 @@
 //! One listener, two protocols: requests with `content-type: application/grpc` go to the
-//! tonic services, everything else to the S3 service. HTTP/1.1 and HTTP/2 (prior knowledge,
+//! tonic services (internode services by their package, the rest to the object API),
+//! everything else to the S3 service. Until the object layer is ready (a cluster node
+//! waiting for its peers), the client-facing services answer "unavailable" while the
+//! internode ones already serve. HTTP/1.1 and HTTP/2 (prior knowledge,
 //! as gRPC uses) are both served; every accepted socket gets TCP_NODELAY.
 //!
 //! Shutdown: stop accepting, let open requests finish for up to `grace`, then return.
@@ -7,6 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,11 +33,46 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>>
 const STREAM_WINDOW: u32 = 4 << 20;
 const CONNECTION_WINDOW: u32 = 8 << 20;
 
+/// The client-facing services, once the node is ready.
+pub struct Front {
+    /// The gRPC object API.
+    pub grpc: tonic::service::Routes,
+    /// S3.
+    pub s3: S3Service,
+}
+
 /// Routes each request to gRPC or S3.
 #[derive(Clone)]
-struct Router {
-    grpc: tonic::service::Routes,
-    s3: S3Service,
+pub struct Router {
+    internode: Option<tonic::service::Routes>,
+    front: Arc<OnceLock<Front>>,
+}
+
+impl Router {
+    /// Routes to `internode` (cluster nodes only) and to `front` once it is set.
+    pub fn new(internode: Option<tonic::service::Routes>, front: Arc<OnceLock<Front>>) -> Self {
+        Self { internode, front }
+    }
+}
+
+/// The gRPC package of the internode services.
+const INTERNODE_PREFIX: &str = "/tessera.internode.";
+
+fn grpc_refusal(status: tonic::Status) -> BoxFuture {
+    let resp = status.into_http::<Body>();
+    Box::pin(async move { Ok(resp) })
+}
+
+fn s3_unavailable() -> BoxFuture {
+    let body = http_body_util::Full::new(Bytes::from_static(
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ServiceUnavailable</Code>\
+          <Message>the node is starting: waiting for its peers</Message></Error>",
+    ))
+    .map_err(|never| match never {})
+    .boxed_unsync();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    Box::pin(async move { Ok(resp) })
 }
 
 fn is_grpc(req: &Request<Incoming>) -> bool {
@@ -50,7 +89,25 @@ impl hyper::service::Service<Request<Incoming>> for Router {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         if is_grpc(&req) {
-            let mut grpc = self.grpc.clone();
+            let mut grpc = if req.uri().path().starts_with(INTERNODE_PREFIX) {
+                match &self.internode {
+                    Some(routes) => routes.clone(),
+                    None => {
+                        return grpc_refusal(tonic::Status::unimplemented(
+                            "this node is not part of a cluster",
+                        ));
+                    }
+                }
+            } else {
+                match self.front.get() {
+                    Some(front) => front.grpc.clone(),
+                    None => {
+                        return grpc_refusal(tonic::Status::unavailable(
+                            "the node is starting: waiting for its peers",
+                        ));
+                    }
+                }
+            };
             Box::pin(async move {
                 let resp = match grpc.call(req).await {
                     Ok(resp) => resp,
@@ -59,7 +116,10 @@ impl hyper::service::Service<Request<Incoming>> for Router {
                 Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
             })
         } else {
-            let s3 = self.s3.clone();
+            let Some(front) = self.front.get() else {
+                return s3_unavailable();
+            };
+            let s3 = front.s3.clone();
             let mut req = req;
             crate::s3::normalize_headers(req.headers_mut());
             Box::pin(async move {
@@ -83,12 +143,10 @@ impl hyper::service::Service<Request<Incoming>> for Router {
 /// Serves gRPC and S3 on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    grpc: tonic::service::Routes,
-    s3: S3Service,
+    router: Router,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let router = Router { grpc, s3 };
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http2()

@@ -1,0 +1,188 @@
+//! A connection to one peer node: a channel for small control calls (metadata, locks,
+//! probes) and another for bulk shard streams, so a large transfer never delays a lock or
+//! a metadata call; and the peer's online state.
+//!
+//! Invariants: a peer that fails a call for a reason of its own (refused connection,
+//! missed deadline) is offline at once, and every call to it fails fast until the monitor
+//! task reaches it again (probes with backoff); while online it is probed every
+//! [`PROBE_INTERVAL`], so a hung peer (SIGSTOP) is noticed even when idle.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tessera_proto::auth::Credentials;
+use tessera_proto::client::{MAX_MESSAGE_SIZE, Signer};
+use tessera_proto::internode::lock_service_client::LockServiceClient;
+use tessera_proto::internode::storage_service_client::StorageServiceClient;
+use tessera_proto::internode::{HelloRequest, HelloResponse};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Response, Status};
+
+use super::status::is_peer_failure;
+
+/// Deadline of a control call (metadata reads and writes, renames, walks).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of a probe and of a lock vote.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Deadline for each message of a shard stream.
+pub const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an online peer is probed.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest wait between probes of an offline peer.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// A signed StorageService client.
+pub type StorageClient = StorageServiceClient<InterceptedService<Channel, Signer>>;
+/// A signed LockService client.
+pub type LockClient = LockServiceClient<InterceptedService<Channel, Signer>>;
+
+/// One peer node.
+pub struct Peer {
+    address: String,
+    me: String,
+    control: Channel,
+    data: Channel,
+    signer: Signer,
+    online: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+fn channel(address: &str) -> Result<Channel, String> {
+    Ok(Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| format!("bad peer address {address}: {e}"))?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(1))
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
+        .initial_stream_window_size(4 << 20)
+        .initial_connection_window_size(8 << 20)
+        .connect_lazy())
+}
+
+impl Peer {
+    /// A peer at `address` (`host:port`), called by the node at `me`, signing with the
+    /// cluster credentials. Starts offline-unknown (online) and spawns its monitor task,
+    /// which ends when the peer is dropped.
+    pub fn new(address: &str, me: &str, cluster: Credentials) -> Result<Arc<Self>, String> {
+        let peer = Arc::new(Self {
+            address: address.to_string(),
+            me: me.to_string(),
+            control: channel(address)?,
+            data: channel(address)?,
+            signer: Signer::new(cluster),
+            online: AtomicBool::new(true),
+            wake: tokio::sync::Notify::new(),
+        });
+        tokio::spawn(monitor(Arc::downgrade(&peer)));
+        Ok(peer)
+    }
+
+    /// The peer's `host:port`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// False from a failed call until a probe succeeds.
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// A client on the control channel.
+    pub fn storage(&self) -> StorageClient {
+        StorageServiceClient::with_interceptor(self.control.clone(), self.signer.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+
+    /// A client on the bulk channel (shard streams).
+    pub fn storage_data(&self) -> StorageClient {
+        StorageServiceClient::with_interceptor(self.data.clone(), self.signer.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+
+    /// A lock client on the control channel.
+    pub fn locks(&self) -> LockClient {
+        LockServiceClient::with_interceptor(self.control.clone(), self.signer.clone())
+    }
+
+    /// Marks the peer offline when `status` is a failure of the peer itself.
+    pub fn observe(&self, status: &Status) {
+        if is_peer_failure(status) && self.online.swap(false, Ordering::AcqRel) {
+            tracing::warn!(peer = %self.address, error = %status.message(), "peer offline");
+            self.wake.notify_one();
+        }
+    }
+
+    /// Runs a call with `timeout`: fails fast while the peer is offline, and marks it
+    /// offline when the call fails for a reason of the peer's own.
+    pub async fn call<T, F>(&self, timeout: Duration, call: F) -> Result<T, Status>
+    where
+        F: Future<Output = Result<Response<T>, Status>>,
+    {
+        if !self.is_online() {
+            return Err(Status::unavailable(format!(
+                "node {} is offline",
+                self.address
+            )));
+        }
+        let result = match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result.map(Response::into_inner),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "node {} did not answer within {timeout:?}",
+                self.address
+            ))),
+        };
+        if let Err(status) = &result {
+            self.observe(status);
+        }
+        result
+    }
+
+    /// Asks the peer who it is (no offline short cut: this is how a peer comes back).
+    pub async fn hello(&self) -> Result<HelloResponse, Status> {
+        let request = HelloRequest {
+            from: self.me.clone(),
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, self.storage().hello(request)).await {
+            Ok(result) => result.map(Response::into_inner),
+            Err(_) => Err(Status::deadline_exceeded("no answer to hello")),
+        }
+    }
+}
+
+/// Probes the peer while it lives: every [`PROBE_INTERVAL`] when online, with a growing
+/// backoff when offline; flips the state on the first answer or failure.
+async fn monitor(peer: std::sync::Weak<Peer>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(p) = peer.upgrade() else { return };
+        let online = p.is_online();
+        let wait = if online { PROBE_INTERVAL } else { backoff };
+        // Wake early when a call marks the peer offline.
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = p.wake.notified() => {}
+        }
+        drop(p);
+        let Some(p) = peer.upgrade() else { return };
+        match p.hello().await {
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                if !p.online.swap(true, Ordering::AcqRel) {
+                    tracing::info!(peer = %p.address, "peer back online");
+                }
+            }
+            Err(status) => {
+                if p.online.swap(false, Ordering::AcqRel) {
+                    tracing::warn!(peer = %p.address, error = %status.message(), "peer offline");
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

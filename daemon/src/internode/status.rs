@@ -1,0 +1,109 @@
+//! Drive errors across the wire: a [`DriveError`] becomes a gRPC status carrying its kind
+//! in the `x-tessera-drive-error` metadata, and the calling node rebuilds the same kind, so
+//! quorum logic sees a remote drive exactly as a local one. Transport failures and missed
+//! deadlines become `Offline`.
+
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Status};
+
+use crate::drive::DriveError;
+
+/// Metadata key naming the error kind.
+const KIND: &str = "x-tessera-drive-error";
+
+/// The status a StorageService call answers for `e`.
+pub fn to_status(e: DriveError) -> Status {
+    let (code, kind) = match &e {
+        DriveError::NotFound { .. } => (Code::NotFound, "not-found"),
+        DriveError::VolumeNotFound { .. } => (Code::NotFound, "volume-not-found"),
+        DriveError::VolumeExists { .. } => (Code::AlreadyExists, "volume-exists"),
+        DriveError::InvalidPath { .. } => (Code::InvalidArgument, "invalid-path"),
+        DriveError::Corrupt { .. } => (Code::DataLoss, "corrupt"),
+        DriveError::Unformatted => (Code::FailedPrecondition, "unformatted"),
+        DriveError::Offline { .. } => (Code::Unavailable, "offline"),
+        DriveError::NoSpace { .. } => (Code::ResourceExhausted, "no-space"),
+        DriveError::Io { .. } => (Code::Internal, "io"),
+    };
+    let mut status = Status::new(code, e.to_string());
+    status
+        .metadata_mut()
+        .insert(KIND, MetadataValue::from_static(kind));
+    status
+}
+
+/// The drive error a peer's status stands for. `path` names what was accessed, for the
+/// errors that carry one. A status without a kind (a transport failure, a deadline, a
+/// refused call) makes the drive offline.
+pub fn from_status(status: &Status, volume: &str, path: &str) -> DriveError {
+    let kind = status.metadata().get(KIND).and_then(|v| v.to_str().ok());
+    let path = path.to_string();
+    match kind {
+        Some("not-found") => DriveError::NotFound { path },
+        Some("volume-not-found") => DriveError::VolumeNotFound {
+            volume: volume.to_string(),
+        },
+        Some("volume-exists") => DriveError::VolumeExists {
+            volume: volume.to_string(),
+        },
+        Some("invalid-path") => DriveError::InvalidPath { path },
+        Some("corrupt") => DriveError::Corrupt {
+            path,
+            reason: status.message().to_string(),
+        },
+        Some("unformatted") => DriveError::Unformatted,
+        Some("no-space") => DriveError::NoSpace { path },
+        Some("io") => DriveError::Io {
+            path,
+            source: std::io::Error::other(status.message().to_string()),
+        },
+        Some(_) | None => DriveError::Offline {
+            reason: format!("{:?}: {}", status.code(), status.message()),
+        },
+    }
+}
+
+/// True when a status says the peer itself failed (not the drive operation): the peer is
+/// then marked offline.
+pub fn is_peer_failure(status: &Status) -> bool {
+    status.metadata().get(KIND).is_none()
+        && matches!(
+            status.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_survives_the_round_trip() {
+        let errors = [
+            DriveError::NotFound { path: "p".into() },
+            DriveError::VolumeNotFound { volume: "v".into() },
+            DriveError::VolumeExists { volume: "v".into() },
+            DriveError::InvalidPath { path: "p".into() },
+            DriveError::Corrupt {
+                path: "p".into(),
+                reason: "r".into(),
+            },
+            DriveError::Unformatted,
+            DriveError::Offline { reason: "r".into() },
+            DriveError::NoSpace { path: "p".into() },
+            DriveError::Io {
+                path: "p".into(),
+                source: std::io::Error::other("x"),
+            },
+        ];
+        for e in errors {
+            let before = std::mem::discriminant(&e);
+            let status = to_status(e);
+            assert!(!is_peer_failure(&status));
+            let after = from_status(&status, "v", "p");
+            assert_eq!(before, std::mem::discriminant(&after), "{after}");
+        }
+        let transport = Status::unavailable("connection refused");
+        assert!(is_peer_failure(&transport));
+        assert!(from_status(&transport, "v", "p").is_offline());
+    }
+}

@@ -1,0 +1,297 @@
+//! The `StorageService` a node offers its peers: each call names one of the node's own
+//! drives by its path and runs the same `Drive` method on it. It adds no logic: paths are
+//! checked by the drive itself, so a peer can reach nothing outside a drive either.
+//!
+//! Also counts the shard bytes peers send and fetch (for the benchmark's internode figure).
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::Stream;
+use tessera_proto::internode as pb;
+use tessera_proto::internode::storage_service_server::StorageService;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::status::to_status;
+use crate::drive::{Drive, DriveError, WalkOptions};
+
+/// Largest piece of a file sent in one message.
+const READ_CHUNK: u64 = 256 << 10;
+
+/// Bytes moved through this node's StorageService.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// File and metadata bytes peers wrote to this node's drives.
+    pub received: AtomicU64,
+    /// File bytes peers read from this node's drives.
+    pub sent: AtomicU64,
+}
+
+/// The service over a node's local drives.
+pub struct StorageRpc {
+    drives: HashMap<String, Arc<dyn Drive>>,
+    address: String,
+    cluster_hash: String,
+    traffic: Arc<Traffic>,
+}
+
+impl StorageRpc {
+    /// A service for `drives` (by path), answering hellos with `address` and `cluster_hash`.
+    pub fn new(
+        drives: HashMap<String, Arc<dyn Drive>>,
+        address: String,
+        cluster_hash: String,
+        traffic: Arc<Traffic>,
+    ) -> Self {
+        Self {
+            drives,
+            address,
+            cluster_hash,
+            traffic,
+        }
+    }
+
+    fn drive(&self, path: &str) -> Result<&Arc<dyn Drive>, Status> {
+        self.drives.get(path).ok_or_else(|| {
+            to_status(DriveError::Offline {
+                reason: format!("node {} has no drive {path:?}", self.address),
+            })
+        })
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::DataChunk, Status>> + Send>>;
+
+fn ok<T>(r: Result<T, DriveError>) -> Result<Response<T>, Status> {
+    r.map(Response::new).map_err(to_status)
+}
+
+fn empty(r: Result<(), DriveError>) -> Result<Response<pb::Empty>, Status> {
+    ok(r.map(|()| pb::Empty {}))
+}
+
+#[tonic::async_trait]
+impl StorageService for StorageRpc {
+    async fn hello(
+        &self,
+        _req: Request<pb::HelloRequest>,
+    ) -> Result<Response<pb::HelloResponse>, Status> {
+        Ok(Response::new(pb::HelloResponse {
+            cluster_hash: self.cluster_hash.clone(),
+            address: self.address.clone(),
+        }))
+    }
+
+    async fn disk_info(
+        &self,
+        req: Request<pb::DriveRequest>,
+    ) -> Result<Response<pb::DiskInfoResponse>, Status> {
+        let d = self.drive(&req.get_ref().drive)?;
+        ok(d.disk_info().await.map(|i| pb::DiskInfoResponse {
+            total: i.total,
+            free: i.free,
+            used: i.used,
+        }))
+    }
+
+    async fn make_volume(
+        &self,
+        req: Request<pb::VolumeRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.get_ref();
+        empty(self.drive(&r.drive)?.make_volume(&r.volume).await)
+    }
+
+    async fn delete_volume(
+        &self,
+        req: Request<pb::VolumeRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.get_ref();
+        empty(self.drive(&r.drive)?.delete_volume(&r.volume).await)
+    }
+
+    async fn stat_volume(
+        &self,
+        req: Request<pb::VolumeRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.get_ref();
+        empty(self.drive(&r.drive)?.stat_volume(&r.volume).await)
+    }
+
+    async fn list_volumes(
+        &self,
+        req: Request<pb::DriveRequest>,
+    ) -> Result<Response<pb::ListVolumesResponse>, Status> {
+        let d = self.drive(&req.get_ref().drive)?;
+        ok(d.list_volumes().await.map(|v| pb::ListVolumesResponse {
+            names: v.into_iter().map(|v| v.name).collect(),
+        }))
+    }
+
+    async fn read_all(
+        &self,
+        req: Request<pb::PathRequest>,
+    ) -> Result<Response<pb::ReadAllResponse>, Status> {
+        let r = req.get_ref();
+        let data = self.drive(&r.drive)?.read_all(&r.volume, &r.path).await;
+        if let Ok(data) = &data {
+            self.traffic
+                .sent
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        ok(data.map(|data| pb::ReadAllResponse { data }))
+    }
+
+    async fn write_all(
+        &self,
+        req: Request<pb::WriteAllRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.into_inner();
+        self.traffic
+            .received
+            .fetch_add(r.data.len() as u64, Ordering::Relaxed);
+        empty(
+            self.drive(&r.drive)?
+                .write_all(&r.volume, &r.path, r.data)
+                .await,
+        )
+    }
+
+    async fn create_file(
+        &self,
+        req: Request<Streaming<pb::CreateFileRequest>>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        use pb::create_file_request::Msg;
+        let mut stream = req.into_inner();
+        let Some(Msg::Header(head)) = stream.message().await?.and_then(|m| m.msg) else {
+            return Err(Status::invalid_argument(
+                "the first message must name the file",
+            ));
+        };
+        let drive = self.drive(&head.drive)?;
+        let mut writer = drive
+            .create_file(&head.volume, &head.path)
+            .await
+            .map_err(to_status)?;
+        // An error or a reset stream drops the writer unfinished: the file is not durable
+        // and the caller's commit never names it.
+        while let Some(msg) = stream.message().await? {
+            let Some(Msg::Data(data)) = msg.msg else {
+                return Err(Status::invalid_argument("a second header in one file"));
+            };
+            self.traffic
+                .received
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            writer.write(data).await.map_err(to_status)?;
+        }
+        empty(writer.finish().await)
+    }
+
+    type ReadFileStream = ChunkStream;
+
+    async fn read_file(
+        &self,
+        req: Request<pb::ReadFileRequest>,
+    ) -> Result<Response<ChunkStream>, Status> {
+        let r = req.into_inner();
+        let mut reader = self
+            .drive(&r.drive)?
+            .read_file(&r.volume, &r.path, r.offset, r.length)
+            .await
+            .map_err(to_status)?;
+        let traffic = self.traffic.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut left = r.length;
+            while left > 0 {
+                let n = left.min(READ_CHUNK);
+                let chunk = reader.read_exact(n as usize).await;
+                let failed = chunk.is_err();
+                if let Ok(data) = &chunk {
+                    traffic.sent.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                let msg = chunk.map(|data| pb::DataChunk { data }).map_err(to_status);
+                if tx.send(msg).await.is_err() || failed {
+                    return;
+                }
+                left -= n;
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn list_dir(
+        &self,
+        req: Request<pb::PathRequest>,
+    ) -> Result<Response<pb::ListDirResponse>, Status> {
+        let r = req.get_ref();
+        let names = self.drive(&r.drive)?.list_dir(&r.volume, &r.path).await;
+        ok(names.map(|names| pb::ListDirResponse { names }))
+    }
+
+    async fn rename(&self, req: Request<pb::RenameRequest>) -> Result<Response<pb::Empty>, Status> {
+        let r = req.get_ref();
+        empty(
+            self.drive(&r.drive)?
+                .rename(&r.src_volume, &r.src, &r.dst_volume, &r.dst)
+                .await,
+        )
+    }
+
+    async fn delete(&self, req: Request<pb::DeleteRequest>) -> Result<Response<pb::Empty>, Status> {
+        let r = req.get_ref();
+        empty(
+            self.drive(&r.drive)?
+                .delete(&r.volume, &r.path, r.recursive)
+                .await,
+        )
+    }
+
+    async fn rename_data(
+        &self,
+        req: Request<pb::RenameDataRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.get_ref();
+        let data_dir = (!r.data_dir.is_empty()).then_some(r.data_dir.as_str());
+        empty(
+            self.drive(&r.drive)?
+                .rename_data(
+                    &r.src_volume,
+                    &r.src_dir,
+                    data_dir,
+                    &r.dst_volume,
+                    &r.dst_dir,
+                )
+                .await,
+        )
+    }
+
+    async fn walk(
+        &self,
+        req: Request<pb::WalkRequest>,
+    ) -> Result<Response<pb::WalkResponse>, Status> {
+        let r = req.into_inner();
+        let opts = WalkOptions {
+            prefix: r.prefix,
+            start_after: r.start_after,
+            recursive: r.recursive,
+            limit: r.limit as usize,
+        };
+        let page = self.drive(&r.drive)?.walk(&r.volume, &opts).await;
+        ok(page.map(|page| pb::WalkResponse {
+            entries: page
+                .entries
+                .into_iter()
+                .map(|e| pb::WalkEntry {
+                    name: e.name,
+                    meta: e.meta,
+                })
+                .collect(),
+            truncated: page.truncated,
+        }))
+    }
+}

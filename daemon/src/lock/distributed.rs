@@ -1,0 +1,284 @@
+//! `DistributedLocks`: namespace locks granted by a majority of the cluster's nodes (each
+//! node votes with its `LeaseTable`, the local one directly, peers over `LockService`).
+//!
+//! Invariants: a write lock needs `n/2 + 1` votes and a read lock `n - (n/2 + 1) + 1`, so
+//! any read and write grant (and any two write grants) share a voter and cannot coexist;
+//! a request that misses its majority releases what it got before retrying, so no two
+//! requesters hold partial grants against each other for long (no deadlock); a grant is a
+//! lease refreshed by its holder every third of it and released on drop; when fewer nodes
+//! than a majority answer, the request fails at once as a quorum loss.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::future::join_all;
+use tessera_proto::internode as pb;
+
+use super::lease::LeaseTable;
+use super::{LockError, LockGuard, LockMode, NamespaceLock};
+use crate::internode::peer::{PROBE_TIMEOUT, Peer};
+
+/// One voter: this node's table, or a peer.
+#[derive(Clone)]
+pub enum Voter {
+    /// This node.
+    Local(Arc<LeaseTable>),
+    /// Another node.
+    Remote(Arc<Peer>),
+}
+
+/// What a voter said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vote {
+    Granted,
+    Refused,
+    /// No answer (offline, deadline).
+    Absent,
+}
+
+impl Voter {
+    async fn lock(&self, uid: &str, resources: &[String], mode: LockMode, lease: Duration) -> Vote {
+        match self {
+            Voter::Local(t) => {
+                if t.lock(uid, resources, mode, lease) {
+                    Vote::Granted
+                } else {
+                    Vote::Refused
+                }
+            }
+            Voter::Remote(peer) => {
+                let req = pb::LockRequest {
+                    uid: uid.to_string(),
+                    resources: resources.to_vec(),
+                    mode: match mode {
+                        LockMode::Read => pb::LockMode::Read,
+                        LockMode::Write => pb::LockMode::Write,
+                    } as i32,
+                    lease_ms: lease.as_millis() as u32,
+                };
+                match peer.call(PROBE_TIMEOUT, peer.locks().lock(req)).await {
+                    Ok(r) if r.granted => Vote::Granted,
+                    Ok(_) => Vote::Refused,
+                    Err(_) => Vote::Absent,
+                }
+            }
+        }
+    }
+
+    async fn refresh(&self, uid: &str, lease: Duration) -> bool {
+        match self {
+            Voter::Local(t) => t.refresh(uid, lease),
+            Voter::Remote(peer) => {
+                let req = pb::LockId {
+                    uid: uid.to_string(),
+                    lease_ms: lease.as_millis() as u32,
+                };
+                matches!(
+                    peer.call(PROBE_TIMEOUT, peer.locks().refresh(req)).await,
+                    Ok(r) if r.granted
+                )
+            }
+        }
+    }
+
+    async fn unlock(&self, uid: &str) {
+        match self {
+            Voter::Local(t) => t.unlock(uid),
+            Voter::Remote(peer) => {
+                let req = pb::LockId {
+                    uid: uid.to_string(),
+                    lease_ms: 0,
+                };
+                let _ = peer.call(PROBE_TIMEOUT, peer.locks().unlock(req)).await;
+            }
+        }
+    }
+
+    fn is_online(&self) -> bool {
+        match self {
+            Voter::Local(_) => true,
+            Voter::Remote(peer) => peer.is_online(),
+        }
+    }
+}
+
+/// Votes a lock needs out of `n` voters.
+pub fn quorum(n: usize, mode: LockMode) -> usize {
+    let write = n / 2 + 1;
+    match mode {
+        LockMode::Write => write,
+        LockMode::Read => n - write + 1,
+    }
+}
+
+/// Locks granted by a majority of voters.
+pub struct DistributedLocks {
+    voters: Arc<Vec<Voter>>,
+    lease: Duration,
+    timeout: Duration,
+}
+
+impl DistributedLocks {
+    /// Locks over `voters` (every node of the cluster, this one included), with grants
+    /// leased for `lease`, and requests that give up after `timeout`.
+    pub fn new(voters: Vec<Voter>, lease: Duration, timeout: Duration) -> Self {
+        Self {
+            voters: Arc::new(voters),
+            lease,
+            timeout,
+        }
+    }
+}
+
+async fn release_all(voters: &[Voter], uid: &str) {
+    join_all(voters.iter().map(|v| v.unlock(uid))).await;
+}
+
+/// A held distributed lock: refreshed by a task until dropped, then released.
+struct Held {
+    voters: Arc<Vec<Voter>>,
+    uid: String,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.refresher.abort();
+        let voters = self.voters.clone();
+        let uid = std::mem::take(&mut self.uid);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { release_all(&voters, &uid).await });
+        }
+    }
+}
+
+#[async_trait]
+impl NamespaceLock for DistributedLocks {
+    async fn lock(&self, resources: &[String], mode: LockMode) -> Result<LockGuard, LockError> {
+        let mut names: Vec<String> = resources.to_vec();
+        names.sort();
+        names.dedup();
+        let resource = names.join(", ");
+        let need = quorum(self.voters.len(), mode);
+        let deadline = Instant::now() + self.timeout;
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let online = self.voters.iter().filter(|v| v.is_online()).count();
+            if online < need {
+                return Err(LockError::Quorum {
+                    resource,
+                    answered: online,
+                    needed: need,
+                });
+            }
+            let uid = uuid::Uuid::new_v4().to_string();
+            let votes = join_all(
+                self.voters
+                    .iter()
+                    .map(|v| v.lock(&uid, &names, mode, self.lease)),
+            )
+            .await;
+            let granted = votes.iter().filter(|v| **v == Vote::Granted).count();
+            if granted >= need {
+                let refresher = tokio::spawn(refresh(
+                    self.voters.clone(),
+                    uid.clone(),
+                    self.lease,
+                    need,
+                    resource,
+                ));
+                let held = Held {
+                    voters: self.voters.clone(),
+                    uid,
+                    refresher,
+                };
+                return Ok(LockGuard {
+                    _held: vec![Box::new(held)],
+                });
+            }
+            release_all(&self.voters, &uid).await;
+            let answered = votes.iter().filter(|v| **v != Vote::Absent).count();
+            if answered < need {
+                return Err(LockError::Quorum {
+                    resource,
+                    answered,
+                    needed: need,
+                });
+            }
+            if Instant::now() + backoff > deadline {
+                return Err(LockError::Timeout {
+                    resource,
+                    timeout: self.timeout,
+                });
+            }
+            // Randomized, growing backoff so competing requesters do not collide again.
+            let jitter = Duration::from_micros(u64::from(uuid::Uuid::new_v4().as_u128() as u16));
+            tokio::time::sleep(backoff + jitter / 8).await;
+            backoff = (backoff * 2).min(Duration::from_millis(250));
+        }
+    }
+}
+
+/// Refreshes a grant every third of its lease while it is held.
+async fn refresh(
+    voters: Arc<Vec<Voter>>,
+    uid: String,
+    lease: Duration,
+    need: usize,
+    resource: String,
+) {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let kept = join_all(voters.iter().map(|v| v.refresh(&uid, lease)))
+            .await
+            .into_iter()
+            .filter(|k| *k)
+            .count();
+        if kept < need {
+            tracing::error!(
+                %resource,
+                kept,
+                need,
+                "lost the majority of a held lock (nodes unreachable or lease expired)"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_and_write_quorums_overlap() {
+        for n in 1..=16 {
+            let (r, w) = (quorum(n, LockMode::Read), quorum(n, LockMode::Write));
+            assert!(r + w > n, "n={n}: a reader and a writer must share a voter");
+            assert!(2 * w > n, "n={n}: two writers must share a voter");
+            assert!(r >= 1 && w <= n);
+        }
+        assert_eq!(quorum(4, LockMode::Write), 3);
+        assert_eq!(quorum(4, LockMode::Read), 2);
+    }
+
+    #[tokio::test]
+    async fn local_voters_grant_exclusively_and_release_on_drop() {
+        let tables: Vec<Arc<LeaseTable>> = (0..3).map(|_| Arc::new(LeaseTable::new())).collect();
+        let voters = tables.iter().cloned().map(Voter::Local).collect();
+        let locks =
+            DistributedLocks::new(voters, Duration::from_secs(10), Duration::from_millis(200));
+        let names = vec!["b/k".to_string()];
+        let g = locks.lock(&names, LockMode::Write).await.unwrap();
+        let err = locks.lock(&names, LockMode::Read).await;
+        assert!(matches!(err, Err(LockError::Timeout { .. })));
+        drop(g);
+        // Release runs on a spawned task.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let r1 = locks.lock(&names, LockMode::Read).await.unwrap();
+        let r2 = locks.lock(&names, LockMode::Read).await.unwrap();
+        drop((r1, r2));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(tables.iter().all(|t| t.sweep() == 0));
+    }
+}

@@ -1,0 +1,118 @@
+//! Starting a node of a cluster: wait for the peers, check they run the same command, and
+//! agree on one format.
+//!
+//! Invariants: only the leader (the owner of the first drive) formats a fresh deployment,
+//! and only once every drive of the cluster answers blank, so two nodes never format
+//! different deployments (no split brain); a node starts on an existing deployment once a
+//! majority of all drives agree on its format; each node formats only its own blank
+//! drives (replacements); a peer started with another drive list or parity stops the
+//! start; the wait is bounded and logs its progress.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use super::ServerError;
+use super::bootstrap::{
+    DriveState, check_layout, format_blanks, format_fresh, majority_format, read_state,
+};
+use super::topology::Topology;
+use crate::drive::Drive;
+use crate::drive::format::Format;
+use crate::internode::peer::Peer;
+
+/// How often the wait retries.
+const RETRY: Duration = Duration::from_millis(500);
+/// How often the wait logs where it stands.
+const PROGRESS: Duration = Duration::from_secs(5);
+
+/// Waits until the cluster's drives agree on a format (formatting a fresh deployment when
+/// this node leads), for at most `timeout`.
+pub(super) async fn agree_format(
+    topology: &Topology,
+    drives: &[Arc<dyn Drive>],
+    peers: &HashMap<String, Arc<Peer>>,
+    parity: Option<usize>,
+    timeout: Duration,
+) -> Result<Format, ServerError> {
+    let hash = topology.hash(parity);
+    let start = Instant::now();
+    let mut last_log = start;
+    loop {
+        let answered = check_peers(peers, &hash).await?;
+        let states: Vec<DriveState> = join_all(drives.iter().map(|d| read_state(d.as_ref())))
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let total = drives.len();
+        let reachable = states
+            .iter()
+            .filter(|s| !matches!(s, DriveState::Unreachable))
+            .count();
+        let waiting_for = match majority_format(&states) {
+            None if reachable == total && topology.me == topology.leader() => {
+                return format_fresh(drives, topology, parity).await;
+            }
+            None if reachable == total => {
+                format!("node {} to format the new deployment", topology.leader())
+            }
+            None => format!(
+                "every drive before formatting a new deployment ({reachable}/{total} answer)"
+            ),
+            Some((reference, agree)) if agree > total / 2 => {
+                check_layout(drives, &states, &reference, topology)?;
+                let local: Vec<bool> = topology.drives().map(|d| d.local).collect();
+                format_blanks(drives, &states, &reference, |i| local[i]).await?;
+                tracing::info!(
+                    deployment = %reference.deployment_id,
+                    drives_agreeing = agree,
+                    drives = total,
+                    "cluster format agreed"
+                );
+                return Ok(reference);
+            }
+            Some((_, agree)) => format!(
+                "a majority of drives to agree on the format ({agree}/{total} do, {reachable} answer)"
+            ),
+        };
+        let waited = start.elapsed();
+        if waited > timeout {
+            return Err(ServerError::Format(format!(
+                "gave up after {waited:?} waiting for {waiting_for}; {answered}/{} peers answer",
+                peers.len()
+            )));
+        }
+        if last_log.elapsed() >= PROGRESS {
+            last_log = Instant::now();
+            tracing::info!(
+                peers_answering = answered,
+                peers = peers.len(),
+                waited = ?waited,
+                "waiting for {waiting_for}"
+            );
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Says hello to every peer; counts the answers. A peer started with another command
+/// stops the start.
+async fn check_peers(peers: &HashMap<String, Arc<Peer>>, hash: &str) -> Result<usize, ServerError> {
+    let answers = join_all(peers.values().map(|p| async move { (p, p.hello().await) })).await;
+    let mut answered = 0;
+    for (peer, answer) in answers {
+        if let Ok(hello) = answer {
+            if hello.cluster_hash != hash {
+                return Err(ServerError::Format(format!(
+                    "node {} runs with another drive list or parity than this node: \
+                     start every node with the same endpoints and options",
+                    peer.address()
+                )));
+            }
+            answered += 1;
+        }
+    }
+    Ok(answered)
+}

@@ -1,0 +1,136 @@
+//! A cluster of real `tessera` nodes on 127.0.0.1: every node runs the same endpoint list
+//! (`http://127.0.0.1:PORT/DIR/nN/dD`), each owning its own drive directories. Fault verbs
+//! act on one node (kill -9, SIGSTOP/SIGCONT, restart, wipe a drive); every node is killed
+//! when the cluster drops, even when a test panics.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tessera_proto::object::ListBucketsRequest;
+
+use tessera_proto::client::connect;
+
+use crate::{Node, creds, free_port};
+
+/// N nodes serving one deployment.
+pub struct Cluster {
+    /// The nodes, in endpoint order.
+    pub nodes: Vec<Node>,
+}
+
+impl Cluster {
+    /// One pool of `nodes` × `drives` drives under `dir` (`DIR/nN/dD`, explicit
+    /// endpoints), started and ready.
+    pub fn start(bin: &Path, dir: &Path, nodes: usize, drives: usize, extra: &[&str]) -> Cluster {
+        let addrs: Vec<SocketAddr> = (0..nodes)
+            .map(|_| {
+                format!("127.0.0.1:{}", free_port())
+                    .parse()
+                    .expect("address")
+            })
+            .collect();
+        let drive = |n: usize, d: usize| -> PathBuf {
+            dir.join(format!("n{}", n + 1)).join(format!("d{}", d + 1))
+        };
+        let args: Vec<String> = addrs
+            .iter()
+            .enumerate()
+            .flat_map(|(n, a)| (0..drives).map(move |d| (n, d, a)))
+            .map(|(n, d, a)| format!("http://{a}{}", drive(n, d).display()))
+            .collect();
+        let mut cluster = Cluster { nodes: Vec::new() };
+        for (n, a) in addrs.iter().enumerate() {
+            let own: Vec<PathBuf> = (0..drives).map(|d| drive(n, d)).collect();
+            let mut node = Node::new(bin, *a, own, args.clone(), extra);
+            if let Err(f) = node.spawn() {
+                panic!(
+                    "node {} failed to start ({:?}):\n{}",
+                    n + 1,
+                    f.status,
+                    f.log
+                );
+            }
+            cluster.nodes.push(node);
+        }
+        cluster.wait_ready(Duration::from_secs(60));
+        cluster
+    }
+
+    /// Waits until every running node serves the object API (on a thread of its own, so
+    /// it works from sync and async tests alike).
+    pub fn wait_ready(&self, timeout: Duration) {
+        let endpoints: Vec<(usize, String)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_running())
+            .map(|(i, n)| (i, n.endpoint.clone()))
+            .collect();
+        let waited = std::thread::spawn(move || -> Result<(), usize> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                for (i, endpoint) in endpoints {
+                    let deadline = Instant::now() + timeout;
+                    loop {
+                        if let Ok(mut c) = connect(&endpoint, creds()).await
+                            && c.list_buckets(ListBucketsRequest {}).await.is_ok()
+                        {
+                            break;
+                        }
+                        if Instant::now() > deadline {
+                            return Err(i);
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .join()
+        .expect("wait thread");
+        if let Err(i) = waited {
+            panic!(
+                "node {} not ready after {timeout:?}:\n{}",
+                i + 1,
+                self.logs()
+            );
+        }
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i]
+    }
+
+    /// Node `i`, mutably (to kill or restart it).
+    pub fn node_mut(&mut self, i: usize) -> &mut Node {
+        &mut self.nodes[i]
+    }
+
+    /// Restarts node `i` (kill -9, then the same command) and waits until it serves.
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i].kill9();
+        if let Err(f) = self.nodes[i].spawn() {
+            panic!(
+                "node {} failed to restart ({:?}):\n{}",
+                i + 1,
+                f.status,
+                f.log
+            );
+        }
+        self.wait_ready(Duration::from_secs(60));
+    }
+
+    /// Every node's log, for a failure message.
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("==== node {} ====\n{}", i + 1, n.log_text()))
+            .collect()
+    }
+}

@@ -1,0 +1,253 @@
+//! The cluster suite: real 4-node (and 2-, 3-node) clusters on 127.0.0.1. This module is
+//! the fixture and the basic cases: start, read-after-write and delete-after-write across
+//! nodes over gRPC and S3, the internode key. Faults are in `cluster_faults`, the register
+//! history check in `cluster_history`. Every test has `cluster_` in its path.
+
+use aws_sdk_s3::primitives::ByteStream;
+use tempfile::TempDir;
+use tessera_proto::object as pb;
+use tessera_tests::{Cluster, PASSWORD, USER, pattern};
+use tonic::Code;
+
+use crate::common::{bin, get, head, list, mb, put};
+
+/// A running cluster and the temp dir of its drives.
+pub struct ClusterEnv {
+    pub cluster: Cluster,
+    pub dir: TempDir,
+}
+
+impl ClusterEnv {
+    /// `nodes` × `drives` drives, one pool.
+    pub fn start(nodes: usize, drives: usize) -> ClusterEnv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cluster = Cluster::start(bin(), dir.path(), nodes, drives, &[]);
+        ClusterEnv { cluster, dir }
+    }
+}
+
+/// What a node logs, in a failure message.
+pub fn logs(env: &ClusterEnv) -> String {
+    env.cluster.logs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_read_after_write_and_delete_across_nodes() {
+    let env = ClusterEnv::start(4, 4);
+    let c = &env.cluster;
+    let mut clients = Vec::new();
+    for n in &c.nodes {
+        clients.push(n.client().await);
+    }
+    mb(&mut clients[0], "raw").await;
+    // A bucket made on node 1 exists on every node.
+    for cl in clients.iter_mut() {
+        cl.head_bucket(pb::HeadBucketRequest {
+            bucket: "raw".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("head bucket: {e}\n{}", logs(&env)));
+    }
+    for round in 0..20u64 {
+        let writer = (round % 4) as usize;
+        let key = format!("k/{round}");
+        // Inline (small) and erasure-coded (multi-block) objects.
+        let size = if round % 2 == 0 { 1000 } else { 3 << 20 };
+        let data = pattern(size, round);
+        put(&mut clients[writer], "raw", &key, &data)
+            .await
+            .unwrap_or_else(|e| panic!("put via node {}: {e}\n{}", writer + 1, logs(&env)));
+        for (r, cl) in clients.iter_mut().enumerate() {
+            let got = get(cl, "raw", &key)
+                .await
+                .unwrap_or_else(|e| panic!("get {key} via node {}: {e}", r + 1));
+            assert!(got == data, "{key} via node {} differs", r + 1);
+            let info = head(cl, "raw", &key).await.expect("head");
+            assert_eq!(info.size, size as u64);
+            let (keys, _) = list(cl, "raw", "k/", "").await;
+            assert!(keys.contains(&key), "list via node {} misses {key}", r + 1);
+        }
+        // Overwrite on another node, read the new version everywhere at once.
+        let newer = pattern(size / 2 + 1, round + 100);
+        put(&mut clients[(writer + 1) % 4], "raw", &key, &newer)
+            .await
+            .expect("overwrite");
+        for cl in clients.iter_mut() {
+            assert!(get(cl, "raw", &key).await.expect("get") == newer);
+        }
+        // Delete on a third node: gone everywhere at once.
+        clients[(writer + 2) % 4]
+            .delete_object(pb::DeleteObjectRequest {
+                bucket: "raw".into(),
+                key: key.clone(),
+            })
+            .await
+            .expect("delete");
+        for cl in clients.iter_mut() {
+            let err = get(cl, "raw", &key).await.expect_err("deleted");
+            assert_eq!(err.code(), Code::NotFound);
+            let (keys, _) = list(cl, "raw", "k/", "").await;
+            assert!(!keys.contains(&key));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_s3_on_one_node_reads_on_another() {
+    let env = ClusterEnv::start(4, 4);
+    let s3: Vec<_> = env
+        .cluster
+        .nodes
+        .iter()
+        .map(|n| crate::s3::client(&n.endpoint, USER, PASSWORD))
+        .collect();
+    s3[1]
+        .create_bucket()
+        .bucket("s3c")
+        .send()
+        .await
+        .expect("mb");
+    let data = pattern(5 << 20, 7);
+    s3[2]
+        .put_object()
+        .bucket("s3c")
+        .key("big")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put: {e:?}\n{}", logs(&env)));
+    for (i, c) in s3.iter().enumerate() {
+        let got = c
+            .get_object()
+            .bucket("s3c")
+            .key("big")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get via node {}: {e:?}", i + 1))
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes();
+        assert!(got.as_ref() == data.as_slice(), "node {}", i + 1);
+    }
+    let listed = s3[3]
+        .list_objects_v2()
+        .bucket("s3c")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.key_count(), Some(1));
+    s3[0]
+        .delete_object()
+        .bucket("s3c")
+        .key("big")
+        .send()
+        .await
+        .expect("delete");
+    let err = s3[1]
+        .head_object()
+        .bucket("s3c")
+        .key("big")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_two_and_three_node_layouts_serve() {
+    for (nodes, drives) in [(2, 2), (3, 2)] {
+        let env = ClusterEnv::start(nodes, drives);
+        let mut a = env.cluster.node(0).client().await;
+        let mut b = env.cluster.node(nodes - 1).client().await;
+        mb(&mut a, "small").await;
+        let data = pattern(2 << 20, nodes as u64);
+        put(&mut a, "small", "x", &data)
+            .await
+            .unwrap_or_else(|e| panic!("{nodes} nodes: put: {e}\n{}", logs(&env)));
+        assert!(get(&mut b, "small", "x").await.expect("get") == data);
+        let info = b
+            .cluster_info(pb::ClusterInfoRequest {})
+            .await
+            .expect("info")
+            .into_inner();
+        let total: usize = info.sets.iter().map(|s| s.drives.len()).sum();
+        assert_eq!(total, nodes * drives, "{info:?}");
+        // A restart with the same command resumes the deployment.
+        let mut env = env;
+        env.cluster.restart(0);
+        let mut a = env.cluster.node(0).client().await;
+        assert!(get(&mut a, "small", "x").await.expect("get after restart") == data);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_internode_calls_need_the_cluster_key() {
+    use tessera_proto::auth::{Credentials, cluster_credentials};
+    use tessera_proto::client::Signer;
+    use tessera_proto::internode::storage_service_client::StorageServiceClient;
+    use tessera_proto::internode::{HelloRequest, PathRequest};
+
+    let env = ClusterEnv::start(2, 2);
+    let node = env.cluster.node(0);
+    let channel = tonic::transport::Endpoint::from_shared(node.endpoint.clone())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    // No signature at all.
+    let mut bare = StorageServiceClient::new(channel.clone());
+    let err = bare
+        .hello(HelloRequest::default())
+        .await
+        .expect_err("unsigned");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    // Signed with the client (root) credentials: refused too.
+    let root = Credentials {
+        access_key: USER.into(),
+        secret_key: PASSWORD.into(),
+    };
+    let mut as_client =
+        StorageServiceClient::with_interceptor(channel.clone(), Signer::new(root.clone()));
+    let err = as_client
+        .read_all(PathRequest {
+            drive: node.drives[0].display().to_string(),
+            volume: ".tessera".into(),
+            path: "format.json".into(),
+        })
+        .await
+        .expect_err("client credentials");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    // With the cluster key, and a path outside the drive refused.
+    let mut peer =
+        StorageServiceClient::with_interceptor(channel, Signer::new(cluster_credentials(&root)));
+    peer.hello(HelloRequest::default()).await.expect("hello");
+    let err = peer
+        .read_all(PathRequest {
+            drive: node.drives[0].display().to_string(),
+            volume: ".tessera".into(),
+            path: "../../etc/passwd".into(),
+        })
+        .await
+        .expect_err("escape");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = peer
+        .read_all(PathRequest {
+            drive: "/etc".into(),
+            volume: "x".into(),
+            path: "passwd".into(),
+        })
+        .await
+        .expect_err("not a drive");
+    assert_eq!(err.code(), Code::Unavailable);
+    // The client API refuses the cluster key.
+    let mut obj = tessera_proto::client::connect(&node.endpoint, cluster_credentials(&root))
+        .await
+        .expect("connect");
+    let err = obj
+        .list_buckets(pb::ListBucketsRequest {})
+        .await
+        .expect_err("cluster key on the client API");
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
