@@ -7,13 +7,16 @@
 //!   no partial object becomes visible; old data is removed only after the new commit;
 //! - metadata is resolved by quorum: the version that at least k drives hold is the truth;
 //! - a read returns the object's bytes or an error, never bytes that failed a checksum;
-//! - memory per request is O(block size × set size).
+//! - memory per request is O(block size × set size);
+//! - a drive that missed a commit, or whose shards a read found missing or corrupt, is
+//!   queued for healing (`heal`); the quorum's version is rebuilt on it.
 //!
-//! Unit-tested in `codec`, `quorum`; end-to-end by the tests crate.
+//! Unit-tested in `codec`, `quorum`, `tests`, `heal`; end-to-end by the tests crate.
 
 mod codec;
 mod decode;
 mod encode;
+mod heal;
 mod list;
 pub mod meta;
 mod multipart;
@@ -28,6 +31,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use codec::{CHECKSUM_ALGORITHM, Codec};
 pub use decode::ObjectReader;
+pub use heal::{
+    HEAL_QUEUE_CAPACITY, HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle,
+};
 pub use list::{ListEntry, ListPage};
 pub use meta::ObjectMeta;
 pub use multipart::{CompletePart, UploadInfo};

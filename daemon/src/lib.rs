@@ -7,8 +7,8 @@
 #![deny(missing_docs)]
 
 pub mod drive;
-pub mod internode;
 pub mod erasure;
+pub mod internode;
 pub mod layout;
 pub mod lock;
 pub mod object;

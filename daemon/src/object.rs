@@ -7,6 +7,7 @@
 //! sorted order (in the set, or by copy-then-delete across sets).
 
 mod bucket;
+mod heal;
 mod list;
 mod multipart;
 mod update;

@@ -24,6 +24,7 @@ use tonic::service::interceptor::InterceptedService;
 use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::{Drive, DriveError};
+use crate::erasure::{HealScan, HealerConfig};
 use crate::internode::locks::LockRpc;
 use crate::internode::peer::Peer;
 use crate::internode::storage::{StorageRpc, Traffic};
@@ -150,8 +151,11 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
 
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
 /// cluster), cleans this node's staging, and picks local or distributed locks.
-async fn open_layer(node: &Node, parity: Option<usize>) -> Result<ObjectLayer, ServerError> {
-    let format = if node.topology.is_distributed() {
+async fn open_layer(
+    node: &Node,
+    parity: Option<usize>,
+) -> Result<(ObjectLayer, usize), ServerError> {
+    let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
             &node.topology,
             &node.drives,
@@ -172,7 +176,27 @@ async fn open_layer(node: &Node, parity: Option<usize>) -> Result<ObjectLayer, S
     } else {
         Arc::new(LocalLocks::new(LOCK_TIMEOUT))
     };
-    bootstrap::build_layer(node.drives.clone(), &format, locks)
+    let layer = bootstrap::build_layer(node.drives.clone(), &formatted.format, locks)?;
+    Ok((layer, formatted.replaced))
+}
+
+/// Fills replacement drives: heals every bucket (volumes, records, objects).
+async fn heal_replacements(layer: Arc<ObjectLayer>) {
+    let buckets = match layer.list_buckets().await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list buckets to heal replacement drives");
+            return;
+        }
+    };
+    for bucket in buckets {
+        match layer.heal_bucket(&bucket.name, "", HealScan::Normal).await {
+            Ok(summary) => {
+                tracing::info!(bucket = %bucket.name, ?summary, "healed for replacement drives")
+            }
+            Err(e) => tracing::warn!(bucket = %bucket.name, error = %e, "heal failed"),
+        }
+    }
 }
 
 /// The internode services of a cluster node.
@@ -257,13 +281,14 @@ pub async fn run(
             return Ok(());
         }
     };
-    let layer = match opened
-        .map(Arc::new)
-        .and_then(|l| Ok((l.clone(), front(l, &config)?)))
-    {
-        Ok((layer, front)) => {
+    let opened = opened.and_then(|(layer, replaced)| {
+        let layer = Arc::new(layer);
+        Ok((layer.clone(), front(layer, &config)?, replaced))
+    });
+    let (layer, replaced) = match opened {
+        Ok((layer, front, replaced)) => {
             let _ = ready.set(front);
-            layer
+            (layer, replaced)
         }
         Err(e) => {
             let _ = stop.send(());
@@ -282,9 +307,15 @@ pub async fn run(
         sets = ?sets,
         "tessera node serving"
     );
+    // Replays the writes that missed drives, and heals what reads found damaged.
+    let healer = layer.spawn_healer(HealerConfig::default());
+    if replaced > 0 {
+        tokio::spawn(heal_replacements(layer.clone()));
+    }
     shutdown.await;
     let _ = stop.send(());
     let _ = server.await;
+    healer.shutdown().await;
     tracing::info!("tessera node stopped");
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tessera_proto::object::ListBucketsRequest;
+use tessera_proto::object::{ClusterInfoRequest, ListBucketsRequest};
 
 use tessera_proto::client::connect;
 
@@ -101,6 +101,66 @@ impl Cluster {
         }
     }
 
+    /// Waits until every running node sees the drives of every running node online
+    /// (after a node came back, its peers notice it within their probe backoff).
+    pub fn wait_all_online(&self, timeout: Duration) {
+        let running_drives: usize = self
+            .nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(|n| n.drives.len())
+            .sum();
+        let endpoints: Vec<(usize, String)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_running())
+            .map(|(i, n)| (i, n.endpoint.clone()))
+            .collect();
+        let waited = std::thread::spawn(move || -> Result<(), usize> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                for (i, endpoint) in endpoints {
+                    let deadline = Instant::now() + timeout;
+                    loop {
+                        if let Ok(mut c) = connect(&endpoint, creds()).await
+                            && let Ok(info) = c.cluster_info(ClusterInfoRequest {}).await
+                            && info
+                                .get_ref()
+                                .sets
+                                .iter()
+                                .flat_map(|s| &s.drives)
+                                .filter(|d| {
+                                    d.state == tessera_proto::object::DriveState::Online as i32
+                                })
+                                .count()
+                                == running_drives
+                        {
+                            break;
+                        }
+                        if Instant::now() > deadline {
+                            return Err(i);
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .join()
+        .expect("wait thread");
+        if let Err(i) = waited {
+            panic!(
+                "node {} does not see every drive online after {timeout:?}:\n{}",
+                i + 1,
+                self.logs()
+            );
+        }
+    }
+
     /// Node `i`.
     pub fn node(&self, i: usize) -> &Node {
         &self.nodes[i]
@@ -123,6 +183,7 @@ impl Cluster {
             );
         }
         self.wait_ready(Duration::from_secs(60));
+        self.wait_all_online(Duration::from_secs(30));
     }
 
     /// Every node's log, for a failure message.

@@ -12,6 +12,10 @@ mod cli;
 // The cluster suite: `cluster` is the fixture, `cluster_*` the cases.
 #[path = "e2e/cluster.rs"]
 mod cluster;
+#[path = "e2e/cluster_faults.rs"]
+mod cluster_faults;
+#[path = "e2e/cluster_heal.rs"]
+mod cluster_heal;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
 #[path = "e2e/faults.rs"]

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::codec::{CHECKSUM_LEN, verify_frame};
+use super::heal::HealHint;
 use super::{Codec, ErasureError, ObjectMeta};
 use crate::drive::{Drive, FileReader};
 
@@ -51,6 +52,8 @@ pub struct ObjectReader {
     current: Option<PartReader>,
     /// Decoded chunks not yet handed out (one block's data-shard slices).
     ready: VecDeque<Bytes>,
+    /// Queues a heal of the object the first time a shard turns out lost or corrupt.
+    heal: Option<HealHint>,
 }
 
 struct Slot {
@@ -67,6 +70,8 @@ struct PartReader {
     active: Vec<usize>,
     /// Block index the open readers are positioned at.
     next_block: u64,
+    /// A shard of an answering drive was missing or failed its checksum.
+    lost: bool,
 }
 
 impl ObjectReader {
@@ -87,6 +92,21 @@ impl ObjectReader {
             part_start: 0,
             current: None,
             ready: VecDeque::new(),
+            heal: None,
+        }
+    }
+
+    /// Queues a heal through `hint` if a shard turns out missing or corrupt while reading.
+    pub(crate) fn heal_on_loss(&mut self, hint: HealHint) {
+        self.heal = Some(hint);
+    }
+
+    /// Fires the heal hint (once) when the current part lost a shard.
+    async fn report_loss(&mut self) {
+        if self.current.as_ref().is_some_and(|pr| pr.lost)
+            && let Some(hint) = self.heal.take()
+        {
+            hint.fire().await;
         }
     }
 
@@ -130,7 +150,9 @@ impl ObjectReader {
                 self.current = None;
                 continue;
             }
-            let chunks = read_block(&self.codec, &self.meta, &self.sources, pr).await?;
+            let chunks = read_block(&self.codec, &self.meta, &self.sources, pr).await;
+            self.report_loss().await;
+            let chunks = chunks?;
             self.pos += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
             self.ready.extend(chunks);
         }
@@ -166,29 +188,31 @@ impl ObjectReader {
                 .collect(),
             active: Vec::new(),
             next_block: start / block_size(&self.meta),
+            lost: false,
         };
         let block = pr.next_block;
         let want = self.codec.data_shards();
         activate(&self.codec, &self.meta, &self.sources, &mut pr, block, want).await?;
         self.current = Some(pr);
+        self.report_loss().await;
         Ok(())
     }
 }
 
-fn block_size(meta: &ObjectMeta) -> u64 {
+pub(super) fn block_size(meta: &ObjectMeta) -> u64 {
     meta.erasure
         .as_ref()
         .map_or(super::BLOCK_SIZE as u64, |e| u64::from(e.block_size.max(1)))
 }
 
 /// Length of block `b` of a part of `size` bytes.
-fn block_len(meta: &ObjectMeta, size: u64, b: u64) -> usize {
+pub(super) fn block_len(meta: &ObjectMeta, size: u64, b: u64) -> usize {
     let bs = block_size(meta);
     (size.saturating_sub(b * bs)).min(bs) as usize
 }
 
 /// Byte offset of block `b`'s frame in a shard file.
-fn frame_offset(codec: &Codec, meta: &ObjectMeta, b: u64) -> u64 {
+pub(super) fn frame_offset(codec: &Codec, meta: &ObjectMeta, b: u64) -> u64 {
     b * (CHECKSUM_LEN + codec.shard_len(block_size(meta) as usize)) as u64
 }
 
@@ -228,6 +252,7 @@ async fn activate(
                 Ok(r) => pr.slots[s].reader = Some(r),
                 Err(e) => {
                     tracing::warn!(drive = drive.endpoint(), %path, error = %e, "shard unavailable");
+                    pr.lost |= !e.is_offline();
                     pr.slots[s].failed = true;
                     continue;
                 }
@@ -298,6 +323,7 @@ async fn read_block(
                         block = b,
                         "shard lost or corrupt; reading parity"
                     );
+                    pr.lost = true;
                     pr.slots[s].failed = true;
                     pr.slots[s].reader = None;
                     pr.active.retain(|&a| a != s);

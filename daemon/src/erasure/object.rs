@@ -12,6 +12,7 @@ use tokio::io::AsyncRead;
 
 use super::decode::ObjectReader;
 use super::encode::{ShardWriters, encode_stream, read_block};
+use super::heal::HealScan;
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::set::{ErasureSet, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
@@ -285,15 +286,14 @@ impl ErasureSet {
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Read)
             .await?;
-        let raw = self.read_raw_metas(bucket, key).await;
-        let metas = Self::decode_metas(&raw, key);
-        let resolved = self.resolve(bucket, key, &metas)?;
+        let resolved = self.resolve_for_read(bucket, key).await?;
         let size = resolved.meta.size;
         let (start, end) = range
             .resolve(size)
             .ok_or(ErasureError::InvalidRange { size })?;
         let sources = self.sources(bucket, key, &resolved);
         let mut reader = ObjectReader::new(self.codec.clone(), resolved.meta, sources, start, end);
+        reader.heal_on_loss(self.heal_hint(bucket, key));
         reader.open().await?;
         Ok(reader)
     }
@@ -304,7 +304,7 @@ impl ErasureSet {
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Read)
             .await?;
-        self.head_unlocked(bucket, key).await
+        Ok(self.resolve_for_read(bucket, key).await?.meta)
     }
 
     pub(super) async fn head_unlocked(
@@ -360,7 +360,12 @@ impl ErasureSet {
             .await;
         super::quorum::require_writes(&results, self.write_quorum(), || {
             format!("delete {bucket}/{key}")
-        })
+        })?;
+        if results.iter().any(Result::is_err) {
+            // Drives that missed the delete still hold a copy: the heal removes it.
+            self.queue_heal(bucket, key, HealScan::Normal).await;
+        }
+        Ok(())
     }
 
     /// Deletes `key` only if its current version is the one described (ETag and mtime).
@@ -445,6 +450,11 @@ impl ErasureSet {
             if !resolved.agrees[d] && metas[d].is_ok() {
                 let _ = drive.delete(bucket, &meta_path(src), false).await;
             }
+        }
+        if results.iter().any(Result::is_err) {
+            // Drives the move missed lack the target and may still hold the source.
+            self.queue_heal(bucket, src, HealScan::Normal).await;
+            self.queue_heal(bucket, dst, HealScan::Normal).await;
         }
         Ok(resolved.meta)
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::decode::Sources;
+use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
@@ -39,6 +40,8 @@ pub struct ErasureSet {
     pub(super) codec: Arc<Codec>,
     pub(super) placement: Placement,
     pub(super) locks: Arc<dyn NamespaceLock>,
+    /// Objects to heal: commits that missed drives, reads that found damage.
+    pub(super) heal_queue: Arc<HealQueue>,
 }
 
 /// Metadata of an object as the drives of its set hold it.
@@ -73,6 +76,7 @@ impl ErasureSet {
             codec: Arc::new(codec),
             placement: config.placement,
             locks: config.locks,
+            heal_queue: Arc::new(HealQueue::new(HEAL_QUEUE_CAPACITY)),
         })
     }
 
@@ -240,7 +244,8 @@ impl ErasureSet {
     }
 
     /// Checks the outcome of a commit step on every drive; on a missed quorum, undoes it
-    /// on the drives where it succeeded (restoring their old metadata) and fails.
+    /// on the drives where it succeeded (restoring their old metadata) and fails. A commit
+    /// that reached its quorum but not every drive queues the object for healing.
     pub(super) async fn settle_commit(
         &self,
         bucket: &str,
@@ -252,6 +257,9 @@ impl ErasureSet {
         let need = self.write_quorum();
         let ok = results.iter().filter(|r| r.is_ok()).count();
         if ok >= need {
+            if ok < results.len() {
+                self.queue_heal(bucket, key, HealScan::Normal).await;
+            }
             return Ok(());
         }
         tracing::warn!(

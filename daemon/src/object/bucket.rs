@@ -77,7 +77,7 @@ pub struct ClusterInfo {
     pub sets: Vec<SetInfo>,
 }
 
-fn record_path(bucket: &str) -> String {
+pub(super) fn record_path(bucket: &str) -> String {
     format!("{BUCKETS_DIR}/{bucket}")
 }
 

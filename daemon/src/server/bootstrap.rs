@@ -184,14 +184,16 @@ pub(super) fn check_layout(
     Ok(())
 }
 
-/// Formats the blank drives of `drives` for which `mine(i)` holds as replacements.
+/// Formats the blank drives of `drives` for which `mine(i)` holds as replacements;
+/// returns how many.
 pub(super) async fn format_blanks(
     drives: &[Arc<dyn Drive>],
     states: &[DriveState],
     reference: &Format,
     mine: impl Fn(usize) -> bool,
-) -> Result<(), ServerError> {
+) -> Result<usize, ServerError> {
     let expected = expected_ids(reference);
+    let mut replaced = 0;
     for (i, (d, state)) in drives.iter().zip(states).enumerate() {
         if matches!(state, DriveState::Blank) && mine(i) {
             tracing::warn!(
@@ -201,9 +203,19 @@ pub(super) async fn format_blanks(
             write_format(d.as_ref(), &reference.for_drive(expected[i]))
                 .await
                 .map_err(|e| drive_error(d.as_ref(), e))?;
+            replaced += 1;
         }
     }
-    Ok(())
+    Ok(replaced)
+}
+
+/// The deployment's format, and how many blank drives this node formatted as
+/// replacements (they need healing).
+pub(super) struct Formatted {
+    /// The format every drive agrees on.
+    pub format: Format,
+    /// Replacement drives formatted at this start.
+    pub replaced: usize,
 }
 
 /// Opens a single-node deployment: every drive is local and must answer.
@@ -211,17 +223,24 @@ pub(super) async fn single_node_format(
     drives: &[Arc<dyn Drive>],
     topology: &Topology,
     parity: Option<usize>,
-) -> Result<Format, ServerError> {
+) -> Result<Formatted, ServerError> {
     let mut states = Vec::with_capacity(drives.len());
     for d in drives {
         states.push(read_state(d.as_ref()).await?);
     }
     let Some((reference, _)) = majority_format(&states) else {
-        return format_fresh(drives, topology, parity).await;
+        let format = format_fresh(drives, topology, parity).await?;
+        return Ok(Formatted {
+            format,
+            replaced: 0,
+        });
     };
     check_layout(drives, &states, &reference, topology)?;
-    format_blanks(drives, &states, &reference, |_| true).await?;
-    Ok(reference)
+    let replaced = format_blanks(drives, &states, &reference, |_| true).await?;
+    Ok(Formatted {
+        format: reference,
+        replaced,
+    })
 }
 
 /// Empties the staging directory of `drives` (this node's own).

@@ -16,11 +16,10 @@ use futures::future::join_all;
 
 use super::ServerError;
 use super::bootstrap::{
-    DriveState, check_layout, format_blanks, format_fresh, majority_format, read_state,
+    DriveState, Formatted, check_layout, format_blanks, format_fresh, majority_format, read_state,
 };
 use super::topology::Topology;
 use crate::drive::Drive;
-use crate::drive::format::Format;
 use crate::internode::peer::Peer;
 
 /// How often the wait retries.
@@ -36,7 +35,7 @@ pub(super) async fn agree_format(
     peers: &HashMap<String, Arc<Peer>>,
     parity: Option<usize>,
     timeout: Duration,
-) -> Result<Format, ServerError> {
+) -> Result<Formatted, ServerError> {
     let hash = topology.hash(parity);
     let start = Instant::now();
     let mut last_log = start;
@@ -53,7 +52,11 @@ pub(super) async fn agree_format(
             .count();
         let waiting_for = match majority_format(&states) {
             None if reachable == total && topology.me == topology.leader() => {
-                return format_fresh(drives, topology, parity).await;
+                let format = format_fresh(drives, topology, parity).await?;
+                return Ok(Formatted {
+                    format,
+                    replaced: 0,
+                });
             }
             None if reachable == total => {
                 format!("node {} to format the new deployment", topology.leader())
@@ -64,14 +67,17 @@ pub(super) async fn agree_format(
             Some((reference, agree)) if agree > total / 2 => {
                 check_layout(drives, &states, &reference, topology)?;
                 let local: Vec<bool> = topology.drives().map(|d| d.local).collect();
-                format_blanks(drives, &states, &reference, |i| local[i]).await?;
+                let replaced = format_blanks(drives, &states, &reference, |i| local[i]).await?;
                 tracing::info!(
                     deployment = %reference.deployment_id,
                     drives_agreeing = agree,
                     drives = total,
                     "cluster format agreed"
                 );
-                return Ok(reference);
+                return Ok(Formatted {
+                    format: reference,
+                    replaced,
+                });
             }
             Some((_, agree)) => format!(
                 "a majority of drives to agree on the format ({agree}/{total} do, {reachable} answer)"

@@ -14,7 +14,7 @@ use crate::common::{bin, get, head, list, mb, put};
 /// A running cluster and the temp dir of its drives.
 pub struct ClusterEnv {
     pub cluster: Cluster,
-    pub dir: TempDir,
+    pub _dir: TempDir,
 }
 
 impl ClusterEnv {
@@ -22,7 +22,7 @@ impl ClusterEnv {
     pub fn start(nodes: usize, drives: usize) -> ClusterEnv {
         let dir = tempfile::tempdir().expect("tempdir");
         let cluster = Cluster::start(bin(), dir.path(), nodes, drives, &[]);
-        ClusterEnv { cluster, dir }
+        ClusterEnv { cluster, _dir: dir }
     }
 }
 

@@ -1,0 +1,404 @@
+//! Rebuilding the shards of drives that lack an object's agreed version.
+//!
+//! The object's data is read block by block from the good drives only (any k shards, data
+//! shards first, as a GET does), each block is encoded again, and the frames of the drives
+//! being healed are streamed into their `.tessera/tmp/<id>/`; then, per drive, the staged
+//! data and metadata move into place with `rename_data` (the bucket volume is created if the
+//! drive lacks it) and the drive's old data directory is removed. Inline objects get their
+//! metadata file rewritten with their own frame.
+//!
+//! Invariant: a drive is written only with frames produced from data that passed its
+//! checksums; a failure on one drive never stops the others. Memory: one block, its frames,
+//! and the reader's k frames.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::verify::Check;
+use super::{HealOutcome, HealScan, ignore_missing};
+use crate::drive::{
+    Drive, DriveError, FileWriter, META_VOLUME, OBJECT_META_FILE, join, object_dir,
+};
+use crate::erasure::decode::{ObjectReader, Sources, block_len, block_size};
+use crate::erasure::meta::ObjectMeta;
+use crate::erasure::set::{ErasureSet, Resolved, meta_path, tmp_path};
+use crate::erasure::{Codec, ErasureError};
+
+/// An object's data cut back into the blocks it was encoded from.
+struct Blocks {
+    reader: ObjectReader,
+    carry: Bytes,
+}
+
+impl Blocks {
+    /// The next `len` bytes of the object.
+    async fn take(&mut self, len: usize) -> Result<Bytes, ErasureError> {
+        let mut block = BytesMut::with_capacity(len);
+        while block.len() < len {
+            if self.carry.is_empty() {
+                self.carry =
+                    self.reader
+                        .next_chunk()
+                        .await?
+                        .ok_or_else(|| ErasureError::Geometry {
+                            reason: "object data ended before its recorded size".into(),
+                        })?;
+            }
+            let n = (len - block.len()).min(self.carry.len());
+            block.extend_from_slice(&self.carry.split_to(n));
+        }
+        Ok(block.freeze())
+    }
+}
+
+/// The drives of one object to rebuild.
+struct Job<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    /// The agreed version.
+    meta: &'a ObjectMeta,
+    /// The drives to rebuild.
+    targets: Vec<usize>,
+    /// Per drive, the shard it holds.
+    expected: Vec<usize>,
+}
+
+/// Encodes a block on the blocking pool.
+async fn encode(codec: &Arc<Codec>, block: Bytes) -> Result<Vec<Bytes>, ErasureError> {
+    let codec = codec.clone();
+    tokio::task::spawn_blocking(move || codec.encode_block(&block))
+        .await
+        .map_err(|e| ErasureError::Geometry {
+            reason: format!("encoder task: {e}"),
+        })?
+}
+
+/// Runs `op`; if the drive lacks the bucket volume, creates it and runs `op` again.
+async fn with_volume<F, Fut>(drive: &dyn Drive, bucket: &str, op: F) -> Result<(), DriveError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), DriveError>>,
+{
+    match op().await {
+        Err(DriveError::VolumeNotFound { .. }) => {
+            match drive.make_volume(bucket).await {
+                Ok(()) | Err(DriveError::VolumeExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            tracing::info!(
+                drive = drive.endpoint(),
+                bucket,
+                "healed missing bucket volume"
+            );
+            op().await
+        }
+        other => other,
+    }
+}
+
+impl ErasureSet {
+    /// Which shard each drive holds for `meta`; `Geometry` when the metadata does not fit
+    /// this set.
+    fn expected_shards(&self, meta: &ObjectMeta) -> Result<Vec<usize>, ErasureError> {
+        let n = self.drives.len();
+        let Some(e) = &meta.erasure else {
+            return Ok((0..n).collect());
+        };
+        let mut seen = vec![false; n];
+        let permutation = e.distribution.len() == n
+            && e.distribution.iter().all(|&d| {
+                let fresh = (d as usize) < n && !seen[d as usize];
+                if fresh {
+                    seen[d as usize] = true;
+                }
+                fresh
+            });
+        if e.data as usize != self.data_shards()
+            || e.parity as usize != self.parity_shards()
+            || !permutation
+        {
+            return Err(ErasureError::Geometry {
+                reason: format!(
+                    "object of {}+{} over {:?} in a set of {}+{}",
+                    e.data,
+                    e.parity,
+                    e.distribution,
+                    self.data_shards(),
+                    self.parity_shards()
+                ),
+            });
+        }
+        Ok(Self::shard_of_drive(&e.distribution))
+    }
+
+    /// Checks every drive's copy of the resolved version and rebuilds the bad ones.
+    pub(super) async fn heal_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+        resolved: &Resolved,
+        scan: HealScan,
+    ) -> Result<HealOutcome, ErasureError> {
+        let meta = &resolved.meta;
+        let expected = self.expected_shards(meta)?;
+        let checks = self
+            .check_drives(bucket, key, metas, resolved, &expected, scan)
+            .await;
+        let mut outcome = HealOutcome {
+            exists: true,
+            ..Default::default()
+        };
+        let mut targets = Vec::new();
+        for (d, check) in checks.iter().enumerate() {
+            match check {
+                Check::Good => {}
+                Check::Offline => outcome.offline.push(d),
+                Check::Bad(why) => {
+                    tracing::info!(bucket, key, drive = self.drives[d].endpoint(), %why, "healing drive");
+                    targets.push(d);
+                }
+            }
+        }
+        if targets.is_empty() {
+            return Ok(outcome);
+        }
+        let good: Vec<usize> = (0..checks.len())
+            .filter(|&d| checks[d] == Check::Good)
+            .collect();
+        if good.len() < self.data_shards() {
+            return Err(ErasureError::TooFewShards {
+                have: good.len(),
+                need: self.data_shards(),
+            });
+        }
+        let total = self.codec.total_shards();
+        let sources = if meta.is_inline() {
+            let mut frames = vec![None; total];
+            for &d in &good {
+                frames[expected[d]] = metas[d].as_ref().ok().map(|(_, f)| f.clone());
+            }
+            Sources::Inline(frames)
+        } else {
+            let mut drives = vec![None; total];
+            for &d in &good {
+                drives[expected[d]] = Some(self.drives[d].clone());
+            }
+            Sources::Files {
+                drives,
+                volume: bucket.to_string(),
+                dir: join(&object_dir(key), &meta.data_dir),
+            }
+        };
+        let mut reader = ObjectReader::new(self.codec.clone(), meta.clone(), sources, 0, meta.size);
+        reader.open().await?;
+        let mut blocks = Blocks {
+            reader,
+            carry: Bytes::new(),
+        };
+        let job = Job {
+            bucket,
+            key,
+            meta,
+            targets,
+            expected,
+        };
+        let results = if meta.is_inline() {
+            self.rebuild_inline(&job, metas, &mut blocks).await?
+        } else {
+            self.rebuild_files(&job, metas, &mut blocks).await?
+        };
+        for (&d, r) in job.targets.iter().zip(results) {
+            match r {
+                Ok(()) => outcome.repaired.push(d),
+                Err(e) if e.is_offline() => outcome.offline.push(d),
+                Err(e) => {
+                    tracing::warn!(bucket, key, drive = self.drives[d].endpoint(), error = %e, "heal failed");
+                    outcome.failed.push((d, e.to_string()));
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Rewrites the metadata file (with its inline frame) of each target drive, then
+    /// removes the data directory of the version it replaced.
+    async fn rebuild_inline(
+        &self,
+        job: &Job<'_>,
+        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+        blocks: &mut Blocks,
+    ) -> Result<Vec<Result<(), DriveError>>, ErasureError> {
+        let Job {
+            bucket,
+            key,
+            meta,
+            ref targets,
+            ref expected,
+        } = *job;
+        let block = blocks.take(meta.size as usize).await?;
+        let frames = encode(&self.codec, block).await?;
+        let path = meta_path(key);
+        Ok(futures::future::join_all(targets.iter().map(|&d| {
+            let file = Self::meta_for_drive(meta, d).to_file(&frames[expected[d]]);
+            let (drive, path) = (self.drives[d].as_ref(), &path);
+            let old_data_dir = metas[d]
+                .as_ref()
+                .ok()
+                .map(|(old, _)| old.data_dir.as_str())
+                .filter(|old| !old.is_empty() && *old != meta.data_dir);
+            async move {
+                with_volume(drive, bucket, move || {
+                    drive.write_all(bucket, path, file.clone())
+                })
+                .await?;
+                if let Some(old) = old_data_dir {
+                    let _ = drive
+                        .delete(bucket, &join(&object_dir(key), old), true)
+                        .await;
+                }
+                Ok(())
+            }
+        }))
+        .await)
+    }
+
+    /// Streams each target's shard of every part into its staging directory, then moves
+    /// data and metadata into place. One result per target.
+    async fn rebuild_files(
+        &self,
+        job: &Job<'_>,
+        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+        blocks: &mut Blocks,
+    ) -> Result<Vec<Result<(), DriveError>>, ErasureError> {
+        let targets = &job.targets;
+        let tmp = tmp_path(&uuid::Uuid::new_v4().to_string());
+        let staged = self
+            .stage_shards(job, blocks, &join(&tmp, &job.meta.data_dir))
+            .await;
+        let results = match staged {
+            Ok(staged) => {
+                let commits = targets.iter().zip(staged).map(|(&d, staged)| {
+                    let old = metas[d].as_ref().ok().map(|(m, _)| m.data_dir.as_str());
+                    let tmp = &tmp;
+                    async move {
+                        staged?;
+                        self.commit_heal(job, d, old, tmp).await
+                    }
+                });
+                Ok(futures::future::join_all(commits).await)
+            }
+            Err(e) => Err(e),
+        };
+        futures::future::join_all(
+            targets
+                .iter()
+                .map(|&d| self.drives[d].delete(META_VOLUME, &tmp, true)),
+        )
+        .await;
+        results
+    }
+
+    /// Writes every part's shard file of each target under `dir` (in the meta volume).
+    /// Fails only when the object's data cannot be read; a drive that fails gets its error.
+    async fn stage_shards(
+        &self,
+        job: &Job<'_>,
+        blocks: &mut Blocks,
+        dir: &str,
+    ) -> Result<Vec<Result<(), DriveError>>, ErasureError> {
+        let (meta, targets, expected) = (job.meta, &job.targets, &job.expected);
+        let mut status: Vec<Result<(), DriveError>> = targets.iter().map(|_| Ok(())).collect();
+        for part in &meta.parts {
+            let path = join(dir, &format!("part.{}", part.number));
+            let opened = futures::future::join_all(targets.iter().zip(&status).map(|(&d, st)| {
+                let path = &path;
+                async move {
+                    match st {
+                        Ok(()) => Some(self.drives[d].create_file(META_VOLUME, path).await),
+                        Err(_) => None,
+                    }
+                }
+            }))
+            .await;
+            let mut writers: Vec<Option<Box<dyn FileWriter>>> = Vec::with_capacity(targets.len());
+            for (st, w) in status.iter_mut().zip(opened) {
+                writers.push(match w {
+                    Some(Ok(w)) => Some(w),
+                    Some(Err(e)) => {
+                        *st = Err(e);
+                        None
+                    }
+                    None => None,
+                });
+            }
+            for b in 0..part.size.div_ceil(block_size(meta)) {
+                let block = blocks.take(block_len(meta, part.size, b)).await?;
+                let frames = encode(&self.codec, block).await?;
+                let writes = writers.iter_mut().zip(targets).map(|(w, &d)| {
+                    let frame = frames[expected[d]].clone();
+                    async move {
+                        match w.as_mut() {
+                            Some(w) => w.write(frame).await,
+                            None => Ok(()),
+                        }
+                    }
+                });
+                let written = futures::future::join_all(writes).await;
+                for ((st, w), r) in status.iter_mut().zip(writers.iter_mut()).zip(written) {
+                    if let Err(e) = r {
+                        *st = Err(e);
+                        *w = None;
+                    }
+                }
+            }
+            let finished = futures::future::join_all(writers.into_iter().map(|w| async move {
+                match w {
+                    Some(w) => w.finish().await,
+                    None => Ok(()),
+                }
+            }))
+            .await;
+            for (st, r) in status.iter_mut().zip(finished) {
+                if let Err(e) = r {
+                    *st = Err(e);
+                }
+            }
+        }
+        Ok(status)
+    }
+
+    /// Moves drive `d`'s staged shards and metadata into place, replacing whatever copy
+    /// it held, then removes its old data directory.
+    async fn commit_heal(
+        &self,
+        job: &Job<'_>,
+        d: usize,
+        old_data_dir: Option<&str>,
+        tmp: &str,
+    ) -> Result<(), DriveError> {
+        let (bucket, key, meta) = (job.bucket, job.key, job.meta);
+        let drive = self.drives[d].as_ref();
+        let file = Self::meta_for_drive(meta, d).to_file(&[]);
+        drive
+            .write_all(META_VOLUME, &join(tmp, OBJECT_META_FILE), file)
+            .await?;
+        let dir = object_dir(key);
+        // A damaged copy of the same data directory would block the rename.
+        let data_dir = join(&dir, &meta.data_dir);
+        match drive.delete(bucket, &data_dir, true).await {
+            Err(DriveError::VolumeNotFound { .. }) => {}
+            r => ignore_missing(r)?,
+        }
+        with_volume(drive, bucket, || {
+            drive.rename_data(META_VOLUME, tmp, Some(&meta.data_dir), bucket, &dir)
+        })
+        .await?;
+        if let Some(old) = old_data_dir.filter(|o| !o.is_empty() && *o != meta.data_dir) {
+            let _ = drive.delete(bucket, &join(&dir, old), true).await;
+        }
+        Ok(())
+    }
+}

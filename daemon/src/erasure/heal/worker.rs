@@ -1,0 +1,176 @@
+//! The healer: one background task per set that drains the set's heal queue.
+//!
+//! Each step heals one queued object. The worker pauses after each step for a multiple of
+//! the step's own time (its tranquility), waits without polling while the queue is empty,
+//! and does not touch the queue while a drive of its set reports offline
+//! ([`crate::drive::Drive::is_online`]): entries wait until every drive is back. An entry
+//! whose heal still finds offline drives is requeued as is; one whose heal fails is retried
+//! after a delay, at most `max_attempts` times. Stopping takes effect between steps.
+//!
+//! Tested by `heal/tests.rs` (heal on read, writes while a drive is offline).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::erasure::set::ErasureSet;
+
+/// How the healer paces itself.
+#[derive(Debug, Clone)]
+pub struct HealerConfig {
+    /// Pause before looking again while a drive is offline, and after a failed heal.
+    pub retry_delay: Duration,
+    /// After each heal, pause this many times as long as the heal took (0: no pause).
+    pub tranquility: u32,
+    /// Failed heals of one object before it leaves the queue (the scanner and
+    /// `tessera admin heal` find it again).
+    pub max_attempts: u32,
+}
+
+impl Default for HealerConfig {
+    fn default() -> Self {
+        Self {
+            retry_delay: Duration::from_secs(5),
+            tranquility: 1,
+            max_attempts: 10,
+        }
+    }
+}
+
+/// The running healers; dropping the handle stops them too (between steps).
+#[must_use = "dropping the handle stops the healers"]
+pub struct HealerHandle {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl HealerHandle {
+    /// Starts one healer per set (call from within a tokio runtime).
+    pub fn start(sets: impl IntoIterator<Item = Arc<ErasureSet>>, config: HealerConfig) -> Self {
+        let (stop, watch) = watch::channel(false);
+        let tasks = sets
+            .into_iter()
+            .map(|set| {
+                let healer = Healer {
+                    set,
+                    config: config.clone(),
+                    stop: watch.clone(),
+                };
+                tokio::spawn(healer.run())
+            })
+            .collect();
+        Self { stop, tasks }
+    }
+
+    /// Stops the healers after their current step and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// What the healer does after a step.
+enum Next {
+    /// Pause, then take the next entry.
+    Pause(Duration),
+    /// Wait for a push.
+    WaitForWork,
+    /// Wait until every drive of the set is online.
+    WaitForDrives,
+}
+
+struct Healer {
+    set: Arc<ErasureSet>,
+    config: HealerConfig,
+    stop: watch::Receiver<bool>,
+}
+
+impl Healer {
+    async fn run(mut self) {
+        loop {
+            let next = self.step().await;
+            let go_on = match next {
+                Next::Pause(d) => self.unless_stopped(tokio::time::sleep(d)).await,
+                Next::WaitForWork => {
+                    let set = self.set.clone();
+                    self.unless_stopped(set.heal_queue.pushed()).await
+                }
+                Next::WaitForDrives => loop {
+                    let delay = self.config.retry_delay;
+                    if !self.unless_stopped(tokio::time::sleep(delay)).await {
+                        break false;
+                    }
+                    if self.set.drives_online() {
+                        break true;
+                    }
+                },
+            };
+            if !go_on {
+                return;
+            }
+        }
+    }
+
+    /// Runs `fut` to its end; false (at once) when the healer is told to stop.
+    async fn unless_stopped(&mut self, fut: impl Future<Output = ()>) -> bool {
+        if *self.stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = self.stop.changed() => false,
+            () = fut => true,
+        }
+    }
+
+    /// Heals the oldest queued object.
+    async fn step(&mut self) -> Next {
+        let queue = &self.set.heal_queue;
+        if !self.set.drives_online() {
+            return if queue.len().await == 0 {
+                Next::WaitForWork
+            } else {
+                Next::WaitForDrives
+            };
+        }
+        let Some(mut entry) = queue.pop().await else {
+            return Next::WaitForWork;
+        };
+        let started = Instant::now();
+        let result = self
+            .set
+            .heal_object_with(&entry.bucket, &entry.key, entry.scan)
+            .await;
+        let (bucket, key) = (entry.bucket.as_str(), entry.key.as_str());
+        match result {
+            Ok(o) if o.is_complete() => {
+                if !o.repaired.is_empty() {
+                    tracing::info!(bucket, key, drives = ?o.repaired, "healed");
+                }
+                Next::Pause(started.elapsed() * self.config.tranquility)
+            }
+            Ok(o) if o.failed.is_empty() => {
+                tracing::debug!(bucket, key, offline = ?o.offline, "heal waits for offline drives");
+                queue.requeue(entry).await;
+                Next::WaitForDrives
+            }
+            other => {
+                entry.attempts += 1;
+                let error = match other {
+                    Ok(o) => format!("{:?}", o.failed),
+                    Err(e) => e.to_string(),
+                };
+                if entry.attempts >= self.config.max_attempts {
+                    tracing::warn!(bucket, key, %error, attempts = entry.attempts, "heal failed; giving up");
+                } else {
+                    tracing::warn!(bucket, key, %error, attempts = entry.attempts, "heal failed; will retry");
+                    queue.requeue(entry).await;
+                }
+                Next::Pause(self.config.retry_delay)
+            }
+        }
+    }
+}
