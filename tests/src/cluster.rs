@@ -23,6 +23,16 @@ impl Cluster {
     /// One pool of `nodes` × `drives` drives under `dir` (`DIR/nN/dD`, explicit
     /// endpoints), started and ready.
     pub fn start(bin: &Path, dir: &Path, nodes: usize, drives: usize, extra: &[&str]) -> Cluster {
+        let mut cluster = Self::prepare(bin, dir, nodes, drives, extra);
+        for i in 0..nodes {
+            cluster.spawn(i);
+        }
+        cluster.wait_ready(Duration::from_secs(60));
+        cluster
+    }
+
+    /// The nodes of [`Cluster::start`], not started yet (see [`Cluster::spawn`]).
+    pub fn prepare(bin: &Path, dir: &Path, nodes: usize, drives: usize, extra: &[&str]) -> Cluster {
         let addrs: Vec<SocketAddr> = (0..nodes)
             .map(|_| {
                 format!("127.0.0.1:{}", free_port())
@@ -39,22 +49,75 @@ impl Cluster {
             .flat_map(|(n, a)| (0..drives).map(move |d| (n, d, a)))
             .map(|(n, d, a)| format!("http://{a}{}", drive(n, d).display()))
             .collect();
-        let mut cluster = Cluster { nodes: Vec::new() };
-        for (n, a) in addrs.iter().enumerate() {
-            let own: Vec<PathBuf> = (0..drives).map(|d| drive(n, d)).collect();
-            let mut node = Node::new(bin, *a, own, args.clone(), extra);
-            if let Err(f) = node.spawn() {
-                panic!(
-                    "node {} failed to start ({:?}):\n{}",
-                    n + 1,
-                    f.status,
-                    f.log
-                );
-            }
-            cluster.nodes.push(node);
+        let nodes = addrs
+            .iter()
+            .enumerate()
+            .map(|(n, a)| {
+                let own: Vec<PathBuf> = (0..drives).map(|d| drive(n, d)).collect();
+                Node::new(bin, *a, own, args.clone(), extra)
+            })
+            .collect();
+        Cluster { nodes }
+    }
+
+    /// Two pools over two nodes, given MinIO style as one `{a...b}` argument per pool:
+    /// `http://127.0.0.{1...2}:PORT/DIR/mnt/pP-d{1...2}`. The nodes listen on 127.0.0.1 and
+    /// 127.0.0.2 with one port, as two hosts would, and see the same drive paths: each runs
+    /// in a mount namespace of its own where `DIR/mnt` is its own `DIR/nN` (bind mount).
+    pub fn start_two_pools(bin: &Path, dir: &Path) -> Cluster {
+        let port = free_port();
+        let mnt = dir.join("mnt");
+        std::fs::create_dir_all(&mnt).expect("mount point");
+        let args: Vec<String> = (1..=2)
+            .map(|p| {
+                format!(
+                    "http://127.0.0.{{1...2}}:{port}{}/p{p}-d{{1...2}}",
+                    mnt.display()
+                )
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        for n in 1..=2 {
+            let own_dir = dir.join(format!("n{n}"));
+            std::fs::create_dir_all(&own_dir).expect("node dir");
+            let own: Vec<PathBuf> = (1..=2)
+                .flat_map(|p| (1..=2).map(move |d| (p, d)))
+                .map(|(p, d)| own_dir.join(format!("p{p}-d{d}")))
+                .collect();
+            let addr: SocketAddr = format!("127.0.0.{n}:{port}").parse().expect("address");
+            let mut node = Node::new(bin, addr, own, args.clone(), &[]);
+            node.set_wrapper(vec![
+                "unshare".into(),
+                "--mount".into(),
+                "--propagation".into(),
+                "private".into(),
+                "sh".into(),
+                "-c".into(),
+                r#"mount --bind "$1" "$2" && shift 2 && exec "$@""#.into(),
+                "sh".into(),
+                own_dir.display().to_string(),
+                mnt.display().to_string(),
+            ]);
+            nodes.push(node);
+        }
+        let mut cluster = Cluster { nodes };
+        for i in 0..2 {
+            cluster.spawn(i);
         }
         cluster.wait_ready(Duration::from_secs(60));
         cluster
+    }
+
+    /// Starts node `i`'s process (returns once it listens).
+    pub fn spawn(&mut self, i: usize) {
+        if let Err(f) = self.nodes[i].spawn() {
+            panic!(
+                "node {} failed to start ({:?}):\n{}",
+                i + 1,
+                f.status,
+                f.log
+            );
+        }
     }
 
     /// Waits until every running node serves the object API (on a thread of its own, so

@@ -57,6 +57,8 @@ pub struct Node {
     /// The drive arguments it runs with (its drives, or a cluster's endpoints).
     drive_args: Vec<String>,
     extra_args: Vec<String>,
+    /// A command the node runs under (e.g. `unshare …`), the node's command appended.
+    wrapper: Vec<String>,
     log: PathBuf,
 }
 
@@ -108,7 +110,18 @@ impl Node {
             drives,
             drive_args,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            wrapper: Vec::new(),
         }
+    }
+
+    /// The drive arguments the node runs with.
+    pub fn drive_args(&self) -> &[String] {
+        &self.drive_args
+    }
+
+    /// Runs the node under `wrapper` (its command line is appended to it).
+    pub fn set_wrapper(&mut self, wrapper: Vec<String>) {
+        self.wrapper = wrapper;
     }
 
     /// Starts the process; returns once it listens (a cluster node then still waits for
@@ -122,7 +135,14 @@ impl Node {
             .append(true)
             .open(&self.log)
             .expect("create log");
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(&self.bin);
+                cmd
+            }
+            None => Command::new(&self.bin),
+        };
         cmd.arg("server")
             .arg("--address")
             .arg(self.addr.to_string())
@@ -204,6 +224,13 @@ impl Node {
     /// True while the process runs (or is paused).
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// True when the process was started and has exited since.
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
     }
 
     /// Sends SIGTERM without waiting.

@@ -16,6 +16,8 @@ mod cluster;
 mod cluster_faults;
 #[path = "e2e/cluster_heal.rs"]
 mod cluster_heal;
+#[path = "e2e/cluster_history.rs"]
+mod cluster_history;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
 #[path = "e2e/faults.rs"]

@@ -38,7 +38,7 @@ pub(super) async fn agree_format(
 ) -> Result<Formatted, ServerError> {
     let hash = topology.hash(parity);
     let start = Instant::now();
-    let mut last_log = start;
+    let mut last_log: Option<Instant> = None;
     loop {
         let answered = check_peers(peers, &hash).await?;
         let states: Vec<DriveState> = join_all(drives.iter().map(|d| read_state(d.as_ref())))
@@ -90,8 +90,8 @@ pub(super) async fn agree_format(
                 peers.len()
             )));
         }
-        if last_log.elapsed() >= PROGRESS {
-            last_log = Instant::now();
+        if last_log.is_none_or(|t| t.elapsed() >= PROGRESS) {
+            last_log = Some(Instant::now());
             tracing::info!(
                 peers_answering = answered,
                 peers = peers.len(),

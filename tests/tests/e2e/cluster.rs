@@ -251,3 +251,113 @@ async fn cluster_internode_calls_need_the_cluster_key() {
         .expect_err("cluster key on the client API");
     assert_eq!(err.code(), Code::Unauthenticated);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_nodes_started_in_any_order_agree_on_one_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::prepare(bin(), dir.path(), 4, 2, &[]);
+    // The leader (node 1, owner of the first drive) comes last: the others wait for it,
+    // and nobody formats on its own.
+    for i in [3, 1, 2] {
+        cluster.spawn(i);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    cluster.spawn(0);
+    cluster.wait_ready(std::time::Duration::from_secs(60));
+    let log = cluster.node(1).log_text();
+    assert!(
+        log.contains("waiting for"),
+        "no progress in the log:\n{log}"
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    for node in &cluster.nodes {
+        for d in &node.drives {
+            let text = std::fs::read_to_string(d.join(".tessera/format.json")).expect("format");
+            let deployment = text
+                .lines()
+                .find(|l| l.contains("deployment_id"))
+                .expect("deployment id")
+                .to_string();
+            ids.insert(deployment);
+        }
+    }
+    assert_eq!(ids.len(), 1, "one deployment across all drives: {ids:?}");
+    let mut c = cluster.node(2).client().await;
+    mb(&mut c, "order").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_a_node_with_another_command_stops_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::prepare(bin(), dir.path(), 2, 2, &[]);
+    // Node 2 runs with another parity than node 1: it refuses to start.
+    let other = &cluster.nodes[1];
+    let args = other.drive_args().to_vec();
+    cluster.nodes[1] = tessera_tests::Node::new(
+        bin(),
+        other.addr,
+        other.drives.clone(),
+        args,
+        &["--parity", "1"],
+    );
+    cluster.spawn(0);
+    let log = match cluster.nodes[1].spawn() {
+        Err(failure) => failure.log,
+        Ok(()) => {
+            let status = cluster.nodes[1]
+                .wait_exit(std::time::Duration::from_secs(30))
+                .expect("exit status");
+            assert!(!status.success());
+            cluster.nodes[1].log_text()
+        }
+    };
+    assert!(log.contains("another drive list or parity"), "{log}");
+    // Node 1 keeps waiting for a peer that agrees, and formats nothing.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(
+        !cluster.nodes[0].has_exited(),
+        "{}",
+        cluster.nodes[0].log_text()
+    );
+    // Nothing was formatted.
+    assert!(!dir.path().join("n1/d1/.tessera/format.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_two_pools_given_with_ellipses_start_and_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start_two_pools(bin(), dir.path());
+    let mut a = cluster.node(0).client().await;
+    let mut b = cluster.node(1).client().await;
+    let info = a
+        .cluster_info(pb::ClusterInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    let pools: std::collections::BTreeSet<u32> = info.sets.iter().map(|s| s.pool).collect();
+    assert_eq!(pools.len(), 2, "{info:?}");
+    mb(&mut a, "pools").await;
+    let mut stored = Vec::new();
+    for i in 0..12u64 {
+        let data = pattern(if i % 2 == 0 { 100 } else { 1 << 20 }, i);
+        put(&mut a, "pools", &format!("k{i}"), &data)
+            .await
+            .unwrap_or_else(|e| panic!("put: {e}\n{}", cluster.logs()));
+        stored.push(data);
+    }
+    for (i, data) in stored.iter().enumerate() {
+        assert!(get(&mut b, "pools", &format!("k{i}")).await.expect("get") == *data);
+    }
+    let (keys, _) = list(&mut b, "pools", "", "").await;
+    assert_eq!(keys.len(), 12);
+    // Each node's drives of both pools live in its own directory.
+    for n in 1..=2 {
+        for p in 1..=2 {
+            assert!(
+                dir.path()
+                    .join(format!("n{n}/p{p}-d1/.tessera/format.json"))
+                    .exists()
+            );
+        }
+    }
+}

@@ -83,7 +83,13 @@ async fn cluster_node_back_gets_the_shards_it_missed() {
         c.push(n.client().await);
     }
     mb(&mut c[0], "heal").await;
-    let size = |i: u64| if i.is_multiple_of(2) { 700 } else { (2 << 20) + 5 };
+    let size = |i: u64| {
+        if i.is_multiple_of(2) {
+            700
+        } else {
+            (2 << 20) + 5
+        }
+    };
     for i in 0..6u64 {
         put(
             &mut c[0],
