@@ -10,6 +10,7 @@ pub mod status;
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -18,18 +19,20 @@ use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::erasure::{CompletePart, RangeSpec};
+use crate::internode::storage::Traffic;
 use crate::object::{ListQuery, ObjectError, ObjectLayer};
 use convert::{attrs, object_info, timestamp};
 
 /// The service.
 pub struct ObjectRpc {
     layer: Arc<ObjectLayer>,
+    traffic: Arc<Traffic>,
 }
 
 impl ObjectRpc {
-    /// A service over `layer`.
-    pub fn new(layer: Arc<ObjectLayer>) -> Self {
-        Self { layer }
+    /// A service over `layer`, reporting the node's internode `traffic` in ClusterInfo.
+    pub fn new(layer: Arc<ObjectLayer>, traffic: Arc<Traffic>) -> Self {
+        Self { layer, traffic }
     }
 }
 
@@ -436,8 +439,9 @@ impl ObjectService for ObjectRpc {
         &self,
         _r: Request<pb::ClusterInfoRequest>,
     ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
-        Ok(Response::new(convert::cluster_info(
-            self.layer.cluster_info().await,
-        )))
+        let mut info = convert::cluster_info(self.layer.cluster_info().await);
+        info.internode_received_bytes = self.traffic.received.load(Ordering::Relaxed);
+        info.internode_sent_bytes = self.traffic.sent.load(Ordering::Relaxed);
+        Ok(Response::new(info))
     }
 }

@@ -222,10 +222,14 @@ fn internode_routes(
 }
 
 /// The client-facing services over `layer`.
-fn front(layer: Arc<ObjectLayer>, config: &ServerConfig) -> Result<http::Front, ServerError> {
+fn front(
+    layer: Arc<ObjectLayer>,
+    config: &ServerConfig,
+    traffic: Arc<Traffic>,
+) -> Result<http::Front, ServerError> {
     let auth = Authenticator::new(config.credentials.clone());
     let grpc = tonic::service::Routes::new(InterceptedService::new(
-        ObjectServiceServer::new(ObjectRpc::new(layer.clone()))
+        ObjectServiceServer::new(ObjectRpc::new(layer.clone(), traffic))
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE),
         move |req| auth.check(req),
@@ -283,7 +287,7 @@ pub async fn run(
     };
     let opened = opened.and_then(|(layer, replaced)| {
         let layer = Arc::new(layer);
-        Ok((layer.clone(), front(layer, &config)?, replaced))
+        Ok((layer.clone(), front(layer, &config, traffic)?, replaced))
     });
     let (layer, replaced) = match opened {
         Ok((layer, front, replaced)) => {

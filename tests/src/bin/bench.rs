@@ -18,7 +18,11 @@
 //!    `s3s-fs` (`--s3s-fs`), a single-copy file-system S3 server on the same s3s front end.
 //! 5. Peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a GET of
 //!    `--rss-mib` on a fresh node. Baseline: that node's idle RSS.
-//! 6. FUSE (in `bench/fuse.rs`) on a fresh 4-drive node: tessera-mount against s3fs on the
+//! 6. A 4-node cluster (in `bench/cluster.rs`): 4 nodes × 4 drives (12+4) against one node
+//!    on 16 drives (12+4) in the same run: PUT/GET of `--cluster-mib` through one node and
+//!    spread over all nodes, 4 KiB PUTs/GETs through one node and spread, and the bytes
+//!    crossing between nodes per object byte written.
+//! 7. FUSE (in `bench/fuse.rs`) on a fresh 4-drive node: tessera-mount against s3fs on the
 //!    same bucket through S3, and against the local disk: sequential write and read of a
 //!    `--fuse-mib` file (also against the S3 client's PUT and GET of the same bytes),
 //!    `ls -l` of `--fuse-ls-files` files, `tar x` of `--fuse-tar-files` small files; then
@@ -48,6 +52,8 @@ use tessera_proto::object::{
 use tessera_tests::{Node, pattern};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+#[path = "bench/cluster.rs"]
+mod cluster;
 #[path = "bench/codec.rs"]
 mod codec;
 #[path = "bench/fuse.rs"]
@@ -106,6 +112,12 @@ struct Args {
     /// Size of the file written through tessera-mount while its peak RSS is watched, in MiB.
     #[arg(long, default_value_t = 4096)]
     fuse_rss_mib: usize,
+    /// Size of the large object of the cluster section, in MiB.
+    #[arg(long, default_value_t = 256)]
+    cluster_mib: usize,
+    /// Cluster 4 KiB operations per phase, spread over `--clients` clients.
+    #[arg(long, default_value_t = 2000)]
+    cluster_small_ops: usize,
     /// The s3fs binary, the FUSE baseline.
     #[arg(long, default_value = "/usr/bin/s3fs")]
     s3fs: PathBuf,
@@ -248,6 +260,16 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("rss ...");
         let node = start_node(&node_bin, &dir.join("r"))?;
         rows.extend(grpc::rss_rows(&node, args.rss_mib * MIB).await?);
+    }
+
+    if args.cluster_mib > 0 || args.cluster_small_ops > 0 {
+        eprintln!("cluster ...");
+        let cfg = cluster::Config {
+            large: (args.cluster_mib * MIB).max(4 * MIB),
+            small_per_client: args.cluster_small_ops.div_ceil(args.clients.max(1)).max(1),
+            clients: args.clients.max(1),
+        };
+        rows.extend(cluster::rows(&node_bin, dir, &cfg).await?);
     }
 
     let mut fuse_figures = Vec::new();

@@ -33,7 +33,7 @@ struct Event {
 /// erasure-coded objects both occur.
 fn body(value: &str, n: usize) -> Vec<u8> {
     let mut b = format!("{value}\n").into_bytes();
-    b.extend(pattern(if n % 3 == 0 { 300_000 } else { 100 }, n as u64));
+    b.extend(pattern(if n.is_multiple_of(3) { 300_000 } else { 100 }, n as u64));
     b
 }
 
@@ -111,7 +111,7 @@ async fn cluster_register_history_is_never_stale() {
                 let key = (x % KEYS as u64) as usize;
                 let name = format!("k{key}");
                 let start = Instant::now();
-                let op = if x % 2 == 0 {
+                let op = if x.is_multiple_of(2) {
                     let value = format!("c{client}-{i}");
                     put(&mut c, "history", &name, &body(&value, i))
                         .await

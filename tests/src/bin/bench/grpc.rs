@@ -9,7 +9,12 @@ pub(super) async fn create_bucket(client: &mut ObjectClient) -> anyhow::Result<(
     Ok(())
 }
 
-async fn put<R>(client: &mut ObjectClient, key: String, size: usize, body: R) -> anyhow::Result<()>
+pub(super) async fn put<R>(
+    client: &mut ObjectClient,
+    key: String,
+    size: usize,
+    body: R,
+) -> anyhow::Result<()>
 where
     R: AsyncRead + Send + 'static,
 {
@@ -26,7 +31,7 @@ where
 }
 
 /// GETs `key`, checking its bytes against `expect` when given; returns its length.
-async fn get(
+pub(super) async fn get(
     client: &mut ObjectClient,
     key: String,
     expect: Option<Bytes>,
@@ -215,7 +220,7 @@ fn plain_small(
 }
 
 /// One client per connection, each doing `per` PUTs (or GETs) of 4 KiB in turn.
-async fn tessera_small(
+pub(super) async fn tessera_small(
     conns: &[ObjectClient],
     per: usize,
     body: &Bytes,
