@@ -4,6 +4,7 @@
 //! Arguments name remote objects as `BUCKET/KEY`; local files are `-` (stdin/stdout) or
 //! paths that start with `/`, `./`, `../` or `~/`, or that exist (see `target`).
 
+mod admin;
 mod client;
 mod target;
 
@@ -84,6 +85,15 @@ enum Command {
 enum AdminCommand {
     /// Sets, drives, their state and capacity.
     Info,
+    /// Heal BUCKET[/PREFIX], or every bucket: rebuild missing, stale or corrupt shards and
+    /// metadata on every drive (a returned node, a replaced drive), remove leftovers of
+    /// deleted objects.
+    Heal {
+        target: Option<String>,
+        /// Verify every shard block's checksum (reads everything).
+        #[arg(long)]
+        deep: bool,
+    },
 }
 
 impl Cli {
@@ -164,6 +174,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Admin {
                     command: AdminCommand::Info,
                 } => c.admin_info().await,
+                Command::Admin {
+                    command: AdminCommand::Heal { target, deep },
+                } => c.admin_heal(target.as_deref(), deep).await,
                 Command::Server { .. } => unreachable!("handled above"),
             }
         }

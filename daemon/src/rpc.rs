@@ -18,7 +18,7 @@ use tessera_proto::object as pb;
 use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::erasure::{CompletePart, RangeSpec};
+use crate::erasure::{CompletePart, HealScan, RangeSpec};
 use crate::internode::storage::Traffic;
 use crate::object::{ListQuery, ObjectError, ObjectLayer};
 use convert::{attrs, object_info, timestamp};
@@ -443,5 +443,26 @@ impl ObjectService for ObjectRpc {
         info.internode_received_bytes = self.traffic.received.load(Ordering::Relaxed);
         info.internode_sent_bytes = self.traffic.sent.load(Ordering::Relaxed);
         Ok(Response::new(info))
+    }
+
+    async fn heal_bucket(
+        &self,
+        r: Request<pb::HealBucketRequest>,
+    ) -> Result<Response<pb::HealBucketResponse>, Status> {
+        let r = r.into_inner();
+        let scan = if r.deep {
+            HealScan::Deep
+        } else {
+            HealScan::Normal
+        };
+        let s = self.layer.heal_bucket(&r.bucket, &r.prefix, scan).await?;
+        Ok(Response::new(pb::HealBucketResponse {
+            scanned: s.scanned,
+            repaired: s.repaired,
+            incomplete: s.incomplete,
+            failed: s.failed,
+            volumes_created: s.volumes_created,
+            volumes_removed: s.volumes_removed,
+        }))
     }
 }

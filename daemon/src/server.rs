@@ -251,6 +251,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let node = open_node(&config)?;
+    // A single node opens its drives before it listens, so an open port means it serves;
+    // a cluster node must listen first, for its peers to reach its drives.
+    let early = if node.topology.is_distributed() {
+        None
+    } else {
+        Some(open_layer(&node, config.parity).await?)
+    };
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
         .map_err(|source| ServerError::Bind {
@@ -277,13 +284,16 @@ pub async fn run(
         SHUTDOWN_GRACE,
     ));
     let mut shutdown = std::pin::pin!(shutdown);
-    let opened = tokio::select! {
-        opened = open_layer(&node, config.parity) => opened,
-        () = &mut shutdown => {
-            let _ = stop.send(());
-            let _ = server.await;
-            return Ok(());
-        }
+    let opened = match early {
+        Some(opened) => Ok(opened),
+        None => tokio::select! {
+            opened = open_layer(&node, config.parity) => opened,
+            () = &mut shutdown => {
+                let _ = stop.send(());
+                let _ = server.await;
+                return Ok(());
+            }
+        },
     };
     let opened = opened.and_then(|(layer, replaced)| {
         let layer = Arc::new(layer);

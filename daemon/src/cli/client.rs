@@ -13,11 +13,11 @@ use super::target::{Target, base_name, parse, remote};
 
 /// A connected client.
 pub struct Client {
-    rpc: ObjectClient,
+    pub(super) rpc: ObjectClient,
 }
 
 /// A readable message for a failed call.
-fn status_error(s: tonic::Status) -> anyhow::Error {
+pub(super) fn status_error(s: tonic::Status) -> anyhow::Error {
     match s.code() {
         tonic::Code::Unauthenticated => anyhow!(
             "authentication failed: {} (check TESSERA_ROOT_USER and TESSERA_ROOT_PASSWORD)",
@@ -32,7 +32,7 @@ fn status_error(s: tonic::Status) -> anyhow::Error {
     }
 }
 
-fn human(bytes: u64) -> String {
+pub(super) fn human(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = bytes as f64;
     let mut u = 0;
@@ -438,46 +438,6 @@ impl Client {
             }
         }
         println!("Removed {removed} object(s) under {bucket}/{key}");
-        Ok(())
-    }
-
-    pub async fn admin_info(&mut self) -> anyhow::Result<()> {
-        let info = self
-            .rpc
-            .cluster_info(pb::ClusterInfoRequest {})
-            .await
-            .map_err(status_error)?
-            .into_inner();
-        println!("Deployment : {}", info.deployment_id);
-        println!(
-            "Capacity   : {} used of {} ({} free; {} usable after parity)",
-            human(info.used_bytes),
-            human(info.total_bytes),
-            human(info.free_bytes),
-            human(info.usable_free_bytes)
-        );
-        for set in info.sets {
-            println!(
-                "Set {} (pool {}): {} data + {} parity",
-                set.index + 1,
-                set.pool + 1,
-                set.data_shards,
-                set.parity_shards
-            );
-            for d in set.drives {
-                let state = match pb::DriveState::try_from(d.state) {
-                    Ok(pb::DriveState::Online) => "online",
-                    Ok(pb::DriveState::Unformatted) => "unformatted",
-                    _ => "offline",
-                };
-                let detail = if d.error.is_empty() {
-                    format!("{} used of {}", human(d.used_bytes), human(d.total_bytes))
-                } else {
-                    d.error
-                };
-                println!("  {:<11} {}  {detail}", state, d.endpoint);
-            }
-        }
         Ok(())
     }
 }

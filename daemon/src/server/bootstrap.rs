@@ -149,6 +149,16 @@ pub(super) fn check_layout(
             (p.sets.len() * size, size)
         })
         .collect();
+    let (given, expected): (usize, usize) = (
+        shape.iter().map(|p| p.0).sum(),
+        formatted.iter().map(|p| p.0).sum(),
+    );
+    if given != expected {
+        return Err(ServerError::Format(format!(
+            "the deployment {} has {expected} drives but {given} were given",
+            reference.deployment_id
+        )));
+    }
     if shape != formatted {
         return Err(ServerError::Format(format!(
             "the deployment {} has pools of {:?} (drives, set size) but the command line gives {:?}",

@@ -33,7 +33,10 @@ struct Event {
 /// erasure-coded objects both occur.
 fn body(value: &str, n: usize) -> Vec<u8> {
     let mut b = format!("{value}\n").into_bytes();
-    b.extend(pattern(if n.is_multiple_of(3) { 300_000 } else { 100 }, n as u64));
+    b.extend(pattern(
+        if n.is_multiple_of(3) { 300_000 } else { 100 },
+        n as u64,
+    ));
     b
 }
 

@@ -1,0 +1,100 @@
+//! `tessera admin …`: cluster information and healing, as a client of a node.
+
+use anyhow::bail;
+use tessera_proto::object as pb;
+
+use super::client::{Client, human, status_error};
+
+impl Client {
+    /// `admin info`: sets, drives, their state and capacity.
+    pub async fn admin_info(&mut self) -> anyhow::Result<()> {
+        let info = self
+            .rpc
+            .cluster_info(pb::ClusterInfoRequest {})
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        println!("Deployment : {}", info.deployment_id);
+        println!(
+            "Capacity   : {} used of {} ({} free; {} usable after parity)",
+            human(info.used_bytes),
+            human(info.total_bytes),
+            human(info.free_bytes),
+            human(info.usable_free_bytes)
+        );
+        for set in info.sets {
+            println!(
+                "Set {} (pool {}): {} data + {} parity",
+                set.index + 1,
+                set.pool + 1,
+                set.data_shards,
+                set.parity_shards
+            );
+            for d in set.drives {
+                let state = match pb::DriveState::try_from(d.state) {
+                    Ok(pb::DriveState::Online) => "online",
+                    Ok(pb::DriveState::Unformatted) => "unformatted",
+                    _ => "offline",
+                };
+                let detail = if d.error.is_empty() {
+                    format!("{} used of {}", human(d.used_bytes), human(d.total_bytes))
+                } else {
+                    d.error
+                };
+                println!("  {:<11} {}  {detail}", state, d.endpoint);
+            }
+        }
+        Ok(())
+    }
+
+    /// `admin heal [BUCKET[/PREFIX]]`: heals one bucket (under a prefix), or every bucket,
+    /// one line per bucket; fails when an object could not be healed.
+    pub async fn admin_heal(&mut self, target: Option<&str>, deep: bool) -> anyhow::Result<()> {
+        let targets: Vec<(String, String)> = match target {
+            Some(t) => {
+                let (bucket, prefix) = t.split_once('/').unwrap_or((t, ""));
+                vec![(bucket.to_string(), prefix.to_string())]
+            }
+            None => self
+                .rpc
+                .list_buckets(pb::ListBucketsRequest {})
+                .await
+                .map_err(status_error)?
+                .into_inner()
+                .buckets
+                .into_iter()
+                .map(|b| (b.name, String::new()))
+                .collect(),
+        };
+        let mut unhealed = 0;
+        for (bucket, prefix) in targets {
+            let r = self
+                .rpc
+                .heal_bucket(pb::HealBucketRequest {
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    deep,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            println!(
+                "{bucket}/{prefix}: {} object(s) checked, {} repaired, {} waiting for offline drives, {} failed{}",
+                r.scanned,
+                r.repaired,
+                r.incomplete,
+                r.failed,
+                if r.volumes_created > 0 {
+                    format!("; bucket created on {} drive(s)", r.volumes_created)
+                } else {
+                    String::new()
+                }
+            );
+            unhealed += r.failed + r.incomplete;
+        }
+        if unhealed > 0 {
+            bail!("{unhealed} object(s) are not fully healed yet");
+        }
+        Ok(())
+    }
+}
