@@ -3,6 +3,8 @@
 //!
 //! Invariants: a write lock needs `n/2 + 1` votes and a read lock `n - (n/2 + 1) + 1`, so
 //! any read and write grant (and any two write grants) share a voter and cannot coexist;
+//! votes are counted as they come and the request is decided as soon as the outcome is
+//! known (a late grant is released at once), so a slow node delays nobody;
 //! a request that misses its majority releases what it got before retrying, so no two
 //! requesters hold partial grants against each other for long (no deadlock); a grant is a
 //! lease refreshed by its holder every third of it and released on drop; when fewer nodes
@@ -12,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::future::join_all;
+use futures::stream::FuturesUnordered;
 use tessera_proto::internode as pb;
 
 use super::lease::LeaseTable;
@@ -153,6 +157,55 @@ impl Drop for Held {
     }
 }
 
+/// The votes counted by [`DistributedLocks::ballot`].
+struct Tally {
+    granted: usize,
+    absent: usize,
+}
+
+impl DistributedLocks {
+    /// Asks every voter at once and counts answers until the outcome is known: `need`
+    /// grants, or too few voters left to reach them. Voters that answer later are left to
+    /// a task that releases any late grant, so a slow or hung node delays nobody.
+    async fn ballot(&self, uid: &str, names: &[String], mode: LockMode, need: usize) -> Tally {
+        let names: Arc<[String]> = names.into();
+        let mut pending: FuturesUnordered<_> = self
+            .voters
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, voter)| {
+                let (uid, names, lease) = (uid.to_string(), names.clone(), self.lease);
+                async move { (i, voter.lock(&uid, &names, mode, lease).await) }
+            })
+            .collect();
+        let n = self.voters.len();
+        let (mut granted, mut absent, mut seen) = (0, 0, 0);
+        while let Some((_, vote)) = pending.next().await {
+            seen += 1;
+            match vote {
+                Vote::Granted => granted += 1,
+                Vote::Absent => absent += 1,
+                Vote::Refused => {}
+            }
+            if granted >= need || granted + (n - seen) < need {
+                break;
+            }
+        }
+        if !pending.is_empty() {
+            let (voters, uid) = (self.voters.clone(), uid.to_string());
+            tokio::spawn(async move {
+                while let Some((i, vote)) = pending.next().await {
+                    if vote == Vote::Granted {
+                        voters[i].unlock(&uid).await;
+                    }
+                }
+            });
+        }
+        Tally { granted, absent }
+    }
+}
+
 #[async_trait]
 impl NamespaceLock for DistributedLocks {
     async fn lock(&self, resources: &[String], mode: LockMode) -> Result<LockGuard, LockError> {
@@ -173,14 +226,8 @@ impl NamespaceLock for DistributedLocks {
                 });
             }
             let uid = uuid::Uuid::new_v4().to_string();
-            let votes = join_all(
-                self.voters
-                    .iter()
-                    .map(|v| v.lock(&uid, &names, mode, self.lease)),
-            )
-            .await;
-            let granted = votes.iter().filter(|v| **v == Vote::Granted).count();
-            if granted >= need {
+            let tally = self.ballot(&uid, &names, mode, need).await;
+            if tally.granted >= need {
                 let refresher = tokio::spawn(refresh(
                     self.voters.clone(),
                     uid.clone(),
@@ -198,11 +245,10 @@ impl NamespaceLock for DistributedLocks {
                 });
             }
             release_all(&self.voters, &uid).await;
-            let answered = votes.iter().filter(|v| **v != Vote::Absent).count();
-            if answered < need {
+            if self.voters.len() - tally.absent < need {
                 return Err(LockError::Quorum {
                     resource,
-                    answered,
+                    answered: self.voters.len() - tally.absent,
                     needed: need,
                 });
             }

@@ -155,7 +155,9 @@ async fn admin_heal_rebuilds_what_a_drive_lost() {
     mb(&mut c, "mend").await;
     let big = tessera_tests::pattern(3 << 20, 5);
     put(&mut c, "mend", "dir/big", &big).await.expect("put");
-    put(&mut c, "mend", "dir/small", b"tiny").await.expect("put");
+    put(&mut c, "mend", "dir/small", b"tiny")
+        .await
+        .expect("put");
     // Drive 2 loses both objects (metadata and shards); drive 3 loses one shard file.
     std::fs::remove_dir_all(env.node.drives[1].join("mend/dir")).expect("remove");
     let shard = env.node.shard_files(2, "mend", "dir/big");
@@ -165,11 +167,20 @@ async fn admin_heal_rebuilds_what_a_drive_lost() {
     assert!(text.contains("2 object(s) checked, 2 repaired"), "{text}");
     assert!(env.node.meta_file(1, "mend", "dir/big").exists());
     assert!(env.node.meta_file(1, "mend", "dir/small").exists());
-    assert_eq!(env.node.shard_files(2, "mend", "dir/big").len(), shard.len());
+    assert_eq!(
+        env.node.shard_files(2, "mend", "dir/big").len(),
+        shard.len()
+    );
     // Healed: nothing left to do, and every bucket is checked without a target.
     let text = ok(&env.node.cli(&["admin", "heal"], None));
-    assert!(text.contains("mend/: 2 object(s) checked, 0 repaired"), "{text}");
+    assert!(
+        text.contains("mend/: 2 object(s) checked, 0 repaired"),
+        "{text}"
+    );
     let text = fails(&env.node.cli(&["admin", "heal", "nosuchbucket"], None));
-    assert!(text.contains("NoSuchBucket") || text.contains("no such bucket"), "{text}");
+    assert!(
+        text.contains("NoSuchBucket") || text.contains("no such bucket"),
+        "{text}"
+    );
     assert!(get(&mut c, "mend", "dir/big").await.expect("get") == big);
 }
