@@ -7,11 +7,40 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tessera_proto::object::{ClusterInfoRequest, ListBucketsRequest};
+use tessera_proto::object::{ClusterInfoRequest, DriveState, ListBucketsRequest};
 
 use tessera_proto::client::connect;
 
 use crate::{Node, creds, free_port};
+
+/// What [`Cluster::wait_until`] waits for on each node.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// The object API answers.
+    Serves,
+    /// The node sees this many drives online.
+    DrivesOnline(usize),
+}
+
+impl Probe {
+    async fn holds(self, endpoint: &str) -> bool {
+        let Ok(mut c) = connect(endpoint, creds()).await else {
+            return false;
+        };
+        match self {
+            Probe::Serves => c.list_buckets(ListBucketsRequest {}).await.is_ok(),
+            Probe::DrivesOnline(n) => {
+                c.cluster_info(ClusterInfoRequest {})
+                    .await
+                    .is_ok_and(|info| {
+                        let online = DriveState::Online as i32;
+                        let drives = info.get_ref().sets.iter().flat_map(|s| &s.drives);
+                        drives.filter(|d| d.state == online).count() == n
+                    })
+            }
+        }
+    }
+}
 
 /// N nodes serving one deployment.
 pub struct Cluster {
@@ -120,59 +149,30 @@ impl Cluster {
         }
     }
 
-    /// Waits until every running node serves the object API (on a thread of its own, so
-    /// it works from sync and async tests alike).
+    /// Waits until every running node serves the object API.
     pub fn wait_ready(&self, timeout: Duration) {
-        let endpoints: Vec<(usize, String)> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.is_running())
-            .map(|(i, n)| (i, n.endpoint.clone()))
-            .collect();
-        let waited = std::thread::spawn(move || -> Result<(), usize> {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                for (i, endpoint) in endpoints {
-                    let deadline = Instant::now() + timeout;
-                    loop {
-                        if let Ok(mut c) = connect(&endpoint, creds()).await
-                            && c.list_buckets(ListBucketsRequest {}).await.is_ok()
-                        {
-                            break;
-                        }
-                        if Instant::now() > deadline {
-                            return Err(i);
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-                Ok(())
-            })
-        })
-        .join()
-        .expect("wait thread");
-        if let Err(i) = waited {
-            panic!(
-                "node {} not ready after {timeout:?}:\n{}",
-                i + 1,
-                self.logs()
-            );
-        }
+        self.wait_until(timeout, "not ready", Probe::Serves);
     }
 
     /// Waits until every running node sees the drives of every running node online
     /// (after a node came back, its peers notice it within their probe backoff).
     pub fn wait_all_online(&self, timeout: Duration) {
-        let running_drives: usize = self
+        let running_drives = self
             .nodes
             .iter()
             .filter(|n| n.is_running())
             .map(|n| n.drives.len())
             .sum();
+        self.wait_until(
+            timeout,
+            "does not see every drive online",
+            Probe::DrivesOnline(running_drives),
+        );
+    }
+
+    /// Polls every running node until `probe` holds for it (on a thread of its own, so it
+    /// works from sync and async tests alike); panics with the logs after `timeout`.
+    fn wait_until(&self, timeout: Duration, failure: &str, probe: Probe) {
         let endpoints: Vec<(usize, String)> = self
             .nodes
             .iter()
@@ -188,22 +188,7 @@ impl Cluster {
             rt.block_on(async {
                 for (i, endpoint) in endpoints {
                     let deadline = Instant::now() + timeout;
-                    loop {
-                        if let Ok(mut c) = connect(&endpoint, creds()).await
-                            && let Ok(info) = c.cluster_info(ClusterInfoRequest {}).await
-                            && info
-                                .get_ref()
-                                .sets
-                                .iter()
-                                .flat_map(|s| &s.drives)
-                                .filter(|d| {
-                                    d.state == tessera_proto::object::DriveState::Online as i32
-                                })
-                                .count()
-                                == running_drives
-                        {
-                            break;
-                        }
+                    while !probe.holds(&endpoint).await {
                         if Instant::now() > deadline {
                             return Err(i);
                         }
@@ -217,7 +202,7 @@ impl Cluster {
         .expect("wait thread");
         if let Err(i) = waited {
             panic!(
-                "node {} does not see every drive online after {timeout:?}:\n{}",
+                "node {} {failure} after {timeout:?}:\n{}",
                 i + 1,
                 self.logs()
             );
