@@ -111,6 +111,36 @@ async fn invalid_names_and_keys_are_refused_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn list_prefixes_that_name_paths_outside_the_bucket_list_nothing() {
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "good").await;
+    mb(&mut c, "other").await;
+    put(&mut c, "good", "a/b", b"x").await.unwrap();
+    put(&mut c, "other", "secret/key", b"x").await.unwrap();
+    for prefix in [
+        "../",
+        "../other/",
+        "/",
+        "/etc/",
+        "a//",
+        "a/../",
+        "./",
+        "a/./",
+    ] {
+        for delimiter in ["", "/"] {
+            let (keys, prefixes) = list(&mut c, "good", prefix, delimiter).await;
+            assert!(
+                keys.is_empty() && prefixes.is_empty(),
+                "{prefix:?} {delimiter:?}: {keys:?} {prefixes:?}"
+            );
+        }
+    }
+    // The listing of the real prefix still works.
+    assert_eq!(list(&mut c, "good", "a/", "/").await.0, ["a/b"]);
+}
+
+#[tokio::test]
 async fn missing_buckets_ranges_and_sizes_get_clear_errors() {
     let env = Env::start(4);
     let mut c = env.node.client().await;

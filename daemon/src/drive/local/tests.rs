@@ -106,6 +106,42 @@ async fn walk_returns_keys_in_byte_order_with_prefixes() {
 }
 
 #[tokio::test]
+async fn walk_prefixes_that_leave_the_volume_list_nothing() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    d.make_volume("other").await.unwrap();
+    put_object(&d, "a/b").await;
+    // Objects beside and above the volume that an escaping walk would find.
+    let meta = metafile::encode(b"secret", b"");
+    d.write_all("other", &format!("secret/{OBJECT_META_FILE}"), meta.clone())
+        .await
+        .unwrap();
+    std::fs::create_dir_all(t.path().join("above")).unwrap();
+    std::fs::write(t.path().join("above").join(OBJECT_META_FILE), &meta).unwrap();
+    for prefix in [
+        "../",
+        "../other/",
+        "/",
+        "/etc/",
+        "a//",
+        "a/../",
+        "./a/",
+        "a/./",
+    ] {
+        for recursive in [false, true] {
+            let opts = WalkOptions {
+                prefix: prefix.into(),
+                recursive,
+                limit: 100,
+                ..Default::default()
+            };
+            let page = d.walk("b", &opts).await.unwrap();
+            assert!(page.entries.is_empty(), "{prefix:?}: {:?}", page.entries);
+        }
+    }
+}
+
+#[tokio::test]
 async fn delete_prunes_empty_parents_but_not_the_volume() {
     let (t, d) = drive();
     d.make_volume("b").await.unwrap();

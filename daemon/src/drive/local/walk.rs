@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::drive::{
     DIR_MARKER, DriveError, OBJECT_META_FILE, RESERVED_PREFIX, WalkEntry, WalkOptions, WalkPage,
-    object_dir,
+    check_path, object_dir,
 };
 
 use super::{io_err, read_meta_header};
@@ -67,6 +67,14 @@ pub(super) fn walk(volume_dir: &Path, opts: &WalkOptions) -> Result<WalkPage, Dr
         Some(i) => &opts.prefix[..=i],
         None => "",
     };
+    // The directory part of the prefix is the one piece of a walk that comes from a client.
+    // No key can start with an invalid path (`../`, `/x/`, `a//`), so such a prefix lists
+    // nothing, and nothing outside the volume is ever read.
+    if let Some(dir) = base.strip_suffix('/')
+        && check_path(dir).is_err()
+    {
+        return Ok(WalkPage::default());
+    }
     let mut walker = Walker {
         volume_dir,
         opts,
