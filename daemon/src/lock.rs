@@ -10,7 +10,10 @@ pub mod distributed;
 pub mod lease;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -47,11 +50,84 @@ pub enum LockError {
         /// Votes needed.
         needed: usize,
     },
+    /// A held lock's lease ran out before it could be refreshed: another requester may
+    /// hold it now.
+    #[error("lock on {resource} lost (its lease could not be refreshed in time)")]
+    Lost {
+        /// The names held.
+        resource: String,
+    },
 }
 
 /// Held locks; released on drop.
 pub struct LockGuard {
     _held: Vec<Box<dyn Send + Sync>>,
+    /// For leased (distributed) locks: until when the grant is known to hold.
+    lease: Option<Arc<LeaseValidity>>,
+}
+
+impl LockGuard {
+    /// Fails with [`LockError::Lost`] once the lock may no longer be held: a distributed
+    /// grant whose lease ran out before its holder could refresh it (the holder was cut off
+    /// or paused). Writers check this right before each commit step, so a writer that lost
+    /// its lock does not commit over another one's. Local locks are never lost.
+    pub fn check(&self) -> Result<(), LockError> {
+        match &self.lease {
+            Some(lease) if !lease.is_valid() => Err(LockError::Lost {
+                resource: lease.resource.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Until when a leased grant holds, as its holder knows it: the time a ballot or refresh
+/// was sent plus the lease, less a margin for clock drift; revoked when a refresh fails.
+pub struct LeaseValidity {
+    resource: String,
+    base: Instant,
+    /// Milliseconds after `base`; 0 when revoked.
+    until_ms: AtomicU64,
+}
+
+impl LeaseValidity {
+    /// The drift margin, as a fraction of the lease.
+    const MARGIN_DIVISOR: u32 = 5;
+
+    /// A grant asked for at `asked` and leased for `lease`.
+    pub fn new(resource: String, asked: Instant, lease: Duration) -> Self {
+        let v = Self {
+            resource,
+            base: asked,
+            until_ms: AtomicU64::new(0),
+        };
+        v.extend(asked, lease);
+        v
+    }
+
+    /// A refresh sent at `asked` was granted by a majority.
+    pub fn extend(&self, asked: Instant, lease: Duration) {
+        let until =
+            asked.saturating_duration_since(self.base) + lease - lease / Self::MARGIN_DIVISOR;
+        self.until_ms
+            .fetch_max(until.as_millis() as u64, Ordering::Release);
+    }
+
+    /// A refresh failed: the grant may be gone.
+    pub fn revoke(&self) {
+        self.until_ms.store(0, Ordering::Release);
+    }
+
+    /// The names the grant is for.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// True while the grant surely holds.
+    pub fn is_valid(&self) -> bool {
+        let now = self.base.elapsed().as_millis() as u64;
+        now < self.until_ms.load(Ordering::Acquire)
+    }
 }
 
 /// Grants read/write locks on names.
@@ -142,7 +218,10 @@ impl NamespaceLock for LocalLocks {
             entry.guard = Some(acquired);
             held.push(Box::new(entry));
         }
-        Ok(LockGuard { _held: held })
+        Ok(LockGuard {
+            _held: held,
+            lease: None,
+        })
     }
 }
 

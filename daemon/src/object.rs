@@ -174,6 +174,11 @@ impl From<ErasureError> for ObjectError {
             e @ ErasureError::Lock(crate::lock::LockError::Quorum { .. }) => {
                 ObjectError::WriteQuorum(e.to_string())
             }
+            // The lease of a held lock ran out (this node was cut off or paused): nothing
+            // was committed, and the cluster may be partitioned.
+            e @ ErasureError::Lock(crate::lock::LockError::Lost { .. }) => {
+                ObjectError::WriteQuorum(e.to_string())
+            }
             e @ ErasureError::Lock(_) => ObjectError::Busy(e.to_string()),
             e @ ErasureError::Drive(_) => ObjectError::Internal(e.to_string()),
         }

@@ -112,12 +112,13 @@ impl ErasureSet {
         key: &str,
         scan: HealScan,
     ) -> Result<HealOutcome, ErasureError> {
-        let _lock = self
+        let lock = self
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
         let raw = self.read_raw_metas(bucket, key).await;
         let metas = Self::decode_metas(&raw, key);
+        lock.check()?;
         let offline: Vec<usize> = (0..metas.len())
             .filter(|&d| matches!(&metas[d], Err(e) if e.is_offline()))
             .collect();

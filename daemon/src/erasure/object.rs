@@ -17,7 +17,7 @@ use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::set::{ErasureSet, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
 use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join, object_dir};
-use crate::lock::LockMode;
+use crate::lock::{LockGuard, LockMode};
 
 /// What a writer sets on a new object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -201,11 +201,12 @@ impl ErasureSet {
         frames: &[Bytes],
     ) -> Result<ObjectMeta, ErasureError> {
         let path = meta_path(key);
-        let _lock = self
+        let lock = self
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
         let old = self.read_raw_metas(bucket, key).await;
+        lock.check()?;
         let results = self
             .each(|d, drive| {
                 let m = Self::meta_for_drive(&meta, d);
@@ -215,7 +216,7 @@ impl ErasureSet {
                 async move { drive.write_all(bucket, &path, file).await }
             })
             .await;
-        self.settle_commit(bucket, key, &results, &old, None)
+        self.settle_commit(&lock, bucket, key, &results, &old, None)
             .await?;
         self.remove_old_data(bucket, key, &old, None).await;
         Ok(meta)
@@ -248,11 +249,12 @@ impl ErasureSet {
             })
             .await;
         let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
-        let _lock = self
+        let lock = self
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
         let old = self.read_raw_metas(bucket, key).await;
+        lock.check()?;
         let results = self
             .each(|d, drive| {
                 let ready = written[d].is_ok();
@@ -269,7 +271,7 @@ impl ErasureSet {
                 }
             })
             .await;
-        self.settle_commit(bucket, key, &results, &old, data_dir)
+        self.settle_commit(&lock, bucket, key, &results, &old, data_dir)
             .await?;
         self.remove_old_data(bucket, key, &old, data_dir).await;
         Ok(meta.clone())
@@ -319,16 +321,17 @@ impl ErasureSet {
 
     /// Deletes the object; `ObjectNotFound` when it does not exist.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), ErasureError> {
-        let _lock = self
+        let lock = self
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
-        self.delete_unlocked(bucket, key, None).await
+        self.delete_unlocked(&lock, bucket, key, None).await
     }
 
     /// Deletes under a held lock; with `only_version`, only if that version is current.
     pub(super) async fn delete_unlocked(
         &self,
+        lock: &LockGuard,
         bucket: &str,
         key: &str,
         only_version: Option<&str>,
@@ -339,6 +342,7 @@ impl ErasureSet {
         if only_version.is_some_and(|v| v != resolved.meta.version_id) {
             return Ok(());
         }
+        lock.check()?;
         let path = meta_path(key);
         let results = self
             .each(|d, drive| {
@@ -376,13 +380,14 @@ impl ErasureSet {
         etag: &str,
         mod_time_ns: i64,
     ) -> Result<(), ErasureError> {
-        let _lock = self
+        let lock = self
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
         match self.head_unlocked(bucket, key).await {
             Ok(m) if m.etag == etag && m.mod_time_ns == mod_time_ns => {
-                self.delete_unlocked(bucket, key, Some(&m.version_id)).await
+                self.delete_unlocked(&lock, bucket, key, Some(&m.version_id))
+                    .await
             }
             Ok(_) | Err(ErasureError::ObjectNotFound { .. }) => Ok(()),
             Err(e) => Err(e),
@@ -397,7 +402,7 @@ impl ErasureSet {
         src: &str,
         dst: &str,
     ) -> Result<ObjectMeta, ErasureError> {
-        let _lock = self
+        let lock = self
             .locks
             .lock(
                 &[lock_name(bucket, src), lock_name(bucket, dst)],
@@ -409,6 +414,7 @@ impl ErasureSet {
         let resolved = self.resolve(bucket, src, &metas)?;
         let old_dst = self.read_raw_metas(bucket, dst).await;
         let data_dir = (!resolved.meta.is_inline()).then_some(resolved.meta.data_dir.as_str());
+        lock.check()?;
         let results = self
             .each(|d, drive| {
                 let agrees = resolved.agrees[d];
@@ -425,7 +431,7 @@ impl ErasureSet {
             })
             .await;
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok < self.write_quorum() {
+        if ok < self.write_quorum() && lock.check().is_ok() {
             // Move the data back, then restore the target's old metadata.
             for ((drive, r), old) in self.drives.iter().zip(&results).zip(&old_dst) {
                 if r.is_ok() {

@@ -14,7 +14,7 @@ use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
 use crate::drive::{Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, join, object_dir};
 use crate::layout::{Placement, write_quorum};
-use crate::lock::NamespaceLock;
+use crate::lock::{LockGuard, NamespaceLock};
 
 /// How to build a set.
 pub struct SetConfig {
@@ -248,6 +248,7 @@ impl ErasureSet {
     /// that reached its quorum but not every drive queues the object for healing.
     pub(super) async fn settle_commit(
         &self,
+        lock: &LockGuard,
         bucket: &str,
         key: &str,
         results: &[Result<(), DriveError>],
@@ -270,6 +271,11 @@ impl ErasureSet {
             "commit missed its write quorum; undoing"
         );
         let path = meta_path(key);
+        // Undo only while the lock still holds: once it is lost, another writer may have
+        // committed over these drives, and restoring the old files would undo its write.
+        // The partial version then stays below quorum, where reads ignore it and heal
+        // removes it.
+        let undo = lock.check().is_ok();
         futures::future::join_all(
             self.drives
                 .iter()
@@ -278,7 +284,7 @@ impl ErasureSet {
                 .map(|((d, r), old)| {
                     let path = path.clone();
                     async move {
-                        if r.is_err() {
+                        if r.is_err() || !undo {
                             return;
                         }
                         let _ = match old {

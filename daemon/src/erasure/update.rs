@@ -56,7 +56,7 @@ impl ErasureSet {
         key: &str,
         update: &MetadataUpdate,
     ) -> Result<ObjectMeta, ErasureError> {
-        let _lock = self
+        let lock = self
             .locks
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
@@ -65,6 +65,7 @@ impl ErasureSet {
         let resolved = self.resolve(bucket, key, &metas)?;
         let version_id = uuid::Uuid::new_v4().to_string();
         let path = meta_path(key);
+        lock.check()?;
         let results = self
             .each(|d, drive| {
                 // Each agreeing drive keeps its own file but for the user metadata.
@@ -81,7 +82,7 @@ impl ErasureSet {
             })
             .await;
         // Below write quorum, the old files go back where the new ones were written.
-        self.settle_commit(bucket, key, &results, &raw, None)
+        self.settle_commit(&lock, bucket, key, &results, &raw, None)
             .await?;
         Ok(update.updated(&resolved.meta, &version_id))
     }

@@ -20,7 +20,7 @@ use futures::stream::FuturesUnordered;
 use tessera_proto::internode as pb;
 
 use super::lease::LeaseTable;
-use super::{LockError, LockGuard, LockMode, NamespaceLock};
+use super::{LeaseValidity, LockError, LockGuard, LockMode, NamespaceLock};
 use crate::internode::peer::{PROBE_TIMEOUT, Peer};
 
 /// One voter: this node's table, or a peer.
@@ -226,14 +226,16 @@ impl NamespaceLock for DistributedLocks {
                 });
             }
             let uid = uuid::Uuid::new_v4().to_string();
+            let asked = tokio::time::Instant::now();
             let tally = self.ballot(&uid, &names, mode, need).await;
             if tally.granted >= need {
+                let validity = Arc::new(LeaseValidity::new(resource, asked, self.lease));
                 let refresher = tokio::spawn(refresh(
                     self.voters.clone(),
                     uid.clone(),
                     self.lease,
                     need,
-                    resource,
+                    validity.clone(),
                 ));
                 let held = Held {
                     voters: self.voters.clone(),
@@ -242,6 +244,7 @@ impl NamespaceLock for DistributedLocks {
                 };
                 return Ok(LockGuard {
                     _held: vec![Box::new(held)],
+                    lease: Some(validity),
                 });
             }
             release_all(&self.voters, &uid).await;
@@ -266,29 +269,34 @@ impl NamespaceLock for DistributedLocks {
     }
 }
 
-/// Refreshes a grant every third of its lease while it is held.
+/// Refreshes a grant every third of its lease while it is held; extends the holder's
+/// validity on a majority, revokes it (for good) otherwise.
 async fn refresh(
     voters: Arc<Vec<Voter>>,
     uid: String,
     lease: Duration,
     need: usize,
-    resource: String,
+    validity: Arc<LeaseValidity>,
 ) {
     loop {
         tokio::time::sleep(lease / 3).await;
+        let asked = tokio::time::Instant::now();
         let kept = join_all(voters.iter().map(|v| v.refresh(&uid, lease)))
             .await
             .into_iter()
             .filter(|k| *k)
             .count();
         if kept < need {
+            validity.revoke();
             tracing::error!(
-                %resource,
+                resource = %validity.resource(),
                 kept,
                 need,
                 "lost the majority of a held lock (nodes unreachable or lease expired)"
             );
+            return;
         }
+        validity.extend(asked, lease);
     }
 }
 
@@ -306,6 +314,45 @@ mod tests {
         }
         assert_eq!(quorum(4, LockMode::Write), 3);
         assert_eq!(quorum(4, LockMode::Read), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_holder_whose_refresh_fails_sees_its_lock_lost() {
+        let tables: Vec<Arc<LeaseTable>> = (0..3).map(|_| Arc::new(LeaseTable::new())).collect();
+        let voters: Arc<Vec<Voter>> = Arc::new(tables.iter().cloned().map(Voter::Local).collect());
+        let lease = Duration::from_secs(15);
+        let names = vec!["b/k".to_string()];
+        for t in &tables {
+            assert!(t.lock("held", &names, LockMode::Write, lease));
+        }
+        let kept = Arc::new(LeaseValidity::new(
+            "b/k".into(),
+            tokio::time::Instant::now(),
+            lease,
+        ));
+        let task = tokio::spawn(refresh(
+            voters.clone(),
+            "held".into(),
+            lease,
+            2,
+            kept.clone(),
+        ));
+        // Refreshed in time, the grant stays valid well past its first lease.
+        tokio::time::sleep(lease * 2).await;
+        assert!(kept.is_valid());
+        // Two of three voters forget the grant (restarted, or expired while cut off): the
+        // next refresh misses its majority and the holder knows at once.
+        tables[0].unlock("held");
+        tables[1].unlock("held");
+        tokio::time::sleep(lease / 3 + Duration::from_millis(1)).await;
+        assert!(!kept.is_valid());
+        task.await.unwrap();
+        // Without refreshes, validity ends before the voters' lease does.
+        let lone = LeaseValidity::new("b/k".into(), tokio::time::Instant::now(), lease);
+        tokio::time::sleep(lease - lease / 5 - Duration::from_millis(10)).await;
+        assert!(lone.is_valid());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!lone.is_valid());
     }
 
     #[tokio::test]
