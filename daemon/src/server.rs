@@ -150,7 +150,7 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
 }
 
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
-/// cluster), cleans this node's staging, and picks local or distributed locks.
+/// cluster) and picks local or distributed locks.
 async fn open_layer(
     node: &Node,
     parity: Option<usize>,
@@ -167,8 +167,6 @@ async fn open_layer(
     } else {
         bootstrap::single_node_format(&node.drives, &node.topology, parity).await?
     };
-    let own: Vec<Arc<dyn Drive>> = node.local.values().cloned().collect();
-    bootstrap::clean_tmp(&own).await;
     let locks: Arc<dyn NamespaceLock> = if node.topology.is_distributed() {
         let mut voters = vec![Voter::Local(node.lock_table.clone())];
         voters.extend(node.peers.values().cloned().map(Voter::Remote));
@@ -251,6 +249,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let node = open_node(&config)?;
+    // Staging left by an earlier run goes before the port opens: once it is open, peers
+    // stage their shards here.
+    let own: Vec<Arc<dyn Drive>> = node.local.values().cloned().collect();
+    bootstrap::clean_tmp(&own).await;
     // A single node opens its drives before it listens, so an open port means it serves;
     // a cluster node must listen first, for its peers to reach its drives.
     let early = if node.topology.is_distributed() {
@@ -323,6 +325,17 @@ pub async fn run(
     );
     // Replays the writes that missed drives, and heals what reads found damaged.
     let healer = layer.spawn_healer(HealerConfig::default());
+    // Grants whose holder died (or whose release never arrived) expire; this drops them.
+    let sweeper = node.topology.is_distributed().then(|| {
+        let table = node.lock_table.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(LOCK_LEASE / 2);
+            loop {
+                every.tick().await;
+                table.sweep();
+            }
+        })
+    });
     if replaced > 0 {
         tokio::spawn(heal_replacements(layer.clone()));
     }
@@ -330,6 +343,9 @@ pub async fn run(
     let _ = stop.send(());
     let _ = server.await;
     healer.shutdown().await;
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     tracing::info!("tessera node stopped");
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! and only once every drive of the cluster answers blank, so two nodes never format
 //! different deployments (no split brain); a node starts on an existing deployment once a
 //! majority of all drives agree on its format; each node formats only its own blank
-//! drives (replacements); a peer started with another drive list or parity stops the
+//! drives (replacements), except that the leader finishes a first format it left half
+//! done (every drive answers, the formatted ones agree, the rest are blank); a peer started with another drive list or parity stops the
 //! start; the wait is bounded and logs its progress.
 
 use std::collections::HashMap;
@@ -79,6 +80,25 @@ pub(super) async fn agree_format(
                     replaced,
                 });
             }
+            // A first format cut short (its leader died half way): every drive answers,
+            // those formatted agree and the rest are blank, so the leader finishes it.
+            Some((reference, agree))
+                if reachable == total
+                    && topology.me == topology.leader()
+                    && agree == formatted_count(&states) =>
+            {
+                check_layout(drives, &states, &reference, topology)?;
+                let finished = format_blanks(drives, &states, &reference, |_| true).await?;
+                tracing::warn!(
+                    deployment = %reference.deployment_id,
+                    finished,
+                    "finished the format of a new deployment that an earlier start left half done"
+                );
+                return Ok(Formatted {
+                    format: reference,
+                    replaced: 0,
+                });
+            }
             Some((_, agree)) => format!(
                 "a majority of drives to agree on the format ({agree}/{total} do, {reachable} answer)"
             ),
@@ -101,6 +121,13 @@ pub(super) async fn agree_format(
         }
         tokio::time::sleep(RETRY).await;
     }
+}
+
+fn formatted_count(states: &[DriveState]) -> usize {
+    states
+        .iter()
+        .filter(|s| matches!(s, DriveState::Formatted(_)))
+        .count()
 }
 
 /// Says hello to every peer; counts the answers. A peer started with another command
