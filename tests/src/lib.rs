@@ -13,7 +13,7 @@ use tessera_proto::auth::Credentials;
 mod cluster;
 mod mount;
 pub use cluster::Cluster;
-pub use mount::{Mount, fuse_available};
+pub use mount::{Mount, MountPointGuard, fuse_available};
 use tessera_proto::client::{ObjectClient, connect};
 
 /// Credentials every test node runs with.

@@ -143,6 +143,23 @@ impl Mount {
     }
 }
 
+/// Unmounts (lazily) a mount point on drop if something is still mounted there: the guard
+/// of a mount whose process is not ours, such as a `tessera-mount` gone to the background.
+pub struct MountPointGuard(pub PathBuf);
+
+impl Drop for MountPointGuard {
+    fn drop(&mut self) {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let path = self.0.display().to_string();
+        if mounts
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some(path.as_str()))
+        {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
 impl Drop for Mount {
     fn drop(&mut self) {
         if self.mounted {

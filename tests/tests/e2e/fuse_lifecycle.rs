@@ -7,7 +7,7 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tessera_tests::{Mount, PASSWORD, USER};
+use tessera_tests::{Mount, MountPointGuard, PASSWORD, USER};
 
 use crate::fuse::{FuseEnv, mount_bin};
 
@@ -33,6 +33,9 @@ async fn fuse_mount_goes_to_background_and_unmounts() {
     let mnt = fx.dir.path().join("bg");
     fs::create_dir_all(&mnt).expect("mkdir");
     let cache = fx.dir.path().join("bg.cache");
+    // The mount's process is not ours once it goes to the background: this unmounts it
+    // (which ends it) if the test fails before it does.
+    let _guard = MountPointGuard(mnt.clone());
     let status = Command::new(mount_bin())
         .args(["--endpoint", &fx.s3.node().endpoint, "--bucket", &fx.bucket])
         .arg("--cache-dir")
