@@ -48,6 +48,9 @@ enum Command {
         /// Base domain for virtual-host-style S3 requests (`BUCKET.DOMAIN`).
         #[arg(long)]
         domain: Option<String>,
+        /// Testing only: milliseconds a PUT waits holding its commit lock.
+        #[arg(long, hide = true)]
+        test_commit_pause_ms: Option<u64>,
     },
     /// Make a bucket.
     Mb { bucket: String },
@@ -131,6 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             address,
             parity,
             domain,
+            test_commit_pause_ms,
         } => {
             if defaults {
                 tracing::warn!(
@@ -155,6 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 parity,
                 credentials: creds,
                 domain,
+                commit_pause: test_commit_pause_ms.map(std::time::Duration::from_millis),
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await

@@ -97,6 +97,9 @@ pub struct ServerConfig {
     pub credentials: Credentials,
     /// Base domain for virtual-host-style S3 requests.
     pub domain: Option<String>,
+    /// Testing only: a pause between taking a commit lock and committing (see
+    /// `SetConfig::commit_pause`).
+    pub commit_pause: Option<Duration>,
 }
 
 /// What this node runs with before its object layer exists.
@@ -154,6 +157,7 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
 async fn open_layer(
     node: &Node,
     parity: Option<usize>,
+    commit_pause: Option<Duration>,
 ) -> Result<(ObjectLayer, usize), ServerError> {
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
@@ -174,7 +178,8 @@ async fn open_layer(
     } else {
         Arc::new(LocalLocks::new(LOCK_TIMEOUT))
     };
-    let layer = bootstrap::build_layer(node.drives.clone(), &formatted.format, locks)?;
+    let layer =
+        bootstrap::build_layer(node.drives.clone(), &formatted.format, locks, commit_pause)?;
     Ok((layer, formatted.replaced))
 }
 
@@ -258,7 +263,7 @@ pub async fn run(
     let early = if node.topology.is_distributed() {
         None
     } else {
-        Some(open_layer(&node, config.parity).await?)
+        Some(open_layer(&node, config.parity, config.commit_pause).await?)
     };
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
@@ -289,7 +294,7 @@ pub async fn run(
     let opened = match early {
         Some(opened) => Ok(opened),
         None => tokio::select! {
-            opened = open_layer(&node, config.parity) => opened,
+            opened = open_layer(&node, config.parity, config.commit_pause) => opened,
             () = &mut shutdown => {
                 let _ = stop.send(());
                 let _ = server.await;

@@ -177,6 +177,13 @@ impl ErasureSet {
         result
     }
 
+    /// The testing pause of [`super::SetConfig::commit_pause`], if set.
+    async fn pause_before_commit(&self) {
+        if let Some(pause) = self.commit_pause {
+            tokio::time::sleep(pause).await;
+        }
+    }
+
     /// Opens one shard writer per shard index at `path` in the meta volume.
     pub(super) async fn open_writers(&self, dist: &[u32], path: &str) -> ShardWriters {
         futures::future::join_all(dist.iter().map(|&d| async move {
@@ -206,6 +213,7 @@ impl ErasureSet {
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
         let old = self.read_raw_metas(bucket, key).await;
+        self.pause_before_commit().await;
         lock.check()?;
         let results = self
             .each(|d, drive| {
@@ -254,6 +262,7 @@ impl ErasureSet {
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
         let old = self.read_raw_metas(bucket, key).await;
+        self.pause_before_commit().await;
         lock.check()?;
         let results = self
             .each(|d, drive| {

@@ -30,6 +30,9 @@ pub struct SetConfig {
     pub placement: Placement,
     /// Namespace locks shared by every set of the node.
     pub locks: Arc<dyn NamespaceLock>,
+    /// Testing only: how long a PUT waits between taking its commit lock and committing,
+    /// so a test can pause or cut off a node that holds a lock.
+    pub commit_pause: Option<std::time::Duration>,
 }
 
 /// One erasure set.
@@ -40,6 +43,7 @@ pub struct ErasureSet {
     pub(super) codec: Arc<Codec>,
     pub(super) placement: Placement,
     pub(super) locks: Arc<dyn NamespaceLock>,
+    pub(super) commit_pause: Option<std::time::Duration>,
     /// Objects to heal: commits that missed drives, reads that found damage.
     pub(super) heal_queue: Arc<HealQueue>,
 }
@@ -76,6 +80,7 @@ impl ErasureSet {
             codec: Arc::new(codec),
             placement: config.placement,
             locks: config.locks,
+            commit_pause: config.commit_pause,
             heal_queue: Arc::new(HealQueue::new(HEAL_QUEUE_CAPACITY)),
         })
     }

@@ -265,6 +265,7 @@ pub(super) fn build_layer(
     drives: Vec<Arc<dyn Drive>>,
     format: &Format,
     locks: Arc<dyn NamespaceLock>,
+    commit_pause: Option<std::time::Duration>,
 ) -> Result<ObjectLayer, ServerError> {
     let deployment = uuid::Uuid::parse_str(&format.deployment_id)
         .map_err(|_| ServerError::Format(format!("bad deployment id {}", format.deployment_id)))?;
@@ -282,6 +283,7 @@ pub(super) fn build_layer(
                 parity: pool.parity,
                 placement,
                 locks: locks.clone(),
+                commit_pause,
             })
             .map_err(|e| ServerError::Format(e.to_string()))?;
             sets.push(Arc::new(set));

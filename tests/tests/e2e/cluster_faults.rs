@@ -344,3 +344,49 @@ async fn cluster_lock_of_a_dead_holder_expires() {
             == newest
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_a_writer_paused_past_its_lease_never_commits_over_a_newer_write() {
+    // Node 1 waits 3 s holding its commit lock (a testing flag), so the test can freeze
+    // it there: the lock's lease runs out, another node's write goes through, and when
+    // node 1 resumes its write must fail rather than overwrite the acknowledged one.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = tessera_tests::Cluster::prepare(crate::common::bin(), dir.path(), 4, 2, &[]);
+    let first = &cluster.nodes[0];
+    cluster.nodes[0] = tessera_tests::Node::new(
+        crate::common::bin(),
+        first.addr,
+        first.drives.clone(),
+        first.drive_args().to_vec(),
+        &["--test-commit-pause-ms", "3000"],
+    );
+    for i in 0..4 {
+        cluster.spawn(i);
+    }
+    cluster.wait_ready(Duration::from_secs(60));
+    let env = ClusterEnv { cluster, _dir: dir };
+    let mut c = clients(&env).await;
+    mb(&mut c[1], "fault6").await;
+    put(&mut c[1], "fault6", "reg", b"v1")
+        .await
+        .expect("put v1");
+    let (c0, rest) = c.split_at_mut(1);
+    let stale = put(&mut c0[0], "fault6", "reg", b"stale");
+    let newer = async {
+        // Node 1 now holds the lock, pausing before its commit: freeze it past the lease.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        env.cluster.node(0).pause();
+        let acked = within("put v2", put(&mut rest[0], "fault6", "reg", b"v2")).await;
+        env.cluster.node(0).resume();
+        acked
+    };
+    let (stale, acked) = within("both writes", async { tokio::join!(stale, newer) }).await;
+    acked.unwrap_or_else(|e| panic!("the write after the lease: {e}\n{}", logs(&env)));
+    let err = stale.expect_err("a writer that lost its lock must not commit");
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    env.cluster.wait_all_online(Duration::from_secs(30));
+    for (n, cl) in c.iter_mut().enumerate() {
+        let got = within("get", get(cl, "fault6", "reg")).await.expect("get");
+        assert_eq!(got, b"v2", "node {}", n + 1);
+    }
+}

@@ -53,6 +53,7 @@ async fn fixture(n: usize, parity: usize) -> Fixture {
         parity,
         placement: placement(),
         locks: Arc::new(LocalLocks::new(Duration::from_secs(5))),
+        commit_pause: None,
     })
     .unwrap();
     Fixture {
