@@ -48,6 +48,10 @@ enum Command {
         /// Base domain for virtual-host-style S3 requests (`BUCKET.DOMAIN`).
         #[arg(long)]
         domain: Option<String>,
+        /// Seconds from the start of one background scan of every bucket (healing what
+        /// drives missed) to the next; 0 turns the scanner off.
+        #[arg(long, default_value_t = 300)]
+        scan_interval: u64,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -134,6 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             address,
             parity,
             domain,
+            scan_interval,
             test_commit_pause_ms,
         } => {
             if defaults {
@@ -160,6 +165,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 credentials: creds,
                 domain,
                 commit_pause: test_commit_pause_ms.map(std::time::Duration::from_millis),
+                scan_interval: (scan_interval > 0)
+                    .then(|| std::time::Duration::from_secs(scan_interval)),
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await

@@ -33,6 +33,7 @@ pub use codec::{CHECKSUM_ALGORITHM, Codec};
 pub use decode::ObjectReader;
 pub use heal::{
     HEAL_QUEUE_CAPACITY, HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle,
+    ScannerConfig,
 };
 pub use list::{ListEntry, ListPage};
 pub use meta::ObjectMeta;

@@ -24,7 +24,7 @@ use tonic::service::interceptor::InterceptedService;
 use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::{Drive, DriveError};
-use crate::erasure::{HealScan, HealerConfig};
+use crate::erasure::{HealScan, HealerConfig, ScannerConfig};
 use crate::internode::locks::LockRpc;
 use crate::internode::peer::Peer;
 use crate::internode::storage::{StorageRpc, Traffic};
@@ -100,6 +100,8 @@ pub struct ServerConfig {
     /// Testing only: a pause between taking a commit lock and committing (see
     /// `SetConfig::commit_pause`).
     pub commit_pause: Option<Duration>,
+    /// How often the background scanner starts a round over every bucket; `None`: never.
+    pub scan_interval: Option<Duration>,
 }
 
 /// What this node runs with before its object layer exists.
@@ -329,7 +331,14 @@ pub async fn run(
         "tessera node serving"
     );
     // Replays the writes that missed drives, and heals what reads found damaged.
-    let healer = layer.spawn_healer(HealerConfig::default());
+    let healer = layer.spawn_healer(HealerConfig {
+        scanner: config.scan_interval.map(|interval| ScannerConfig {
+            interval,
+            tranquility: 1,
+            retry_delay: Duration::from_secs(5),
+        }),
+        ..HealerConfig::default()
+    });
     // Grants whose holder died (or whose release never arrived) expire; this drops them.
     let sweeper = node.topology.is_distributed().then(|| {
         let table = node.lock_table.clone();

@@ -2,7 +2,8 @@
 //! on by quorum (see DESIGN.md, "Healing" and "Consistency").
 //!
 //! Owns: [`ErasureSet::heal_object`] (one object), the heal queue (`queue`), the healer that
-//! drains it (`worker`), and the walk that heals a bucket or prefix (`scan`).
+//! drains it (`worker`), the walk that heals a bucket or prefix (`scan`), and the scanner
+//! that finds damaged objects in the background and queues them (`scanner`).
 //!
 //! Invariants:
 //! - a heal runs under the object's write lock, so it never races a commit or another heal;
@@ -21,6 +22,7 @@
 mod queue;
 mod rebuild;
 mod scan;
+mod scanner;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -38,6 +40,7 @@ use crate::lock::LockMode;
 pub use queue::HEAL_QUEUE_CAPACITY;
 pub(crate) use queue::HealQueue;
 pub use scan::HealSummary;
+pub use scanner::ScannerConfig;
 pub use worker::{HealerConfig, HealerHandle};
 
 /// How thoroughly a heal checks the shard files of drives that hold the agreed version.

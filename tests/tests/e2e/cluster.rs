@@ -20,8 +20,13 @@ pub struct ClusterEnv {
 impl ClusterEnv {
     /// `nodes` × `drives` drives, one pool.
     pub fn start(nodes: usize, drives: usize) -> ClusterEnv {
+        Self::start_with(nodes, drives, &[])
+    }
+
+    /// `nodes` × `drives` drives, one pool, every node started with `extra` arguments.
+    pub fn start_with(nodes: usize, drives: usize, extra: &[&str]) -> ClusterEnv {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cluster = Cluster::start(bin(), dir.path(), nodes, drives, &[]);
+        let cluster = Cluster::start(bin(), dir.path(), nodes, drives, extra);
         ClusterEnv { cluster, _dir: dir }
     }
 }

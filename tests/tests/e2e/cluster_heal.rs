@@ -1,6 +1,7 @@
-//! Healing in a 4-node cluster, checked on disk: a node that was down while objects were
+//! Healing in a cluster, checked on disk: a node that was down while objects were
 //! written, overwritten and deleted gets every shard back (the writers' queues replay when
-//! it returns); a wiped drive is formatted as a replacement and refilled.
+//! it returns, and the scanner finds what a dead writer's queue took with it); a wiped
+//! drive is formatted as a replacement and refilled.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -165,4 +166,32 @@ async fn cluster_wiped_drive_is_replaced_and_refilled() {
     let log = env.cluster.node(1).log_text();
     assert!(log.contains("formatting it as a replacement"), "{log}");
     wait_healed(&env, "wipe", &keys, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_the_scanner_heals_what_a_dead_writers_queue_lost() {
+    // 3 nodes × 2 drives (one set of 6, 3+3): writes go on with a node down.
+    let mut env = ClusterEnv::start_with(3, 2, &["--scan-interval", "1"]);
+    let mut c = env.cluster.node(0).client().await;
+    mb(&mut c, "scan").await;
+    env.cluster.node_mut(2).kill9();
+    let keys: Vec<String> = (0..4).map(|i| format!("s/{i}")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        let size = if i % 2 == 0 { 500 } else { (1 << 20) + 3 };
+        put(&mut c, "scan", k, &pattern(size, i as u64))
+            .await
+            .unwrap_or_else(|e| panic!("put with a node down: {e}"));
+    }
+    // The writer dies too, and its queue of partial writes with it.
+    env.cluster.node_mut(0).kill9();
+    env.cluster.spawn(2);
+    env.cluster.spawn(0);
+    env.cluster.wait_ready(Duration::from_secs(60));
+    env.cluster.wait_all_online(Duration::from_secs(30));
+    wait_healed(&env, "scan", &keys, &[]);
+    let logs = env.cluster.logs();
+    assert!(
+        logs.contains("scanner queued objects for healing"),
+        "{logs}"
+    );
 }

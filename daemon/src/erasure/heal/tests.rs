@@ -13,6 +13,7 @@ use self::flaky::Flaky;
 use super::*;
 use crate::drive::local::LocalDrive;
 use crate::drive::{Drive, format};
+use crate::erasure::heal::scanner::ScannerConfig;
 use crate::erasure::meta::ObjectMeta;
 use crate::erasure::{BLOCK_SIZE, CompletePart, MIN_PART_SIZE, ObjectAttrs, RangeSpec, SetConfig};
 use crate::layout::Placement;
@@ -400,4 +401,36 @@ async fn heal_bucket_creates_missing_volumes_and_removes_deleted_buckets() {
         layer.heal_bucket("gone", "", HealScan::Normal).await,
         Err(crate::object::ObjectError::BucketNotFound { .. })
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_scanner_finds_damage_no_queue_entry_names_and_the_healer_repairs_it() {
+    let f = fixture(4, 2).await;
+    let big = data(BLOCK_SIZE + 5, 3);
+    let meta = f.put("big", &big).await;
+    f.put("kept", b"v1").await;
+    f.put("doomed", b"bye").await;
+    let before = f.all_files("big");
+    let kept = f.all_files("kept");
+    // Behind the set's back, as a write or a delete that missed a drive on a node that then
+    // died: one drive lacks "big", and one drive still holds the deleted "doomed".
+    std::fs::remove_dir_all(f.path(holder(&meta, 1), "b/big")).unwrap();
+    for d in 0..3 {
+        std::fs::remove_dir_all(f.path(d, "b/doomed")).unwrap();
+    }
+    assert_eq!(f.set.queued_heals().await, 0);
+    let config = HealerConfig {
+        scanner: Some(ScannerConfig {
+            interval: Duration::from_secs(60),
+            tranquility: 1,
+            retry_delay: Duration::from_secs(1),
+        }),
+        ..HealerConfig::default()
+    };
+    let healer = HealerHandle::start([f.set.clone()], config);
+    eventually("big rebuilt", async || f.all_files("big") == before).await;
+    eventually("leftover removed", async || f.files(3, "doomed").is_empty()).await;
+    assert_eq!(f.all_files("kept"), kept, "an intact object is left alone");
+    assert_eq!(f.read("big").await.unwrap(), big);
+    healer.shutdown().await;
 }

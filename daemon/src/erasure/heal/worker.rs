@@ -1,4 +1,5 @@
-//! The healer: one background task per set that drains the set's heal queue.
+//! The healer: one background task per set that drains the set's heal queue (and starts
+//! the set's scanner beside it, see `scanner`).
 //!
 //! Each step heals one queued object. The worker pauses after each step for a multiple of
 //! the step's own time (its tranquility), waits without polling while the queue is empty,
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::scanner::{Scanner, ScannerConfig};
 use crate::erasure::set::ErasureSet;
 
 /// How the healer paces itself.
@@ -27,6 +29,8 @@ pub struct HealerConfig {
     /// Failed heals of one object before it leaves the queue (the scanner and
     /// `tessera admin heal` find it again).
     pub max_attempts: u32,
+    /// The background scanner's pace; `None` runs no scanner.
+    pub scanner: Option<ScannerConfig>,
 }
 
 impl Default for HealerConfig {
@@ -35,6 +39,7 @@ impl Default for HealerConfig {
             retry_delay: Duration::from_secs(5),
             tranquility: 1,
             max_attempts: 10,
+            scanner: None,
         }
     }
 }
@@ -47,20 +52,27 @@ pub struct HealerHandle {
 }
 
 impl HealerHandle {
-    /// Starts one healer per set (call from within a tokio runtime).
+    /// Starts one healer per set, and one scanner per set when configured (call from
+    /// within a tokio runtime).
     pub fn start(sets: impl IntoIterator<Item = Arc<ErasureSet>>, config: HealerConfig) -> Self {
         let (stop, watch) = watch::channel(false);
-        let tasks = sets
-            .into_iter()
-            .map(|set| {
-                let healer = Healer {
-                    set,
-                    config: config.clone(),
+        let mut tasks = Vec::new();
+        for set in sets {
+            if let Some(scanner) = &config.scanner {
+                let scanner = Scanner {
+                    set: set.clone(),
+                    config: scanner.clone(),
                     stop: watch.clone(),
                 };
-                tokio::spawn(healer.run())
-            })
-            .collect();
+                tasks.push(tokio::spawn(scanner.run()));
+            }
+            let healer = Healer {
+                set,
+                config: config.clone(),
+                stop: watch.clone(),
+            };
+            tasks.push(tokio::spawn(healer.run()));
+        }
         Self { stop, tasks }
     }
 
