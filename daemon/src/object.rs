@@ -136,6 +136,14 @@ pub enum ObjectError {
     /// Too few drives accepted a write.
     #[error("write quorum lost: {0}")]
     WriteQuorum(String),
+    /// The attributes stored with an object are too large.
+    #[error("metadata of {size} bytes is larger than the {limit} bytes allowed")]
+    MetadataTooLarge {
+        /// Their size.
+        size: usize,
+        /// The limit broken.
+        limit: usize,
+    },
     /// A lock was not granted in time.
     #[error("busy: {0}")]
     Busy(String),
@@ -365,6 +373,7 @@ impl ObjectLayer {
         size: Option<u64>,
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
+        validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
         let set = self.set_of(bucket, key).await;
         let meta = set.put_object(bucket, key, attrs, body, size).await?;

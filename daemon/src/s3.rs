@@ -14,12 +14,13 @@ mod object;
 
 use std::sync::Arc;
 
+use s3s::config::StaticConfigProvider;
 use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 use tessera_proto::auth::Credentials;
 
-pub use edge::normalize_headers;
+pub use edge::{is_form_post, normalize_headers};
 
 use crate::object::ObjectLayer;
 
@@ -54,6 +55,7 @@ pub enum S3ConfigError {
 pub fn service(layer: Arc<ObjectLayer>, config: &S3Config) -> Result<S3Service, S3ConfigError> {
     let mut b = S3ServiceBuilder::new(TesseraS3 { layer });
     b.set_auth(edge::RootAuth::new(config.credentials.clone()));
+    b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits()))));
     if let Some(domain) = &config.domain {
         if domain.is_empty() || domain.contains(['/', ':']) {
             return Err(S3ConfigError::Domain {
@@ -64,6 +66,19 @@ pub fn service(layer: Arc<ObjectLayer>, config: &S3Config) -> Result<S3Service, 
         b.set_host(edge::DomainHost::new(domain));
     }
     Ok(b.build())
+}
+
+/// What s3s may hold in memory for one request: XML bodies big enough for a
+/// CompleteMultipartUpload of 10,000 parts or a DeleteObjects of 1,000 keys, and no
+/// browser forms (PostObject is not implemented; the router refuses forms before s3s).
+fn limits() -> s3s::config::S3Config {
+    let mut c = s3s::config::S3Config::default();
+    c.xml_max_body_size = 8 << 20;
+    c.post_object_max_file_size = 0;
+    c.form_max_field_size = 64 << 10;
+    c.form_max_fields_size = 256 << 10;
+    c.form_max_parts = 32;
+    c
 }
 
 #[async_trait::async_trait]

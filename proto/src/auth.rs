@@ -139,7 +139,7 @@ pub fn verify(
         return Err(AuthFailure::UnknownAccessKey);
     }
     let when: i64 = date.parse().map_err(|_| AuthFailure::Expired)?;
-    if (now_secs() - when).abs() > MAX_SKEW_SECS {
+    if now_secs().abs_diff(when) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(AuthFailure::Expired);
     }
     let sig = hex::decode(signature).map_err(|_| AuthFailure::BadSignature)?;

@@ -4,6 +4,8 @@
 #[path = "e2e/common.rs"]
 mod common;
 
+#[path = "e2e/attribute_bounds.rs"]
+mod attribute_bounds;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
 #[path = "e2e/cli.rs"]

@@ -83,6 +83,15 @@ impl ObjectLayer {
             return Ok(ListResult::default());
         }
         let folding = !q.delimiter.is_empty() && q.delimiter != "/";
+        // The common prefix a key folds into under a delimiter other than `/`.
+        let fold = |key: &str| -> Option<String> {
+            if !folding {
+                return None;
+            }
+            let rest = key.get(q.prefix.len()..)?;
+            rest.find(&q.delimiter)
+                .map(|i| format!("{}{}", q.prefix, &rest[..i + q.delimiter.len()]))
+        };
         let mut items: Vec<Item> = Vec::new();
         let mut resume = marker.clone();
         loop {
@@ -91,7 +100,8 @@ impl ObjectLayer {
                 prefix: q.prefix.clone(),
                 start_after: resume.clone(),
                 recursive: q.delimiter != "/",
-                limit: want,
+                // Folded keys list nothing: walk a full page even for a small max-keys.
+                limit: if folding { want.max(MAX_KEYS) } else { want },
             };
             let pages =
                 futures::future::join_all(self.sets().map(|s| s.list_page(bucket, &opts))).await;
@@ -112,22 +122,12 @@ impl ObjectLayer {
                 }
                 let item = match entry {
                     ListEntry::Prefix(p) => Item::Prefix(p),
-                    ListEntry::Object(key, meta) => {
-                        let folded = folding
-                            .then(|| {
-                                let rest = &key[q.prefix.len()..];
-                                rest.find(&q.delimiter).map(|i| {
-                                    format!("{}{}", q.prefix, &rest[..i + q.delimiter.len()])
-                                })
-                            })
-                            .flatten();
-                        match folded {
-                            Some(p) if p.as_str() <= marker.as_str() => continue,
-                            Some(p) if items.last().is_some_and(|l| l.name() == p) => continue,
-                            Some(p) => Item::Prefix(p),
-                            None => Item::Object(ObjectInfo::from_meta(bucket, &key, &meta)),
-                        }
-                    }
+                    ListEntry::Object(key, meta) => match fold(&key) {
+                        Some(p) if p.as_str() <= marker.as_str() => continue,
+                        Some(p) if items.last().is_some_and(|l| l.name() == p) => continue,
+                        Some(p) => Item::Prefix(p),
+                        None => Item::Object(ObjectInfo::from_meta(bucket, &key, &meta)),
+                    },
                 };
                 items.push(item);
                 if items.len() > max_keys {
@@ -135,7 +135,18 @@ impl ObjectLayer {
                 }
             }
             match cutoff {
-                Some(c) if items.len() <= max_keys => resume = c,
+                // When the cutoff folds into a prefix listed already (on this page or an
+                // earlier one), every key under that prefix folds into it too: the next
+                // walk starts past all of them.
+                Some(c) if items.len() <= max_keys => match fold(&c) {
+                    Some(p)
+                        if p.as_str() <= marker.as_str()
+                            || items.last().is_some_and(|l| l.name() == p) =>
+                    {
+                        resume = format!("{p}{}", char::MAX);
+                    }
+                    _ => resume = c,
+                },
                 _ => break,
             }
         }

@@ -38,6 +38,7 @@ impl ObjectLayer {
         attrs: &ObjectAttrs,
     ) -> Result<String, ObjectError> {
         Self::check(bucket, key)?;
+        super::validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
         Ok(self
             .set_of(bucket, key)

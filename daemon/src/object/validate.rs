@@ -1,9 +1,77 @@
-//! Validation of names at the edge (DESIGN.md "On-disk format"): S3 bucket-name rules and
-//! the key rules that keep every key a path inside a drive.
+//! Validation of names at the edge (DESIGN.md "On-disk format"): S3 bucket-name rules,
+//! the key rules that keep every key a path inside a drive, and the bounds of the
+//! attributes stored with an object (every listing reads them, so they stay small, and
+//! every S3 response carries them, so they are valid header names and values).
+
+use std::collections::BTreeMap;
 
 use crate::drive::{OBJECT_META_FILE, RESERVED_PREFIX};
+use crate::erasure::ObjectAttrs;
 
 use super::ObjectError;
+
+/// Most bytes of user metadata (names and values together), as in S3.
+pub const MAX_USER_METADATA: usize = 2048;
+/// Most bytes of everything stored beside the data: content type, standard headers and
+/// user metadata (S3 bounds a request's headers at 8 KB).
+pub const MAX_ATTRIBUTES: usize = 8192;
+
+/// Attribute rules: user-metadata names are HTTP tokens; every value is a valid HTTP
+/// header value (no control characters but tab); user metadata ≤ 2 KiB and everything ≤
+/// 8 KiB.
+pub fn check_attrs(attrs: &ObjectAttrs) -> Result<(), ObjectError> {
+    check_user_metadata(&attrs.user_metadata)?;
+    let mut total = attrs.content_type.len();
+    check_value("Content-Type", &attrs.content_type)?;
+    for (name, value) in &attrs.headers {
+        check_value(name, value)?;
+        total += name.len() + value.len();
+    }
+    total += metadata_size(&attrs.user_metadata);
+    if total > MAX_ATTRIBUTES {
+        return Err(ObjectError::MetadataTooLarge {
+            size: total,
+            limit: MAX_ATTRIBUTES,
+        });
+    }
+    Ok(())
+}
+
+/// User-metadata rules (see [`check_attrs`]).
+pub fn check_user_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ObjectError> {
+    for (name, value) in metadata {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token) {
+            return Err(ObjectError::InvalidArgument(format!(
+                "metadata name {:?} is not an HTTP token",
+                printable(name)
+            )));
+        }
+        check_value(name, value)?;
+    }
+    let size = metadata_size(metadata);
+    if size > MAX_USER_METADATA {
+        return Err(ObjectError::MetadataTooLarge {
+            size,
+            limit: MAX_USER_METADATA,
+        });
+    }
+    Ok(())
+}
+
+fn metadata_size(metadata: &BTreeMap<String, String>) -> usize {
+    metadata.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+fn check_value(name: &str, value: &str) -> Result<(), ObjectError> {
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(ObjectError::InvalidArgument(format!(
+            "the value of {:?} holds a control character",
+            printable(name)
+        )));
+    }
+    Ok(())
+}
 
 /// Longest key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;

@@ -32,6 +32,7 @@ pub fn to_status(e: &ObjectError) -> Status {
         ObjectError::EntityTooSmall { .. } => (Code::InvalidArgument, "EntityTooSmall"),
         ObjectError::ReadQuorum(_) => (Code::Unavailable, "ReadQuorum"),
         ObjectError::WriteQuorum(_) => (Code::Unavailable, "WriteQuorum"),
+        ObjectError::MetadataTooLarge { .. } => (Code::InvalidArgument, "MetadataTooLarge"),
         ObjectError::Busy(_) => (Code::Unavailable, "Busy"),
         ObjectError::Internal(_) => (Code::Internal, "InternalError"),
     };

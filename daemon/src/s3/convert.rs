@@ -77,21 +77,8 @@ macro_rules! write_headers {
 pub(super) use write_headers;
 
 impl WriteHeaders {
-    /// The object attributes these headers describe; user metadata is limited to 2 KB
-    /// (keys and values), as in S3.
+    /// The object attributes these headers describe (the object layer checks their size).
     pub fn into_attrs(self) -> Result<ObjectAttrs, S3Error> {
-        let meta_size: usize = self
-            .metadata
-            .iter()
-            .flatten()
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        if meta_size > 2048 {
-            return Err(s3_err(
-                S3ErrorCode::MetadataTooLarge,
-                format!("user metadata is {meta_size} bytes; at most 2048 are allowed"),
-            ));
-        }
         // `aws-chunked` describes the transfer, not the object.
         let encoding = self.content_encoding.map(|e| {
             e.split(',')

@@ -83,6 +83,21 @@ impl S3Host for DomainHost {
     }
 }
 
+/// True for a browser-form upload (PostObject: `POST` with a `multipart/form-data` body).
+/// Tessera does not implement it, and s3s reads such a form into memory before it checks
+/// who sent it, so the router refuses it before s3s sees it.
+pub fn is_form_post(method: &http::Method, headers: &HeaderMap) -> bool {
+    method == http::Method::POST
+        && headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .get(..19)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data"))
+            })
+}
+
 /// Joins repeated Content-Encoding headers into one (an aws-chunked upload of a gzip body
 /// sends `gzip` and `aws-chunked` separately), so the request parses.
 pub fn normalize_headers(headers: &mut HeaderMap) {
@@ -116,6 +131,27 @@ mod tests {
         assert_eq!(h.parse_host_header("[::1]:9000").unwrap().bucket(), None);
         assert_eq!(h.parse_host_header("xs3.test").unwrap().bucket(), None);
         assert_eq!(without_port("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn only_form_posts_are_form_posts() {
+        let form = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+            h
+        };
+        let post = http::Method::POST;
+        assert!(is_form_post(
+            &post,
+            &form("multipart/form-data; boundary=x")
+        ));
+        assert!(is_form_post(&post, &form("Multipart/Form-Data;boundary=x")));
+        assert!(!is_form_post(
+            &http::Method::PUT,
+            &form("multipart/form-data")
+        ));
+        assert!(!is_form_post(&post, &form("application/xml")));
+        assert!(!is_form_post(&post, &HeaderMap::new()));
     }
 
     #[test]

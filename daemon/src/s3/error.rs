@@ -28,6 +28,7 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         // Lost quorum is temporary for the client: drives may come back.
         ObjectError::ReadQuorum(_) => S3ErrorCode::ServiceUnavailable,
         ObjectError::WriteQuorum(_) => S3ErrorCode::ServiceUnavailable,
+        ObjectError::MetadataTooLarge { .. } => S3ErrorCode::MetadataTooLarge,
         ObjectError::Busy(_) => S3ErrorCode::SlowDown,
         ObjectError::Internal(_) => S3ErrorCode::InternalError,
     };

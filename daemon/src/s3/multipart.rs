@@ -105,7 +105,7 @@ fn source_range(r: &str) -> S3Result<RangeSpec> {
     if last < first {
         return Err(bad());
     }
-    Ok(RangeSpec::Bounded(first, last + 1))
+    Ok(RangeSpec::Bounded(first, last.saturating_add(1)))
 }
 
 pub async fn upload_part_copy(

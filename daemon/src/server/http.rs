@@ -64,14 +64,28 @@ fn grpc_refusal(status: tonic::Status) -> BoxFuture {
 }
 
 fn s3_unavailable() -> BoxFuture {
-    let body = http_body_util::Full::new(Bytes::from_static(
-        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ServiceUnavailable</Code>\
-          <Message>the node is starting: waiting for its peers</Message></Error>",
-    ))
-    .map_err(|never| match never {})
-    .boxed_unsync();
+    s3_refusal(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "the node is starting: waiting for its peers",
+    )
+}
+
+/// An S3 error answered by the router itself, before s3s reads the request.
+fn s3_refusal(status: http::StatusCode, code: &str, message: &str) -> BoxFuture {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>{message}</Message></Error>"
+    );
+    let body = http_body_util::Full::new(Bytes::from(xml))
+        .map_err(|never| match never {})
+        .boxed_unsync();
     let mut resp = Response::new(body);
-    *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
     Box::pin(async move { Ok(resp) })
 }
 
@@ -119,6 +133,13 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             let Some(front) = self.front.get() else {
                 return s3_unavailable();
             };
+            if crate::s3::is_form_post(req.method(), req.headers()) {
+                return s3_refusal(
+                    http::StatusCode::NOT_IMPLEMENTED,
+                    "NotImplemented",
+                    "browser form uploads (PostObject) are not supported",
+                );
+            }
             let s3 = front.s3.clone();
             let mut req = req;
             crate::s3::normalize_headers(req.headers_mut());

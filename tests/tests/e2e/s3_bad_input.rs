@@ -437,3 +437,25 @@ async fn lost_quorum_answers_service_unavailable_and_writes_nothing() {
             .exists()
     );
 }
+
+#[tokio::test]
+async fn browser_form_posts_are_refused_before_their_body_is_read() {
+    // PostObject is not implemented; s3s would read the form into memory before checking
+    // who sent it, so an anonymous 1 GiB form must be refused at once, unread.
+    let t = S3Env::start();
+    t.mb("form").await;
+    let host = t.addr().to_string();
+    let mut req = RawRequest::new("POST", &host, "/form")
+        .header("Content-Type", "multipart/form-data; boundary=xyz")
+        .body("--xyz\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n");
+    req.declared_length = Some(1 << 30);
+    let raw = req.send(t.addr()).await.expect("an answer");
+    assert_eq!(
+        (raw.status, raw.code().as_deref()),
+        (501, Some("NotImplemented")),
+        "{}",
+        raw.text()
+    );
+    assert!(t.keys("form").await.is_empty());
+    t.put("form", "after", b"still serving").await;
+}
