@@ -153,6 +153,14 @@ pub enum ErasureError {
         /// Its size.
         size: u64,
     },
+    /// A metadata update would make the user metadata larger than allowed.
+    #[error("user metadata of {size} bytes is larger than the {limit} bytes allowed")]
+    MetadataTooLarge {
+        /// The size after the update.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A namespace lock was not granted.
     #[error(transparent)]
     Lock(#[from] LockError),

@@ -178,6 +178,9 @@ impl From<ErasureError> for ObjectError {
             ErasureError::EntityTooSmall { number, size } => {
                 ObjectError::EntityTooSmall { number, size }
             }
+            ErasureError::MetadataTooLarge { size, limit } => {
+                ObjectError::MetadataTooLarge { size, limit }
+            }
             // A lock the cluster cannot grant at all: the write cannot reach its quorum.
             e @ ErasureError::Lock(crate::lock::LockError::Quorum { .. }) => {
                 ObjectError::WriteQuorum(e.to_string())

@@ -37,6 +37,13 @@ impl MetadataUpdate {
         user_metadata.extend(self.set.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 
+    /// Bytes of user metadata (names and values) after applying the update to `current`.
+    pub fn size_after(&self, current: &BTreeMap<String, String>) -> usize {
+        let mut m = current.clone();
+        self.apply(&mut m);
+        m.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
     /// The metadata of the version this update makes from `meta`.
     fn updated(&self, meta: &ObjectMeta, version_id: &str) -> ObjectMeta {
         let mut m = meta.clone();
@@ -55,6 +62,7 @@ impl ErasureSet {
         bucket: &str,
         key: &str,
         update: &MetadataUpdate,
+        max_user_metadata: usize,
     ) -> Result<ObjectMeta, ErasureError> {
         let lock = self
             .locks
@@ -63,6 +71,13 @@ impl ErasureSet {
         let raw = self.read_raw_metas(bucket, key).await;
         let metas = Self::decode_metas(&raw, key);
         let resolved = self.resolve(bucket, key, &metas)?;
+        let size = update.size_after(&resolved.meta.user_metadata);
+        if size > max_user_metadata {
+            return Err(ErasureError::MetadataTooLarge {
+                size,
+                limit: max_user_metadata,
+            });
+        }
         let version_id = uuid::Uuid::new_v4().to_string();
         let path = meta_path(key);
         lock.check()?;

@@ -8,7 +8,7 @@
 //! Tested end to end by the tests crate (`e2e/fuse_ops.rs`).
 
 use super::list::{ListQuery, MAX_KEYS};
-use super::validate::{check_bucket_name, check_key, check_user_metadata};
+use super::validate::{MAX_USER_METADATA, check_bucket_name, check_key, check_user_metadata};
 use super::{ObjectError, ObjectInfo, ObjectLayer};
 use crate::erasure::MetadataUpdate;
 
@@ -39,13 +39,12 @@ impl ObjectLayer {
             )));
         }
         check_user_metadata(&update.set)?;
-        // The result must stay within bounds too (checked against the current version; a
-        // racing update can add at most one more update's worth).
-        let mut merged = self.head_object(bucket, key).await?.user_metadata;
-        update.apply(&mut merged);
-        check_user_metadata(&merged)?;
         let set = self.set_of(bucket, key).await;
-        match set.update_metadata(bucket, key, update).await {
+        // The result must stay within bounds too: checked under the object's lock.
+        match set
+            .update_metadata(bucket, key, update, MAX_USER_METADATA)
+            .await
+        {
             Ok(meta) => Ok(ObjectInfo::from_meta(bucket, key, &meta)),
             Err(e) => Err(self.explain(bucket, e).await),
         }
