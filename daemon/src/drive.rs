@@ -151,6 +151,18 @@ pub struct WalkPage {
     pub truncated: bool,
 }
 
+impl WalkPage {
+    /// Where the union of several drives' pages of one walk can be trusted up to: the
+    /// last name of the shortest truncated page (`None` when no page was truncated).
+    pub fn cutoff<'a>(pages: impl IntoIterator<Item = &'a WalkPage>) -> Option<String> {
+        pages
+            .into_iter()
+            .filter(|p| p.truncated)
+            .filter_map(|p| p.entries.last().map(|e| e.name.clone()))
+            .min()
+    }
+}
+
 /// A volume (bucket directory) on a drive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeInfo {

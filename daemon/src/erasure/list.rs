@@ -8,7 +8,7 @@ use super::ErasureError;
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::set::ErasureSet;
-use crate::drive::{WalkEntry, WalkOptions};
+use crate::drive::{WalkEntry, WalkOptions, WalkPage};
 
 /// One entry of a set's listing page.
 #[derive(Debug, Clone)]
@@ -59,12 +59,7 @@ impl ErasureSet {
                 detail: first_error(&pages),
             });
         }
-        let cutoff = pages
-            .iter()
-            .flatten()
-            .filter(|p| p.truncated)
-            .filter_map(|p| p.entries.last().map(|e| e.name.clone()))
-            .min();
+        let cutoff = WalkPage::cutoff(pages.iter().flatten());
         let mut names: BTreeMap<&str, Vec<&WalkEntry>> = BTreeMap::new();
         for page in pages.iter().flatten() {
             for entry in &page.entries {

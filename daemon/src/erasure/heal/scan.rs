@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use super::{HealOutcome, HealScan};
-use crate::drive::WalkOptions;
+use crate::drive::{WalkOptions, WalkPage};
 use crate::erasure::ErasureError;
 use crate::erasure::quorum::{Verdict, first_error, verdict};
 use crate::erasure::set::ErasureSet;
@@ -90,12 +90,7 @@ impl ErasureSet {
                     detail: first_error(&pages),
                 });
             }
-            let cutoff = pages
-                .iter()
-                .flatten()
-                .filter(|p| p.truncated)
-                .filter_map(|p| p.entries.last().map(|e| e.name.clone()))
-                .min();
+            let cutoff = WalkPage::cutoff(pages.iter().flatten());
             let names: BTreeSet<&str> = pages
                 .iter()
                 .flatten()

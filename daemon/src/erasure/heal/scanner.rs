@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use super::HealScan;
 use super::queue::HEAL_QUEUE_CAPACITY;
+use super::worker::unless_stopped;
 use crate::drive::{DriveError, WalkOptions, WalkPage};
 use crate::erasure::meta::ObjectMeta;
 use crate::erasure::set::ErasureSet;
@@ -123,13 +124,7 @@ impl Scanner {
 
     /// Sleeps `d`; false (at once) when the scanner is told to stop.
     async fn pause(&mut self, d: Duration) -> bool {
-        if *self.stop.borrow() {
-            return false;
-        }
-        tokio::select! {
-            _ = self.stop.changed() => false,
-            () = tokio::time::sleep(d) => true,
-        }
+        unless_stopped(&mut self.stop, tokio::time::sleep(d)).await
     }
 }
 
@@ -148,11 +143,7 @@ pub(super) fn suspects(pages: &[Result<WalkPage, DriveError>]) -> Option<Scanned
         .iter()
         .map(|p| p.as_ref().ok())
         .collect::<Option<_>>()?;
-    let cutoff = pages
-        .iter()
-        .filter(|p| p.truncated)
-        .filter_map(|p| p.entries.last().map(|e| e.name.clone()))
-        .min();
+    let cutoff = WalkPage::cutoff(pages.iter().copied());
     let mut versions: BTreeMap<&str, HashMap<Option<String>, usize>> = BTreeMap::new();
     for page in &pages {
         for entry in &page.entries {

@@ -85,6 +85,21 @@ impl HealerHandle {
     }
 }
 
+/// Runs `fut` to its end; false (at once) when `stop` says to stop (the healer's and the
+/// scanner's one way to wait).
+pub(super) async fn unless_stopped(
+    stop: &mut watch::Receiver<bool>,
+    fut: impl Future<Output = ()>,
+) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = stop.changed() => false,
+        () = fut => true,
+    }
+}
+
 /// What the healer does after a step.
 enum Next {
     /// Pause, then take the next entry.
@@ -129,13 +144,7 @@ impl Healer {
 
     /// Runs `fut` to its end; false (at once) when the healer is told to stop.
     async fn unless_stopped(&mut self, fut: impl Future<Output = ()>) -> bool {
-        if *self.stop.borrow() {
-            return false;
-        }
-        tokio::select! {
-            _ = self.stop.changed() => false,
-            () = fut => true,
-        }
+        unless_stopped(&mut self.stop, fut).await
     }
 
     /// Heals the oldest queued object.
