@@ -7,6 +7,7 @@
 //! sorted order (in the set, or by copy-then-delete across sets).
 
 mod bucket;
+mod error;
 mod heal;
 mod list;
 mod multipart;
@@ -24,177 +25,10 @@ use crate::erasure::{ErasureError, ErasureSet, ObjectAttrs, ObjectMeta, ObjectRe
 use crate::layout::Placement;
 
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
+pub use error::ObjectError;
 pub use list::{ListQuery, ListResult};
 pub use multipart::{PartInfo, UploadSummary};
 use validate::{check_bucket_name, check_key};
-
-/// What the object core reports; mapped to S3 codes, gRPC status and errno at the edges.
-#[derive(Debug, thiserror::Error)]
-pub enum ObjectError {
-    /// The bucket does not exist.
-    #[error("bucket {bucket}: no such bucket")]
-    BucketNotFound {
-        /// Bucket.
-        bucket: String,
-    },
-    /// The bucket exists already.
-    #[error("bucket {bucket}: already exists")]
-    BucketExists {
-        /// Bucket.
-        bucket: String,
-    },
-    /// The bucket still holds objects.
-    #[error("bucket {bucket}: not empty")]
-    BucketNotEmpty {
-        /// Bucket.
-        bucket: String,
-    },
-    /// The bucket name breaks the naming rules.
-    #[error("invalid bucket name {bucket:?}: {reason}")]
-    InvalidBucketName {
-        /// The name.
-        bucket: String,
-        /// The rule broken.
-        reason: String,
-    },
-    /// The object does not exist.
-    #[error("{bucket}/{key}: no such key")]
-    ObjectNotFound {
-        /// Bucket.
-        bucket: String,
-        /// Key.
-        key: String,
-    },
-    /// The key breaks the key rules.
-    #[error("invalid key {key}: {reason}")]
-    InvalidKey {
-        /// The key (shortened, escaped).
-        key: String,
-        /// The rule broken.
-        reason: String,
-    },
-    /// The key is longer than 1024 bytes.
-    #[error("key of {len} bytes is longer than 1024 bytes")]
-    KeyTooLong {
-        /// Its length.
-        len: usize,
-    },
-    /// A segment of the key is longer than 255 bytes.
-    #[error("key segment {segment} is longer than 255 bytes")]
-    NameTooLong {
-        /// The segment (shortened, escaped).
-        segment: String,
-    },
-    /// An argument is out of range or malformed.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-    /// The byte range lies outside the object.
-    #[error("range not satisfiable for an object of {size} bytes")]
-    InvalidRange {
-        /// Object size.
-        size: u64,
-    },
-    /// The body's length differs from the declared one.
-    #[error("declared {declared} bytes but received {received}")]
-    IncompleteBody {
-        /// Declared.
-        declared: u64,
-        /// Received.
-        received: u64,
-    },
-    /// Reading the client's body failed.
-    #[error("reading the request body: {0}")]
-    Body(String),
-    /// No such multipart upload.
-    #[error("no such upload {upload_id}")]
-    UploadNotFound {
-        /// Upload id.
-        upload_id: String,
-    },
-    /// A listed part is missing or its ETag differs.
-    #[error("invalid part {number}: {reason}")]
-    InvalidPart {
-        /// Part number.
-        number: u32,
-        /// Why.
-        reason: String,
-    },
-    /// Parts not in ascending order.
-    #[error("parts must be listed in ascending order")]
-    InvalidPartOrder,
-    /// A non-last part is under 5 MiB.
-    #[error("part {number} is {size} bytes; every part but the last must be at least 5 MiB")]
-    EntityTooSmall {
-        /// Part number.
-        number: u32,
-        /// Its size.
-        size: u64,
-    },
-    /// Too few drives agree to read.
-    #[error("read quorum lost: {0}")]
-    ReadQuorum(String),
-    /// Too few drives accepted a write.
-    #[error("write quorum lost: {0}")]
-    WriteQuorum(String),
-    /// The attributes stored with an object are too large.
-    #[error("metadata of {size} bytes is larger than the {limit} bytes allowed")]
-    MetadataTooLarge {
-        /// Their size.
-        size: usize,
-        /// The limit broken.
-        limit: usize,
-    },
-    /// A lock was not granted in time.
-    #[error("busy: {0}")]
-    Busy(String),
-    /// Anything else (a drive or codec failure that no quorum explains).
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<ErasureError> for ObjectError {
-    fn from(e: ErasureError) -> Self {
-        match e {
-            ErasureError::ObjectNotFound { bucket, key } => {
-                ObjectError::ObjectNotFound { bucket, key }
-            }
-            ErasureError::BucketNotFound { bucket } => ObjectError::BucketNotFound { bucket },
-            ErasureError::BucketExists { bucket } => ObjectError::BucketExists { bucket },
-            e @ ErasureError::ReadQuorum { .. } => ObjectError::ReadQuorum(e.to_string()),
-            // Too few shards for a block is a lost read quorum, discovered late.
-            e @ ErasureError::TooFewShards { .. } => ObjectError::ReadQuorum(e.to_string()),
-            e @ ErasureError::WriteQuorum { .. } => ObjectError::WriteQuorum(e.to_string()),
-            ErasureError::InvalidRange { size } => ObjectError::InvalidRange { size },
-            e @ ErasureError::Geometry { .. } => ObjectError::Internal(e.to_string()),
-            ErasureError::Body(e) => ObjectError::Body(e.to_string()),
-            ErasureError::SizeMismatch { declared, received } => {
-                ObjectError::IncompleteBody { declared, received }
-            }
-            ErasureError::UploadNotFound { upload_id } => ObjectError::UploadNotFound { upload_id },
-            ErasureError::InvalidPart { number, reason } => {
-                ObjectError::InvalidPart { number, reason }
-            }
-            ErasureError::InvalidPartOrder => ObjectError::InvalidPartOrder,
-            ErasureError::EntityTooSmall { number, size } => {
-                ObjectError::EntityTooSmall { number, size }
-            }
-            ErasureError::MetadataTooLarge { size, limit } => {
-                ObjectError::MetadataTooLarge { size, limit }
-            }
-            // A lock the cluster cannot grant at all: the write cannot reach its quorum.
-            e @ ErasureError::Lock(crate::lock::LockError::Quorum { .. }) => {
-                ObjectError::WriteQuorum(e.to_string())
-            }
-            // The lease of a held lock ran out (this node was cut off or paused): nothing
-            // was committed, and the cluster may be partitioned.
-            e @ ErasureError::Lock(crate::lock::LockError::Lost { .. }) => {
-                ObjectError::WriteQuorum(e.to_string())
-            }
-            e @ ErasureError::Lock(_) => ObjectError::Busy(e.to_string()),
-            e @ ErasureError::Drive(_) => ObjectError::Internal(e.to_string()),
-        }
-    }
-}
 
 /// An object as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]

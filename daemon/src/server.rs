@@ -158,9 +158,9 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
 /// cluster) and picks local or distributed locks.
 async fn open_layer(
     node: &Node,
-    parity: Option<usize>,
-    commit_pause: Option<Duration>,
+    config: &ServerConfig,
 ) -> Result<(ObjectLayer, usize), ServerError> {
+    let parity = config.parity;
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
             &node.topology,
@@ -180,8 +180,12 @@ async fn open_layer(
     } else {
         Arc::new(LocalLocks::new(LOCK_TIMEOUT))
     };
-    let layer =
-        bootstrap::build_layer(node.drives.clone(), &formatted.format, locks, commit_pause)?;
+    let layer = bootstrap::build_layer(
+        node.drives.clone(),
+        &formatted.format,
+        locks,
+        config.commit_pause,
+    )?;
     Ok((layer, formatted.replaced))
 }
 
@@ -265,7 +269,7 @@ pub async fn run(
     let early = if node.topology.is_distributed() {
         None
     } else {
-        Some(open_layer(&node, config.parity, config.commit_pause).await?)
+        Some(open_layer(&node, &config).await?)
     };
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
@@ -296,7 +300,7 @@ pub async fn run(
     let opened = match early {
         Some(opened) => Ok(opened),
         None => tokio::select! {
-            opened = open_layer(&node, config.parity, config.commit_pause) => opened,
+            opened = open_layer(&node, &config) => opened,
             () = &mut shutdown => {
                 let _ = stop.send(());
                 let _ = server.await;
