@@ -5,7 +5,8 @@
 //! Invariants:
 //! - every path a drive is given is checked by [`check_path`]: relative, `/`-separated, no
 //!   empty, `.` or `..` segment, so nothing can name a file outside the drive;
-//! - `write_all` and `rename_data` are durable when they return (fsync of data, then rename);
+//! - `write_all` and `rename_data` are durable when they return (data durable, then the
+//!   rename, then the rename durable);
 //! - deleting a path removes the parent directories it leaves empty, up to the volume.
 //!
 //! Tested by the unit tests of `local` and, end to end, by every object test.

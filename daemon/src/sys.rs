@@ -41,3 +41,15 @@ pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Resul
     }
     Ok(())
 }
+
+/// `syncfs(fd)`: writes out every dirty page and inode of the file system holding `file`
+/// and waits for it (one flush of the device instead of one per file).
+pub fn syncfs(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor belongs to `file`, which outlives the call; syncfs only reads it.
+    let rc = unsafe { libc::syncfs(file.as_raw_fd()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
