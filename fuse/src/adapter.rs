@@ -3,21 +3,23 @@
 //! [`FsError::errno`], the one errno mapping). No logic lives here.
 
 use std::ffi::OsStr;
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use fuser::{
     Errno, FileHandle, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner,
-    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow,
+    WriteFlags,
 };
 
 use crate::attr::{Attr, Kind};
 use crate::error::FsResult;
 use crate::file::ReadRequest;
 use crate::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
+
+mod task;
 
 /// The mounted filesystem.
 pub struct TesseraFs {
@@ -30,44 +32,16 @@ impl TesseraFs {
     pub fn new(inner: Arc<Inner>, rt: tokio::runtime::Handle) -> Self {
         Self { inner, rt }
     }
-
-    /// Runs `op` on the runtime and hands its result to `done`.
-    fn run<T: Send + 'static, F: Future<Output = FsResult<T>> + Send + 'static>(
-        &self,
-        name: &'static str,
-        op: impl FnOnce(Arc<Inner>) -> F,
-        done: impl FnOnce(Result<T, Errno>) + Send + 'static,
-    ) {
-        let op = op(self.inner.clone());
-        self.rt.spawn(async move {
-            let result = op.await;
-            if let Err(e) = &result {
-                tracing::debug!(op = name, "{e}");
-            }
-            done(result.map_err(|e| e.errno()));
-        });
-    }
-
-    fn entry(&self, reply: ReplyEntry) -> impl FnOnce(Result<(u64, Attr), Errno>) + Send + 'static {
-        let ttl = self.inner.settings.ttl;
-        move |r| match r {
-            Ok((ino, attr)) => reply.entry(&ttl, &attr.file_attr(ino), Generation(0)),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn empty(reply: ReplyEmpty) -> impl FnOnce(Result<(), Errno>) + Send + 'static {
-        move |r| match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
 }
 
 impl fuser::Filesystem for TesseraFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // O_TRUNC arrives with open() instead of as a separate truncate.
         let _ = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC);
+        // Listings carry attributes: the kernel takes them with the names (READDIRPLUS),
+        // when it sees lookups follow a listing (AUTO).
+        let plus = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
+        let _ = config.add_capabilities(plus);
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         Ok(())
@@ -384,21 +358,20 @@ impl fuser::Filesystem for TesseraFs {
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectory,
+        reply: ReplyDirectory,
     ) {
-        let inner = self.inner.clone();
-        let Some(stream) = inner.dirs().get(&fh.0).cloned() else {
-            reply.error(Errno::EBADF);
-            return;
-        };
-        self.rt.spawn(async move {
-            let mut stream = stream.lock().await;
-            if let Err(e) = stream.fill(&inner, offset, &mut reply).await {
-                tracing::debug!(op = "readdir", "{e}");
-                return reply.error(e.errno());
-            }
-            reply.ok();
-        });
+        self.read_dir(fh, offset, reply);
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        reply: ReplyDirectoryPlus,
+    ) {
+        self.read_dir(fh, offset, reply);
     }
 
     fn releasedir(

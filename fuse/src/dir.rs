@@ -1,16 +1,19 @@
 //! Directory streams: `readdir` served page by page from delimiter listings (1,000 names
 //! a call), so a directory of any size costs memory for one page only. The attributes the
-//! listing carries are kept for the lookups that follow (`ls -l`). Files created here and
-//! not uploaded yet are listed after the server's names.
+//! listing carries are kept for the lookups that follow (`ls -l`), and `readdirplus`
+//! hands them to the kernel with the names, so `ls -l` costs no lookup per file. Files
+//! created here and not uploaded yet are listed after the server's names.
 //!
 //! Invariants: entry `i` of a stream has offset `i` (0 = `.`, 1 = `..`); an offset before
-//! the current page restarts the listing from the start.
+//! the current page restarts the listing from the start; every entry but `.` and `..` that
+//! `readdirplus` puts in a reply counts one kernel lookup of its inode.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use fuser::{Errno, INodeNo, ReplyDirectory};
+use fuser::{Errno, Generation, INodeNo, ReplyDirectory, ReplyDirectoryPlus};
 
 use crate::attr::{Attr, Kind};
 use crate::error::{FsError, FsResult};
@@ -29,6 +32,8 @@ pub struct Entry {
     pub name: String,
     /// Type.
     pub kind: Kind,
+    /// Attributes the listing carried (none for directories: they are on the marker).
+    pub attr: Option<Attr>,
 }
 
 /// An open directory's listing position.
@@ -66,17 +71,87 @@ impl Inner {
     }
 }
 
+/// A kernel reply that directory entries are added to: `readdir`'s names and types, or
+/// `readdirplus`'s names with attributes.
+pub trait DirReply: Send + 'static {
+    /// Adds `e` (of the directory at `dir`), whose successor is at offset `next`; true when
+    /// the reply is full and `e` was not added.
+    fn add_entry(&mut self, inner: &Inner, dir: &str, e: &Entry, next: u64) -> bool;
+    /// Sends the reply.
+    fn ok(self);
+    /// Answers with an error instead.
+    fn error(self, e: Errno);
+}
+
+impl DirReply for ReplyDirectory {
+    fn add_entry(&mut self, _: &Inner, _: &str, e: &Entry, next: u64) -> bool {
+        self.add(INodeNo(e.ino), next, e.kind.file_type(), &e.name)
+    }
+    fn ok(self) {
+        ReplyDirectory::ok(self)
+    }
+    fn error(self, e: Errno) {
+        ReplyDirectory::error(self, e)
+    }
+}
+
+/// Each entry comes with the attributes a lookup would give, so the kernel needs none. A
+/// directory's come with a zero TTL unless this mount knows them: its mode and times are
+/// on its marker, which the listing does not read.
+impl DirReply for ReplyDirectoryPlus {
+    fn add_entry(&mut self, inner: &Inner, dir: &str, e: &Entry, next: u64) -> bool {
+        let defaults = &inner.settings.defaults;
+        if e.name == "." || e.name == ".." {
+            // The kernel takes no lookup for these, and ignores their attributes.
+            let attr = Attr::implicit_dir(defaults).file_attr(e.ino);
+            return self.add(
+                INodeNo(e.ino),
+                next,
+                &e.name,
+                &Duration::ZERO,
+                &attr,
+                Generation(0),
+            );
+        }
+        let path = join(dir, &e.name);
+        let mut t = inner.inodes();
+        let (attr, until, ttl) = match inner.known_attr(&t, &path) {
+            Some((attr, until)) => (attr, until, inner.settings.ttl),
+            None => {
+                let attr = e
+                    .attr
+                    .clone()
+                    .unwrap_or_else(|| Attr::implicit_dir(defaults));
+                (attr, Instant::now(), Duration::ZERO)
+            }
+        };
+        let ino = t.ino_for(&path);
+        let file_attr = attr.file_attr(ino);
+        let full = self.add(INodeNo(ino), next, &e.name, &ttl, &file_attr, Generation(0));
+        if !full {
+            t.remember(&path, attr, until);
+        }
+        full
+    }
+    fn ok(self) {
+        ReplyDirectoryPlus::ok(self)
+    }
+    fn error(self, e: Errno) {
+        ReplyDirectoryPlus::error(self, e)
+    }
+}
+
 impl DirStream {
     /// Adds entries from `offset` on to `reply` until it is full or the listing ends.
-    pub async fn fill(
+    pub async fn fill<R: DirReply>(
         &mut self,
         inner: &Inner,
         offset: u64,
-        reply: &mut ReplyDirectory,
+        reply: &mut R,
     ) -> FsResult<()> {
         let mut at = offset;
         while let Some(e) = self.entry(inner, at).await? {
-            if reply.add(INodeNo(e.ino), at + 1, e.kind.file_type(), &e.name) {
+            if reply.add_entry(inner, &self.path, &e, at + 1) {
                 break;
             }
             at += 1;
@@ -127,11 +202,13 @@ impl DirStream {
                         ino: self.ino,
                         name: ".".into(),
                         kind: Kind::Dir,
+                        attr: None,
                     },
                     Entry {
                         ino: parent,
                         name: "..".into(),
                         kind: Kind::Dir,
+                        attr: None,
                     },
                 ])
             }
@@ -146,6 +223,7 @@ impl DirStream {
                         ino,
                         name,
                         kind: attr.kind,
+                        attr: Some(attr),
                     })
                     .collect())
             }
@@ -165,6 +243,7 @@ impl DirStream {
                         ino: t.ino_for(&b.name),
                         name: b.name,
                         kind: Kind::Dir,
+                        attr: None,
                     })
                     .collect());
             }
@@ -210,6 +289,7 @@ impl DirStream {
                 ino: t.ino_for(&join(&self.path, name)),
                 name: name.to_string(),
                 kind: Kind::Dir,
+                attr: None,
             });
         }
         for o in &list.objects {
@@ -226,6 +306,7 @@ impl DirStream {
                 ino: t.ino_for(&path),
                 name: name.to_string(),
                 kind: attr.kind,
+                attr: Some(attr.clone()),
             });
             // What this mount is writing is newer than the listing.
             if !local.contains(name) {

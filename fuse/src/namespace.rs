@@ -210,14 +210,7 @@ impl Inner {
         let path = join(&self.path_of(parent)?, name);
         {
             let mut t = self.inodes();
-            if let Some(node) = t.at(&path).and_then(|ino| t.get(ino))
-                && (node.local || node.fresh_until > Instant::now())
-            {
-                let (attr, until) = (node.attr.clone(), node.fresh_until);
-                return Ok((t.remember(&path, attr.clone(), until), attr));
-            }
-            if let Some(attr) = t.listed_attr(&path) {
-                let until = self.fresh_until();
+            if let Some((attr, until)) = self.known_attr(&t, &path) {
                 return Ok((t.remember(&path, attr.clone(), until), attr));
             }
         }
@@ -226,6 +219,17 @@ impl Inner {
             .inodes()
             .remember(&path, attr.clone(), self.fresh_until());
         Ok((ino, attr))
+    }
+
+    /// What this mount knows of `path` without asking the server, and until when: the
+    /// attributes of a local or fresh inode, else those of a fresh listing.
+    pub(crate) fn known_attr(&self, t: &Inodes, path: &str) -> Option<(Attr, Instant)> {
+        if let Some(node) = t.at(path).and_then(|ino| t.get(ino))
+            && (node.local || node.fresh_until > Instant::now())
+        {
+            return Some((node.attr.clone(), node.fresh_until));
+        }
+        t.listed_attr(path).map(|attr| (attr, self.fresh_until()))
     }
 
     /// The attributes of `ino`, from the server once they are older than the TTL.

@@ -116,7 +116,11 @@ async fn fuse_sigterm_uploads_open_files_then_unmounts() {
     assert_eq!(fx.s3.get(&fx.bucket, "still-open").await, want);
     drop(open);
     let status = fx.mount.wait_exit(Duration::from_secs(20));
-    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let log = fx.mount.log_text();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}; log:\n{log}"
+    );
     assert!(!mounted(fx.root()));
 }
 

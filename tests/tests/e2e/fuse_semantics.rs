@@ -229,6 +229,31 @@ async fn fuse_listing_carries_attributes_and_pages() {
             .filter(|l| l.starts_with('-'))
             .all(|l| l.contains(" 3 "))
     );
+
+    // The kernel takes the attributes with the names (READDIRPLUS); what a listing does
+    // not carry, a directory's mode on its marker, is still right in `ls -l` of a mount
+    // that has never looked the directory up.
+    fs::create_dir_all(fx.at("modes/private")).expect("mkdir -p");
+    fs::set_permissions(fx.at("modes/private"), fs::Permissions::from_mode(0o700)).expect("chmod");
+    fs::write(fx.at("modes/script"), b"#!/bin/sh\n").expect("write");
+    fs::set_permissions(fx.at("modes/script"), fs::Permissions::from_mode(0o750)).expect("chmod");
+    let other = fx.mount_another("other", &["--bucket", &fx.bucket]);
+    let out = Command::new("ls")
+        .arg("-l")
+        .arg(other.path.join("modes"))
+        .output()
+        .expect("ls -l");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        let suffix = format!(" {name}");
+        let found = text.lines().find(|l| l.ends_with(&suffix));
+        found
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .to_string()
+    };
+    assert!(line("private").starts_with("drwx------"), "{text}");
+    assert!(line("script").starts_with("-rwxr-x---"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
