@@ -197,6 +197,11 @@ pub trait Drive: Send + Sync + 'static {
     fn is_online(&self) -> bool {
         true
     }
+    /// The drive as a [`local::LocalDrive`] when it is one, so a caller can batch the
+    /// blocking reads of several local drives into one trip to the blocking pool.
+    fn as_local(&self) -> Option<&local::LocalDrive> {
+        None
+    }
     /// Capacity of the drive's file system.
     async fn disk_info(&self) -> Result<DiskInfo, DriveError>;
 

@@ -79,14 +79,40 @@ impl LocalDrive {
         let me = self.clone();
         let result = tokio::task::spawn_blocking(move || f(me))
             .await
-            .map_err(|e| DriveError::Offline {
-                reason: format!("drive task failed: {e}"),
-            })?;
+            .map_err(|e| task_failed(&e))?;
+        self.judge(result)
+    }
+
+    /// A drive whose format is gone was wiped or replaced: its "not found" answers say
+    /// nothing about objects, so it reports itself unformatted (and does not vote).
+    fn judge<T>(&self, result: Result<T, DriveError>) -> Result<T, DriveError> {
         match result {
-            // A drive whose format is gone was wiped or replaced: its "not found" answers say
-            // nothing about objects, so it reports itself unformatted (and does not vote).
             Err(e) if e.is_not_found() && !self.is_formatted() => Err(DriveError::Unformatted),
             other => other,
+        }
+    }
+
+    /// [`Drive::read_all`] of the same file on several local drives in one trip to the
+    /// blocking pool (a GET's metadata reads: one handoff instead of one per drive).
+    pub async fn read_all_of(
+        drives: &[&LocalDrive],
+        volume: &str,
+        path: &str,
+    ) -> Vec<Result<Bytes, DriveError>> {
+        let jobs: Vec<_> = drives
+            .iter()
+            .map(|d| ((*d).clone(), d.file_path(volume, path)))
+            .collect();
+        let read = move || {
+            let read_one = |d: &LocalDrive, p: Result<PathBuf, DriveError>| {
+                let file = p.and_then(|p| fs::read(&p).map_err(|e| io_err(&p, e)));
+                d.judge(file.map(Bytes::from))
+            };
+            jobs.into_iter().map(|(d, p)| read_one(&d, p)).collect()
+        };
+        match tokio::task::spawn_blocking(read).await {
+            Ok(files) => files,
+            Err(e) => drives.iter().map(|_| Err(task_failed(&e))).collect(),
         }
     }
 
@@ -170,6 +196,12 @@ impl LocalDrive {
     }
 }
 
+fn task_failed(e: &tokio::task::JoinError) -> DriveError {
+    DriveError::Offline {
+        reason: format!("drive task failed: {e}"),
+    }
+}
+
 /// Maps an I/O error on `path` to a [`DriveError`].
 pub(crate) fn io_err(path: &Path, e: io::Error) -> DriveError {
     let path = path.display().to_string();
@@ -188,6 +220,10 @@ fn parent(path: &Path) -> &Path {
 impl Drive for LocalDrive {
     fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    fn as_local(&self) -> Option<&LocalDrive> {
+        Some(self)
     }
 
     async fn disk_info(&self) -> Result<DiskInfo, DriveError> {

@@ -12,6 +12,7 @@ use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
+use crate::drive::local::LocalDrive;
 use crate::drive::{Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, join, object_dir};
 use crate::layout::{Placement, write_quorum};
 use crate::lock::{LockGuard, NamespaceLock};
@@ -126,7 +127,27 @@ impl ErasureSet {
         key: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
         let path = meta_path(key);
-        self.each(|_, d| d.read_all(bucket, &path)).await
+        let local: Vec<_> = self.drives.iter().filter_map(|d| d.as_local()).collect();
+        if local.len() < 2 {
+            return self.each(|_, d| d.read_all(bucket, &path)).await;
+        }
+        // The local drives' files in one trip to the blocking pool, the others meanwhile.
+        let remote = self.each(|_, d| async {
+            match d.as_local() {
+                Some(_) => Ok(None),
+                None => d.read_all(bucket, &path).await.map(Some),
+            }
+        });
+        let (local, remote) = tokio::join!(LocalDrive::read_all_of(&local, bucket, &path), remote);
+        let mut local = local.into_iter();
+        remote
+            .into_iter()
+            .map(|r| match r {
+                Ok(None) => local.next().expect("one result per local drive"),
+                Ok(Some(file)) => Ok(file),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     /// Decodes raw metadata files; a file that fails its checks counts as corrupt.

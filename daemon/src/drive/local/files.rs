@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::io_err;
+use super::{io_err, task_failed};
 use crate::drive::{DriveError, FileReader, FileWriter};
 
 /// Reads a range of a file with plain blocking reads on tokio's blocking pool, straight
@@ -39,9 +39,7 @@ impl FileReader for LocalReader {
                 .map_err(|e| io_err(&path, e))
         })
         .await
-        .map_err(|e| DriveError::Offline {
-            reason: format!("drive task failed: {e}"),
-        })??;
+        .map_err(|e| task_failed(&e))??;
         self.file = Some(file);
         self.left -= len as u64;
         Ok(Bytes::from(buf))
@@ -82,9 +80,7 @@ impl FileWriter for LocalWriter {
             Ok::<_, DriveError>(file)
         })
         .await
-        .map_err(|e| DriveError::Offline {
-            reason: format!("drive task failed: {e}"),
-        })??;
+        .map_err(|e| task_failed(&e))??;
         self.written = from + len;
         if kick {
             self.flushed = self.written;
@@ -103,9 +99,7 @@ impl FileWriter for LocalWriter {
         let path = self.path;
         tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| io_err(&path, e)))
             .await
-            .map_err(|e| DriveError::Offline {
-                reason: format!("drive task failed: {e}"),
-            })?
+            .map_err(|e| task_failed(&e))?
     }
 }
 
