@@ -105,7 +105,7 @@ impl LocalDrive {
             .collect();
         let read = move || {
             let read_one = |d: &LocalDrive, p: Result<PathBuf, DriveError>| {
-                let file = p.and_then(|p| fs::read(&p).map_err(|e| io_err(&p, e)));
+                let file = p.and_then(|p| read_whole(&p).map_err(|e| io_err(&p, e)));
                 d.judge(file.map(Bytes::from))
             };
             jobs.into_iter().map(|(d, p)| read_one(&d, p)).collect()
@@ -202,6 +202,30 @@ fn task_failed(e: &tokio::task::JoinError) -> DriveError {
     }
 }
 
+/// Opens a file to read it without updating its access time: reading an object's files
+/// would otherwise dirty their inodes (relatime updates a file's first atime after a
+/// write), a metadata write per GET. Falls back to a plain open where the drive's files
+/// belong to another user (O_NOATIME then fails with EPERM).
+pub(crate) fn open_for_read(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let no_atime = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path);
+    match no_atime {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => fs::File::open(path),
+        other => other,
+    }
+}
+
+/// `fs::read` through [`open_for_read`].
+fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = open_for_read(path)?;
+    let mut buf = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize + 1));
+    file.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 /// Maps an I/O error on `path` to a [`DriveError`].
 pub(crate) fn io_err(path: &Path, e: io::Error) -> DriveError {
     let path = path.display().to_string();
@@ -286,7 +310,7 @@ impl Drive for LocalDrive {
     async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError> {
         let path = self.file_path(volume, path)?;
         self.blocking(move |_| {
-            fs::read(&path)
+            read_whole(&path)
                 .map(Bytes::from)
                 .map_err(|e| io_err(&path, e))
         })
@@ -321,7 +345,7 @@ impl Drive for LocalDrive {
     ) -> Result<Box<dyn FileReader>, DriveError> {
         let path = self.file_path(volume, path)?;
         self.blocking(move |_| {
-            let mut file = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
+            let mut file = open_for_read(&path).map_err(|e| io_err(&path, e))?;
             file.seek(SeekFrom::Start(offset))
                 .map_err(|e| io_err(&path, e))?;
             Ok(Box::new(LocalReader::new(file, len, path)) as Box<dyn FileReader>)
@@ -432,7 +456,7 @@ fn statvfs(path: &Path) -> Result<DiskInfo, DriveError> {
 /// Reads the start of an object's metadata file: enough for the header, without the inline
 /// data (see [`super::metafile`]).
 pub(crate) fn read_meta_header(path: &Path) -> Result<Bytes, DriveError> {
-    let mut f = fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut f = open_for_read(path).map_err(|e| io_err(path, e))?;
     let mut buf = vec![0u8; 4096];
     let mut filled = 0;
     loop {
