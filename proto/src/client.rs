@@ -49,6 +49,16 @@ impl tonic::service::Interceptor for Signer {
     }
 }
 
+/// HTTP/2 receive window of one stream: enough for one stream to fill a fast link.
+pub const STREAM_WINDOW: u32 = 4 << 20;
+/// HTTP/2 receive window of a connection: so large that it never binds before the streams'
+/// own windows do. Streams that are read at different paces share a connection (a GET's
+/// shard streams from one peer, read in lockstep; files read in turn through one mount):
+/// with a connection window of a few stream windows, the streams sent ahead took all of it
+/// and starved the one the reader waited for, until its deadline. Memory stays bounded by
+/// the stream windows of the streams open.
+pub const CONNECTION_WINDOW: u32 = i32::MAX as u32;
+
 /// A signed client.
 pub type ObjectClient = ObjectServiceClient<InterceptedService<Channel, Signer>>;
 
@@ -64,8 +74,8 @@ pub async fn connect(
         .http2_keep_alive_interval(std::time::Duration::from_secs(5))
         .keep_alive_timeout(std::time::Duration::from_secs(10))
         .keep_alive_while_idle(true)
-        .initial_stream_window_size(4 << 20)
-        .initial_connection_window_size(8 << 20)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .connect()
         .await?;
     Ok(

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tessera_proto::auth::Credentials;
-use tessera_proto::client::{MAX_MESSAGE_SIZE, Signer};
+use tessera_proto::client::{self, MAX_MESSAGE_SIZE, Signer};
 use tessera_proto::internode::lock_service_client::LockServiceClient;
 use tessera_proto::internode::storage_service_client::StorageServiceClient;
 use tessera_proto::internode::{HelloRequest, HelloResponse};
@@ -58,8 +58,8 @@ fn channel(address: &str) -> Result<Channel, String> {
         .http2_keep_alive_interval(Duration::from_secs(5))
         .keep_alive_timeout(Duration::from_secs(5))
         .keep_alive_while_idle(true)
-        .initial_stream_window_size(4 << 20)
-        .initial_connection_window_size(8 << 20)
+        .initial_stream_window_size(client::STREAM_WINDOW)
+        .initial_connection_window_size(client::CONNECTION_WINDOW)
         .connect_lazy())
 }
 

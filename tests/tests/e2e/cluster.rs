@@ -418,3 +418,28 @@ async fn cluster_two_pools_given_with_ellipses_start_and_serve() {
         }
     }
 }
+
+/// A GET through one node reads several shards from each peer over one connection, in
+/// lockstep. Shards that a peer sends ahead must not take the connection's whole flow-
+/// control window from the shard the reader waits for: that stalled each starved stream
+/// until its deadline, marked a healthy peer offline and read parity instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_large_gets_never_starve_a_shard_stream() {
+    // One set of 16 drives (12+4), four on each node: four shard streams per peer.
+    let env = ClusterEnv::start(4, 4);
+    let mut c = env.cluster.node(0).client().await;
+    mb(&mut c, "big").await;
+    let data = pattern(96 << 20, 11);
+    put(&mut c, "big", "object", &data)
+        .await
+        .unwrap_or_else(|e| panic!("put: {e}\n{}", logs(&env)));
+    for round in 0..2 {
+        let got = get(&mut c, "big", "object")
+            .await
+            .unwrap_or_else(|e| panic!("get {round}: {e}\n{}", logs(&env)));
+        assert!(got == data, "get {round} returned other bytes");
+    }
+    let logs = logs(&env);
+    assert!(!logs.contains("stopped sending"), "{logs}");
+    assert!(!logs.contains("shard lost"), "{logs}");
+}
