@@ -7,8 +7,11 @@
 //! arrived before it started is covered by it. One [`GroupSync`] serves every drive on one
 //! file system (drives under one data directory share it), found by device id.
 //!
+//! A new leader waits a moment ([`GATHER`]) before it starts, so the drives of one PUT,
+//! which arrive together, share one sync.
+//!
 //! Invariants: [`GroupSync::barrier`] returns `Ok` only after a `syncfs` that *started*
-//! after the call began has succeeded; a failed `syncfs` fails every caller it was meant to
+//! after the call began has succeeded; at most one sync runs at a time; a failed `syncfs` fails every caller it was meant to
 //! cover (the error is not retried away: the kernel may have dropped the dirty pages).
 
 use std::collections::HashMap;
@@ -17,6 +20,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 /// The group commit of one file system.
 #[derive(Debug)]
@@ -27,11 +31,18 @@ pub(crate) struct GroupSync {
     done: Condvar,
 }
 
+/// How long a new leader waits for others to join before it starts a sync: the drives of
+/// one PUT arrive within microseconds of each other, and without the wait all but the
+/// first would need a second sync.
+const GATHER: Duration = Duration::from_micros(200);
+
 #[derive(Debug, Default)]
 struct State {
-    /// Generations of syncs started and finished; a sync is running when they differ.
+    /// Generations of syncs started and finished.
     started: u64,
     finished: u64,
+    /// A leader is gathering callers for, or running, the next sync.
+    leading: bool,
     /// The latest generation whose sync failed, and how.
     failed: Option<(u64, io::ErrorKind)>,
 }
@@ -60,7 +71,8 @@ impl GroupSync {
     /// Blocks until everything written before this call is on stable storage.
     pub(crate) fn barrier(&self) -> io::Result<()> {
         let mut state = self.state.lock().expect("poisoned");
-        // A sync running now may have started before our writes: we need the next one.
+        // A sync running now may have started before our writes: we need the next one to
+        // start (which may be the one a leader is gathering callers for).
         let needed = state.started + 1;
         loop {
             if state.finished >= needed {
@@ -69,13 +81,18 @@ impl GroupSync {
                     _ => Ok(()),
                 };
             }
-            if state.started == state.finished {
+            if !state.leading {
+                state.leading = true;
+                drop(state);
+                std::thread::sleep(GATHER);
+                state = self.state.lock().expect("poisoned");
                 state.started += 1;
                 let generation = state.started;
                 drop(state);
                 let result = crate::sys::syncfs(&self.handle);
                 state = self.state.lock().expect("poisoned");
                 state.finished = generation;
+                state.leading = false;
                 if let Err(e) = &result {
                     state.failed = Some((generation, e.kind()));
                 }
