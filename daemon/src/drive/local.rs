@@ -105,8 +105,7 @@ impl LocalDrive {
             .collect();
         let read = move || {
             let read_one = |d: &LocalDrive, p: Result<PathBuf, DriveError>| {
-                let file = p.and_then(|p| read_whole(&p).map_err(|e| io_err(&p, e)));
-                d.judge(file.map(Bytes::from))
+                d.judge(p.and_then(|p| read_bytes(&p)))
             };
             jobs.into_iter().map(|(d, p)| read_one(&d, p)).collect()
         };
@@ -218,12 +217,15 @@ pub(crate) fn open_for_read(path: &Path) -> io::Result<fs::File> {
     }
 }
 
-/// `fs::read` through [`open_for_read`].
-fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = open_for_read(path)?;
-    let mut buf = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize + 1));
-    file.read_to_end(&mut buf)?;
-    Ok(buf)
+/// The whole file at `path` (`fs::read` through [`open_for_read`]).
+fn read_bytes(path: &Path) -> Result<Bytes, DriveError> {
+    let read = || {
+        let mut file = open_for_read(path)?;
+        let mut buf = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize + 1));
+        file.read_to_end(&mut buf)?;
+        Ok(Bytes::from(buf))
+    };
+    read().map_err(|e| io_err(path, e))
 }
 
 /// Maps an I/O error on `path` to a [`DriveError`].
@@ -309,12 +311,7 @@ impl Drive for LocalDrive {
 
     async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError> {
         let path = self.file_path(volume, path)?;
-        self.blocking(move |_| {
-            read_whole(&path)
-                .map(Bytes::from)
-                .map_err(|e| io_err(&path, e))
-        })
-        .await
+        self.blocking(move |_| read_bytes(&path)).await
     }
 
     async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError> {

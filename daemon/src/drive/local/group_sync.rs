@@ -3,16 +3,15 @@
 //!
 //! A small PUT used to fsync a file and a directory on each of its drives; sixteen
 //! concurrent PUTs on four drives meant 128 flushes of the device. Now each waits for a
-//! barrier: the first waiter to find no sync running starts one, and every caller that
-//! arrived before it started is covered by it. One [`GroupSync`] serves every drive on one
-//! file system (drives under one data directory share it), found by device id.
-//!
-//! A new leader waits a moment ([`GATHER`]) before it starts, so the drives of one PUT,
-//! which arrive together, share one sync.
+//! barrier: a caller that finds no leader becomes one, waits a moment ([`GATHER`]) so the
+//! drives of one PUT, which arrive together, join it, then runs the sync; every caller that
+//! arrived before the sync started is covered by it. One [`GroupSync`] serves every drive
+//! on one file system (drives under one data directory share it), found by device id.
 //!
 //! Invariants: [`GroupSync::barrier`] returns `Ok` only after a `syncfs` that *started*
-//! after the call began has succeeded; at most one sync runs at a time; a failed `syncfs` fails every caller it was meant to
-//! cover (the error is not retried away: the kernel may have dropped the dirty pages).
+//! after the call began has succeeded; at most one sync runs at a time; a failed `syncfs`
+//! fails every caller it was meant to cover (the error is not retried away: the kernel may
+//! have dropped the dirty pages).
 
 use std::collections::HashMap;
 use std::fs::File;
