@@ -44,6 +44,10 @@ impl fuser::Filesystem for TesseraFs {
         let _ = config.add_capabilities(plus);
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
+        // Room for two read-aheads of the mount (8 MiB in 1 MiB requests) in flight: below
+        // the congestion threshold the kernel drops the pages it meant to read ahead.
+        let _ = config.set_max_background(32);
+        let _ = config.set_congestion_threshold(24);
         Ok(())
     }
 

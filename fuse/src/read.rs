@@ -1,8 +1,17 @@
-//! Reads of one open handle. A read that continues where the last one ended streams the
-//! rest of the object from there, with a read-ahead buffer that starts at 1 MiB and doubles
-//! as the reads keep coming in order, up to [`MAX_WINDOW`]; any other read fetches only the
-//! bytes asked for. Memory per handle stays below the window.
+//! Reads of one open handle. A read at the start of the file or where the last one ended
+//! starts streaming the rest of the object from there, with a read-ahead buffer that starts
+//! at 1 MiB and doubles as the stream is consumed, up to [`MAX_WINDOW`].
+//!
+//! The kernel sends its read-ahead as several requests in flight, and they do not always
+//! arrive in order. So the handle keeps the last [`KEEP`] bytes it took from the stream: a
+//! read up to [`PULL`] ahead of the stream takes the stream up to it, and a read behind it
+//! is served from what was kept. A read that comes later still fetches its own range (one
+//! ranged GET of just those bytes) and leaves the stream as it is. Any other read drops
+//! the stream; if it is where the last read ended it starts a new one, else it fetches
+//! its own range.
+//! Memory per handle stays below the window plus [`KEEP`].
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -14,9 +23,12 @@ use crate::remote::{RangeBody, Remote};
 /// First read-ahead window.
 const FIRST_WINDOW: usize = 1 << 20;
 /// Largest read-ahead window.
-pub const MAX_WINDOW: usize = 64 << 20;
-/// A forward jump this small within a stream is read through rather than reopened.
-const SKIP_MAX: u64 = 1 << 20;
+const MAX_WINDOW: usize = 64 << 20;
+/// Bytes of the stream kept after they were taken, for reads that arrive late.
+const KEEP: u64 = 32 << 20;
+/// A read this far ahead of the stream takes the stream up to it: twice the mount's
+/// kernel read-ahead (the kernel starts the next read-ahead before the last is done).
+const PULL: u64 = 16 << 20;
 
 /// Sequential-read state of a handle.
 #[derive(Default)]
@@ -32,11 +44,14 @@ struct ReadAhead {
     /// Bytes the task may hold unread: the window.
     budget: Arc<Semaphore>,
     window: usize,
-    /// Bytes read since the window last grew.
+    /// Bytes taken since the window last grew.
     consumed: usize,
-    /// Offset of the first byte of `buf`.
+    /// The last bytes taken from the stream, in order, at most [`KEEP`] and a chunk.
+    kept: VecDeque<Bytes>,
+    /// Offset of the first kept byte.
+    kept_start: u64,
+    /// Offset of the next byte of the stream: the end of `kept`.
     pos: u64,
-    buf: Bytes,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -77,47 +92,68 @@ impl ReadAhead {
             budget,
             window: FIRST_WINDOW,
             consumed: 0,
+            kept: VecDeque::new(),
+            kept_start: pos,
             pos,
-            buf: Bytes::new(),
             task,
         }
     }
 
-    /// The next buffered bytes, `None` at the end of the stream.
-    async fn fill(&mut self) -> FsResult<Option<()>> {
-        if !self.buf.is_empty() {
-            return Ok(Some(()));
-        }
-        match self.rx.recv().await {
-            Some(Ok(data)) => {
-                self.budget.add_permits(data.len().min(FIRST_WINDOW));
-                self.buf = data;
-                Ok(Some(()))
+    /// Whether a read at `offset` is for this stream: among the kept bytes, or at most
+    /// [`PULL`] ahead of the stream.
+    fn covers(&self, offset: u64) -> bool {
+        offset >= self.kept_start && offset <= self.pos + PULL
+    }
+
+    /// Takes the stream up to `end` (or its end), keeping what it takes.
+    async fn advance_to(&mut self, end: u64) -> FsResult<()> {
+        while self.pos < end {
+            let data = match self.rx.recv().await {
+                Some(Ok(data)) => data,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            };
+            self.budget.add_permits(data.len().min(FIRST_WINDOW));
+            self.pos += data.len() as u64;
+            self.consumed += data.len();
+            if self.consumed >= self.window {
+                self.consumed = 0;
+                self.grow();
             }
-            Some(Err(e)) => Err(e),
-            None => Ok(None),
+            self.kept.push_back(data);
+            while self.pos - self.kept_start > KEEP {
+                let Some(old) = self.kept.pop_front() else {
+                    break;
+                };
+                self.kept_start += old.len() as u64;
+            }
         }
+        Ok(())
     }
 
-    /// Takes `len` bytes from the stream (fewer at its end).
-    async fn take(&mut self, len: usize) -> FsResult<Bytes> {
-        if self.fill().await?.is_none() {
-            return Ok(Bytes::new());
+    /// The kept bytes `[start, end)`, or fewer when the stream ended first.
+    fn copy_out(&self, start: u64, end: u64) -> Bytes {
+        let end = end.min(self.pos);
+        let mut at = self.kept_start;
+        let mut out: Option<BytesMut> = None;
+        for chunk in &self.kept {
+            let chunk_end = at + chunk.len() as u64;
+            if chunk_end > start && at < end {
+                let from = start.max(at) - at;
+                let to = end.min(chunk_end) - at;
+                let part = chunk.slice(from as usize..to as usize);
+                if out.is_none() && at <= start && chunk_end >= end {
+                    return part; // Inside one chunk: no copy.
+                }
+                out.get_or_insert_with(|| BytesMut::with_capacity((end - start) as usize))
+                    .extend_from_slice(&part);
+            }
+            at = chunk_end;
         }
-        if self.buf.len() >= len {
-            self.pos += len as u64;
-            return Ok(self.buf.split_to(len));
-        }
-        let mut out = BytesMut::with_capacity(len);
-        while out.len() < len && self.fill().await?.is_some() {
-            let n = (len - out.len()).min(self.buf.len());
-            out.extend_from_slice(&self.buf.split_to(n));
-            self.pos += n as u64;
-        }
-        Ok(out.freeze())
+        out.map(BytesMut::freeze).unwrap_or_default()
     }
 
-    /// Reads continue in order: let the task run further ahead.
+    /// Reads are consumed in order: let the task run further ahead.
     fn grow(&mut self) {
         if self.window < MAX_WINDOW {
             self.budget.add_permits(self.window);
@@ -141,42 +177,38 @@ impl Reader {
         if offset >= end {
             return Ok(Bytes::new());
         }
-        let len = (end - offset) as usize;
-        // Read through a small forward gap of the stream; drop it on any other jump.
-        if let Some(ahead) = &mut self.ahead {
-            if offset < ahead.pos || offset - ahead.pos > SKIP_MAX {
-                self.ahead = None;
-            } else {
-                while ahead.pos < offset {
-                    let skip = (offset - ahead.pos) as usize;
-                    if ahead.take(skip).await?.is_empty() {
-                        break;
-                    }
-                }
-            }
-        }
         let sequential = offset == 0 || offset == self.last_end;
-        if self.ahead.is_none() && sequential {
-            let body = remote.get(bucket, key, offset, file_size).await?;
-            self.ahead = Some(ReadAhead::start(body, offset));
-        }
         self.last_end = end;
-        let Some(ahead) = &mut self.ahead else {
-            return fetch(remote, bucket, key, offset, end).await;
+        let ahead = match self.ahead.take() {
+            Some(ahead) if ahead.covers(offset) => self.ahead.insert(ahead),
+            Some(ahead) if offset < ahead.kept_start && offset + KEEP >= ahead.kept_start => {
+                // Too late even for the kept bytes: fetch this range, keep the stream.
+                self.ahead = Some(ahead);
+                tracing::debug!(offset, len = end - offset, "late read");
+                return fetch(remote, bucket, key, offset, end).await;
+            }
+            _ if !sequential => return fetch(remote, bucket, key, offset, end).await,
+            _ => {
+                tracing::debug!(offset, "read stream started");
+                let body = remote.get(bucket, key, offset, file_size).await?;
+                self.ahead.insert(ReadAhead::start(body, offset))
+            }
         };
-        let data = ahead.take(len).await?;
-        if data.len() < len {
+        let taken = ahead.advance_to(end).await;
+        let data = match taken {
+            Ok(()) => ahead.copy_out(offset, end),
+            Err(e) => {
+                self.ahead = None;
+                return Err(e);
+            }
+        };
+        if data.len() as u64 != end - offset {
             // The object is shorter than it was said to be, or the stream broke.
             self.ahead = None;
             return Err(FsError::posix(
                 fuser::Errno::EIO,
                 "the object changed while read",
             ));
-        }
-        ahead.consumed += len;
-        if ahead.consumed >= ahead.window {
-            ahead.consumed = 0;
-            ahead.grow();
         }
         Ok(data)
     }

@@ -16,6 +16,14 @@ pub use cluster::Cluster;
 pub use mount::{Mount, MountPointGuard, fuse_available};
 use tessera_proto::client::{ObjectClient, connect};
 
+/// Bytes process `pid` has read with read(2) and its kin (`rchar` in /proc/PID/io).
+pub fn rchar(pid: u32) -> std::io::Result<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
+    let line = io.lines().find_map(|l| l.strip_prefix("rchar:"));
+    let value = line.and_then(|v| v.trim().parse().ok());
+    value.ok_or_else(|| std::io::Error::other("no rchar in /proc/PID/io"))
+}
+
 /// Credentials every test node runs with.
 pub const USER: &str = "test-user";
 /// Password every test node runs with.
@@ -192,6 +200,13 @@ impl Node {
     /// The process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Bytes the process has read with read(2) and its kin (`rchar` in /proc/PID/io): what
+    /// it read from its drives, plus the requests it received.
+    pub fn bytes_read(&self) -> std::io::Result<u64> {
+        let pid = self.pid().ok_or(std::io::ErrorKind::NotFound)?;
+        rchar(pid)
     }
 
     /// `kill -9`.

@@ -33,10 +33,13 @@ impl FileReader for LocalReader {
         let mut file = self.file.take().ok_or_else(|| short(&self.path))?;
         let path = self.path.clone();
         let (file, buf) = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            file.read_exact(&mut buf)
-                .map(|()| (file, buf))
-                .map_err(|e| io_err(&path, e))
+            // Read into fresh capacity: no zeroing of a buffer about to be overwritten.
+            let mut buf = Vec::with_capacity(len);
+            match (&mut file).take(len as u64).read_to_end(&mut buf) {
+                Ok(n) if n == len => Ok((file, buf)),
+                Ok(_) => Err(short(&path)),
+                Err(e) => Err(io_err(&path, e)),
+            }
         })
         .await
         .map_err(|e| task_failed(&e))??;

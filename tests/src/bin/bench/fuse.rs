@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, ensure};
 use bytes::Bytes;
-use tessera_tests::{Mount, Node, PASSWORD, USER, md5_hex, pattern};
+use tessera_tests::{Mount, Node, PASSWORD, USER, md5_hex, pattern, rchar};
 
 use super::grpc::{peak_rss, status_mib};
 use super::s3::{S3Client, large, sync};
@@ -33,7 +33,7 @@ use super::{MIB, drop_caches, mib_per_s, num, start_node};
 #[path = "fuse_ops.rs"]
 mod ops;
 use ops::{
-    S3fs, Tarball, Target, local_listing, ls_l, put_listing, rchar, read_compare, write_file,
+    S3fs, Tarball, Target, local_listing, ls_l, put_listing, read_compare, write_file,
     write_generated,
 };
 

@@ -185,13 +185,6 @@ impl Tarball {
     }
 }
 
-/// Bytes `pid` has read with read(2) and its kin (`rchar` in /proc/PID/io).
-pub(super) fn rchar(pid: u32) -> anyhow::Result<u64> {
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
-    let line = io.lines().find_map(|l| l.strip_prefix("rchar:"));
-    Ok(line.context("no rchar")?.trim().parse()?)
-}
-
 /// Writes `size` bytes of 1 MiB blocks, each numbered in its first 8 bytes, then fsyncs and
 /// closes; returns the time.
 pub(super) fn write_generated(path: &Path, size: usize) -> anyhow::Result<Duration> {
