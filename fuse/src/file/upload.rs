@@ -1,6 +1,6 @@
-//! Uploads: the streamed PutObject of a file written in order, and the upload of a
-//! staging file; both wait for the cluster's commit, after which the inode's attributes are
-//! the server's again.
+//! Uploads: the streamed PutObject of a file written in order (started once a chunk is
+//! full, or at the commit), and the upload of a staging file; both wait for the cluster's
+//! commit, after which the inode's attributes are the server's again.
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
@@ -19,44 +19,80 @@ use crate::namespace::Inner;
 /// Size of the data messages of a streamed upload.
 pub(super) const UPLOAD_CHUNK: usize = 1 << 20;
 
+/// A streamed upload. The PutObject starts with the first full chunk, so a file smaller
+/// than one goes up in one call at its commit, with the attributes set meanwhile (`tar`
+/// sets times, owner and mode before it closes each file).
+#[derive(Default)]
 pub(super) struct Upload {
+    put: Option<Put>,
+    buf: BytesMut,
+    /// Bytes taken so far, sent or buffered.
+    pub(super) written: u64,
+}
+
+/// A PutObject in progress.
+pub(super) struct Put {
     pub(super) tx: mpsc::Sender<Option<Bytes>>,
     pub(super) task: JoinHandle<FsResult<ObjectInfo>>,
-    pub(super) buf: BytesMut,
-    pub(super) written: u64,
+    /// The metadata it was started with.
     pub(super) metadata: HashMap<String, String>,
 }
 
 impl Upload {
-    pub(super) async fn send(&mut self, force: bool) -> Result<(), ()> {
-        if self.buf.len() >= UPLOAD_CHUNK || (force && !self.buf.is_empty()) {
-            let chunk = self.buf.split().freeze();
-            self.tx.send(Some(chunk)).await.map_err(drop)?;
-        }
-        Ok(())
-    }
-
-    pub(super) async fn write(&mut self, data: &[u8]) -> Result<(), ()> {
+    /// Takes `data`; sends a chunk once one is full, starting the PutObject with `start`
+    /// (given no size) if it has not started yet.
+    pub(super) async fn write(
+        &mut self,
+        data: &[u8],
+        start: impl FnOnce(Option<u64>) -> FsResult<Put>,
+    ) -> FsResult<()> {
         self.buf.extend_from_slice(data);
         self.written += data.len() as u64;
-        self.send(false).await
-    }
-
-    pub(super) async fn finish(mut self) -> FsResult<ObjectInfo> {
-        let sent = self.send(true).await;
-        drop(self.tx);
-        let result = crate::remote::finish(self.task).await;
-        if result.is_ok() && sent.is_err() {
-            return Err(FsError::posix(Errno::EIO, "upload ended early"));
+        if self.buf.len() < UPLOAD_CHUNK {
+            return Ok(());
         }
-        result
+        let put = match &mut self.put {
+            Some(put) => put,
+            None => self.put.insert(start(None)?),
+        };
+        let chunk = self.buf.split().freeze();
+        // A closed channel means the call failed: finishing it says why.
+        put.tx.send(Some(chunk)).await.map_err(|_| ended_early())
     }
 
-    pub(super) async fn abort(self) {
-        let _ = self.tx.send(None).await;
-        drop(self.tx);
-        let _ = self.task.await;
+    /// Sends the rest and waits for the commit; a PutObject not started yet starts now
+    /// with `start`, given the size. Returns the object and the metadata it went up with.
+    pub(super) async fn finish(
+        mut self,
+        start: impl FnOnce(Option<u64>) -> FsResult<Put>,
+    ) -> FsResult<(ObjectInfo, HashMap<String, String>)> {
+        let put = match self.put.take() {
+            Some(put) => put,
+            None => start(Some(self.written))?,
+        };
+        let sent = if self.buf.is_empty() {
+            Ok(())
+        } else {
+            put.tx.send(Some(self.buf.split().freeze())).await
+        };
+        drop(put.tx);
+        let info = crate::remote::finish(put.task).await?;
+        sent.map_err(|_| ended_early())?;
+        Ok((info, put.metadata))
     }
+
+    /// Cancels the PutObject, if it started: nothing is committed. Returns the error the
+    /// call ended with.
+    pub(super) async fn abort(self) -> Option<FsError> {
+        let put = self.put?;
+        let _ = put.tx.send(None).await;
+        drop(put.tx);
+        crate::remote::finish(put.task).await.err()
+    }
+}
+
+fn ended_early() -> FsError {
+    FsError::posix(Errno::EIO, "upload ended early")
 }
 
 impl Inner {
@@ -65,9 +101,8 @@ impl Inner {
         let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
             return Ok(());
         };
-        let sent = up.metadata.clone();
-        match up.finish().await {
-            Ok(info) => {
+        match up.finish(|size| self.start_put(ino, size)).await {
+            Ok((info, sent)) => {
                 s.dirty = false;
                 self.uploaded(ino, info, &sent).await
             }
@@ -76,6 +111,15 @@ impl Inner {
                 Err(e)
             }
         }
+    }
+
+    /// Starts the PutObject of `ino` with its attributes as they are now.
+    pub(super) fn start_put(&self, ino: u64, size: Option<u64>) -> FsResult<Put> {
+        let (path, attr, _) = self.node(ino)?;
+        let (bucket, key) = self.key_of(&path)?;
+        let metadata = attr.metadata();
+        let (tx, task) = self.remote.upload(&bucket, &key, metadata.clone(), size);
+        Ok(Put { tx, task, metadata })
     }
 
     /// After an upload of `ino`: metadata changed meanwhile goes up too, and the inode's

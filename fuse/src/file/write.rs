@@ -3,10 +3,9 @@
 
 use std::os::unix::fs::FileExt;
 
-use bytes::BytesMut;
 use fuser::Errno;
 
-use super::upload::{UPLOAD_CHUNK, Upload};
+use super::upload::Upload;
 use super::{Body, FileState, OpenFile};
 use crate::error::{FsError, FsResult};
 use crate::namespace::Inner;
@@ -34,20 +33,20 @@ impl Inner {
         };
         if streaming_at == Some(offset) {
             if matches!(s.body, Body::Remote) {
-                s.body = Body::Streaming(self.start_upload(handle.ino)?);
+                s.body = Body::Streaming(Upload::default());
             }
             let Body::Streaming(up) = &mut s.body else {
                 unreachable!("set above")
             };
-            if up.write(data).await.is_err() {
+            if let Err(e) = up
+                .write(data, |size| self.start_put(handle.ino, size))
+                .await
+            {
                 let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
                     unreachable!("matched above")
                 };
-                let e = up
-                    .finish()
-                    .await
-                    .err()
-                    .unwrap_or(FsError::posix(Errno::EIO, "upload failed"));
+                // The call's own error says more than the closed channel.
+                let e = up.abort().await.unwrap_or(e);
                 s.failed = Some(e.errno());
                 return Err(e);
             }
@@ -62,20 +61,6 @@ impl Inner {
         s.dirty = true;
         self.touch(handle.ino, s.size);
         Ok(data.len() as u32)
-    }
-
-    fn start_upload(&self, ino: u64) -> FsResult<Upload> {
-        let (path, attr, _) = self.node(ino)?;
-        let (bucket, key) = self.key_of(&path)?;
-        let metadata = attr.metadata();
-        let (tx, task) = self.remote.upload(&bucket, &key, metadata.clone(), None);
-        Ok(Upload {
-            tx,
-            task,
-            buf: BytesMut::with_capacity(UPLOAD_CHUNK),
-            written: 0,
-            metadata,
-        })
     }
 
     /// Makes the body a staging file holding the current data: commits a streamed upload

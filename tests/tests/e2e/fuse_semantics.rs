@@ -3,6 +3,7 @@
 //! that carry attributes.
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
@@ -142,8 +143,25 @@ async fn fuse_attributes_symlinks_and_statfs() {
     fs::create_dir(fx.at("d")).expect("mkdir");
     fs::set_permissions(fx.at("d"), fs::Permissions::from_mode(0o700)).expect("chmod dir");
     std::os::unix::fs::symlink("f", fx.at("l")).expect("symlink");
+    // As tar does: attributes set on the open file before close. A small file goes up
+    // with them in its one PutObject; a large one's PutObject started before them.
+    let late_mtime = UNIX_EPOCH + Duration::new(1_600_000_000, 5_000);
+    for (name, len) in [("small", 10), ("large", 3 << 20)] {
+        let mut f = fs::File::create(fx.at(name)).expect("create");
+        f.write_all(&vec![7u8; len]).expect("write");
+        f.set_modified(late_mtime).expect("futimens");
+        std::os::unix::fs::fchown(&f, Some(4321), Some(8765)).expect("fchown");
+        f.set_permissions(fs::Permissions::from_mode(0o604))
+            .expect("fchmod");
+    }
     // A second mount sees what the first stored (not its caches).
     let other = fx.mount_another("other", &["--bucket", &fx.bucket]);
+    for (name, len) in [("small", 10), ("large", 3 << 20)] {
+        let m = fs::metadata(other.path.join(name)).expect("stat");
+        let got = (m.mode() & 0o7777, m.uid(), m.gid(), m.len());
+        assert_eq!(got, (0o604, 4321, 8765, len), "{name}");
+        assert_eq!(m.modified().expect("mtime"), late_mtime, "{name}");
+    }
     let m = fs::metadata(other.path.join("f")).expect("stat");
     assert_eq!(
         (m.mode() & 0o7777, m.uid(), m.gid(), m.len()),
