@@ -10,8 +10,11 @@ use super::{ObjectError, ObjectInfo, ObjectLayer};
 use crate::drive::WalkOptions;
 use crate::erasure::ListEntry;
 
-/// Most keys a listing returns at once.
-pub const MAX_KEYS: usize = 1000;
+/// Most keys a listing returns at once (S3 asks for at most 1000; the mount, whose pages
+/// each cost a read of the whole directory on every drive, asks for more).
+pub const MAX_KEYS: usize = 10_000;
+/// Entries a walk reads at least while keys fold under a delimiter other than `/`.
+const FOLD_WALK: usize = 1000;
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +27,7 @@ pub struct ListQuery {
     pub start_after: String,
     /// A token from a previous page.
     pub continuation: Option<String>,
-    /// At most this many keys and prefixes (capped at 1000).
+    /// At most this many keys and prefixes (capped at [`MAX_KEYS`]).
     pub max_keys: usize,
 }
 
@@ -101,7 +104,7 @@ impl ObjectLayer {
                 start_after: resume.clone(),
                 recursive: q.delimiter != "/",
                 // Folded keys list nothing: walk a full page even for a small max-keys.
-                limit: if folding { want.max(MAX_KEYS) } else { want },
+                limit: if folding { want.max(FOLD_WALK) } else { want },
             };
             let pages =
                 futures::future::join_all(self.sets().map(|s| s.list_page(bucket, &opts))).await;

@@ -216,7 +216,7 @@ async fn fuse_listing_carries_attributes_and_pages() {
     let Some(fx) = FuseEnv::start(&[]).await else {
         return;
     };
-    // 2,500 entries: three listing pages, files and directories mixed.
+    // 2,500 entries, files and directories mixed (the 100k test below takes ten pages).
     for i in 0..2_400 {
         fx.s3
             .put(&fx.bucket, &format!("big/f{i:05}"), &[b'x'; 3])
