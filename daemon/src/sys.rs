@@ -53,3 +53,52 @@ pub fn syncfs(file: &std::fs::File) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `struct open_how` of `openat2(2)` (libc's is `non_exhaustive`).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Opens `path` read-only (`O_NOATIME`) only if the kernel resolves every component from
+/// its caches (`openat2` with `RESOLVE_CACHED`): `None` when that would read the disk, or
+/// on any error (also a kernel without `openat2`); the caller then takes a blocking path.
+pub fn open_cached(path: &CStr) -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_NOATIME | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_CACHED,
+    };
+    // SAFETY: `path` is NUL-terminated and `how` is a valid `open_how` of the size passed;
+    // openat2 only reads both.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &raw const how,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Some(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Reads into `buf` at `offset` only what the page cache holds (`preadv2` with
+/// `RWF_NOWAIT`): `None` when the read would wait for the disk, or on any error.
+pub fn read_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let offset = i64::try_from(offset).ok()?;
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: the descriptor belongs to `file`, which outlives the call, and `iov` covers
+    // exactly the writable memory of `buf`.
+    let rc = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    usize::try_from(rc).ok()
+}

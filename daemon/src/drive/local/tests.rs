@@ -205,3 +205,21 @@ async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
     );
     assert!(!t.path().join("d").exists());
 }
+
+#[test]
+fn cached_reads_return_whole_small_files_or_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let small = t.path().join("small");
+    std::fs::write(&small, b"in the page cache").unwrap();
+    assert_eq!(
+        read_cached(&small).as_deref(),
+        Some(&b"in the page cache"[..])
+    );
+    let empty = t.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(read_cached(&empty).as_deref(), Some(&b""[..]));
+    let large = t.path().join("large");
+    std::fs::write(&large, vec![1u8; CACHED_READ_MAX as usize + 1]).unwrap();
+    assert_eq!(read_cached(&large), None, "too large for a worker thread");
+    assert_eq!(read_cached(&t.path().join("missing")), None);
+}
