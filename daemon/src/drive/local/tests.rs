@@ -206,6 +206,9 @@ async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
     assert!(!t.path().join("d").exists());
 }
 
+/// Needs what the fast path uses: Linux 5.12+ (`openat2` with `RESOLVE_CACHED`) and a file
+/// system that honours `RWF_NOWAIT` (ext4, xfs, btrfs). Without them the drive still works,
+/// through the blocking pool, but this test fails: the fast path would never be taken.
 #[test]
 fn cached_reads_return_whole_small_files_or_nothing() {
     let t = tempfile::tempdir().unwrap();
