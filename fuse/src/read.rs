@@ -194,14 +194,11 @@ impl Reader {
                 self.ahead.insert(ReadAhead::start(body, offset))
             }
         };
-        let taken = ahead.advance_to(end).await;
-        let data = match taken {
-            Ok(()) => ahead.copy_out(offset, end),
-            Err(e) => {
-                self.ahead = None;
-                return Err(e);
-            }
-        };
+        if let Err(e) = ahead.advance_to(end).await {
+            self.ahead = None;
+            return Err(e);
+        }
+        let data = ahead.copy_out(offset, end);
         if data.len() as u64 != end - offset {
             // The object is shorter than it was said to be, or the stream broke.
             self.ahead = None;

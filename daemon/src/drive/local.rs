@@ -11,10 +11,11 @@
 
 mod files;
 mod group_sync;
+mod read;
 mod walk;
 
 use std::fs;
-use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{self, ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use bytes::Bytes;
 
 use self::files::{LocalReader, LocalWriter};
 use self::group_sync::GroupSync;
+use self::read::{open_for_read, read_bytes, read_cached};
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, VolumeInfo,
     WalkOptions, WalkPage, check_path,
@@ -100,28 +102,35 @@ impl LocalDrive {
         volume: &str,
         path: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
-        let jobs: Vec<_> = drives
-            .iter()
-            .map(|d| ((*d).clone(), d.file_path(volume, path)))
-            .collect();
-        // Files the kernel holds in its caches are read here, without the handoff.
-        let cached: Option<Vec<Bytes>> = jobs
-            .iter()
-            .map(|(_, p)| p.as_deref().ok().and_then(read_cached))
-            .collect();
-        if let Some(files) = cached {
-            return files.into_iter().map(Ok).collect();
+        // Files the kernel holds in its caches are read here, without the handoff; only
+        // the others go to the blocking pool.
+        let mut files: Vec<Option<Result<Bytes, DriveError>>> = Vec::with_capacity(drives.len());
+        let mut misses = Vec::new();
+        for (i, d) in drives.iter().enumerate() {
+            let path = d.file_path(volume, path);
+            match path.as_deref().ok().and_then(read_cached) {
+                Some(file) => files.push(Some(Ok(file))),
+                None => {
+                    files.push(None);
+                    misses.push((i, (*d).clone(), path));
+                }
+            }
         }
-        let read = move || {
-            let read_one = |d: &LocalDrive, p: Result<PathBuf, DriveError>| {
-                d.judge(p.and_then(|p| read_bytes(&p)))
+        if !misses.is_empty() {
+            let read = move || {
+                let read_one = |(i, d, p): (usize, LocalDrive, Result<PathBuf, _>)| {
+                    (i, d.judge(p.and_then(|p| read_bytes(&p))))
+                };
+                misses.into_iter().map(read_one).collect::<Vec<_>>()
             };
-            jobs.into_iter().map(|(d, p)| read_one(&d, p)).collect()
-        };
-        match tokio::task::spawn_blocking(read).await {
-            Ok(files) => files,
-            Err(e) => drives.iter().map(|_| Err(task_failed(&e))).collect(),
+            match tokio::task::spawn_blocking(read).await {
+                Ok(read) => read.into_iter().for_each(|(i, r)| files[i] = Some(r)),
+                Err(e) => files.iter_mut().for_each(|f| {
+                    f.get_or_insert_with(|| Err(task_failed(&e)));
+                }),
+            }
         }
+        files.into_iter().flatten().collect()
     }
 
     fn is_formatted(&self) -> bool {
@@ -208,64 +217,6 @@ fn task_failed(e: &tokio::task::JoinError) -> DriveError {
     DriveError::Offline {
         reason: format!("drive task failed: {e}"),
     }
-}
-
-/// Opens a file to read it without updating its access time: reading an object's files
-/// would otherwise dirty their inodes (relatime updates a file's first atime after a
-/// write), a metadata write per GET. Falls back to a plain open where the drive's files
-/// belong to another user (O_NOATIME then fails with EPERM).
-pub(crate) fn open_for_read(path: &Path) -> io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let no_atime = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME)
-        .open(path);
-    match no_atime {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => fs::File::open(path),
-        other => other,
-    }
-}
-
-/// The whole file at `path` (`fs::read` through [`open_for_read`]).
-fn read_bytes(path: &Path) -> Result<Bytes, DriveError> {
-    let read = || {
-        let mut file = open_for_read(path)?;
-        let mut buf = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize + 1));
-        file.read_to_end(&mut buf)?;
-        Ok(Bytes::from(buf))
-    };
-    read().map_err(|e| io_err(path, e))
-}
-
-/// Largest file [`read_cached`] reads on the caller's thread.
-const CACHED_READ_MAX: u64 = 256 << 10;
-
-/// The whole file at `path` if it is small and the kernel's caches hold its path and its
-/// pages, read without blocking (a tokio worker may call it); else `None`, and the caller
-/// reads it with [`read_bytes`] on the blocking pool.
-fn read_cached(path: &Path) -> Option<Bytes> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let file = crate::sys::open_cached(&c_path)?;
-    let len = file.metadata().ok()?.len();
-    if len > CACHED_READ_MAX {
-        return None;
-    }
-    // One byte more than the size, to see the end.
-    let mut buf = vec![0u8; len as usize + 1];
-    let mut filled = 0;
-    loop {
-        let n = crate::sys::read_cached(&file, &mut buf[filled..], filled as u64)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-        if filled == buf.len() {
-            return None; // It grew: read it the ordinary way.
-        }
-    }
-    buf.truncate(filled);
-    Some(Bytes::from(buf))
 }
 
 /// Maps an I/O error on `path` to a [`DriveError`].
@@ -488,31 +439,6 @@ fn statvfs(path: &Path) -> Result<DiskInfo, DriveError> {
         free: avail,
         used: total.saturating_sub(free),
     })
-}
-
-/// Reads the start of an object's metadata file: enough for the header, without the inline
-/// data (see [`super::metafile`]).
-pub(crate) fn read_meta_header(path: &Path) -> Result<Bytes, DriveError> {
-    let mut f = open_for_read(path).map_err(|e| io_err(path, e))?;
-    let mut buf = vec![0u8; 4096];
-    let mut filled = 0;
-    loop {
-        let n = f.read(&mut buf[filled..]).map_err(|e| io_err(path, e))?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-        match super::metafile::header_len(&buf[..filled]) {
-            Some(need) if need <= filled => break,
-            Some(need) => buf.resize(need, 0),
-            None if filled == buf.len() => buf.resize(buf.len() * 2, 0),
-            None => {}
-        }
-    }
-    buf.truncate(filled);
-    let rel = path.display().to_string();
-    super::metafile::strip_inline(Bytes::from(buf))
-        .map_err(|reason| DriveError::Corrupt { path: rel, reason })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use bytes::Bytes;
 
+use super::read::CACHED_READ_MAX;
 use super::*;
 use crate::drive::metafile;
 

@@ -16,7 +16,8 @@ use crate::drive::{
     check_path, object_dir,
 };
 
-use super::{io_err, read_meta_header};
+use super::io_err;
+use super::read::read_meta_header;
 
 /// Names in `dir`, sorted; directories end in `/`.
 pub(super) fn read_dir_sorted(dir: &Path) -> Result<Vec<String>, DriveError> {

@@ -1,0 +1,95 @@
+//! Whole-file reads of a local drive: without touching access times, from the kernel's
+//! caches without blocking when it holds them (for a tokio worker), and of the header of
+//! an object's metadata file alone (for listings).
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+use bytes::Bytes;
+
+use super::io_err;
+use crate::drive::DriveError;
+
+/// Opens a file to read it without updating its access time: reading an object's files
+/// would otherwise dirty their inodes (relatime updates a file's first atime after a
+/// write), a metadata write per GET. Falls back to a plain open where the drive's files
+/// belong to another user (O_NOATIME then fails with EPERM).
+pub(super) fn open_for_read(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let no_atime = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path);
+    match no_atime {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => fs::File::open(path),
+        other => other,
+    }
+}
+
+/// The whole file at `path` (`fs::read` through [`open_for_read`]).
+pub(super) fn read_bytes(path: &Path) -> Result<Bytes, DriveError> {
+    let read = || {
+        let mut file = open_for_read(path)?;
+        let mut buf = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize + 1));
+        file.read_to_end(&mut buf)?;
+        Ok(Bytes::from(buf))
+    };
+    read().map_err(|e| io_err(path, e))
+}
+
+/// Largest file [`read_cached`] reads on the caller's thread.
+pub(super) const CACHED_READ_MAX: u64 = 256 << 10;
+
+/// The whole file at `path` if it is small and the kernel's caches hold its path and its
+/// pages, read without blocking (a tokio worker may call it); else `None`, and the caller
+/// reads it with [`read_bytes`] on the blocking pool.
+pub(super) fn read_cached(path: &Path) -> Option<Bytes> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let file = crate::sys::open_cached(&c_path)?;
+    let len = file.metadata().ok()?.len();
+    if len > CACHED_READ_MAX {
+        return None;
+    }
+    // One byte more than the size, to see the end.
+    let mut buf = vec![0u8; len as usize + 1];
+    let mut filled = 0;
+    loop {
+        let n = crate::sys::read_cached(&file, &mut buf[filled..], filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+        if filled == buf.len() {
+            return None; // It grew: read it the ordinary way.
+        }
+    }
+    buf.truncate(filled);
+    Some(Bytes::from(buf))
+}
+
+/// Reads the start of an object's metadata file: enough for the header, without the inline
+/// data (see [`crate::drive::metafile`]).
+pub(super) fn read_meta_header(path: &Path) -> Result<Bytes, DriveError> {
+    let mut f = open_for_read(path).map_err(|e| io_err(path, e))?;
+    let mut buf = vec![0u8; 4096];
+    let mut filled = 0;
+    loop {
+        let n = f.read(&mut buf[filled..]).map_err(|e| io_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+        match crate::drive::metafile::header_len(&buf[..filled]) {
+            Some(need) if need <= filled => break,
+            Some(need) => buf.resize(need, 0),
+            None if filled == buf.len() => buf.resize(buf.len() * 2, 0),
+            None => {}
+        }
+    }
+    buf.truncate(filled);
+    let rel = path.display().to_string();
+    crate::drive::metafile::strip_inline(Bytes::from(buf))
+        .map_err(|reason| DriveError::Corrupt { path: rel, reason })
+}
