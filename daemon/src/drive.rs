@@ -6,7 +6,9 @@
 //! - every path a drive is given is checked by [`check_path`]: relative, `/`-separated, no
 //!   empty, `.` or `..` segment, so nothing can name a file outside the drive;
 //! - `write_all` and `rename_data` are durable when they return (data durable, then the
-//!   rename, then the rename durable);
+//!   rename, then the rename durable); a `write_all` to a [`Target::Fresh`] path skips the
+//!   first step, and a crash before it returns may leave that file torn (see
+//!   [`metafile::is_torn`]);
 //! - deleting a path removes the parent directories it leaves empty, up to the volume.
 //!
 //! Tested by the unit tests of `local` and, end to end, by every object test.
@@ -34,6 +36,21 @@ pub const RESERVED_PREFIX: &str = ".tessera";
 /// The directory that holds a key ending in `/` (a directory marker): key `a/b/` lives in
 /// `a/b/.tessera.dir/`, so it never collides with the object `a/b`.
 pub const DIR_MARKER: &str = ".tessera.dir";
+
+/// What a whole-file write may find at its path; it decides how many flushes the write
+/// needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A committed file may be there. The new file is made durable before it replaces the
+    /// old one, so a crash leaves one or the other: two flushes.
+    Replace,
+    /// Nothing committed is there (for an object, the caller saw no metadata on this drive
+    /// while holding the object's write lock). The file is renamed into place and flushed
+    /// once; a crash before the write returns may leave it empty or zero-filled, a torn
+    /// file, which readers take for absent. The write was not acknowledged, so nothing is
+    /// lost.
+    Fresh,
+}
 
 /// What went wrong on one drive.
 #[derive(Debug, thiserror::Error)]
@@ -216,8 +233,15 @@ pub trait Drive: Send + Sync + 'static {
 
     /// Reads a whole (small) file.
     async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError>;
-    /// Writes a whole (small) file durably and atomically, replacing any old one.
-    async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError>;
+    /// Writes a whole (small) file durably and atomically, replacing any old one (see
+    /// [`Target`] for what a crash may leave).
+    async fn write_all(
+        &self,
+        volume: &str,
+        path: &str,
+        data: Bytes,
+        target: Target,
+    ) -> Result<(), DriveError>;
     /// Creates (truncating) a file for streaming writes; parent directories are created.
     async fn create_file(
         &self,

@@ -19,6 +19,7 @@ mod encode;
 mod heal;
 mod list;
 pub mod meta;
+mod meta_io;
 mod multipart;
 mod object;
 mod quorum;

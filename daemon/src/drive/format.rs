@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{Drive, DriveError, META_VOLUME};
+use super::{Drive, DriveError, META_VOLUME, Target};
 
 /// The file's path inside [`META_VOLUME`].
 pub const FORMAT_FILE: &str = "format.json";
@@ -99,6 +99,6 @@ pub async fn write_format(drive: &dyn Drive, format: &Format) -> Result<(), Driv
         reason: e.to_string(),
     })?;
     drive
-        .write_all(META_VOLUME, FORMAT_FILE, Bytes::from(data))
+        .write_all(META_VOLUME, FORMAT_FILE, Bytes::from(data), Target::Replace)
         .await
 }

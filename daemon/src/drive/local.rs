@@ -3,9 +3,10 @@
 //! Every operation runs its blocking file-system calls on tokio's blocking pool. Paths are
 //! checked with [`check_path`] before they are joined to the root, so no request reaches a
 //! file outside the drive. Durable writes go to a temporary name in the same directory, are
-//! made durable, then renamed over the target, and the rename made durable. Small writes
-//! and renames are made durable by the file system's group commit ([`GroupSync`]) rather
-//! than an fsync each; streamed (shard) files are fsynced on their own.
+//! made durable, then renamed over the target, and the rename made durable (see `write`).
+//! Small writes and renames are made durable by the file system's group commit
+//! ([`GroupSync`]) rather than an fsync each; streamed (shard) files are fsynced on their
+//! own.
 //!
 //! Tested by the unit tests at the end of this file and by every end-to-end test.
 
@@ -13,9 +14,10 @@ mod files;
 mod group_sync;
 mod read;
 mod walk;
+mod write;
 
 use std::fs;
-use std::io::{self, ErrorKind, Seek, SeekFrom, Write};
+use std::io::{self, ErrorKind, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,9 +27,10 @@ use bytes::Bytes;
 use self::files::{LocalReader, LocalWriter};
 use self::group_sync::GroupSync;
 use self::read::{open_for_read, read_bytes, read_cached};
+use self::write::{FileWrite, write_batch};
 use super::{
-    DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, VolumeInfo,
-    WalkOptions, WalkPage, check_path,
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, Target,
+    VolumeInfo, WalkOptions, WalkPage, check_path,
 };
 
 /// A drive on a local directory.
@@ -159,24 +162,6 @@ impl LocalDrive {
         fs::create_dir_all(parent).map_err(|e| io_err(path, e))
     }
 
-    /// Writes `data` durably to `path` through a temporary sibling and a rename: the
-    /// sibling is durable before the rename replaces anything, and the rename is durable
-    /// before this returns.
-    fn write_durably(&self, path: &Path, data: &[u8]) -> Result<(), DriveError> {
-        self.create_parent(path)?;
-        let tmp = path.with_file_name(format!(".tessera-tmp-{}", uuid::Uuid::new_v4().as_simple()));
-        let result = (|| {
-            fs::File::create(&tmp)?.write_all(data)?;
-            self.sync.barrier()?;
-            fs::rename(&tmp, path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(path, e));
-        }
-        self.make_durable(path)
-    }
-
     /// Makes every change made so far on this drive durable (see [`GroupSync`]).
     fn make_durable(&self, path: &Path) -> Result<(), DriveError> {
         self.sync.barrier().map_err(|e| io_err(path, e))
@@ -305,9 +290,25 @@ impl Drive for LocalDrive {
         self.blocking(move |_| read_bytes(&path)).await
     }
 
-    async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError> {
-        let path = self.file_path(volume, path)?;
-        self.blocking(move |d| d.write_durably(&path, &data)).await
+    async fn write_all(
+        &self,
+        volume: &str,
+        path: &str,
+        data: Bytes,
+        target: Target,
+    ) -> Result<(), DriveError> {
+        let write = FileWrite {
+            drive: self.clone(),
+            path: self.file_path(volume, path)?,
+            data,
+            target,
+        };
+        self.blocking(move |_| {
+            write_batch(std::slice::from_ref(&write))
+                .pop()
+                .expect("one result")
+        })
+        .await
     }
 
     async fn create_file(

@@ -77,6 +77,14 @@ fn checked_header(file: &Bytes) -> Result<Bytes, String> {
     Ok(header)
 }
 
+/// True for a torn file: empty or all zeros, what a crash leaves of a file renamed into
+/// place before its data reached the disk (a [`super::Target::Fresh`] write that never
+/// returned). It stands for no file at all; a file that fails its checks otherwise is
+/// corrupt.
+pub fn is_torn(file: &[u8]) -> bool {
+    file.iter().all(|&b| b == 0)
+}
+
 /// The verified header from (at least) the start of a metadata file.
 pub fn strip_inline(start: Bytes) -> Result<Bytes, String> {
     checked_header(&start)
@@ -113,5 +121,15 @@ mod tests {
             assert!(decode(Bytes::from(bad)).is_err(), "flip at {at} undetected");
         }
         assert!(decode(file.slice(..file.len() - 1)).is_err());
+    }
+
+    #[test]
+    fn only_empty_or_zero_filled_files_are_torn() {
+        assert!(is_torn(b""));
+        assert!(is_torn(&[0; 4096]));
+        assert!(!is_torn(&encode(b"", b"")));
+        let mut one_byte = [0; 64];
+        one_byte[63] = 1;
+        assert!(!is_torn(&one_byte));
     }
 }

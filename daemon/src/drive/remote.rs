@@ -17,8 +17,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::{
-    DiskInfo, Drive, DriveError, FileReader, FileWriter, VolumeInfo, WalkEntry, WalkOptions,
-    WalkPage,
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkEntry,
+    WalkOptions, WalkPage,
 };
 use crate::internode::peer::{CALL_TIMEOUT, Peer, STREAM_TIMEOUT};
 use crate::internode::status::from_status;
@@ -136,12 +136,19 @@ impl Drive for RemoteDrive {
             .map_err(|s| from_status(&s, volume, path))
     }
 
-    async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError> {
+    async fn write_all(
+        &self,
+        volume: &str,
+        path: &str,
+        data: Bytes,
+        target: Target,
+    ) -> Result<(), DriveError> {
         let req = pb::WriteAllRequest {
             drive: self.path.clone(),
             volume: volume.to_string(),
             path: path.to_string(),
             data,
+            fresh: target == Target::Fresh,
         };
         self.peer
             .call(CALL_TIMEOUT, self.peer.storage().write_all(req))

@@ -14,7 +14,7 @@ use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record,
 use super::object::{ObjectAttrs, multipart_etag, new_data_dir};
 use super::set::{ErasureSet, tmp_path};
 use super::{BLOCK_SIZE, ErasureError, MAX_PART_NUMBER, MIN_PART_SIZE, now_ns};
-use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, join};
+use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target, join};
 
 const UPLOAD_META: &str = "upload.meta";
 
@@ -165,7 +165,9 @@ impl ErasureSet {
                             reason: "part shard not written".into(),
                         });
                     }
-                    drive.write_all(META_VOLUME, &path, record).await
+                    drive
+                        .write_all(META_VOLUME, &path, record, Target::Replace)
+                        .await
                 }
             })
             .await;

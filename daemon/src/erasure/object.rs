@@ -16,7 +16,9 @@ use super::heal::HealScan;
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::set::{ErasureSet, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
-use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, join, object_dir};
+use crate::drive::{
+    DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, Target, join, object_dir,
+};
 use crate::lock::{LockGuard, LockMode};
 
 /// What a writer sets on a new object.
@@ -215,15 +217,14 @@ impl ErasureSet {
         let old = self.read_raw_metas(bucket, key).await;
         self.pause_before_commit().await;
         lock.check()?;
-        let results = self
-            .each(|d, drive| {
+        let files = (0..self.drives.len())
+            .map(|d| {
                 let m = Self::meta_for_drive(&meta, d);
                 let shard = m.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
-                let file = m.to_file(&frames[shard]);
-                let path = path.clone();
-                async move { drive.write_all(bucket, &path, file).await }
+                Ok((m.to_file(&frames[shard]), Self::target_over(&old[d])))
             })
-            .await;
+            .collect();
+        let results = self.write_metas(bucket, &path, files).await;
         self.settle_commit(&lock, bucket, key, &results, &old, None)
             .await?;
         self.remove_old_data(bucket, key, &old, None).await;
@@ -242,20 +243,18 @@ impl ErasureSet {
     ) -> Result<ObjectMeta, ErasureError> {
         let tmp = tmp_path(tmp_id);
         let tmp_meta = join(&tmp, OBJECT_META_FILE);
-        let written = self
-            .each(|d, drive| {
-                let file = Self::meta_for_drive(meta, d).to_file(&[]);
-                let tmp_meta = tmp_meta.clone();
-                async move {
-                    if !staged[d] {
-                        return Err(DriveError::Offline {
-                            reason: "shard not staged".into(),
-                        });
-                    }
-                    drive.write_all(META_VOLUME, &tmp_meta, file).await
+        // A new staging path (`Fresh`); `rename_data` flushes again after the move.
+        let files = (0..self.drives.len())
+            .map(|d| {
+                if !staged[d] {
+                    return Err(DriveError::Offline {
+                        reason: "shard not staged".into(),
+                    });
                 }
+                Ok((Self::meta_for_drive(meta, d).to_file(&[]), Target::Fresh))
             })
-            .await;
+            .collect();
+        let written = self.write_metas(META_VOLUME, &tmp_meta, files).await;
         let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
         let lock = self
             .locks
@@ -448,7 +447,9 @@ impl ErasureSet {
                         .rename_data(bucket, &object_dir(dst), data_dir, bucket, &object_dir(src))
                         .await;
                     if let Ok(file) = old {
-                        let _ = drive.write_all(bucket, &meta_path(dst), file.clone()).await;
+                        let _ = drive
+                            .write_all(bucket, &meta_path(dst), file.clone(), Target::Replace)
+                            .await;
                     }
                 }
             }

@@ -12,8 +12,9 @@ use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
-use crate::drive::local::LocalDrive;
-use crate::drive::{Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, join, object_dir};
+use crate::drive::{
+    Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, Target, join, object_dir,
+};
 use crate::layout::{Placement, write_quorum};
 use crate::lock::{LockGuard, NamespaceLock};
 
@@ -118,54 +119,6 @@ impl ErasureSet {
         Fut: Future<Output = Result<T, DriveError>> + 'a,
     {
         futures::future::join_all(self.drives.iter().enumerate().map(|(i, d)| f(i, d))).await
-    }
-
-    /// Raw `tessera.meta` files of `bucket/key` from every drive.
-    pub(super) async fn read_raw_metas(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Vec<Result<Bytes, DriveError>> {
-        let path = meta_path(key);
-        let local: Vec<_> = self.drives.iter().filter_map(|d| d.as_local()).collect();
-        if local.len() < 2 {
-            return self.each(|_, d| d.read_all(bucket, &path)).await;
-        }
-        // The local drives' files in one trip to the blocking pool, the others meanwhile.
-        let remote = self.each(|_, d| async {
-            match d.as_local() {
-                Some(_) => Ok(None),
-                None => d.read_all(bucket, &path).await.map(Some),
-            }
-        });
-        let (local, remote) = tokio::join!(LocalDrive::read_all_of(&local, bucket, &path), remote);
-        let mut local = local.into_iter();
-        remote
-            .into_iter()
-            .map(|r| match r {
-                Ok(None) => local.next().expect("one result per local drive"),
-                Ok(Some(file)) => Ok(file),
-                Err(e) => Err(e),
-            })
-            .collect()
-    }
-
-    /// Decodes raw metadata files; a file that fails its checks counts as corrupt.
-    pub(super) fn decode_metas(
-        raw: &[Result<Bytes, DriveError>],
-        key: &str,
-    ) -> Vec<Result<(ObjectMeta, Bytes), DriveError>> {
-        raw.iter()
-            .map(|r| match r {
-                Ok(file) => {
-                    ObjectMeta::from_file(file.clone()).map_err(|reason| DriveError::Corrupt {
-                        path: meta_path(key),
-                        reason,
-                    })
-                }
-                Err(e) => Err(clone_error(e)),
-            })
-            .collect()
     }
 
     /// Resolves the metadata of `bucket/key` by quorum.
@@ -314,7 +267,10 @@ impl ErasureSet {
                             return;
                         }
                         let _ = match old {
-                            Ok(file) => d.write_all(bucket, &path, file.clone()).await,
+                            Ok(file) => {
+                                d.write_all(bucket, &path, file.clone(), Target::Replace)
+                                    .await
+                            }
                             Err(_) => d.delete(bucket, &path, false).await,
                         };
                         if let Some(dd) = new_data_dir {
@@ -395,7 +351,7 @@ impl ErasureSet {
         data: Bytes,
     ) -> Result<(), ErasureError> {
         let results = self
-            .each(|_, d| d.write_all(volume, path, data.clone()))
+            .each(|_, d| d.write_all(volume, path, data.clone(), Target::Replace))
             .await;
         super::quorum::require_writes(&results, self.write_quorum(), || format!("{volume}/{path}"))
     }

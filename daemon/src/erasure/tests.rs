@@ -159,3 +159,43 @@ async fn a_corrupt_shard_is_detected_and_rebuilt_from_parity() {
         Err(ErasureError::TooFewShards { .. })
     ));
 }
+
+/// What a crash leaves of an unacknowledged new object written with one flush
+/// (`Target::Fresh`): metadata files renamed into place whose bytes never reached the disk.
+#[tokio::test]
+async fn torn_metadata_files_read_as_no_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = set(dir.path(), 4, 2).await;
+    let body = data(1000);
+    write(&set, "t", &body).await;
+    let meta_file = |d: usize| dir.path().join(format!("d{d}/b/t/tessera.meta"));
+    // One torn drive of four: the object still reads, from the three others.
+    std::fs::write(meta_file(0), b"").unwrap();
+    assert_eq!(read(&set, "t", RangeSpec::Full).await.unwrap(), body);
+    // All torn (empty, or zero-filled as some file systems leave them): no object at all,
+    // neither to reads nor to listings, and the key takes a new write.
+    for d in 1..4 {
+        std::fs::write(meta_file(d), vec![0u8; 4096 * (d % 2)]).unwrap();
+    }
+    assert!(matches!(
+        set.head_object("b", "t").await,
+        Err(ErasureError::ObjectNotFound { .. })
+    ));
+    let opts = crate::drive::WalkOptions {
+        recursive: true,
+        limit: 100,
+        ..Default::default()
+    };
+    assert!(set.list_page("b", &opts).await.unwrap().entries.is_empty());
+    let again = data(5000);
+    write(&set, "t", &again).await;
+    assert_eq!(read(&set, "t", RangeSpec::Full).await.unwrap(), again);
+    // A file that fails its checks otherwise is corrupt, not absent.
+    for d in 0..4 {
+        std::fs::write(meta_file(d), b"not a metadata file").unwrap();
+    }
+    assert!(!matches!(
+        set.head_object("b", "t").await,
+        Err(ErasureError::ObjectNotFound { .. }) | Ok(_)
+    ));
+}

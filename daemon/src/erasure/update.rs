@@ -16,7 +16,7 @@ use super::ErasureError;
 use super::meta::ObjectMeta;
 use super::object::lock_name;
 use super::set::{ErasureSet, meta_path};
-use crate::drive::DriveError;
+use crate::drive::{DriveError, Target};
 use crate::lock::LockMode;
 
 /// Changes to an object's user metadata.
@@ -93,7 +93,7 @@ impl ErasureSet {
                     }),
                 };
                 let path = path.clone();
-                async move { drive.write_all(bucket, &path, file?).await }
+                async move { drive.write_all(bucket, &path, file?, Target::Replace).await }
             })
             .await;
         // Below write quorum, the old files go back where the new ones were written.

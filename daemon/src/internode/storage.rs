@@ -15,7 +15,7 @@ use tessera_proto::internode::storage_service_server::StorageService;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::status::to_status;
-use crate::drive::{Drive, DriveError, WalkOptions};
+use crate::drive::{Drive, DriveError, Target, WalkOptions};
 
 /// Largest piece of a file sent in one message.
 const READ_CHUNK: u64 = 256 << 10;
@@ -152,9 +152,14 @@ impl StorageService for StorageRpc {
         self.traffic
             .received
             .fetch_add(r.data.len() as u64, Ordering::Relaxed);
+        let target = if r.fresh {
+            Target::Fresh
+        } else {
+            Target::Replace
+        };
         empty(
             self.drive(&r.drive)?
-                .write_all(&r.volume, &r.path, r.data)
+                .write_all(&r.volume, &r.path, r.data, target)
                 .await,
         )
     }

@@ -12,7 +12,7 @@
 use super::bucket::record_path;
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectLayer};
-use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR};
+use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target};
 use crate::erasure::{HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle};
 
 impl ObjectLayer {
@@ -112,7 +112,9 @@ impl ObjectLayer {
                         match drive.read_all(META_VOLUME, path).await {
                             Ok(r) if r == record => Ok(()),
                             Ok(_) | Err(DriveError::NotFound { .. }) => {
-                                drive.write_all(META_VOLUME, path, record).await
+                                drive
+                                    .write_all(META_VOLUME, path, record, Target::Replace)
+                                    .await
                             }
                             Err(e) => Err(e),
                         }

@@ -14,9 +14,14 @@ fn drive() -> (tempfile::TempDir, LocalDrive) {
 async fn put_object(d: &LocalDrive, key: &str) {
     let meta = metafile::encode(key.as_bytes(), b"");
     let dir = crate::drive::object_dir(key);
-    d.write_all("b", &format!("{dir}/{OBJECT_META_FILE}"), meta)
-        .await
-        .unwrap();
+    d.write_all(
+        "b",
+        &format!("{dir}/{OBJECT_META_FILE}"),
+        meta,
+        Target::Fresh,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -39,7 +44,9 @@ async fn paths_outside_the_drive_are_refused() {
             ),
             "{bad:?} accepted"
         );
-        assert!(d.write_all("b", bad, Bytes::new()).await.is_err());
+        for target in [Target::Replace, Target::Fresh] {
+            assert!(d.write_all("b", bad, Bytes::new(), target).await.is_err());
+        }
     }
     assert!(matches!(
         d.make_volume("..").await,
@@ -118,9 +125,14 @@ async fn walk_prefixes_that_leave_the_volume_list_nothing() {
     put_object(&d, "a/b").await;
     // Objects beside and above the volume that an escaping walk would find.
     let meta = metafile::encode(b"secret", b"");
-    d.write_all("other", &format!("secret/{OBJECT_META_FILE}"), meta.clone())
-        .await
-        .unwrap();
+    d.write_all(
+        "other",
+        &format!("secret/{OBJECT_META_FILE}"),
+        meta.clone(),
+        Target::Replace,
+    )
+    .await
+    .unwrap();
     std::fs::create_dir_all(t.path().join("above")).unwrap();
     std::fs::write(t.path().join("above").join(OBJECT_META_FILE), &meta).unwrap();
     for prefix in [
@@ -166,9 +178,14 @@ async fn rename_data_moves_data_dir_and_meta() {
         .unwrap();
     w.write(Bytes::from_static(b"shard")).await.unwrap();
     w.finish().await.unwrap();
-    d.write_all(META_VOLUME, "tmp/u1/tessera.meta", Bytes::from_static(b"m"))
-        .await
-        .unwrap();
+    d.write_all(
+        META_VOLUME,
+        "tmp/u1/tessera.meta",
+        Bytes::from_static(b"m"),
+        Target::Fresh,
+    )
+    .await
+    .unwrap();
     d.rename_data(META_VOLUME, "tmp/u1", Some(".tessera.dd"), "b", "k/ey")
         .await
         .unwrap();
@@ -200,7 +217,7 @@ async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
         Err(DriveError::Unformatted)
     ));
     assert!(
-        d.write_all("b", "k2/tessera.meta", Bytes::new())
+        d.write_all("b", "k2/tessera.meta", Bytes::new(), Target::Fresh)
             .await
             .is_err()
     );
@@ -226,4 +243,54 @@ fn cached_reads_return_whole_small_files_or_nothing() {
     std::fs::write(&large, vec![1u8; CACHED_READ_MAX as usize + 1]).unwrap();
     assert_eq!(read_cached(&large), None, "too large for a worker thread");
     assert_eq!(read_cached(&t.path().join("missing")), None);
+}
+
+#[tokio::test]
+async fn batched_writes_answer_per_drive_and_leave_no_temporary_files() {
+    let t = tempfile::tempdir().unwrap();
+    let drives: Vec<LocalDrive> = (0..3)
+        .map(|i| {
+            let d = LocalDrive::open(t.path().join(format!("d{i}"))).unwrap();
+            std::fs::write(d.root().join(".tessera/format.json"), "{}").unwrap();
+            d
+        })
+        .collect();
+    // Drive 1 lacks the volume: its write fails, the others' succeed.
+    drives[0].make_volume("b").await.unwrap();
+    drives[2].make_volume("b").await.unwrap();
+    std::fs::create_dir_all(drives[2].root().join("b/k")).unwrap();
+    std::fs::write(drives[2].root().join("b/k/f"), "old").unwrap();
+    let writes = drives
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let target = if i == 2 {
+                Target::Replace
+            } else {
+                Target::Fresh
+            };
+            (d, Bytes::from(format!("new {i}")), target)
+        })
+        .collect();
+    let results = LocalDrive::write_all_of(writes, "b", "k/f").await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(DriveError::VolumeNotFound { .. })));
+    for i in [0, 2] {
+        let dir = drives[i].root().join("b/k");
+        assert_eq!(
+            std::fs::read(dir.join("f")).unwrap(),
+            format!("new {i}").as_bytes()
+        );
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "temporary file left"
+        );
+    }
+    let invalid =
+        LocalDrive::write_all_of(vec![(&drives[0], Bytes::new(), Target::Fresh)], "b", "../x");
+    assert!(matches!(
+        invalid.await[0],
+        Err(DriveError::InvalidPath { .. })
+    ));
 }

@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use super::verify::Check;
 use super::{HealOutcome, HealScan, ignore_missing};
 use crate::drive::{
-    Drive, DriveError, FileWriter, META_VOLUME, OBJECT_META_FILE, join, object_dir,
+    Drive, DriveError, FileWriter, META_VOLUME, OBJECT_META_FILE, Target, join, object_dir,
 };
 use crate::erasure::decode::{ObjectReader, Sources, block_len, block_size};
 use crate::erasure::meta::ObjectMeta;
@@ -251,7 +251,7 @@ impl ErasureSet {
                 .filter(|old| !old.is_empty() && *old != meta.data_dir);
             async move {
                 with_volume(drive, bucket, move || {
-                    drive.write_all(bucket, path, file.clone())
+                    drive.write_all(bucket, path, file.clone(), Target::Replace)
                 })
                 .await?;
                 if let Some(old) = old_data_dir {
@@ -383,7 +383,12 @@ impl ErasureSet {
         let drive = self.drives[d].as_ref();
         let file = Self::meta_for_drive(meta, d).to_file(&[]);
         drive
-            .write_all(META_VOLUME, &join(tmp, OBJECT_META_FILE), file)
+            .write_all(
+                META_VOLUME,
+                &join(tmp, OBJECT_META_FILE),
+                file,
+                Target::Fresh,
+            )
             .await?;
         let dir = object_dir(key);
         // A damaged copy of the same data directory would block the rename.

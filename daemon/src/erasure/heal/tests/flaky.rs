@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::drive::local::LocalDrive;
 use crate::drive::{
-    DiskInfo, Drive, DriveError, FileReader, FileWriter, VolumeInfo, WalkOptions, WalkPage,
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkOptions, WalkPage,
 };
 
 pub struct Flaky {
@@ -66,8 +66,14 @@ impl Drive for Flaky {
     async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError> {
         self.up()?.read_all(volume, path).await
     }
-    async fn write_all(&self, volume: &str, path: &str, data: Bytes) -> Result<(), DriveError> {
-        self.up()?.write_all(volume, path, data).await
+    async fn write_all(
+        &self,
+        volume: &str,
+        path: &str,
+        data: Bytes,
+        target: Target,
+    ) -> Result<(), DriveError> {
+        self.up()?.write_all(volume, path, data, target).await
     }
     async fn create_file(
         &self,
