@@ -66,9 +66,19 @@ struct OpenHow {
 /// its caches (`openat2` with `RESOLVE_CACHED`): `None` when that would read the disk, or
 /// on any error (also a kernel without `openat2`); the caller then takes a blocking path.
 pub fn open_cached(path: &CStr) -> Option<std::fs::File> {
+    openat2_cached(path, libc::O_RDONLY | libc::O_NOATIME)
+}
+
+/// True when `path` is a directory and the kernel knows it from its caches alone; false
+/// when it is not, or when finding out would read the disk.
+pub fn is_cached_dir(path: &CStr) -> bool {
+    openat2_cached(path, libc::O_PATH | libc::O_DIRECTORY).is_some()
+}
+
+fn openat2_cached(path: &CStr, flags: libc::c_int) -> Option<std::fs::File> {
     use std::os::fd::FromRawFd;
     let how = OpenHow {
-        flags: (libc::O_RDONLY | libc::O_NOATIME | libc::O_CLOEXEC) as u64,
+        flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
         resolve: libc::RESOLVE_CACHED,
     };

@@ -17,28 +17,12 @@ impl ErasureSet {
         bucket: &str,
         key: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
-        let path = meta_path(key);
-        let local: Vec<_> = self.drives.iter().filter_map(|d| d.as_local()).collect();
-        if local.len() < 2 {
-            return self.each(|_, d| d.read_all(bucket, &path)).await;
-        }
-        // The local drives' files in one trip to the blocking pool, the others meanwhile.
-        let remote = self.each(|_, d| async {
-            match d.as_local() {
-                Some(_) => Ok(None),
-                None => d.read_all(bucket, &path).await.map(Some),
-            }
-        });
-        let (local, remote) = tokio::join!(LocalDrive::read_all_of(&local, bucket, &path), remote);
-        let mut local = local.into_iter();
-        remote
-            .into_iter()
-            .map(|r| match r {
-                Ok(None) => local.next().expect("one result per local drive"),
-                Ok(Some(file)) => Ok(file),
-                Err(e) => Err(e),
-            })
-            .collect()
+        let path = &meta_path(key);
+        self.each_batched(
+            |locals| async move { LocalDrive::read_all_of(&locals, bucket, path).await },
+            |d| d.read_all(bucket, path),
+        )
+        .await
     }
 
     /// How to write a drive's new metadata file over `old`, the raw file read from that

@@ -69,6 +69,13 @@ pub(super) fn read_cached(path: &Path) -> Option<Bytes> {
     Some(Bytes::from(buf))
 }
 
+/// True when `path` is a directory the kernel's caches know, found without blocking.
+pub(super) fn is_cached_dir(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes())
+        .is_ok_and(|c_path| crate::sys::is_cached_dir(&c_path))
+}
+
 /// Reads the start of an object's metadata file: enough for the header, without the inline
 /// data (see [`crate::drive::metafile`]).
 pub(super) fn read_meta_header(path: &Path) -> Result<Bytes, DriveError> {

@@ -243,6 +243,9 @@ fn cached_reads_return_whole_small_files_or_nothing() {
     std::fs::write(&large, vec![1u8; CACHED_READ_MAX as usize + 1]).unwrap();
     assert_eq!(read_cached(&large), None, "too large for a worker thread");
     assert_eq!(read_cached(&t.path().join("missing")), None);
+    assert!(is_cached_dir(t.path()));
+    assert!(!is_cached_dir(&small), "a file is no directory");
+    assert!(!is_cached_dir(&t.path().join("missing")));
 }
 
 #[tokio::test]

@@ -16,8 +16,33 @@ use crate::drive::{
     check_path, object_dir,
 };
 
-use super::io_err;
 use super::read::read_meta_header;
+use super::{LocalDrive, io_err, task_failed};
+
+impl LocalDrive {
+    /// [`Drive::walk`](crate::drive::Drive::walk) of several local drives, one after the
+    /// other in one trip to the blocking pool; results in the order of `drives`.
+    pub async fn walk_of(
+        drives: &[&LocalDrive],
+        volume: &str,
+        opts: &WalkOptions,
+    ) -> Vec<Result<WalkPage, DriveError>> {
+        let jobs: Vec<_> = drives
+            .iter()
+            .map(|d| ((*d).clone(), d.volume_path(volume)))
+            .collect();
+        let opts = opts.clone();
+        let walk_all = move || {
+            jobs.into_iter()
+                .map(|(d, dir)| d.judge(dir.and_then(|dir| walk(&dir, &opts))))
+                .collect()
+        };
+        match tokio::task::spawn_blocking(walk_all).await {
+            Ok(pages) => pages,
+            Err(e) => drives.iter().map(|_| Err(task_failed(&e))).collect(),
+        }
+    }
+}
 
 /// Names in `dir`, sorted; directories end in `/`.
 pub(super) fn read_dir_sorted(dir: &Path) -> Result<Vec<String>, DriveError> {
