@@ -1,8 +1,15 @@
 //! How a kernel request becomes a task: the runtime runs the operation, and its result
 //! (errors through [`FsError::errno`](crate::error::FsError::errno)) becomes the reply.
+//!
+//! Most operations answer from the mount's memory (a cached attribute, a new file's
+//! `chmod`, a buffered write), and handing them to a worker thread would cost more than
+//! they do. So an operation is first polled once on the kernel request's own thread, in
+//! the runtime's context; only one that has to wait (for the server, a lock, a full
+//! buffer) goes on as a task, and its waker is then the task's.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 
 use fuser::{Errno, FileHandle, Generation, ReplyEmpty, ReplyEntry};
 
@@ -21,13 +28,18 @@ impl TesseraFs {
         done: impl FnOnce(Result<T, Errno>) + Send + 'static,
     ) {
         let op = op(self.inner.clone());
-        self.rt.spawn(async move {
+        let mut task = Box::pin(async move {
             let result = op.await;
             if let Err(e) = &result {
                 tracing::debug!(op = name, "{e}");
             }
             done(result.map_err(|e| e.errno()));
         });
+        let _runtime = self.rt.enter();
+        let mut first_poll = Context::from_waker(Waker::noop());
+        if task.as_mut().poll(&mut first_poll).is_pending() {
+            self.rt.spawn(task);
+        }
     }
 
     pub(super) fn entry(
