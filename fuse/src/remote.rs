@@ -193,9 +193,6 @@ impl Remote {
 
     /// Starts a PutObject of `bucket/key` with `metadata`; the data goes through the
     /// returned sender, `None` aborting the upload (the server stores nothing).
-    ///
-    /// The call runs on the blocking pool under `Handle::block_on`: tonic's
-    /// client-streaming future cannot be proven `Send` for `tokio::spawn` (rust#102211).
     pub fn upload(
         &self,
         bucket: &str,
@@ -218,10 +215,7 @@ impl Remote {
         let (tx, rx) = mpsc::channel::<Option<Bytes>>(4);
         let requests = upload_requests(header, rx);
         let mut client = self.c();
-        let rt = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || {
-            rt.block_on(async move { Ok(client.put_object(requests).await?.into_inner()) })
-        });
+        let task = tokio::spawn(async move { Ok(client.put_object(requests).await?.into_inner()) });
         (tx, task)
     }
 
@@ -249,20 +243,25 @@ pub async fn finish(task: JoinHandle<FsResult<ObjectInfo>>) -> FsResult<ObjectIn
         .unwrap_or_else(|e| Err(FsError::Io(std::io::Error::other(e.to_string()))))
 }
 
+/// The request stream of an upload: the header, then the chunks from `rx`. Built from
+/// named types only (no async block or closure), so the call's future is `Send`.
 fn upload_requests(
     header: PutObjectHeader,
     rx: mpsc::Receiver<Option<Bytes>>,
 ) -> impl Stream<Item = PutObjectRequest> + Send + 'static {
     use futures::StreamExt;
-    let head = futures::stream::once(async move {
+    fn data_message(chunk: Option<Bytes>) -> PutObjectRequest {
         PutObjectRequest {
-            msg: Some(put_object_request::Msg::Header(header)),
+            msg: chunk.map(put_object_request::Msg::Data),
         }
-    });
-    let data = tokio_stream::wrappers::ReceiverStream::new(rx).map(|chunk| PutObjectRequest {
-        msg: chunk.map(put_object_request::Msg::Data),
-    });
-    head.chain(data)
+    }
+    let head = PutObjectRequest {
+        msg: Some(put_object_request::Msg::Header(header)),
+    };
+    futures::stream::iter([head]).chain(
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+            .map(data_message as fn(Option<Bytes>) -> PutObjectRequest),
+    )
 }
 
 async fn next_message(
