@@ -26,7 +26,7 @@ use crate::layout::Placement;
 
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
 pub use error::ObjectError;
-pub use list::{ListQuery, ListResult};
+pub use list::{ListQuery, ListResult, PathLookup};
 pub use multipart::{PartInfo, UploadSummary};
 use validate::{check_bucket_name, check_key};
 

@@ -184,6 +184,19 @@ impl ObjectService for ObjectRpc {
         )))
     }
 
+    async fn lookup(
+        &self,
+        r: Request<pb::LookupRequest>,
+    ) -> Result<Response<pb::LookupResponse>, Status> {
+        let r = r.into_inner();
+        let found = self.layer.lookup(&r.bucket, &r.key).await?;
+        Ok(Response::new(pb::LookupResponse {
+            object: found.object.map(object_info),
+            marker: found.marker.map(object_info),
+            is_prefix: found.is_prefix,
+        }))
+    }
+
     async fn delete_object(
         &self,
         r: Request<pb::DeleteObjectRequest>,

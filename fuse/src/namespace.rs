@@ -183,20 +183,16 @@ impl Inner {
                 Ok(attr)
             }
             Place::Key(b, k) => {
-                let prefix = format!("{k}/");
-                let (head, list) = tokio::join!(
-                    self.remote.head(&b, &k),
-                    self.remote.list(&b, &prefix, true, "", 1)
-                );
-                let list = list?;
-                if let Some(marker) = list.objects.iter().find(|o| o.key == prefix) {
+                // A directory wins over an object of the same name.
+                let found = self.remote.lookup(&b, &k).await?;
+                if let Some(marker) = &found.marker {
                     return Ok(Attr::of_object(marker, d));
                 }
-                if !list.objects.is_empty() || !list.common_prefixes.is_empty() {
+                if found.is_prefix {
                     return Ok(Attr::implicit_dir(d));
                 }
-                match head? {
-                    Some(info) => Ok(Attr::of_object(&info, d)),
+                match &found.object {
+                    Some(info) => Ok(Attr::of_object(info, d)),
                     None => Err(FsError::posix(Errno::ENOENT, "no such file or directory")),
                 }
             }

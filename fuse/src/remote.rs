@@ -10,9 +10,9 @@ use futures::Stream;
 use tessera_proto::auth::Credentials;
 use tessera_proto::client::{self, ObjectClient};
 use tessera_proto::object::{
-    self as pb, ByteRange, GetObjectRequest, HeadObjectRequest, ListObjectsRequest,
-    ListObjectsResponse, ObjectAttributes, ObjectInfo, PutObjectHeader, PutObjectRequest,
-    get_object_response, put_object_request,
+    self as pb, ByteRange, GetObjectRequest, ListObjectsRequest, ListObjectsResponse,
+    ObjectAttributes, ObjectInfo, PutObjectHeader, PutObjectRequest, get_object_response,
+    put_object_request,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -91,17 +91,14 @@ impl Remote {
         deadline(self.c().delete_bucket(req)).await.map(drop)
     }
 
-    /// An object's info, `None` when it does not exist.
-    pub async fn head(&self, bucket: &str, key: &str) -> FsResult<Option<ObjectInfo>> {
-        let req = HeadObjectRequest {
+    /// What `key` names: the object, the directory marker `key/`, whether keys lie under
+    /// `key/` (one call for a LOOKUP).
+    pub async fn lookup(&self, bucket: &str, key: &str) -> FsResult<pb::LookupResponse> {
+        let req = pb::LookupRequest {
             bucket: bucket.into(),
             key: key.into(),
         };
-        match deadline(self.c().head_object(req)).await {
-            Ok(info) => Ok(Some(info)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        deadline(self.c().lookup(req)).await
     }
 
     /// One page of a listing.

@@ -44,6 +44,17 @@ pub struct ListResult {
     pub next_token: Option<String>,
 }
 
+/// What a key names in a file system's view (see [`ObjectLayer::lookup`]).
+#[derive(Debug, Clone, Default)]
+pub struct PathLookup {
+    /// The object `key`.
+    pub object: Option<ObjectInfo>,
+    /// The directory marker `key/`.
+    pub marker: Option<ObjectInfo>,
+    /// Some key starts with `key/` (the marker counts).
+    pub is_prefix: bool,
+}
+
 enum Item {
     Object(ObjectInfo),
     Prefix(String),
@@ -67,6 +78,34 @@ fn decode_token(token: &str) -> Result<String, ObjectError> {
 }
 
 impl ObjectLayer {
+    /// The object `key`, the directory marker `key/` and whether any key lies under
+    /// `key/`: a HEAD and a one-key listing, run together. A listing error wins (it says
+    /// what a HEAD's "not found" would hide, such as a missing bucket).
+    pub async fn lookup(&self, bucket: &str, key: &str) -> Result<PathLookup, ObjectError> {
+        let dir = format!("{key}/");
+        let q = ListQuery {
+            prefix: dir.clone(),
+            delimiter: "/".into(),
+            max_keys: 1,
+            ..Default::default()
+        };
+        let (object, listed) =
+            tokio::join!(self.head_object(bucket, key), self.list_objects(bucket, &q));
+        let listed = listed?;
+        let object = match object {
+            Ok(info) => Some(info),
+            Err(ObjectError::ObjectNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let is_prefix = !listed.objects.is_empty() || !listed.prefixes.is_empty();
+        let marker = listed.objects.into_iter().find(|o| o.key == dir);
+        Ok(PathLookup {
+            object,
+            marker,
+            is_prefix,
+        })
+    }
+
     /// One page of the objects of `bucket`.
     pub async fn list_objects(
         &self,

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use tessera_proto::object as pb;
+use tonic::Code;
 
 use crate::common::*;
 
@@ -142,4 +143,45 @@ async fn a_prefix_listing_reads_only_the_prefix_directory() {
     assert_eq!(keys, ["wanted/a"]);
     let (keys, _) = list(&mut c, "scope", "wanted/", "").await;
     assert_eq!(keys, ["wanted/a"]);
+}
+
+/// The mount's LOOKUP in one call: an object, a directory marker, a prefix with no marker,
+/// a name that is both, nothing, and a missing bucket.
+#[tokio::test]
+async fn lookup_tells_objects_markers_and_prefixes_apart() {
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "lookups").await;
+    for key in ["file", "dir/", "implicit/x", "both", "both/y"] {
+        put(&mut c, "lookups", key, b"data").await.unwrap();
+    }
+    let mut lookup = async |key: &str| {
+        c.lookup(pb::LookupRequest {
+            bucket: "lookups".into(),
+            key: key.into(),
+        })
+        .await
+        .map(|r| r.into_inner())
+    };
+    let file = lookup("file").await.unwrap();
+    assert_eq!(file.object.map(|o| o.size), Some(4));
+    assert!(file.marker.is_none() && !file.is_prefix);
+    let dir = lookup("dir").await.unwrap();
+    assert_eq!(dir.marker.map(|o| o.key).as_deref(), Some("dir/"));
+    assert!(dir.object.is_none() && dir.is_prefix);
+    let implicit = lookup("implicit").await.unwrap();
+    assert!(implicit.object.is_none() && implicit.marker.is_none() && implicit.is_prefix);
+    let both = lookup("both").await.unwrap();
+    assert!(both.object.is_some() && both.marker.is_none() && both.is_prefix);
+    let none = lookup("nothing").await.unwrap();
+    assert!(none.object.is_none() && none.marker.is_none() && !none.is_prefix);
+    assert_code(lookup("bad//key").await, Code::InvalidArgument);
+    assert_code(
+        c.lookup(pb::LookupRequest {
+            bucket: "missing".into(),
+            key: "k".into(),
+        })
+        .await,
+        Code::NotFound,
+    );
 }
