@@ -1,6 +1,7 @@
 //! `ErasureSet`: the drives of one set, and the per-set steps every object operation shares:
-//! reading metadata from all drives and resolving it by quorum, committing staged data into
-//! place (or undoing a commit that missed its quorum), bucket volumes and listing pages.
+//! fanning a call out to every drive (the local ones batched, `each_batched`), resolving
+//! metadata by quorum (reading and writing it is `meta_io`), committing staged data into
+//! place (or undoing a commit that missed its quorum), and bucket volumes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
