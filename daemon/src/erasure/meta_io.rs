@@ -25,6 +25,23 @@ impl ErasureSet {
         .await
     }
 
+    /// Removes the torn metadata files among `raw` (what a crash left of a PUT that never
+    /// returned), once `key` is known to name no object.
+    pub(super) async fn remove_torn(
+        &self,
+        bucket: &str,
+        key: &str,
+        raw: &[Result<Bytes, DriveError>],
+    ) {
+        let path = &meta_path(key);
+        let torn = self
+            .drives
+            .iter()
+            .zip(raw)
+            .filter(|(_, file)| matches!(file, Ok(f) if metafile::is_torn(f)));
+        futures::future::join_all(torn.map(|(d, _)| d.delete(bucket, path, false))).await;
+    }
+
     /// How to write a drive's new metadata file over `old`, the raw file read from that
     /// drive under the object's write lock: nothing committed there (missing or torn) is
     /// [`Target::Fresh`].

@@ -346,7 +346,15 @@ impl ErasureSet {
     ) -> Result<(), ErasureError> {
         let raw = self.read_raw_metas(bucket, key).await;
         let metas = Self::decode_metas(&raw, key);
-        let resolved = self.resolve(bucket, key, &metas)?;
+        let resolved = match self.resolve(bucket, key, &metas) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                if matches!(e, ErasureError::ObjectNotFound { .. }) {
+                    self.remove_torn(bucket, key, &raw).await;
+                }
+                return Err(e);
+            }
+        };
         if only_version.is_some_and(|v| v != resolved.meta.version_id) {
             return Ok(());
         }

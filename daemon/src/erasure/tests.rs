@@ -187,6 +187,17 @@ async fn torn_metadata_files_read_as_no_object() {
         ..Default::default()
     };
     assert!(set.list_page("b", &opts).await.unwrap().entries.is_empty());
+    // A delete of the key clears them away.
+    assert!(matches!(
+        set.delete_object("b", "t").await,
+        Err(ErasureError::ObjectNotFound { .. })
+    ));
+    for d in 0..4 {
+        assert!(
+            !meta_file(d).parent().unwrap().exists(),
+            "torn file left on d{d}"
+        );
+    }
     let again = data(5000);
     write(&set, "t", &again).await;
     assert_eq!(read(&set, "t", RangeSpec::Full).await.unwrap(), again);
