@@ -27,7 +27,6 @@ use bytes::Bytes;
 use self::files::{LocalReader, LocalWriter};
 use self::group_sync::GroupSync;
 use self::read::{is_cached_dir, open_for_read, read_bytes, read_cached};
-use self::write::{FileWrite, write_batch};
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, Target,
     VolumeInfo, WalkOptions, WalkPage, check_path,
@@ -301,18 +300,10 @@ impl Drive for LocalDrive {
         data: Bytes,
         target: Target,
     ) -> Result<(), DriveError> {
-        let write = FileWrite {
-            drive: self.clone(),
-            path: self.file_path(volume, path)?,
-            data,
-            target,
-        };
-        self.blocking(move |_| {
-            write_batch(std::slice::from_ref(&write))
-                .pop()
-                .expect("one result")
-        })
-        .await
+        Self::write_all_of(vec![(self, data, target)], volume, path)
+            .await
+            .pop()
+            .expect("one result per write")
     }
 
     async fn create_file(
@@ -432,10 +423,14 @@ impl Drive for LocalDrive {
     }
 }
 
-fn statvfs(path: &Path) -> Result<DiskInfo, DriveError> {
-    use std::ffi::CString;
+/// `path` for a system call; `None` if it holds a NUL (checked paths never do).
+fn c_path(path: &Path) -> Option<std::ffi::CString> {
     use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| DriveError::InvalidPath {
+    std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
+}
+
+fn statvfs(path: &Path) -> Result<DiskInfo, DriveError> {
+    let c = c_path(path).ok_or_else(|| DriveError::InvalidPath {
         path: path.display().to_string(),
     })?;
     let (total, free, avail) = crate::sys::statvfs(&c).map_err(|e| io_err(path, e))?;

@@ -54,8 +54,11 @@ impl ErasureSet {
         let k = self.data_shards();
         let pages = if opts.limit <= BATCHED_WALK_LIMIT {
             self.each_batched(
-                |locals| async move { LocalDrive::walk_of(&locals, bucket, opts).await },
-                |d| d.walk(bucket, opts),
+                |locals| async move {
+                    let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
+                    LocalDrive::walk_of(&drives, bucket, opts).await
+                },
+                |_, d| d.walk(bucket, opts),
             )
             .await
         } else {

@@ -19,8 +19,11 @@ impl ErasureSet {
     ) -> Vec<Result<Bytes, DriveError>> {
         let path = &meta_path(key);
         self.each_batched(
-            |locals| async move { LocalDrive::read_all_of(&locals, bucket, path).await },
-            |d| d.read_all(bucket, path),
+            |locals| async move {
+                let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
+                LocalDrive::read_all_of(&drives, bucket, path).await
+            },
+            |_, d| d.read_all(bucket, path),
         )
         .await
     }
@@ -75,42 +78,38 @@ impl ErasureSet {
             .collect()
     }
 
-    /// Writes `files[d]` (with its target) at `path` of `volume` on drive `d`; results in
-    /// drive order.
+    /// Writes `files[d]` (with its target) at `path` of `volume` on drive `d`; a drive
+    /// given an error answers with it. Results in drive order.
     pub(super) async fn write_metas(
         &self,
         volume: &str,
         path: &str,
         files: Vec<Result<(Bytes, Target), DriveError>>,
     ) -> Vec<Result<(), DriveError>> {
-        let mut local = Vec::new();
-        let mut remote = Vec::new();
-        let mut results: Vec<Option<Result<(), DriveError>>> = Vec::new();
-        for (d, file) in files.into_iter().enumerate() {
-            match (file, self.drives[d].as_local()) {
-                (Err(e), _) => results.push(Some(Err(e))),
-                (Ok((data, target)), Some(drive)) => {
-                    results.push(None);
-                    local.push((d, (drive, data, target)));
-                }
-                (Ok((data, target)), None) => {
-                    results.push(None);
-                    remote.push((d, data, target));
-                }
-            }
-        }
-        let (at, writes): (Vec<usize>, Vec<_>) = local.into_iter().unzip();
-        let remote = futures::future::join_all(remote.into_iter().map(|(d, data, target)| {
-            let drive = &self.drives[d];
-            async move { (d, drive.write_all(volume, path, data, target).await) }
-        }));
-        let (local, remote) = tokio::join!(LocalDrive::write_all_of(writes, volume, path), remote);
-        for (d, r) in at.into_iter().zip(local).chain(remote) {
-            results[d] = Some(r);
-        }
-        results
-            .into_iter()
-            .map(|r| r.expect("one result per drive"))
-            .collect()
+        let files = &files;
+        self.each_batched(
+            |locals| async move {
+                let writes = (locals.iter())
+                    .filter_map(|&(d, drive)| {
+                        let (data, target) = files[d].as_ref().ok()?;
+                        Some((drive, data.clone(), *target))
+                    })
+                    .collect();
+                let mut written = LocalDrive::write_all_of(writes, volume, path)
+                    .await
+                    .into_iter();
+                (locals.iter())
+                    .map(|&(d, _)| match &files[d] {
+                        Ok(_) => written.next().expect("one result per write"),
+                        Err(e) => Err(clone_error(e)),
+                    })
+                    .collect()
+            },
+            |d, drive| async move {
+                let (data, target) = files[d].as_ref().map_err(clone_error)?;
+                drive.write_all(volume, path, data.clone(), *target).await
+            },
+        )
+        .await
     }
 }

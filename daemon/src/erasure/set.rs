@@ -341,22 +341,25 @@ impl ErasureSet {
     }
 
     /// Like [`Self::each`], but the local drives answer together, from one call of `local`
-    /// (one trip to the blocking pool for all of them, instead of one each), while the
-    /// other drives run `remote` meanwhile. Results in drive order.
+    /// (given them with their indices, in drive order; one trip to the blocking pool for
+    /// all of them instead of one each, and one answer each), while the other drives run
+    /// `remote` meanwhile. Results in drive order.
     pub(super) async fn each_batched<'a, T, L, LF, R, RF>(
         &'a self,
         local: L,
         remote: R,
     ) -> Vec<Result<T, DriveError>>
     where
-        L: FnOnce(Vec<&'a LocalDrive>) -> LF,
+        L: FnOnce(Vec<(usize, &'a LocalDrive)>) -> LF,
         LF: Future<Output = Vec<Result<T, DriveError>>>,
-        R: Fn(&'a Arc<dyn Drive>) -> RF,
+        R: Fn(usize, &'a Arc<dyn Drive>) -> RF,
         RF: Future<Output = Result<T, DriveError>> + 'a,
     {
-        let locals = self.drives.iter().filter_map(|d| d.as_local()).collect();
-        let remote = self.each(|_, d| {
-            let call = d.as_local().is_none().then(|| remote(d));
+        let locals = (self.drives.iter().enumerate())
+            .filter_map(|(i, d)| Some((i, d.as_local()?)))
+            .collect();
+        let remote = self.each(|i, d| {
+            let call = d.as_local().is_none().then(|| remote(i, d));
             async move {
                 match call {
                     Some(call) => call.await.map(Some),

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use super::io_err;
+use super::{c_path, io_err};
 use crate::drive::DriveError;
 
 /// Opens a file to read it without updating its access time: reading an object's files
@@ -45,9 +45,7 @@ pub(super) const CACHED_READ_MAX: u64 = 256 << 10;
 /// pages, read without blocking (a tokio worker may call it); else `None`, and the caller
 /// reads it with [`read_bytes`] on the blocking pool.
 pub(super) fn read_cached(path: &Path) -> Option<Bytes> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let file = crate::sys::open_cached(&c_path)?;
+    let file = crate::sys::open_cached(&c_path(path)?)?;
     let len = file.metadata().ok()?.len();
     if len > CACHED_READ_MAX {
         return None;
@@ -71,9 +69,7 @@ pub(super) fn read_cached(path: &Path) -> Option<Bytes> {
 
 /// True when `path` is a directory the kernel's caches know, found without blocking.
 pub(super) fn is_cached_dir(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(path.as_os_str().as_bytes())
-        .is_ok_and(|c_path| crate::sys::is_cached_dir(&c_path))
+    c_path(path).is_some_and(|c_path| crate::sys::is_cached_dir(&c_path))
 }
 
 /// Reads the start of an object's metadata file: enough for the header, without the inline

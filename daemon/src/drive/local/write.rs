@@ -19,11 +19,11 @@ use super::{LocalDrive, io_err, task_failed};
 use crate::drive::{DriveError, Target};
 
 /// One file of a batch.
-pub(super) struct FileWrite {
-    pub drive: LocalDrive,
-    pub path: PathBuf,
-    pub data: Bytes,
-    pub target: Target,
+struct FileWrite {
+    drive: LocalDrive,
+    path: PathBuf,
+    data: Bytes,
+    target: Target,
 }
 
 impl LocalDrive {
@@ -90,7 +90,7 @@ impl LocalDrive {
 
 /// Writes every file of `batch` durably, on drives that share one file system. Results in
 /// batch order.
-pub(super) fn write_batch(batch: &[FileWrite]) -> Vec<Result<(), DriveError>> {
+fn write_batch(batch: &[FileWrite]) -> Vec<Result<(), DriveError>> {
     let Some(first) = batch.first() else {
         return Vec::new();
     };
