@@ -59,6 +59,10 @@ pub const STREAM_WINDOW: u32 = 4 << 20;
 /// the stream windows of the streams open.
 pub const CONNECTION_WINDOW: u32 = i32::MAX as u32;
 
+/// Largest HTTP/2 frame a client accepts: a peer may send at most 16 KiB per frame
+/// unless told more, so a 1 MiB data message would arrive in 64 frames.
+pub const MAX_FRAME_SIZE: u32 = 1 << 20;
+
 /// A signed client.
 pub type ObjectClient = ObjectServiceClient<InterceptedService<Channel, Signer>>;
 
@@ -76,6 +80,7 @@ pub async fn connect(
         .keep_alive_while_idle(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME_SIZE)
         .connect()
         .await?;
     Ok(

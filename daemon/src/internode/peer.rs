@@ -60,6 +60,7 @@ fn channel(address: &str) -> Result<Channel, String> {
         .keep_alive_while_idle(true)
         .initial_stream_window_size(client::STREAM_WINDOW)
         .initial_connection_window_size(client::CONNECTION_WINDOW)
+        .max_frame_size(client::MAX_FRAME_SIZE)
         .connect_lazy())
 }
 

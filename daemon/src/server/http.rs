@@ -173,7 +173,7 @@ pub async fn serve(
         .http2()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(1 << 20);
+        .max_frame_size(tessera_proto::client::MAX_FRAME_SIZE);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
