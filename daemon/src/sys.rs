@@ -112,3 +112,33 @@ pub fn read_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> Option<
     let rc = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
     usize::try_from(rc).ok()
 }
+
+/// Reads up to `len` bytes at `offset` into fresh capacity (no zeroing of a buffer about
+/// to be overwritten); fewer only at the end of the file.
+pub fn pread_to_vec(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf = Vec::<u8>::with_capacity(len);
+    while buf.len() < len {
+        let at = i64::try_from(offset + buf.len() as u64).map_err(io::Error::other)?;
+        let want = len - buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..want];
+        // SAFETY: the descriptor belongs to `file`, which outlives the call, and the
+        // kernel writes at most `spare.len()` bytes into the spare capacity.
+        let rc =
+            unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), at) };
+        match rc {
+            0 => break,
+            n if n > 0 => {
+                // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n as usize) };
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(buf)
+}

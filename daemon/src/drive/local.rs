@@ -17,7 +17,7 @@ mod walk;
 mod write;
 
 use std::fs;
-use std::io::{self, ErrorKind, Seek, SeekFrom};
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -329,10 +329,8 @@ impl Drive for LocalDrive {
     ) -> Result<Box<dyn FileReader>, DriveError> {
         let path = self.file_path(volume, path)?;
         self.blocking(move |_| {
-            let mut file = open_for_read(&path).map_err(|e| io_err(&path, e))?;
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| io_err(&path, e))?;
-            Ok(Box::new(LocalReader::new(file, len, path)) as Box<dyn FileReader>)
+            let file = open_for_read(&path).map_err(|e| io_err(&path, e))?;
+            Ok(Box::new(LocalReader::new(file, offset, len, path)) as Box<dyn FileReader>)
         })
         .await
     }

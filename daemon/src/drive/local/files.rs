@@ -2,50 +2,114 @@
 //! the returned buffer) and a writer that starts writeback every few MiB, so the fsync that
 //! makes the file durable overlaps the upload instead of following it.
 
+use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tokio::task::JoinHandle;
 
 use super::{io_err, task_failed};
 use crate::drive::{DriveError, FileReader, FileWriter};
 
-/// Reads a range of a file with plain blocking reads on tokio's blocking pool, straight
-/// into the buffer it returns (one copy, from the kernel).
+/// How many reads of the caller's size a reader keeps in flight ahead of it: with the
+/// next pieces already on their way, the disk's queue stays full while the caller
+/// verifies and sends the last one, and a cold read is not one disk round trip per piece.
+const READ_AHEAD: usize = 4;
+
+/// Reads a range of a file front to back with positioned reads on tokio's blocking pool,
+/// straight into the buffers it returns (one copy, from the kernel). Each call also starts
+/// reads of the next pieces, of the size just asked for, up to [`READ_AHEAD`] in flight and
+/// never past the range. A later call of another size is served from the same pieces.
 pub(super) struct LocalReader {
-    file: Option<fs::File>,
+    file: Arc<fs::File>,
+    path: Arc<PathBuf>,
+    /// Bytes of the range not yet returned.
     left: u64,
-    path: PathBuf,
+    /// Where the next read starts, and how much of the range is still unasked.
+    next: u64,
+    unasked: u64,
+    /// Reads in flight, in file order.
+    inflight: VecDeque<JoinHandle<Result<Bytes, DriveError>>>,
+    /// The rest of a piece a smaller call did not take.
+    spare: Bytes,
 }
 
 #[async_trait]
 impl FileReader for LocalReader {
     async fn read_exact(&mut self, len: usize) -> Result<Bytes, DriveError> {
-        let short = |path: &Path| DriveError::Io {
-            path: path.display().to_string(),
-            source: io::Error::from(ErrorKind::UnexpectedEof),
-        };
         if len as u64 > self.left {
             return Err(short(&self.path));
         }
-        let mut file = self.file.take().ok_or_else(|| short(&self.path))?;
-        let path = self.path.clone();
-        let (file, buf) = tokio::task::spawn_blocking(move || {
-            // Read into fresh capacity: no zeroing of a buffer about to be overwritten.
-            let mut buf = Vec::with_capacity(len);
-            match (&mut file).take(len as u64).read_to_end(&mut buf) {
-                Ok(n) if n == len => Ok((file, buf)),
+        while self.inflight.len() < READ_AHEAD && self.unasked > 0 {
+            self.ask(len);
+        }
+        let mut pieces: Vec<Bytes> = Vec::new();
+        let mut have = 0;
+        while have < len {
+            let mut piece = if self.spare.is_empty() {
+                if self.inflight.is_empty() {
+                    self.ask(len - have);
+                }
+                let read = self.inflight.pop_front().ok_or_else(|| short(&self.path))?;
+                read.await.map_err(|e| task_failed(&e))??
+            } else {
+                std::mem::take(&mut self.spare)
+            };
+            if piece.is_empty() {
+                return Err(short(&self.path));
+            }
+            if have + piece.len() > len {
+                self.spare = piece.split_off(len - have);
+            }
+            have += piece.len();
+            pieces.push(piece);
+        }
+        self.left -= len as u64;
+        Ok(match pieces.len() {
+            1 => pieces.pop().unwrap_or_default(),
+            _ => pieces.concat().into(),
+        })
+    }
+}
+
+impl LocalReader {
+    /// A reader of `len` bytes of `file` from `offset`.
+    pub(super) fn new(file: fs::File, offset: u64, len: u64, path: PathBuf) -> Self {
+        Self {
+            file: Arc::new(file),
+            path: Arc::new(path),
+            left: len,
+            next: offset,
+            unasked: len,
+            inflight: VecDeque::new(),
+            spare: Bytes::new(),
+        }
+    }
+
+    /// Starts the read of the next `len` bytes of the range (fewer at its end).
+    fn ask(&mut self, len: usize) {
+        let len = (len as u64).min(self.unasked);
+        let (file, path, at) = (self.file.clone(), self.path.clone(), self.next);
+        self.inflight.push_back(tokio::task::spawn_blocking(
+            move || match crate::sys::pread_to_vec(&file, at, len as usize) {
+                Ok(buf) if buf.len() as u64 == len => Ok(Bytes::from(buf)),
                 Ok(_) => Err(short(&path)),
                 Err(e) => Err(io_err(&path, e)),
-            }
-        })
-        .await
-        .map_err(|e| task_failed(&e))??;
-        self.file = Some(file);
-        self.left -= len as u64;
-        Ok(Bytes::from(buf))
+            },
+        ));
+        self.next += len;
+        self.unasked -= len;
+    }
+}
+
+fn short(path: &Path) -> DriveError {
+    DriveError::Io {
+        path: path.display().to_string(),
+        source: io::Error::from(ErrorKind::UnexpectedEof),
     }
 }
 
@@ -103,16 +167,6 @@ impl FileWriter for LocalWriter {
         tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| io_err(&path, e)))
             .await
             .map_err(|e| task_failed(&e))?
-    }
-}
-
-impl LocalReader {
-    pub(super) fn new(file: fs::File, len: u64, path: PathBuf) -> Self {
-        Self {
-            file: Some(file),
-            left: len,
-            path,
-        }
     }
 }
 

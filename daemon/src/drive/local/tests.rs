@@ -207,6 +207,28 @@ async fn rename_data_moves_data_dir_and_meta() {
 }
 
 #[tokio::test]
+async fn range_reads_ahead_in_any_piece_sizes_and_stop_at_a_short_file() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(t.path().join("d/b/f"), &data).unwrap();
+    // Pieces of one size (read ahead), then smaller and larger ones, up to the range end.
+    let mut r = d.read_file("b", "f", 10, 90_000).await.unwrap();
+    let mut at = 10;
+    for len in [7000, 7000, 7000, 100, 20_000, 3, 48_897] {
+        let got = r.read_exact(len).await.unwrap();
+        assert_eq!(&got[..], &data[at..at + len], "{len} bytes at {at}");
+        at += len;
+    }
+    assert_eq!(at, 90_010);
+    assert!(r.read_exact(1).await.is_err(), "reads stop at the range end");
+    // A range past the end of the file: what exists reads, then a clear error.
+    let mut r = d.read_file("b", "f", 90_000, 20_000).await.unwrap();
+    assert_eq!(&r.read_exact(10_000).await.unwrap()[..], &data[90_000..]);
+    assert!(r.read_exact(10_000).await.is_err(), "the file ends first");
+}
+
+#[tokio::test]
 async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
     let (t, d) = drive();
     d.make_volume("b").await.unwrap();
