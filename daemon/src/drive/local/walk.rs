@@ -140,6 +140,24 @@ impl Walker<'_> {
             .filter(|sub| !sub.starts_with(RESERVED_PREFIX))
             .collect();
         subs.sort_unstable();
+        // About the first `limit + 1` listable subdirectories get inspected below: inspect
+        // them in parallel first (on a cold disk each costs a wait for the disk).
+        let wanted: Vec<&str> = subs
+            .iter()
+            .copied()
+            .filter(|sub| {
+                let key = format!("{dir_key}{sub}");
+                let (object, children) = self.listable(&key, &format!("{key}/"));
+                object || children
+            })
+            .take(opts.limit.saturating_add(1))
+            .collect();
+        let mut inspected: std::collections::HashMap<&str, Result<(bool, bool), DriveError>> =
+            wanted
+                .iter()
+                .copied()
+                .zip(parallel_map(&wanted, |sub| self.inspect(&dir.join(sub))))
+                .collect();
         for sub in subs {
             let key = format!("{dir_key}{sub}");
             let children = format!("{key}/");
@@ -157,7 +175,10 @@ impl Walker<'_> {
                     break;
                 }
             }
-            let (is_object, has_children) = self.inspect(&dir.join(sub))?;
+            let (is_object, has_children) = match inspected.remove(sub) {
+                Some(found) => found?,
+                None => self.inspect(&dir.join(sub))?,
+            };
             if is_object && object_listed {
                 events.push(Event::Object(key));
                 settled += 1;
@@ -175,14 +196,38 @@ impl Walker<'_> {
             events.insert(0, Event::Object(dir_key.to_string()));
         }
 
+        // The metadata of the objects this page can still take, read in parallel.
+        let room = opts.limit.saturating_sub(self.page.entries.len());
+        let readable: Vec<&str> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Object(key) => Some(key.as_str()),
+                Event::Children(_) => None,
+            })
+            .filter(|key| key.starts_with(&opts.prefix) && *key > opts.start_after.as_str())
+            .take(room)
+            .collect();
+        let read = |key: &&str| {
+            let dir = self.volume_dir.join(object_dir(key).as_ref());
+            read_meta_header(&dir.join(OBJECT_META_FILE))
+        };
+        let mut metas: std::collections::HashMap<String, Result<bytes::Bytes, DriveError>> =
+            readable
+                .iter()
+                .map(|key| key.to_string())
+                .zip(parallel_map(&readable, read))
+                .collect();
         for event in events {
             match event {
                 Event::Object(key) => {
                     if !key.starts_with(&opts.prefix) || key.as_str() <= opts.start_after.as_str() {
                         continue;
                     }
-                    let dir = self.volume_dir.join(object_dir(&key).as_ref());
-                    let meta = match read_meta_header(&dir.join(OBJECT_META_FILE)) {
+                    let found = match metas.remove(&key) {
+                        Some(found) => found,
+                        None => read(&key.as_str()),
+                    };
+                    let meta = match found {
                         Ok(meta) => meta,
                         // Deleted or replaced under us, or damaged: not part of this drive's view.
                         Err(DriveError::NotFound { .. } | DriveError::Corrupt { .. }) => continue,
@@ -279,4 +324,40 @@ impl Walker<'_> {
         self.page.entries.push(WalkEntry { name, meta });
         true
     }
+}
+
+/// Threads a walk reads a directory's entries with: on a cold disk, each read waits for
+/// the disk, and a walk that waits for one at a time keeps the disk's queue nearly empty.
+const WALK_THREADS: usize = 8;
+/// Fewer items than this are read on the calling thread (threads would cost more).
+const PARALLEL_MIN: usize = 32;
+
+/// `f` of every item, in the order of `items`, computed by up to [`WALK_THREADS`] threads.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < PARALLEL_MIN {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..WALK_THREADS).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        let theirs = helpers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        for (i, r) in mine.into_iter().chain(theirs) {
+            results[i] = Some(r);
+        }
+    });
+    results.into_iter().flatten().collect()
 }
