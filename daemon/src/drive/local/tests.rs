@@ -221,7 +221,10 @@ async fn range_reads_ahead_in_any_piece_sizes_and_stop_at_a_short_file() {
         at += len;
     }
     assert_eq!(at, 90_010);
-    assert!(r.read_exact(1).await.is_err(), "reads stop at the range end");
+    assert!(
+        r.read_exact(1).await.is_err(),
+        "reads stop at the range end"
+    );
     // A range past the end of the file: what exists reads, then a clear error.
     let mut r = d.read_file("b", "f", 90_000, 20_000).await.unwrap();
     assert_eq!(&r.read_exact(10_000).await.unwrap()[..], &data[90_000..]);
