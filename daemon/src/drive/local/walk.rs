@@ -156,7 +156,7 @@ impl Walker<'_> {
             wanted
                 .iter()
                 .copied()
-                .zip(parallel_map(&wanted, |sub| self.inspect(&dir.join(sub))))
+                .zip(self.map(&wanted, |sub| self.inspect(&dir.join(sub))))
                 .collect();
         for sub in subs {
             let key = format!("{dir_key}{sub}");
@@ -215,7 +215,7 @@ impl Walker<'_> {
             readable
                 .iter()
                 .map(|key| key.to_string())
-                .zip(parallel_map(&readable, read))
+                .zip(self.map(&readable, read))
                 .collect();
         for event in events {
             match event {
@@ -313,6 +313,17 @@ impl Walker<'_> {
             }
         }
         Ok((is_object, has_children))
+    }
+
+    /// `f` of every item, in order: in parallel for a client's listing page, one after
+    /// the other for a recursive walk (the background scanner's, which keeps a gentle pace
+    /// on the disk, and listings without a delimiter).
+    fn map<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        if self.opts.recursive {
+            items.iter().map(f).collect()
+        } else {
+            parallel_map(items, f)
+        }
     }
 
     /// Adds an entry; false (and `truncated`) when the page is already full.
