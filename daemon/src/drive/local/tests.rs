@@ -118,6 +118,68 @@ async fn walk_returns_keys_in_byte_order_with_prefixes() {
 }
 
 #[tokio::test]
+async fn large_flat_pages_read_in_parallel_and_match_a_recursive_walk() {
+    let (_t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    // Enough entries for the parallel reads, with prefixes and objects interleaved.
+    let mut keys: Vec<String> = (0..150).map(|i| format!("k{i:03}")).collect();
+    keys.extend((0..20).map(|i| format!("k{:03}/sub", i * 7)));
+    for key in &keys {
+        put_object(&d, key).await;
+    }
+    let names = |opts: WalkOptions| {
+        let d = d.clone();
+        async move {
+            let page = d.walk("b", &opts).await.unwrap();
+            let metas_match = page
+                .entries
+                .iter()
+                .all(|e| e.meta.as_deref().is_none_or(|m| m == e.name.as_bytes()));
+            assert!(metas_match, "every object carries its own header");
+            (
+                page.entries.into_iter().map(|e| e.name).collect::<Vec<_>>(),
+                page.truncated,
+            )
+        }
+    };
+    let flat = WalkOptions {
+        limit: 1000,
+        ..Default::default()
+    };
+    let (all, truncated) = names(flat.clone()).await;
+    assert!(!truncated);
+    let mut expected: Vec<String> = (0..150).map(|i| format!("k{i:03}")).collect();
+    expected.extend((0..20).map(|i| format!("k{:03}/", i * 7)));
+    expected.sort();
+    assert_eq!(all, expected);
+    // Pages of 40 from any point give the same sequence.
+    let mut paged = Vec::new();
+    let mut start_after = String::new();
+    loop {
+        let opts = WalkOptions {
+            limit: 40,
+            start_after: start_after.clone(),
+            ..Default::default()
+        };
+        let (page, truncated) = names(opts).await;
+        paged.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if truncated => start_after = last.clone(),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, expected);
+    let recursive = WalkOptions {
+        recursive: true,
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort();
+    assert_eq!(names(recursive).await.0, keys_sorted);
+}
+
+#[tokio::test]
 async fn walk_prefixes_that_leave_the_volume_list_nothing() {
     let (t, d) = drive();
     d.make_volume("b").await.unwrap();

@@ -4,8 +4,11 @@
 //! events: the object `s` (at key `s`) and its children (at key `s/`); other siblings can sort
 //! between the two (`s-x` < `s/`), so each directory's events are sorted before they are
 //! visited. Only the directories the prefix and `start_after` can reach are read, so a
-//! prefix listing never walks the whole volume.
+//! prefix listing never walks the whole volume. A client's listing page inspects the
+//! directory's entries and reads their metadata headers with [`WALK_THREADS`] threads;
+//! recursive walks read one entry after another.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
@@ -140,8 +143,15 @@ impl Walker<'_> {
             .filter(|sub| !sub.starts_with(RESERVED_PREFIX))
             .collect();
         subs.sort_unstable();
-        // About the first `limit + 1` listable subdirectories get inspected below: inspect
-        // them in parallel first (on a cold disk each costs a wait for the disk).
+        // About the first `limit + 1` listable subdirectories get inspected below: for a
+        // client's page, inspect them in parallel first (on a cold disk each waits for the
+        // disk). A recursive walk (the background scanner's, which keeps a gentle pace on
+        // the disk, or a listing without a delimiter) takes one after the other.
+        let ahead = if opts.recursive {
+            0
+        } else {
+            opts.limit.saturating_add(1)
+        };
         let wanted: Vec<&str> = subs
             .iter()
             .copied()
@@ -150,14 +160,13 @@ impl Walker<'_> {
                 let (object, children) = self.listable(&key, &format!("{key}/"));
                 object || children
             })
-            .take(opts.limit.saturating_add(1))
+            .take(ahead)
             .collect();
-        let mut inspected: std::collections::HashMap<&str, Result<(bool, bool), DriveError>> =
-            wanted
-                .iter()
-                .copied()
-                .zip(self.map(&wanted, |sub| self.inspect(&dir.join(sub))))
-                .collect();
+        let mut inspected: HashMap<&str, Result<(bool, bool), DriveError>> = wanted
+            .iter()
+            .copied()
+            .zip(parallel_map(&wanted, |sub| self.inspect(&dir.join(sub))))
+            .collect();
         for sub in subs {
             let key = format!("{dir_key}{sub}");
             let children = format!("{key}/");
@@ -196,8 +205,12 @@ impl Walker<'_> {
             events.insert(0, Event::Object(dir_key.to_string()));
         }
 
-        // The metadata of the objects this page can still take, read in parallel.
-        let room = opts.limit.saturating_sub(self.page.entries.len());
+        // The metadata of the objects this page can still take, likewise.
+        let room = if opts.recursive {
+            0
+        } else {
+            opts.limit.saturating_sub(self.page.entries.len())
+        };
         let readable: Vec<&str> = events
             .iter()
             .filter_map(|event| match event {
@@ -211,12 +224,11 @@ impl Walker<'_> {
             let dir = self.volume_dir.join(object_dir(key).as_ref());
             read_meta_header(&dir.join(OBJECT_META_FILE))
         };
-        let mut metas: std::collections::HashMap<String, Result<bytes::Bytes, DriveError>> =
-            readable
-                .iter()
-                .map(|key| key.to_string())
-                .zip(self.map(&readable, read))
-                .collect();
+        let mut metas: HashMap<String, Result<bytes::Bytes, DriveError>> = readable
+            .iter()
+            .map(|key| key.to_string())
+            .zip(parallel_map(&readable, read))
+            .collect();
         for event in events {
             match event {
                 Event::Object(key) => {
@@ -313,17 +325,6 @@ impl Walker<'_> {
             }
         }
         Ok((is_object, has_children))
-    }
-
-    /// `f` of every item, in order: in parallel for a client's listing page, one after
-    /// the other for a recursive walk (the background scanner's, which keeps a gentle pace
-    /// on the disk, and listings without a delimiter).
-    fn map<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-        if self.opts.recursive {
-            items.iter().map(f).collect()
-        } else {
-            parallel_map(items, f)
-        }
     }
 
     /// Adds an entry; false (and `truncated`) when the page is already full.
