@@ -5,7 +5,8 @@
 //! the part and the next unused shard is opened at the current block. With fewer than k
 //! good shards a block fails with `TooFewShards`: wrong bytes are never returned.
 //! Range reads open files at the first block they need and read only up to the last.
-//! Memory: one block's k frames; the output are slices of them (no copy).
+//! Memory: one block's k frames, plus what the drives read ahead (a local drive keeps up to
+//! four frames of each open shard file in flight); the output are slices of them (no copy).
 
 use std::sync::Arc;
 
