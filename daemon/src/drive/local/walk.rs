@@ -8,7 +8,6 @@
 //! directory's entries and reads their metadata headers with [`WALK_THREADS`] threads;
 //! recursive walks read one entry after another.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
@@ -162,11 +161,9 @@ impl Walker<'_> {
             })
             .take(ahead)
             .collect();
-        let mut inspected: HashMap<&str, Result<(bool, bool), DriveError>> = wanted
-            .iter()
-            .copied()
-            .zip(parallel_map(&wanted, |sub| self.inspect(&dir.join(sub))))
-            .collect();
+        // In the order the loop below meets the listable subdirectories: it takes them one
+        // by one, and inspects the ones past `ahead` itself.
+        let mut inspected = parallel_map(&wanted, |sub| self.inspect(&dir.join(sub))).into_iter();
         for sub in subs {
             let key = format!("{dir_key}{sub}");
             let children = format!("{key}/");
@@ -184,7 +181,7 @@ impl Walker<'_> {
                     break;
                 }
             }
-            let (is_object, has_children) = match inspected.remove(sub) {
+            let (is_object, has_children) = match inspected.next() {
                 Some(found) => found?,
                 None => self.inspect(&dir.join(sub))?,
             };
@@ -211,31 +208,28 @@ impl Walker<'_> {
         } else {
             opts.limit.saturating_sub(self.page.entries.len())
         };
+        let listed = |key: &str| key.starts_with(&opts.prefix) && key > opts.start_after.as_str();
         let readable: Vec<&str> = events
             .iter()
             .filter_map(|event| match event {
-                Event::Object(key) => Some(key.as_str()),
-                Event::Children(_) => None,
+                Event::Object(key) if listed(key) => Some(key.as_str()),
+                _ => None,
             })
-            .filter(|key| key.starts_with(&opts.prefix) && *key > opts.start_after.as_str())
             .take(room)
             .collect();
         let read = |key: &&str| {
             let dir = self.volume_dir.join(object_dir(key).as_ref());
             read_meta_header(&dir.join(OBJECT_META_FILE))
         };
-        let mut metas: HashMap<String, Result<bytes::Bytes, DriveError>> = readable
-            .iter()
-            .map(|key| key.to_string())
-            .zip(parallel_map(&readable, read))
-            .collect();
+        // In the order the loop below meets the listed objects, as above.
+        let mut metas = parallel_map(&readable, read).into_iter();
         for event in events {
             match event {
                 Event::Object(key) => {
-                    if !key.starts_with(&opts.prefix) || key.as_str() <= opts.start_after.as_str() {
+                    if !listed(&key) {
                         continue;
                     }
-                    let found = match metas.remove(&key) {
+                    let found = match metas.next() {
                         Some(found) => found,
                         None => read(&key.as_str()),
                     };
