@@ -62,20 +62,33 @@ struct OpenHow {
     resolve: u64,
 }
 
+/// What the kernel's caches alone say of a path (`openat2` with `RESOLVE_CACHED`).
+#[derive(Debug)]
+pub enum Cached {
+    /// Every component was cached: the path is open.
+    Open(std::fs::File),
+    /// A cached negative entry says it does not exist (`ENOENT`): the answer a blocking
+    /// open would give, since a local file system's cached negative entries are as
+    /// authoritative as its disk.
+    Absent,
+    /// Finding out would read the disk, or another error (also a kernel without
+    /// `openat2`): the caller takes a blocking path.
+    Unknown,
+}
+
 /// Opens `path` read-only (`O_NOATIME`) only if the kernel resolves every component from
-/// its caches (`openat2` with `RESOLVE_CACHED`): `None` when that would read the disk, or
-/// on any error (also a kernel without `openat2`); the caller then takes a blocking path.
-pub fn open_cached(path: &CStr) -> Option<std::fs::File> {
+/// its caches.
+pub fn open_cached(path: &CStr) -> Cached {
     openat2_cached(path, libc::O_RDONLY | libc::O_NOATIME)
 }
 
-/// True when `path` is a directory and the kernel knows it from its caches alone; false
-/// when it is not, or when finding out would read the disk.
-pub fn is_cached_dir(path: &CStr) -> bool {
-    openat2_cached(path, libc::O_PATH | libc::O_DIRECTORY).is_some()
+/// Whether `path` is a directory, as far as the kernel knows from its caches alone
+/// ([`Cached::Open`] only for a directory).
+pub fn cached_dir(path: &CStr) -> Cached {
+    openat2_cached(path, libc::O_PATH | libc::O_DIRECTORY)
 }
 
-fn openat2_cached(path: &CStr, flags: libc::c_int) -> Option<std::fs::File> {
+fn openat2_cached(path: &CStr, flags: libc::c_int) -> Cached {
     use std::os::fd::FromRawFd;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
@@ -93,9 +106,12 @@ fn openat2_cached(path: &CStr, flags: libc::c_int) -> Option<std::fs::File> {
             std::mem::size_of::<OpenHow>(),
         )
     };
-    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
-    // SAFETY: openat2 returned a new descriptor that nothing else owns.
-    Some(unsafe { std::fs::File::from_raw_fd(fd) })
+    match i32::try_from(fd) {
+        // SAFETY: openat2 returned a new descriptor that nothing else owns.
+        Ok(fd) if fd >= 0 => Cached::Open(unsafe { std::fs::File::from_raw_fd(fd) }),
+        _ if io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) => Cached::Absent,
+        _ => Cached::Unknown,
+    }
 }
 
 /// Reads into `buf` at `offset` only what the page cache holds (`preadv2` with

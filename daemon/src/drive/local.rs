@@ -26,11 +26,12 @@ use bytes::Bytes;
 
 use self::files::{LocalReader, LocalWriter};
 use self::group_sync::GroupSync;
-use self::read::{is_cached_dir, open_for_read, read_bytes, read_cached};
+use self::read::{cached_dir, open_for_read, read_bytes, read_cached};
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, Target,
     VolumeInfo, WalkOptions, WalkPage, check_path,
 };
+use crate::sys::Cached;
 
 /// A drive on a local directory.
 #[derive(Debug, Clone)]
@@ -97,21 +98,21 @@ impl LocalDrive {
     }
 
     /// [`Drive::read_all`] of the same file on several local drives: at once when the
-    /// kernel's caches hold them all, else in one trip to the blocking pool (a GET's
+    /// kernel's caches answer for them all, else in one trip to the blocking pool (a GET's
     /// metadata reads: one handoff at most, instead of one per drive).
     pub async fn read_all_of(
         drives: &[&LocalDrive],
         volume: &str,
         path: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
-        // Files the kernel holds in its caches are read here, without the handoff; only
-        // the others go to the blocking pool.
+        // Files the kernel's caches answer for (held, or known absent) are read here,
+        // without the handoff; only the others go to the blocking pool.
         let mut files: Vec<Option<Result<Bytes, DriveError>>> = Vec::with_capacity(drives.len());
         let mut misses = Vec::new();
         for (i, d) in drives.iter().enumerate() {
             let path = d.file_path(volume, path);
             match path.as_deref().ok().and_then(read_cached) {
-                Some(file) => files.push(Some(Ok(file))),
+                Some(file) => files.push(Some(d.judge(file))),
                 None => {
                     files.push(None);
                     misses.push((i, (*d).clone(), path));
@@ -257,7 +258,7 @@ impl Drive for LocalDrive {
     async fn stat_volume(&self, volume: &str) -> Result<(), DriveError> {
         let path = self.volume_path(volume)?;
         // Every PUT asks: answered here when the kernel has the directory cached.
-        if is_cached_dir(&path) {
+        if matches!(cached_dir(&path), Cached::Open(_)) {
             return Ok(());
         }
         let volume = volume.to_string();

@@ -79,8 +79,11 @@ fn decode_token(token: &str) -> Result<String, ObjectError> {
 
 impl ObjectLayer {
     /// The object `key`, the directory marker `key/` and whether any key lies under
-    /// `key/`: a HEAD and a one-key listing, run together. A listing error wins (it says
-    /// what a HEAD's "not found" would hide, such as a missing bucket).
+    /// `key/`: a HEAD, then a one-key listing. A listing error wins (it says what a HEAD's
+    /// "not found" would hide, such as a missing bucket). One after the other, not
+    /// together: a HEAD that finds nothing leaves the kernel knowing `key` is absent, and
+    /// the listing then answers from its caches (a lookup of a new name costs one trip to
+    /// the blocking pool, not two).
     pub async fn lookup(&self, bucket: &str, key: &str) -> Result<PathLookup, ObjectError> {
         let dir = format!("{key}/");
         let q = ListQuery {
@@ -89,9 +92,8 @@ impl ObjectLayer {
             max_keys: 1,
             ..Default::default()
         };
-        let (object, listed) =
-            tokio::join!(self.head_object(bucket, key), self.list_objects(bucket, &q));
-        let listed = listed?;
+        let object = self.head_object(bucket, key).await;
+        let listed = self.list_objects(bucket, &q).await?;
         let object = match object {
             Ok(info) => Some(info),
             Err(ObjectError::ObjectNotFound { .. }) => None,

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::{c_path, io_err};
 use crate::drive::DriveError;
+use crate::sys::Cached;
 
 /// Opens a file to read it without updating its access time: reading an object's files
 /// would otherwise dirty their inodes (relatime updates a file's first atime after a
@@ -41,11 +42,19 @@ pub(super) fn read_bytes(path: &Path) -> Result<Bytes, DriveError> {
 /// Largest file [`read_cached`] reads on the caller's thread.
 pub(super) const CACHED_READ_MAX: u64 = 256 << 10;
 
-/// The whole file at `path` if it is small and the kernel's caches hold its path and its
-/// pages, read without blocking (a tokio worker may call it); else `None`, and the caller
-/// reads it with [`read_bytes`] on the blocking pool.
-pub(super) fn read_cached(path: &Path) -> Option<Bytes> {
-    let file = crate::sys::open_cached(&c_path(path)?)?;
+/// The whole file at `path`, if the kernel's caches answer without blocking (a tokio
+/// worker may call it): its bytes when it is small and cached, `NotFound` when a cached
+/// negative entry says it is absent. `None` otherwise: the caller reads it with
+/// [`read_bytes`] on the blocking pool.
+pub(super) fn read_cached(path: &Path) -> Option<Result<Bytes, DriveError>> {
+    let file = match crate::sys::open_cached(&c_path(path)?) {
+        Cached::Open(file) => file,
+        Cached::Absent => {
+            let path = path.display().to_string();
+            return Some(Err(DriveError::NotFound { path }));
+        }
+        Cached::Unknown => return None,
+    };
     let len = file.metadata().ok()?.len();
     if len > CACHED_READ_MAX {
         return None;
@@ -64,12 +73,12 @@ pub(super) fn read_cached(path: &Path) -> Option<Bytes> {
         }
     }
     buf.truncate(filled);
-    Some(Bytes::from(buf))
+    Some(Ok(Bytes::from(buf)))
 }
 
-/// True when `path` is a directory the kernel's caches know, found without blocking.
-pub(super) fn is_cached_dir(path: &Path) -> bool {
-    c_path(path).is_some_and(|c_path| crate::sys::is_cached_dir(&c_path))
+/// What the kernel's caches say of the directory at `path`, found without blocking.
+pub(super) fn cached_dir(path: &Path) -> Cached {
+    c_path(path).map_or(Cached::Unknown, |c_path| crate::sys::cached_dir(&c_path))
 }
 
 /// Reads the start of an object's metadata file: enough for the header, without the inline

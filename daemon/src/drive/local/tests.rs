@@ -1,6 +1,7 @@
 use bytes::Bytes;
 
 use super::read::CACHED_READ_MAX;
+use super::walk::{cached_empty_walk, walk};
 use super::*;
 use crate::drive::metafile;
 
@@ -312,27 +313,90 @@ async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
 }
 
 /// Needs what the fast path uses: Linux 5.12+ (`openat2` with `RESOLVE_CACHED`) and a file
-/// system that honours `RWF_NOWAIT` (ext4, xfs, btrfs). Without them the drive still works,
-/// through the blocking pool, but this test fails: the fast path would never be taken.
+/// system that honours `RWF_NOWAIT` and keeps negative entries (ext4, xfs, btrfs; not
+/// tmpfs). Without them the drive still works, through the blocking pool, but this test
+/// fails: the fast path would never be taken.
 #[test]
-fn cached_reads_return_whole_small_files_or_nothing() {
+fn cached_reads_return_whole_small_files_absent_ones_or_nothing() {
     let t = tempfile::tempdir().unwrap();
     let small = t.path().join("small");
     std::fs::write(&small, b"in the page cache").unwrap();
+    let bytes = |r: Option<Result<Bytes, DriveError>>| r.map(|r| r.unwrap());
     assert_eq!(
-        read_cached(&small).as_deref(),
+        bytes(read_cached(&small)).as_deref(),
         Some(&b"in the page cache"[..])
     );
     let empty = t.path().join("empty");
     std::fs::write(&empty, b"").unwrap();
-    assert_eq!(read_cached(&empty).as_deref(), Some(&b""[..]));
+    assert_eq!(bytes(read_cached(&empty)).as_deref(), Some(&b""[..]));
     let large = t.path().join("large");
     std::fs::write(&large, vec![1u8; CACHED_READ_MAX as usize + 1]).unwrap();
-    assert_eq!(read_cached(&large), None, "too large for a worker thread");
-    assert_eq!(read_cached(&t.path().join("missing")), None);
-    assert!(is_cached_dir(t.path()));
-    assert!(!is_cached_dir(&small), "a file is no directory");
-    assert!(!is_cached_dir(&t.path().join("missing")));
+    assert!(
+        read_cached(&large).is_none(),
+        "too large for a worker thread"
+    );
+    // A name never looked up needs the disk; once a lookup failed, the kernel's negative
+    // entry answers.
+    let missing = t.path().join("missing");
+    assert!(read_cached(&missing).is_none());
+    assert!(!missing.exists());
+    assert!(matches!(
+        read_cached(&missing),
+        Some(Err(DriveError::NotFound { .. }))
+    ));
+    assert!(matches!(
+        read_cached(&missing.join("below")),
+        Some(Err(DriveError::NotFound { .. }))
+    ));
+    assert!(
+        read_cached(&small.join("below")).is_none(),
+        "the kernel asks the disk"
+    );
+    assert!(matches!(cached_dir(t.path()), Cached::Open(_)));
+    assert!(
+        matches!(cached_dir(&small), Cached::Unknown),
+        "a file is no directory, and not absent"
+    );
+    assert!(matches!(cached_dir(&missing), Cached::Absent));
+}
+
+#[tokio::test]
+async fn walks_of_a_prefix_known_absent_answer_without_the_disk_and_alike() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    put_object(&d, "dir/k").await;
+    let opts = |prefix: &str| WalkOptions {
+        prefix: prefix.into(),
+        limit: 1,
+        ..Default::default()
+    };
+    let volume = t.path().join("d/b");
+    // Once a lookup of `dir/new` failed, the kernel knows it is absent.
+    assert!(!volume.join("dir/new").exists());
+    let fast = cached_empty_walk(&volume, &opts("dir/new/")).expect("answered from the caches");
+    let walked = walk(&volume, &opts("dir/new/")).unwrap();
+    assert!(fast.entries.is_empty() && !fast.truncated);
+    assert!(walked.entries.is_empty() && !walked.truncated);
+    let pages = LocalDrive::walk_of(&[&d], "b", &opts("dir/new/")).await;
+    assert!(pages[0].as_ref().unwrap().entries.is_empty());
+    // Not for a directory that is there, a missing volume, or a page of nothing.
+    assert!(cached_empty_walk(&volume, &opts("dir/")).is_none());
+    assert!(!t.path().join("d/gone").exists());
+    assert!(cached_empty_walk(&t.path().join("d/gone"), &opts("dir/new/")).is_none());
+    let none = WalkOptions {
+        limit: 0,
+        ..opts("dir/new/")
+    };
+    assert!(cached_empty_walk(&volume, &none).is_none());
+    let page = LocalDrive::walk_of(&[&d], "b", &opts("dir/")).await;
+    let names: Vec<_> = page[0]
+        .as_ref()
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(names, ["dir/k"]);
 }
 
 #[tokio::test]

@@ -18,32 +18,68 @@ use crate::drive::{
     check_path, object_dir,
 };
 
-use super::read::read_meta_header;
+use super::read::{cached_dir, read_meta_header};
 use super::{LocalDrive, io_err, task_failed};
+use crate::sys::Cached;
 
 impl LocalDrive {
     /// [`Drive::walk`](crate::drive::Drive::walk) of several local drives, one after the
-    /// other in one trip to the blocking pool; results in the order of `drives`.
+    /// other in one trip to the blocking pool; results in the order of `drives`. A drive
+    /// whose prefix directory the kernel's caches know to be absent answers at once (a
+    /// mount's lookup of a new name, just after the HEAD that found nothing).
     pub async fn walk_of(
         drives: &[&LocalDrive],
         volume: &str,
         opts: &WalkOptions,
     ) -> Vec<Result<WalkPage, DriveError>> {
-        let jobs: Vec<_> = drives
-            .iter()
-            .map(|d| ((*d).clone(), d.volume_path(volume)))
-            .collect();
-        let opts = opts.clone();
-        let walk_all = move || {
-            jobs.into_iter()
-                .map(|(d, dir)| d.judge(dir.and_then(|dir| walk(&dir, &opts))))
-                .collect()
-        };
-        match tokio::task::spawn_blocking(walk_all).await {
-            Ok(pages) => pages,
-            Err(e) => drives.iter().map(|_| Err(task_failed(&e))).collect(),
+        let mut pages: Vec<Option<Result<WalkPage, DriveError>>> =
+            drives.iter().map(|_| None).collect();
+        let mut jobs = Vec::new();
+        for (i, d) in drives.iter().enumerate() {
+            let dir = d.volume_path(volume);
+            match dir
+                .as_deref()
+                .ok()
+                .and_then(|dir| cached_empty_walk(dir, opts))
+            {
+                Some(page) => pages[i] = Some(Ok(page)),
+                None => jobs.push((i, (*d).clone(), dir)),
+            }
         }
+        if !jobs.is_empty() {
+            let opts = opts.clone();
+            let walk_all = move || {
+                jobs.into_iter()
+                    .map(|(i, d, dir)| (i, d.judge(dir.and_then(|dir| walk(&dir, &opts)))))
+                    .collect::<Vec<_>>()
+            };
+            match tokio::task::spawn_blocking(walk_all).await {
+                Ok(walked) => walked.into_iter().for_each(|(i, p)| pages[i] = Some(p)),
+                Err(e) => pages.iter_mut().for_each(|p| {
+                    p.get_or_insert_with(|| Err(task_failed(&e)));
+                }),
+            }
+        }
+        pages.into_iter().flatten().collect()
     }
+}
+
+/// The directory part of a walk's prefix: "" or ending in `/`.
+fn prefix_dir(prefix: &str) -> &str {
+    prefix.rfind('/').map_or("", |i| &prefix[..=i])
+}
+
+/// The empty page [`walk`] would return when the kernel's caches know, without blocking,
+/// that the volume is there and the prefix's directory is not; `None` when finding out
+/// would take the disk.
+pub(super) fn cached_empty_walk(volume_dir: &Path, opts: &WalkOptions) -> Option<WalkPage> {
+    let dir = prefix_dir(&opts.prefix).strip_suffix('/')?;
+    if opts.limit == 0 || check_path(dir).is_err() {
+        return None;
+    }
+    let volume_there = matches!(cached_dir(volume_dir), Cached::Open(_));
+    (volume_there && matches!(cached_dir(&volume_dir.join(dir)), Cached::Absent))
+        .then(WalkPage::default)
 }
 
 /// Names in `dir`, sorted; directories end in `/`.
@@ -92,10 +128,7 @@ pub(super) fn walk(volume_dir: &Path, opts: &WalkOptions) -> Result<WalkPage, Dr
                 .unwrap_or_default(),
         });
     }
-    let base = match opts.prefix.rfind('/') {
-        Some(i) => &opts.prefix[..=i],
-        None => "",
-    };
+    let base = prefix_dir(&opts.prefix);
     // The directory part of the prefix is the one piece of a walk that comes from a client.
     // No key can start with an invalid path (`../`, `/x/`, `a//`), so such a prefix lists
     // nothing, and nothing outside the volume is ever read.
