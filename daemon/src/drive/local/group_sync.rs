@@ -3,10 +3,12 @@
 //!
 //! A small PUT used to fsync a file and a directory on each of its drives; sixteen
 //! concurrent PUTs on four drives meant 128 flushes of the device. Now each waits for a
-//! barrier: a caller that finds no leader becomes one, waits a moment ([`GATHER`]) so the
-//! drives of one PUT, which arrive together, join it, then runs the sync; every caller that
-//! arrived before the sync started is covered by it. One [`GroupSync`] serves every drive
-//! on one file system (drives under one data directory share it), found by device id.
+//! barrier: a caller that finds no leader becomes one, waits a moment ([`GATHER`]) for
+//! others to join when the last sync had company, then runs the sync; every caller that
+//! arrived before the sync started is covered by it. A lone writer (`tar x` through a
+//! mount) thus never waits for company that does not come. One [`GroupSync`] serves every
+//! drive on one file system (drives under one data directory share it), found by device
+//! id.
 //!
 //! Invariants: [`GroupSync::barrier`] returns `Ok` only after a `syncfs` that *started*
 //! after the call began has succeeded; at most one sync runs at a time; a failed `syncfs`
@@ -30,9 +32,9 @@ pub(crate) struct GroupSync {
     done: Condvar,
 }
 
-/// How long a new leader waits for others to join before it starts a sync: the drives of
-/// one PUT arrive within microseconds of each other, and without the wait all but the
-/// first would need a second sync.
+/// How long a new leader waits for others to join before it starts a sync, when the last
+/// sync covered more than one caller: concurrent PUTs arrive within microseconds of each
+/// other, and without the wait all but the first would need a second sync.
 const GATHER: Duration = Duration::from_micros(200);
 
 #[derive(Debug, Default)]
@@ -42,6 +44,11 @@ struct State {
     finished: u64,
     /// A leader is gathering callers for, or running, the next sync.
     leading: bool,
+    /// Calls of [`GroupSync::barrier`] so far, and that count when the last sync started.
+    arrived: u64,
+    arrived_by_last_start: u64,
+    /// The last sync covered more than one caller: the next leader gathers.
+    had_company: bool,
     /// The latest generation whose sync failed, and how.
     failed: Option<(u64, io::ErrorKind)>,
 }
@@ -73,6 +80,7 @@ impl GroupSync {
         // A sync running now may have started before our writes: we need the next one to
         // start (which may be the one a leader is gathering callers for).
         let needed = state.started + 1;
+        state.arrived += 1;
         loop {
             if state.finished >= needed {
                 return match state.failed {
@@ -82,9 +90,13 @@ impl GroupSync {
             }
             if !state.leading {
                 state.leading = true;
-                drop(state);
-                std::thread::sleep(GATHER);
-                state = self.state.lock().expect("poisoned");
+                if state.had_company {
+                    drop(state);
+                    std::thread::sleep(GATHER);
+                    state = self.state.lock().expect("poisoned");
+                }
+                state.had_company = state.arrived - state.arrived_by_last_start > 1;
+                state.arrived_by_last_start = state.arrived;
                 state.started += 1;
                 let generation = state.started;
                 drop(state);
@@ -133,6 +145,47 @@ mod tests {
         let state = sync.state.lock().unwrap();
         assert_eq!(state.started, state.finished, "no sync left running");
         assert!(state.finished > before, "the barriers ran syncfs");
+        assert!(state.failed.is_none());
+    }
+
+    #[test]
+    fn a_leader_gathers_only_after_a_sync_that_had_company() {
+        let dir = tempfile::tempdir().unwrap();
+        // Its own group: other tests' syncs on this file system would be company.
+        let sync = GroupSync {
+            handle: File::open(dir.path()).unwrap(),
+            state: Mutex::default(),
+            done: Condvar::new(),
+        };
+        // While a sync runs, three callers arrive and wait for the next one.
+        sync.state.lock().unwrap().leading = true;
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| sync.barrier().unwrap());
+            }
+            while sync.state.lock().unwrap().arrived < 3 {
+                std::thread::yield_now();
+            }
+            sync.state.lock().unwrap().leading = false;
+            sync.done.notify_all();
+        });
+        {
+            let state = sync.state.lock().unwrap();
+            assert_eq!(
+                (state.started, state.finished),
+                (1, 1),
+                "one sync for all three"
+            );
+            assert!(state.had_company);
+        }
+        sync.barrier().unwrap();
+        assert!(
+            !sync.state.lock().unwrap().had_company,
+            "one caller is no company"
+        );
+        sync.barrier().unwrap();
+        let state = sync.state.lock().unwrap();
+        assert_eq!((state.started, state.finished), (3, 3));
         assert!(state.failed.is_none());
     }
 }
