@@ -200,23 +200,15 @@ impl Remote {
         mpsc::Sender<Option<Bytes>>,
         JoinHandle<FsResult<ObjectInfo>>,
     ) {
-        let header = PutObjectHeader {
-            bucket: bucket.into(),
-            key: key.into(),
-            attributes: Some(ObjectAttributes {
-                content_type: String::new(),
-                user_metadata: metadata,
-            }),
-            size,
-        };
         let (tx, rx) = mpsc::channel::<Option<Bytes>>(4);
-        let requests = upload_requests(header, rx);
+        let requests = upload_requests(put_header(bucket, key, metadata, size), rx);
         let mut client = self.c();
         let task = tokio::spawn(async move { Ok(client.put_object(requests).await?.into_inner()) });
         (tx, task)
     }
 
-    /// Puts a small object in one call.
+    /// Puts a small object in one call, on the caller's task: its two messages are at
+    /// hand, so no task and no channel carry them.
     pub async fn put_bytes(
         &self,
         bucket: &str,
@@ -224,13 +216,12 @@ impl Remote {
         metadata: HashMap<String, String>,
         data: Bytes,
     ) -> FsResult<ObjectInfo> {
-        let (tx, task) = self.upload(bucket, key, metadata, Some(data.len() as u64));
-        if !data.is_empty() {
-            // A closed channel means the call failed: the task says why.
-            let _ = tx.send(Some(data)).await;
-        }
-        drop(tx);
-        finish(task).await
+        let header = put_header(bucket, key, metadata, Some(data.len() as u64));
+        let body = (!data.is_empty()).then(|| PutObjectRequest {
+            msg: Some(put_object_request::Msg::Data(data)),
+        });
+        let requests = futures::stream::iter(std::iter::once(header).chain(body));
+        Ok(self.c().put_object(requests).await?.into_inner())
     }
 }
 
@@ -240,10 +231,30 @@ pub async fn finish(task: JoinHandle<FsResult<ObjectInfo>>) -> FsResult<ObjectIn
         .unwrap_or_else(|e| Err(FsError::Io(std::io::Error::other(e.to_string()))))
 }
 
+/// The first message of a PutObject.
+fn put_header(
+    bucket: &str,
+    key: &str,
+    metadata: HashMap<String, String>,
+    size: Option<u64>,
+) -> PutObjectRequest {
+    PutObjectRequest {
+        msg: Some(put_object_request::Msg::Header(PutObjectHeader {
+            bucket: bucket.into(),
+            key: key.into(),
+            attributes: Some(ObjectAttributes {
+                content_type: String::new(),
+                user_metadata: metadata,
+            }),
+            size,
+        })),
+    }
+}
+
 /// The request stream of an upload: the header, then the chunks from `rx`. Built from
 /// named types only (no async block or closure), so the call's future is `Send`.
 fn upload_requests(
-    header: PutObjectHeader,
+    head: PutObjectRequest,
     rx: mpsc::Receiver<Option<Bytes>>,
 ) -> impl Stream<Item = PutObjectRequest> + Send + 'static {
     use futures::StreamExt;
@@ -252,9 +263,6 @@ fn upload_requests(
             msg: chunk.map(put_object_request::Msg::Data),
         }
     }
-    let head = PutObjectRequest {
-        msg: Some(put_object_request::Msg::Header(header)),
-    };
     futures::stream::iter([head]).chain(
         tokio_stream::wrappers::ReceiverStream::new(rx)
             .map(data_message as fn(Option<Bytes>) -> PutObjectRequest),

@@ -60,6 +60,15 @@ impl Upload {
         put.tx.send(Some(chunk)).await.map_err(|_| ended_early())
     }
 
+    /// The whole body, when the PutObject has not started (the file is smaller than a
+    /// chunk): it goes up in one call, without a channel; else the upload itself.
+    pub(super) fn into_whole(self) -> Result<Bytes, Self> {
+        match self.put {
+            None => Ok(self.buf.freeze()),
+            Some(_) => Err(self),
+        }
+    }
+
     /// Sends the rest and waits for the commit; a PutObject not started yet starts now
     /// with `start`, given the size. Returns the object and the metadata it went up with.
     pub(super) async fn finish(
@@ -101,7 +110,11 @@ impl Inner {
         let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
             return Ok(());
         };
-        match up.finish(|size| self.start_put(ino, size)).await {
+        let committed = match up.into_whole() {
+            Ok(data) => self.put_whole(ino, data).await,
+            Err(up) => up.finish(|size| self.start_put(ino, size)).await,
+        };
+        match committed {
             Ok((info, sent)) => {
                 s.dirty = false;
                 self.uploaded(ino, info, &sent).await
@@ -111,6 +124,22 @@ impl Inner {
                 Err(e)
             }
         }
+    }
+
+    /// Puts `data` as the whole of `ino`, with its attributes as they are now, in one call.
+    async fn put_whole(
+        &self,
+        ino: u64,
+        data: Bytes,
+    ) -> FsResult<(ObjectInfo, HashMap<String, String>)> {
+        let (path, attr, _) = self.node(ino)?;
+        let (bucket, key) = self.key_of(&path)?;
+        let metadata = attr.metadata();
+        let info = self
+            .remote
+            .put_bytes(&bucket, &key, metadata.clone(), data)
+            .await?;
+        Ok((info, metadata))
     }
 
     /// Starts the PutObject of `ino` with its attributes as they are now.
