@@ -42,6 +42,24 @@ pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Resul
     Ok(())
 }
 
+/// Turns `O_DIRECT` off for `file` (`fcntl` with `F_SETFL`): what follows goes through the
+/// page cache, as a tail that fills no whole block must.
+pub fn clear_direct(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: the descriptor belongs to `file`, which outlives both calls; F_GETFL and
+    // F_SETFL only read and set its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `syncfs(fd)`: writes out every dirty page and inode of the file system holding `file`
 /// and waits for it (one flush of the device instead of one per file).
 pub fn syncfs(file: &std::fs::File) -> io::Result<()> {

@@ -10,6 +10,7 @@
 //!
 //! Tested by the unit tests at the end of this file and by every end-to-end test.
 
+mod file_writer;
 mod files;
 mod group_sync;
 mod read;
@@ -24,7 +25,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use self::files::{LocalReader, LocalWriter};
+use self::file_writer::LocalWriter;
+use self::files::LocalReader;
 use self::group_sync::GroupSync;
 use self::read::{cached_dir, open_for_read, read_bytes, read_cached};
 use super::{
@@ -315,8 +317,8 @@ impl Drive for LocalDrive {
         let path = self.file_path(volume, path)?;
         self.blocking(move |d| {
             d.create_parent(&path)?;
-            let file = fs::File::create(&path).map_err(|e| io_err(&path, e))?;
-            Ok(Box::new(LocalWriter::new(file, path)) as Box<dyn FileWriter>)
+            let (file, direct) = file_writer::create(&path).map_err(|e| io_err(&path, e))?;
+            Ok(Box::new(LocalWriter::new(file, direct, path)) as Box<dyn FileWriter>)
         })
         .await
     }

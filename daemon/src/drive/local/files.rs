@@ -1,10 +1,9 @@
-//! Streamed files of a local drive: a reader of a byte range (blocking reads straight into
-//! the returned buffer) and a writer that starts writeback every few MiB, so the fsync that
-//! makes the file durable overlaps the upload instead of following it.
+//! Streamed reads of a local drive: a reader of a byte range, with blocking reads straight
+//! into the returned buffers. (The streamed writer is [`super::file_writer`].)
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use super::{io_err, task_failed};
-use crate::drive::{DriveError, FileReader, FileWriter};
+use crate::drive::{DriveError, FileReader};
 
 /// How many reads of the caller's size a reader keeps in flight ahead of it: with the
 /// next pieces already on their way, the disk's queue stays full while the caller
@@ -110,73 +109,5 @@ fn short(path: &Path) -> DriveError {
     DriveError::Io {
         path: path.display().to_string(),
         source: io::Error::from(ErrorKind::UnexpectedEof),
-    }
-}
-
-pub(super) struct LocalWriter {
-    file: Option<fs::File>,
-    path: PathBuf,
-    /// Bytes written so far, and where writeback was last started.
-    written: u64,
-    flushed: u64,
-}
-
-/// Writeback of a streamed file is started every this many bytes, so the fsync that ends
-/// the file overlaps the rest of the upload instead of following it.
-const WRITEBACK_EVERY: u64 = 8 << 20;
-
-#[async_trait]
-impl FileWriter for LocalWriter {
-    async fn write(&mut self, data: Bytes) -> Result<(), DriveError> {
-        let mut file = self.file.take().ok_or_else(|| DriveError::Io {
-            path: self.path.display().to_string(),
-            source: io::Error::other("write after a failed write"),
-        })?;
-        let path = self.path.clone();
-        let (from, len) = (
-            self.flushed,
-            self.written + data.len() as u64 - self.flushed,
-        );
-        let kick = len >= WRITEBACK_EVERY;
-        let file = tokio::task::spawn_blocking(move || {
-            file.write_all(&data).map_err(|e| io_err(&path, e))?;
-            if kick {
-                // Best effort: a failure here only means the final fsync does more work.
-                let _ = crate::sys::start_writeback(&file, from, len);
-            }
-            Ok::<_, DriveError>(file)
-        })
-        .await
-        .map_err(|e| task_failed(&e))??;
-        self.written = from + len;
-        if kick {
-            self.flushed = self.written;
-        }
-        self.file = Some(file);
-        Ok(())
-    }
-
-    async fn finish(self: Box<Self>) -> Result<(), DriveError> {
-        let Some(file) = self.file else {
-            return Err(DriveError::Io {
-                path: self.path.display().to_string(),
-                source: io::Error::other("finish after a failed write"),
-            });
-        };
-        let path = self.path;
-        tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| io_err(&path, e)))
-            .await
-            .map_err(|e| task_failed(&e))?
-    }
-}
-
-impl LocalWriter {
-    pub(super) fn new(file: fs::File, path: PathBuf) -> Self {
-        Self {
-            file: Some(file),
-            path,
-            written: 0,
-            flushed: 0,
-        }
     }
 }
