@@ -150,16 +150,64 @@ pub fn read_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> Option<
 /// Reads up to `len` bytes at `offset` into fresh capacity (no zeroing of a buffer about
 /// to be overwritten); fewer only at the end of the file.
 pub fn pread_to_vec(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    use std::os::fd::AsRawFd;
     let mut buf = Vec::<u8>::with_capacity(len);
-    while buf.len() < len {
-        let at = i64::try_from(offset + buf.len() as u64).map_err(io::Error::other)?;
-        let want = len - buf.len();
-        let spare = &mut buf.spare_capacity_mut()[..want];
-        // SAFETY: the descriptor belongs to `file`, which outlives the call, and the
-        // kernel writes at most `spare.len()` bytes into the spare capacity.
-        let rc =
-            unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), at) };
+    pread_append(file, &mut buf, offset, len, 0)?;
+    Ok(buf)
+}
+
+/// [`pread_to_vec`] only if the page cache holds all of it (`RWF_NOWAIT`): `None` when a
+/// page would have to come from the disk, or on any error.
+pub fn pread_cached_to_vec(file: &std::fs::File, offset: u64, len: usize) -> Option<Vec<u8>> {
+    let mut buf = Vec::<u8>::with_capacity(len);
+    pread_append(file, &mut buf, offset, len, libc::RWF_NOWAIT).ok()?;
+    (buf.len() == len).then_some(buf)
+}
+
+/// Alignment of direct reads: the largest logical block size of common devices.
+pub const DIRECT_ALIGN: usize = 4096;
+
+/// Reads up to `len` bytes at `offset` from `file`, opened with `O_DIRECT`: the aligned
+/// blocks around the range go straight from the disk into one buffer (no page cache), and
+/// the result is the range's slice of it. Fewer bytes only at the end of the file.
+pub fn pread_direct(file: &std::fs::File, offset: u64, len: usize) -> io::Result<bytes::Bytes> {
+    let align = DIRECT_ALIGN as u64;
+    let start = offset / align * align;
+    let end = (offset + len as u64).next_multiple_of(align);
+    let span = usize::try_from(end - start).map_err(io::Error::other)?;
+    let mut buf = Vec::<u8>::with_capacity(span + DIRECT_ALIGN);
+    let pad = buf.as_ptr().align_offset(DIRECT_ALIGN);
+    // SAFETY: `pad` < DIRECT_ALIGN bytes of the capacity are skipped; u8 has no invalid
+    // values and these bytes are never read.
+    unsafe { buf.set_len(pad) };
+    pread_append(file, &mut buf, start, span, 0)?;
+    let head = pad + (offset - start) as usize;
+    let got = buf.len().saturating_sub(head).min(len);
+    Ok(bytes::Bytes::from(buf).slice(head..head + got))
+}
+
+/// Appends up to `want` bytes at `offset` to `buf` (whose spare capacity holds them) with
+/// `preadv2(flags)`, stopping early only at the end of the file.
+fn pread_append(
+    file: &std::fs::File,
+    buf: &mut Vec<u8>,
+    offset: u64,
+    want: usize,
+    flags: libc::c_int,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let base = buf.len();
+    assert!(buf.capacity() - base >= want, "room for the read");
+    while buf.len() - base < want {
+        let done = buf.len() - base;
+        let at = i64::try_from(offset + done as u64).map_err(io::Error::other)?;
+        let spare = &mut buf.spare_capacity_mut()[..want - done];
+        let iov = libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len(),
+        };
+        // SAFETY: the descriptor belongs to `file`, which outlives the call, and `iov`
+        // covers spare capacity of `buf`, which the kernel writes at most `iov_len` of.
+        let rc = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, at, flags) };
         match rc {
             0 => break,
             n if n > 0 => {
@@ -174,5 +222,5 @@ pub fn pread_to_vec(file: &std::fs::File, offset: u64, len: usize) -> io::Result
             }
         }
     }
-    Ok(buf)
+    Ok(())
 }

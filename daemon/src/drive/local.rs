@@ -28,7 +28,7 @@ use bytes::Bytes;
 use self::file_writer::LocalWriter;
 use self::files::LocalReader;
 use self::group_sync::GroupSync;
-use self::read::{cached_dir, open_for_read, read_bytes, read_cached};
+use self::read::{cached_dir, open_direct, open_for_read, read_bytes, read_cached};
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, Target,
     VolumeInfo, WalkOptions, WalkPage, check_path,
@@ -333,7 +333,11 @@ impl Drive for LocalDrive {
         let path = self.file_path(volume, path)?;
         self.blocking(move |_| {
             let file = open_for_read(&path).map_err(|e| io_err(&path, e))?;
-            Ok(Box::new(LocalReader::new(file, offset, len, path)) as Box<dyn FileReader>)
+            let direct = (len >= files::DIRECT_READ_MIN)
+                .then(|| open_direct(&path))
+                .flatten();
+            let reader = LocalReader::new(file, direct, offset, len, path);
+            Ok(Box::new(reader) as Box<dyn FileReader>)
         })
         .await
     }

@@ -28,6 +28,17 @@ pub(super) fn open_for_read(path: &Path) -> io::Result<fs::File> {
     }
 }
 
+/// [`open_for_read`] with `O_DIRECT`; `None` where the file system (or the files' owner,
+/// for `O_NOATIME`) refuses it.
+pub(super) fn open_direct(path: &Path) -> Option<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME | libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
 /// The whole file at `path` (`fs::read` through [`open_for_read`]).
 pub(super) fn read_bytes(path: &Path) -> Result<Bytes, DriveError> {
     let read = || {

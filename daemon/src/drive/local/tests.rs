@@ -294,6 +294,44 @@ async fn range_reads_ahead_in_any_piece_sizes_and_stop_at_a_short_file() {
     assert!(r.read_exact(10_000).await.is_err(), "the file ends first");
 }
 
+/// Needs a file system that takes `O_DIRECT` (ext4, xfs, btrfs; not tmpfs).
+#[tokio::test]
+async fn large_ranges_read_past_the_page_cache_in_any_pieces() {
+    let (t, d) = drive();
+    d.make_volume("b").await.unwrap();
+    let data: Vec<u8> = (0..(3u32 << 20) + 5000)
+        .map(|i| (i * 7 % 253) as u8)
+        .collect();
+    // Written directly: the page cache holds only the file's last block.
+    let mut w = d.create_file("b", "big").await.unwrap();
+    w.write(Bytes::copy_from_slice(&data)).await.unwrap();
+    w.finish().await.unwrap();
+    assert!(super::read::open_direct(&t.path().join("d/b/big")).is_some());
+    let cases: [(usize, &[usize]); 3] = [
+        (0, &[(512 << 10) + 32; 6]),
+        (4095, &[1 << 20, 3, 70_001, 1 << 20]),
+        (1, &[(3 << 20) + 4999]),
+    ];
+    for (offset, pieces) in cases {
+        let len: usize = pieces.iter().sum();
+        let mut r = d
+            .read_file("b", "big", offset as u64, len as u64)
+            .await
+            .unwrap();
+        let mut at = offset;
+        for &piece in pieces {
+            let got = r.read_exact(piece).await.unwrap();
+            assert!(got[..] == data[at..at + piece], "{piece} bytes at {at}");
+            at += piece;
+        }
+    }
+    // A range past the end of the file: what exists reads, then a clear error.
+    let mut r = d.read_file("b", "big", 2 << 20, 2 << 20).await.unwrap();
+    let rest = data.len() - (2 << 20);
+    assert!(r.read_exact(rest).await.unwrap()[..] == data[2 << 20..]);
+    assert!(r.read_exact(1).await.is_err(), "the file ends first");
+}
+
 #[tokio::test]
 async fn a_wiped_drive_reports_unformatted_and_is_not_recreated() {
     let (t, d) = drive();
