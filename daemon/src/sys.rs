@@ -132,21 +132,6 @@ fn openat2_cached(path: &CStr, flags: libc::c_int) -> Cached {
     }
 }
 
-/// Reads into `buf` at `offset` only what the page cache holds (`preadv2` with
-/// `RWF_NOWAIT`): `None` when the read would wait for the disk, or on any error.
-pub fn read_cached(file: &std::fs::File, buf: &mut [u8], offset: u64) -> Option<usize> {
-    use std::os::fd::AsRawFd;
-    let offset = i64::try_from(offset).ok()?;
-    let iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: the descriptor belongs to `file`, which outlives the call, and `iov` covers
-    // exactly the writable memory of `buf`.
-    let rc = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-    usize::try_from(rc).ok()
-}
-
 /// Reads up to `len` bytes at `offset` into fresh capacity (no zeroing of a buffer about
 /// to be overwritten); fewer only at the end of the file.
 pub fn pread_to_vec(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
@@ -155,15 +140,17 @@ pub fn pread_to_vec(file: &std::fs::File, offset: u64, len: usize) -> io::Result
     Ok(buf)
 }
 
-/// [`pread_to_vec`] only if the page cache holds all of it (`RWF_NOWAIT`): `None` when a
-/// page would have to come from the disk, or on any error.
+/// [`pread_to_vec`] only if the page cache holds all of it (`preadv2` with `RWF_NOWAIT`,
+/// without blocking): `None` when a page would have to come from the disk, or on any
+/// error. Fewer bytes only at the end of the file.
 pub fn pread_cached_to_vec(file: &std::fs::File, offset: u64, len: usize) -> Option<Vec<u8>> {
     let mut buf = Vec::<u8>::with_capacity(len);
     pread_append(file, &mut buf, offset, len, libc::RWF_NOWAIT).ok()?;
-    (buf.len() == len).then_some(buf)
+    Some(buf)
 }
 
-/// Alignment of direct reads: the largest logical block size of common devices.
+/// Alignment of direct I/O (offsets, lengths and buffer addresses): the largest logical
+/// block size of common devices.
 pub const DIRECT_ALIGN: usize = 4096;
 
 /// Reads up to `len` bytes at `offset` from `file`, opened with `O_DIRECT`: the aligned

@@ -317,8 +317,7 @@ impl Drive for LocalDrive {
         let path = self.file_path(volume, path)?;
         self.blocking(move |d| {
             d.create_parent(&path)?;
-            let (file, direct) = file_writer::create(&path).map_err(|e| io_err(&path, e))?;
-            Ok(Box::new(LocalWriter::new(file, direct, path)) as Box<dyn FileWriter>)
+            Ok(Box::new(LocalWriter::create(path)?) as Box<dyn FileWriter>)
         })
         .await
     }

@@ -22,9 +22,7 @@ use bytes::Bytes;
 
 use super::{io_err, task_failed};
 use crate::drive::{DriveError, FileWriter};
-
-/// Alignment of direct writes: the largest logical block size of common devices.
-const ALIGN: usize = 4096;
+use crate::sys::DIRECT_ALIGN as ALIGN;
 
 /// Bytes gathered before a write to the file (a multiple of [`ALIGN`]).
 const CHUNK: usize = 1 << 20;
@@ -77,7 +75,7 @@ impl AlignedBuf {
 }
 
 /// Creates (or truncates) `path` for writing: direct when the file system allows it.
-pub(super) fn create(path: &Path) -> io::Result<(fs::File, bool)> {
+fn create(path: &Path) -> io::Result<(fs::File, bool)> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -165,8 +163,14 @@ impl FileWriter for LocalWriter {
 }
 
 impl LocalWriter {
-    /// A writer of `file`, just created at `path` by [`create`] (`direct` as it says).
-    pub(super) fn new(file: fs::File, direct: bool, path: PathBuf) -> Self {
+    /// Creates (or truncates) the file at `path` and a writer of it.
+    pub(super) fn create(path: PathBuf) -> Result<Self, DriveError> {
+        let (file, direct) = create(&path).map_err(|e| io_err(&path, e))?;
+        Ok(Self::new(file, direct, path))
+    }
+
+    /// A writer of `file`, just created at `path` (with `O_DIRECT` when `direct`).
+    fn new(file: fs::File, direct: bool, path: PathBuf) -> Self {
         let sink = Sink {
             file,
             direct,

@@ -71,19 +71,10 @@ pub(super) fn read_cached(path: &Path) -> Option<Result<Bytes, DriveError>> {
         return None;
     }
     // One byte more than the size, to see the end.
-    let mut buf = vec![0u8; len as usize + 1];
-    let mut filled = 0;
-    loop {
-        let n = crate::sys::read_cached(&file, &mut buf[filled..], filled as u64)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-        if filled == buf.len() {
-            return None; // It grew: read it the ordinary way.
-        }
+    let buf = crate::sys::pread_cached_to_vec(&file, 0, len as usize + 1)?;
+    if buf.len() as u64 > len {
+        return None; // It grew: read it the ordinary way.
     }
-    buf.truncate(filled);
     Some(Ok(Bytes::from(buf)))
 }
 
