@@ -100,42 +100,61 @@ impl LocalDrive {
     }
 
     /// [`Drive::read_all`] of the same file on several local drives: at once when the
-    /// kernel's caches answer for them all, else in one trip to the blocking pool (a GET's
-    /// metadata reads: one handoff at most, instead of one per drive).
+    /// kernel's caches answer for them all (the file held, or known absent), else in one
+    /// trip to the blocking pool (a GET's metadata reads: one handoff at most, instead of
+    /// one per drive).
     pub async fn read_all_of(
         drives: &[&LocalDrive],
         volume: &str,
         path: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
-        // Files the kernel's caches answer for (held, or known absent) are read here,
-        // without the handoff; only the others go to the blocking pool.
-        let mut files: Vec<Option<Result<Bytes, DriveError>>> = Vec::with_capacity(drives.len());
+        let (volume_owned, path_owned) = (volume.to_string(), path.to_string());
+        Self::each_of(
+            drives,
+            |d| {
+                d.file_path(volume, path)
+                    .ok()
+                    .as_deref()
+                    .and_then(read_cached)
+            },
+            move |d| read_bytes(&d.file_path(&volume_owned, &path_owned)?),
+        )
+        .await
+    }
+
+    /// An operation on several local drives, results in the order of `drives` (each
+    /// judged, see [`LocalDrive::judge`]): `cached` answers for a drive on the caller's
+    /// thread when it can without blocking; the drives it leaves go to `blocking`, one
+    /// after the other, in one trip to the blocking pool.
+    pub(super) async fn each_of<T: Send + 'static>(
+        drives: &[&LocalDrive],
+        cached: impl Fn(&LocalDrive) -> Option<Result<T, DriveError>>,
+        blocking: impl Fn(&LocalDrive) -> Result<T, DriveError> + Send + 'static,
+    ) -> Vec<Result<T, DriveError>> {
+        let mut results: Vec<Option<Result<T, DriveError>>> = Vec::with_capacity(drives.len());
         let mut misses = Vec::new();
         for (i, d) in drives.iter().enumerate() {
-            let path = d.file_path(volume, path);
-            match path.as_deref().ok().and_then(read_cached) {
-                Some(file) => files.push(Some(d.judge(file))),
-                None => {
-                    files.push(None);
-                    misses.push((i, (*d).clone(), path));
-                }
+            let answer = cached(d);
+            if answer.is_none() {
+                misses.push((i, (*d).clone()));
             }
+            results.push(answer.map(|r| d.judge(r)));
         }
         if !misses.is_empty() {
-            let read = move || {
-                let read_one = |(i, d, p): (usize, LocalDrive, Result<PathBuf, _>)| {
-                    (i, d.judge(p.and_then(|p| read_bytes(&p))))
-                };
-                misses.into_iter().map(read_one).collect::<Vec<_>>()
+            let run = move || {
+                misses
+                    .into_iter()
+                    .map(|(i, d)| (i, d.judge(blocking(&d))))
+                    .collect::<Vec<_>>()
             };
-            match tokio::task::spawn_blocking(read).await {
-                Ok(read) => read.into_iter().for_each(|(i, r)| files[i] = Some(r)),
-                Err(e) => files.iter_mut().for_each(|f| {
-                    f.get_or_insert_with(|| Err(task_failed(&e)));
+            match tokio::task::spawn_blocking(run).await {
+                Ok(done) => done.into_iter().for_each(|(i, r)| results[i] = Some(r)),
+                Err(e) => results.iter_mut().for_each(|r| {
+                    r.get_or_insert_with(|| Err(task_failed(&e)));
                 }),
             }
         }
-        files.into_iter().flatten().collect()
+        results.into_iter().flatten().collect()
     }
 
     fn is_formatted(&self) -> bool {

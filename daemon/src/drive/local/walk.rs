@@ -19,7 +19,7 @@ use crate::drive::{
 };
 
 use super::read::{cached_dir, read_meta_header};
-use super::{LocalDrive, io_err, task_failed};
+use super::{LocalDrive, io_err};
 use crate::sys::Cached;
 
 impl LocalDrive {
@@ -32,35 +32,16 @@ impl LocalDrive {
         volume: &str,
         opts: &WalkOptions,
     ) -> Vec<Result<WalkPage, DriveError>> {
-        let mut pages: Vec<Option<Result<WalkPage, DriveError>>> =
-            drives.iter().map(|_| None).collect();
-        let mut jobs = Vec::new();
-        for (i, d) in drives.iter().enumerate() {
-            let dir = d.volume_path(volume);
-            match dir
-                .as_deref()
-                .ok()
-                .and_then(|dir| cached_empty_walk(dir, opts))
-            {
-                Some(page) => pages[i] = Some(Ok(page)),
-                None => jobs.push((i, (*d).clone(), dir)),
-            }
-        }
-        if !jobs.is_empty() {
-            let opts = opts.clone();
-            let walk_all = move || {
-                jobs.into_iter()
-                    .map(|(i, d, dir)| (i, d.judge(dir.and_then(|dir| walk(&dir, &opts)))))
-                    .collect::<Vec<_>>()
-            };
-            match tokio::task::spawn_blocking(walk_all).await {
-                Ok(walked) => walked.into_iter().for_each(|(i, p)| pages[i] = Some(p)),
-                Err(e) => pages.iter_mut().for_each(|p| {
-                    p.get_or_insert_with(|| Err(task_failed(&e)));
-                }),
-            }
-        }
-        pages.into_iter().flatten().collect()
+        let (volume_owned, opts_owned) = (volume.to_string(), opts.clone());
+        Self::each_of(
+            drives,
+            |d| {
+                let dir = d.volume_path(volume).ok()?;
+                cached_empty_walk(&dir, opts).map(Ok)
+            },
+            move |d| walk(&d.volume_path(&volume_owned)?, &opts_owned),
+        )
+        .await
     }
 }
 
