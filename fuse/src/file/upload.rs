@@ -1,6 +1,7 @@
 //! Uploads: the streamed PutObject of a file written in order (started once a chunk is
-//! full, or at the commit), and the upload of a staging file; both wait for the cluster's
-//! commit, after which the inode's attributes are the server's again.
+//! full; a smaller file goes up in one call at the commit), and the upload of a staging
+//! file; both wait for the cluster's commit, after which the inode's attributes are the
+//! server's again.
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
@@ -30,6 +31,9 @@ pub(super) struct Upload {
     pub(super) written: u64,
 }
 
+/// A committed upload: the object, and the metadata it went up with.
+pub(super) type Sent = (ObjectInfo, HashMap<String, String>);
+
 /// A PutObject in progress.
 pub(super) struct Put {
     pub(super) tx: mpsc::Sender<Option<Bytes>>,
@@ -40,11 +44,11 @@ pub(super) struct Put {
 
 impl Upload {
     /// Takes `data`; sends a chunk once one is full, starting the PutObject with `start`
-    /// (given no size) if it has not started yet.
+    /// if it has not started yet.
     pub(super) async fn write(
         &mut self,
         data: &[u8],
-        start: impl FnOnce(Option<u64>) -> FsResult<Put>,
+        start: impl FnOnce() -> FsResult<Put>,
     ) -> FsResult<()> {
         self.buf.extend_from_slice(data);
         self.written += data.len() as u64;
@@ -53,31 +57,22 @@ impl Upload {
         }
         let put = match &mut self.put {
             Some(put) => put,
-            None => self.put.insert(start(None)?),
+            None => self.put.insert(start()?),
         };
         let chunk = self.buf.split().freeze();
         // A closed channel means the call failed: finishing it says why.
         put.tx.send(Some(chunk)).await.map_err(|_| ended_early())
     }
 
-    /// The whole body, when the PutObject has not started (the file is smaller than a
-    /// chunk): it goes up in one call, without a channel; else the upload itself.
-    pub(super) fn into_whole(self) -> Result<Bytes, Self> {
-        match self.put {
-            None => Ok(self.buf.freeze()),
-            Some(_) => Err(self),
-        }
-    }
-
-    /// Sends the rest and waits for the commit; a PutObject not started yet starts now
-    /// with `start`, given the size. Returns the object and the metadata it went up with.
-    pub(super) async fn finish(
-        mut self,
-        start: impl FnOnce(Option<u64>) -> FsResult<Put>,
-    ) -> FsResult<(ObjectInfo, HashMap<String, String>)> {
-        let put = match self.put.take() {
-            Some(put) => put,
-            None => start(Some(self.written))?,
+    /// Sends the rest and waits for the commit. A PutObject not started yet (the file is
+    /// smaller than a chunk) is not streamed: `whole` puts the body in one call. Returns
+    /// the object and the metadata it went up with.
+    pub(super) async fn finish<F>(mut self, whole: impl FnOnce(Bytes) -> F) -> FsResult<Sent>
+    where
+        F: Future<Output = FsResult<Sent>>,
+    {
+        let Some(put) = self.put.take() else {
+            return whole(self.buf.freeze()).await;
         };
         let sent = if self.buf.is_empty() {
             Ok(())
@@ -110,11 +105,7 @@ impl Inner {
         let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
             return Ok(());
         };
-        let committed = match up.into_whole() {
-            Ok(data) => self.put_whole(ino, data).await,
-            Err(up) => up.finish(|size| self.start_put(ino, size)).await,
-        };
-        match committed {
+        match up.finish(|data| self.put_whole(ino, data)).await {
             Ok((info, sent)) => {
                 s.dirty = false;
                 self.uploaded(ino, info, &sent).await
@@ -126,15 +117,16 @@ impl Inner {
         }
     }
 
-    /// Puts `data` as the whole of `ino`, with its attributes as they are now, in one call.
-    async fn put_whole(
-        &self,
-        ino: u64,
-        data: Bytes,
-    ) -> FsResult<(ObjectInfo, HashMap<String, String>)> {
+    /// Where `ino` goes up: its bucket, its key, and its attributes as they are now.
+    fn put_target(&self, ino: u64) -> FsResult<(String, String, HashMap<String, String>)> {
         let (path, attr, _) = self.node(ino)?;
         let (bucket, key) = self.key_of(&path)?;
-        let metadata = attr.metadata();
+        Ok((bucket, key, attr.metadata()))
+    }
+
+    /// Puts `data` as the whole of `ino`, with its attributes as they are now, in one call.
+    async fn put_whole(&self, ino: u64, data: Bytes) -> FsResult<Sent> {
+        let (bucket, key, metadata) = self.put_target(ino)?;
         let info = self
             .remote
             .put_bytes(&bucket, &key, metadata.clone(), data)
@@ -142,12 +134,11 @@ impl Inner {
         Ok((info, metadata))
     }
 
-    /// Starts the PutObject of `ino` with its attributes as they are now.
-    pub(super) fn start_put(&self, ino: u64, size: Option<u64>) -> FsResult<Put> {
-        let (path, attr, _) = self.node(ino)?;
-        let (bucket, key) = self.key_of(&path)?;
-        let metadata = attr.metadata();
-        let (tx, task) = self.remote.upload(&bucket, &key, metadata.clone(), size);
+    /// Starts the streamed PutObject of `ino` (of a size not known yet) with its attributes
+    /// as they are now.
+    pub(super) fn start_put(&self, ino: u64) -> FsResult<Put> {
+        let (bucket, key, metadata) = self.put_target(ino)?;
+        let (tx, task) = self.remote.upload(&bucket, &key, metadata.clone(), None);
         Ok(Put { tx, task, metadata })
     }
 
@@ -194,9 +185,7 @@ impl Inner {
         if matches!(s.body, Body::Streaming(_)) {
             return self.commit(ino, &mut s).await;
         }
-        let (path, attr, _) = self.node(ino)?;
-        let (bucket, key) = self.key_of(&path)?;
-        let metadata = attr.metadata();
+        let (bucket, key, metadata) = self.put_target(ino)?;
         let (tx, task) = self
             .remote
             .upload(&bucket, &key, metadata.clone(), Some(s.size));

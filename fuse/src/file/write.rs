@@ -38,10 +38,7 @@ impl Inner {
             let Body::Streaming(up) = &mut s.body else {
                 unreachable!("set above")
             };
-            if let Err(e) = up
-                .write(data, |size| self.start_put(handle.ino, size))
-                .await
-            {
+            if let Err(e) = up.write(data, || self.start_put(handle.ino)).await {
                 let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
                     unreachable!("matched above")
                 };
