@@ -272,26 +272,39 @@ async fn activate(
     Ok(())
 }
 
-/// Reads one frame of shard `s` and verifies it; `None` when lost.
+/// Why a shard's frame could not be used.
+#[derive(Debug, thiserror::Error)]
+enum FrameLost {
+    #[error("the shard has no frame here")]
+    Missing,
+    #[error("{0}")]
+    Read(crate::drive::DriveError),
+    #[error("the frame fails its checksum")]
+    Corrupt,
+}
+
+/// Reads one frame of shard `s` and verifies it.
 async fn read_frame(
     sources: &Sources,
     s: usize,
     slot: &mut Slot,
     frame_len: usize,
-) -> Option<Bytes> {
-    match sources {
-        Sources::Inline(frames) => {
-            let frame = frames[s].as_ref()?;
-            (frame.len() == frame_len && verify_frame(frame).is_some())
-                .then(|| frame.slice(CHECKSUM_LEN..))
-        }
+) -> Result<Bytes, FrameLost> {
+    let frame = match sources {
+        Sources::Inline(frames) => match &frames[s] {
+            Some(frame) if frame.len() == frame_len => frame.clone(),
+            _ => return Err(FrameLost::Missing),
+        },
         Sources::Files { .. } => {
-            let reader = slot.reader.as_mut()?;
-            let frame = reader.read_exact(frame_len).await.ok()?;
-            verify_frame(&frame)?;
-            Some(frame.slice(CHECKSUM_LEN..))
+            let reader = slot.reader.as_mut().ok_or(FrameLost::Missing)?;
+            reader
+                .read_exact(frame_len)
+                .await
+                .map_err(FrameLost::Read)?
         }
-    }
+    };
+    verify_frame(&frame).ok_or(FrameLost::Corrupt)?;
+    Ok(frame.slice(CHECKSUM_LEN..))
 }
 
 /// Reads, verifies and decodes the next block of `pr`; returns its requested bytes.
@@ -317,11 +330,12 @@ async fn read_block(
             .map(|(s, slot)| async move { (s, read_frame(sources, s, slot, frame_len).await) });
         for (s, frame) in futures::future::join_all(reads).await {
             match frame {
-                Some(f) => shards[s] = Some(f),
-                None => {
+                Ok(f) => shards[s] = Some(f),
+                Err(e) => {
                     tracing::warn!(
                         shard = s,
                         block = b,
+                        error = %e,
                         "shard lost or corrupt; reading parity"
                     );
                     pr.lost = true;
