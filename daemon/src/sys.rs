@@ -42,6 +42,20 @@ pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Resul
     Ok(())
 }
 
+/// Drops `file`'s clean pages from the page cache (`posix_fadvise` with `DONTNEED`), so
+/// tests can read it cold.
+#[cfg(test)]
+pub fn drop_cached(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor belongs to `file`, which outlives the call; the call only
+    // drops cached pages of the file.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    match rc {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
 /// Turns `O_DIRECT` off for `file` (`fcntl` with `F_SETFL`): what follows goes through the
 /// page cache, as a tail that fills no whole block must.
 pub fn clear_direct(file: &std::fs::File) -> io::Result<()> {

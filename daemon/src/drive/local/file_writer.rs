@@ -9,6 +9,9 @@
 //! `O_DIRECT` is refused (tmpfs), the same writer writes buffered and starts writeback
 //! every few MiB, so the final fsync overlaps the upload instead of following it.
 //!
+//! A direct write the kernel refuses with `EINVAL` (a device that needs a larger alignment
+//! than [`ALIGN`]) is finished buffered, and the file stays buffered from then on.
+//!
 //! Invariants: while direct, every write starts at a multiple of [`ALIGN`], is a multiple
 //! of it long and comes from an [`ALIGN`]ed address; the file holds exactly the bytes
 //! given, in order.
@@ -93,7 +96,7 @@ impl Sink {
             let n = self.buf.fill(data);
             data = &data[n..];
             if self.buf.len == CHUNK {
-                self.file.write_all(self.buf.filled())?;
+                self.write_out(CHUNK)?;
                 self.buf.len = 0;
                 self.written += CHUNK as u64;
             }
@@ -109,18 +112,41 @@ impl Sink {
 
     /// Writes the rest (its whole blocks directly, the tail through the page cache) and
     /// fsyncs the file.
-    fn finish(self) -> io::Result<()> {
-        let rest = self.buf.filled();
-        let blocks = rest.len() / ALIGN * ALIGN;
-        let mut file = self.file;
-        file.write_all(&rest[..blocks])?;
-        if blocks < rest.len() {
+    fn finish(mut self) -> io::Result<()> {
+        let len = self.buf.len;
+        let blocks = len / ALIGN * ALIGN;
+        self.write_out(blocks)?;
+        if blocks < len {
             if self.direct {
-                crate::sys::clear_direct(&file)?;
+                crate::sys::clear_direct(&self.file)?;
             }
-            file.write_all(&rest[blocks..])?;
+            self.file.write_all(&self.buf.filled()[blocks..])?;
         }
-        file.sync_all()
+        self.file.sync_all()
+    }
+
+    /// Writes the buffer's first `len` bytes to the file; if a direct write is refused
+    /// with `EINVAL`, the file is made buffered and the rest written so.
+    fn write_out(&mut self, len: usize) -> io::Result<()> {
+        let Sink {
+            file, direct, buf, ..
+        } = self;
+        let data = &buf.filled()[..len];
+        let mut done = 0;
+        while done < len {
+            match file.write(&data[done..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if *direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                    tracing::warn!(error = %e, "direct write refused; writing buffered");
+                    crate::sys::clear_direct(file)?;
+                    *direct = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -216,6 +242,31 @@ mod tests {
         let back = fs::read(path).unwrap();
         assert_eq!(back.len(), total, "{total} bytes in pieces of {pieces:?}");
         assert!(back == data, "{total} bytes in pieces of {pieces:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_direct_write_is_finished_buffered() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("f");
+        let data: Vec<u8> = (0..3 * CHUNK + 999).map(|i| (i * 7 % 253) as u8).collect();
+        let (file, direct) = create(&path).unwrap();
+        assert!(direct, "the test's file system takes O_DIRECT");
+        let mut w = LocalWriter::new(file, true, path.clone());
+        // A buffer one byte off alignment: the kernel refuses the direct write (EINVAL).
+        let sink = w.sink.as_mut().unwrap();
+        sink.buf.start += 1;
+        w.write(Bytes::copy_from_slice(&data[..CHUNK + 5]))
+            .await
+            .unwrap();
+        assert!(
+            !w.sink.as_ref().unwrap().direct,
+            "the refusal made the file buffered"
+        );
+        w.write(Bytes::copy_from_slice(&data[CHUNK + 5..]))
+            .await
+            .unwrap();
+        Box::new(w).finish().await.unwrap();
+        assert!(fs::read(&path).unwrap() == data, "every byte, in order");
     }
 
     #[tokio::test]

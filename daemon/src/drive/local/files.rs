@@ -1,5 +1,9 @@
 //! Streamed reads of a local drive: a reader of a byte range, with blocking reads straight
 //! into the returned buffers. (The streamed writer is [`super::file_writer`].)
+//!
+//! A piece read past the page cache that fails for any reason (say, a device that needs a
+//! larger alignment than [`crate::sys::DIRECT_ALIGN`]) is read again through the page
+//! cache, whose errors are the ones reported.
 
 use std::collections::VecDeque;
 use std::fs;
@@ -117,7 +121,10 @@ impl LocalReader {
                 let read = match direct {
                     Some(direct) => match crate::sys::pread_cached_to_vec(&file, at, len) {
                         Some(cached) => Ok(Bytes::from(cached)),
-                        None => crate::sys::pread_direct(&direct, at, len),
+                        None => crate::sys::pread_direct(&direct, at, len).or_else(|e| {
+                            tracing::warn!(error = %e, "direct read failed; reading buffered");
+                            crate::sys::pread_to_vec(&file, at, len).map(Bytes::from)
+                        }),
                     },
                     None => crate::sys::pread_to_vec(&file, at, len).map(Bytes::from),
                 };
@@ -136,5 +143,34 @@ fn short(path: &Path) -> DriveError {
     DriveError::Io {
         path: path.display().to_string(),
         source: io::Error::from(ErrorKind::UnexpectedEof),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_direct_read_is_read_again_through_the_page_cache() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("f");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let file = fs::File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        // Out of the page cache, so the pieces are not served from it.
+        crate::sys::drop_cached(&file).unwrap();
+        assert!(crate::sys::pread_cached_to_vec(&file, 0, 4096).is_none());
+        // A descriptor open for writing only: every direct read fails (EBADF).
+        let direct = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        assert!(crate::sys::pread_direct(&direct, 0, 10).is_err());
+        let len = data.len() as u64 - 100;
+        let mut r = LocalReader::new(file, Some(direct), 100, len, path);
+        let mut got = Vec::new();
+        while got.len() < len as usize {
+            let piece = (len as usize - got.len()).min(700_000);
+            got.extend_from_slice(&r.read_exact(piece).await.unwrap());
+        }
+        assert!(got == data[100..], "every byte of the range, in order");
     }
 }
