@@ -225,6 +225,17 @@ fn task_failed(e: &tokio::task::JoinError) -> DriveError {
     }
 }
 
+/// Notes that direct I/O failed and the page cache took over: a warning the first time in
+/// this process, then at debug level (a file system that refuses it refuses every file).
+fn direct_io_refused(what: &str, e: &io::Error) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::debug!(error = %e, "direct {what} failed; going through the page cache");
+    } else {
+        tracing::warn!(error = %e, "direct {what} failed; going through the page cache");
+    }
+}
+
 /// Maps an I/O error on `path` to a [`DriveError`].
 pub(crate) fn io_err(path: &Path, e: io::Error) -> DriveError {
     let path = path.display().to_string();

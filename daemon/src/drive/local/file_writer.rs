@@ -139,7 +139,7 @@ impl Sink {
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if *direct && e.raw_os_error() == Some(libc::EINVAL) => {
-                    tracing::warn!(error = %e, "direct write refused; writing buffered");
+                    super::direct_io_refused("write", &e);
                     crate::sys::clear_direct(file)?;
                     *direct = false;
                 }

@@ -122,7 +122,7 @@ impl LocalReader {
                     Some(direct) => match crate::sys::pread_cached_to_vec(&file, at, len) {
                         Some(cached) => Ok(Bytes::from(cached)),
                         None => crate::sys::pread_direct(&direct, at, len).or_else(|e| {
-                            tracing::warn!(error = %e, "direct read failed; reading buffered");
+                            super::direct_io_refused("read", &e);
                             crate::sys::pread_to_vec(&file, at, len).map(Bytes::from)
                         }),
                     },
