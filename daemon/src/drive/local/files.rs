@@ -119,14 +119,13 @@ impl LocalReader {
             .push_back(tokio::task::spawn_blocking(move || {
                 let len = len as usize;
                 let read = match direct {
-                    Some(direct) => match crate::sys::pread_cached_to_vec(&file, at, len) {
-                        Some(cached) => Ok(Bytes::from(cached)),
-                        None => crate::sys::pread_direct(&direct, at, len).or_else(|e| {
+                    Some(direct) if crate::sys::is_cached(&file, at, len) != Some(true) => {
+                        crate::sys::pread_direct(&direct, at, len).or_else(|e| {
                             super::direct_io_refused("read", &e);
                             crate::sys::pread_to_vec(&file, at, len).map(Bytes::from)
-                        }),
-                    },
-                    None => crate::sys::pread_to_vec(&file, at, len).map(Bytes::from),
+                        })
+                    }
+                    _ => crate::sys::pread_to_vec(&file, at, len).map(Bytes::from),
                 };
                 match read {
                     Ok(buf) if buf.len() == len => Ok(buf),
@@ -160,7 +159,7 @@ mod tests {
         file.sync_all().unwrap();
         // Out of the page cache, so the pieces are not served from it.
         crate::sys::drop_cached(&file).unwrap();
-        assert!(crate::sys::pread_cached_to_vec(&file, 0, 4096).is_none());
+        assert_eq!(crate::sys::is_cached(&file, 0, data.len()), Some(false));
         // A descriptor open for writing only: every direct read fails (EBADF).
         let direct = fs::OpenOptions::new().write(true).open(&path).unwrap();
         assert!(crate::sys::pread_direct(&direct, 0, 10).is_err());
@@ -172,5 +171,36 @@ mod tests {
             got.extend_from_slice(&r.read_exact(piece).await.unwrap());
         }
         assert!(got == data[100..], "every byte of the range, in order");
+    }
+
+    #[tokio::test]
+    async fn a_cold_range_read_past_the_page_cache_leaves_it_out() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("f");
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 249) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let file = fs::File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        crate::sys::drop_cached(&file).unwrap();
+        let Some(direct) = super::super::read::open_direct(&path) else {
+            panic!("the test's file system takes O_DIRECT");
+        };
+        let len = data.len() as u64 - 5000;
+        let mut r = LocalReader::new(file, Some(direct), 5000, len, path.clone());
+        let mut got = Vec::new();
+        while got.len() < len as usize {
+            let piece = (len as usize - got.len()).min(87_392);
+            got.extend_from_slice(&r.read_exact(piece).await.unwrap());
+        }
+        assert!(got == data[5000..], "every byte of the range, in order");
+        // Asking whether a piece is cached must not have read it in (readahead) either.
+        let file = fs::File::open(&path).unwrap();
+        for at in [0, 1 << 20, 3 << 20] {
+            assert_eq!(
+                crate::sys::is_cached(&file, at, 4096),
+                Some(false),
+                "page at {at} stayed out of the page cache"
+            );
+        }
     }
 }
