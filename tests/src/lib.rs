@@ -97,7 +97,48 @@ impl Node {
         let drive_args = drives.iter().map(|d| d.display().to_string()).collect();
         let mut node = Node::new(bin, addr, drives, drive_args, extra_args);
         node.spawn()?;
+        node.wait_serving()?;
         Ok(node)
+    }
+
+    /// Waits until a single node serves. It listens at once, but answers 503 ("starting")
+    /// until its drives are formatted and loaded, which takes a while for many drives on
+    /// a busy machine.
+    fn wait_serving(&mut self) -> Result<(), StartFailure> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                return Err(StartFailure {
+                    status: Some(status),
+                    log: self.log_text(),
+                });
+            }
+            if self.serves() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(StartFailure {
+                    status: None,
+                    log: self.log_text(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether an anonymous S3 `GET /` gets an answer other than 503.
+    fn serves(&self) -> bool {
+        use std::io::Write;
+        let Ok(mut s) = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        let mut status = [0u8; 12];
+        s.write_all(request).is_ok()
+            && s.read_exact(&mut status).is_ok()
+            && status.starts_with(b"HTTP/1.1 ")
+            && !status.ends_with(b"503")
     }
 
     /// A node (not started) listening on `addr`, owning `drives`, started with
@@ -273,10 +314,11 @@ impl Node {
         c.wait().ok()
     }
 
-    /// Starts the process again on the same drives and address.
+    /// Starts the process again on the same drives and address (a single node), and
+    /// waits until it serves.
     pub fn restart(&mut self) {
         self.kill9();
-        if let Err(f) = self.spawn() {
+        if let Err(f) = self.spawn().and_then(|()| self.wait_serving()) {
             panic!("node failed to restart ({:?}):\n{}", f.status, f.log);
         }
     }
