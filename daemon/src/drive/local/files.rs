@@ -149,27 +149,39 @@ fn short(path: &Path) -> DriveError {
 mod tests {
     use super::*;
 
+    /// `len` bytes of a pattern in a new file at `path`, out of the page cache; the
+    /// bytes and the file opened for reading.
+    fn cold_file(path: &Path, len: u32) -> (Vec<u8>, fs::File) {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        fs::write(path, &data).unwrap();
+        let file = fs::File::open(path).unwrap();
+        file.sync_all().unwrap();
+        crate::sys::drop_cached(&file).unwrap();
+        assert_eq!(crate::sys::is_cached(&file, 0, data.len()), Some(false));
+        (data, file)
+    }
+
+    /// Reads the rest of `r`'s range of `len` bytes in pieces of at most `piece`.
+    async fn read_all(r: &mut LocalReader, len: u64, piece: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        while got.len() < len as usize {
+            let n = (len as usize - got.len()).min(piece);
+            got.extend_from_slice(&r.read_exact(n).await.unwrap());
+        }
+        got
+    }
+
     #[tokio::test]
     async fn a_failed_direct_read_is_read_again_through_the_page_cache() {
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("f");
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        fs::write(&path, &data).unwrap();
-        let file = fs::File::open(&path).unwrap();
-        file.sync_all().unwrap();
-        // Out of the page cache, so the pieces are not served from it.
-        crate::sys::drop_cached(&file).unwrap();
-        assert_eq!(crate::sys::is_cached(&file, 0, data.len()), Some(false));
+        let (data, file) = cold_file(&path, 3_000_000);
         // A descriptor open for writing only: every direct read fails (EBADF).
         let direct = fs::OpenOptions::new().write(true).open(&path).unwrap();
         assert!(crate::sys::pread_direct(&direct, 0, 10).is_err());
         let len = data.len() as u64 - 100;
         let mut r = LocalReader::new(file, Some(direct), 100, len, path);
-        let mut got = Vec::new();
-        while got.len() < len as usize {
-            let piece = (len as usize - got.len()).min(700_000);
-            got.extend_from_slice(&r.read_exact(piece).await.unwrap());
-        }
+        let got = read_all(&mut r, len, 700_000).await;
         assert!(got == data[100..], "every byte of the range, in order");
     }
 
@@ -177,21 +189,13 @@ mod tests {
     async fn a_cold_range_read_past_the_page_cache_leaves_it_out() {
         let t = tempfile::tempdir().unwrap();
         let path = t.path().join("f");
-        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 249) as u8).collect();
-        fs::write(&path, &data).unwrap();
-        let file = fs::File::open(&path).unwrap();
-        file.sync_all().unwrap();
-        crate::sys::drop_cached(&file).unwrap();
+        let (data, file) = cold_file(&path, 4_000_000);
         let Some(direct) = super::super::read::open_direct(&path) else {
             panic!("the test's file system takes O_DIRECT");
         };
         let len = data.len() as u64 - 5000;
         let mut r = LocalReader::new(file, Some(direct), 5000, len, path.clone());
-        let mut got = Vec::new();
-        while got.len() < len as usize {
-            let piece = (len as usize - got.len()).min(87_392);
-            got.extend_from_slice(&r.read_exact(piece).await.unwrap());
-        }
+        let got = read_all(&mut r, len, 87_392).await;
         assert!(got == data[5000..], "every byte of the range, in order");
         // Asking whether a piece is cached must not have read it in (readahead) either.
         let file = fs::File::open(&path).unwrap();
