@@ -105,18 +105,30 @@ impl Node {
     /// until its drives are formatted and loaded, which takes a while for many drives on
     /// a busy machine.
     fn wait_serving(&mut self) -> Result<(), StartFailure> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        self.wait_for(Duration::from_secs(60), Node::serves)
+    }
+
+    /// Polls `ready` until it holds. Fails, with the log, when the process exits, or when
+    /// `timeout` passes (the process is then killed).
+    fn wait_for(
+        &mut self,
+        timeout: Duration,
+        ready: impl Fn(&Node) -> bool,
+    ) -> Result<(), StartFailure> {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
                 return Err(StartFailure {
                     status: Some(status),
                     log: self.log_text(),
                 });
             }
-            if self.serves() {
+            if ready(self) {
                 return Ok(());
             }
             if Instant::now() > deadline {
+                self.kill9();
                 return Err(StartFailure {
                     status: None,
                     log: self.log_text(),
@@ -204,29 +216,10 @@ impl Node {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
-        let mut child = cmd.spawn().expect("spawn tessera");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(StartFailure {
-                    status: Some(status),
-                    log: self.log_text(),
-                });
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                self.child = Some(child);
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(StartFailure {
-                    status: None,
-                    log: self.log_text(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.child = Some(cmd.spawn().expect("spawn tessera"));
+        self.wait_for(Duration::from_secs(20), |node| {
+            TcpStream::connect_timeout(&node.addr, Duration::from_millis(200)).is_ok()
+        })
     }
 
     /// What the node logged so far.
