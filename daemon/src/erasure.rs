@@ -14,6 +14,8 @@
 //! Unit-tested in `codec`, `quorum`, `tests`, `heal`; end-to-end by the tests crate.
 
 mod codec;
+mod commit;
+mod condition;
 mod decode;
 mod encode;
 mod heal;
@@ -31,6 +33,7 @@ mod update;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use codec::{CHECKSUM_ALGORITHM, Codec};
+pub use condition::{ETagMatch, WriteCondition};
 pub use decode::ObjectReader;
 pub use heal::{
     HEAL_QUEUE_CAPACITY, HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle,
@@ -117,6 +120,14 @@ pub enum ErasureError {
     Geometry {
         /// Why.
         reason: String,
+    },
+    /// The object in place does not meet the write's condition.
+    #[error("{bucket}/{key}: the object does not meet the write's condition")]
+    PreconditionFailed {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
     },
     /// Reading the client's data failed.
     #[error("reading the request body: {0}")]

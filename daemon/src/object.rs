@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::io::AsyncRead;
 
+pub use crate::erasure::{ETagMatch, WriteCondition};
 use crate::erasure::{ErasureError, ErasureSet, ObjectAttrs, ObjectMeta, ObjectReader, RangeSpec};
 use crate::layout::Placement;
 
@@ -200,7 +201,8 @@ impl ObjectLayer {
         check_key(key)
     }
 
-    /// Stores an object streamed from `body` (`size`, when known, is checked).
+    /// Stores an object streamed from `body` (`size`, when known, is checked), if `cond`
+    /// holds when it commits.
     pub async fn put_object<R: AsyncRead + Unpin + Send>(
         &self,
         bucket: &str,
@@ -208,13 +210,34 @@ impl ObjectLayer {
         attrs: &ObjectAttrs,
         body: &mut R,
         size: Option<u64>,
+        cond: &WriteCondition,
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
         validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
         let set = self.set_of(bucket, key).await;
-        let meta = set.put_object(bucket, key, attrs, body, size).await?;
+        let meta = set.put_object(bucket, key, attrs, body, size, cond).await?;
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
+    }
+
+    /// Checks a conditional write against the object as it is now, before its body is
+    /// read, so that a write bound to fail is refused without its upload. Only the check
+    /// the commit makes again, under the object's write lock, makes the condition hold.
+    pub async fn precheck_write(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: &WriteCondition,
+    ) -> Result<(), ObjectError> {
+        if cond.is_none() {
+            return Ok(());
+        }
+        let current = match self.head_object(bucket, key).await {
+            Ok(info) => Some(info.etag),
+            Err(ObjectError::ObjectNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(cond.check(bucket, key, current.as_deref())?)
     }
 
     /// Opens a read of `range` of an object.
@@ -291,7 +314,8 @@ impl ObjectLayer {
         let attrs = attrs.cloned().unwrap_or_else(|| read.info.attrs());
         let size = read.info.size;
         let mut body = body_reader(read.body);
-        self.put_object(dst_bucket, dst_key, &attrs, &mut body, Some(size))
+        let cond = &WriteCondition::NONE;
+        self.put_object(dst_bucket, dst_key, &attrs, &mut body, Some(size), cond)
             .await
     }
 
@@ -322,7 +346,14 @@ impl ObjectLayer {
         let attrs = copied.attrs();
         let mut body = body_reader(read.body);
         let info = self
-            .put_object(bucket, dst, &attrs, &mut body, Some(copied.size))
+            .put_object(
+                bucket,
+                dst,
+                &attrs,
+                &mut body,
+                Some(copied.size),
+                &WriteCondition::NONE,
+            )
             .await?;
         src_set
             .delete_if_unchanged(bucket, src, &copied.etag, copied.mod_time_ns)

@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::erasure::{CompletePart, HealScan, RangeSpec};
 use crate::internode::storage::Traffic;
-use crate::object::{ListQuery, ObjectError, ObjectLayer};
+use crate::object::{ListQuery, ObjectError, ObjectLayer, WriteCondition};
 use convert::{attrs, object_info, timestamp};
 
 /// The service.
@@ -133,9 +133,10 @@ impl ObjectService for ObjectRpc {
     ) -> Result<Response<pb::ObjectInfo>, Status> {
         let (h, data) = split_upload(r.into_inner(), put_header).await?;
         let mut body = tokio_util::io::StreamReader::new(data);
+        let (attrs, cond) = (attrs(h.attributes), &WriteCondition::NONE);
         let info = self
             .layer
-            .put_object(&h.bucket, &h.key, &attrs(h.attributes), &mut body, h.size)
+            .put_object(&h.bucket, &h.key, &attrs, &mut body, h.size, cond)
             .await?;
         Ok(Response::new(object_info(info)))
     }
@@ -374,7 +375,13 @@ impl ObjectService for ObjectRpc {
             .collect();
         let info = self
             .layer
-            .complete_upload(&r.bucket, &r.key, &r.upload_id, &parts)
+            .complete_upload(
+                &r.bucket,
+                &r.key,
+                &r.upload_id,
+                &parts,
+                &WriteCondition::NONE,
+            )
             .await?;
         Ok(Response::new(object_info(info)))
     }

@@ -58,6 +58,8 @@ mod s3_auth;
 mod s3_bad_input;
 #[path = "e2e/s3_buckets.rs"]
 mod s3_buckets;
+#[path = "e2e/s3_conditional.rs"]
+mod s3_conditional;
 #[path = "e2e/s3_copy.rs"]
 mod s3_copy;
 #[path = "e2e/s3_interop.rs"]

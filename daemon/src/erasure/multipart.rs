@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use tokio::io::AsyncRead;
 
+use super::condition::WriteCondition;
 use super::encode::{encode_stream, read_block};
 use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record, encode_record};
 use super::object::{ObjectAttrs, multipart_etag, new_data_dir};
@@ -197,13 +198,15 @@ impl ErasureSet {
             .flatten()
     }
 
-    /// Completes an upload from the listed parts.
+    /// Completes an upload from the listed parts, if `cond` holds at the commit (when it
+    /// fails there, the parts are gone with the upload's staging).
     pub async fn complete_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         parts: &[CompletePart],
+        cond: &WriteCondition,
     ) -> Result<ObjectMeta, ErasureError> {
         let upload = self.upload_meta(bucket, key, upload_id).await?;
         if parts.is_empty() {
@@ -298,7 +301,7 @@ impl ErasureSet {
             data_dir,
         );
         let result = self
-            .commit_staged(bucket, key, &tmp_id, &meta, &staged)
+            .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond)
             .await;
         self.remove_tmp(&tmp_id).await;
         if result.is_ok() {

@@ -6,19 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use md5::{Digest, Md5};
 use tokio::io::AsyncRead;
 
+use super::condition::WriteCondition;
 use super::decode::ObjectReader;
 use super::encode::{ShardWriters, encode_stream, read_block};
 use super::heal::HealScan;
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::set::{ErasureSet, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
-use crate::drive::{
-    DriveError, META_VOLUME, OBJECT_META_FILE, RESERVED_PREFIX, Target, join, object_dir,
-};
+use crate::drive::{DriveError, META_VOLUME, RESERVED_PREFIX, Target, join, object_dir};
 use crate::lock::{LockGuard, LockMode};
 
 /// What a writer sets on a new object.
@@ -59,6 +57,7 @@ impl RangeSpec {
     }
 }
 
+/// The lock an object's reads and writes take.
 pub(super) fn lock_name(bucket: &str, key: &str) -> String {
     format!("{bucket}/{key}")
 }
@@ -120,7 +119,7 @@ impl ErasureSet {
         m
     }
 
-    /// Stores an object read from `body`.
+    /// Stores an object read from `body`, if `cond` holds at the commit.
     pub async fn put_object<R: AsyncRead + Unpin + Send>(
         &self,
         bucket: &str,
@@ -128,6 +127,7 @@ impl ErasureSet {
         attrs: &ObjectAttrs,
         body: &mut R,
         declared: Option<u64>,
+        cond: &WriteCondition,
     ) -> Result<ObjectMeta, ErasureError> {
         let first = read_block(body, BLOCK_SIZE).await?;
         if first.len() < BLOCK_SIZE && first.len() <= INLINE_LIMIT {
@@ -140,7 +140,7 @@ impl ErasureSet {
             };
             let meta = self.new_meta(bucket, key, attrs, vec![part], etag, String::new());
             let frames = self.codec.encode_block(&first)?;
-            return self.commit_inline(bucket, key, meta, &frames).await;
+            return self.commit_inline(bucket, key, meta, &frames, cond).await;
         }
 
         let tmp_id = uuid::Uuid::new_v4().to_string();
@@ -171,19 +171,12 @@ impl ErasureSet {
             let staged: Vec<bool> = (0..self.drives.len())
                 .map(|d| encoded.durable[Self::shard_of_drive(&dist)[d]])
                 .collect();
-            self.commit_staged(bucket, key, &tmp_id, &meta, &staged)
+            self.commit_staged(bucket, key, &tmp_id, &meta, &staged, cond)
                 .await
         }
         .await;
         self.remove_tmp(&tmp_id).await;
         result
-    }
-
-    /// The testing pause of [`super::SetConfig::commit_pause`], if set.
-    async fn pause_before_commit(&self) {
-        if let Some(pause) = self.commit_pause {
-            tokio::time::sleep(pause).await;
-        }
     }
 
     /// Opens one shard writer per shard index at `path` in the meta volume.
@@ -198,91 +191,6 @@ impl ErasureSet {
             }
         }))
         .await
-    }
-
-    /// Writes each drive's metadata (with its inline frame) straight over the object's
-    /// metadata file, under the write lock.
-    async fn commit_inline(
-        &self,
-        bucket: &str,
-        key: &str,
-        meta: ObjectMeta,
-        frames: &[Bytes],
-    ) -> Result<ObjectMeta, ErasureError> {
-        let path = meta_path(key);
-        let lock = self
-            .locks
-            .lock(&[lock_name(bucket, key)], LockMode::Write)
-            .await?;
-        let old = self.read_raw_metas(bucket, key).await;
-        self.pause_before_commit().await;
-        lock.check()?;
-        let files = (0..self.drives.len())
-            .map(|d| {
-                let m = Self::meta_for_drive(&meta, d);
-                let shard = m.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
-                Ok((m.to_file(&frames[shard]), Self::target_over(&old[d])))
-            })
-            .collect();
-        let results = self.write_metas(bucket, &path, files).await;
-        self.settle_commit(&lock, bucket, key, &results, &old, None)
-            .await?;
-        self.remove_old_data(bucket, key, &old, None).await;
-        Ok(meta)
-    }
-
-    /// Writes each staged drive's metadata into `tmp/<id>/`, then under the write lock moves
-    /// data and metadata into place on every staged drive.
-    pub(super) async fn commit_staged(
-        &self,
-        bucket: &str,
-        key: &str,
-        tmp_id: &str,
-        meta: &ObjectMeta,
-        staged: &[bool],
-    ) -> Result<ObjectMeta, ErasureError> {
-        let tmp = tmp_path(tmp_id);
-        let tmp_meta = join(&tmp, OBJECT_META_FILE);
-        // A new staging path (`Fresh`); `rename_data` flushes again after the move.
-        let files = (0..self.drives.len())
-            .map(|d| {
-                if !staged[d] {
-                    return Err(DriveError::Offline {
-                        reason: "shard not staged".into(),
-                    });
-                }
-                Ok((Self::meta_for_drive(meta, d).to_file(&[]), Target::Fresh))
-            })
-            .collect();
-        let written = self.write_metas(META_VOLUME, &tmp_meta, files).await;
-        let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
-        let lock = self
-            .locks
-            .lock(&[lock_name(bucket, key)], LockMode::Write)
-            .await?;
-        let old = self.read_raw_metas(bucket, key).await;
-        self.pause_before_commit().await;
-        lock.check()?;
-        let results = self
-            .each(|d, drive| {
-                let ready = written[d].is_ok();
-                let tmp = tmp.clone();
-                async move {
-                    if !ready {
-                        return Err(DriveError::Offline {
-                            reason: "metadata not staged".into(),
-                        });
-                    }
-                    drive
-                        .rename_data(META_VOLUME, &tmp, data_dir, bucket, &object_dir(key))
-                        .await
-                }
-            })
-            .await;
-        self.settle_commit(&lock, bucket, key, &results, &old, data_dir)
-            .await?;
-        self.remove_old_data(bucket, key, &old, data_dir).await;
-        Ok(meta.clone())
     }
 
     /// A reader of `range` of the object, its shards opened under the read lock.

@@ -55,6 +55,7 @@ async fn write(set: &ErasureSet, key: &str, body: &[u8]) -> ObjectMeta {
         &ObjectAttrs::default(),
         &mut reader,
         Some(body.len() as u64),
+        &WriteCondition::NONE,
     )
     .await
     .unwrap()
@@ -209,4 +210,47 @@ async fn torn_metadata_files_read_as_no_object() {
         set.head_object("b", "t").await,
         Err(ErasureError::ObjectNotFound { .. }) | Ok(_)
     ));
+}
+
+#[tokio::test]
+async fn racing_writes_that_require_a_new_key_commit_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = set(dir.path(), 4, 2).await;
+    let absent = WriteCondition {
+        if_none_match: Some(ETagMatch::Any),
+        ..WriteCondition::NONE
+    };
+    // Inline and streamed bodies commit by different paths; each races eight writers.
+    for (key, len) in [("small", 1000), ("large", BLOCK_SIZE + 7)] {
+        let bodies: Vec<Vec<u8>> = (0..8u8)
+            .map(|i| data(len).into_iter().map(|b| b ^ i).collect())
+            .collect();
+        let results = futures::future::join_all(bodies.iter().map(|body| {
+            let (set, absent) = (&set, &absent);
+            async move {
+                let mut reader = std::io::Cursor::new(body.clone());
+                let attrs = ObjectAttrs::default();
+                set.put_object("b", key, &attrs, &mut reader, None, absent)
+                    .await
+            }
+        }))
+        .await;
+        let won: Vec<usize> = (0..8).filter(|&i| results[i].is_ok()).collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "{key}: exactly one writer commits: {results:?}"
+        );
+        for r in results.iter().filter(|r| r.is_err()) {
+            assert!(
+                matches!(r, Err(ErasureError::PreconditionFailed { .. })),
+                "{key}: {r:?}"
+            );
+        }
+        let got = read(&set, key, RangeSpec::Full).await.unwrap();
+        assert!(
+            got == bodies[won[0]],
+            "{key}: the winner's bytes are stored"
+        );
+    }
 }

@@ -41,6 +41,14 @@ pub enum ObjectError {
         /// Key.
         key: String,
     },
+    /// The object in place does not meet a conditional write's condition.
+    #[error("{bucket}/{key}: the object does not meet the write's condition")]
+    PreconditionFailed {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
     /// The key breaks the key rules.
     #[error("invalid key {key}: {reason}")]
     InvalidKey {
@@ -133,6 +141,9 @@ impl From<ErasureError> for ObjectError {
         match e {
             ErasureError::ObjectNotFound { bucket, key } => {
                 ObjectError::ObjectNotFound { bucket, key }
+            }
+            ErasureError::PreconditionFailed { bucket, key } => {
+                ObjectError::PreconditionFailed { bucket, key }
             }
             ErasureError::BucketNotFound { bucket } => ObjectError::BucketNotFound { bucket },
             ErasureError::BucketExists { bucket } => ObjectError::BucketExists { bucket },

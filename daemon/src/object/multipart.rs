@@ -1,7 +1,7 @@
 //! Multipart uploads on the object core: validation and routing to the key's set.
 
 use super::validate::{check_bucket_name, check_prefix};
-use super::{ObjectError, ObjectInfo, ObjectLayer};
+use super::{ObjectError, ObjectInfo, ObjectLayer, WriteCondition};
 use crate::erasure::{CompletePart, ObjectAttrs};
 use tokio::io::AsyncRead;
 
@@ -70,17 +70,20 @@ impl ObjectLayer {
         })
     }
 
-    /// Completes an upload from the listed parts.
+    /// Completes an upload from the listed parts, if `cond` holds when it commits.
     pub async fn complete_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         parts: &[CompletePart],
+        cond: &WriteCondition,
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let meta = set.complete_upload(bucket, key, upload_id, parts).await?;
+        let meta = set
+            .complete_upload(bucket, key, upload_id, parts, cond)
+            .await?;
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
     }
 

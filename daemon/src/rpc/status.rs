@@ -18,6 +18,7 @@ pub fn to_status(e: &ObjectError) -> Status {
         ObjectError::BucketExists { .. } => (Code::AlreadyExists, "BucketAlreadyExists"),
         // "Not empty" is a precondition on the bucket's state (FUSE: ENOTEMPTY).
         ObjectError::BucketNotEmpty { .. } => (Code::FailedPrecondition, "BucketNotEmpty"),
+        ObjectError::PreconditionFailed { .. } => (Code::FailedPrecondition, "PreconditionFailed"),
         ObjectError::InvalidBucketName { .. } => (Code::InvalidArgument, "InvalidBucketName"),
         ObjectError::InvalidKey { .. } => (Code::InvalidArgument, "InvalidKey"),
         ObjectError::KeyTooLong { .. } => (Code::InvalidArgument, "KeyTooLong"),

@@ -9,7 +9,7 @@ use s3s::{S3Error, S3ErrorCode};
 
 use super::error::s3_err;
 use crate::erasure::{ObjectAttrs, RangeSpec};
-use crate::object::ObjectInfo;
+use crate::object::{ETagMatch, ObjectInfo, WriteCondition};
 
 /// Stored header names (lowercase).
 pub const CACHE_CONTROL: &str = "cache-control";
@@ -184,6 +184,21 @@ fn matches(cond: &ETagCondition, etag: &str) -> bool {
     match cond {
         ETagCondition::Any => true,
         ETagCondition::ETag(e) => etag_value(e) == etag,
+    }
+}
+
+/// The condition of a write's `If-Match` / `If-None-Match` headers.
+pub fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> WriteCondition {
+    let to_match = |c: &ETagCondition| match c {
+        ETagCondition::Any => ETagMatch::Any,
+        ETagCondition::ETag(e) => ETagMatch::ETag(etag_value(e).to_string()),
+    };
+    WriteCondition {
+        if_match: if_match.map(to_match),
+        if_none_match: if_none_match.map(to_match),
     }
 }
 

@@ -13,6 +13,7 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         ObjectError::BucketNotEmpty { .. } => S3ErrorCode::BucketNotEmpty,
         ObjectError::InvalidBucketName { .. } => S3ErrorCode::InvalidBucketName,
         ObjectError::ObjectNotFound { .. } => S3ErrorCode::NoSuchKey,
+        ObjectError::PreconditionFailed { .. } => S3ErrorCode::PreconditionFailed,
         // S3 has no path rules; keys that cannot be paths are invalid arguments here.
         ObjectError::InvalidKey { .. } => S3ErrorCode::InvalidArgument,
         ObjectError::KeyTooLong { .. } => S3ErrorCode::KeyTooLongError,

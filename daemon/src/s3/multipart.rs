@@ -6,7 +6,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::body::{check_algorithm, expected_checksums, verifier};
 use super::bucket::owner;
-use super::convert::{Conditions, etag, etag_value, timestamp, write_headers};
+use super::convert::{Conditions, etag, etag_value, timestamp, write_condition, write_headers};
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
 use crate::erasure::{CompletePart, RangeSpec};
@@ -186,8 +186,15 @@ pub async fn complete_multipart_upload(
             etag: etag_value(&e).to_string(),
         });
     }
+    // Checked before the parts are moved, so a doomed completion leaves the upload
+    // intact; the commit checks again under the object's lock.
+    let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref());
+    layer
+        .precheck_write(&i.bucket, &i.key, &cond)
+        .await
+        .map_err(to_s3)?;
     let info = layer
-        .complete_upload(&i.bucket, &i.key, &i.upload_id, &parts)
+        .complete_upload(&i.bucket, &i.key, &i.upload_id, &parts, &cond)
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(CompleteMultipartUploadOutput {

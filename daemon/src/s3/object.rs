@@ -50,17 +50,14 @@ pub async fn put_object(
     let expected = expected_checksums!(input);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
     let attrs = write_headers!(input).into_attrs()?;
-    check_write_conditions(
-        layer,
-        &input.bucket,
-        &input.key,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-    )
-    .await?;
+    let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
+    layer
+        .precheck_write(&input.bucket, &input.key, &cond)
+        .await
+        .map_err(to_s3)?;
     let (mut reader, outcome) = verifier(body, expected, trailers);
     let result = layer
-        .put_object(&input.bucket, &input.key, &attrs, &mut reader, size)
+        .put_object(&input.bucket, &input.key, &attrs, &mut reader, size, &cond)
         .await;
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
     let info = result.map_err(|e| write_error(e, outcome.mismatch))?;
@@ -283,43 +280,6 @@ pub async fn delete_objects(
         errors: Some(errors),
         ..Default::default()
     }))
-}
-
-/// A conditional write (`If-None-Match: *`, `If-Match: ETAG`) checked against the object
-/// as it is now. (Checked before the upload, not atomically with its commit.)
-async fn check_write_conditions(
-    layer: &ObjectLayer,
-    bucket: &str,
-    key: &str,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-) -> S3Result<()> {
-    if if_match.is_none() && if_none_match.is_none() {
-        return Ok(());
-    }
-    let current = match layer.head_object(bucket, key).await {
-        Ok(info) => Some(info),
-        Err(ObjectError::ObjectNotFound { .. }) => None,
-        Err(e) => return Err(to_s3(e)),
-    };
-    let failed = || {
-        Err(s3_err(
-            S3ErrorCode::PreconditionFailed,
-            "the object does not meet the request's conditions",
-        ))
-    };
-    match (if_none_match, &current) {
-        (Some(ETagCondition::Any), Some(_)) => return failed(),
-        (Some(ETagCondition::ETag(e)), Some(info)) if etag_value(e) == info.etag => {
-            return failed();
-        }
-        _ => {}
-    }
-    match (if_match, &current) {
-        (Some(_), None) => Err(s3_err(S3ErrorCode::NoSuchKey, "the object does not exist")),
-        (Some(ETagCondition::ETag(e)), Some(info)) if etag_value(e) != info.etag => failed(),
-        _ => Ok(()),
-    }
 }
 
 /// The bucket and key of a copy source.

@@ -15,7 +15,9 @@ use crate::drive::local::LocalDrive;
 use crate::drive::{Drive, format};
 use crate::erasure::heal::scanner::ScannerConfig;
 use crate::erasure::meta::ObjectMeta;
-use crate::erasure::{BLOCK_SIZE, CompletePart, MIN_PART_SIZE, ObjectAttrs, RangeSpec, SetConfig};
+use crate::erasure::{
+    BLOCK_SIZE, CompletePart, MIN_PART_SIZE, ObjectAttrs, RangeSpec, SetConfig, WriteCondition,
+};
 use crate::layout::Placement;
 use crate::lock::LocalLocks;
 use crate::object::{ObjectLayer, Pool};
@@ -107,7 +109,7 @@ impl Fixture {
         let attrs = ObjectAttrs::default();
         let len = Some(body.len() as u64);
         self.set
-            .put_object("b", key, &attrs, &mut reader, len)
+            .put_object("b", key, &attrs, &mut reader, len, &WriteCondition::NONE)
             .await
             .unwrap()
     }
@@ -206,7 +208,7 @@ async fn heal_rebuilds_every_part_of_a_multipart_object() {
     }
     let meta = f
         .set
-        .complete_upload("b", "mp", &id, &listed)
+        .complete_upload("b", "mp", &id, &listed, &WriteCondition::NONE)
         .await
         .unwrap();
     assert_eq!(meta.parts.len(), 2);
@@ -370,7 +372,7 @@ async fn heal_bucket_creates_missing_volumes_and_removes_deleted_buckets() {
         let mut body = std::io::Cursor::new(data(300_000, 10));
         let attrs = ObjectAttrs::default();
         layer
-            .put_object("fresh", key, &attrs, &mut body, None)
+            .put_object("fresh", key, &attrs, &mut body, None, &WriteCondition::NONE)
             .await
             .unwrap();
     }
