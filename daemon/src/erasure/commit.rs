@@ -13,14 +13,29 @@ use super::meta::ObjectMeta;
 use super::object::lock_name;
 use super::set::{ErasureSet, meta_path, tmp_path};
 use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, Target, join, object_dir};
-use crate::lock::LockMode;
+use crate::lock::{LockGuard, LockMode};
 
 impl ErasureSet {
-    /// The testing pause of [`super::SetConfig::commit_pause`], if set.
-    async fn pause_before_commit(&self) {
+    /// Takes the object's write lock for a commit and reads the metadata in place; fails
+    /// when `cond` does not hold against it, or when the lock was lost meanwhile.
+    async fn lock_for_commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: &WriteCondition,
+    ) -> Result<(LockGuard, Vec<Result<Bytes, DriveError>>), ErasureError> {
+        let lock = self
+            .locks
+            .lock(&[lock_name(bucket, key)], LockMode::Write)
+            .await?;
+        let old = self.read_raw_metas(bucket, key).await;
+        self.check_condition(bucket, key, &old, cond)?;
+        // The testing pause of [`super::SetConfig::commit_pause`].
         if let Some(pause) = self.commit_pause {
             tokio::time::sleep(pause).await;
         }
+        lock.check()?;
+        Ok((lock, old))
     }
 
     /// Writes each drive's metadata (with its inline frame) straight over the object's
@@ -34,14 +49,7 @@ impl ErasureSet {
         cond: &WriteCondition,
     ) -> Result<ObjectMeta, ErasureError> {
         let path = meta_path(key);
-        let lock = self
-            .locks
-            .lock(&[lock_name(bucket, key)], LockMode::Write)
-            .await?;
-        let old = self.read_raw_metas(bucket, key).await;
-        self.check_condition(bucket, key, &old, cond)?;
-        self.pause_before_commit().await;
-        lock.check()?;
+        let (lock, old) = self.lock_for_commit(bucket, key, cond).await?;
         let files = (0..self.drives.len())
             .map(|d| {
                 let m = Self::meta_for_drive(&meta, d);
@@ -82,14 +90,7 @@ impl ErasureSet {
             .collect();
         let written = self.write_metas(META_VOLUME, &tmp_meta, files).await;
         let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
-        let lock = self
-            .locks
-            .lock(&[lock_name(bucket, key)], LockMode::Write)
-            .await?;
-        let old = self.read_raw_metas(bucket, key).await;
-        self.check_condition(bucket, key, &old, cond)?;
-        self.pause_before_commit().await;
-        lock.check()?;
+        let (lock, old) = self.lock_for_commit(bucket, key, cond).await?;
         let results = self
             .each(|d, drive| {
                 let ready = written[d].is_ok();
