@@ -19,7 +19,6 @@ use tessera_proto::client::MAX_MESSAGE_SIZE;
 use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
-use tonic::service::interceptor::InterceptedService;
 
 use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;
@@ -217,17 +216,16 @@ fn internode_routes(
     let hash = node.topology.hash(config.parity);
     let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
     let auth = crate::internode::authenticator(&config.credentials);
-    let lock_auth = auth.clone();
-    tonic::service::Routes::new(InterceptedService::new(
-        StorageServiceServer::new(storage)
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        move |req| auth.check(req),
-    ))
-    .add_service(InterceptedService::new(
-        LockServiceServer::new(LockRpc::new(node.lock_table.clone())),
-        move |req| lock_auth.check(req),
-    ))
+    tonic::service::Routes::new(
+        auth.guard(
+            StorageServiceServer::new(storage)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        ),
+    )
+    .add_service(auth.guard(LockServiceServer::new(LockRpc::new(
+        node.lock_table.clone(),
+    ))))
 }
 
 /// The client-facing services over `layer`.
@@ -237,12 +235,13 @@ fn front(
     traffic: Arc<Traffic>,
 ) -> Result<http::Front, ServerError> {
     let auth = Authenticator::new(config.credentials.clone());
-    let grpc = tonic::service::Routes::new(InterceptedService::new(
-        ObjectServiceServer::new(ObjectRpc::new(layer.clone(), traffic))
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        move |req| auth.check(req),
-    ));
+    let grpc = tonic::service::Routes::new(
+        auth.guard(
+            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), traffic))
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        ),
+    );
     let s3 = crate::s3::service(
         layer,
         &S3Config {

@@ -1,9 +1,12 @@
 //! Request signatures for the gRPC API, shared by the server (verify) and every client
 //! (sign): three metadata entries per call.
 //!
-//! `x-tessera-signature` = hex(HMAC-SHA256(secret, "tessera-v1\n" + access key + "\n" +
-//! date)), with the date (Unix seconds) in `x-tessera-date`. The secret never travels; a
-//! signature is valid for [`MAX_SKEW_SECS`] around its date.
+//! `x-tessera-signature` = hex(HMAC-SHA256(secret, "tessera-v2\n" + access key + "\n" +
+//! date + "\n" + method path)), with the date (Unix seconds) in `x-tessera-date` and the
+//! method path as HTTP/2 carries it (`/tessera.object.v1.ObjectService/GetObject`). The
+//! secret never travels; a signature is valid for [`MAX_SKEW_SECS`] around its date, and
+//! for its method only (one seen on the wire cannot call another method). It does not
+//! cover the message: within those minutes it can repeat its method with other arguments.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -75,14 +78,14 @@ pub fn cluster_credentials(root: &Credentials) -> Credentials {
     }
 }
 
-fn mac(secret: &str, access_key: &str, date: &str) -> Hmac<Sha256> {
+fn mac(secret: &str, access_key: &str, date: &str, path: &str) -> Hmac<Sha256> {
     // HMAC takes keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    mac.update(b"tessera-v1\n");
-    mac.update(access_key.as_bytes());
-    mac.update(b"\n");
-    mac.update(date.as_bytes());
+    for (i, part) in [access_key, date, path].into_iter().enumerate() {
+        mac.update(if i == 0 { b"tessera-v2\n" } else { b"\n" });
+        mac.update(part.as_bytes());
+    }
     mac
 }
 
@@ -93,11 +96,12 @@ fn now_secs() -> i64 {
         .unwrap_or_default()
 }
 
-/// The three metadata values (access key, date, signature) for a call made now.
-pub fn sign(creds: &Credentials) -> (String, String, String) {
+/// The three metadata values (access key, date, signature) for a call of the method at
+/// `path` made now.
+pub fn sign(creds: &Credentials, path: &str) -> (String, String, String) {
     let date = now_secs().to_string();
     let sig = hex::encode(
-        mac(&creds.secret_key, &creds.access_key, &date)
+        mac(&creds.secret_key, &creds.access_key, &date, path)
             .finalize()
             .into_bytes(),
     );
@@ -128,11 +132,12 @@ impl std::fmt::Display for AuthFailure {
     }
 }
 
-/// Checks a call's (access key, date, signature) against `creds`.
+/// Checks a call's (access key, date, signature) for the method at `path` against `creds`.
 pub fn verify(
     creds: &Credentials,
     access_key: &str,
     date: &str,
+    path: &str,
     signature: &str,
 ) -> Result<(), AuthFailure> {
     if access_key != creds.access_key {
@@ -143,7 +148,7 @@ pub fn verify(
         return Err(AuthFailure::Expired);
     }
     let sig = hex::decode(signature).map_err(|_| AuthFailure::BadSignature)?;
-    mac(&creds.secret_key, access_key, date)
+    mac(&creds.secret_key, access_key, date, path)
         .verify_slice(&sig)
         .map_err(|_| AuthFailure::BadSignature)
 }
@@ -158,18 +163,28 @@ mod tests {
             access_key: "a".into(),
             secret_key: "s".into(),
         };
-        let (a, d, s) = sign(&creds);
-        assert_eq!(verify(&creds, &a, &d, &s), Ok(()));
+        let path = "/tessera.object.v1.ObjectService/GetObject";
+        let (a, d, s) = sign(&creds, path);
+        assert_eq!(verify(&creds, &a, &d, path, &s), Ok(()));
         let other = Credentials {
             secret_key: "t".into(),
             ..creds.clone()
         };
-        assert_eq!(verify(&other, &a, &d, &s), Err(AuthFailure::BadSignature));
         assert_eq!(
-            verify(&creds, "b", &d, &s),
+            verify(&other, &a, &d, path, &s),
+            Err(AuthFailure::BadSignature)
+        );
+        assert_eq!(
+            verify(&creds, "b", &d, path, &s),
             Err(AuthFailure::UnknownAccessKey)
         );
-        assert_eq!(verify(&creds, &a, "0", &s), Err(AuthFailure::Expired));
+        assert_eq!(verify(&creds, &a, "0", path, &s), Err(AuthFailure::Expired));
+        // A signature calls its own method only.
+        let delete = "/tessera.object.v1.ObjectService/DeleteObject";
+        assert_eq!(
+            verify(&creds, &a, &d, delete, &s),
+            Err(AuthFailure::BadSignature)
+        );
     }
 
     #[test]
@@ -187,7 +202,7 @@ mod tests {
         });
         assert_ne!(cluster.secret_key, other.secret_key);
         // Root credentials do not sign internode calls.
-        let (a, d, s) = sign(&root);
-        assert!(verify(&cluster, &a, &d, &s).is_err());
+        let (a, d, s) = sign(&root, "/p");
+        assert!(verify(&cluster, &a, &d, "/p", &s).is_err());
     }
 }

@@ -6,9 +6,8 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncRead;
-use tonic::service::interceptor::InterceptedService;
+use tonic::codegen::{Arc, Context, Poll, Service, http};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
 
 use crate::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
 use crate::object::object_service_client::ObjectServiceClient;
@@ -22,30 +21,45 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 /// Largest message a client accepts or sends.
 pub const MAX_MESSAGE_SIZE: usize = 8 << 20;
 
-/// Adds the signature metadata to every call.
+/// A channel that signs every call with `creds`, for the method the call names (see
+/// [`crate::auth`]): the tower layer below a generated client, where the method's path is
+/// known (an interceptor sees only the metadata).
 #[derive(Clone)]
-pub struct Signer {
-    creds: Credentials,
+pub struct Signed<S> {
+    inner: S,
+    creds: Arc<Credentials>,
 }
 
-impl Signer {
-    /// A signer for `creds`.
-    pub fn new(creds: Credentials) -> Self {
-        Self { creds }
+impl<S> Signed<S> {
+    /// `inner` (a [`Channel`]), signing with `creds`.
+    pub fn new(inner: S, creds: Credentials) -> Self {
+        Self {
+            inner,
+            creds: Arc::new(creds),
+        }
     }
 }
 
-impl tonic::service::Interceptor for Signer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        let (access, date, sig) = sign(&self.creds);
-        let md = req.metadata_mut();
+impl<S: Service<http::Request<B>>, B> Service<http::Request<B>> for Signed<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let (access, date, sig) = sign(&self.creds, req.uri().path());
+        let headers = req.headers_mut();
         for (k, v) in [(ACCESS_KEY, access), (DATE, date), (SIGNATURE, sig)] {
-            let v = v
-                .parse()
-                .map_err(|_| Status::invalid_argument(format!("{k} is not ASCII")))?;
-            md.insert(k, v);
+            // An access key that is no header value goes unsent: the server then answers
+            // that it is missing.
+            if let Ok(v) = http::HeaderValue::try_from(v) {
+                headers.insert(k, v);
+            }
         }
-        Ok(req)
+        self.inner.call(req)
     }
 }
 
@@ -64,7 +78,7 @@ pub const CONNECTION_WINDOW: u32 = i32::MAX as u32;
 pub const MAX_FRAME_SIZE: u32 = 1 << 20;
 
 /// A signed client.
-pub type ObjectClient = ObjectServiceClient<InterceptedService<Channel, Signer>>;
+pub type ObjectClient = ObjectServiceClient<Signed<Channel>>;
 
 /// Connects to `endpoint` (`http://host:port`).
 pub async fn connect(
@@ -83,11 +97,9 @@ pub async fn connect(
         .max_frame_size(MAX_FRAME_SIZE)
         .connect()
         .await?;
-    Ok(
-        ObjectServiceClient::with_interceptor(channel, Signer { creds })
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE),
-    )
+    Ok(ObjectServiceClient::new(Signed::new(channel, creds))
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE))
 }
 
 /// The data of `reader` as a stream of chunks of up to [`CHUNK_SIZE`] bytes.

@@ -13,11 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tessera_proto::auth::Credentials;
-use tessera_proto::client::{self, MAX_MESSAGE_SIZE, Signer};
+use tessera_proto::client::{self, MAX_MESSAGE_SIZE, Signed};
 use tessera_proto::internode::lock_service_client::LockServiceClient;
 use tessera_proto::internode::storage_service_client::StorageServiceClient;
 use tessera_proto::internode::{HelloRequest, HelloResponse};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Response, Status};
 
@@ -35,17 +34,17 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A signed StorageService client.
-pub type StorageClient = StorageServiceClient<InterceptedService<Channel, Signer>>;
+pub type StorageClient = StorageServiceClient<Signed<Channel>>;
 /// A signed LockService client.
-pub type LockClient = LockServiceClient<InterceptedService<Channel, Signer>>;
+pub type LockClient = LockServiceClient<Signed<Channel>>;
 
 /// One peer node.
 pub struct Peer {
     address: String,
     me: String,
-    control: Channel,
-    data: Channel,
-    signer: Signer,
+    /// Signed channels: small calls, and bulk shard streams.
+    control: Signed<Channel>,
+    data: Signed<Channel>,
     online: AtomicBool,
     wake: tokio::sync::Notify,
 }
@@ -72,9 +71,8 @@ impl Peer {
         let peer = Arc::new(Self {
             address: address.to_string(),
             me: me.to_string(),
-            control: channel(address)?,
-            data: channel(address)?,
-            signer: Signer::new(cluster),
+            control: Signed::new(channel(address)?, cluster.clone()),
+            data: Signed::new(channel(address)?, cluster),
             online: AtomicBool::new(true),
             wake: tokio::sync::Notify::new(),
         });
@@ -94,21 +92,21 @@ impl Peer {
 
     /// A client on the control channel.
     pub fn storage(&self) -> StorageClient {
-        StorageServiceClient::with_interceptor(self.control.clone(), self.signer.clone())
+        StorageServiceClient::new(self.control.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE)
     }
 
     /// A client on the bulk channel (shard streams).
     pub fn storage_data(&self) -> StorageClient {
-        StorageServiceClient::with_interceptor(self.data.clone(), self.signer.clone())
+        StorageServiceClient::new(self.data.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE)
     }
 
     /// A lock client on the control channel.
     pub fn locks(&self) -> LockClient {
-        LockServiceClient::with_interceptor(self.control.clone(), self.signer.clone())
+        LockServiceClient::new(self.control.clone())
     }
 
     /// Marks the peer offline when `status` is a failure of the peer itself.

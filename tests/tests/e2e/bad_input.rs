@@ -5,7 +5,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tessera_proto::auth::Credentials;
+use tessera_proto::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
 use tessera_proto::client::{connect, put_requests};
 use tessera_proto::object as pb;
 use tessera_proto::object::object_service_client::ObjectServiceClient;
@@ -281,4 +281,52 @@ async fn wrong_or_missing_credentials_are_unauthenticated_and_change_nothing() {
         Code::Unauthenticated,
     );
     assert!(!env.node.drives[0].join("nope").exists());
+}
+
+#[tokio::test]
+async fn a_signature_calls_only_the_method_it_was_made_for() {
+    // A signature seen on the wire (here: one made for HeadBucket) must not open any other
+    // method, such as DeleteBucket, during its validity.
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "kept").await;
+    let creds = Credentials {
+        access_key: tessera_tests::USER.into(),
+        secret_key: tessera_tests::PASSWORD.into(),
+    };
+    let (access, date, sig) = sign(&creds, "/tessera.object.v1.ObjectService/HeadBucket");
+    let replay = move |mut req: tonic::Request<()>| {
+        let md = req.metadata_mut();
+        for (k, v) in [(ACCESS_KEY, &access), (DATE, &date), (SIGNATURE, &sig)] {
+            md.insert(k, v.parse().expect("ASCII"));
+        }
+        Ok(req)
+    };
+    let channel = tonic::transport::Endpoint::from_shared(env.node.endpoint.clone())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut replayed = ObjectServiceClient::with_interceptor(channel, replay);
+    let head = pb::HeadBucketRequest {
+        bucket: "kept".into(),
+    };
+    replayed
+        .head_bucket(head)
+        .await
+        .expect("the method it was made for");
+    let s = assert_code(
+        replayed
+            .delete_bucket(pb::DeleteBucketRequest {
+                bucket: "kept".into(),
+            })
+            .await,
+        Code::Unauthenticated,
+    );
+    assert!(s.message().contains("signature"), "{}", s.message());
+    assert_code(
+        replayed.list_buckets(pb::ListBucketsRequest {}).await,
+        Code::Unauthenticated,
+    );
+    assert!(env.node.drives[0].join("kept").exists());
 }

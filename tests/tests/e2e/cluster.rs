@@ -190,7 +190,7 @@ async fn cluster_two_and_three_node_layouts_serve() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_internode_calls_need_the_cluster_key() {
     use tessera_proto::auth::{Credentials, cluster_credentials};
-    use tessera_proto::client::Signer;
+    use tessera_proto::client::Signed;
     use tessera_proto::internode::storage_service_client::StorageServiceClient;
     use tessera_proto::internode::{HelloRequest, PathRequest};
 
@@ -213,8 +213,7 @@ async fn cluster_internode_calls_need_the_cluster_key() {
         access_key: USER.into(),
         secret_key: PASSWORD.into(),
     };
-    let mut as_client =
-        StorageServiceClient::with_interceptor(channel.clone(), Signer::new(root.clone()));
+    let mut as_client = StorageServiceClient::new(Signed::new(channel.clone(), root.clone()));
     let err = as_client
         .read_all(PathRequest {
             drive: node.drives[0].display().to_string(),
@@ -225,8 +224,7 @@ async fn cluster_internode_calls_need_the_cluster_key() {
         .expect_err("client credentials");
     assert_eq!(err.code(), Code::Unauthenticated);
     // With the cluster key, and a path outside the drive refused.
-    let mut peer =
-        StorageServiceClient::with_interceptor(channel, Signer::new(cluster_credentials(&root)));
+    let mut peer = StorageServiceClient::new(Signed::new(channel, cluster_credentials(&root)));
     peer.hello(HelloRequest::default()).await.expect("hello");
     let err = peer
         .read_all(PathRequest {

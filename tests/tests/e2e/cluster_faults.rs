@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tessera_proto::auth::{Credentials, cluster_credentials};
-use tessera_proto::client::Signer;
+use tessera_proto::client::Signed;
 use tessera_proto::internode::lock_service_client::LockServiceClient;
 use tessera_proto::internode::{LockMode, LockRequest};
 use tessera_tests::{PASSWORD, USER, pattern};
@@ -281,8 +281,7 @@ async fn cluster_lock_of_a_dead_holder_expires() {
             .connect()
             .await
             .expect("connect");
-        let mut locks =
-            LockServiceClient::with_interceptor(channel, Signer::new(cluster_credentials(&root)));
+        let mut locks = LockServiceClient::new(Signed::new(channel, cluster_credentials(&root)));
         let granted = locks
             .lock(LockRequest {
                 uid: "dead-holder".into(),
