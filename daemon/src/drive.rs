@@ -214,6 +214,10 @@ pub trait Drive: Send + Sync + 'static {
     fn is_online(&self) -> bool {
         true
     }
+    /// Whether the drive lives on another node (reached through its `StorageService`).
+    fn is_remote(&self) -> bool {
+        false
+    }
     /// The drive as a [`local::LocalDrive`] when it is one, so a caller can batch the
     /// blocking reads of several local drives into one trip to the blocking pool.
     fn as_local(&self) -> Option<&local::LocalDrive> {

@@ -69,6 +69,10 @@ impl Drive for RemoteDrive {
         self.peer.is_online()
     }
 
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     async fn disk_info(&self) -> Result<DiskInfo, DriveError> {
         let req = pb::DriveRequest {
             drive: self.path.clone(),

@@ -94,6 +94,13 @@ impl ErasureSet {
         (self.pool, self.index)
     }
 
+    /// Whether this node runs the set's background scanner: the node of its first drive,
+    /// so one node scans each set instead of every node. A round needs every drive of the
+    /// set online, so whenever that node is down no node could scan the set anyway.
+    pub fn scans_here(&self) -> bool {
+        self.drives.first().is_some_and(|d| !d.is_remote())
+    }
+
     /// The drives, in set order.
     pub fn drives(&self) -> &[Arc<dyn Drive>] {
         &self.drives

@@ -194,4 +194,12 @@ async fn cluster_the_scanner_heals_what_a_dead_writers_queue_lost() {
         logs.contains("scanner queued objects for healing"),
         "{logs}"
     );
+    // One node scans the set, not every node.
+    let scanning = (0..3)
+        .filter(|&i| {
+            let log = env.cluster.node(i).log_text();
+            log.contains("background scanner started")
+        })
+        .count();
+    assert_eq!(scanning, 1, "nodes running the set's scanner\n{logs}");
 }

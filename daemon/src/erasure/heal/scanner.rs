@@ -1,6 +1,6 @@
-//! The scanner: a background task per set that walks every bucket of the set's drives at a
-//! gentle pace and queues for the healer each object that not every drive holds at one
-//! version. It catches what no queue entry names any more: a write or delete that missed
+//! The scanner: a background task per set, on the node of the set's first drive, that
+//! walks every bucket of the set's drives at a gentle pace and queues for the healer each
+//! object that not every drive holds at one version. It catches what no queue entry names any more: a write or delete that missed
 //! a drive on a node that died before the drive came back, or a commit cut off by a crash.
 //!
 //! Invariants: a round runs only while every drive of the set is online (an offline drive
@@ -47,6 +47,7 @@ pub(super) struct Scanner {
 
 impl Scanner {
     pub(super) async fn run(mut self) {
+        tracing::info!(set = ?self.set.position(), "background scanner started");
         loop {
             let started = Instant::now();
             if self.set.drives_online() {

@@ -52,13 +52,15 @@ pub struct HealerHandle {
 }
 
 impl HealerHandle {
-    /// Starts one healer per set, and one scanner per set when configured (call from
-    /// within a tokio runtime).
+    /// Starts one healer per set, and when configured one scanner per set this node scans
+    /// ([`ErasureSet::scans_here`]) (call from within a tokio runtime).
     pub fn start(sets: impl IntoIterator<Item = Arc<ErasureSet>>, config: HealerConfig) -> Self {
         let (stop, watch) = watch::channel(false);
         let mut tasks = Vec::new();
         for set in sets {
-            if let Some(scanner) = &config.scanner {
+            if let Some(scanner) = &config.scanner
+                && set.scans_here()
+            {
                 let scanner = Scanner {
                     set: set.clone(),
                     config: scanner.clone(),
