@@ -25,6 +25,12 @@ use bytes::Bytes;
 pub const META_VOLUME: &str = ".tessera";
 /// Staging directory inside [`META_VOLUME`]; emptied at start.
 pub const TMP_DIR: &str = "tmp";
+/// Data directories of replaced and deleted multipart objects inside [`META_VOLUME`],
+/// flat by their (unique) names: a GET opens a part's files only when it reaches the part,
+/// so it finds them here ([`trashed_path`]) for [`TRASH_GRACE`]; emptied at start.
+pub const TRASH_DIR: &str = "trash";
+/// How long a trashed data directory stays readable.
+pub const TRASH_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// In-progress multipart uploads inside [`META_VOLUME`].
 pub const MULTIPART_DIR: &str = "multipart";
 /// Bucket metadata inside [`META_VOLUME`].
@@ -312,6 +318,23 @@ pub fn object_dir(key: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(key)
     }
+}
+
+/// Where [`TRASH_DIR`] keeps the data directory `data_dir`.
+pub fn trash_path(data_dir: &str) -> String {
+    join(TRASH_DIR, data_dir)
+}
+
+/// Where a shard file `<object dir>/<data dir>/<file>` of a bucket lives once its data
+/// directory was trashed; `None` for a path that names no data directory.
+pub fn trashed_path(path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once('/')?;
+    let data_dir = dir.rsplit('/').next()?;
+    let is_data_dir = data_dir.len() > RESERVED_PREFIX.len() + 1
+        && data_dir.starts_with(RESERVED_PREFIX)
+        && data_dir[RESERVED_PREFIX.len()..].starts_with('.')
+        && data_dir != DIR_MARKER;
+    is_data_dir.then(|| join(&trash_path(data_dir), file))
 }
 
 /// Joins directory and name with one `/`.

@@ -20,9 +20,9 @@ use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
 
-use crate::drive::local::LocalDrive;
+use crate::drive::local::{LocalDrive, purge_trash_every};
 use crate::drive::remote::RemoteDrive;
-use crate::drive::{Drive, DriveError};
+use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealScan, HealerConfig, ScannerConfig};
 use crate::internode::locks::LockRpc;
 use crate::internode::peer::Peer;
@@ -41,6 +41,8 @@ use topology::Topology;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a lock request waits before the operation fails as busy.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a node purges its drives' trash of what is older than `TRASH_GRACE`.
+const TRASH_PURGE_EVERY: Duration = Duration::from_secs(60);
 /// The lease of a distributed lock: a dead holder blocks its names at most this long.
 pub const LOCK_LEASE: Duration = Duration::from_secs(15);
 /// How long a node of a cluster waits for its peers at start.
@@ -356,6 +358,9 @@ pub async fn run(
     if replaced > 0 {
         tokio::spawn(heal_replacements(layer.clone()));
     }
+    // Trashed data directories go once no GET can still be reading them.
+    let locals = own.iter().filter_map(|d| d.as_local().cloned()).collect();
+    let trash = tokio::spawn(purge_trash_every(locals, TRASH_GRACE, TRASH_PURGE_EVERY));
     shutdown.await;
     let _ = stop.send(());
     let _ = server.await;
@@ -363,6 +368,7 @@ pub async fn run(
     if let Some(sweeper) = sweeper {
         sweeper.abort();
     }
+    trash.abort();
     tracing::info!("tessera node stopped");
     Ok(())
 }

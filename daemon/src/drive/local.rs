@@ -14,8 +14,11 @@ mod file_writer;
 mod files;
 mod group_sync;
 mod read;
+mod trash;
 mod walk;
 mod write;
+
+pub use self::trash::purge_trash_every;
 
 use std::fs;
 use std::io::{self, ErrorKind};
@@ -28,10 +31,10 @@ use bytes::Bytes;
 use self::file_writer::LocalWriter;
 use self::files::LocalReader;
 use self::group_sync::GroupSync;
-use self::read::{cached_dir, open_direct, open_for_read, read_bytes, read_cached};
+use self::read::{cached_dir, open_direct, read_bytes, read_cached};
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, Target,
-    VolumeInfo, WalkOptions, WalkPage, check_path,
+    VolumeInfo, WalkOptions, WalkPage, check_path, trashed_path,
 };
 use crate::sys::Cached;
 
@@ -359,9 +362,17 @@ impl Drive for LocalDrive {
         offset: u64,
         len: u64,
     ) -> Result<Box<dyn FileReader>, DriveError> {
+        // A shard of a version replaced or deleted since its GET began is in the trash.
+        let trashed = match (volume != META_VOLUME)
+            .then(|| trashed_path(path))
+            .flatten()
+        {
+            Some(t) => Some(self.file_path(META_VOLUME, &t)?),
+            None => None,
+        };
         let path = self.file_path(volume, path)?;
         self.blocking(move |_| {
-            let file = open_for_read(&path).map_err(|e| io_err(&path, e))?;
+            let (file, path) = trash::open_or_trashed(path, trashed)?;
             let direct = (len >= files::DIRECT_READ_MIN)
                 .then(|| open_direct(&path))
                 .flatten();

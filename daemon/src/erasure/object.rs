@@ -270,14 +270,12 @@ impl ErasureSet {
         let path = meta_path(key);
         let results = self
             .each(|d, drive| {
-                let data_dir = metas[d].as_ref().ok().map(|(m, _)| m.data_dir.clone());
+                let old = metas[d].as_ref().ok().map(|(m, _)| m);
                 let path = path.clone();
                 async move {
                     let r = drive.delete(bucket, &path, false).await;
-                    if let Some(dd) = data_dir.filter(|dd| !dd.is_empty()) {
-                        let _ = drive
-                            .delete(bucket, &join(&object_dir(key), &dd), true)
-                            .await;
+                    if let Some(old) = old {
+                        Self::discard_data(drive, bucket, key, old).await;
                     }
                     match r {
                         Err(e) if e.is_not_found() => Ok(()),

@@ -15,7 +15,7 @@ use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
 use crate::drive::local::LocalDrive;
 use crate::drive::{
-    Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, Target, join, object_dir,
+    Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, Target, join, object_dir, trash_path,
 };
 use crate::layout::{Placement, write_quorum};
 use crate::lock::{LockGuard, NamespaceLock};
@@ -322,13 +322,37 @@ impl ErasureSet {
             let Ok((m, _)) = ObjectMeta::from_file(file.clone()) else {
                 return;
             };
-            if !m.data_dir.is_empty() && Some(m.data_dir.as_str()) != keep {
-                let _ = d
-                    .delete(bucket, &join(&object_dir(key), &m.data_dir), true)
-                    .await;
+            if Some(m.data_dir.as_str()) != keep {
+                Self::discard_data(d, bucket, key, &m).await;
             }
         }))
         .await;
+    }
+
+    /// Removes an old version's data directory from `drive`, best effort. A multipart
+    /// version's goes to the drive's trash, where a GET that began before the change still
+    /// finds the parts it has not reached (a single-part GET holds its files open).
+    pub(super) async fn discard_data(
+        drive: &Arc<dyn Drive>,
+        bucket: &str,
+        key: &str,
+        old: &ObjectMeta,
+    ) {
+        if old.data_dir.is_empty() {
+            return;
+        }
+        let dir = join(&object_dir(key), &old.data_dir);
+        if old.parts.len() > 1 {
+            let trashed = trash_path(&old.data_dir);
+            if drive
+                .rename(bucket, &dir, META_VOLUME, &trashed)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        let _ = drive.delete(bucket, &dir, true).await;
     }
 
     /// Best-effort removal of a staging directory on every drive.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::drive::format::{
     DISTRIBUTION_SIPMOD, FORMAT_VERSION, Format, PoolFormat, read_format, write_format,
 };
-use crate::drive::{Drive, DriveError, META_VOLUME, TMP_DIR};
+use crate::drive::{Drive, DriveError, META_VOLUME, TMP_DIR, TRASH_DIR};
 use crate::erasure::{ErasureSet, SetConfig};
 use crate::layout::{Placement, check_parity, default_parity};
 use crate::lock::NamespaceLock;
@@ -253,10 +253,12 @@ pub(super) async fn single_node_format(
     })
 }
 
-/// Empties the staging directory of `drives` (this node's own).
+/// Empties the staging directory and the trash of `drives` (this node's own): no GET of
+/// this run can be reading what an earlier run trashed.
 pub(super) async fn clean_tmp(drives: &[Arc<dyn Drive>]) {
     for d in drives {
         let _ = d.delete(META_VOLUME, TMP_DIR, true).await;
+        let _ = d.delete(META_VOLUME, TRASH_DIR, true).await;
     }
 }
 
