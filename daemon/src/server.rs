@@ -264,7 +264,7 @@ pub async fn run(
     // Staging left by an earlier run goes before the port opens: once it is open, peers
     // stage their shards here.
     let own: Vec<Arc<dyn Drive>> = node.local.values().cloned().collect();
-    bootstrap::clean_tmp(&own).await;
+    bootstrap::empty_tmp_and_trash(&own).await;
     // A single node opens its drives before it listens, so an open port means it serves;
     // a cluster node must listen first, for its peers to reach its drives.
     let early = if node.topology.is_distributed() {

@@ -30,7 +30,7 @@ impl ETagMatch {
 }
 
 /// What a write requires of the current object; [`WriteCondition::NONE`] requires nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteCondition {
     /// `If-Match`: the object exists and matches.
     pub if_match: Option<ETagMatch>,

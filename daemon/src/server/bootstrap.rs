@@ -255,7 +255,7 @@ pub(super) async fn single_node_format(
 
 /// Empties the staging directory and the trash of `drives` (this node's own): no GET of
 /// this run can be reading what an earlier run trashed.
-pub(super) async fn clean_tmp(drives: &[Arc<dyn Drive>]) {
+pub(super) async fn empty_tmp_and_trash(drives: &[Arc<dyn Drive>]) {
     for d in drives {
         let _ = d.delete(META_VOLUME, TMP_DIR, true).await;
         let _ = d.delete(META_VOLUME, TRASH_DIR, true).await;

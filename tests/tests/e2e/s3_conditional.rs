@@ -4,10 +4,11 @@
 //! exactly one commits.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedMultipartUpload;
 use tessera_tests::pattern;
 
 use crate::s3::*;
+use crate::s3_multipart::{completed, create, part};
 
 /// A PutObject with optional `If-Match` / `If-None-Match`; the status and the new ETag.
 async fn put_if(
@@ -31,33 +32,9 @@ async fn put_if(
 
 /// A new multipart upload of `key` with one part of `body`; its id and part list.
 async fn upload_of(t: &S3Env, key: &str, body: Vec<u8>) -> (String, CompletedMultipartUpload) {
-    let upload =
-        t.s3.create_multipart_upload()
-            .bucket("cond")
-            .key(key)
-            .send()
-            .await
-            .expect("create upload");
-    let id = upload.upload_id().expect("upload id").to_string();
-    let part =
-        t.s3.upload_part()
-            .bucket("cond")
-            .key(key)
-            .upload_id(&id)
-            .part_number(1)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .expect("upload part");
-    let parts = CompletedMultipartUpload::builder()
-        .parts(
-            CompletedPart::builder()
-                .part_number(1)
-                .e_tag(part.e_tag().unwrap_or_default())
-                .build(),
-        )
-        .build();
-    (id, parts)
+    let id = create(t, "cond", key).await;
+    let etag = part(t, "cond", key, &id, 1, &body).await;
+    (id, completed(&[(1, &etag)]))
 }
 
 /// CompleteMultipartUpload with optional `If-None-Match`; the status and the new ETag.

@@ -9,11 +9,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use md5::{Digest, Md5};
 use tessera_tests::pattern;
 
 use crate::s3::*;
+use crate::s3_multipart::{completed, create, part};
 
 const MIB: u64 = 1 << 20;
 const SIZE: u64 = 200 * MIB;
@@ -124,20 +124,15 @@ async fn a_200_mib_object_streams_through_without_the_server_buffering_it() {
 
 /// Uploads `parts` as one multipart object `stream/key`.
 async fn put_multipart(t: &S3Env, key: &str, parts: &[Vec<u8>]) {
-    let s3 = &t.s3;
-    let upload = s3.create_multipart_upload().bucket("stream").key(key);
-    let id = upload.send().await.expect("create").upload_id.expect("id");
-    let mut done = CompletedMultipartUpload::builder();
+    let id = create(t, "stream", key).await;
+    let mut etags = Vec::new();
     for (i, p) in parts.iter().enumerate() {
-        let number = i as i32 + 1;
-        let part = s3.upload_part().bucket("stream").key(key).upload_id(&id);
-        let sent = part.part_number(number).body(ByteStream::from(p.clone()));
-        let etag = sent.send().await.expect("part").e_tag.expect("etag");
-        let completed = CompletedPart::builder().part_number(number).e_tag(etag);
-        done = done.parts(completed.build());
+        let n = i as i32 + 1;
+        etags.push((n, part(t, "stream", key, &id, n, p).await));
     }
-    let complete = s3.complete_multipart_upload().bucket("stream").key(key);
-    let complete = complete.upload_id(&id).multipart_upload(done.build());
+    let listed: Vec<(i32, &str)> = etags.iter().map(|(n, e)| (*n, e.as_str())).collect();
+    let complete = t.s3.complete_multipart_upload().bucket("stream").key(key);
+    let complete = complete.upload_id(&id).multipart_upload(completed(&listed));
     complete.send().await.expect("complete");
 }
 

@@ -36,9 +36,9 @@ pub(super) fn open_or_trashed(
 }
 
 /// Purges the trash of `drives` (a node's own) every `every`, of what is older than `grace`;
-/// runs until aborted.
+/// runs until aborted. The first purge is one period in: the trash starts empty.
 pub async fn purge_trash_every(drives: Vec<LocalDrive>, grace: Duration, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
         for drive in &drives {
