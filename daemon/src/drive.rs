@@ -144,13 +144,23 @@ pub struct DiskInfo {
     pub used: u64,
 }
 
-/// One entry of a [`Drive::walk`]: an object (with its metadata header) or a common prefix.
+/// One entry of a [`Drive::walk`]: an object (with its metadata) or a common prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalkEntry {
     /// The object key, or the prefix ending in `/` (non-recursive walks only).
     pub name: String,
-    /// The metadata header of an object (see [`metafile`]); `None` for a prefix.
-    pub meta: Option<Bytes>,
+    /// What the drive holds of an object; `None` for a prefix.
+    pub meta: Option<WalkMeta>,
+}
+
+/// An object's metadata as a walk found it (both opaque here; see [`metafile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalkMeta {
+    /// The metadata header, read from `tessera.meta` and checked.
+    Header(Bytes),
+    /// The header's listing summary, kept beside the file (walks with
+    /// [`WalkOptions::summaries`] only).
+    Summary(Bytes),
 }
 
 /// What a [`Drive::walk`] looks for.
@@ -164,6 +174,10 @@ pub struct WalkOptions {
     pub recursive: bool,
     /// At most this many entries.
     pub limit: usize,
+    /// Objects may come with their listing summary instead of their header: a client's
+    /// listing, which needs only the listed fields. Walks that judge the drive's files
+    /// (the scanner's, a heal's) read and check every header.
+    pub summaries: bool,
 }
 
 /// A sorted page of a walk; `truncated` says the walk stopped at `limit`.

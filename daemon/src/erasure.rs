@@ -26,6 +26,7 @@ mod multipart;
 mod object;
 mod quorum;
 mod set;
+mod summary;
 #[cfg(test)]
 mod tests;
 mod update;

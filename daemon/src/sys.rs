@@ -279,3 +279,56 @@ fn pread_append(
     }
     Ok(())
 }
+
+/// `lgetxattr(2)`: the value of the extended attribute `name` of `path` (not following a
+/// final symlink), read into a buffer of `max` bytes. `Ok(None)` when it is not set or the
+/// file system has no such attributes; an error when it is longer than `max`.
+pub fn get_xattr(path: &CStr, name: &CStr, max: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::<u8>::with_capacity(max);
+    // SAFETY: both strings are NUL-terminated; `buf` has `max` bytes of writable capacity,
+    // of which lgetxattr writes at most `max`.
+    let n = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), max) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENODATA | libc::EOPNOTSUPP) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: lgetxattr initialised the first `n` (≤ max) bytes.
+    unsafe { buf.set_len(n as usize) };
+    Ok(Some(buf))
+}
+
+/// `lsetxattr(2)`: sets the extended attribute `name` of `path` to `value`.
+pub fn set_xattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated and `value` is readable for its length;
+    // lsetxattr only reads them.
+    let rc = unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `lremovexattr(2)`: removes the extended attribute `name` of `path`; `Ok` when it was
+/// not set or the file system has no such attributes.
+pub fn remove_xattr(path: &CStr, name: &CStr) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated; lremovexattr only reads them.
+    let rc = unsafe { libc::lremovexattr(path.as_ptr(), name.as_ptr()) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::ENODATA | libc::EOPNOTSUPP)) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}

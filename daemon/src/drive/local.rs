@@ -14,6 +14,7 @@ mod file_writer;
 mod files;
 mod group_sync;
 mod read;
+mod summary;
 mod trash;
 mod walk;
 mod write;
@@ -402,8 +403,17 @@ impl Drive for LocalDrive {
         let dst_path = self.file_path(dst_volume, dst)?;
         let src_volume_dir = self.volume_path(src_volume)?;
         self.blocking(move |d| {
+            // A metadata file takes its listing summary along.
+            let src_dir = summary::meta_dir(&src_path);
+            let carried = src_dir.and_then(summary::read);
+            src_dir.map(summary::forget).transpose()?;
+            let dst_dir = summary::meta_dir(&dst_path);
+            dst_dir.map(summary::forget).transpose()?;
             d.rename_creating_parents(&src_path, &dst_path)?;
             d.make_durable(&dst_path)?;
+            if let (Some(dir), Some(carried)) = (dst_dir, carried) {
+                summary::record(dir, &carried);
+            }
             d.prune_empty_parents(&src_volume_dir, parent(&src_path).to_path_buf());
             Ok(())
         })
@@ -415,6 +425,7 @@ impl Drive for LocalDrive {
         let volume_dir = self.volume_path(volume)?;
         self.blocking(move |d| {
             let meta = fs::symlink_metadata(&full).map_err(|e| io_err(&full, e))?;
+            summary::meta_dir(&full).map(summary::forget).transpose()?;
             let result = if meta.is_dir() {
                 if recursive {
                     fs::remove_dir_all(&full)
@@ -450,11 +461,17 @@ impl Drive for LocalDrive {
         };
         let src_volume_dir = self.volume_path(src_volume)?;
         self.blocking(move |d| {
+            let carried = summary::read(&src);
+            summary::forget(&src)?;
+            summary::forget(&dst)?;
             if let Some(data_dir) = &data_dir {
                 d.rename_creating_parents(&src.join(data_dir), &dst.join(data_dir))?;
             }
             d.rename_creating_parents(&src.join(OBJECT_META_FILE), &dst.join(OBJECT_META_FILE))?;
             d.make_durable(&dst)?;
+            if let Some(carried) = carried {
+                summary::record(&dst, &carried);
+            }
             d.prune_empty_parents(&src_volume_dir, src.clone());
             Ok(())
         })

@@ -17,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::{
-    DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkEntry,
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkEntry, WalkMeta,
     WalkOptions, WalkPage,
 };
 use crate::internode::peer::{CALL_TIMEOUT, Peer, STREAM_TIMEOUT};
@@ -296,6 +296,7 @@ impl Drive for RemoteDrive {
             start_after: opts.start_after.clone(),
             recursive: opts.recursive,
             limit: opts.limit.min(u32::MAX as usize) as u32,
+            summaries: opts.summaries,
         };
         let r = self
             .peer
@@ -308,7 +309,10 @@ impl Drive for RemoteDrive {
                 .into_iter()
                 .map(|e| WalkEntry {
                     name: e.name,
-                    meta: e.meta,
+                    meta: e.meta.map(|m| match m {
+                        pb::walk_entry::Meta::Header(h) => WalkMeta::Header(h),
+                        pb::walk_entry::Meta::Summary(s) => WalkMeta::Summary(s),
+                    }),
                 })
                 .collect(),
             truncated: r.truncated,

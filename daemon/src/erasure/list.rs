@@ -97,7 +97,7 @@ impl ErasureSet {
             let metas: Vec<ObjectMeta> = seen
                 .iter()
                 .filter_map(|e| e.meta.as_ref())
-                .filter_map(|m| ObjectMeta::from_header(m).ok())
+                .filter_map(|m| ObjectMeta::from_walk(m).ok())
                 .collect();
             let mut votes: HashMap<&str, (usize, &ObjectMeta)> = HashMap::new();
             for m in &metas {
@@ -113,3 +113,6 @@ impl ErasureSet {
         Ok(ListPage { entries, cutoff })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use prost::Message;
 
-use crate::drive::metafile;
+use crate::drive::{WalkMeta, metafile};
 
 /// Erasure geometry of an object, as seen by one drive.
 #[derive(Clone, PartialEq, Message)]
@@ -90,12 +90,23 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Encodes this metadata and the drive's inline frame into a `tessera.meta` file.
     pub fn to_file(&self, inline: &[u8]) -> Bytes {
-        metafile::encode(&self.encode_to_vec(), inline)
+        let summary = super::summary::encode(self).unwrap_or_default();
+        metafile::encode(&self.encode_to_vec(), &summary, inline)
     }
 
     /// Decodes a metadata header (no inline data).
     pub fn from_header(header: &[u8]) -> Result<Self, String> {
         Self::decode(header).map_err(|e| format!("metadata: {e}"))
+    }
+
+    /// Decodes what a walk found of an object: its header, or its listing summary, whose
+    /// [listing view](super::summary::listing_view) has no erasure geometry or data
+    /// directory (a listing needs neither).
+    pub fn from_walk(found: &WalkMeta) -> Result<Self, String> {
+        match found {
+            WalkMeta::Header(header) => Self::from_header(header),
+            WalkMeta::Summary(summary) => super::summary::decode(summary),
+        }
     }
 
     /// Decodes a whole `tessera.meta` file into metadata and the inline frame.
@@ -152,7 +163,7 @@ pub struct UploadedPart {
 
 /// Encodes any of the small records above with a checksummed container.
 pub fn encode_record<M: Message>(m: &M) -> Bytes {
-    metafile::encode(&m.encode_to_vec(), &[])
+    metafile::encode(&m.encode_to_vec(), &[], &[])
 }
 
 /// Decodes a record written by [`encode_record`].

@@ -18,7 +18,7 @@ fn data(len: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn set(dir: &std::path::Path, n: usize, parity: usize) -> ErasureSet {
+pub(super) async fn set(dir: &std::path::Path, n: usize, parity: usize) -> ErasureSet {
     let mut drives: Vec<Arc<dyn Drive>> = Vec::new();
     for i in 0..n {
         let d = LocalDrive::open(dir.join(format!("d{i}"))).unwrap();
@@ -47,7 +47,7 @@ async fn read(set: &ErasureSet, key: &str, range: RangeSpec) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-async fn write(set: &ErasureSet, key: &str, body: &[u8]) -> ObjectMeta {
+pub(super) async fn write(set: &ErasureSet, key: &str, body: &[u8]) -> ObjectMeta {
     let mut reader = std::io::Cursor::new(body.to_vec());
     set.put_object(
         "b",

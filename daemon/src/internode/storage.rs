@@ -15,7 +15,7 @@ use tessera_proto::internode::storage_service_server::StorageService;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::status::to_status;
-use crate::drive::{Drive, DriveError, Target, WalkOptions};
+use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions};
 
 /// Largest piece of a file sent in one message.
 const READ_CHUNK: u64 = 256 << 10;
@@ -285,6 +285,7 @@ impl StorageService for StorageRpc {
             start_after: r.start_after,
             recursive: r.recursive,
             limit: r.limit as usize,
+            summaries: r.summaries,
         };
         let page = self.drive(&r.drive)?.walk(&r.volume, &opts).await;
         ok(page.map(|page| pb::WalkResponse {
@@ -293,7 +294,10 @@ impl StorageService for StorageRpc {
                 .into_iter()
                 .map(|e| pb::WalkEntry {
                     name: e.name,
-                    meta: e.meta,
+                    meta: e.meta.map(|m| match m {
+                        WalkMeta::Header(h) => pb::walk_entry::Meta::Header(h),
+                        WalkMeta::Summary(s) => pb::walk_entry::Meta::Summary(s),
+                    }),
                 })
                 .collect(),
             truncated: page.truncated,

@@ -146,6 +146,7 @@ impl ObjectLayer {
                 recursive: q.delimiter != "/",
                 // Folded keys list nothing: walk a full page even for a small max-keys.
                 limit: if folding { want.max(FOLD_WALK) } else { want },
+                summaries: true,
             };
             let pages =
                 futures::future::join_all(self.sets().map(|s| s.list_page(bucket, &opts))).await;

@@ -3,7 +3,7 @@ use bytes::Bytes;
 use super::read::CACHED_READ_MAX;
 use super::walk::{cached_empty_walk, walk};
 use super::*;
-use crate::drive::metafile;
+use crate::drive::{WalkMeta, metafile};
 
 fn drive() -> (tempfile::TempDir, LocalDrive) {
     let dir = tempfile::tempdir().unwrap();
@@ -13,7 +13,7 @@ fn drive() -> (tempfile::TempDir, LocalDrive) {
 }
 
 async fn put_object(d: &LocalDrive, key: &str) {
-    let meta = metafile::encode(key.as_bytes(), b"");
+    let meta = metafile::encode(key.as_bytes(), b"", b"");
     let dir = crate::drive::object_dir(key);
     d.write_all(
         "b",
@@ -115,7 +115,7 @@ async fn walk_returns_keys_in_byte_order_with_prefixes() {
     assert!(page.truncated);
     assert_eq!(page.entries.len(), 2);
     // The metadata header travels with each object.
-    assert_eq!(page.entries[0].meta.as_deref(), Some(&b"a"[..]));
+    assert_eq!(page.entries[0].meta, Some(WalkMeta::Header("a".into())));
 }
 
 #[tokio::test]
@@ -132,10 +132,11 @@ async fn large_flat_pages_read_in_parallel_and_match_a_recursive_walk() {
         let d = d.clone();
         async move {
             let page = d.walk("b", &opts).await.unwrap();
-            let metas_match = page
-                .entries
-                .iter()
-                .all(|e| e.meta.as_deref().is_none_or(|m| m == e.name.as_bytes()));
+            let metas_match = page.entries.iter().all(|e| match &e.meta {
+                Some(WalkMeta::Header(h)) => h == e.name.as_bytes(),
+                Some(WalkMeta::Summary(_)) => false,
+                None => true,
+            });
             assert!(metas_match, "every object carries its own header");
             (
                 page.entries.into_iter().map(|e| e.name).collect::<Vec<_>>(),
@@ -187,7 +188,7 @@ async fn walk_prefixes_that_leave_the_volume_list_nothing() {
     d.make_volume("other").await.unwrap();
     put_object(&d, "a/b").await;
     // Objects beside and above the volume that an escaping walk would find.
-    let meta = metafile::encode(b"secret", b"");
+    let meta = metafile::encode(b"secret", b"", b"");
     d.write_all(
         "other",
         &format!("secret/{OBJECT_META_FILE}"),

@@ -6,7 +6,8 @@
 //! visited. Only the directories the prefix and `start_after` can reach are read, so a
 //! prefix listing never walks the whole volume. A client's listing page inspects the
 //! directory's entries and reads their metadata headers with [`WALK_THREADS`] threads;
-//! recursive walks read one entry after another.
+//! recursive walks read one entry after another. With [`WalkOptions::summaries`], an
+//! object's listing summary (see `summary`) stands in for its header when it has one.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -14,12 +15,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::drive::{
-    DIR_MARKER, DriveError, OBJECT_META_FILE, RESERVED_PREFIX, WalkEntry, WalkOptions, WalkPage,
-    check_path, object_dir,
+    DIR_MARKER, DriveError, OBJECT_META_FILE, RESERVED_PREFIX, WalkEntry, WalkMeta, WalkOptions,
+    WalkPage, check_path, object_dir,
 };
 
 use super::read::{cached_dir, read_meta_header};
-use super::{LocalDrive, io_err};
+use super::{LocalDrive, io_err, summary};
 use crate::sys::Cached;
 
 impl LocalDrive {
@@ -233,7 +234,12 @@ impl Walker<'_> {
             .collect();
         let read = |key: &&str| {
             let dir = self.volume_dir.join(object_dir(key).as_ref());
-            read_meta_header(&dir.join(OBJECT_META_FILE))
+            if opts.summaries
+                && let Some(summary) = summary::read(&dir)
+            {
+                return Ok(WalkMeta::Summary(summary));
+            }
+            read_meta_header(&dir.join(OBJECT_META_FILE)).map(WalkMeta::Header)
         };
         // In the order the loop below meets the listed objects, as above.
         let mut metas = parallel_map(&readable, read).into_iter();
@@ -336,7 +342,7 @@ impl Walker<'_> {
     }
 
     /// Adds an entry; false (and `truncated`) when the page is already full.
-    fn emit(&mut self, name: String, meta: Option<bytes::Bytes>) -> bool {
+    fn emit(&mut self, name: String, meta: Option<WalkMeta>) -> bool {
         if self.page.entries.len() >= self.opts.limit {
             self.page.truncated = true;
             return false;

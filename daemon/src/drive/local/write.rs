@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{LocalDrive, io_err, task_failed};
+use super::{LocalDrive, io_err, summary, task_failed};
 use crate::drive::{DriveError, Target};
 
 /// One file of a batch.
@@ -123,12 +123,23 @@ fn write_batch(batch: &[FileWrite]) -> Vec<Result<(), DriveError>> {
     batch
         .iter()
         .zip(renamed)
-        .map(|(w, r)| w.drive.judge(r.map(drop)))
+        .map(|(w, r)| {
+            if r.is_ok()
+                && let Some(dir) = summary::meta_dir(&w.path)
+            {
+                summary::record_from_file(dir, &w.data);
+            }
+            w.drive.judge(r.map(drop))
+        })
         .collect()
 }
 
-/// Writes `w`'s bytes to a new temporary sibling of its path; returns the sibling.
+/// Writes `w`'s bytes to a new temporary sibling of its path; returns the sibling. The
+/// listing summary of a metadata file about to be replaced goes first.
 fn stage(w: &FileWrite) -> Result<PathBuf, DriveError> {
+    if let Some(dir) = summary::meta_dir(&w.path) {
+        summary::forget(dir)?;
+    }
     w.drive.create_parent(&w.path)?;
     let tmp = w
         .path

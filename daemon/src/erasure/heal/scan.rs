@@ -76,6 +76,7 @@ impl ErasureSet {
             start_after: String::new(),
             recursive: true,
             limit: PAGE,
+            summaries: false,
         };
         loop {
             let pages = self.each(|_, d| d.walk(bucket, &opts)).await;

@@ -154,7 +154,7 @@ pub(super) fn suspects(pages: &[Result<WalkPage, DriveError>]) -> Option<Scanned
             let version = entry
                 .meta
                 .as_ref()
-                .and_then(|m| ObjectMeta::from_header(m).ok())
+                .and_then(|m| ObjectMeta::from_walk(m).ok())
                 .map(|m| m.version_id);
             *versions
                 .entry(entry.name.as_str())
@@ -177,7 +177,7 @@ pub(super) fn suspects(pages: &[Result<WalkPage, DriveError>]) -> Option<Scanned
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drive::WalkEntry;
+    use crate::drive::{WalkEntry, WalkMeta};
 
     fn page(entries: &[(&str, &str)], truncated: bool) -> Result<WalkPage, DriveError> {
         let entries = entries
@@ -189,7 +189,9 @@ mod tests {
                 };
                 WalkEntry {
                     name: (*name).to_string(),
-                    meta: Some(prost::Message::encode_to_vec(&meta).into()),
+                    meta: Some(WalkMeta::Header(
+                        prost::Message::encode_to_vec(&meta).into(),
+                    )),
                 }
             })
             .collect();
