@@ -46,6 +46,9 @@ pub struct LocalDrive {
     endpoint: String,
     /// The group commit of the drive's file system.
     sync: Arc<GroupSync>,
+    /// The file system keeps a listing summary inside a directory's inode, so objects get
+    /// one (see `summary`).
+    keeps_summaries: bool,
 }
 
 impl LocalDrive {
@@ -55,11 +58,20 @@ impl LocalDrive {
         fs::create_dir_all(root.join(META_VOLUME)).map_err(|e| io_err(&root, e))?;
         let endpoint = root.display().to_string();
         let sync = GroupSync::for_dir(&root).map_err(|e| io_err(&root, e))?;
+        let keeps_summaries = summary::fits_in_inode(&root.join(META_VOLUME));
         Ok(Self {
             root,
             endpoint,
             sync,
+            keeps_summaries,
         })
+    }
+
+    /// Keeps `summary` for the object directory `dir` when this drive keeps summaries.
+    fn keep_summary(&self, dir: &Path, summary: &[u8]) {
+        if self.keeps_summaries {
+            summary::record(dir, summary);
+        }
     }
 
     /// The drive's directory.
@@ -412,7 +424,7 @@ impl Drive for LocalDrive {
             d.rename_creating_parents(&src_path, &dst_path)?;
             d.make_durable(&dst_path)?;
             if let (Some(dir), Some(carried)) = (dst_dir, carried) {
-                summary::record(dir, &carried);
+                d.keep_summary(dir, &carried);
             }
             d.prune_empty_parents(&src_volume_dir, parent(&src_path).to_path_buf());
             Ok(())
@@ -470,7 +482,7 @@ impl Drive for LocalDrive {
             d.rename_creating_parents(&src.join(OBJECT_META_FILE), &dst.join(OBJECT_META_FILE))?;
             d.make_durable(&dst)?;
             if let Some(carried) = carried {
-                summary::record(&dst, &carried);
+                d.keep_summary(&dst, &carried);
             }
             d.prune_empty_parents(&src_volume_dir, src.clone());
             Ok(())

@@ -10,8 +10,9 @@
 //! makes durable, no later than the change itself) and sets it again only once the new file
 //! is durable. A crash in between leaves no attribute, and listings read the file. Changes
 //! of one object's file are serialized by the object's write lock, so no attribute of an
-//! older file is set over a newer one. A file system without user attributes simply has
-//! none, and listings read the files.
+//! older file is set over a newer one. A drive whose file system has no user attributes,
+//! or would keep them outside the inode ([`fits_in_inode`], probed at open), sets none
+//! (but still removes any it finds), and listings read the files.
 
 use std::ffi::CString;
 use std::path::Path;
@@ -20,7 +21,7 @@ use bytes::Bytes;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{c_path, io_err};
-use crate::drive::metafile::{self, SUMMARY_MAX};
+use crate::drive::metafile::SUMMARY_MAX;
 use crate::drive::{DriveError, OBJECT_META_FILE};
 
 const ATTRIBUTE: &std::ffi::CStr = c"user.tessera";
@@ -64,11 +65,32 @@ pub(super) fn record(dir: &Path, summary: &[u8]) {
     }
 }
 
-/// Keeps the summary a metadata file's bytes hold, if any (see [`record`]).
-pub(super) fn record_from_file(dir: &Path, file: &Bytes) {
-    if let Ok(Some(summary)) = metafile::summary(file) {
-        record(dir, &summary);
+/// Whether the file system under `scratch` keeps a summary inside a directory's inode,
+/// probed with a directory made (and removed) there. ext4 with 128-byte inodes would give
+/// each object directory a 4 KiB block of its own for it (the directory's block count
+/// grows): a drive there keeps no summaries, and neither does one without user
+/// attributes.
+pub(super) fn fits_in_inode(scratch: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = scratch.join(format!(
+        ".tessera-probe-{}",
+        uuid::Uuid::new_v4().as_simple()
+    ));
+    if std::fs::create_dir(&probe).is_err() {
+        return false;
     }
+    let fits = (|| {
+        let before = std::fs::symlink_metadata(&probe).ok()?.blocks();
+        // Bytes unlike any other directory's: identical values may share a block.
+        let seed = uuid::Uuid::new_v4();
+        let value: Vec<u8> = (0..SUMMARY_MAX + CHECKSUM_LEN)
+            .map(|i| seed.as_bytes()[i % 16] ^ i as u8)
+            .collect();
+        crate::sys::set_xattr(&dir_path(&probe).ok()?, ATTRIBUTE, &value).ok()?;
+        Some(std::fs::symlink_metadata(&probe).ok()?.blocks() == before)
+    })();
+    let _ = std::fs::remove_dir(&probe);
+    fits == Some(true)
 }
 
 /// The checked summary of `dir`; `None` when there is none (or it fails its checksum).
@@ -93,6 +115,15 @@ fn checksum(summary: &[u8]) -> [u8; CHECKSUM_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_finds_room_in_this_file_system_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        // The test machines' file systems (ext4 with 256-byte inodes, tmpfs) have room.
+        assert!(fits_in_inode(tmp.path()));
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        assert!(!fits_in_inode(&tmp.path().join("missing")));
+    }
 
     #[test]
     fn a_summary_is_read_back_until_forgotten_and_damage_reads_as_none() {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{LocalDrive, io_err, summary, task_failed};
-use crate::drive::{DriveError, Target};
+use crate::drive::{DriveError, Target, metafile};
 
 /// One file of a batch.
 struct FileWrite {
@@ -126,8 +126,9 @@ fn write_batch(batch: &[FileWrite]) -> Vec<Result<(), DriveError>> {
         .map(|(w, r)| {
             if r.is_ok()
                 && let Some(dir) = summary::meta_dir(&w.path)
+                && let Ok(Some(kept)) = metafile::summary(&w.data)
             {
-                summary::record_from_file(dir, &w.data);
+                w.drive.keep_summary(dir, &kept);
             }
             w.drive.judge(r.map(drop))
         })
