@@ -33,6 +33,13 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         ObjectError::Busy(_) => S3ErrorCode::SlowDown,
         ObjectError::Internal(_) => S3ErrorCode::InternalError,
     };
+    match &e {
+        ObjectError::Internal(_) => tracing::error!(error = %e, "S3 request failed"),
+        ObjectError::ReadQuorum(_) | ObjectError::WriteQuorum(_) => {
+            tracing::warn!(error = %e, "S3 request failed")
+        }
+        _ => {}
+    }
     S3Error::with_message(code, e.to_string())
 }
 

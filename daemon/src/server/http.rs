@@ -143,9 +143,17 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             let s3 = front.s3.clone();
             let mut req = req;
             crate::s3::normalize_headers(req.headers_mut());
+            let (method, path) = (req.method().clone(), req.uri().path().to_string());
             Box::pin(async move {
                 match s3.call(req.map(s3s::Body::from)).await {
-                    Ok(resp) => Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync())),
+                    Ok(resp) => {
+                        // The path only: a query may hold a presigned URL's signature.
+                        let status = resp.status();
+                        if status.is_client_error() {
+                            tracing::debug!(%method, %path, %status, "S3 request refused");
+                        }
+                        Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+                    }
                     Err(e) => {
                         tracing::error!(error = ?e, "S3 request failed without a response");
                         let body = http_body_util::Full::new(Bytes::from_static(b"internal error"))

@@ -73,6 +73,14 @@ async fn requests_with_a_wrong_secret_or_no_signature_are_refused_and_change_not
     assert_eq!(t.get("auth", "k").await, b"secret");
     let buckets = t.s3.list_buckets().send().await.unwrap();
     assert_eq!(buckets.buckets().len(), 1);
+    // A client's mistakes are not the node's errors: nothing at ERROR for them (s3s logs
+    // each at ERROR; its lines stay out unless asked for).
+    let log = t.node().log_text();
+    let loud: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" ERROR ") || l.contains("s3s::"))
+        .collect();
+    assert!(loud.is_empty(), "refused requests logged loudly: {loud:#?}");
 }
 
 #[tokio::test]
