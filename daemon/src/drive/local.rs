@@ -13,6 +13,7 @@
 mod file_writer;
 mod files;
 mod group_sync;
+mod moves;
 mod read;
 mod summary;
 mod trash;
@@ -34,8 +35,8 @@ use self::files::LocalReader;
 use self::group_sync::GroupSync;
 use self::read::{cached_dir, open_direct, read_bytes, read_cached};
 use super::{
-    DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, OBJECT_META_FILE, Target,
-    VolumeInfo, WalkOptions, WalkPage, check_path, trashed_path,
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, Target, VolumeInfo,
+    WalkOptions, WalkPage, check_path, trashed_path,
 };
 use crate::sys::Cached;
 
@@ -178,60 +179,6 @@ impl LocalDrive {
             .join(META_VOLUME)
             .join(super::format::FORMAT_FILE)
             .exists()
-    }
-
-    /// Creates the parent directories of `path`, but never the volume itself: writing into
-    /// a missing volume (a deleted bucket, a wiped drive) fails with `VolumeNotFound`.
-    fn create_parent(&self, path: &Path) -> Result<(), DriveError> {
-        let parent = parent(path);
-        if parent.is_dir() {
-            return Ok(());
-        }
-        let volume = path
-            .strip_prefix(&self.root)
-            .ok()
-            .and_then(|rel| rel.components().next())
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !self.root.join(&volume).is_dir() {
-            return Err(DriveError::VolumeNotFound { volume });
-        }
-        fs::create_dir_all(parent).map_err(|e| io_err(path, e))
-    }
-
-    /// Makes every change made so far on this drive durable (see [`GroupSync`]).
-    fn make_durable(&self, path: &Path) -> Result<(), DriveError> {
-        self.sync.barrier().map_err(|e| io_err(path, e))
-    }
-
-    /// Renames, creating the target's parents; retries once if a concurrent delete pruned
-    /// them between the two steps.
-    fn rename_creating_parents(&self, src: &Path, dst: &Path) -> Result<(), DriveError> {
-        for attempt in 0..2 {
-            self.create_parent(dst)?;
-            match fs::rename(src, dst) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::NotFound && attempt == 0 && src.exists() => {
-                    continue;
-                }
-                Err(e) => return Err(io_err(src, e)),
-            }
-        }
-        Err(DriveError::NotFound {
-            path: dst.display().to_string(),
-        })
-    }
-
-    /// Removes empty directories from `dir` upwards, stopping at the volume directory.
-    fn prune_empty_parents(&self, volume_dir: &Path, mut dir: PathBuf) {
-        while dir.starts_with(volume_dir) && dir != volume_dir {
-            if fs::remove_dir(&dir).is_err() {
-                break;
-            }
-            if !dir.pop() {
-                break;
-            }
-        }
     }
 }
 
@@ -414,44 +361,15 @@ impl Drive for LocalDrive {
         let src_path = self.file_path(src_volume, src)?;
         let dst_path = self.file_path(dst_volume, dst)?;
         let src_volume_dir = self.volume_path(src_volume)?;
-        self.blocking(move |d| {
-            // A metadata file takes its listing summary along.
-            let src_dir = summary::meta_dir(&src_path);
-            let carried = src_dir.and_then(summary::read);
-            src_dir.map(summary::forget).transpose()?;
-            let dst_dir = summary::meta_dir(&dst_path);
-            dst_dir.map(summary::forget).transpose()?;
-            d.rename_creating_parents(&src_path, &dst_path)?;
-            d.make_durable(&dst_path)?;
-            if let (Some(dir), Some(carried)) = (dst_dir, carried) {
-                d.keep_summary(dir, &carried);
-            }
-            d.prune_empty_parents(&src_volume_dir, parent(&src_path).to_path_buf());
-            Ok(())
-        })
-        .await
+        self.blocking(move |d| d.rename_now(&src_path, &dst_path, &src_volume_dir))
+            .await
     }
 
     async fn delete(&self, volume: &str, path: &str, recursive: bool) -> Result<(), DriveError> {
         let full = self.file_path(volume, path)?;
         let volume_dir = self.volume_path(volume)?;
-        self.blocking(move |d| {
-            let meta = fs::symlink_metadata(&full).map_err(|e| io_err(&full, e))?;
-            summary::meta_dir(&full).map(summary::forget).transpose()?;
-            let result = if meta.is_dir() {
-                if recursive {
-                    fs::remove_dir_all(&full)
-                } else {
-                    fs::remove_dir(&full)
-                }
-            } else {
-                fs::remove_file(&full)
-            };
-            result.map_err(|e| io_err(&full, e))?;
-            d.prune_empty_parents(&volume_dir, parent(&full).to_path_buf());
-            Ok(())
-        })
-        .await
+        self.blocking(move |d| d.delete_now(&full, recursive, &volume_dir))
+            .await
     }
 
     async fn rename_data(
@@ -472,22 +390,8 @@ impl Drive for LocalDrive {
             None => None,
         };
         let src_volume_dir = self.volume_path(src_volume)?;
-        self.blocking(move |d| {
-            let carried = summary::read(&src);
-            summary::forget(&src)?;
-            summary::forget(&dst)?;
-            if let Some(data_dir) = &data_dir {
-                d.rename_creating_parents(&src.join(data_dir), &dst.join(data_dir))?;
-            }
-            d.rename_creating_parents(&src.join(OBJECT_META_FILE), &dst.join(OBJECT_META_FILE))?;
-            d.make_durable(&dst)?;
-            if let Some(carried) = carried {
-                d.keep_summary(&dst, &carried);
-            }
-            d.prune_empty_parents(&src_volume_dir, src.clone());
-            Ok(())
-        })
-        .await
+        self.blocking(move |d| d.rename_data_now(&src, data_dir.as_deref(), &dst, &src_volume_dir))
+            .await
     }
 
     async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<WalkPage, DriveError> {

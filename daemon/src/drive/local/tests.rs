@@ -3,7 +3,7 @@ use bytes::Bytes;
 use super::read::CACHED_READ_MAX;
 use super::walk::{cached_empty_walk, walk};
 use super::*;
-use crate::drive::{WalkMeta, metafile};
+use crate::drive::{OBJECT_META_FILE, WalkMeta, metafile};
 
 fn drive() -> (tempfile::TempDir, LocalDrive) {
     let dir = tempfile::tempdir().unwrap();
