@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use tokio::io::AsyncRead;
 
 use super::condition::WriteCondition;
@@ -18,6 +19,8 @@ use super::{BLOCK_SIZE, ErasureError, MAX_PART_NUMBER, MIN_PART_SIZE, now_ns};
 use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target, join};
 
 const UPLOAD_META: &str = "upload.meta";
+/// Upload records a listing of uploads reads at once.
+const UPLOAD_READS_AT_ONCE: usize = 16;
 
 fn upload_dir(bucket: &str, upload_id: &str) -> String {
     format!("{MULTIPART_DIR}/{bucket}/{upload_id}")
@@ -370,19 +373,20 @@ impl ErasureSet {
             .filter(|n| uuid::Uuid::parse_str(n).is_ok())
             .map(str::to_string)
             .collect();
-        let mut out = Vec::new();
-        for upload_id in ids {
+        // Each record is a quorum read on its own: a few at once, not one after another.
+        let reads = ids.into_iter().map(|upload_id| async move {
             let path = join(&upload_dir(bucket, &upload_id), UPLOAD_META);
-            let Ok(data) = self.read_record(META_VOLUME, &path).await else {
-                continue;
-            };
-            let Ok(meta) = decode_record::<UploadMeta>(data) else {
-                continue;
-            };
-            if meta.key.starts_with(prefix) {
-                out.push(UploadInfo { upload_id, meta });
-            }
-        }
+            let data = self.read_record(META_VOLUME, &path).await.ok()?;
+            let meta = decode_record::<UploadMeta>(data).ok()?;
+            meta.key
+                .starts_with(prefix)
+                .then_some(UploadInfo { upload_id, meta })
+        });
+        let mut out: Vec<UploadInfo> = futures::stream::iter(reads)
+            .buffer_unordered(UPLOAD_READS_AT_ONCE)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
         out.sort_by(|a, b| {
             (&a.meta.key, a.meta.initiated_ns).cmp(&(&b.meta.key, b.meta.initiated_ns))
         });
