@@ -1,12 +1,16 @@
 //! Request signatures for the gRPC API, shared by the server (verify) and every client
 //! (sign): three metadata entries per call.
 //!
-//! `x-tessera-signature` = hex(HMAC-SHA256(secret, "tessera-v2\n" + access key + "\n" +
-//! date + "\n" + method path)), with the date (Unix seconds) in `x-tessera-date` and the
-//! method path as HTTP/2 carries it (`/tessera.object.v1.ObjectService/GetObject`). The
-//! secret never travels; a signature is valid for [`MAX_SKEW_SECS`] around its date, and
-//! for its method only (one seen on the wire cannot call another method). It does not
-//! cover the message: within those minutes it can repeat its method with other arguments.
+//! `x-tessera-signature` = hex(HMAC-SHA256(secret, "tessera-v3\n" + access key + "\n" +
+//! date + "\n" + method path + "\n" + hex(SHA-256(first message)))), with the date (Unix
+//! seconds) in `x-tessera-date`, the method path as HTTP/2 carries it
+//! (`/tessera.object.v1.ObjectService/GetObject`), and the first message of the request
+//! body as it travels (see [`crate::first_message`]): the request of a unary call, the
+//! header of a streamed upload. The secret never travels; a signature is valid for
+//! [`MAX_SKEW_SECS`] around its date, for its method and for its arguments only: one seen
+//! on the wire can repeat that very call within those minutes, but names no other object
+//! and calls no other method. The data messages after the first of a streamed upload are
+//! not covered.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -78,12 +82,22 @@ pub fn cluster_credentials(root: &Credentials) -> Credentials {
     }
 }
 
-fn mac(secret: &str, access_key: &str, date: &str, path: &str) -> Hmac<Sha256> {
+/// What a signature covers, besides the secret it is made with.
+struct Signed<'a> {
+    access_key: &'a str,
+    date: &'a str,
+    path: &'a str,
+    /// Hex SHA-256 of the first message.
+    message: &'a str,
+}
+
+fn mac(secret: &str, what: &Signed<'_>) -> Hmac<Sha256> {
     // HMAC takes keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    for (i, part) in [access_key, date, path].into_iter().enumerate() {
-        mac.update(if i == 0 { b"tessera-v2\n" } else { b"\n" });
+    mac.update(b"tessera-v3");
+    for part in [what.access_key, what.date, what.path, what.message] {
+        mac.update(b"\n");
         mac.update(part.as_bytes());
     }
     mac
@@ -96,15 +110,17 @@ fn now_secs() -> i64 {
         .unwrap_or_default()
 }
 
-/// The three metadata values (access key, date, signature) for a call of the method at
-/// `path` made now.
-pub fn sign(creds: &Credentials, path: &str) -> (String, String, String) {
+/// The three metadata values (access key, date, signature) for a call made now of the
+/// method at `path` whose first message hashes to `message` (hex SHA-256).
+pub fn sign(creds: &Credentials, path: &str, message: &str) -> (String, String, String) {
     let date = now_secs().to_string();
-    let sig = hex::encode(
-        mac(&creds.secret_key, &creds.access_key, &date, path)
-            .finalize()
-            .into_bytes(),
-    );
+    let what = Signed {
+        access_key: &creds.access_key,
+        date: &date,
+        path,
+        message,
+    };
+    let sig = hex::encode(mac(&creds.secret_key, &what).finalize().into_bytes());
     (creds.access_key.clone(), date, sig)
 }
 
@@ -132,14 +148,9 @@ impl std::fmt::Display for AuthFailure {
     }
 }
 
-/// Checks a call's (access key, date, signature) for the method at `path` against `creds`.
-pub fn verify(
-    creds: &Credentials,
-    access_key: &str,
-    date: &str,
-    path: &str,
-    signature: &str,
-) -> Result<(), AuthFailure> {
+/// Checks the access key and the date of a call against `creds`: what can be refused
+/// before its body is read.
+pub fn precheck(creds: &Credentials, access_key: &str, date: &str) -> Result<(), AuthFailure> {
     if access_key != creds.access_key {
         return Err(AuthFailure::UnknownAccessKey);
     }
@@ -147,8 +158,28 @@ pub fn verify(
     if now_secs().abs_diff(when) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(AuthFailure::Expired);
     }
+    Ok(())
+}
+
+/// Checks a call's (access key, date, signature) for the method at `path` with a first
+/// message hashing to `message` against `creds`.
+pub fn verify(
+    creds: &Credentials,
+    access_key: &str,
+    date: &str,
+    path: &str,
+    message: &str,
+    signature: &str,
+) -> Result<(), AuthFailure> {
+    precheck(creds, access_key, date)?;
     let sig = hex::decode(signature).map_err(|_| AuthFailure::BadSignature)?;
-    mac(&creds.secret_key, access_key, date, path)
+    let what = Signed {
+        access_key,
+        date,
+        path,
+        message,
+    };
+    mac(&creds.secret_key, &what)
         .verify_slice(&sig)
         .map_err(|_| AuthFailure::BadSignature)
 }
@@ -164,25 +195,32 @@ mod tests {
             secret_key: "s".into(),
         };
         let path = "/tessera.object.v1.ObjectService/GetObject";
-        let (a, d, s) = sign(&creds, path);
-        assert_eq!(verify(&creds, &a, &d, path, &s), Ok(()));
+        let (a, d, s) = sign(&creds, path, "m1");
+        assert_eq!(verify(&creds, &a, &d, path, "m1", &s), Ok(()));
         let other = Credentials {
             secret_key: "t".into(),
             ..creds.clone()
         };
         assert_eq!(
-            verify(&other, &a, &d, path, &s),
+            verify(&other, &a, &d, path, "m1", &s),
             Err(AuthFailure::BadSignature)
         );
         assert_eq!(
-            verify(&creds, "b", &d, path, &s),
+            verify(&creds, "b", &d, path, "m1", &s),
             Err(AuthFailure::UnknownAccessKey)
         );
-        assert_eq!(verify(&creds, &a, "0", path, &s), Err(AuthFailure::Expired));
-        // A signature calls its own method only.
+        assert_eq!(
+            verify(&creds, &a, "0", path, "m1", &s),
+            Err(AuthFailure::Expired)
+        );
+        // A signature calls its own method, with its own arguments, only.
         let delete = "/tessera.object.v1.ObjectService/DeleteObject";
         assert_eq!(
-            verify(&creds, &a, &d, delete, &s),
+            verify(&creds, &a, &d, delete, "m1", &s),
+            Err(AuthFailure::BadSignature)
+        );
+        assert_eq!(
+            verify(&creds, &a, &d, path, "m2", &s),
             Err(AuthFailure::BadSignature)
         );
     }
@@ -202,7 +240,7 @@ mod tests {
         });
         assert_ne!(cluster.secret_key, other.secret_key);
         // Root credentials do not sign internode calls.
-        let (a, d, s) = sign(&root, "/p");
-        assert!(verify(&cluster, &a, &d, "/p", &s).is_err());
+        let (a, d, s) = sign(&root, "/p", "m");
+        assert!(verify(&cluster, &a, &d, "/p", "m", &s).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! A signed `ObjectService` client, and helpers to stream bodies in both directions.
 //! Used by the `tessera` CLI, the tests, the examples and the FUSE client.
 
+use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -9,7 +10,10 @@ use tokio::io::AsyncRead;
 use tonic::codegen::{Arc, Context, Poll, Service, http};
 use tonic::transport::{Channel, Endpoint};
 
+use tonic::body::Body;
+
 use crate::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
+use crate::first_message::FirstMessage;
 use crate::object::object_service_client::ObjectServiceClient;
 use crate::object::{
     PutObjectHeader, PutObjectRequest, UploadPartHeader, UploadPartRequest, put_object_request,
@@ -21,9 +25,10 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 /// Largest message a client accepts or sends.
 pub const MAX_MESSAGE_SIZE: usize = 8 << 20;
 
-/// A channel that signs every call with `creds`, for the method the call names (see
-/// [`crate::auth`]): the tower layer below a generated client, where the method's path is
-/// known (an interceptor sees only the metadata).
+/// A channel that signs every call with `creds`, for the method the call names and its
+/// first message (see [`crate::auth`]): the tower layer below a generated client, where
+/// the method's path and the encoded body are at hand (an interceptor sees only the
+/// metadata). The call's headers go out once its first message is read.
 #[derive(Clone)]
 pub struct Signed<S> {
     inner: S,
@@ -40,26 +45,41 @@ impl<S> Signed<S> {
     }
 }
 
-impl<S: Service<http::Request<B>>, B> Service<http::Request<B>> for Signed<S> {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S> Service<http::Request<Body>> for Signed<S>
+where
+    S: Service<http::Request<Body>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+{
     type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let (access, date, sig) = sign(&self.creds, req.uri().path());
-        let headers = req.headers_mut();
-        for (k, v) in [(ACCESS_KEY, access), (DATE, date), (SIGNATURE, sig)] {
-            // An access key that is no header value goes unsent: the server then answers
-            // that it is missing.
-            if let Ok(v) = http::HeaderValue::try_from(v) {
-                headers.insert(k, v);
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let creds = self.creds.clone();
+        // The service made ready is the one to call; a clone takes its place.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let (mut parts, mut body) = req.into_parts();
+            let first = FirstMessage::read(&mut body, usize::MAX).await?;
+            let (access, date, sig) = sign(&creds, parts.uri.path(), &first.digest);
+            for (k, v) in [(ACCESS_KEY, access), (DATE, date), (SIGNATURE, sig)] {
+                // An access key that is no header value goes unsent: the server then
+                // answers that it is missing.
+                if let Ok(v) = http::HeaderValue::try_from(v) {
+                    parts.headers.insert(k, v);
+                }
             }
-        }
-        self.inner.call(req)
+            let req = http::Request::from_parts(parts, first.replay(body));
+            inner.call(req).await.map_err(Into::into)
+        })
     }
 }
 

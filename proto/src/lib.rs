@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod first_message;
 
 /// Node-to-node services (`tessera.internode.v1`): remote drives and lock votes.
 #[allow(missing_docs, clippy::all)]

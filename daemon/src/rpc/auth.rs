@@ -1,12 +1,18 @@
 //! The layer that authenticates every gRPC call (see `tessera_proto::auth`): it wraps a
-//! service below the router, where the call's method path is known, and answers a call
-//! whose signature does not hold for that method with `UNAUTHENTICATED` before the service
-//! sees it.
+//! service below the router, where the call's method path is known, reads the call's
+//! first message (see `tessera_proto::first_message`), and answers a call whose signature
+//! does not hold for that method and message with `UNAUTHENTICATED` before the service
+//! sees it. An unknown access key or a stale date is refused before the body is read.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::future::{Either, Ready, ready};
-use tessera_proto::auth::{ACCESS_KEY, AuthFailure, Credentials, DATE, SIGNATURE, verify};
+use tessera_proto::auth::{
+    ACCESS_KEY, AuthFailure, Credentials, DATE, SIGNATURE, precheck, verify,
+};
+use tessera_proto::client::MAX_MESSAGE_SIZE;
+use tessera_proto::first_message::FirstMessage;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::{Context, Poll, Service, http};
@@ -18,6 +24,29 @@ pub struct Authenticator {
     creds: Arc<Credentials>,
 }
 
+/// A call's signature entries.
+struct Claims<'a> {
+    access_key: &'a str,
+    date: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Claims<'a> {
+    fn of(headers: &'a http::HeaderMap) -> Result<Self, AuthFailure> {
+        let get = |key: &'static str| {
+            headers
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(AuthFailure::Missing(key))
+        };
+        Ok(Self {
+            access_key: get(ACCESS_KEY)?,
+            date: get(DATE)?,
+            signature: get(SIGNATURE)?,
+        })
+    }
+}
+
 impl Authenticator {
     /// An authenticator for `creds`.
     pub fn new(creds: Credentials) -> Self {
@@ -26,7 +55,7 @@ impl Authenticator {
         }
     }
 
-    /// `service`, reachable only by calls signed for their method.
+    /// `service`, reachable only by calls signed for their method and first message.
     pub fn guard<S>(&self, service: S) -> Authenticated<S> {
         Authenticated {
             inner: service,
@@ -34,20 +63,22 @@ impl Authenticator {
         }
     }
 
-    fn check<B>(&self, req: &http::Request<B>) -> Result<(), AuthFailure> {
-        let get = |key: &'static str| {
-            req.headers()
-                .get(key)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(AuthFailure::Missing(key))
-        };
-        let path = req.uri().path();
+    /// What can be refused before the body is read: missing entries, an unknown access
+    /// key, a stale date.
+    fn precheck(&self, headers: &http::HeaderMap) -> Result<(), AuthFailure> {
+        let claims = Claims::of(headers)?;
+        precheck(&self.creds, claims.access_key, claims.date)
+    }
+
+    fn check(&self, parts: &http::request::Parts, message: &str) -> Result<(), AuthFailure> {
+        let claims = Claims::of(&parts.headers)?;
         verify(
             &self.creds,
-            get(ACCESS_KEY)?,
-            get(DATE)?,
-            path,
-            get(SIGNATURE)?,
+            claims.access_key,
+            claims.date,
+            parts.uri.path(),
+            message,
+            claims.signature,
         )
     }
 }
@@ -59,26 +90,45 @@ pub struct Authenticated<S> {
     auth: Authenticator,
 }
 
-impl<S, B> Service<http::Request<B>> for Authenticated<S>
+fn refused(failure: &AuthFailure) -> http::Response<Body> {
+    Status::unauthenticated(failure.to_string()).into_http()
+}
+
+impl<S> Service<http::Request<Body>> for Authenticated<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<Body>>,
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Self::Response, S::Error>>, S::Future>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        match self.auth.check(&req) {
-            Ok(()) => Either::Right(self.inner.call(req)),
-            Err(failure) => {
-                let refused = Status::unauthenticated(failure.to_string()).into_http();
-                Either::Left(ready(Ok(refused)))
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let auth = self.auth.clone();
+        // The service made ready is the one to call; a clone takes its place.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let (parts, mut body) = req.into_parts();
+            // A call without valid credentials and date is refused before its body is read.
+            if let Err(failure) = auth.precheck(&parts.headers) {
+                return Ok(refused(&failure));
             }
-        }
+            let first = match FirstMessage::read(&mut body, MAX_MESSAGE_SIZE).await {
+                Ok(first) => first,
+                Err(status) => return Ok(status.into_http()),
+            };
+            if let Err(failure) = auth.check(&parts, &first.digest) {
+                return Ok(refused(&failure));
+            }
+            inner
+                .call(http::Request::from_parts(parts, first.replay(body)))
+                .await
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use tessera_proto::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
 use tessera_proto::client::{connect, put_requests};
+use tessera_proto::first_message::digest_of;
 use tessera_proto::object as pb;
 use tessera_proto::object::object_service_client::ObjectServiceClient;
 use tessera_tests::pattern;
@@ -284,49 +285,79 @@ async fn wrong_or_missing_credentials_are_unauthenticated_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn a_signature_calls_only_the_method_it_was_made_for() {
-    // A signature seen on the wire (here: one made for HeadBucket) must not open any other
-    // method, such as DeleteBucket, during its validity.
+async fn a_signature_calls_only_the_method_and_arguments_it_was_made_for() {
+    // A signature seen on the wire must not open any other method, nor the same method on
+    // another bucket or key, during its validity.
     let env = Env::start(4);
     let mut c = env.node.client().await;
     mb(&mut c, "kept").await;
+    mb(&mut c, "other").await;
+    put(&mut c, "kept", "a", b"1").await.unwrap();
+    put(&mut c, "kept", "b", b"2").await.unwrap();
     let creds = Credentials {
         access_key: tessera_tests::USER.into(),
         secret_key: tessera_tests::PASSWORD.into(),
-    };
-    let (access, date, sig) = sign(&creds, "/tessera.object.v1.ObjectService/HeadBucket");
-    let replay = move |mut req: tonic::Request<()>| {
-        let md = req.metadata_mut();
-        for (k, v) in [(ACCESS_KEY, &access), (DATE, &date), (SIGNATURE, &sig)] {
-            md.insert(k, v.parse().expect("ASCII"));
-        }
-        Ok(req)
     };
     let channel = tonic::transport::Endpoint::from_shared(env.node.endpoint.clone())
         .expect("endpoint")
         .connect()
         .await
         .expect("connect");
-    let mut replayed = ObjectServiceClient::with_interceptor(channel, replay);
-    let head = pb::HeadBucketRequest {
-        bucket: "kept".into(),
+    // A client that sends the captured entries of a call made for `path` and `first`.
+    let replaying = |path: &str, first: &dyn Fn() -> String| {
+        let (access, date, sig) = sign(&creds, path, &first());
+        let replay = move |mut req: tonic::Request<()>| {
+            let md = req.metadata_mut();
+            for (k, v) in [(ACCESS_KEY, &access), (DATE, &date), (SIGNATURE, &sig)] {
+                md.insert(k, v.parse().expect("ASCII"));
+            }
+            Ok(req)
+        };
+        ObjectServiceClient::with_interceptor(channel.clone(), replay)
     };
+    let head = |bucket: &str| pb::HeadBucketRequest {
+        bucket: bucket.into(),
+    };
+    let mut replayed = replaying("/tessera.object.v1.ObjectService/HeadBucket", &|| {
+        digest_of(&head("kept"))
+    });
     replayed
-        .head_bucket(head)
+        .head_bucket(head("kept"))
         .await
-        .expect("the method it was made for");
+        .expect("the call it was made for");
     let s = assert_code(
-        replayed
-            .delete_bucket(pb::DeleteBucketRequest {
-                bucket: "kept".into(),
-            })
-            .await,
+        replayed.head_bucket(head("other")).await,
         Code::Unauthenticated,
     );
     assert!(s.message().contains("signature"), "{}", s.message());
+    let delete_kept = pb::DeleteBucketRequest {
+        bucket: "kept".into(),
+    };
+    assert_code(
+        replayed.delete_bucket(delete_kept).await,
+        Code::Unauthenticated,
+    );
     assert_code(
         replayed.list_buckets(pb::ListBucketsRequest {}).await,
         Code::Unauthenticated,
     );
+
+    // A DELETE of one key deletes no other.
+    let delete = |key: &str| pb::DeleteObjectRequest {
+        bucket: "kept".into(),
+        key: key.into(),
+    };
+    let mut replayed = replaying("/tessera.object.v1.ObjectService/DeleteObject", &|| {
+        digest_of(&delete("a"))
+    });
+    assert_code(
+        replayed.delete_object(delete("b")).await,
+        Code::Unauthenticated,
+    );
+    replayed
+        .delete_object(delete("a"))
+        .await
+        .expect("its own key");
     assert!(env.node.drives[0].join("kept").exists());
+    assert_eq!(get(&mut c, "kept", "b").await.unwrap(), b"2");
 }
