@@ -68,6 +68,9 @@ pub struct Node {
     /// A command the node runs under (e.g. `unshare …`), the node's command appended.
     wrapper: Vec<String>,
     log: PathBuf,
+    /// Length of the log when the process was last spawned: what it logged since starts
+    /// there.
+    log_start: usize,
 }
 
 impl Node {
@@ -91,21 +94,36 @@ impl Node {
         drives: Vec<PathBuf>,
         extra_args: &[&str],
     ) -> Result<Node, StartFailure> {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .expect("address");
-        let drive_args = drives.iter().map(|d| d.display().to_string()).collect();
-        let mut node = Node::new(bin, addr, drives, drive_args, extra_args);
-        node.spawn()?;
-        node.wait_serving()?;
-        Ok(node)
+        // The port is free when picked, but another process (a parallel test's node, an
+        // outgoing connection) may take it before the node binds it: that node fails to
+        // listen and exits, and another port is tried.
+        let mut tries = 0;
+        loop {
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
+                .parse()
+                .expect("address");
+            let drive_args = drives.iter().map(|d| d.display().to_string()).collect();
+            let mut node = Node::new(bin, addr, drives.clone(), drive_args, extra_args);
+            match node.spawn().and_then(|()| node.wait_serving()) {
+                Ok(()) => return Ok(node),
+                Err(e) if tries < 3 && e.log.contains("cannot listen on") => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
-    /// Waits until a single node serves. It listens at once, but answers 503 ("starting")
-    /// until its drives are formatted and loaded, which takes a while for many drives on
-    /// a busy machine.
+    /// Waits until a single node serves. It answers 503 ("starting") until its drives
+    /// are loaded, which takes a while for many drives on a busy machine. Serving means
+    /// this node says so in its log too: an answer on the port alone could come from
+    /// another process that took the port first.
     fn wait_serving(&mut self) -> Result<(), StartFailure> {
-        self.wait_for(Duration::from_secs(60), Node::serves)
+        self.wait_for(Duration::from_secs(60), |node| {
+            node.serves()
+                && node
+                    .log_text()
+                    .get(node.log_start..)
+                    .is_some_and(|l| l.contains("tessera node serving"))
+        })
     }
 
     /// Polls `ready` until it holds. Fails, with the log, when the process exits, or when
@@ -172,6 +190,7 @@ impl Node {
             drive_args,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             wrapper: Vec::new(),
+            log_start: 0,
         }
     }
 
@@ -196,6 +215,7 @@ impl Node {
             .append(true)
             .open(&self.log)
             .expect("create log");
+        self.log_start = log.metadata().map_or(0, |m| m.len() as usize);
         let mut cmd = match self.wrapper.split_first() {
             Some((program, args)) => {
                 let mut cmd = Command::new(program);
