@@ -49,13 +49,14 @@ impl FirstMessage {
             })
         };
         while need(&data).is_none_or(|n| data.len() < n) {
-            if need(&data).is_some_and(|n| n - PREFIX_LEN > max) {
-                return Err(Status::resource_exhausted("first message too large"));
-            }
             match body.frame().await {
                 Some(Ok(frame)) => {
                     if let Some(chunk) = frame.data_ref() {
                         data.extend_from_slice(chunk);
+                    }
+                    // Refused as soon as the prefix tells, before more of it is buffered.
+                    if need(&data).is_some_and(|n| n - PREFIX_LEN > max) {
+                        return Err(Status::resource_exhausted("first message too large"));
                     }
                     let trailers = frame.is_trailers();
                     read.push_back(frame);
@@ -71,9 +72,6 @@ impl FirstMessage {
             }
         }
         let digest = match need(&data) {
-            Some(n) if n - PREFIX_LEN > max => {
-                return Err(Status::resource_exhausted("first message too large"));
-            }
             Some(n) if data.len() >= n => Sha256::digest(&data[PREFIX_LEN..n]),
             _ if data.is_empty() => Sha256::digest(b""),
             _ => return Err(Status::invalid_argument("the body ends inside a message")),

@@ -397,7 +397,8 @@ impl Drive for LocalDrive {
     async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<WalkPage, DriveError> {
         let volume_dir = self.volume_path(volume)?;
         let opts = opts.clone();
-        self.blocking(move |_| walk::walk(&volume_dir, &opts)).await
+        self.blocking(move |d| walk::walk(&volume_dir, &opts, d.keeps_summaries))
+            .await
     }
 }
 

@@ -63,20 +63,18 @@ impl Authenticator {
         }
     }
 
-    /// What can be refused before the body is read: missing entries, an unknown access
-    /// key, a stale date.
-    fn precheck(&self, headers: &http::HeaderMap) -> Result<(), AuthFailure> {
-        let claims = Claims::of(headers)?;
+    /// What can be refused before the body is read: an unknown access key, a stale date.
+    fn precheck(&self, claims: &Claims<'_>) -> Result<(), AuthFailure> {
         precheck(&self.creds, claims.access_key, claims.date)
     }
 
-    fn check(&self, parts: &http::request::Parts, message: &str) -> Result<(), AuthFailure> {
-        let claims = Claims::of(&parts.headers)?;
+    /// The whole check, once the first message's digest is known.
+    fn check(&self, claims: &Claims<'_>, path: &str, message: &str) -> Result<(), AuthFailure> {
         verify(
             &self.creds,
             claims.access_key,
             claims.date,
-            parts.uri.path(),
+            path,
             message,
             claims.signature,
         )
@@ -114,15 +112,19 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let (parts, mut body) = req.into_parts();
+            let claims = match Claims::of(&parts.headers) {
+                Ok(claims) => claims,
+                Err(failure) => return Ok(refused(&failure)),
+            };
             // A call without valid credentials and date is refused before its body is read.
-            if let Err(failure) = auth.precheck(&parts.headers) {
+            if let Err(failure) = auth.precheck(&claims) {
                 return Ok(refused(&failure));
             }
             let first = match FirstMessage::read(&mut body, MAX_MESSAGE_SIZE).await {
                 Ok(first) => first,
                 Err(status) => return Ok(status.into_http()),
             };
-            if let Err(failure) = auth.check(&parts, &first.digest) {
+            if let Err(failure) = auth.check(&claims, parts.uri.path(), &first.digest) {
                 return Ok(refused(&failure));
             }
             inner

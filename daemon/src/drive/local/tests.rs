@@ -413,7 +413,7 @@ async fn walks_of_a_prefix_known_absent_answer_without_the_disk_and_alike() {
     // Once a lookup of `dir/new` failed, the kernel knows it is absent.
     assert!(!volume.join("dir/new").exists());
     let fast = cached_empty_walk(&volume, &opts("dir/new/")).expect("answered from the caches");
-    let walked = walk(&volume, &opts("dir/new/")).unwrap();
+    let walked = walk(&volume, &opts("dir/new/"), true).unwrap();
     assert!(fast.entries.is_empty() && !fast.truncated);
     assert!(walked.entries.is_empty() && !walked.truncated);
     let pages = LocalDrive::walk_of(&[&d], "b", &opts("dir/new/")).await;

@@ -40,7 +40,13 @@ impl LocalDrive {
                 let dir = d.volume_path(volume).ok()?;
                 cached_empty_walk(&dir, opts).map(Ok)
             },
-            move |d| walk(&d.volume_path(&volume_owned)?, &opts_owned),
+            move |d| {
+                walk(
+                    &d.volume_path(&volume_owned)?,
+                    &opts_owned,
+                    d.keeps_summaries,
+                )
+            },
         )
         .await
     }
@@ -97,11 +103,18 @@ impl Event {
 struct Walker<'a> {
     volume_dir: &'a Path,
     opts: &'a WalkOptions,
+    /// Summaries are looked for: the walk accepts them and the drive keeps them.
+    summaries: bool,
     page: WalkPage,
 }
 
-/// Walks `volume_dir` per `opts`.
-pub(super) fn walk(volume_dir: &Path, opts: &WalkOptions) -> Result<WalkPage, DriveError> {
+/// Walks `volume_dir` per `opts`, on a drive that `keeps_summaries` or not (one that
+/// keeps none is not asked for them).
+pub(super) fn walk(
+    volume_dir: &Path,
+    opts: &WalkOptions,
+    keeps_summaries: bool,
+) -> Result<WalkPage, DriveError> {
     if !volume_dir.is_dir() {
         return Err(DriveError::VolumeNotFound {
             volume: volume_dir
@@ -122,6 +135,7 @@ pub(super) fn walk(volume_dir: &Path, opts: &WalkOptions) -> Result<WalkPage, Dr
     let mut walker = Walker {
         volume_dir,
         opts,
+        summaries: opts.summaries && keeps_summaries,
         page: WalkPage::default(),
     };
     if opts.limit > 0 {
@@ -232,11 +246,10 @@ impl Walker<'_> {
             })
             .take(room)
             .collect();
+        let (volume_dir, summaries) = (self.volume_dir, self.summaries);
         let read = |key: &&str| {
-            let dir = self.volume_dir.join(object_dir(key).as_ref());
-            if opts.summaries
-                && let Some(summary) = summary::read(&dir)
-            {
+            let dir = volume_dir.join(object_dir(key).as_ref());
+            if summaries && let Some(summary) = summary::read(&dir) {
                 return Ok(WalkMeta::Summary(summary));
             }
             read_meta_header(&dir.join(OBJECT_META_FILE)).map(WalkMeta::Header)
