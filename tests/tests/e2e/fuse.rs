@@ -4,8 +4,10 @@
 //! Tests fail when /dev/fuse is missing unless TESSERA_SKIP_FUSE=1 (then [`FuseEnv::start`]
 //! returns `None` and the test returns on purpose).
 
+use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use tempfile::TempDir;
 use tessera_tests::{Mount, fuse_available};
@@ -71,6 +73,76 @@ impl FuseEnv {
         let mut all = vec!["--cache-dir", cache.to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
         Mount::start(mount_bin(), &self.s3.node().endpoint, &path, &all)
+    }
+}
+
+/// A file open on a thread with a descriptor table of its own.
+///
+/// Every close(2) of a descriptor of a mounted file sends the mount a FLUSH, and a flush
+/// uploads the file (close-to-open). A child that any test of this process spawns copies
+/// the process's descriptors and closes the copies at exec, so a file open in the shared
+/// table can be uploaded at any moment. A test that asserts an open file is *not* on the
+/// cluster yet keeps it here.
+pub struct PrivateFile {
+    jobs: Option<mpsc::Sender<Box<dyn FnOnce(&mut fs::File) + Send>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PrivateFile {
+    /// Creates (or truncates) `path` for writing.
+    #[allow(unsafe_code)] // close_range(2): the one way to a descriptor table of one's own
+    pub fn create(path: &Path) -> PrivateFile {
+        let path = path.to_owned();
+        let (jobs, queue) = mpsc::channel::<Box<dyn FnOnce(&mut fs::File) + Send>>();
+        let (opened, ready) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: unshares this thread's descriptor table, then closes (in the private
+            // copy only) every descriptor but stdin, stdout and stderr; no Rust object of
+            // this thread owns one of them.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_UNSHARE,
+                )
+            };
+            assert_eq!(rc, 0, "close_range: {}", std::io::Error::last_os_error());
+            let mut file = fs::File::create(&path).expect("create");
+            opened.send(()).expect("the test waits");
+            for job in queue {
+                job(&mut file);
+            }
+        });
+        ready.recv().expect("the private file's thread failed");
+        PrivateFile {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        }
+    }
+
+    /// Runs `f` on the file, on its thread.
+    pub fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut fs::File) -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = mpsc::channel();
+        let job = Box::new(move |file: &mut fs::File| {
+            let _ = tx.send(f(file));
+        });
+        let jobs = self.jobs.as_ref().expect("open until dropped");
+        jobs.send(job).expect("the private file's thread failed");
+        rx.recv().expect("the private file's thread failed")
+    }
+}
+
+impl Drop for PrivateFile {
+    /// Closes the file (a FLUSH, then a RELEASE) and returns once close(2) has.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tessera_tests::{md5_hex, pattern};
 
-use crate::fuse::{FuseEnv, errno};
+use crate::fuse::{FuseEnv, PrivateFile, errno};
 
 const TTL: Duration = Duration::from_millis(1_300);
 
@@ -213,13 +213,15 @@ async fn fuse_a_reader_closing_does_not_cut_a_writer_short() {
         return;
     };
     let data = pattern(3 << 20, 5);
-    let mut writer = fs::File::create(fx.at("growing")).expect("create");
-    writer.write_all(&data[..1 << 20]).expect("write");
+    let writer = PrivateFile::create(&fx.at("growing"));
+    let first = data[..1 << 20].to_vec();
+    writer.run(move |f| f.write_all(&first).expect("write"));
     // Another process opens and closes the file: close-to-open is about its own writes,
     // so the writer's upload in progress is neither committed nor restarted.
     drop(fs::File::open(fx.at("growing")).expect("open for reading"));
     assert!(!fx.s3.exists(&fx.bucket, "growing").await);
-    writer.write_all(&data[1 << 20..]).expect("write the rest");
+    let rest = data[1 << 20..].to_vec();
+    writer.run(move |f| f.write_all(&rest).expect("write the rest"));
     drop(writer);
     assert_eq!(
         md5_hex(&fx.s3.get(&fx.bucket, "growing").await),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tessera_tests::{Mount, MountPointGuard, PASSWORD, USER};
 
-use crate::fuse::{FuseEnv, mount_bin};
+use crate::fuse::{FuseEnv, PrivateFile, mount_bin};
 
 fn mounted(path: &std::path::Path) -> bool {
     let mounts = fs::read_to_string("/proc/mounts").expect("/proc/mounts");
@@ -103,9 +103,13 @@ async fn fuse_sigterm_uploads_open_files_then_unmounts() {
     };
     // Writes out of order go to a staging file: nothing is uploaded until close, fsync...
     // or SIGTERM.
-    let open = fs::File::create(fx.at("still-open")).expect("create");
-    std::os::unix::fs::FileExt::write_at(&open, &[7u8; 299_996], 4).expect("pwrite");
-    std::os::unix::fs::FileExt::write_at(&open, b"HEAD", 0).expect("pwrite");
+    let open = PrivateFile::create(&fx.at("still-open"));
+    open.run(|f| {
+        std::os::unix::fs::FileExt::write_at(f, &[7u8; 299_996], 4).expect("pwrite");
+        std::os::unix::fs::FileExt::write_at(f, b"HEAD", 0).expect("pwrite");
+    });
+    // A child spawned now (as any test may do) must not flush the private file.
+    Command::new("true").status().expect("spawn true");
     assert!(!fx.s3.exists(&fx.bucket, "still-open").await);
     fx.mount.signal_term();
     wait_until("the upload", Duration::from_secs(20), || {
