@@ -122,10 +122,7 @@ impl PrivateFile {
     }
 
     /// Runs `f` on the file, on its thread.
-    pub fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut fs::File) -> R + Send + 'static,
-    ) -> R {
+    pub fn run<R: Send + 'static>(&self, f: impl FnOnce(&mut fs::File) -> R + Send + 'static) -> R {
         let (tx, rx) = mpsc::channel();
         let job = Box::new(move |file: &mut fs::File| {
             let _ = tx.send(f(file));
