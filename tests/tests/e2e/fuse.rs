@@ -84,16 +84,19 @@ impl FuseEnv {
 /// table can be uploaded at any moment. A test that asserts an open file is *not* on the
 /// cluster yet keeps it here.
 pub struct PrivateFile {
-    jobs: Option<mpsc::Sender<Box<dyn FnOnce(&mut fs::File) + Send>>>,
+    jobs: Option<mpsc::Sender<FileJob>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// Work for a [`PrivateFile`]'s thread.
+type FileJob = Box<dyn FnOnce(&mut fs::File) + Send>;
 
 impl PrivateFile {
     /// Creates (or truncates) `path` for writing.
     #[allow(unsafe_code)] // close_range(2): the one way to a descriptor table of one's own
     pub fn create(path: &Path) -> PrivateFile {
         let path = path.to_owned();
-        let (jobs, queue) = mpsc::channel::<Box<dyn FnOnce(&mut fs::File) + Send>>();
+        let (jobs, queue) = mpsc::channel::<FileJob>();
         let (opened, ready) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             // SAFETY: unshares this thread's descriptor table, then closes (in the private
