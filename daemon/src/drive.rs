@@ -243,6 +243,11 @@ pub trait Drive: Send + Sync + 'static {
     fn as_local(&self) -> Option<&local::LocalDrive> {
         None
     }
+    /// The drive as a [`remote::RemoteDrive`] when it is one, so a caller can batch the
+    /// calls to several drives of one peer into one call.
+    fn as_remote(&self) -> Option<&remote::RemoteDrive> {
+        None
+    }
     /// Capacity of the drive's file system.
     async fn disk_info(&self) -> Result<DiskInfo, DriveError>;
 

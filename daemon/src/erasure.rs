@@ -18,6 +18,7 @@ mod commit;
 mod condition;
 mod decode;
 mod encode;
+mod fanout;
 mod heal;
 mod list;
 pub mod meta;

@@ -1,13 +1,15 @@
 //! The metadata files of one object across a set's drives: read raw from every drive,
 //! decoded (a torn file counts as missing), and written, with a set's local drives batched
 //! into one trip to the blocking pool per file system (see [`LocalDrive::read_all_of`] and
-//! [`LocalDrive::write_all_of`]) and the remote ones meanwhile.
+//! [`LocalDrive::write_all_of`]) and the remote ones meanwhile; reads of one peer's drives
+//! go in one call ([`RemoteDrive::read_all_of`]).
 
 use bytes::Bytes;
 
 use super::meta::ObjectMeta;
 use super::set::{ErasureSet, clone_error, meta_path};
 use crate::drive::local::LocalDrive;
+use crate::drive::remote::RemoteDrive;
 use crate::drive::{DriveError, Target, metafile};
 
 impl ErasureSet {
@@ -18,10 +20,14 @@ impl ErasureSet {
         key: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
         let path = &meta_path(key);
-        self.each_batched(
+        self.each_batched_by_node(
             |locals| async move {
                 let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
                 LocalDrive::read_all_of(&drives, bucket, path).await
+            },
+            |remotes| async move {
+                let drives: Vec<_> = remotes.into_iter().map(|(_, d)| d).collect();
+                RemoteDrive::read_all_of(&drives, bucket, path).await
             },
             |_, d| d.read_all(bucket, path),
         )

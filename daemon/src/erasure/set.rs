@@ -1,5 +1,5 @@
 //! `ErasureSet`: the drives of one set, and the per-set steps every object operation shares:
-//! fanning a call out to every drive (the local ones batched, `each_batched`), resolving
+//! fanning a call out to every drive (batched: `fanout`), resolving
 //! metadata by quorum (reading and writing it is `meta_io`), committing staged data into
 //! place (or undoing a commit that missed its quorum), and bucket volumes.
 
@@ -13,7 +13,6 @@ use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
-use crate::drive::local::LocalDrive;
 use crate::drive::{
     Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, Target, join, object_dir, trash_path,
 };
@@ -369,45 +368,6 @@ impl ErasureSet {
     /// Deletes the bucket's volume on every drive.
     pub async fn delete_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
         self.each(|_, d| d.delete_volume(bucket)).await
-    }
-
-    /// Like [`Self::each`], but the local drives answer together, from one call of `local`
-    /// (given them with their indices, in drive order; one trip to the blocking pool for
-    /// all of them instead of one each, and one answer each), while the other drives run
-    /// `remote` meanwhile. Results in drive order.
-    pub(super) async fn each_batched<'a, T, L, LF, R, RF>(
-        &'a self,
-        local: L,
-        remote: R,
-    ) -> Vec<Result<T, DriveError>>
-    where
-        L: FnOnce(Vec<(usize, &'a LocalDrive)>) -> LF,
-        LF: Future<Output = Vec<Result<T, DriveError>>>,
-        R: Fn(usize, &'a Arc<dyn Drive>) -> RF,
-        RF: Future<Output = Result<T, DriveError>> + 'a,
-    {
-        let locals = (self.drives.iter().enumerate())
-            .filter_map(|(i, d)| Some((i, d.as_local()?)))
-            .collect();
-        let remote = self.each(|i, d| {
-            let call = d.as_local().is_none().then(|| remote(i, d));
-            async move {
-                match call {
-                    Some(call) => call.await.map(Some),
-                    None => Ok(None),
-                }
-            }
-        });
-        let (local, remote) = tokio::join!(local(locals), remote);
-        let mut local = local.into_iter();
-        remote
-            .into_iter()
-            .map(|r| match r {
-                Ok(None) => local.next().expect("one result per local drive"),
-                Ok(Some(answer)) => Ok(answer),
-                Err(e) => Err(e),
-            })
-            .collect()
     }
 
     /// Checks the bucket's volume on every drive.

@@ -3,6 +3,7 @@
 //! quorum logic sees a remote drive exactly as a local one. Transport failures and missed
 //! deadlines become `Offline`.
 
+use tessera_proto::internode as pb;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
@@ -11,9 +12,9 @@ use crate::drive::DriveError;
 /// Metadata key naming the error kind.
 const KIND: &str = "x-tessera-drive-error";
 
-/// The status a StorageService call answers for `e`.
-pub fn to_status(e: DriveError) -> Status {
-    let (code, kind) = match &e {
+/// The status code and kind name of `e`.
+fn kind_of(e: &DriveError) -> (Code, &'static str) {
+    match e {
         DriveError::NotFound { .. } => (Code::NotFound, "not-found"),
         DriveError::VolumeNotFound { .. } => (Code::NotFound, "volume-not-found"),
         DriveError::VolumeExists { .. } => (Code::AlreadyExists, "volume-exists"),
@@ -23,7 +24,12 @@ pub fn to_status(e: DriveError) -> Status {
         DriveError::Offline { .. } => (Code::Unavailable, "offline"),
         DriveError::NoSpace { .. } => (Code::ResourceExhausted, "no-space"),
         DriveError::Io { .. } => (Code::Internal, "io"),
-    };
+    }
+}
+
+/// The status a StorageService call answers for `e`.
+pub fn to_status(e: DriveError) -> Status {
+    let (code, kind) = kind_of(&e);
     let mut status = Status::new(code, e.to_string());
     status
         .metadata_mut()
@@ -31,35 +37,57 @@ pub fn to_status(e: DriveError) -> Status {
     status
 }
 
+/// `e` as one drive's answer within a batched call.
+pub fn to_failure(e: DriveError) -> pb::DriveFailure {
+    pb::DriveFailure {
+        kind: kind_of(&e).1.to_string(),
+        message: e.to_string(),
+    }
+}
+
 /// The drive error a peer's status stands for. `path` names what was accessed, for the
 /// errors that carry one. A status without a kind (a transport failure, a deadline, a
 /// refused call) makes the drive offline.
 pub fn from_status(status: &Status, volume: &str, path: &str) -> DriveError {
     let kind = status.metadata().get(KIND).and_then(|v| v.to_str().ok());
+    from_kind(kind, status.message(), volume, path).unwrap_or_else(|| DriveError::Offline {
+        reason: format!("{:?}: {}", status.code(), status.message()),
+    })
+}
+
+/// The drive error of one drive's failure within a batched answer.
+pub fn from_failure(failure: &pb::DriveFailure, volume: &str, path: &str) -> DriveError {
+    from_kind(Some(&failure.kind), &failure.message, volume, path).unwrap_or_else(|| {
+        DriveError::Offline {
+            reason: failure.message.clone(),
+        }
+    })
+}
+
+/// The error of kind `kind`; `None` for offline, unknown or no kind.
+fn from_kind(kind: Option<&str>, message: &str, volume: &str, path: &str) -> Option<DriveError> {
     let path = path.to_string();
-    match kind {
-        Some("not-found") => DriveError::NotFound { path },
-        Some("volume-not-found") => DriveError::VolumeNotFound {
+    Some(match kind? {
+        "not-found" => DriveError::NotFound { path },
+        "volume-not-found" => DriveError::VolumeNotFound {
             volume: volume.to_string(),
         },
-        Some("volume-exists") => DriveError::VolumeExists {
+        "volume-exists" => DriveError::VolumeExists {
             volume: volume.to_string(),
         },
-        Some("invalid-path") => DriveError::InvalidPath { path },
-        Some("corrupt") => DriveError::Corrupt {
+        "invalid-path" => DriveError::InvalidPath { path },
+        "corrupt" => DriveError::Corrupt {
             path,
-            reason: status.message().to_string(),
+            reason: message.to_string(),
         },
-        Some("unformatted") => DriveError::Unformatted,
-        Some("no-space") => DriveError::NoSpace { path },
-        Some("io") => DriveError::Io {
+        "unformatted" => DriveError::Unformatted,
+        "no-space" => DriveError::NoSpace { path },
+        "io" => DriveError::Io {
             path,
-            source: std::io::Error::other(status.message().to_string()),
+            source: std::io::Error::other(message.to_string()),
         },
-        Some(_) | None => DriveError::Offline {
-            reason: format!("{:?}: {}", status.code(), status.message()),
-        },
-    }
+        _ => return None,
+    })
 }
 
 /// True when a status says the peer itself failed (not the drive operation): the peer is
@@ -76,9 +104,8 @@ pub fn is_peer_failure(status: &Status) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_kind_survives_the_round_trip() {
-        let errors = [
+    fn every_kind() -> Vec<DriveError> {
+        vec![
             DriveError::NotFound { path: "p".into() },
             DriveError::VolumeNotFound { volume: "v".into() },
             DriveError::VolumeExists { volume: "v".into() },
@@ -94,16 +121,30 @@ mod tests {
                 path: "p".into(),
                 source: std::io::Error::other("x"),
             },
-        ];
-        for e in errors {
+        ]
+    }
+
+    #[test]
+    fn every_kind_survives_the_round_trip() {
+        for e in every_kind() {
             let before = std::mem::discriminant(&e);
             let status = to_status(e);
             assert!(!is_peer_failure(&status));
             let after = from_status(&status, "v", "p");
             assert_eq!(before, std::mem::discriminant(&after), "{after}");
         }
+        for e in every_kind() {
+            let before = std::mem::discriminant(&e);
+            let after = from_failure(&to_failure(e), "v", "p");
+            assert_eq!(before, std::mem::discriminant(&after), "{after}");
+        }
         let transport = Status::unavailable("connection refused");
         assert!(is_peer_failure(&transport));
         assert!(from_status(&transport, "v", "p").is_offline());
+        let unknown = pb::DriveFailure {
+            kind: "from-a-newer-node".into(),
+            message: "m".into(),
+        };
+        assert!(from_failure(&unknown, "v", "p").is_offline());
     }
 }

@@ -14,7 +14,8 @@ use tessera_proto::internode as pb;
 use tessera_proto::internode::storage_service_server::StorageService;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::status::to_status;
+use super::status::{to_failure, to_status};
+use crate::drive::local::LocalDrive;
 use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions};
 
 /// Largest piece of a file sent in one message.
@@ -142,6 +143,43 @@ impl StorageService for StorageRpc {
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         ok(data.map(|data| pb::ReadAllResponse { data }))
+    }
+
+    async fn read_all_of(
+        &self,
+        req: Request<pb::ReadAllOfRequest>,
+    ) -> Result<Response<pb::ReadAllOfResponse>, Status> {
+        let r = req.get_ref();
+        let drives = (r.drives.iter())
+            .map(|d| self.drive(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The node's drives are local: one trip to the blocking pool for all of them.
+        let results = match drives
+            .iter()
+            .map(|d| d.as_local())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(locals) => LocalDrive::read_all_of(&locals, &r.volume, &r.path).await,
+            None => {
+                futures::future::join_all(drives.iter().map(|d| d.read_all(&r.volume, &r.path)))
+                    .await
+            }
+        };
+        let results = (results.into_iter())
+            .map(|result| {
+                let result = match result {
+                    Ok(data) => {
+                        (self.traffic.sent).fetch_add(data.len() as u64, Ordering::Relaxed);
+                        pb::drive_read_result::Result::Data(data)
+                    }
+                    Err(e) => pb::drive_read_result::Result::Failure(to_failure(e)),
+                };
+                pb::DriveReadResult {
+                    result: Some(result),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ReadAllOfResponse { results }))
     }
 
     async fn write_all(
