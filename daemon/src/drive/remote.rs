@@ -7,6 +7,8 @@
 //! writer dropped before `finish` resets its stream, so the peer never keeps the file as
 //! complete.
 
+mod batch;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,7 +23,7 @@ use super::{
     WalkOptions, WalkPage,
 };
 use crate::internode::peer::{CALL_TIMEOUT, Peer, STREAM_TIMEOUT};
-use crate::internode::status::{from_failure, from_status};
+use crate::internode::status::from_status;
 
 /// Messages of a file upload buffered ahead of the network.
 const WRITE_QUEUE: usize = 4;
@@ -46,67 +48,6 @@ impl RemoteDrive {
     /// The node holding the drive.
     pub fn peer(&self) -> &Arc<Peer> {
         &self.peer
-    }
-
-    /// [`Drive::read_all`] of `path` on several drives of one peer, in one call. Results
-    /// in the order of `drives`; a failed call fails every drive as its own call would.
-    pub async fn read_all_of(
-        drives: &[&RemoteDrive],
-        volume: &str,
-        path: &str,
-    ) -> Vec<Result<Bytes, DriveError>> {
-        let Some(first) = drives.first() else {
-            return Vec::new();
-        };
-        let peer = &first.peer;
-        debug_assert!(drives.iter().all(|d| Arc::ptr_eq(&d.peer, peer)));
-        let req = pb::ReadAllOfRequest {
-            drives: drives.iter().map(|d| d.path.clone()).collect(),
-            volume: volume.to_string(),
-            path: path.to_string(),
-        };
-        let answer = match peer
-            .call(CALL_TIMEOUT, peer.storage().read_all_of(req))
-            .await
-        {
-            Ok(answer) if answer.results.len() == drives.len() => answer,
-            Ok(_) => {
-                let reason = format!(
-                    "node {}: a batched read of the wrong length",
-                    peer.address()
-                );
-                return drives
-                    .iter()
-                    .map(|_| {
-                        Err(DriveError::Offline {
-                            reason: reason.clone(),
-                        })
-                    })
-                    .collect();
-            }
-            // A peer from before batched reads: one call per drive.
-            Err(s) if s.code() == tonic::Code::Unimplemented => {
-                let reads = drives.iter().map(|d| d.read_all(volume, path));
-                return futures::future::join_all(reads).await;
-            }
-            Err(s) => {
-                return drives
-                    .iter()
-                    .map(|_| Err(from_status(&s, volume, path)))
-                    .collect();
-            }
-        };
-        (answer.results.into_iter())
-            .map(|r| match r.result {
-                Some(pb::drive_read_result::Result::Data(data)) => Ok(data),
-                Some(pb::drive_read_result::Result::Failure(f)) => {
-                    Err(from_failure(&f, volume, path))
-                }
-                None => Err(DriveError::Offline {
-                    reason: format!("node {}: an empty batched read result", peer.address()),
-                }),
-            })
-            .collect()
     }
 
     fn path_request(&self, volume: &str, path: &str) -> pb::PathRequest {

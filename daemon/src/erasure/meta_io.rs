@@ -93,23 +93,14 @@ impl ErasureSet {
         files: Vec<Result<(Bytes, Target), DriveError>>,
     ) -> Vec<Result<(), DriveError>> {
         let files = &files;
-        self.each_batched(
+        self.each_batched_by_node(
             |locals| async move {
-                let writes = (locals.iter())
-                    .filter_map(|&(d, drive)| {
-                        let (data, target) = files[d].as_ref().ok()?;
-                        Some((drive, data.clone(), *target))
-                    })
-                    .collect();
-                let mut written = LocalDrive::write_all_of(writes, volume, path)
-                    .await
-                    .into_iter();
-                (locals.iter())
-                    .map(|&(d, _)| match &files[d] {
-                        Ok(_) => written.next().expect("one result per write"),
-                        Err(e) => Err(clone_error(e)),
-                    })
-                    .collect()
+                let written = LocalDrive::write_all_of(given(files, &locals), volume, path).await;
+                answers(files, &locals, written)
+            },
+            |remotes| async move {
+                let written = RemoteDrive::write_all_of(given(files, &remotes), volume, path).await;
+                answers(files, &remotes, written)
             },
             |d, drive| async move {
                 let (data, target) = files[d].as_ref().map_err(clone_error)?;
@@ -118,4 +109,33 @@ impl ErasureSet {
         )
         .await
     }
+}
+
+/// The writes of those of `drives` that were given a file.
+fn given<D: Copy>(
+    files: &[Result<(Bytes, Target), DriveError>],
+    drives: &[(usize, D)],
+) -> Vec<(D, Bytes, Target)> {
+    (drives.iter())
+        .filter_map(|&(d, drive)| {
+            let (data, target) = files[d].as_ref().ok()?;
+            Some((drive, data.clone(), *target))
+        })
+        .collect()
+}
+
+/// One result per drive of `drives`: its write's (`written` holds those of [`given`]), or
+/// the error it was given instead of a file.
+fn answers<D>(
+    files: &[Result<(Bytes, Target), DriveError>],
+    drives: &[(usize, D)],
+    written: Vec<Result<(), DriveError>>,
+) -> Vec<Result<(), DriveError>> {
+    let mut written = written.into_iter();
+    (drives.iter())
+        .map(|&(d, _)| match &files[d] {
+            Ok(_) => written.next().expect("one result per write"),
+            Err(e) => Err(clone_error(e)),
+        })
+        .collect()
 }

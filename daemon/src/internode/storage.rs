@@ -202,6 +202,50 @@ impl StorageService for StorageRpc {
         )
     }
 
+    async fn write_all_of(
+        &self,
+        req: Request<pb::WriteAllOfRequest>,
+    ) -> Result<Response<pb::WriteAllOfResponse>, Status> {
+        let r = req.into_inner();
+        let drives = (r.writes.iter())
+            .map(|w| self.drive(&w.drive))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes: usize = r.writes.iter().map(|w| w.data.len()).sum();
+        (self.traffic.received).fetch_add(bytes as u64, Ordering::Relaxed);
+        let target = |w: &pb::DriveWrite| {
+            if w.fresh {
+                Target::Fresh
+            } else {
+                Target::Replace
+            }
+        };
+        let (volume, path) = (&r.volume, &r.path);
+        // The node's drives are local: one trip to the blocking pool, shared flushes.
+        let results = match drives
+            .iter()
+            .map(|d| d.as_local())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(locals) => {
+                let writes = (locals.into_iter().zip(&r.writes))
+                    .map(|(d, w)| (d, w.data.clone(), target(w)))
+                    .collect();
+                LocalDrive::write_all_of(writes, volume, path).await
+            }
+            None => {
+                let writes = (drives.iter().zip(&r.writes))
+                    .map(|(d, w)| d.write_all(volume, path, w.data.clone(), target(w)));
+                futures::future::join_all(writes).await
+            }
+        };
+        let results = (results.into_iter())
+            .map(|result| pb::DriveWriteResult {
+                failure: result.err().map(to_failure),
+            })
+            .collect();
+        Ok(Response::new(pb::WriteAllOfResponse { results }))
+    }
+
     async fn create_file(
         &self,
         req: Request<Streaming<pb::CreateFileRequest>>,

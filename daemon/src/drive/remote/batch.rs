@@ -1,0 +1,128 @@
+//! Calls that reach several drives of one peer at once: a set reads or writes an object's
+//! metadata file on every drive, and one call per peer costs less than one per drive
+//! (fewer round trips, and the peer's drives of one file system share their flushes).
+//!
+//! Invariants: one result per drive, in the order given, as the drive's own call would
+//! have answered; a failed call fails every drive of it as a failed call of one would; a
+//! peer that does not know a batched call gets one call per drive.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tessera_proto::internode as pb;
+use tonic::{Code, Status};
+
+use super::RemoteDrive;
+use crate::drive::{Drive, DriveError, Target};
+use crate::internode::peer::{CALL_TIMEOUT, Peer};
+use crate::internode::status::{from_failure, from_status};
+
+impl RemoteDrive {
+    /// [`Drive::read_all`] of `path` on several drives of one peer, in one call.
+    pub async fn read_all_of(
+        drives: &[&RemoteDrive],
+        volume: &str,
+        path: &str,
+    ) -> Vec<Result<Bytes, DriveError>> {
+        let Some(peer) = one_peer(drives.iter().copied()) else {
+            return Vec::new();
+        };
+        let req = pb::ReadAllOfRequest {
+            drives: drives.iter().map(|d| d.path.clone()).collect(),
+            volume: volume.to_string(),
+            path: path.to_string(),
+        };
+        let answer = peer
+            .call(CALL_TIMEOUT, peer.storage().read_all_of(req))
+            .await;
+        let results = match answer {
+            Err(s) if s.code() == Code::Unimplemented => {
+                let reads = drives.iter().map(|d| d.read_all(volume, path));
+                return futures::future::join_all(reads).await;
+            }
+            answer => answer.map(|a| a.results),
+        };
+        answers(peer, drives.len(), results, volume, path, |r| {
+            match r.result {
+                Some(pb::drive_read_result::Result::Data(data)) => Some(Ok(data)),
+                Some(pb::drive_read_result::Result::Failure(f)) => {
+                    Some(Err(from_failure(&f, volume, path)))
+                }
+                None => None,
+            }
+        })
+    }
+
+    /// [`Drive::write_all`] of `path` on several drives of one peer, each with its own
+    /// bytes and target, in one call.
+    pub async fn write_all_of(
+        writes: Vec<(&RemoteDrive, Bytes, Target)>,
+        volume: &str,
+        path: &str,
+    ) -> Vec<Result<(), DriveError>> {
+        let Some(peer) = one_peer(writes.iter().map(|w| w.0)) else {
+            return Vec::new();
+        };
+        let req = pb::WriteAllOfRequest {
+            volume: volume.to_string(),
+            path: path.to_string(),
+            writes: (writes.iter())
+                .map(|(d, data, target)| pb::DriveWrite {
+                    drive: d.path.clone(),
+                    data: data.clone(),
+                    fresh: *target == Target::Fresh,
+                })
+                .collect(),
+        };
+        let answer = peer
+            .call(CALL_TIMEOUT, peer.storage().write_all_of(req))
+            .await;
+        let results = match answer {
+            Err(s) if s.code() == Code::Unimplemented => {
+                let calls = (writes.into_iter()).map(|(d, data, target)| async move {
+                    d.write_all(volume, path, data, target).await
+                });
+                return futures::future::join_all(calls).await;
+            }
+            answer => answer.map(|a| a.results),
+        };
+        answers(peer, writes.len(), results, volume, path, |r| {
+            Some(match r.failure {
+                Some(f) => Err(from_failure(&f, volume, path)),
+                None => Ok(()),
+            })
+        })
+    }
+}
+
+/// The peer of `drives`, which must all be of one.
+fn one_peer<'a>(mut drives: impl Iterator<Item = &'a RemoteDrive>) -> Option<&'a Arc<Peer>> {
+    let peer = &drives.next()?.peer;
+    debug_assert!(drives.all(|d| Arc::ptr_eq(&d.peer, peer)));
+    Some(peer)
+}
+
+/// Each drive's result from a batched call's answer: `result` reads one drive's part
+/// (`None` when it is malformed). A failed call, or an answer with another number of
+/// results, fails every drive.
+fn answers<R, T>(
+    peer: &Peer,
+    drives: usize,
+    answer: Result<Vec<R>, Status>,
+    volume: &str,
+    path: &str,
+    result: impl Fn(R) -> Option<Result<T, DriveError>>,
+) -> Vec<Result<T, DriveError>> {
+    let malformed = || DriveError::Offline {
+        reason: format!("node {}: a malformed batched answer", peer.address()),
+    };
+    match answer {
+        Ok(parts) if parts.len() == drives => (parts.into_iter())
+            .map(|p| result(p).unwrap_or_else(|| Err(malformed())))
+            .collect(),
+        Ok(_) => (0..drives).map(|_| Err(malformed())).collect(),
+        Err(s) => (0..drives)
+            .map(|_| Err(from_status(&s, volume, path)))
+            .collect(),
+    }
+}
