@@ -13,6 +13,7 @@ use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::{Codec, ErasureError};
+use crate::drive::remote::RemoteDrive;
 use crate::drive::{
     Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, Target, join, object_dir, trash_path,
 };
@@ -372,7 +373,17 @@ impl ErasureSet {
 
     /// Checks the bucket's volume on every drive.
     pub async fn stat_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
-        self.each(|_, d| d.stat_volume(bucket)).await
+        self.each_batched_by_node(
+            |locals| {
+                futures::future::join_all(locals.into_iter().map(|(_, d)| d.stat_volume(bucket)))
+            },
+            |remotes| async move {
+                let drives: Vec<_> = remotes.into_iter().map(|(_, d)| d).collect();
+                RemoteDrive::stat_volume_of(&drives, bucket).await
+            },
+            |_, d| d.stat_volume(bucket),
+        )
+        .await
     }
 
     /// Writes a small record to every drive; fails below write quorum.

@@ -69,6 +69,16 @@ fn ok<T>(r: Result<T, DriveError>) -> Result<Response<T>, Status> {
     r.map(Response::new).map_err(to_status)
 }
 
+/// The answer of a batch of calls that return nothing.
+fn outcomes(results: Vec<Result<(), DriveError>>) -> pb::DriveOutcomes {
+    let results = (results.into_iter())
+        .map(|result| pb::DriveOutcome {
+            failure: result.err().map(to_failure),
+        })
+        .collect();
+    pb::DriveOutcomes { results }
+}
+
 fn empty(r: Result<(), DriveError>) -> Result<Response<pb::Empty>, Status> {
     ok(r.map(|()| pb::Empty {}))
 }
@@ -119,6 +129,20 @@ impl StorageService for StorageRpc {
     ) -> Result<Response<pb::Empty>, Status> {
         let r = req.get_ref();
         empty(self.drive(&r.drive)?.stat_volume(&r.volume).await)
+    }
+
+    async fn stat_volume_of(
+        &self,
+        req: Request<pb::StatVolumeOfRequest>,
+    ) -> Result<Response<pb::DriveOutcomes>, Status> {
+        let r = req.get_ref();
+        let drives = (r.drives.iter())
+            .map(|d| self.drive(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stats = drives.iter().map(|d| d.stat_volume(&r.volume));
+        Ok(Response::new(outcomes(
+            futures::future::join_all(stats).await,
+        )))
     }
 
     async fn list_volumes(
@@ -205,7 +229,7 @@ impl StorageService for StorageRpc {
     async fn write_all_of(
         &self,
         req: Request<pb::WriteAllOfRequest>,
-    ) -> Result<Response<pb::WriteAllOfResponse>, Status> {
+    ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.into_inner();
         let drives = (r.writes.iter())
             .map(|w| self.drive(&w.drive))
@@ -238,12 +262,7 @@ impl StorageService for StorageRpc {
                 futures::future::join_all(writes).await
             }
         };
-        let results = (results.into_iter())
-            .map(|result| pb::DriveWriteResult {
-                failure: result.err().map(to_failure),
-            })
-            .collect();
-        Ok(Response::new(pb::WriteAllOfResponse { results }))
+        Ok(Response::new(outcomes(results)))
     }
 
     async fn create_file(

@@ -1,6 +1,7 @@
-//! Calls that reach several drives of one peer at once: a set reads or writes an object's
-//! metadata file on every drive, and one call per peer costs less than one per drive
-//! (fewer round trips, and the peer's drives of one file system share their flushes).
+//! Calls that reach several drives of one peer at once: a set checks a bucket and reads or
+//! writes an object's metadata file on every drive, and one call per peer costs less than
+//! one per drive (fewer round trips, and the peer's drives of one file system share their
+//! flushes).
 //!
 //! Invariants: one result per drive, in the order given, as the drive's own call would
 //! have answered; a failed call fails every drive of it as a failed call of one would; a
@@ -53,6 +54,33 @@ impl RemoteDrive {
         })
     }
 
+    /// [`Drive::stat_volume`] on several drives of one peer, in one call.
+    pub async fn stat_volume_of(
+        drives: &[&RemoteDrive],
+        volume: &str,
+    ) -> Vec<Result<(), DriveError>> {
+        let Some(peer) = one_peer(drives.iter().copied()) else {
+            return Vec::new();
+        };
+        let req = pb::StatVolumeOfRequest {
+            drives: drives.iter().map(|d| d.path.clone()).collect(),
+            volume: volume.to_string(),
+        };
+        let answer = peer
+            .call(CALL_TIMEOUT, peer.storage().stat_volume_of(req))
+            .await;
+        let results = match answer {
+            Err(s) if s.code() == Code::Unimplemented => {
+                let stats = drives.iter().map(|d| d.stat_volume(volume));
+                return futures::future::join_all(stats).await;
+            }
+            answer => answer.map(|a| a.results),
+        };
+        answers(peer, drives.len(), results, volume, "", |r| {
+            Some(outcome(r, volume, ""))
+        })
+    }
+
     /// [`Drive::write_all`] of `path` on several drives of one peer, each with its own
     /// bytes and target, in one call.
     pub async fn write_all_of(
@@ -87,11 +115,16 @@ impl RemoteDrive {
             answer => answer.map(|a| a.results),
         };
         answers(peer, writes.len(), results, volume, path, |r| {
-            Some(match r.failure {
-                Some(f) => Err(from_failure(&f, volume, path)),
-                None => Ok(()),
-            })
+            Some(outcome(r, volume, path))
         })
+    }
+}
+
+/// One drive's result of a call that returns nothing.
+fn outcome(r: pb::DriveOutcome, volume: &str, path: &str) -> Result<(), DriveError> {
+    match r.failure {
+        Some(f) => Err(from_failure(&f, volume, path)),
+        None => Ok(()),
     }
 }
 
