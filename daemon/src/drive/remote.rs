@@ -19,8 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::{
-    DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkEntry, WalkMeta,
-    WalkOptions, WalkPage,
+    DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkOptions, WalkPage,
 };
 use crate::internode::peer::{CALL_TIMEOUT, Peer, STREAM_TIMEOUT};
 use crate::internode::status::from_status;
@@ -300,34 +299,13 @@ impl Drive for RemoteDrive {
     }
 
     async fn walk(&self, volume: &str, opts: &WalkOptions) -> Result<WalkPage, DriveError> {
-        let req = pb::WalkRequest {
-            drive: self.path.clone(),
-            volume: volume.to_string(),
-            prefix: opts.prefix.clone(),
-            start_after: opts.start_after.clone(),
-            recursive: opts.recursive,
-            limit: opts.limit.min(u32::MAX as usize) as u32,
-            summaries: opts.summaries,
-        };
+        let req = batch::walk_request(&self.path, volume, opts);
         let r = self
             .peer
             .call(CALL_TIMEOUT, self.peer.storage().walk(req))
             .await
             .map_err(|s| from_status(&s, volume, &opts.prefix))?;
-        Ok(WalkPage {
-            entries: r
-                .entries
-                .into_iter()
-                .map(|e| WalkEntry {
-                    name: e.name,
-                    meta: e.meta.map(|m| match m {
-                        pb::walk_entry::Meta::Header(h) => WalkMeta::Header(h),
-                        pb::walk_entry::Meta::Summary(s) => WalkMeta::Summary(s),
-                    }),
-                })
-                .collect(),
-            truncated: r.truncated,
-        })
+        Ok(batch::page_from_pb(r))
     }
 }
 

@@ -12,49 +12,11 @@ use crate::drive::remote::RemoteDrive;
 use crate::drive::{Drive, DriveError};
 
 impl ErasureSet {
-    /// Like [`Self::each`], but the local drives answer together, from one call of `local`
-    /// (given them with their indices, in drive order; one trip to the blocking pool for
-    /// all of them instead of one each, and one answer each), while the other drives run
-    /// `remote` meanwhile. Results in drive order.
-    pub(super) async fn each_batched<'a, T, L, LF, R, RF>(
-        &'a self,
-        local: L,
-        remote: R,
-    ) -> Vec<Result<T, DriveError>>
-    where
-        L: FnOnce(Vec<(usize, &'a LocalDrive)>) -> LF,
-        LF: Future<Output = Vec<Result<T, DriveError>>>,
-        R: Fn(usize, &'a Arc<dyn Drive>) -> RF,
-        RF: Future<Output = Result<T, DriveError>> + 'a,
-    {
-        let locals = (self.drives.iter().enumerate())
-            .filter_map(|(i, d)| Some((i, d.as_local()?)))
-            .collect();
-        let remote = self.each(|i, d| {
-            let call = d.as_local().is_none().then(|| remote(i, d));
-            async move {
-                match call {
-                    Some(call) => call.await.map(Some),
-                    None => Ok(None),
-                }
-            }
-        });
-        let (local, remote) = tokio::join!(local(locals), remote);
-        let mut local = local.into_iter();
-        remote
-            .into_iter()
-            .map(|r| match r {
-                Ok(None) => local.next().expect("one result per local drive"),
-                Ok(Some(answer)) => Ok(answer),
-                Err(e) => Err(e),
-            })
-            .collect()
-    }
-
-    /// Like [`Self::each_batched`], and the drives of one peer answer together too, from
-    /// one call of `remote` (given them with their indices, in drive order). Drives that
-    /// are neither local nor remote run `other`, one call each.
-    pub(super) async fn each_batched_by_node<'a, T, L, LF, R, RF, O, OF>(
+    /// Like [`Self::each`], but in batches: the local drives answer together from one call
+    /// of `local`, and the drives of one peer from one call of `remote` (each given its
+    /// drives with their indices, in drive order), all at once. Drives that are neither
+    /// local nor remote run `other`, one call each.
+    pub(super) async fn each_batched<'a, T, L, LF, R, RF, O, OF>(
         &'a self,
         local: L,
         remote: R,

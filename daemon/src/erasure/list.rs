@@ -9,12 +9,8 @@ use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::set::ErasureSet;
 use crate::drive::local::LocalDrive;
+use crate::drive::remote::RemoteDrive;
 use crate::drive::{WalkEntry, WalkOptions, WalkPage};
-
-/// Pages up to this many entries walk the local drives one after the other in one trip to
-/// the blocking pool (a mount's lookup asks for one entry: the trips would cost more than
-/// the walks); larger pages walk every drive on its own thread, in parallel.
-const BATCHED_WALK_LIMIT: usize = 16;
 
 /// One entry of a set's listing page.
 #[derive(Debug, Clone)]
@@ -52,18 +48,19 @@ impl ErasureSet {
         opts: &WalkOptions,
     ) -> Result<ListPage, ErasureError> {
         let k = self.data_shards();
-        let pages = if opts.limit <= BATCHED_WALK_LIMIT {
-            self.each_batched(
+        let pages = self
+            .each_batched(
                 |locals| async move {
                     let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
                     LocalDrive::walk_of(&drives, bucket, opts).await
                 },
+                |remotes| async move {
+                    let drives: Vec<_> = remotes.into_iter().map(|(_, d)| d).collect();
+                    RemoteDrive::walk_of(&drives, bucket, opts).await
+                },
                 |_, d| d.walk(bucket, opts),
             )
-            .await
-        } else {
-            self.each(|_, d| d.walk(bucket, opts)).await
-        };
+            .await;
         let answered = pages.iter().filter(|p| p.is_ok()).count();
         if answered < k {
             if verdict(&pages, k) == Verdict::VolumeNotFound {

@@ -20,7 +20,7 @@ impl ErasureSet {
         key: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
         let path = &meta_path(key);
-        self.each_batched_by_node(
+        self.each_batched(
             |locals| async move {
                 let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
                 LocalDrive::read_all_of(&drives, bucket, path).await
@@ -93,7 +93,7 @@ impl ErasureSet {
         files: Vec<Result<(Bytes, Target), DriveError>>,
     ) -> Vec<Result<(), DriveError>> {
         let files = &files;
-        self.each_batched_by_node(
+        self.each_batched(
             |locals| async move {
                 let written = LocalDrive::write_all_of(given(files, &locals), volume, path).await;
                 answers(files, &locals, written)

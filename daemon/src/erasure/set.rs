@@ -373,7 +373,7 @@ impl ErasureSet {
 
     /// Checks the bucket's volume on every drive.
     pub async fn stat_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
-        self.each_batched_by_node(
+        self.each_batched(
             |locals| {
                 futures::future::join_all(locals.into_iter().map(|(_, d)| d.stat_volume(bucket)))
             },

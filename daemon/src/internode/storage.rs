@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::status::{to_failure, to_status};
 use crate::drive::local::LocalDrive;
-use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions};
+use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions, WalkPage};
 
 /// Largest piece of a file sent in one message.
 const READ_CHUNK: u64 = 256 << 10;
@@ -381,27 +381,67 @@ impl StorageService for StorageRpc {
         req: Request<pb::WalkRequest>,
     ) -> Result<Response<pb::WalkResponse>, Status> {
         let r = req.into_inner();
-        let opts = WalkOptions {
-            prefix: r.prefix,
-            start_after: r.start_after,
-            recursive: r.recursive,
-            limit: r.limit as usize,
-            summaries: r.summaries,
+        let page = self
+            .drive(&r.drive)?
+            .walk(&r.volume, &walk_options(&r))
+            .await;
+        ok(page.map(page_to_pb))
+    }
+
+    async fn walk_of(
+        &self,
+        req: Request<pb::WalkOfRequest>,
+    ) -> Result<Response<pb::WalkOfResponse>, Status> {
+        let r = req.into_inner();
+        let walk = r.walk.unwrap_or_default();
+        let opts = walk_options(&walk);
+        let drives = (r.drives.iter())
+            .map(|d| self.drive(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pages = match drives
+            .iter()
+            .map(|d| d.as_local())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(locals) => LocalDrive::walk_of(&locals, &walk.volume, &opts).await,
+            None => {
+                let walks = drives.iter().map(|d| d.walk(&walk.volume, &opts));
+                futures::future::join_all(walks).await
+            }
         };
-        let page = self.drive(&r.drive)?.walk(&r.volume, &opts).await;
-        ok(page.map(|page| pb::WalkResponse {
-            entries: page
-                .entries
-                .into_iter()
-                .map(|e| pb::WalkEntry {
-                    name: e.name,
-                    meta: e.meta.map(|m| match m {
-                        WalkMeta::Header(h) => pb::walk_entry::Meta::Header(h),
-                        WalkMeta::Summary(s) => pb::walk_entry::Meta::Summary(s),
-                    }),
-                })
-                .collect(),
-            truncated: page.truncated,
-        }))
+        let results = (pages.into_iter())
+            .map(|page| pb::DriveWalkResult {
+                result: Some(match page {
+                    Ok(page) => pb::drive_walk_result::Result::Page(page_to_pb(page)),
+                    Err(e) => pb::drive_walk_result::Result::Failure(to_failure(e)),
+                }),
+            })
+            .collect();
+        Ok(Response::new(pb::WalkOfResponse { results }))
+    }
+}
+
+fn walk_options(r: &pb::WalkRequest) -> WalkOptions {
+    WalkOptions {
+        prefix: r.prefix.clone(),
+        start_after: r.start_after.clone(),
+        recursive: r.recursive,
+        limit: r.limit as usize,
+        summaries: r.summaries,
+    }
+}
+
+fn page_to_pb(page: WalkPage) -> pb::WalkResponse {
+    pb::WalkResponse {
+        entries: (page.entries.into_iter())
+            .map(|e| pb::WalkEntry {
+                name: e.name,
+                meta: e.meta.map(|m| match m {
+                    WalkMeta::Header(h) => pb::walk_entry::Meta::Header(h),
+                    WalkMeta::Summary(s) => pb::walk_entry::Meta::Summary(s),
+                }),
+            })
+            .collect(),
+        truncated: page.truncated,
     }
 }

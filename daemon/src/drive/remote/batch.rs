@@ -1,6 +1,6 @@
-//! Calls that reach several drives of one peer at once: a set checks a bucket and reads or
-//! writes an object's metadata file on every drive, and one call per peer costs less than
-//! one per drive (fewer round trips, and the peer's drives of one file system share their
+//! Calls that reach several drives of one peer at once: a set checks a bucket, reads or
+//! writes an object's metadata file and walks a listing page on every drive, and one call
+//! per peer costs less than one per drive (fewer round trips, and the peer's drives of one file system share their
 //! flushes).
 //!
 //! Invariants: one result per drive, in the order given, as the drive's own call would
@@ -14,7 +14,7 @@ use tessera_proto::internode as pb;
 use tonic::{Code, Status};
 
 use super::RemoteDrive;
-use crate::drive::{Drive, DriveError, Target};
+use crate::drive::{Drive, DriveError, Target, WalkEntry, WalkMeta, WalkOptions, WalkPage};
 use crate::internode::peer::{CALL_TIMEOUT, Peer};
 use crate::internode::status::{from_failure, from_status};
 
@@ -81,6 +81,39 @@ impl RemoteDrive {
         })
     }
 
+    /// [`Drive::walk`] of several drives of one peer, in one call.
+    pub async fn walk_of(
+        drives: &[&RemoteDrive],
+        volume: &str,
+        opts: &WalkOptions,
+    ) -> Vec<Result<WalkPage, DriveError>> {
+        let Some(peer) = one_peer(drives.iter().copied()) else {
+            return Vec::new();
+        };
+        let req = pb::WalkOfRequest {
+            drives: drives.iter().map(|d| d.path.clone()).collect(),
+            walk: Some(walk_request("", volume, opts)),
+        };
+        let answer = peer.call(CALL_TIMEOUT, peer.storage().walk_of(req)).await;
+        let results = match answer {
+            Err(s) if s.code() == Code::Unimplemented => {
+                let walks = drives.iter().map(|d| d.walk(volume, opts));
+                return futures::future::join_all(walks).await;
+            }
+            answer => answer.map(|a| a.results),
+        };
+        let prefix = &opts.prefix;
+        answers(peer, drives.len(), results, volume, prefix, |r| {
+            match r.result {
+                Some(pb::drive_walk_result::Result::Page(page)) => Some(Ok(page_from_pb(page))),
+                Some(pb::drive_walk_result::Result::Failure(f)) => {
+                    Some(Err(from_failure(&f, volume, prefix)))
+                }
+                None => None,
+            }
+        })
+    }
+
     /// [`Drive::write_all`] of `path` on several drives of one peer, each with its own
     /// bytes and target, in one call.
     pub async fn write_all_of(
@@ -117,6 +150,35 @@ impl RemoteDrive {
         answers(peer, writes.len(), results, volume, path, |r| {
             Some(outcome(r, volume, path))
         })
+    }
+}
+
+/// The walk of `drive` (a path on the peer; empty in a batch) that `opts` asks for.
+pub(super) fn walk_request(drive: &str, volume: &str, opts: &WalkOptions) -> pb::WalkRequest {
+    pb::WalkRequest {
+        drive: drive.to_string(),
+        volume: volume.to_string(),
+        prefix: opts.prefix.clone(),
+        start_after: opts.start_after.clone(),
+        recursive: opts.recursive,
+        limit: opts.limit.min(u32::MAX as usize) as u32,
+        summaries: opts.summaries,
+    }
+}
+
+/// A walked page as a peer sent it.
+pub(super) fn page_from_pb(r: pb::WalkResponse) -> WalkPage {
+    WalkPage {
+        entries: (r.entries.into_iter())
+            .map(|e| WalkEntry {
+                name: e.name,
+                meta: e.meta.map(|m| match m {
+                    pb::walk_entry::Meta::Header(h) => WalkMeta::Header(h),
+                    pb::walk_entry::Meta::Summary(s) => WalkMeta::Summary(s),
+                }),
+            })
+            .collect(),
+        truncated: r.truncated,
     }
 }
 
