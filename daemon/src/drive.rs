@@ -42,6 +42,12 @@ pub const RESERVED_PREFIX: &str = ".tessera";
 /// The directory that holds a key ending in `/` (a directory marker): key `a/b/` lives in
 /// `a/b/.tessera.dir/`, so it never collides with the object `a/b`.
 pub const DIR_MARKER: &str = ".tessera.dir";
+/// Walks of pages up to this many entries are batched: several local drives one after the
+/// other in one trip to the blocking pool, a peer's drives in one call. A mount's lookup
+/// asks for one entry, and the trips and calls would cost more than the walks; larger
+/// pages walk each drive on its own (on its own thread, in its own call), in parallel and
+/// within one message each.
+pub const BATCHED_WALK_LIMIT: usize = 16;
 
 /// What a whole-file write may find at its path; it decides how many flushes the write
 /// needs.

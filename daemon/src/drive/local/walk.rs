@@ -15,22 +15,17 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::drive::{
-    DIR_MARKER, Drive, DriveError, OBJECT_META_FILE, RESERVED_PREFIX, WalkEntry, WalkMeta,
-    WalkOptions, WalkPage, check_path, object_dir,
+    BATCHED_WALK_LIMIT, DIR_MARKER, Drive, DriveError, OBJECT_META_FILE, RESERVED_PREFIX,
+    WalkEntry, WalkMeta, WalkOptions, WalkPage, check_path, object_dir,
 };
 
 use super::read::{cached_dir, read_meta_header};
 use super::{LocalDrive, io_err, summary};
 use crate::sys::Cached;
 
-/// Pages up to this many entries walk the drives one after the other in one trip to the
-/// blocking pool (a mount's lookup asks for one entry: the trips would cost more than the
-/// walks); larger pages walk every drive on its own thread, in parallel.
-const SMALL_PAGE: usize = 16;
-
 impl LocalDrive {
     /// [`Drive::walk`](crate::drive::Drive::walk) of several local drives; results in the
-    /// order of `drives`. Small pages ([`SMALL_PAGE`]) walk one drive after the other in
+    /// order of `drives`. Small pages ([`BATCHED_WALK_LIMIT`]) walk one drive after the other in
     /// one trip to the blocking pool, and a drive whose prefix directory the kernel's
     /// caches know to be absent answers at once (a mount's lookup of a new name, just after
     /// the HEAD that found nothing); larger pages walk the drives in parallel.
@@ -39,7 +34,7 @@ impl LocalDrive {
         volume: &str,
         opts: &WalkOptions,
     ) -> Vec<Result<WalkPage, DriveError>> {
-        if opts.limit > SMALL_PAGE {
+        if opts.limit > BATCHED_WALK_LIMIT {
             let walks = drives.iter().map(|d| d.walk(volume, opts));
             return futures::future::join_all(walks).await;
         }

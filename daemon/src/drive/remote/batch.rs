@@ -14,7 +14,9 @@ use tessera_proto::internode as pb;
 use tonic::{Code, Status};
 
 use super::RemoteDrive;
-use crate::drive::{Drive, DriveError, Target, WalkEntry, WalkMeta, WalkOptions, WalkPage};
+use crate::drive::{
+    BATCHED_WALK_LIMIT, Drive, DriveError, Target, WalkEntry, WalkMeta, WalkOptions, WalkPage,
+};
 use crate::internode::peer::{CALL_TIMEOUT, Peer};
 use crate::internode::status::{from_failure, from_status};
 
@@ -81,7 +83,9 @@ impl RemoteDrive {
         })
     }
 
-    /// [`Drive::walk`] of several drives of one peer, in one call.
+    /// [`Drive::walk`] of several drives of one peer: small pages
+    /// ([`BATCHED_WALK_LIMIT`]) in one call, larger ones in a call per drive (so that each
+    /// page stays within one message's size).
     pub async fn walk_of(
         drives: &[&RemoteDrive],
         volume: &str,
@@ -90,6 +94,10 @@ impl RemoteDrive {
         let Some(peer) = one_peer(drives.iter().copied()) else {
             return Vec::new();
         };
+        if opts.limit > BATCHED_WALK_LIMIT {
+            let walks = drives.iter().map(|d| d.walk(volume, opts));
+            return futures::future::join_all(walks).await;
+        }
         let req = pb::WalkOfRequest {
             drives: drives.iter().map(|d| d.path.clone()).collect(),
             walk: Some(walk_request("", volume, opts)),
