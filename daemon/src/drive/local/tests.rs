@@ -5,7 +5,7 @@ use super::walk::{cached_empty_walk, walk};
 use super::*;
 use crate::drive::{OBJECT_META_FILE, WalkMeta, metafile};
 
-fn drive() -> (tempfile::TempDir, LocalDrive) {
+pub(super) fn drive() -> (tempfile::TempDir, LocalDrive) {
     let dir = tempfile::tempdir().unwrap();
     let drive = LocalDrive::open(dir.path().join("d")).unwrap();
     std::fs::write(dir.path().join("d/.tessera/format.json"), "{}").unwrap();
@@ -13,7 +13,12 @@ fn drive() -> (tempfile::TempDir, LocalDrive) {
 }
 
 async fn put_object(d: &LocalDrive, key: &str) {
-    let meta = metafile::encode(key.as_bytes(), b"", b"");
+    put_object_with_header(d, key, key.as_bytes()).await;
+}
+
+/// An object `key` whose metadata file holds `header`.
+pub(super) async fn put_object_with_header(d: &LocalDrive, key: &str, header: &[u8]) {
+    let meta = metafile::encode(header, b"", b"");
     let dir = crate::drive::object_dir(key);
     d.write_all(
         "b",

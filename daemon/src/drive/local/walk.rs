@@ -105,12 +105,20 @@ impl Event {
     }
 }
 
+/// Bytes of names and metadata one page holds at most. The page is cut before the entry
+/// that would pass it, as by its limit (it always holds one). A header carries the
+/// object's part list (10,000 parts are about 450 KB), so a page of 10,000 such headers
+/// would fill gigabytes; and a page sent to a peer must fit in one 8 MiB message.
+const PAGE_BYTES: usize = 4 << 20;
+
 struct Walker<'a> {
     volume_dir: &'a Path,
     opts: &'a WalkOptions,
     /// Summaries are looked for: the walk accepts them and the drive keeps them.
     summaries: bool,
     page: WalkPage,
+    /// Bytes of names and metadata in the page.
+    bytes: usize,
 }
 
 /// Walks `volume_dir` per `opts`, on a drive that `keeps_summaries` or not (one that
@@ -142,6 +150,7 @@ pub(super) fn walk(
         opts,
         summaries: opts.summaries && keeps_summaries,
         page: WalkPage::default(),
+        bytes: 0,
     };
     if opts.limit > 0 {
         walker.visit(base)?;
@@ -359,12 +368,21 @@ impl Walker<'_> {
         Ok((is_object, has_children))
     }
 
-    /// Adds an entry; false (and `truncated`) when the page is already full.
+    /// Adds an entry; false (and `truncated`) when the page is already full: it holds
+    /// `limit` entries, or this one would take it past [`PAGE_BYTES`].
     fn emit(&mut self, name: String, meta: Option<WalkMeta>) -> bool {
-        if self.page.entries.len() >= self.opts.limit {
+        let bytes = name.len()
+            + match &meta {
+                Some(WalkMeta::Header(b) | WalkMeta::Summary(b)) => b.len(),
+                None => 0,
+            };
+        let full = self.page.entries.len() >= self.opts.limit
+            || (!self.page.entries.is_empty() && self.bytes + bytes > PAGE_BYTES);
+        if full {
             self.page.truncated = true;
             return false;
         }
+        self.bytes += bytes;
         self.page.entries.push(WalkEntry { name, meta });
         true
     }
@@ -404,4 +422,38 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
         }
     });
     results.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drive::local::tests::{drive, put_object_with_header};
+
+    #[tokio::test]
+    async fn pages_stop_before_their_bytes_pass_the_budget() {
+        let (_t, d) = drive();
+        d.make_volume("b").await.unwrap();
+        let big = vec![7u8; PAGE_BYTES / 2];
+        for key in ["a", "b", "c"] {
+            put_object_with_header(&d, key, &big).await;
+        }
+        put_object_with_header(&d, "d", b"small").await;
+        let mut opts = WalkOptions {
+            recursive: true,
+            limit: 100,
+            ..Default::default()
+        };
+        let mut pages = Vec::new();
+        loop {
+            let page = d.walk("b", &opts).await.unwrap();
+            let names: Vec<_> = page.entries.iter().map(|e| e.name.clone()).collect();
+            pages.push(names.clone());
+            if !page.truncated {
+                break;
+            }
+            opts.start_after = names.last().unwrap().clone();
+        }
+        // Two halves and a name pass the budget; one entry always fits.
+        assert_eq!(pages, [vec!["a"], vec!["b"], vec!["c", "d"]]);
+    }
 }
