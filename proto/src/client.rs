@@ -93,9 +93,13 @@ pub const STREAM_WINDOW: u32 = 4 << 20;
 /// the stream windows of the streams open.
 pub const CONNECTION_WINDOW: u32 = i32::MAX as u32;
 
-/// Largest HTTP/2 frame a client accepts: a peer may send at most 16 KiB per frame
-/// unless told more, so a 1 MiB data message would arrive in 64 frames.
-pub const MAX_FRAME_SIZE: u32 = 1 << 20;
+/// Largest HTTP/2 frame a client (and a node) accepts: a peer may send at most 16 KiB per
+/// frame unless told more, so a 1 MiB data message would arrive in 64 frames. Not more
+/// than 256 KiB: tonic copies each frame into its decode buffer, and the start of the next
+/// message that a frame carries is copied once more when that buffer is still shared with
+/// the message before it, so the frame size bounds the second copy. Cold 1 GiB reads
+/// through a mount took 13% less of its CPU and ran 5–7% faster than with 1 MiB frames.
+pub const MAX_FRAME_SIZE: u32 = 256 << 10;
 
 /// A signed client.
 pub type ObjectClient = ObjectServiceClient<Signed<Channel>>;
