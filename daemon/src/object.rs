@@ -264,12 +264,22 @@ impl ObjectLayer {
 
     /// An object's info.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError> {
-        Self::check(bucket, key)?;
-        let set = self.set_of(bucket, key).await;
-        match set.head_object(bucket, key).await {
-            Ok(meta) => Ok(ObjectInfo::from_meta(bucket, key, &meta)),
+        match self.head_unexplained(bucket, key).await? {
+            Ok(info) => Ok(info),
             Err(e) => Err(self.explain(bucket, e).await),
         }
+    }
+
+    /// An object's info; its absence is not told apart from the bucket's (no bucket check).
+    async fn head_unexplained(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Result<ObjectInfo, ErasureError>, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        let head = set.head_object(bucket, key).await;
+        Ok(head.map(|meta| ObjectInfo::from_meta(bucket, key, &meta)))
     }
 
     /// Deletes an object; `ObjectNotFound` when there is none (S3 callers ignore it).

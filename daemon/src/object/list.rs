@@ -8,7 +8,7 @@
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectInfo, ObjectLayer};
 use crate::drive::WalkOptions;
-use crate::erasure::ListEntry;
+use crate::erasure::{ErasureError, ListEntry};
 
 /// Most keys a listing returns at once (S3 asks for at most 1000; the mount, whose pages
 /// each cost a read of the whole directory on every drive, asks for more).
@@ -92,12 +92,13 @@ impl ObjectLayer {
             max_keys: 1,
             ..Default::default()
         };
-        let object = self.head_object(bucket, key).await;
+        // The listing checks the bucket: the HEAD need not check it again.
+        let object = self.head_unexplained(bucket, key).await?;
         let listed = self.list_objects(bucket, &q).await?;
         let object = match object {
             Ok(info) => Some(info),
-            Err(ObjectError::ObjectNotFound { .. }) => None,
-            Err(e) => return Err(e),
+            Err(ErasureError::ObjectNotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
         };
         let is_prefix = !listed.objects.is_empty() || !listed.prefixes.is_empty();
         let marker = listed.objects.into_iter().find(|o| o.key == dir);
