@@ -54,6 +54,14 @@ impl StorageRpc {
         }
     }
 
+    /// The drives of a batched call, in its order.
+    fn drives_named<S: AsRef<str>>(
+        &self,
+        paths: impl IntoIterator<Item = S>,
+    ) -> Result<Vec<&Arc<dyn Drive>>, Status> {
+        paths.into_iter().map(|p| self.drive(p.as_ref())).collect()
+    }
+
     fn drive(&self, path: &str) -> Result<&Arc<dyn Drive>, Status> {
         self.drives.get(path).ok_or_else(|| {
             to_status(DriveError::Offline {
@@ -67,6 +75,12 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::DataChunk, Status>> + Se
 
 fn ok<T>(r: Result<T, DriveError>) -> Result<Response<T>, Status> {
     r.map(Response::new).map_err(to_status)
+}
+
+/// `drives` as local drives, when all of them are (a node's own drives are), so that a
+/// batch runs in one trip to the blocking pool.
+fn all_local<'a>(drives: &[&'a Arc<dyn Drive>]) -> Option<Vec<&'a LocalDrive>> {
+    drives.iter().map(|d| d.as_local()).collect()
 }
 
 /// The answer of a batch of calls that return nothing.
@@ -136,9 +150,7 @@ impl StorageService for StorageRpc {
         req: Request<pb::StatVolumeOfRequest>,
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.get_ref();
-        let drives = (r.drives.iter())
-            .map(|d| self.drive(d))
-            .collect::<Result<Vec<_>, _>>()?;
+        let drives = self.drives_named(&r.drives)?;
         let stats = drives.iter().map(|d| d.stat_volume(&r.volume));
         Ok(Response::new(outcomes(
             futures::future::join_all(stats).await,
@@ -174,15 +186,9 @@ impl StorageService for StorageRpc {
         req: Request<pb::ReadAllOfRequest>,
     ) -> Result<Response<pb::ReadAllOfResponse>, Status> {
         let r = req.get_ref();
-        let drives = (r.drives.iter())
-            .map(|d| self.drive(d))
-            .collect::<Result<Vec<_>, _>>()?;
+        let drives = self.drives_named(&r.drives)?;
         // The node's drives are local: one trip to the blocking pool for all of them.
-        let results = match drives
-            .iter()
-            .map(|d| d.as_local())
-            .collect::<Option<Vec<_>>>()
-        {
+        let results = match all_local(&drives) {
             Some(locals) => LocalDrive::read_all_of(&locals, &r.volume, &r.path).await,
             None => {
                 futures::future::join_all(drives.iter().map(|d| d.read_all(&r.volume, &r.path)))
@@ -231,9 +237,7 @@ impl StorageService for StorageRpc {
         req: Request<pb::WriteAllOfRequest>,
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.into_inner();
-        let drives = (r.writes.iter())
-            .map(|w| self.drive(&w.drive))
-            .collect::<Result<Vec<_>, _>>()?;
+        let drives = self.drives_named(r.writes.iter().map(|w| &w.drive))?;
         let bytes: usize = r.writes.iter().map(|w| w.data.len()).sum();
         (self.traffic.received).fetch_add(bytes as u64, Ordering::Relaxed);
         let target = |w: &pb::DriveWrite| {
@@ -245,11 +249,7 @@ impl StorageService for StorageRpc {
         };
         let (volume, path) = (&r.volume, &r.path);
         // The node's drives are local: one trip to the blocking pool, shared flushes.
-        let results = match drives
-            .iter()
-            .map(|d| d.as_local())
-            .collect::<Option<Vec<_>>>()
-        {
+        let results = match all_local(&drives) {
             Some(locals) => {
                 let writes = (locals.into_iter().zip(&r.writes))
                     .map(|(d, w)| (d, w.data.clone(), target(w)))
@@ -395,14 +395,8 @@ impl StorageService for StorageRpc {
         let r = req.into_inner();
         let walk = r.walk.unwrap_or_default();
         let opts = walk_options(&walk);
-        let drives = (r.drives.iter())
-            .map(|d| self.drive(d))
-            .collect::<Result<Vec<_>, _>>()?;
-        let pages = match drives
-            .iter()
-            .map(|d| d.as_local())
-            .collect::<Option<Vec<_>>>()
-        {
+        let drives = self.drives_named(&r.drives)?;
+        let pages = match all_local(&drives) {
             Some(locals) => LocalDrive::walk_of(&locals, &walk.volume, &opts).await,
             None => {
                 let walks = drives.iter().map(|d| d.walk(&walk.volume, &opts));
