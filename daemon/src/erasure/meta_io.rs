@@ -1,8 +1,8 @@
 //! The metadata files of one object across a set's drives: read raw from every drive,
 //! decoded (a torn file counts as missing), and written, with a set's local drives batched
 //! into one trip to the blocking pool per file system (see [`LocalDrive::read_all_of`] and
-//! [`LocalDrive::write_all_of`]) and the remote ones meanwhile; reads of one peer's drives
-//! go in one call ([`RemoteDrive::read_all_of`]).
+//! [`LocalDrive::write_all_of`]) and the drives of each peer in one call meanwhile
+//! ([`RemoteDrive::read_all_of`], [`RemoteDrive::write_all_of`]).
 
 use bytes::Bytes;
 

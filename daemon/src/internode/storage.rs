@@ -54,12 +54,22 @@ impl StorageRpc {
         }
     }
 
-    /// The drives of a batched call, in its order.
-    fn drives_named<S: AsRef<str>>(
+    /// The drives of a batched call, in its order. A node's own drives are local, so a
+    /// batch runs in one trip to the blocking pool.
+    fn local_drives<S: AsRef<str>>(
         &self,
         paths: impl IntoIterator<Item = S>,
-    ) -> Result<Vec<&Arc<dyn Drive>>, Status> {
-        paths.into_iter().map(|p| self.drive(p.as_ref())).collect()
+    ) -> Result<Vec<&LocalDrive>, Status> {
+        (paths.into_iter())
+            .map(|p| {
+                let drive = self.drive(p.as_ref())?;
+                drive.as_local().ok_or_else(|| {
+                    to_status(DriveError::Offline {
+                        reason: format!("drive {:?} is not local", p.as_ref()),
+                    })
+                })
+            })
+            .collect()
     }
 
     fn drive(&self, path: &str) -> Result<&Arc<dyn Drive>, Status> {
@@ -77,10 +87,13 @@ fn ok<T>(r: Result<T, DriveError>) -> Result<Response<T>, Status> {
     r.map(Response::new).map_err(to_status)
 }
 
-/// `drives` as local drives, when all of them are (a node's own drives are), so that a
-/// batch runs in one trip to the blocking pool.
-fn all_local<'a>(drives: &[&'a Arc<dyn Drive>]) -> Option<Vec<&'a LocalDrive>> {
-    drives.iter().map(|d| d.as_local()).collect()
+/// The target a write's `fresh` flag names.
+fn target_of(fresh: bool) -> Target {
+    if fresh {
+        Target::Fresh
+    } else {
+        Target::Replace
+    }
 }
 
 /// The answer of a batch of calls that return nothing.
@@ -150,7 +163,7 @@ impl StorageService for StorageRpc {
         req: Request<pb::StatVolumeOfRequest>,
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.get_ref();
-        let drives = self.drives_named(&r.drives)?;
+        let drives = self.local_drives(&r.drives)?;
         let stats = drives.iter().map(|d| d.stat_volume(&r.volume));
         Ok(Response::new(outcomes(
             futures::future::join_all(stats).await,
@@ -186,15 +199,8 @@ impl StorageService for StorageRpc {
         req: Request<pb::ReadAllOfRequest>,
     ) -> Result<Response<pb::ReadAllOfResponse>, Status> {
         let r = req.get_ref();
-        let drives = self.drives_named(&r.drives)?;
-        // The node's drives are local: one trip to the blocking pool for all of them.
-        let results = match all_local(&drives) {
-            Some(locals) => LocalDrive::read_all_of(&locals, &r.volume, &r.path).await,
-            None => {
-                futures::future::join_all(drives.iter().map(|d| d.read_all(&r.volume, &r.path)))
-                    .await
-            }
-        };
+        let drives = self.local_drives(&r.drives)?;
+        let results = LocalDrive::read_all_of(&drives, &r.volume, &r.path).await;
         let results = (results.into_iter())
             .map(|result| {
                 let result = match result {
@@ -220,11 +226,7 @@ impl StorageService for StorageRpc {
         self.traffic
             .received
             .fetch_add(r.data.len() as u64, Ordering::Relaxed);
-        let target = if r.fresh {
-            Target::Fresh
-        } else {
-            Target::Replace
-        };
+        let target = target_of(r.fresh);
         empty(
             self.drive(&r.drive)?
                 .write_all(&r.volume, &r.path, r.data, target)
@@ -237,31 +239,13 @@ impl StorageService for StorageRpc {
         req: Request<pb::WriteAllOfRequest>,
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.into_inner();
-        let drives = self.drives_named(r.writes.iter().map(|w| &w.drive))?;
+        let drives = self.local_drives(r.writes.iter().map(|w| &w.drive))?;
         let bytes: usize = r.writes.iter().map(|w| w.data.len()).sum();
         (self.traffic.received).fetch_add(bytes as u64, Ordering::Relaxed);
-        let target = |w: &pb::DriveWrite| {
-            if w.fresh {
-                Target::Fresh
-            } else {
-                Target::Replace
-            }
-        };
-        let (volume, path) = (&r.volume, &r.path);
-        // The node's drives are local: one trip to the blocking pool, shared flushes.
-        let results = match all_local(&drives) {
-            Some(locals) => {
-                let writes = (locals.into_iter().zip(&r.writes))
-                    .map(|(d, w)| (d, w.data.clone(), target(w)))
-                    .collect();
-                LocalDrive::write_all_of(writes, volume, path).await
-            }
-            None => {
-                let writes = (drives.iter().zip(&r.writes))
-                    .map(|(d, w)| d.write_all(volume, path, w.data.clone(), target(w)));
-                futures::future::join_all(writes).await
-            }
-        };
+        let writes = (drives.into_iter().zip(&r.writes))
+            .map(|(d, w)| (d, w.data.clone(), target_of(w.fresh)))
+            .collect();
+        let results = LocalDrive::write_all_of(writes, &r.volume, &r.path).await;
         Ok(Response::new(outcomes(results)))
     }
 
@@ -395,14 +379,8 @@ impl StorageService for StorageRpc {
         let r = req.into_inner();
         let walk = r.walk.unwrap_or_default();
         let opts = walk_options(&walk);
-        let drives = self.drives_named(&r.drives)?;
-        let pages = match all_local(&drives) {
-            Some(locals) => LocalDrive::walk_of(&locals, &walk.volume, &opts).await,
-            None => {
-                let walks = drives.iter().map(|d| d.walk(&walk.volume, &opts));
-                futures::future::join_all(walks).await
-            }
-        };
+        let drives = self.local_drives(&r.drives)?;
+        let pages = LocalDrive::walk_of(&drives, &walk.volume, &opts).await;
         let results = (pages.into_iter())
             .map(|page| pb::DriveWalkResult {
                 result: Some(match page {

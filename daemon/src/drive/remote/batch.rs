@@ -1,7 +1,7 @@
 //! Calls that reach several drives of one peer at once: a set checks a bucket, reads or
 //! writes an object's metadata file and walks a listing page on every drive, and one call
-//! per peer costs less than one per drive (fewer round trips, and the peer's drives of one file system share their
-//! flushes).
+//! per peer costs less than one per drive (fewer round trips, and the peer's drives of
+//! one file system share their flushes).
 //!
 //! Invariants: one result per drive, in the order given, as the drive's own call would
 //! have answered; a failed call fails every drive of it as a failed call of one would; a
@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::future::join_all;
 use tessera_proto::internode as pb;
 use tonic::{Code, Status};
 
@@ -38,13 +39,10 @@ impl RemoteDrive {
         let answer = peer
             .call(CALL_TIMEOUT, peer.storage().read_all_of(req))
             .await;
-        let results = match answer {
-            Err(s) if s.code() == Code::Unimplemented => {
-                let reads = drives.iter().map(|d| d.read_all(volume, path));
-                return futures::future::join_all(reads).await;
-            }
-            answer => answer.map(|a| a.results),
-        };
+        if unknown(&answer) {
+            return join_all(drives.iter().map(|d| d.read_all(volume, path))).await;
+        }
+        let results = answer.map(|a| a.results);
         answers(peer, drives.len(), results, volume, path, |r| {
             match r.result {
                 Some(pb::drive_read_result::Result::Data(data)) => Some(Ok(data)),
@@ -71,13 +69,10 @@ impl RemoteDrive {
         let answer = peer
             .call(CALL_TIMEOUT, peer.storage().stat_volume_of(req))
             .await;
-        let results = match answer {
-            Err(s) if s.code() == Code::Unimplemented => {
-                let stats = drives.iter().map(|d| d.stat_volume(volume));
-                return futures::future::join_all(stats).await;
-            }
-            answer => answer.map(|a| a.results),
-        };
+        if unknown(&answer) {
+            return join_all(drives.iter().map(|d| d.stat_volume(volume))).await;
+        }
+        let results = answer.map(|a| a.results);
         answers(peer, drives.len(), results, volume, "", |r| {
             Some(outcome(r, volume, ""))
         })
@@ -94,24 +89,22 @@ impl RemoteDrive {
         let Some(peer) = one_peer(drives.iter().copied()) else {
             return Vec::new();
         };
+        let one_by_one = || join_all(drives.iter().map(|d| d.walk(volume, opts)));
         if opts.limit > BATCHED_WALK_LIMIT {
-            let walks = drives.iter().map(|d| d.walk(volume, opts));
-            return futures::future::join_all(walks).await;
+            return one_by_one().await;
         }
         let req = pb::WalkOfRequest {
             drives: drives.iter().map(|d| d.path.clone()).collect(),
             walk: Some(walk_request("", volume, opts)),
         };
         let answer = peer.call(CALL_TIMEOUT, peer.storage().walk_of(req)).await;
-        let results = match answer {
-            // A peer from before batched calls, or pages of large headers that together pass the
-            // message limit (each page alone stays within it): one call per drive.
-            Err(s) if matches!(s.code(), Code::Unimplemented | Code::OutOfRange) => {
-                let walks = drives.iter().map(|d| d.walk(volume, opts));
-                return futures::future::join_all(walks).await;
-            }
-            answer => answer.map(|a| a.results),
-        };
+        // Pages of large headers may together pass the message limit (each page alone
+        // stays within it).
+        let too_large = matches!(&answer, Err(s) if s.code() == Code::OutOfRange);
+        if unknown(&answer) || too_large {
+            return one_by_one().await;
+        }
+        let results = answer.map(|a| a.results);
         let prefix = &opts.prefix;
         answers(peer, drives.len(), results, volume, prefix, |r| {
             match r.result {
@@ -148,15 +141,13 @@ impl RemoteDrive {
         let answer = peer
             .call(CALL_TIMEOUT, peer.storage().write_all_of(req))
             .await;
-        let results = match answer {
-            Err(s) if s.code() == Code::Unimplemented => {
-                let calls = (writes.into_iter()).map(|(d, data, target)| async move {
-                    d.write_all(volume, path, data, target).await
-                });
-                return futures::future::join_all(calls).await;
-            }
-            answer => answer.map(|a| a.results),
-        };
+        if unknown(&answer) {
+            let calls = (writes.into_iter()).map(|(d, data, target)| async move {
+                d.write_all(volume, path, data, target).await
+            });
+            return join_all(calls).await;
+        }
+        let results = answer.map(|a| a.results);
         answers(peer, writes.len(), results, volume, path, |r| {
             Some(outcome(r, volume, path))
         })
@@ -198,6 +189,12 @@ fn outcome(r: pb::DriveOutcome, volume: &str, path: &str) -> Result<(), DriveErr
         Some(f) => Err(from_failure(&f, volume, path)),
         None => Ok(()),
     }
+}
+
+/// Whether a batched call's answer says the peer does not know the call (a peer from
+/// before batched calls): its drives are then called one by one.
+fn unknown<T>(answer: &Result<T, Status>) -> bool {
+    matches!(answer, Err(s) if s.code() == Code::Unimplemented)
 }
 
 /// The peer of `drives`, which must all be of one.
