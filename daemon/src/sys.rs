@@ -300,6 +300,92 @@ pub fn get_xattr(path: &CStr, name: &CStr, max: usize) -> io::Result<Option<Vec<
     Ok(Some(buf))
 }
 
+/// `fstatat(2)` of `name` in the directory `dir`, not following a final symlink: resolves
+/// one name instead of a whole path.
+pub fn lstat_at(dir: &std::fs::File, name: &CStr) -> io::Result<libc::stat> {
+    use std::os::fd::AsRawFd;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `name` is NUL-terminated, the descriptor belongs to `dir` (alive for the
+    // call), and `st` is writable memory of the right type that fstatat only writes.
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatat returned 0, so it initialised the struct.
+    Ok(unsafe { st.assume_init() })
+}
+
+/// `getxattrat(2)`'s number: one for every architecture (Linux 6.13 and later).
+const SYS_GETXATTRAT: libc::c_long = 464;
+
+/// `getxattrat(2)`'s argument block.
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// Set once the kernel said it has no `getxattrat`.
+static NO_GETXATTRAT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// [`get_xattr`] of `path` relative to the directory `dir` (not following a final symlink)
+/// with `getxattrat(2)`, which resolves `path` from `dir` rather than from the root.
+/// `Err(Unsupported)` on kernels before 6.13: the caller asks [`get_xattr`] instead.
+pub fn get_xattr_at(
+    dir: &std::fs::File,
+    path: &CStr,
+    name: &CStr,
+    max: usize,
+) -> io::Result<Option<Vec<u8>>> {
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::Ordering;
+    if NO_GETXATTRAT.load(Ordering::Relaxed) {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    let mut buf = Vec::<u8>::with_capacity(max);
+    let mut args = XattrArgs {
+        value: buf.as_mut_ptr() as u64,
+        size: u32::try_from(max).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        flags: 0,
+    };
+    // SAFETY: both strings are NUL-terminated, the descriptor belongs to `dir`, `args` is
+    // the kernel's `struct xattr_args` (its size passed along) and names `max` writable
+    // bytes of `buf`, of which the call writes at most `max`.
+    let n = unsafe {
+        libc::syscall(
+            SYS_GETXATTRAT,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW as libc::c_uint,
+            name.as_ptr(),
+            &mut args as *mut XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
+        )
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENODATA | libc::EOPNOTSUPP) => Ok(None),
+            Some(libc::ENOSYS) => {
+                NO_GETXATTRAT.store(true, Ordering::Relaxed);
+                Err(io::ErrorKind::Unsupported.into())
+            }
+            _ => Err(e),
+        };
+    }
+    // SAFETY: getxattrat initialised the first `n` (≤ max) bytes.
+    unsafe { buf.set_len(n as usize) };
+    Ok(Some(buf))
+}
+
 /// `lsetxattr(2)`: sets the extended attribute `name` of `path` to `value`.
 pub fn set_xattr(path: &CStr, name: &CStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: both strings are NUL-terminated and `value` is readable for its length;

@@ -96,9 +96,24 @@ pub(super) fn fits_in_inode(scratch: &Path) -> bool {
 /// The checked summary of `dir`; `None` when there is none (or it fails its checksum).
 pub(super) fn read(dir: &Path) -> Option<Bytes> {
     let path = dir_path(dir).ok()?;
-    let mut value = crate::sys::get_xattr(&path, ATTRIBUTE, SUMMARY_MAX + CHECKSUM_LEN)
+    let value = crate::sys::get_xattr(&path, ATTRIBUTE, SUMMARY_MAX + CHECKSUM_LEN)
         .ok()
         .flatten()?;
+    checked(value)
+}
+
+/// [`read`] of the object directory `rel` inside the directory `parent`, open as `at`:
+/// the kernel resolves one name from `at` instead of the whole path (where it can).
+pub(super) fn read_at(at: &std::fs::File, parent: &Path, rel: &str) -> Option<Bytes> {
+    let name = CString::new(rel).ok()?;
+    match crate::sys::get_xattr_at(at, &name, ATTRIBUTE, SUMMARY_MAX + CHECKSUM_LEN) {
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => read(&parent.join(rel)),
+        found => checked(found.ok().flatten()?),
+    }
+}
+
+/// The summary in an attribute's `value`, if its checksum holds.
+fn checked(mut value: Vec<u8>) -> Option<Bytes> {
     let at = value.len().checked_sub(CHECKSUM_LEN)?;
     if value[at..] != checksum(&value[..at]) || at == 0 {
         return None;
@@ -146,5 +161,27 @@ mod tests {
         let file = dir.join(OBJECT_META_FILE);
         assert_eq!(meta_dir(&file), Some(dir.as_path()));
         assert_eq!(meta_dir(&dir.join("part.1")), None);
+    }
+
+    #[test]
+    fn a_summary_read_from_its_open_parent_is_the_one_read_by_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("a/.tessera.dir")).unwrap();
+        std::fs::create_dir(tmp.path().join("b")).unwrap();
+        record(&tmp.path().join("a"), b"object a");
+        record(&tmp.path().join("a/.tessera.dir"), b"marker a/");
+        let at = std::fs::File::open(tmp.path()).unwrap();
+        let read_at = |rel: &str| read_at(&at, tmp.path(), rel);
+        assert_eq!(read_at("a").as_deref(), Some(&b"object a"[..]));
+        assert_eq!(
+            read_at("a/.tessera.dir").as_deref(),
+            Some(&b"marker a/"[..])
+        );
+        assert_eq!(read_at("b"), None, "no summary");
+        assert_eq!(read_at("missing"), None);
+        let st = crate::sys::lstat_at(&at, c"a").unwrap();
+        assert_eq!((st.st_mode & libc::S_IFMT, st.st_nlink), (libc::S_IFDIR, 3));
+        let missing = crate::sys::lstat_at(&at, c"missing").unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 }

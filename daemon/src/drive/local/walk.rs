@@ -170,6 +170,9 @@ impl Walker<'_> {
             Err(DriveError::NotFound { .. }) => return Ok(true),
             Err(e) => return Err(e),
         };
+        // Opened once, so each entry's stat and summary resolve one name, not the path.
+        let at = fs::File::open(&dir).ok();
+        let at = at.as_ref();
         let opts = self.opts;
         let mut events = Vec::new();
         // A flat listing needs only the first `limit + 1` events: names are inspected in
@@ -206,7 +209,7 @@ impl Walker<'_> {
             .collect();
         // In the order the loop below meets the listable subdirectories: it takes them one
         // by one, and inspects the ones past `ahead` itself.
-        let mut inspected = parallel_map(&wanted, |sub| self.inspect(&dir.join(sub))).into_iter();
+        let mut inspected = parallel_map(&wanted, |sub| self.inspect(at, &dir, sub)).into_iter();
         for sub in subs {
             let key = format!("{dir_key}{sub}");
             let children = format!("{key}/");
@@ -226,7 +229,7 @@ impl Walker<'_> {
             }
             let (is_object, has_children) = match inspected.next() {
                 Some(found) => found?,
-                None => self.inspect(&dir.join(sub))?,
+                None => self.inspect(at, &dir, sub)?,
             };
             if is_object && object_listed {
                 events.push(Event::Object(key));
@@ -262,11 +265,19 @@ impl Walker<'_> {
             .collect();
         let (volume_dir, summaries) = (self.volume_dir, self.summaries);
         let read = |key: &&str| {
-            let dir = volume_dir.join(object_dir(key).as_ref());
-            if summaries && let Some(summary) = summary::read(&dir) {
-                return Ok(WalkMeta::Summary(summary));
+            let object = object_dir(key);
+            if summaries {
+                // Every object of this directory's events lies in it: `dir_key` starts its key.
+                let found = match (at, object.get(dir_key.len()..)) {
+                    (Some(at), Some(rel)) => summary::read_at(at, &dir, rel),
+                    _ => summary::read(&volume_dir.join(object.as_ref())),
+                };
+                if let Some(summary) = found {
+                    return Ok(WalkMeta::Summary(summary));
+                }
             }
-            read_meta_header(&dir.join(OBJECT_META_FILE)).map(WalkMeta::Header)
+            read_meta_header(&volume_dir.join(object.as_ref()).join(OBJECT_META_FILE))
+                .map(WalkMeta::Header)
         };
         // In the order the loop below meets the listed objects, as above.
         let mut metas = parallel_map(&readable, read).into_iter();
@@ -334,25 +345,39 @@ impl Walker<'_> {
     }
 
     /// Whether a directory is an object, and whether it has key children.
-    fn inspect(&self, dir: &Path) -> Result<(bool, bool), DriveError> {
+    /// Whether the directory `sub` of `parent` (open as `at`) is an object, and whether it
+    /// has key children.
+    fn inspect(
+        &self,
+        at: Option<&fs::File>,
+        parent: &Path,
+        sub: &str,
+    ) -> Result<(bool, bool), DriveError> {
         // A directory with two links (ext4, xfs, tmpfs) has no subdirectory: no key below
         // it, no marker, no data directory; it is taken for an object, whose metadata the
         // caller reads anyway (and skips when there is none). Any other count (btrfs says 1)
         // takes a full read. One stat instead of reading each object's directory.
-        match fs::symlink_metadata(dir) {
-            Ok(m) if m.is_dir() && m.nlink() == 2 => return Ok((true, false)),
+        // Whether it is a directory with two links.
+        let leaf = match (at, std::ffi::CString::new(sub)) {
+            (Some(at), Ok(name)) => crate::sys::lstat_at(at, &name)
+                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_nlink == 2),
+            _ => fs::symlink_metadata(parent.join(sub)).map(|m| m.is_dir() && m.nlink() == 2),
+        };
+        match leaf {
+            Ok(true) => return Ok((true, false)),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok((false, false)),
-            Err(e) => return Err(io_err(dir, e)),
+            Err(e) => return Err(io_err(&parent.join(sub), e)),
         }
-        let entries = match fs::read_dir(dir) {
+        let dir = parent.join(sub);
+        let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok((false, false)),
-            Err(e) => return Err(io_err(dir, e)),
+            Err(e) => return Err(io_err(&dir, e)),
         };
         let (mut is_object, mut has_children) = (false, false);
         for entry in entries {
-            let entry = entry.map_err(|e| io_err(dir, e))?;
+            let entry = entry.map_err(|e| io_err(&dir, e))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if name == OBJECT_META_FILE {
