@@ -170,10 +170,13 @@ impl Walker<'_> {
             Err(DriveError::NotFound { .. }) => return Ok(true),
             Err(e) => return Err(e),
         };
-        // Opened once, so each entry's stat and summary resolve one name, not the path.
-        let at = fs::File::open(&dir).ok();
-        let at = at.as_ref();
+        // Opened once, so each entry's stat and summary resolve one name, not the path. Not
+        // for a recursive walk: it would hold one descriptor per level while it descends.
         let opts = self.opts;
+        let at = (!opts.recursive)
+            .then(|| fs::File::open(&dir).ok())
+            .flatten();
+        let at = at.as_ref();
         let mut events = Vec::new();
         // A flat listing needs only the first `limit + 1` events: names are inspected in
         // order until that many are settled (an event `s/` is settled once a later name
