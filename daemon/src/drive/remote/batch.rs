@@ -228,3 +228,6 @@ fn answers<R, T>(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+//! The batched calls against a real storage service, and against one of an older version
+//! that does not know them (its drives are then called one by one): both answer each drive
+//! as the drive itself would.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::mem::{Discriminant, discriminant};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tessera_proto::auth::Credentials;
+use tessera_proto::internode::storage_service_server::StorageServiceServer;
+use tonic::body::Body;
+use tonic::codegen::{BoxFuture, Service, http};
+use tonic::server::NamedService;
+
+use super::*;
+use crate::drive::local::LocalDrive;
+use crate::internode::peer::Peer;
+use crate::internode::storage::StorageRpc;
+
+/// A storage service that does not know the batched calls (`…Of`), as a peer from before
+/// them: they end `Unimplemented`, as tonic answers an unknown method.
+#[derive(Clone)]
+struct WithoutBatches<S>(S);
+
+impl<S> Service<http::Request<Body>> for WithoutBatches<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        if req.uri().path().ends_with("Of") {
+            let unknown = Status::unimplemented("no such method").into_http();
+            return Box::pin(async move { Ok(unknown) });
+        }
+        Box::pin(self.0.call(req))
+    }
+}
+
+impl<S: NamedService> NamedService for WithoutBatches<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+/// Serves `service` on a free loopback port; returns its `host:port`.
+async fn serve<S>(service: S) -> String
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let server = tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming(incoming);
+    tokio::spawn(server);
+    address
+}
+
+/// Each drive's result, its error told apart by kind only (the two ways to a peer word
+/// their messages differently).
+fn kinds<T: Clone>(results: &[Result<T, DriveError>]) -> Vec<Result<T, Discriminant<DriveError>>> {
+    (results.iter())
+        .map(|r| r.as_ref().map_err(discriminant).cloned())
+        .collect()
+}
+
+fn names(
+    results: &[Result<WalkPage, DriveError>],
+) -> Vec<Result<Vec<String>, Discriminant<DriveError>>> {
+    let pages = kinds(results);
+    (pages.into_iter())
+        .map(|r| r.map(|p| p.entries.into_iter().map(|e| e.name).collect()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_without_batched_calls_answers_each_drive_as_one_with_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut local = Vec::new();
+    let mut by_path: HashMap<String, Arc<dyn Drive>> = HashMap::new();
+    for name in ["d1", "d2"] {
+        let path = tmp.path().join(name);
+        let drive = LocalDrive::open(&path).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        by_path.insert(path.clone(), Arc::new(drive.clone()));
+        local.push((path, drive));
+    }
+    // The bucket is on d1 only.
+    local[0].1.make_volume("bkt").await.unwrap();
+    let rpc = || StorageRpc::new(by_path.clone(), "me".into(), "h".into(), Arc::default());
+    let current = serve(StorageServiceServer::new(rpc())).await;
+    let older = serve(WithoutBatches(StorageServiceServer::new(rpc()))).await;
+    let creds = Credentials {
+        access_key: "cluster".into(),
+        secret_key: "cluster-secret".into(),
+    };
+    let drives_of = |address: &str| {
+        let peer = Peer::new(address, "me", creds.clone()).unwrap();
+        (local.iter())
+            .map(|(path, _)| RemoteDrive::new(peer.clone(), path))
+            .collect::<Vec<_>>()
+    };
+    let (current, older) = (drives_of(&current), drives_of(&older));
+    let (current, older): (Vec<_>, Vec<_>) = (current.iter().collect(), older.iter().collect());
+
+    // Writes through the older peer land as they would through the current one.
+    fn writes<'a>(drives: &[&'a RemoteDrive]) -> Vec<(&'a RemoteDrive, Bytes, Target)> {
+        vec![
+            (drives[0], Bytes::from_static(b"on d1"), Target::Fresh),
+            (drives[1], Bytes::from_static(b"on d2"), Target::Fresh),
+        ]
+    }
+    let written = RemoteDrive::write_all_of(writes(&older), "bkt", "k/tessera.meta").await;
+    assert!(written[0].is_ok(), "{written:?}");
+    assert!(written[1].is_err(), "d2 has no bucket: {written:?}");
+    assert_eq!(
+        kinds(&written),
+        kinds(&RemoteDrive::write_all_of(writes(&current), "bkt", "k/tessera.meta").await)
+    );
+    assert_eq!(
+        local[0].1.read_all("bkt", "k/tessera.meta").await.unwrap(),
+        &b"on d1"[..]
+    );
+
+    let read = RemoteDrive::read_all_of(&older, "bkt", "k/tessera.meta").await;
+    assert_eq!(read[0].as_deref().ok(), Some(&b"on d1"[..]));
+    assert!(read[1].is_err());
+    let read_current = RemoteDrive::read_all_of(&current, "bkt", "k/tessera.meta").await;
+    assert_eq!(kinds(&read), kinds(&read_current));
+
+    let stat = RemoteDrive::stat_volume_of(&older, "bkt").await;
+    assert!(stat[0].is_ok() && stat[1].is_err(), "{stat:?}");
+    assert_eq!(
+        kinds(&stat),
+        kinds(&RemoteDrive::stat_volume_of(&current, "bkt").await)
+    );
+
+    // A key below `p/` makes the prefix `p/` (`k` holds no valid metadata: not listed).
+    let data = Bytes::from_static(b"x");
+    local[0]
+        .1
+        .write_all("bkt", "p/q/tessera.meta", data, Target::Fresh)
+        .await
+        .unwrap();
+    let opts = WalkOptions {
+        limit: BATCHED_WALK_LIMIT,
+        ..Default::default()
+    };
+    let walked = RemoteDrive::walk_of(&older, "bkt", &opts).await;
+    assert_eq!(names(&walked)[0], Ok(vec!["p/".to_string()]), "{walked:?}");
+    assert!(walked[1].is_err());
+    assert_eq!(
+        names(&walked),
+        names(&RemoteDrive::walk_of(&current, "bkt", &opts).await)
+    );
+}
