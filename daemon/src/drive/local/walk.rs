@@ -347,7 +347,6 @@ impl Walker<'_> {
         (object, children_listed)
     }
 
-    /// Whether a directory is an object, and whether it has key children.
     /// Whether the directory `sub` of `parent` (open as `at`) is an object, and whether it
     /// has key children.
     fn inspect(
@@ -360,7 +359,6 @@ impl Walker<'_> {
         // it, no marker, no data directory; it is taken for an object, whose metadata the
         // caller reads anyway (and skips when there is none). Any other count (btrfs says 1)
         // takes a full read. One stat instead of reading each object's directory.
-        // Whether it is a directory with two links.
         let leaf = match (at, std::ffi::CString::new(sub)) {
             (Some(at), Ok(name)) => crate::sys::lstat_at(at, &name)
                 .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_nlink == 2),
