@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::ErasureError;
+use super::fanout::drives_of;
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::set::ErasureSet;
@@ -51,12 +52,10 @@ impl ErasureSet {
         let pages = self
             .each_batched(
                 |locals| async move {
-                    let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
-                    LocalDrive::walk_of(&drives, bucket, opts).await
+                    LocalDrive::walk_of(&drives_of(locals), bucket, opts).await
                 },
                 |remotes| async move {
-                    let drives: Vec<_> = remotes.into_iter().map(|(_, d)| d).collect();
-                    RemoteDrive::walk_of(&drives, bucket, opts).await
+                    RemoteDrive::walk_of(&drives_of(remotes), bucket, opts).await
                 },
                 |_, d| d.walk(bucket, opts),
             )

@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::fanout::drives_of;
 use super::meta::ObjectMeta;
 use super::set::{ErasureSet, clone_error, meta_path};
 use crate::drive::local::LocalDrive;
@@ -22,12 +23,10 @@ impl ErasureSet {
         let path = &meta_path(key);
         self.each_batched(
             |locals| async move {
-                let drives: Vec<_> = locals.into_iter().map(|(_, d)| d).collect();
-                LocalDrive::read_all_of(&drives, bucket, path).await
+                LocalDrive::read_all_of(&drives_of(locals), bucket, path).await
             },
             |remotes| async move {
-                let drives: Vec<_> = remotes.into_iter().map(|(_, d)| d).collect();
-                RemoteDrive::read_all_of(&drives, bucket, path).await
+                RemoteDrive::read_all_of(&drives_of(remotes), bucket, path).await
             },
             |_, d| d.read_all(bucket, path),
         )

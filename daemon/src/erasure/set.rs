@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::decode::Sources;
+use super::fanout::drives_of;
 use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
@@ -377,10 +378,7 @@ impl ErasureSet {
             |locals| {
                 futures::future::join_all(locals.into_iter().map(|(_, d)| d.stat_volume(bucket)))
             },
-            |remotes| async move {
-                let drives: Vec<_> = remotes.into_iter().map(|(_, d)| d).collect();
-                RemoteDrive::stat_volume_of(&drives, bucket).await
-            },
+            |remotes| async move { RemoteDrive::stat_volume_of(&drives_of(remotes), bucket).await },
             |_, d| d.stat_volume(bucket),
         )
         .await
