@@ -52,6 +52,10 @@ enum Command {
         /// drives missed) to the next; 0 turns the scanner off.
         #[arg(long, default_value_t = 300)]
         scan_interval: u64,
+        /// The most client and peer connections open at once (default: half the open-file
+        /// limit, which the node raises to its hard limit at start).
+        #[arg(long)]
+        max_connections: Option<usize>,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -139,6 +143,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             parity,
             domain,
             scan_interval,
+            max_connections,
             test_commit_pause_ms,
         } => {
             if defaults {
@@ -167,6 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 commit_pause: test_commit_pause_ms.map(std::time::Duration::from_millis),
                 scan_interval: (scan_interval > 0)
                     .then(|| std::time::Duration::from_secs(scan_interval)),
+                max_connections,
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await

@@ -11,6 +11,7 @@ mod error;
 mod list;
 mod multipart;
 mod object;
+mod signature_scope;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 use tessera_proto::auth::Credentials;
 
-pub use edge::{is_form_post, normalize_headers};
+pub use edge::{Refusal, admit};
 
 use crate::object::ObjectLayer;
 
@@ -68,12 +69,15 @@ pub fn service(layer: Arc<ObjectLayer>, config: &S3Config) -> Result<S3Service, 
     Ok(b.build())
 }
 
-/// What s3s may hold in memory for one request: XML bodies big enough for a
-/// CompleteMultipartUpload of 10,000 parts or a DeleteObjects of 1,000 keys, and no
-/// browser forms (PostObject is not implemented; the router refuses forms before s3s).
+/// The largest XML body s3s reads into memory: big enough for a CompleteMultipartUpload
+/// of 10,000 parts or a DeleteObjects of 1,000 keys.
+pub const XML_MAX_BODY: usize = 8 << 20;
+
+/// What s3s may hold in memory for one request: XML bodies up to [`XML_MAX_BODY`], and no
+/// browser forms (PostObject is not implemented; the edge refuses forms before s3s).
 fn limits() -> s3s::config::S3Config {
     let mut c = s3s::config::S3Config::default();
-    c.xml_max_body_size = 8 << 20;
+    c.xml_max_body_size = XML_MAX_BODY;
     c.post_object_max_file_size = 0;
     c.form_max_field_size = 64 << 10;
     c.form_max_fields_size = 256 << 10;

@@ -3,6 +3,7 @@
 //! the agreement of several nodes), then serves the gRPC API and S3 on the same port
 //! (`http`) until a shutdown signal, letting in-flight requests finish.
 
+mod admission;
 pub mod bootstrap;
 mod cluster;
 mod http;
@@ -103,6 +104,23 @@ pub struct ServerConfig {
     pub commit_pause: Option<Duration>,
     /// How often the background scanner starts a round over every bucket; `None`: never.
     pub scan_interval: Option<Duration>,
+    /// The most connections open at once; `None`: half the open-file limit.
+    pub max_connections: Option<usize>,
+}
+
+/// Raises the open-file limit and bounds the connections under it.
+fn connection_limit(config: &ServerConfig) -> admission::ConnectionLimit {
+    let files = admission::raise_file_limit();
+    let max = config
+        .max_connections
+        .unwrap_or_else(|| admission::default_max_connections(files));
+    let limit = admission::ConnectionLimit::new(max);
+    tracing::info!(
+        open_files = files,
+        max_connections = limit.max(),
+        "connection limit"
+    );
+    limit
 }
 
 /// What this node runs with before its object layer exists.
@@ -292,6 +310,7 @@ pub async fn run(
     let server = tokio::spawn(http::serve(
         listener,
         http::Router::new(internode, ready.clone()),
+        connection_limit(&config),
         async {
             let _ = stopped.await;
         },

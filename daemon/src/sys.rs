@@ -418,3 +418,29 @@ pub fn remove_xattr(path: &CStr, name: &CStr) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Raises the soft limit on open files to the hard limit (at most 2^20, the kernel's
+/// usual `nr_open`, for a hard limit of "unlimited"); returns the soft limit now in force.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let target = limit.rlim_max.min(1 << 20);
+    if limit.rlim_cur < target {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit, read by setrlimit only.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        limit.rlim_cur = target;
+    }
+    Ok(limit.rlim_cur)
+}

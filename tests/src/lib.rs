@@ -94,6 +94,17 @@ impl Node {
         drives: Vec<PathBuf>,
         extra_args: &[&str],
     ) -> Result<Node, StartFailure> {
+        Self::try_start_under(&[], bin, drives, extra_args)
+    }
+
+    /// [`Node::try_start`] under a `wrapper` command (e.g. `prlimit --nofile=256`), which
+    /// must exec the node so that the process is the node's.
+    pub fn try_start_under(
+        wrapper: &[&str],
+        bin: &Path,
+        drives: Vec<PathBuf>,
+        extra_args: &[&str],
+    ) -> Result<Node, StartFailure> {
         // The port is free when picked, but another process (a parallel test's node, an
         // outgoing connection) may take it before the node binds it: that node fails to
         // listen and exits, and another port is tried.
@@ -104,6 +115,7 @@ impl Node {
                 .expect("address");
             let drive_args = drives.iter().map(|d| d.display().to_string()).collect();
             let mut node = Node::new(bin, addr, drives.clone(), drive_args, extra_args);
+            node.set_wrapper(wrapper.iter().map(|s| s.to_string()).collect());
             match node.spawn().and_then(|()| node.wait_serving()) {
                 Ok(()) => return Ok(node),
                 Err(e) if tries < 3 && e.log.contains("cannot listen on") => tries += 1,

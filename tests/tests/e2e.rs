@@ -22,6 +22,8 @@ mod cluster_heal;
 mod cluster_history;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
+#[path = "e2e/connections.rs"]
+mod connections;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/format.rs"]
@@ -62,6 +64,8 @@ mod s3_buckets;
 mod s3_conditional;
 #[path = "e2e/s3_copy.rs"]
 mod s3_copy;
+#[path = "e2e/s3_edge.rs"]
+mod s3_edge;
 #[path = "e2e/s3_interop.rs"]
 mod s3_interop;
 #[path = "e2e/s3_list.rs"]

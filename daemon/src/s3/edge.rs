@@ -1,15 +1,17 @@
 //! The HTTP edge of S3: who may call (the root credentials), how the Host header names a
-//! bucket (virtual-host style under `--domain`, the port ignored), and the normalisation of
-//! headers clients legitimately send twice.
+//! bucket (virtual-host style under `--domain`, the port ignored), what is refused before
+//! s3s reads a request ([`admit`]), and the normalisation of headers clients legitimately
+//! send twice.
 
-use http::HeaderMap;
-use http::header::CONTENT_ENCODING;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, StatusCode};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::host::{S3Host, VirtualHost};
 use s3s::{S3ErrorCode, S3Result};
 use tessera_proto::auth::Credentials;
 
 use super::error::s3_err;
+use super::signature_scope::{self, ScopeRefusal};
 
 /// Accepts only the root credentials.
 pub struct RootAuth {
@@ -80,6 +82,73 @@ impl S3Host for DomainHost {
             }
             _ => VirtualHost::new(name),
         })
+    }
+}
+
+/// An S3 error answered at the edge, before s3s reads the request; always the client's
+/// fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// S3 error code.
+    pub code: &'static str,
+    /// What is wrong, for the client (nothing of the server's).
+    pub message: String,
+}
+
+impl From<ScopeRefusal> for Refusal {
+    fn from(r: ScopeRefusal) -> Self {
+        Refusal {
+            status: r.status(),
+            code: r.code(),
+            message: r.to_string(),
+        }
+    }
+}
+
+/// Checks a request before s3s reads it, and normalises its headers: browser forms are
+/// not implemented (s3s would read the form into memory before checking who sent it),
+/// every `x-amz-*` header must be signed (`signature_scope`), and an XML body (every
+/// `POST` S3 has: DeleteObjects, CompleteMultipartUpload) must declare a length within
+/// s3s's limit, which s3s would otherwise report as its own internal error.
+pub fn admit(parts: &mut http::request::Parts) -> Result<(), Refusal> {
+    if is_form_post(&parts.method, &parts.headers) {
+        return Err(Refusal {
+            status: StatusCode::NOT_IMPLEMENTED,
+            code: "NotImplemented",
+            message: "browser form uploads (PostObject) are not supported".into(),
+        });
+    }
+    signature_scope::check(&mut parts.headers, parts.uri.query())?;
+    if parts.method == http::Method::POST {
+        check_xml_length(&parts.headers)?;
+    }
+    normalize_headers(&mut parts.headers);
+    Ok(())
+}
+
+/// An XML body's declared length, within [`super::XML_MAX_BODY`].
+fn check_xml_length(headers: &HeaderMap) -> Result<(), Refusal> {
+    let length = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match length {
+        Some(n) if n > super::XML_MAX_BODY as u64 => Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "MaxMessageLengthExceeded",
+            message: format!(
+                "Your request was too big: an XML body of {n} bytes, at most {} allowed.",
+                super::XML_MAX_BODY
+            ),
+        }),
+        None if headers.contains_key(TRANSFER_ENCODING) => Err(Refusal {
+            status: StatusCode::LENGTH_REQUIRED,
+            code: "MissingContentLength",
+            message: "You must provide the Content-Length HTTP header.".into(),
+        }),
+        _ => Ok(()),
     }
 }
 

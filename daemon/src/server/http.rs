@@ -5,6 +5,8 @@
 //! internode ones already serve. HTTP/1.1 and HTTP/2 (prior knowledge,
 //! as gRPC uses) are both served; every accepted socket gets TCP_NODELAY.
 //!
+//! Which connections are taken and how long a silent one stays is `admission`'s.
+//!
 //! Shutdown: stop accepting, let open requests finish for up to `grace`, then return.
 
 use std::convert::Infallible;
@@ -18,12 +20,16 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tonic::codegen::Service;
+
+use super::admission::{
+    ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = UnsyncBoxBody<Bytes, BoxError>;
@@ -73,6 +79,10 @@ fn s3_unavailable() -> BoxFuture {
 
 /// An S3 error answered by the router itself, before s3s reads the request.
 fn s3_refusal(status: http::StatusCode, code: &str, message: &str) -> BoxFuture {
+    let message = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
          <Message>{message}</Message></Error>"
@@ -133,16 +143,13 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             let Some(front) = self.front.get() else {
                 return s3_unavailable();
             };
-            if crate::s3::is_form_post(req.method(), req.headers()) {
-                return s3_refusal(
-                    http::StatusCode::NOT_IMPLEMENTED,
-                    "NotImplemented",
-                    "browser form uploads (PostObject) are not supported",
-                );
-            }
             let s3 = front.s3.clone();
-            let mut req = req;
-            crate::s3::normalize_headers(req.headers_mut());
+            let (mut parts, body) = req.into_parts();
+            if let Err(refusal) = crate::s3::admit(&mut parts) {
+                tracing::debug!(path = parts.uri.path(), code = refusal.code, message = %refusal.message, "S3 request refused");
+                return s3_refusal(refusal.status, refusal.code, &refusal.message);
+            }
+            let req = Request::from_parts(parts, body);
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
             Box::pin(async move {
                 match s3.call(req.map(s3s::Body::from)).await {
@@ -169,22 +176,36 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     }
 }
 
-/// Serves gRPC and S3 on `listener` until `shutdown` resolves.
+/// Serves gRPC and S3 on `listener` until `shutdown` resolves, with at most `limit`
+/// connections open.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limit: ConnectionLimit,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    builder
         .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_PING_INTERVAL)
+        .keep_alive_timeout(H2_PING_TIMEOUT)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(tessera_proto::client::MAX_FRAME_SIZE);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            permit = limit.admit() => permit,
+            () = &mut shutdown => break,
+        };
         let socket = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, _)) => socket,
@@ -199,10 +220,16 @@ pub async fn serve(
         if let Err(e) = socket.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        let conn = builder.serve_connection(TokioIo::new(socket), router.clone());
-        let conn = graceful.watch(conn.into_owned());
+        let (builder, router) = (builder.clone(), router.clone());
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let _permit = permit;
+            if !first_bytes(&socket, HEADER_TIMEOUT).await {
+                tracing::debug!("connection closed: no request within {HEADER_TIMEOUT:?}");
+                return;
+            }
+            let conn = builder.serve_connection(TokioIo::new(socket), router);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
