@@ -103,6 +103,18 @@ pub enum ErasureError {
         /// The first drive error.
         detail: String,
     },
+    /// Fewer than write-quorum drives accepted a write, most of the others being full.
+    #[error("{what}: storage full: {ok} of {need} drives took the write ({detail})")]
+    StorageFull {
+        /// What was written.
+        what: String,
+        /// Drives that succeeded.
+        ok: usize,
+        /// Drives needed.
+        need: usize,
+        /// The first drive error.
+        detail: String,
+    },
     /// A block could not be rebuilt: too few good shards.
     #[error("too few good shards to rebuild a block: {have} of {need}")]
     TooFewShards {

@@ -63,6 +63,7 @@ fn status_errno(status: &Status) -> Errno {
     match (status.code(), name) {
         (_, "NameTooLong" | "KeyTooLong") => Errno::ENAMETOOLONG,
         (_, "BucketNotEmpty") => Errno::ENOTEMPTY,
+        (_, "StorageFull") => Errno::ENOSPC,
         (Code::NotFound, _) => Errno::ENOENT,
         (Code::AlreadyExists, _) => Errno::EEXIST,
         (Code::PermissionDenied | Code::Unauthenticated, _) => Errno::EACCES,

@@ -72,6 +72,8 @@ mod s3_interop;
 mod s3_list;
 #[path = "e2e/s3_multipart.rs"]
 mod s3_multipart;
+#[path = "e2e/s3_node_faults.rs"]
+mod s3_node_faults;
 #[path = "e2e/s3_objects.rs"]
 mod s3_objects;
 #[path = "e2e/s3_reads.rs"]

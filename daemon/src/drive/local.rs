@@ -129,12 +129,13 @@ impl LocalDrive {
         Self::each_of(
             drives,
             |d| {
-                d.file_path(volume, path)
-                    .ok()
-                    .as_deref()
-                    .and_then(read_cached)
+                let file = d.file_path(volume, path).ok()?;
+                read_cached(&file).map(|read| summary::judge_torn(&file, read))
             },
-            move |d| read_bytes(&d.file_path(&volume_owned, &path_owned)?),
+            move |d| {
+                let file = d.file_path(&volume_owned, &path_owned)?;
+                summary::judge_torn(&file, read_bytes(&file))
+            },
         )
         .await
     }
@@ -286,7 +287,8 @@ impl Drive for LocalDrive {
 
     async fn read_all(&self, volume: &str, path: &str) -> Result<Bytes, DriveError> {
         let path = self.file_path(volume, path)?;
-        self.blocking(move |_| read_bytes(&path)).await
+        self.blocking(move |_| summary::judge_torn(&path, read_bytes(&path)))
+            .await
     }
 
     async fn write_all(

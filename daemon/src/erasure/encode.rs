@@ -182,17 +182,6 @@ fn quorum_error(
     need: usize,
     what: &str,
 ) -> ErasureError {
-    let detail = results
-        .iter()
-        .find_map(|r| match r {
-            Some(Err(e)) => Some(e.to_string()),
-            _ => None,
-        })
-        .unwrap_or_else(|| "drives unavailable".into());
-    ErasureError::WriteQuorum {
-        what: what.to_string(),
-        ok,
-        need,
-        detail,
-    }
+    let errors = results.iter().filter_map(|r| r.as_ref()?.as_ref().err());
+    super::quorum::write_lost(what.to_string(), ok, need, errors)
 }

@@ -367,12 +367,12 @@ impl ErasureSet {
                     }
                 }
             }
-            return Err(ErasureError::WriteQuorum {
-                what: format!("rename {bucket}/{src} to {dst}"),
+            return Err(super::quorum::write_lost(
+                format!("rename {bucket}/{src} to {dst}"),
                 ok,
-                need: self.write_quorum(),
-                detail: super::quorum::first_error(&results),
-            });
+                self.write_quorum(),
+                results.iter().filter_map(|r| r.as_ref().err()),
+            ));
         }
         self.remove_old_data(bucket, dst, &old_dst, data_dir).await;
         // Drives that held a stale source keep it no more.

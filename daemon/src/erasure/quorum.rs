@@ -4,6 +4,7 @@
 //! vote: success, or the kind of error. The outcome is the answer at least `quorum` drives
 //! gave; when none reaches it, the quorum is lost.
 
+use super::ErasureError;
 use crate::drive::DriveError;
 
 /// What a set of per-drive results means.
@@ -57,22 +58,59 @@ pub fn verdict<T>(results: &[Result<T, DriveError>], quorum: usize) -> Verdict {
     Verdict::Lost
 }
 
-/// `Ok` when at least `need` drives succeeded, else a `WriteQuorum` error naming `what`.
+/// `Ok` when at least `need` drives succeeded, else the error of a lost write quorum
+/// ([`write_lost`]) naming `what`.
 pub fn require_writes<T>(
     results: &[Result<T, DriveError>],
     need: usize,
     what: impl FnOnce() -> String,
-) -> Result<(), super::ErasureError> {
+) -> Result<(), ErasureError> {
     let ok = results.iter().filter(|r| r.is_ok()).count();
     if ok >= need {
         return Ok(());
     }
-    Err(super::ErasureError::WriteQuorum {
-        what: what(),
+    Err(write_lost(
+        what(),
         ok,
         need,
-        detail: first_error(results),
-    })
+        results.iter().filter_map(|r| r.as_ref().err()),
+    ))
+}
+
+/// The error of a write that `ok` of the `need` drives took, given the other drives'
+/// errors: `StorageFull` when most drives that answered with an error are out of space
+/// (not transient: the client should not retry), else `WriteQuorum`.
+pub fn write_lost<'a>(
+    what: String,
+    ok: usize,
+    need: usize,
+    errors: impl IntoIterator<Item = &'a DriveError>,
+) -> ErasureError {
+    let (mut full, mut other, mut detail) = (0, 0, None);
+    for e in errors {
+        detail.get_or_insert_with(|| e.to_string());
+        match e {
+            DriveError::NoSpace { .. } => full += 1,
+            e if vote(e).is_some() => other += 1,
+            _ => {}
+        }
+    }
+    let detail = detail.unwrap_or_else(|| "drives unavailable".into());
+    if full > 0 && full >= other {
+        ErasureError::StorageFull {
+            what,
+            ok,
+            need,
+            detail,
+        }
+    } else {
+        ErasureError::WriteQuorum {
+            what,
+            ok,
+            need,
+            detail,
+        }
+    }
 }
 
 /// The first error message among the results, for reports.

@@ -12,7 +12,7 @@ use super::decode::Sources;
 use super::fanout::drives_of;
 use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
-use super::quorum::{Verdict, first_error, verdict};
+use super::quorum::{Verdict, first_error, verdict, write_lost};
 use super::{Codec, ErasureError};
 use crate::drive::remote::RemoteDrive;
 use crate::drive::{
@@ -301,12 +301,12 @@ impl ErasureSet {
                 bucket: bucket.into(),
             });
         }
-        Err(ErasureError::WriteQuorum {
-            what: format!("{bucket}/{key}"),
+        Err(write_lost(
+            format!("{bucket}/{key}"),
             ok,
             need,
-            detail: first_error(results),
-        })
+            results.iter().filter_map(|r| r.as_ref().err()),
+        ))
     }
 
     /// Removes the data directories that old metadata files point to, unless they are

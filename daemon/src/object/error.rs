@@ -120,6 +120,9 @@ pub enum ObjectError {
     /// Too few drives accepted a write.
     #[error("write quorum lost: {0}")]
     WriteQuorum(String),
+    /// The drives that would take the write are full.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// The attributes stored with an object are too large.
     #[error("metadata of {size} bytes is larger than the {limit} bytes allowed")]
     MetadataTooLarge {
@@ -151,6 +154,7 @@ impl From<ErasureError> for ObjectError {
             // Too few shards for a block is a lost read quorum, discovered late.
             e @ ErasureError::TooFewShards { .. } => ObjectError::ReadQuorum(e.to_string()),
             e @ ErasureError::WriteQuorum { .. } => ObjectError::WriteQuorum(e.to_string()),
+            e @ ErasureError::StorageFull { .. } => ObjectError::StorageFull(e.to_string()),
             ErasureError::InvalidRange { size } => ObjectError::InvalidRange { size },
             e @ ErasureError::Geometry { .. } => ObjectError::Internal(e.to_string()),
             ErasureError::Body(e) => ObjectError::Body(e.to_string()),

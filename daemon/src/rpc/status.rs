@@ -33,11 +33,30 @@ pub fn to_status(e: &ObjectError) -> Status {
         ObjectError::EntityTooSmall { .. } => (Code::InvalidArgument, "EntityTooSmall"),
         ObjectError::ReadQuorum(_) => (Code::Unavailable, "ReadQuorum"),
         ObjectError::WriteQuorum(_) => (Code::Unavailable, "WriteQuorum"),
+        ObjectError::StorageFull(_) => (Code::ResourceExhausted, "StorageFull"),
         ObjectError::MetadataTooLarge { .. } => (Code::InvalidArgument, "MetadataTooLarge"),
         ObjectError::Busy(_) => (Code::Unavailable, "Busy"),
         ObjectError::Internal(_) => (Code::Internal, "InternalError"),
     };
-    let mut status = Status::new(code, e.to_string());
+    // The node's own faults are told in a fixed sentence: their details name drive paths,
+    // which the node logs and no client sees.
+    let message = match e {
+        ObjectError::ReadQuorum(_) => "too few drives answered to read this".to_string(),
+        ObjectError::WriteQuorum(_) => "too few drives accepted the write".to_string(),
+        ObjectError::StorageFull(_) => "storage full".to_string(),
+        ObjectError::Internal(_) => "internal error".to_string(),
+        _ => e.to_string(),
+    };
+    if matches!(
+        e,
+        ObjectError::ReadQuorum(_)
+            | ObjectError::WriteQuorum(_)
+            | ObjectError::StorageFull(_)
+            | ObjectError::Internal(_)
+    ) {
+        tracing::warn!(error = %e, "gRPC request failed");
+    }
+    let mut status = Status::new(code, message);
     if let Ok(v) = name.parse() {
         status.metadata_mut().insert(ERROR_NAME, v);
     }

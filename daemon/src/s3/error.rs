@@ -1,4 +1,8 @@
 //! `ObjectError` → S3 error code and HTTP status, in one exhaustive match.
+//!
+//! Invariant: the message of an error the node is at fault for (lost quorum, full drives,
+//! internal) is a fixed sentence; what the node knows (drive paths, the drives' own
+//! errors) goes to its log, never to the client.
 
 use s3s::{S3Error, S3ErrorCode};
 
@@ -29,19 +33,43 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         // Lost quorum is temporary for the client: drives may come back.
         ObjectError::ReadQuorum(_) => S3ErrorCode::ServiceUnavailable,
         ObjectError::WriteQuorum(_) => S3ErrorCode::ServiceUnavailable,
+        // Not transient (SDKs retry a 503): MinIO's code and status, which tools know.
+        ObjectError::StorageFull(_) => S3ErrorCode::Custom(STORAGE_FULL.into()),
         ObjectError::MetadataTooLarge { .. } => S3ErrorCode::MetadataTooLarge,
         ObjectError::Busy(_) => S3ErrorCode::SlowDown,
         ObjectError::Internal(_) => S3ErrorCode::InternalError,
     };
-    match &e {
-        ObjectError::Internal(_) => tracing::error!(error = %e, "S3 request failed"),
-        ObjectError::ReadQuorum(_) | ObjectError::WriteQuorum(_) => {
-            tracing::warn!(error = %e, "S3 request failed")
+    let server_side = match &e {
+        ObjectError::Internal(_) => {
+            tracing::error!(error = %e, "S3 request failed");
+            Some("We encountered an internal error. Please try again.")
         }
-        _ => {}
+        ObjectError::ReadQuorum(_) => {
+            tracing::warn!(error = %e, "S3 request failed");
+            Some("Too few drives answered to read this; try again later.")
+        }
+        ObjectError::WriteQuorum(_) => {
+            tracing::warn!(error = %e, "S3 request failed");
+            Some("Too few drives accepted the write; try again later.")
+        }
+        ObjectError::StorageFull(_) => {
+            tracing::warn!(error = %e, "S3 request failed");
+            Some("Storage full: the drives have no space left for this write.")
+        }
+        _ => None,
+    };
+    let mut err = match server_side {
+        Some(message) => S3Error::with_message(code, message),
+        None => S3Error::with_message(code, e.to_string()),
+    };
+    if matches!(e, ObjectError::StorageFull(_)) {
+        err.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
     }
-    S3Error::with_message(code, e.to_string())
+    err
 }
+
+/// The S3 error code of a full store (MinIO's).
+pub const STORAGE_FULL: &str = "XMinioStorageFull";
 
 /// An S3 error with a message.
 pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {

@@ -93,6 +93,27 @@ pub(super) fn fits_in_inode(scratch: &Path) -> bool {
     fits == Some(true)
 }
 
+/// A metadata file that reads as torn (see [`crate::drive::metafile::is_torn`]) stands for
+/// no file: what a crash leaves of a write that never returned. Beside a summary, which is
+/// set only once its file is durable, it is damage instead (the file was emptied after the
+/// fact): `Corrupt`, so a read does not take the object for absent while a listing, which
+/// reads the summary, shows it.
+pub(super) fn judge_torn(
+    path: &Path,
+    file: Result<Bytes, DriveError>,
+) -> Result<Bytes, DriveError> {
+    match file {
+        Ok(file) if crate::drive::metafile::is_torn(&file) => match meta_dir(path).and_then(read) {
+            Some(_) => Err(DriveError::Corrupt {
+                path: path.display().to_string(),
+                reason: "emptied after it was written".into(),
+            }),
+            None => Ok(file),
+        },
+        other => other,
+    }
+}
+
 /// The checked summary of `dir`; `None` when there is none (or it fails its checksum).
 pub(super) fn read(dir: &Path) -> Option<Bytes> {
     let path = dir_path(dir).ok()?;
