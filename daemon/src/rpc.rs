@@ -483,6 +483,7 @@ impl ObjectService for ObjectRpc {
             failed: s.failed,
             volumes_created: s.volumes_created,
             volumes_removed: s.volumes_removed,
+            failures: s.failures,
         }))
     }
 }

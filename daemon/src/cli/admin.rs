@@ -66,18 +66,25 @@ impl Client {
                 .map(|b| (b.name, String::new()))
                 .collect(),
         };
-        let mut unhealed = 0;
+        let (mut unhealed, mut failed_buckets) = (0, 0);
         for (bucket, prefix) in targets {
-            let r = self
+            let answer = self
                 .rpc
                 .heal_bucket(pb::HealBucketRequest {
                     bucket: bucket.clone(),
                     prefix: prefix.clone(),
                     deep,
                 })
-                .await
-                .map_err(status_error)?
-                .into_inner();
+                .await;
+            // One bucket's failure is that bucket's: the others are still healed.
+            let r = match answer {
+                Ok(r) => r.into_inner(),
+                Err(status) => {
+                    eprintln!("{bucket}/{prefix}: heal failed: {}", status_error(status));
+                    failed_buckets += 1;
+                    continue;
+                }
+            };
             println!(
                 "{bucket}/{prefix}: {} object(s) checked, {} repaired, {} waiting for offline drives, {} failed{}",
                 r.scanned,
@@ -90,10 +97,24 @@ impl Client {
                     String::new()
                 }
             );
+            for failure in &r.failures {
+                println!("  not healed: {bucket}/{failure}");
+            }
+            if r.failed > r.failures.len() as u64 {
+                println!(
+                    "  … and {} more (the node's log names each)",
+                    r.failed - r.failures.len() as u64
+                );
+            }
             unhealed += r.failed + r.incomplete;
         }
-        if unhealed > 0 {
-            bail!("{unhealed} object(s) are not fully healed yet");
+        match (unhealed, failed_buckets) {
+            (0, 0) => {}
+            (n, 0) => bail!("{n} object(s) are not fully healed yet"),
+            (0, b) => bail!("{b} bucket(s) could not be healed"),
+            (n, b) => {
+                bail!("{n} object(s) are not fully healed yet; {b} bucket(s) could not be healed")
+            }
         }
         Ok(())
     }

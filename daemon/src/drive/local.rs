@@ -206,6 +206,12 @@ pub(crate) fn io_err(path: &Path, e: io::Error) -> DriveError {
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::NotADirectory => DriveError::NotFound { path },
         ErrorKind::StorageFull => DriveError::NoSpace { path },
+        // A directory where a file belongs (a damaged object): that entry's fault, not
+        // the drive's, so a walk skips it and a heal reports it.
+        ErrorKind::IsADirectory => DriveError::Corrupt {
+            path,
+            reason: "a directory where a file belongs".into(),
+        },
         _ => DriveError::Io { path, source: e },
     }
 }

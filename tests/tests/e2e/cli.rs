@@ -149,6 +149,47 @@ async fn the_shell_walkthrough_example_runs() {
 }
 
 #[tokio::test]
+async fn admin_heal_goes_on_past_broken_entries_and_names_them() {
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "bkt").await;
+    for key in ["a", "c", "d", "e"] {
+        put(&mut c, "bkt", key, key.repeat(100).as_bytes())
+            .await
+            .expect("put");
+    }
+    // `c`'s metadata became a directory on drives 1 and 2, `d`'s on drives 3 and 4: each
+    // object still reads (two good copies), but every drive's walk meets a broken entry.
+    // Drive 3 lost `e`'s metadata: that is healable.
+    for (key, drives) in [("c", [0, 1]), ("d", [2, 3])] {
+        for i in drives {
+            let meta = env.node.meta_file(i, "bkt", key);
+            std::fs::remove_file(&meta).expect("remove metadata");
+            std::fs::create_dir(&meta).expect("a directory in its place");
+        }
+    }
+    std::fs::remove_file(env.node.meta_file(2, "bkt", "e")).expect("remove");
+    let out = env.node.cli(&["admin", "heal", "bkt"], None);
+    let stderr = fails(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("2 object(s) are not fully healed"),
+        "{stderr}\n{stdout}"
+    );
+    assert!(
+        stdout.contains("4 object(s) checked, 1 repaired") && stdout.contains("2 failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not healed: bkt/c: "), "{stdout}");
+    assert!(stdout.contains("not healed: bkt/d: "), "{stdout}");
+    assert!(env.node.meta_file(2, "bkt", "e").is_file(), "e healed");
+    for key in ["a", "c", "d", "e"] {
+        let (_, data) = get_range(&mut c, "bkt", key, None).await.expect("get");
+        assert_eq!(data, key.repeat(100).as_bytes(), "{key} still reads");
+    }
+}
+
+#[tokio::test]
 async fn admin_heal_rebuilds_what_a_drive_lost() {
     let env = Env::start(4);
     let mut c = env.node.client().await;

@@ -17,6 +17,9 @@ use crate::erasure::set::ErasureSet;
 /// Names walked per drive and page.
 const PAGE: usize = 1000;
 
+/// Objects a summary names among those it could not heal (all are counted).
+pub const NAMED_FAILURES: usize = 20;
+
 /// Counts of a heal walk.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealSummary {
@@ -32,6 +35,8 @@ pub struct HealSummary {
     pub volumes_created: u64,
     /// Drives from which a deleted bucket's leftover volume was removed.
     pub volumes_removed: u64,
+    /// The first [`NAMED_FAILURES`] objects that could not be healed: `key: why`.
+    pub failures: Vec<String>,
 }
 
 impl HealSummary {
@@ -43,18 +48,29 @@ impl HealSummary {
         self.failed += other.failed;
         self.volumes_created += other.volumes_created;
         self.volumes_removed += other.volumes_removed;
+        let room = NAMED_FAILURES.saturating_sub(self.failures.len());
+        self.failures
+            .extend(other.failures.iter().take(room).cloned());
     }
 
-    /// Counts one object's heal.
-    pub fn count(&mut self, result: &Result<HealOutcome, ErasureError>) {
+    /// Counts the heal of object `key`.
+    pub fn count(&mut self, key: &str, result: &Result<HealOutcome, ErasureError>) {
         self.scanned += 1;
-        match result {
+        let failure = match result {
             Ok(o) => {
                 self.repaired += u64::from(!o.repaired.is_empty());
                 self.incomplete += u64::from(!o.offline.is_empty());
-                self.failed += u64::from(!o.failed.is_empty());
+                o.failed
+                    .first()
+                    .map(|(_, why)| format!("{key}: {} drive(s) failed: {why}", o.failed.len()))
             }
-            Err(_) => self.failed += 1,
+            Err(e) => Some(format!("{key}: {e}")),
+        };
+        if let Some(failure) = failure {
+            self.failed += 1;
+            if self.failures.len() < NAMED_FAILURES {
+                self.failures.push(failure);
+            }
         }
     }
 }
@@ -104,7 +120,7 @@ impl ErasureSet {
                 if let Err(e) = &result {
                     tracing::warn!(bucket, key = name, error = %e, "heal failed");
                 }
-                summary.count(&result);
+                summary.count(name, &result);
             }
             match cutoff {
                 Some(c) => opts.start_after = c,
