@@ -22,6 +22,8 @@ mod cluster_heal;
 mod cluster_history;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
+#[path = "e2e/drive_faults.rs"]
+mod drive_faults;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/format.rs"]
