@@ -341,8 +341,8 @@ pub(super) fn corrupt_without_format(
         .zip(states)
         .find_map(|(d, state)| match state {
             DriveState::Corrupt(why) => Some(ServerError::Format(format!(
-                "drive {}: {why}, and no drive holds a readable format: refusing to format a new \
-             deployment over it",
+                "drive {}: {why}, and no drive holds a readable format: refusing to format \
+                 a new deployment over it",
                 d.endpoint()
             ))),
             _ => None,

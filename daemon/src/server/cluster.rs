@@ -6,8 +6,12 @@
 //! different deployments (no split brain); a node starts on an existing deployment once a
 //! majority of all drives agree on its format; each node formats only its own blank
 //! drives (replacements), except that the leader finishes a first format it left half
-//! done (every drive answers, the formatted ones agree, the rest are blank); a peer started with another drive list or parity stops the
-//! start; the wait is bounded and logs its progress.
+//! done (every drive answers, the formatted ones agree, the rest are blank); a corrupt
+//! `format.json` is rewritten by its node only within an agreed majority, and stops the
+//! start where no drive holds a readable format; a drive that does not answer (a peer
+//! down, a damaged drive of this node) does not hold up a start on an agreed format: this
+//! node's own start offline (see `probe`); a peer started with another drive list or
+//! parity stops the start; the wait is bounded and logs its progress.
 
 use std::collections::HashMap;
 use std::sync::Arc;
