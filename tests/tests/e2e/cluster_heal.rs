@@ -177,7 +177,11 @@ async fn cluster_a_damaged_drive_starts_offline_and_is_refilled_once_repaired() 
     mb(&mut c, "dmg").await;
     let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
     let object = |prefix: &str, i: u64| {
-        let size = if i % 2 == 0 { 300 } else { (1 << 20) + 9 };
+        let size = if i.is_multiple_of(2) {
+            300
+        } else {
+            (1 << 20) + 9
+        };
         (format!("{prefix}/{i}"), pattern(size, i))
     };
     for i in 0..4 {
