@@ -17,6 +17,7 @@ pub mod format;
 pub mod local;
 pub mod metafile;
 pub mod remote;
+pub mod slot;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -236,7 +237,8 @@ pub trait Drive: Send + Sync + 'static {
     /// Where the drive lives: a path for a local drive, `http://host:port/path` for a remote.
     fn endpoint(&self) -> &str;
     /// False while the drive is known to be unreachable (a remote drive whose node stopped
-    /// answering); calls then fail fast with `Offline`. Local drives are always online.
+    /// answering, a local drive found damaged at start: see [`slot::LocalSlot`]); calls
+    /// then fail fast with `Offline`.
     fn is_online(&self) -> bool {
         true
     }

@@ -1,12 +1,14 @@
 //! The node: reads the topology from the drive arguments, serves the internode services at
 //! once (peers need them to start), builds the ObjectLayer (`bootstrap`, and `cluster` for
 //! the agreement of several nodes), then serves the gRPC API and S3 on the same port
-//! (`http`) until a shutdown signal, letting in-flight requests finish.
+//! (`http`) until a shutdown signal, letting in-flight requests finish. This node's drives
+//! that cannot be used at start run offline and are probed until they are back (`probe`).
 
 mod admission;
 pub mod bootstrap;
 mod cluster;
 mod http;
+mod probe;
 pub mod topology;
 
 use std::collections::HashMap;
@@ -21,10 +23,11 @@ use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
 
-use crate::drive::local::{LocalDrive, purge_trash_every};
+use crate::drive::local::purge_trash_every;
 use crate::drive::remote::RemoteDrive;
+use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
-use crate::erasure::{HealScan, HealerConfig, ScannerConfig};
+use crate::erasure::{HealerConfig, ScannerConfig};
 use crate::internode::locks::LockRpc;
 use crate::internode::peer::Peer;
 use crate::internode::storage::{StorageRpc, Traffic};
@@ -36,6 +39,7 @@ use crate::object::ObjectLayer;
 use crate::rpc::ObjectRpc;
 use crate::rpc::auth::Authenticator;
 use crate::s3::S3Config;
+use bootstrap::Formatted;
 use topology::Topology;
 
 /// How long requests in flight may run on after a shutdown signal.
@@ -66,6 +70,25 @@ pub enum ServerError {
     /// The drives' formats disagree.
     #[error("{0}")]
     Format(String),
+    /// Too few drives of a set can be used to start.
+    #[error(
+        "set {set} of pool {pool}: only {usable} of its {size} drives can be used and {quorum} \
+         are needed to write ({down}): refusing to start"
+    )]
+    Quorum {
+        /// The pool (from 1).
+        pool: usize,
+        /// The set in the pool (from 1).
+        set: usize,
+        /// Drives of the set that can be used.
+        usable: usize,
+        /// Drives in the set.
+        size: usize,
+        /// The set's write quorum.
+        quorum: usize,
+        /// The drives that cannot be used, and why.
+        down: String,
+    },
     /// The listening address is unusable.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -130,6 +153,8 @@ struct Node {
     drives: Vec<Arc<dyn Drive>>,
     /// This node's drives, by path.
     local: HashMap<String, Arc<dyn Drive>>,
+    /// This node's drives, with their places in `drives`.
+    slots: Vec<(usize, Arc<LocalSlot>)>,
     peers: HashMap<String, Arc<Peer>>,
     lock_table: Arc<LeaseTable>,
 }
@@ -145,17 +170,14 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
     }
     let mut drives: Vec<Arc<dyn Drive>> = Vec::new();
     let mut local = HashMap::new();
-    for spec in topology.drives() {
+    let mut slots = Vec::new();
+    for (place, spec) in topology.drives().enumerate() {
         let drive: Arc<dyn Drive> = if spec.local {
-            let d: Arc<dyn Drive> =
-                Arc::new(
-                    LocalDrive::open(&spec.path).map_err(|source| ServerError::Drive {
-                        drive: spec.name(),
-                        source,
-                    })?,
-                );
-            local.insert(spec.path.clone(), d.clone());
-            d
+            // A drive that does not open starts offline (see `bootstrap` and `probe`).
+            let slot = Arc::new(LocalSlot::open(&spec.path));
+            slots.push((place, slot.clone()));
+            local.insert(spec.path.clone(), slot.clone() as Arc<dyn Drive>);
+            slot
         } else {
             let peer = peers
                 .get(&spec.node)
@@ -168,17 +190,19 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
         topology,
         drives,
         local,
+        slots,
         peers,
         lock_table: Arc::new(LeaseTable::new()),
     })
 }
 
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
-/// cluster) and picks local or distributed locks.
+/// cluster) and picks local or distributed locks. Takes this node's drives that cannot be
+/// used offline and returns them, to probe.
 async fn open_layer(
     node: &Node,
     config: &ServerConfig,
-) -> Result<(ObjectLayer, usize), ServerError> {
+) -> Result<(ObjectLayer, Formatted, Vec<probe::Standby>), ServerError> {
     let parity = config.parity;
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
@@ -205,26 +229,8 @@ async fn open_layer(
         locks,
         config.commit_pause,
     )?;
-    Ok((layer, formatted.replaced))
-}
-
-/// Fills replacement drives: heals every bucket (volumes, records, objects).
-async fn heal_replacements(layer: Arc<ObjectLayer>) {
-    let buckets = match layer.list_buckets().await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list buckets to heal replacement drives");
-            return;
-        }
-    };
-    for bucket in buckets {
-        match layer.heal_bucket(&bucket.name, "", HealScan::Normal).await {
-            Ok(summary) => {
-                tracing::info!(bucket = %bucket.name, ?summary, "healed for replacement drives")
-            }
-            Err(e) => tracing::warn!(bucket = %bucket.name, error = %e, "heal failed"),
-        }
-    }
+    let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
+    Ok((layer, formatted, standby))
 }
 
 /// The internode services of a cluster node.
@@ -328,14 +334,19 @@ pub async fn run(
             }
         },
     };
-    let opened = opened.and_then(|(layer, replaced)| {
+    let opened = opened.and_then(|(layer, formatted, standby)| {
         let layer = Arc::new(layer);
-        Ok((layer.clone(), front(layer, &config, traffic)?, replaced))
+        Ok((
+            layer.clone(),
+            front(layer, &config, traffic)?,
+            formatted,
+            standby,
+        ))
     });
-    let (layer, replaced) = match opened {
-        Ok((layer, front, replaced)) => {
+    let (layer, formatted, standby) = match opened {
+        Ok((layer, front, formatted, standby)) => {
             let _ = ready.set(front);
-            (layer, replaced)
+            (layer, formatted, standby)
         }
         Err(e) => {
             let _ = stop.send(());
@@ -352,6 +363,7 @@ pub async fn run(
         drives = node.drives.len(),
         nodes = node.topology.nodes.len().max(1),
         sets = ?sets,
+        offline = standby.len(),
         "tessera node serving"
     );
     // Replays the writes that missed drives, and heals what reads found damaged.
@@ -374,12 +386,12 @@ pub async fn run(
             }
         })
     });
-    if replaced > 0 {
-        tokio::spawn(heal_replacements(layer.clone()));
+    if formatted.replaced > 0 {
+        tokio::spawn(probe::heal_all(layer.clone()));
     }
+    let prober = probe::spawn(standby, formatted.format, layer.clone());
     // Trashed data directories go once no GET can still be reading them.
-    let locals = own.iter().filter_map(|d| d.as_local().cloned()).collect();
-    let trash = tokio::spawn(purge_trash_every(locals, TRASH_GRACE, TRASH_PURGE_EVERY));
+    let trash = tokio::spawn(purge_trash_every(own, TRASH_GRACE, TRASH_PURGE_EVERY));
     shutdown.await;
     let _ = stop.send(());
     let _ = server.await;
@@ -388,6 +400,9 @@ pub async fn run(
         sweeper.abort();
     }
     trash.abort();
+    if let Some(prober) = prober {
+        prober.abort();
+    }
     tracing::info!("tessera node stopped");
     Ok(())
 }

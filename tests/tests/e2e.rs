@@ -24,6 +24,8 @@ mod cluster_history;
 mod concurrency;
 #[path = "e2e/connections.rs"]
 mod connections;
+#[path = "e2e/drive_faults.rs"]
+mod drive_faults;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/format.rs"]

@@ -2,6 +2,9 @@
 //! drives by its path and runs the same `Drive` method on it. It adds no logic: paths are
 //! checked by the drive itself, so a peer can reach nothing outside a drive either.
 //!
+//! A batched call (`…Of`) runs its drives that are online in one batch and any other on
+//! its own (`split`), so one offline drive of this node fails alone.
+//!
 //! Also counts the shard bytes peers send and fetch (for the benchmark's internode figure).
 
 use std::collections::HashMap;
@@ -14,6 +17,9 @@ use tessera_proto::internode as pb;
 use tessera_proto::internode::storage_service_server::StorageService;
 use tonic::{Request, Response, Status, Streaming};
 
+mod split;
+
+use self::split::split_batch;
 use super::status::{to_failure, to_status};
 use crate::drive::local::LocalDrive;
 use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions, WalkPage};
@@ -54,21 +60,13 @@ impl StorageRpc {
         }
     }
 
-    /// The drives of a batched call, in its order. A node's own drives are local, so a
-    /// batch runs in one trip to the blocking pool.
-    fn local_drives<S: AsRef<str>>(
+    /// The drives of a batched call, in its order.
+    fn drives<S: AsRef<str>>(
         &self,
         paths: impl IntoIterator<Item = S>,
-    ) -> Result<Vec<&LocalDrive>, Status> {
+    ) -> Result<Vec<&Arc<dyn Drive>>, Status> {
         (paths.into_iter())
-            .map(|p| {
-                let drive = self.drive(p.as_ref())?;
-                drive.as_local().ok_or_else(|| {
-                    to_status(DriveError::Offline {
-                        reason: format!("drive {:?} is not local", p.as_ref()),
-                    })
-                })
-            })
+            .map(|p| self.drive(p.as_ref()))
             .collect()
     }
 
@@ -163,11 +161,15 @@ impl StorageService for StorageRpc {
         req: Request<pb::StatVolumeOfRequest>,
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.get_ref();
-        let drives = self.local_drives(&r.drives)?;
-        let stats = drives.iter().map(|d| d.stat_volume(&r.volume));
-        Ok(Response::new(outcomes(
-            futures::future::join_all(stats).await,
-        )))
+        let drives = self.drives(&r.drives)?;
+        let stats = split_batch(
+            &drives,
+            |local| {
+                futures::future::join_all(local.into_iter().map(|(_, d)| d.stat_volume(&r.volume)))
+            },
+            |_, d| d.stat_volume(&r.volume),
+        );
+        Ok(Response::new(outcomes(stats.await)))
     }
 
     async fn list_volumes(
@@ -199,8 +201,16 @@ impl StorageService for StorageRpc {
         req: Request<pb::ReadAllOfRequest>,
     ) -> Result<Response<pb::ReadAllOfResponse>, Status> {
         let r = req.get_ref();
-        let drives = self.local_drives(&r.drives)?;
-        let results = LocalDrive::read_all_of(&drives, &r.volume, &r.path).await;
+        let drives = self.drives(&r.drives)?;
+        let results = split_batch(
+            &drives,
+            |local| {
+                let local: Vec<&LocalDrive> = local.into_iter().map(|(_, d)| d).collect();
+                async move { LocalDrive::read_all_of(&local, &r.volume, &r.path).await }
+            },
+            |_, d| d.read_all(&r.volume, &r.path),
+        )
+        .await;
         let results = (results.into_iter())
             .map(|result| {
                 let result = match result {
@@ -239,13 +249,28 @@ impl StorageService for StorageRpc {
         req: Request<pb::WriteAllOfRequest>,
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.into_inner();
-        let drives = self.local_drives(r.writes.iter().map(|w| &w.drive))?;
+        let drives = self.drives(r.writes.iter().map(|w| &w.drive))?;
         let bytes: usize = r.writes.iter().map(|w| w.data.len()).sum();
         (self.traffic.received).fetch_add(bytes as u64, Ordering::Relaxed);
-        let writes = (drives.into_iter().zip(&r.writes))
-            .map(|(d, w)| (d, w.data.clone(), target_of(w.fresh)))
-            .collect();
-        let results = LocalDrive::write_all_of(writes, &r.volume, &r.path).await;
+        let (writes, volume, path) = (&r.writes, &r.volume, &r.path);
+        let results = split_batch(
+            &drives,
+            |local| {
+                let local = (local.into_iter())
+                    .map(|(i, d)| (d, writes[i].data.clone(), target_of(writes[i].fresh)))
+                    .collect();
+                LocalDrive::write_all_of(local, volume, path)
+            },
+            |i, d| {
+                d.write_all(
+                    volume,
+                    path,
+                    writes[i].data.clone(),
+                    target_of(writes[i].fresh),
+                )
+            },
+        )
+        .await;
         Ok(Response::new(outcomes(results)))
     }
 
@@ -379,8 +404,17 @@ impl StorageService for StorageRpc {
         let r = req.into_inner();
         let walk = r.walk.unwrap_or_default();
         let opts = walk_options(&walk);
-        let drives = self.local_drives(&r.drives)?;
-        let pages = LocalDrive::walk_of(&drives, &walk.volume, &opts).await;
+        let drives = self.drives(&r.drives)?;
+        let (volume, opts) = (&walk.volume, &opts);
+        let pages = split_batch(
+            &drives,
+            |local| {
+                let local: Vec<&LocalDrive> = local.into_iter().map(|(_, d)| d).collect();
+                async move { LocalDrive::walk_of(&local, volume, opts).await }
+            },
+            |_, d| d.walk(volume, opts),
+        )
+        .await;
         let results = (pages.into_iter())
             .map(|page| pb::DriveWalkResult {
                 result: Some(match page {

@@ -5,8 +5,15 @@
 //! Invariants: a formatted deployment's layout comes from disk, never from the command line;
 //! a drive is accepted only at the place its format names (reordered drives and drives of
 //! another deployment refuse the start); a blank drive among formatted ones is a
-//! replacement and takes the identity of its place (formatted by the node that owns it);
-//! `tmp/` of this node's drives is emptied on every start.
+//! replacement and takes the identity of its place (formatted by the node that owns it),
+//! and so is a drive whose `format.json` is corrupt, but only while more than half of all
+//! drives agree on the layout (else the start is refused); a drive that does not answer or
+//! cannot be read starts offline, and a single node starts only when every set keeps its
+//! write quorum without its offline drives; a new deployment is formatted only when every
+//! drive answers blank; `tmp/` of this node's drives is emptied on every start.
+//!
+//! Tested end to end by `tests/e2e/format.rs`, `tests/e2e/drive_faults.rs` and the
+//! cluster suite.
 
 use std::sync::Arc;
 
@@ -15,7 +22,7 @@ use crate::drive::format::{
 };
 use crate::drive::{Drive, DriveError, META_VOLUME, TMP_DIR, TRASH_DIR};
 use crate::erasure::{ErasureSet, SetConfig};
-use crate::layout::{Placement, check_parity, default_parity};
+use crate::layout::{Placement, check_parity, default_parity, write_quorum};
 use crate::lock::NamespaceLock;
 use crate::object::{ObjectLayer, Pool};
 
@@ -28,8 +35,11 @@ pub(super) enum DriveState {
     Formatted(Format),
     /// No format: a fresh or replaced drive.
     Blank,
-    /// Did not answer (its node is down).
-    Unreachable,
+    /// A `format.json` that is no format (garbage, empty, unknown version): why.
+    Corrupt(String),
+    /// Did not answer (its node is down, the drive is damaged) or its format cannot be
+    /// read: why.
+    Offline(String),
 }
 
 fn drive_error(d: &dyn Drive, source: DriveError) -> ServerError {
@@ -39,13 +49,14 @@ fn drive_error(d: &dyn Drive, source: DriveError) -> ServerError {
     }
 }
 
-/// Reads a drive's format; a corrupt one stops the start.
-pub(super) async fn read_state(d: &dyn Drive) -> Result<DriveState, ServerError> {
+/// Reads a drive's format.
+pub(super) async fn read_state(d: &dyn Drive) -> DriveState {
     match read_format(d).await {
-        Ok(f) => Ok(DriveState::Formatted(f)),
-        Err(DriveError::Unformatted) => Ok(DriveState::Blank),
-        Err(DriveError::Offline { .. }) => Ok(DriveState::Unreachable),
-        Err(source) => Err(drive_error(d, source)),
+        Ok(f) => DriveState::Formatted(f),
+        Err(DriveError::Unformatted) => DriveState::Blank,
+        Err(e @ DriveError::Corrupt { .. }) => DriveState::Corrupt(e.to_string()),
+        Err(DriveError::Offline { reason }) => DriveState::Offline(reason),
+        Err(e) => DriveState::Offline(format!("cannot read its format: {e}")),
     }
 }
 
@@ -120,7 +131,7 @@ pub(super) fn majority_format(states: &[DriveState]) -> Option<(Format, usize)> 
 }
 
 /// Drive ids of `reference` in set order, pool after pool.
-fn expected_ids(reference: &Format) -> Vec<&String> {
+pub(super) fn expected_ids(reference: &Format) -> Vec<&String> {
     reference
         .pools
         .iter()
@@ -194,41 +205,172 @@ pub(super) fn check_layout(
     Ok(())
 }
 
-/// Formats the blank drives of `drives` for which `mine(i)` holds as replacements;
-/// returns how many.
-pub(super) async fn format_blanks(
-    drives: &[Arc<dyn Drive>],
-    states: &[DriveState],
-    reference: &Format,
-    mine: impl Fn(usize) -> bool,
-) -> Result<usize, ServerError> {
-    let expected = expected_ids(reference);
-    let mut replaced = 0;
-    for (i, (d, state)) in drives.iter().zip(states).enumerate() {
-        if matches!(state, DriveState::Blank) && mine(i) {
-            tracing::warn!(
-                drive = d.endpoint(),
-                "blank drive in a formatted deployment: formatting it as a replacement"
-            );
-            write_format(d.as_ref(), &reference.for_drive(expected[i]))
-                .await
-                .map_err(|e| drive_error(d.as_ref(), e))?;
-            replaced += 1;
-        }
-    }
-    Ok(replaced)
+/// What a start does with the drives beside those whose format it accepts.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    /// Drives this node formats as replacements (blank, or their `format.json` corrupt):
+    /// place and what is wrong, for the log.
+    pub format: Vec<(usize, String)>,
+    /// Drives that start offline: place and why.
+    pub offline: Vec<(usize, String)>,
 }
 
-/// The deployment's format, and how many blank drives this node formatted as
-/// replacements (they need healing).
+/// Plans the start over `states` (checked against `reference` by [`check_layout`]), of
+/// which `agree` share the reference's layout; this node formats the drives for which
+/// `mine(i)` holds. A corrupt `format.json` is rewritten only while more than half of all
+/// drives agree on the layout, else the start is refused.
+pub(super) fn plan(
+    drives: &[Arc<dyn Drive>],
+    states: &[DriveState],
+    agree: usize,
+    mine: impl Fn(usize) -> bool,
+) -> Result<Plan, ServerError> {
+    let mut plan = Plan::default();
+    for (i, (d, state)) in drives.iter().zip(states).enumerate() {
+        match state {
+            DriveState::Formatted(_) => {}
+            DriveState::Blank if mine(i) => plan
+                .format
+                .push((i, "blank drive in a formatted deployment".into())),
+            DriveState::Corrupt(why) if agree > drives.len() / 2 => {
+                if mine(i) {
+                    plan.format.push((
+                        i,
+                        format!(
+                            "{why}; {agree} of {} drives agree on the layout",
+                            drives.len()
+                        ),
+                    ));
+                }
+            }
+            DriveState::Corrupt(why) => {
+                return Err(ServerError::Format(format!(
+                    "drive {}: {why}; only {agree} of {} drives agree on the layout, too few \
+                     to rewrite it: refusing to start",
+                    d.endpoint(),
+                    drives.len()
+                )));
+            }
+            DriveState::Offline(why) => plan.offline.push((i, why.clone())),
+            DriveState::Blank => {}
+        }
+    }
+    Ok(plan)
+}
+
+/// Refuses the start when a set of `reference` keeps fewer drives than its write quorum
+/// without the drives `offline` names.
+pub(super) fn check_quorum(
+    drives: &[Arc<dyn Drive>],
+    offline: &[(usize, String)],
+    reference: &Format,
+) -> Result<(), ServerError> {
+    let mut first = 0;
+    for (p, pool) in reference.pools.iter().enumerate() {
+        for (s, set) in pool.sets.iter().enumerate() {
+            let places = first..first + set.len();
+            first += set.len();
+            let down: Vec<String> = offline
+                .iter()
+                .filter(|(i, _)| places.contains(i))
+                .map(|(i, why)| format!("{}: {why}", drives[*i].endpoint()))
+                .collect();
+            let quorum = write_quorum(set.len() - pool.parity, pool.parity);
+            let usable = set.len() - down.len();
+            if usable < quorum {
+                return Err(ServerError::Quorum {
+                    pool: p + 1,
+                    set: s + 1,
+                    usable,
+                    size: set.len(),
+                    quorum,
+                    down: down.join("; "),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Formats the drives `plan` names as replacements, one log line each; a drive whose
+/// format cannot be written moves to the plan's offline drives. Returns how many were
+/// formatted.
+pub(super) async fn format_planned(
+    drives: &[Arc<dyn Drive>],
+    plan: &mut Plan,
+    reference: &Format,
+) -> usize {
+    let expected = expected_ids(reference);
+    let mut replaced = 0;
+    for (i, why) in std::mem::take(&mut plan.format) {
+        let d = drives[i].as_ref();
+        tracing::warn!(
+            drive = d.endpoint(),
+            "{why}: formatting it as a replacement"
+        );
+        match write_format(d, &reference.for_drive(expected[i])).await {
+            Ok(()) => replaced += 1,
+            Err(e) => plan
+                .offline
+                .push((i, format!("cannot write its format: {e}"))),
+        }
+    }
+    replaced
+}
+
+/// The deployment's format, the blank drives this node formatted as replacements (they
+/// need healing), and the drives that start offline.
 pub(super) struct Formatted {
     /// The format every drive agrees on.
     pub format: Format,
     /// Replacement drives formatted at this start.
     pub replaced: usize,
+    /// Drives that start offline: place and why (this node's own and, in a cluster,
+    /// others').
+    pub offline: Vec<(usize, String)>,
 }
 
-/// Opens a single-node deployment: every drive is local and must answer.
+/// The refusal of a start where no drive holds a readable format but some hold a corrupt
+/// one: the layout is unknown, and a new deployment must not be formatted over data.
+pub(super) fn corrupt_without_format(
+    drives: &[Arc<dyn Drive>],
+    states: &[DriveState],
+) -> Option<ServerError> {
+    drives
+        .iter()
+        .zip(states)
+        .find_map(|(d, state)| match state {
+            DriveState::Corrupt(why) => Some(ServerError::Format(format!(
+                "drive {}: {why}, and no drive holds a readable format: refusing to format \
+                 a new deployment over it",
+                d.endpoint()
+            ))),
+            _ => None,
+        })
+}
+
+/// Checks that a new deployment may be formatted: every drive answers blank (none is
+/// offline or holds a corrupt `format.json`).
+pub(super) fn check_fresh(
+    drives: &[Arc<dyn Drive>],
+    states: &[DriveState],
+) -> Result<(), ServerError> {
+    if let Some(refused) = corrupt_without_format(drives, states) {
+        return Err(refused);
+    }
+    for (d, state) in drives.iter().zip(states) {
+        if let DriveState::Offline(why) = state {
+            return Err(ServerError::Format(format!(
+                "drive {}: {why}: a new deployment is formatted only when every drive answers",
+                d.endpoint()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a single-node deployment: every drive is local; those that cannot be used start
+/// offline while every set keeps its write quorum.
 pub(super) async fn single_node_format(
     drives: &[Arc<dyn Drive>],
     topology: &Topology,
@@ -236,20 +378,26 @@ pub(super) async fn single_node_format(
 ) -> Result<Formatted, ServerError> {
     let mut states = Vec::with_capacity(drives.len());
     for d in drives {
-        states.push(read_state(d.as_ref()).await?);
+        states.push(read_state(d.as_ref()).await);
     }
-    let Some((reference, _)) = majority_format(&states) else {
+    let Some((reference, agree)) = majority_format(&states) else {
+        check_fresh(drives, &states)?;
         let format = format_fresh(drives, topology, parity).await?;
         return Ok(Formatted {
             format,
             replaced: 0,
+            offline: Vec::new(),
         });
     };
     check_layout(drives, &states, &reference, topology)?;
-    let replaced = format_blanks(drives, &states, &reference, |_| true).await?;
+    let mut plan = plan(drives, &states, agree, |_| true)?;
+    check_quorum(drives, &plan.offline, &reference)?;
+    let replaced = format_planned(drives, &mut plan, &reference).await;
+    check_quorum(drives, &plan.offline, &reference)?;
     Ok(Formatted {
         format: reference,
         replaced,
+        offline: plan.offline,
     })
 }
 

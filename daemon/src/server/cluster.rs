@@ -6,8 +6,12 @@
 //! different deployments (no split brain); a node starts on an existing deployment once a
 //! majority of all drives agree on its format; each node formats only its own blank
 //! drives (replacements), except that the leader finishes a first format it left half
-//! done (every drive answers, the formatted ones agree, the rest are blank); a peer started with another drive list or parity stops the
-//! start; the wait is bounded and logs its progress.
+//! done (every drive answers, the formatted ones agree, the rest are blank); a corrupt
+//! `format.json` is rewritten by its node only within an agreed majority, and stops the
+//! start where no drive holds a readable format; a drive that does not answer (a peer
+//! down, a damaged drive of this node) does not hold up a start on an agreed format: this
+//! node's own start offline (see `probe`); a peer started with another drive list or
+//! parity stops the start; the wait is bounded and logs its progress.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +21,8 @@ use futures::future::join_all;
 
 use super::ServerError;
 use super::bootstrap::{
-    DriveState, Formatted, check_layout, format_blanks, format_fresh, majority_format, read_state,
+    DriveState, Formatted, check_layout, corrupt_without_format, format_fresh, format_planned,
+    majority_format, plan, read_state,
 };
 use super::topology::Topology;
 use crate::drive::Drive;
@@ -42,21 +47,26 @@ pub(super) async fn agree_format(
     let mut last_log: Option<Instant> = None;
     loop {
         let answered = check_peers(peers, &hash).await?;
-        let states: Vec<DriveState> = join_all(drives.iter().map(|d| read_state(d.as_ref())))
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+        let states: Vec<DriveState> = join_all(drives.iter().map(|d| read_state(d.as_ref()))).await;
         let total = drives.len();
         let reachable = states
             .iter()
-            .filter(|s| !matches!(s, DriveState::Unreachable))
+            .filter(|s| !matches!(s, DriveState::Offline(_)))
             .count();
-        let waiting_for = match majority_format(&states) {
+        let corrupt = states.iter().any(|s| matches!(s, DriveState::Corrupt(_)));
+        let majority = majority_format(&states);
+        if majority.is_none()
+            && let Some(refused) = corrupt_without_format(drives, &states)
+        {
+            return Err(refused);
+        }
+        let waiting_for = match majority {
             None if reachable == total && topology.me == topology.leader() => {
                 let format = format_fresh(drives, topology, parity).await?;
                 return Ok(Formatted {
                     format,
                     replaced: 0,
+                    offline: Vec::new(),
                 });
             }
             None if reachable == total => {
@@ -68,7 +78,8 @@ pub(super) async fn agree_format(
             Some((reference, agree)) if agree > total / 2 => {
                 check_layout(drives, &states, &reference, topology)?;
                 let local: Vec<bool> = topology.drives().map(|d| d.local).collect();
-                let replaced = format_blanks(drives, &states, &reference, |i| local[i]).await?;
+                let mut plan = plan(drives, &states, agree, |i| local[i])?;
+                let replaced = format_planned(drives, &mut plan, &reference).await;
                 tracing::info!(
                     deployment = %reference.deployment_id,
                     drives_agreeing = agree,
@@ -78,17 +89,26 @@ pub(super) async fn agree_format(
                 return Ok(Formatted {
                     format: reference,
                     replaced,
+                    offline: plan.offline,
                 });
             }
             // A first format cut short (its leader died half way): every drive answers,
             // those formatted agree and the rest are blank, so the leader finishes it.
             Some((reference, agree))
                 if reachable == total
+                    && !corrupt
                     && topology.me == topology.leader()
                     && agree == formatted_count(&states) =>
             {
                 check_layout(drives, &states, &reference, topology)?;
-                let finished = format_blanks(drives, &states, &reference, |_| true).await?;
+                let mut plan = plan(drives, &states, agree, |_| true)?;
+                let finished = format_planned(drives, &mut plan, &reference).await;
+                if let Some((i, why)) = plan.offline.first() {
+                    return Err(ServerError::Format(format!(
+                        "cannot finish the format of a new deployment: drive {}: {why}",
+                        drives[*i].endpoint()
+                    )));
+                }
                 tracing::warn!(
                     deployment = %reference.deployment_id,
                     finished,
@@ -97,6 +117,7 @@ pub(super) async fn agree_format(
                 return Ok(Formatted {
                     format: reference,
                     replaced: 0,
+                    offline: Vec::new(),
                 });
             }
             Some((_, agree)) => format!(

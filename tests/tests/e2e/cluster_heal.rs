@@ -1,7 +1,8 @@
 //! Healing in a cluster, checked on disk: a node that was down while objects were
 //! written, overwritten and deleted gets every shard back (the writers' queues replay when
 //! it returns, and the scanner finds what a dead writer's queue took with it); a wiped
-//! drive is formatted as a replacement and refilled.
+//! drive is formatted as a replacement and refilled; a drive damaged while its node was
+//! down starts offline and is refilled once repaired.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -166,6 +167,62 @@ async fn cluster_wiped_drive_is_replaced_and_refilled() {
     let log = env.cluster.node(1).log_text();
     assert!(log.contains("formatting it as a replacement"), "{log}");
     wait_healed(&env, "wipe", &keys, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_a_damaged_drive_starts_offline_and_is_refilled_once_repaired() {
+    // 2 nodes × 2 drives (one set, 2+2): three good drives hold the write quorum.
+    let mut env = ClusterEnv::start(2, 2);
+    let mut c = env.cluster.node(0).client().await;
+    mb(&mut c, "dmg").await;
+    let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
+    let object = |prefix: &str, i: u64| {
+        let size = if i.is_multiple_of(2) {
+            300
+        } else {
+            (1 << 20) + 9
+        };
+        (format!("{prefix}/{i}"), pattern(size, i))
+    };
+    for i in 0..4 {
+        let (key, data) = object("before", i);
+        put(&mut c, "dmg", &key, &data).await.expect("put");
+        objects.push((key, data));
+    }
+    env.cluster.node_mut(1).kill9();
+    let bad = env.cluster.node(1).drives[1].clone();
+    std::fs::remove_dir_all(&bad).expect("remove drive");
+    std::fs::write(&bad, b"not a drive").expect("a file in its place");
+    env.cluster.spawn(1);
+    env.cluster.wait_ready(Duration::from_secs(60));
+    let lines = |env: &ClusterEnv, what: &str| {
+        let drive = bad.display().to_string();
+        (env.cluster.node(1).log_text().lines())
+            .filter(|l| l.contains(&drive) && l.contains(what))
+            .count()
+    };
+    assert_eq!(lines(&env, "drive offline"), 1, "{}", logs(&env));
+    let mut c2 = env.cluster.node(1).client().await;
+    for i in 10..14 {
+        let (key, data) = object("during", i);
+        put(&mut c2, "dmg", &key, &data)
+            .await
+            .unwrap_or_else(|e| panic!("put with a drive offline: {e}\n{}", logs(&env)));
+        objects.push((key, data));
+    }
+    for (key, data) in &objects {
+        let got = get(&mut c, "dmg", key).await.expect("get");
+        assert!(got == *data, "{key} differs");
+    }
+    std::fs::remove_file(&bad).expect("remove the file");
+    std::fs::create_dir(&bad).expect("an empty drive in its place");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lines(&env, "drive back online") == 0 {
+        assert!(Instant::now() < deadline, "not picked up:\n{}", logs(&env));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let keys: Vec<String> = objects.into_iter().map(|(k, _)| k).collect();
+    wait_healed(&env, "dmg", &keys, &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

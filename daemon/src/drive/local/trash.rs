@@ -10,11 +10,12 @@ use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::read::open_for_read;
 use super::{LocalDrive, io_err};
-use crate::drive::{DriveError, META_VOLUME, TRASH_DIR};
+use crate::drive::{Drive, DriveError, META_VOLUME, TRASH_DIR};
 
 /// Opens `path` for reading; when it is gone, its copy in the trash (`trashed`), if any.
 /// Returns the file and the path it was opened at.
@@ -36,12 +37,13 @@ pub(super) fn open_or_trashed(
 }
 
 /// Purges the trash of `drives` (a node's own) every `every`, of what is older than `grace`;
-/// runs until aborted. The first purge is one period in: the trash starts empty.
-pub async fn purge_trash_every(drives: Vec<LocalDrive>, grace: Duration, every: Duration) {
+/// runs until aborted. The first purge is one period in: the trash starts empty. A drive
+/// is purged while it is a local drive online ([`Drive::as_local`]).
+pub async fn purge_trash_every(drives: Vec<Arc<dyn Drive>>, grace: Duration, every: Duration) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
-        for drive in &drives {
+        for drive in drives.iter().filter_map(|d| d.as_local()) {
             if let Err(e) = drive.purge_trash(grace).await {
                 tracing::warn!(drive = %drive.root().display(), error = %e, "cannot purge the trash");
             }

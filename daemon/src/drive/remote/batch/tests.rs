@@ -169,3 +169,58 @@ async fn a_peer_without_batched_calls_answers_each_drive_as_one_with_them() {
         names(&RemoteDrive::walk_of(&current, "bkt", &opts).await)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drive_offline_on_its_node_fails_alone_in_a_batch() {
+    use crate::drive::slot::LocalSlot;
+    let tmp = tempfile::tempdir().unwrap();
+    let good = LocalSlot::open(tmp.path().join("d1"));
+    good.make_volume("bkt").await.unwrap();
+    // d2's directory is a file: its slot starts offline.
+    let bad_path = tmp.path().join("d2");
+    std::fs::write(&bad_path, b"x").unwrap();
+    let bad = LocalSlot::open(&bad_path);
+    assert!(!bad.is_online());
+    let paths: Vec<String> = [tmp.path().join("d1"), bad_path]
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let by_path: HashMap<String, Arc<dyn Drive>> = HashMap::from([
+        (paths[0].clone(), Arc::new(good) as Arc<dyn Drive>),
+        (paths[1].clone(), Arc::new(bad) as Arc<dyn Drive>),
+    ]);
+    let rpc = StorageRpc::new(by_path, "me".into(), "h".into(), Arc::default());
+    let address = serve(StorageServiceServer::new(rpc)).await;
+    let creds = Credentials {
+        access_key: "cluster".into(),
+        secret_key: "cluster-secret".into(),
+    };
+    let peer = Peer::new(&address, "me", creds).unwrap();
+    let drives: Vec<RemoteDrive> = (paths.iter())
+        .map(|p| RemoteDrive::new(peer.clone(), p))
+        .collect();
+    let drives: Vec<&RemoteDrive> = drives.iter().collect();
+    fn offline<T>(r: &Result<T, DriveError>) -> bool {
+        matches!(r, Err(DriveError::Offline { .. }))
+    }
+
+    let writes = vec![
+        (drives[0], Bytes::from_static(b"on d1"), Target::Fresh),
+        (drives[1], Bytes::from_static(b"on d2"), Target::Fresh),
+    ];
+    let written = RemoteDrive::write_all_of(writes, "bkt", "k/tessera.meta").await;
+    assert!(written[0].is_ok() && offline(&written[1]), "{written:?}");
+    let read = RemoteDrive::read_all_of(&drives, "bkt", "k/tessera.meta").await;
+    assert_eq!(read[0].as_deref().ok(), Some(&b"on d1"[..]));
+    assert!(offline(&read[1]), "{read:?}");
+    let stat = RemoteDrive::stat_volume_of(&drives, "bkt").await;
+    assert!(stat[0].is_ok() && offline(&stat[1]), "{stat:?}");
+    let opts = WalkOptions {
+        limit: BATCHED_WALK_LIMIT,
+        ..Default::default()
+    };
+    let walked = RemoteDrive::walk_of(&drives, "bkt", &opts).await;
+    assert!(walked[0].is_ok() && offline(&walked[1]), "{walked:?}");
+    // The drive's failure is its own, not its node's.
+    assert!(peer.is_online());
+}
