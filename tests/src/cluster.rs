@@ -1,7 +1,8 @@
 //! A cluster of real `tessera` nodes on 127.0.0.1: every node runs the same endpoint list
 //! (`http://127.0.0.1:PORT/DIR/nN/dD`), each owning its own drive directories. Fault verbs
-//! act on one node (kill -9, SIGSTOP/SIGCONT, restart, wipe a drive); every node is killed
-//! when the cluster drops, even when a test panics.
+//! act on one node (kill -9, SIGSTOP/SIGCONT, restart, wipe a drive), or on the network
+//! of a cluster started in a private network (cut, reconnect: see `network`); every node
+//! is killed when the cluster drops, even when a test panics.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use tessera_proto::object::{ClusterInfoRequest, DriveState, ListBucketsRequest};
 
 use tessera_proto::client::connect;
 
+use crate::network::{self, NodeNetwork, PrivateNetwork};
 use crate::{Node, creds, free_port};
 
 /// What [`Cluster::wait_until`] waits for on each node.
@@ -46,6 +48,9 @@ impl Probe {
 pub struct Cluster {
     /// The nodes, in endpoint order.
     pub nodes: Vec<Node>,
+    /// Each node's network namespace, when the cluster runs in a private network (dropped
+    /// after the nodes).
+    networks: Vec<NodeNetwork>,
 }
 
 impl Cluster {
@@ -69,6 +74,11 @@ impl Cluster {
                     .expect("address")
             })
             .collect();
+        Self::on(bin, dir, &addrs, drives, extra)
+    }
+
+    /// Nodes (not started) listening on `addrs`, `drives` drives each under `dir`.
+    fn on(bin: &Path, dir: &Path, addrs: &[SocketAddr], drives: usize, extra: &[&str]) -> Cluster {
         let drive = |n: usize, d: usize| -> PathBuf {
             dir.join(format!("n{}", n + 1)).join(format!("d{}", d + 1))
         };
@@ -86,7 +96,58 @@ impl Cluster {
                 Node::new(bin, *a, own, args.clone(), extra)
             })
             .collect();
-        Cluster { nodes }
+        Cluster {
+            nodes,
+            networks: Vec::new(),
+        }
+    }
+
+    /// One pool of `nodes` × `drives` drives under `dir`, each node in a network namespace
+    /// of its own on `hub` (`http://10.77.0.N:9000/DIR/nN/dD`), started and ready: a
+    /// cluster that [`Cluster::cut`] can partition while every node stays up.
+    pub fn start_private(
+        hub: &PrivateNetwork,
+        bin: &Path,
+        dir: &Path,
+        nodes: usize,
+        drives: usize,
+        extra: &[&str],
+    ) -> Cluster {
+        let networks: Vec<NodeNetwork> = (0..nodes).map(|i| NodeNetwork::new(hub, i)).collect();
+        let addrs: Vec<SocketAddr> = (0..nodes)
+            .map(|i| SocketAddr::from((network::node_ip(i), 9000)))
+            .collect();
+        let mut cluster = Self::on(bin, dir, &addrs, drives, extra);
+        for (node, net) in cluster.nodes.iter_mut().zip(&networks) {
+            node.set_wrapper(net.wrapper());
+        }
+        cluster.networks = networks;
+        for i in 0..nodes {
+            cluster.spawn(i);
+        }
+        cluster.wait_ready(Duration::from_secs(60));
+        cluster
+    }
+
+    /// Cuts the network between the nodes of `side` and the others: every packet between
+    /// them is dropped, while every node still answers the test's clients. Replaces an
+    /// earlier cut. Only for a cluster of [`Cluster::start_private`].
+    pub fn cut(&self, side: &[usize]) {
+        assert!(
+            !self.networks.is_empty(),
+            "only a cluster in a private network can be cut"
+        );
+        let addrs: Vec<SocketAddr> = self.nodes.iter().map(|n| n.addr).collect();
+        network::cut(&addrs, side);
+    }
+
+    /// Undoes [`Cluster::cut`].
+    pub fn reconnect(&self) {
+        assert!(
+            !self.networks.is_empty(),
+            "not a cluster in a private network"
+        );
+        network::reconnect();
     }
 
     /// Two pools over two nodes, given MinIO style as one `{a...b}` argument per pool:
@@ -129,7 +190,10 @@ impl Cluster {
             ]);
             nodes.push(node);
         }
-        let mut cluster = Cluster { nodes };
+        let mut cluster = Cluster {
+            nodes,
+            networks: Vec::new(),
+        };
         for i in 0..2 {
             cluster.spawn(i);
         }

@@ -1,6 +1,8 @@
-//! The end-to-end harness: real `tessera` processes on 127.0.0.1 with drives in temp dirs,
-//! signed gRPC clients, the CLI, and fault verbs (kill -9, restart, wipe a drive, corrupt or
-//! remove shard files). Every [`Node`] kills its process on drop, even when a test panics.
+//! The end-to-end harness: real `tessera` processes on 127.0.0.1 (or in network namespaces
+//! of their own, to cut a cluster by the network) with drives in temp dirs, signed gRPC
+//! clients, the CLI, and fault verbs (kill -9, restart, wipe a drive, corrupt or remove
+//! shard files, partition). Every [`Node`] kills its process on drop, even when a test
+//! panics.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,6 +14,7 @@ use tessera_proto::auth::Credentials;
 
 mod cluster;
 mod mount;
+pub mod network;
 pub use cluster::Cluster;
 pub use mount::{Mount, MountPointGuard, fuse_available};
 use tessera_proto::client::{ObjectClient, connect};

@@ -20,6 +20,8 @@ mod cluster_faults;
 mod cluster_heal;
 #[path = "e2e/cluster_history.rs"]
 mod cluster_history;
+#[path = "e2e/cluster_partition.rs"]
+mod cluster_partition;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
 #[path = "e2e/connections.rs"]

@@ -2,7 +2,8 @@
 //! Control calls go over the peer's control channel with a deadline; shard files stream
 //! over its bulk channel with a deadline per message.
 //!
-//! Invariants: every call fails fast with `Offline` while the peer is offline; a peer's
+//! Invariants: every call, and every wait of a stream, fails fast with `Offline` while
+//! the peer is offline or as soon as it goes offline (see `internode::peer`); a peer's
 //! drive errors come back as the same `DriveError` kinds (see `internode::status`); a
 //! writer dropped before `finish` resets its stream, so the peer never keeps the file as
 //! complete.
@@ -321,11 +322,11 @@ struct RemoteWriter {
 impl RemoteWriter {
     /// The call's own error, once its stream has ended early.
     async fn outcome(&mut self) -> DriveError {
-        let status = match tokio::time::timeout(STREAM_TIMEOUT, &mut self.call).await {
+        let status = match self.peer.bounded(STREAM_TIMEOUT, &mut self.call).await {
             Ok(Ok(Err(status))) => status,
             Ok(Ok(Ok(()))) => Status::internal("the peer ended the upload early"),
             Ok(Err(e)) => Status::internal(format!("upload task failed: {e}")),
-            Err(_) => Status::deadline_exceeded("the peer did not finish the upload"),
+            Err(status) => status,
         };
         self.peer.observe(&status);
         from_status(&status, &self.volume, &self.path)
@@ -341,17 +342,13 @@ impl FileWriter for RemoteWriter {
         let msg = pb::CreateFileRequest {
             msg: Some(pb::create_file_request::Msg::Data(data)),
         };
-        match tokio::time::timeout(STREAM_TIMEOUT, tx.send(msg)).await {
+        match self.peer.bounded(STREAM_TIMEOUT, tx.send(msg)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => {
                 self.tx = None;
                 Err(self.outcome().await)
             }
-            Err(_) => {
-                let status = Status::deadline_exceeded(format!(
-                    "node {} stopped reading the upload",
-                    self.peer.address()
-                ));
+            Err(status) => {
                 self.peer.observe(&status);
                 Err(from_status(&status, &self.volume, &self.path))
             }
@@ -361,20 +358,15 @@ impl FileWriter for RemoteWriter {
     async fn finish(mut self: Box<Self>) -> Result<(), DriveError> {
         // The end of the stream is the end of the file.
         self.tx = None;
-        match tokio::time::timeout(STREAM_TIMEOUT, &mut self.call).await {
+        match self.peer.bounded(STREAM_TIMEOUT, &mut self.call).await {
             Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(status))) => {
+            Ok(Ok(Err(status))) | Err(status) => {
                 self.peer.observe(&status);
                 Err(from_status(&status, &self.volume, &self.path))
             }
             Ok(Err(e)) => Err(DriveError::Offline {
                 reason: format!("upload task failed: {e}"),
             }),
-            Err(_) => {
-                let status = Status::deadline_exceeded("the peer did not finish the upload");
-                self.peer.observe(&status);
-                Err(from_status(&status, &self.volume, &self.path))
-            }
         }
     }
 }
@@ -399,7 +391,11 @@ struct RemoteReader {
 
 impl RemoteReader {
     async fn next_chunk(&mut self) -> Result<Bytes, DriveError> {
-        let status = match tokio::time::timeout(STREAM_TIMEOUT, self.stream.message()).await {
+        let status = match self
+            .peer
+            .bounded(STREAM_TIMEOUT, self.stream.message())
+            .await
+        {
             Ok(Ok(Some(chunk))) => return Ok(chunk.data),
             Ok(Ok(None)) => {
                 return Err(DriveError::Io {
@@ -407,12 +403,7 @@ impl RemoteReader {
                     source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
                 });
             }
-            Ok(Err(status)) => status,
-            Err(_) => Status::deadline_exceeded(format!(
-                "node {} stopped sending {}",
-                self.peer.address(),
-                self.path
-            )),
+            Ok(Err(status)) | Err(status) => status,
         };
         self.peer.observe(&status);
         Err(from_status(&status, &self.volume, &self.path))

@@ -3,9 +3,16 @@
 //! a metadata call; and the peer's online state.
 //!
 //! Invariants: a peer that fails a call for a reason of its own (refused connection,
-//! missed deadline) is offline at once, and every call to it fails fast until the monitor
-//! task reaches it again (probes with backoff); while online it is probed every
-//! [`PROBE_INTERVAL`], so a hung peer (SIGSTOP) is noticed even when idle.
+//! missed deadline) is offline at once: every call to it fails fast, and so do the calls
+//! and streams already waiting on it (none waits out its own deadline on a peer known to
+//! be gone), until the monitor task reaches it again (probes with backoff). While online
+//! it is probed every [`PROBE_INTERVAL`], so a hung or cut-off peer is noticed within
+//! `PROBE_INTERVAL + PROBE_TIMEOUT` even when idle. A peer back from offline is *suspect*
+//! until one call succeeds: its calls get the short [`PROBE_TIMEOUT`], so a peer that
+//! answers probes but not calls (a flaky link) costs each request at most that.
+//!
+//! Tested in `peer/tests.rs` against a peer that never answers and one that answers only
+//! probes; end to end by the partition test (`cluster_partition`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -46,7 +53,12 @@ pub struct Peer {
     control: Signed<Channel>,
     data: Signed<Channel>,
     online: AtomicBool,
+    /// Back from offline, no call has succeeded since.
+    suspect: AtomicBool,
+    /// Wakes the monitor when a call marks the peer offline.
     wake: tokio::sync::Notify,
+    /// Wakes every call and stream waiting on the peer when it goes offline.
+    gone: tokio::sync::Notify,
 }
 
 fn channel(address: &str) -> Result<Channel, String> {
@@ -74,7 +86,9 @@ impl Peer {
             control: Signed::new(channel(address)?, cluster.clone()),
             data: Signed::new(channel(address)?, cluster),
             online: AtomicBool::new(true),
+            suspect: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            gone: tokio::sync::Notify::new(),
         });
         tokio::spawn(monitor(Arc::downgrade(&peer)));
         Ok(peer)
@@ -111,33 +125,82 @@ impl Peer {
 
     /// Marks the peer offline when `status` is a failure of the peer itself.
     pub fn observe(&self, status: &Status) {
-        if is_peer_failure(status) && self.online.swap(false, Ordering::AcqRel) {
-            tracing::warn!(peer = %self.address, error = %status.message(), "peer offline");
-            self.wake.notify_one();
+        if is_peer_failure(status) {
+            self.set_offline(status.message());
         }
     }
 
-    /// Runs a call with `timeout`: fails fast while the peer is offline, and marks it
-    /// offline when the call fails for a reason of the peer's own.
+    /// Offline from now: the monitor starts probing, and every call and stream waiting on
+    /// the peer fails at once.
+    fn set_offline(&self, reason: &str) {
+        if self.online.swap(false, Ordering::AcqRel) {
+            tracing::warn!(peer = %self.address, error = %reason, "peer offline");
+            self.wake.notify_one();
+        }
+        self.gone.notify_waiters();
+    }
+
+    /// Back online after a probe answered: suspect until a call succeeds.
+    fn set_online(&self) {
+        if !self.online.load(Ordering::Acquire) {
+            self.suspect.store(true, Ordering::Release);
+            if !self.online.swap(true, Ordering::AcqRel) {
+                tracing::info!(peer = %self.address, "peer back online");
+            }
+        }
+    }
+
+    fn offline_status(&self) -> Status {
+        Status::unavailable(format!("node {} is offline", self.address))
+    }
+
+    /// Waits for `work` (a call, or one message of a stream) for at most `timeout`, and no
+    /// longer than the peer stays online: fails at once when it is offline or goes offline
+    /// meanwhile, with a missed deadline when `timeout` passes. Marks nothing: see
+    /// [`Peer::observe`].
+    pub async fn bounded<T>(
+        &self,
+        timeout: Duration,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Status> {
+        let gone = self.gone.notified();
+        tokio::pin!(gone);
+        // Registered before the check, so going offline in between still wakes it.
+        gone.as_mut().enable();
+        if !self.is_online() {
+            return Err(self.offline_status());
+        }
+        tokio::select! {
+            result = tokio::time::timeout(timeout, work) => result.map_err(|_| {
+                Status::deadline_exceeded(format!(
+                    "node {} did not answer within {timeout:?}",
+                    self.address
+                ))
+            }),
+            () = gone => Err(self.offline_status()),
+        }
+    }
+
+    /// Runs a call with `timeout` (at most [`PROBE_TIMEOUT`] while the peer is suspect):
+    /// fails fast while the peer is offline or once it goes offline, marks it offline when
+    /// the call fails for a reason of the peer's own, and clears suspicion on an answer.
     pub async fn call<T, F>(&self, timeout: Duration, call: F) -> Result<T, Status>
     where
         F: Future<Output = Result<Response<T>, Status>>,
     {
-        if !self.is_online() {
-            return Err(Status::unavailable(format!(
-                "node {} is offline",
-                self.address
-            )));
-        }
-        let result = match tokio::time::timeout(timeout, call).await {
-            Ok(result) => result.map(Response::into_inner),
-            Err(_) => Err(Status::deadline_exceeded(format!(
-                "node {} did not answer within {timeout:?}",
-                self.address
-            ))),
+        let timeout = if self.suspect.load(Ordering::Acquire) {
+            timeout.min(PROBE_TIMEOUT)
+        } else {
+            timeout
         };
-        if let Err(status) = &result {
-            self.observe(status);
+        let result = match self.bounded(timeout, call).await {
+            Ok(answer) => answer.map(Response::into_inner),
+            Err(status) => Err(status),
+        };
+        match &result {
+            Err(status) if is_peer_failure(status) => self.set_offline(status.message()),
+            // It answered (a drive's own error is an answer too).
+            _ => self.suspect.store(false, Ordering::Release),
         }
         result
     }
@@ -172,16 +235,15 @@ async fn monitor(peer: std::sync::Weak<Peer>) {
         match p.hello().await {
             Ok(_) => {
                 backoff = Duration::from_millis(100);
-                if !p.online.swap(true, Ordering::AcqRel) {
-                    tracing::info!(peer = %p.address, "peer back online");
-                }
+                p.set_online();
             }
             Err(status) => {
-                if p.online.swap(false, Ordering::AcqRel) {
-                    tracing::warn!(peer = %p.address, error = %status.message(), "peer offline");
-                }
+                p.set_offline(status.message());
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,8 @@
 //! A register history check across nodes: clients on the four nodes write unique values
 //! to a few keys and read them concurrently; every read must return a value no older than
 //! the last write acknowledged before the read began, and never a value not yet written.
+//! The check is shared with the partition test (`cluster_partition`), whose failed writes
+//! count as writes that may or may not have taken effect.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -15,23 +17,32 @@ use crate::common::{get, mb, put};
 const KEYS: usize = 3;
 const OPS_PER_CLIENT: usize = 60;
 
+/// One operation of a history.
 #[derive(Debug, Clone)]
-enum Op {
-    Write { key: usize, value: String },
+pub enum Op {
+    /// A write of `value`; `acked` when the node answered success (a write that failed may
+    /// still have taken effect, between its start and its end).
+    Write {
+        key: usize,
+        value: String,
+        acked: bool,
+    },
+    /// A read that saw `value` (`None`: no such key).
     Read { key: usize, value: Option<String> },
 }
 
+/// An operation and when it ran, as its client saw it.
 #[derive(Debug, Clone)]
-struct Event {
-    op: Op,
-    start: Instant,
-    end: Instant,
-    client: usize,
+pub struct Event {
+    pub op: Op,
+    pub start: Instant,
+    pub end: Instant,
+    pub client: usize,
 }
 
 /// The bytes stored for a value: its name, then padding that varies in size so inline and
 /// erasure-coded objects both occur.
-fn body(value: &str, n: usize) -> Vec<u8> {
+pub fn body(value: &str, n: usize) -> Vec<u8> {
     let mut b = format!("{value}\n").into_bytes();
     b.extend(pattern(
         if n.is_multiple_of(3) { 300_000 } else { 100 },
@@ -40,17 +51,17 @@ fn body(value: &str, n: usize) -> Vec<u8> {
     b
 }
 
-fn name_of(data: &[u8]) -> String {
+pub fn name_of(data: &[u8]) -> String {
     let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
     String::from_utf8_lossy(&data[..end]).into_owned()
 }
 
-/// Checks every read against the writes (see the module doc).
-fn check(events: &[Event]) -> Result<usize, String> {
+/// Checks every read against the writes (see the module doc); the number of reads.
+pub fn check(events: &[Event]) -> Result<usize, String> {
     let writes: HashMap<(usize, String), &Event> = events
         .iter()
         .filter_map(|e| match &e.op {
-            Op::Write { key, value } => Some(((*key, value.clone()), e)),
+            Op::Write { key, value, .. } => Some(((*key, value.clone()), e)),
             Op::Read { .. } => None,
         })
         .collect();
@@ -64,6 +75,7 @@ fn check(events: &[Event]) -> Result<usize, String> {
         let acked: Vec<&&Event> = writes
             .iter()
             .filter(|((k, _), w)| k == key && w.end < r.start)
+            .filter(|(_, w)| matches!(w.op, Op::Write { acked: true, .. }))
             .map(|(_, w)| w)
             .collect();
         match value {
@@ -119,7 +131,11 @@ async fn cluster_register_history_is_never_stale() {
                     put(&mut c, "history", &name, &body(&value, i))
                         .await
                         .unwrap_or_else(|e| panic!("client {client} put: {e}"));
-                    Op::Write { key, value }
+                    Op::Write {
+                        key,
+                        value,
+                        acked: true,
+                    }
                 } else {
                     let value = match get(&mut c, "history", &name).await {
                         Ok(data) => Some(name_of(&data)),
@@ -157,6 +173,7 @@ fn the_history_check_catches_a_stale_read() {
     let w = |v: &str| Op::Write {
         key: 0,
         value: v.into(),
+        acked: true,
     };
     let r = |v: Option<&str>| Op::Read {
         key: 0,
@@ -171,4 +188,18 @@ fn the_history_check_catches_a_stale_read() {
     // Nothing after an acknowledged write; a value from the future.
     assert!(check(&[ev(w("a"), 0, 1), ev(r(None), 2, 3)]).is_err());
     assert!(check(&[ev(r(Some("a")), 0, 1), ev(w("a"), 2, 3)]).is_err());
+    // A write that failed may have taken effect, or not: reading it, or what it would have
+    // replaced, is fine; it makes no later read stale.
+    let failed = Op::Write {
+        key: 0,
+        value: "b".into(),
+        acked: false,
+    };
+    let before = [ev(w("a"), 0, 1), ev(failed.clone(), 2, 3)];
+    for seen in ["a", "b"] {
+        let mut h = before.to_vec();
+        h.push(ev(r(Some(seen)), 4, 5));
+        assert!(check(&h).is_ok(), "{seen}");
+    }
+    assert!(check(&[ev(failed, 0, 1), ev(r(None), 2, 3)]).is_ok());
 }
