@@ -170,13 +170,20 @@ async fn torn_metadata_files_read_as_no_object() {
     let body = data(1000);
     write(&set, "t", &body).await;
     let meta_file = |d: usize| dir.path().join(format!("d{d}/b/t/tessera.meta"));
+    // A crash leaves no listing summary beside a torn file: the summary is removed before
+    // the file changes and set again only once it is durable.
+    let tear = |d: usize, bytes: Vec<u8>| {
+        let object_dir = std::ffi::CString::new(format!("{}/d{d}/b/t", dir.path().display()));
+        let _ = crate::sys::remove_xattr(&object_dir.unwrap(), c"user.tessera");
+        std::fs::write(meta_file(d), bytes).unwrap();
+    };
     // One torn drive of four: the object still reads, from the three others.
-    std::fs::write(meta_file(0), b"").unwrap();
+    tear(0, Vec::new());
     assert_eq!(read(&set, "t", RangeSpec::Full).await.unwrap(), body);
     // All torn (empty, or zero-filled as some file systems leave them): no object at all,
     // neither to reads nor to listings, and the key takes a new write.
     for d in 1..4 {
-        std::fs::write(meta_file(d), vec![0u8; 4096 * (d % 2)]).unwrap();
+        tear(d, vec![0u8; 4096 * (d % 2)]);
     }
     assert!(matches!(
         set.head_object("b", "t").await,
