@@ -41,8 +41,10 @@ pub fn to_status(e: &ObjectError) -> Status {
     // The node's own faults are told in a fixed sentence: their details name drive paths,
     // which the node logs and no client sees.
     let message = match e {
-        ObjectError::ReadQuorum(_) => "too few drives answered to read this".to_string(),
-        ObjectError::WriteQuorum(_) => "too few drives accepted the write".to_string(),
+        ObjectError::ReadQuorum(_) => "read quorum not reached: too few drives answered".into(),
+        ObjectError::WriteQuorum(_) => {
+            "write quorum not reached: too few drives accepted the write".into()
+        }
         ObjectError::StorageFull(_) => "storage full".to_string(),
         ObjectError::Internal(_) => "internal error".to_string(),
         _ => e.to_string(),

@@ -46,11 +46,11 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         }
         ObjectError::ReadQuorum(_) => {
             tracing::warn!(error = %e, "S3 request failed");
-            Some("Too few drives answered to read this; try again later.")
+            Some("Read quorum not reached: too few drives answered; try again later.")
         }
         ObjectError::WriteQuorum(_) => {
             tracing::warn!(error = %e, "S3 request failed");
-            Some("Too few drives accepted the write; try again later.")
+            Some("Write quorum not reached: too few drives accepted the write; try again later.")
         }
         ObjectError::StorageFull(_) => {
             tracing::warn!(error = %e, "S3 request failed");
