@@ -1,0 +1,49 @@
+//! End-to-end tests: real `tessera` processes, drives in temp dirs, gRPC and the CLI.
+//! One test binary (one link) with a module per concern.
+
+mod common;
+
+mod attribute_bounds;
+mod bad_input;
+mod cli;
+
+// The cluster suite: `cluster` is the fixture, `cluster_*` the cases.
+mod cluster;
+mod cluster_faults;
+mod cluster_heal;
+mod cluster_history;
+mod cluster_partition;
+mod concurrency;
+mod connections;
+mod drive_faults;
+mod faults;
+mod format;
+mod fuse_ops;
+
+// The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
+mod fuse;
+mod fuse_interop;
+mod fuse_lifecycle;
+mod fuse_model;
+mod fuse_semantics;
+mod fuse_shell;
+mod listing;
+mod multipart;
+mod objects;
+
+// The S3 suite: `s3` is the fixture, `s3_*` the cases by concern.
+mod s3;
+mod s3_auth;
+mod s3_bad_input;
+mod s3_buckets;
+mod s3_conditional;
+mod s3_copy;
+mod s3_edge;
+mod s3_interop;
+mod s3_list;
+mod s3_multipart;
+mod s3_node_faults;
+mod s3_objects;
+mod s3_reads;
+mod s3_streaming;
+mod s3_tools;
