@@ -12,12 +12,3 @@ pub mod locks;
 pub mod peer;
 pub mod status;
 pub mod storage;
-
-use tessera_proto::auth::{Credentials, cluster_credentials};
-
-use crate::rpc::auth::Authenticator;
-
-/// The interceptor of the internode services: only the cluster key is accepted.
-pub fn authenticator(root: &Credentials) -> Authenticator {
-    Authenticator::new(cluster_credentials(root))
-}

@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod drive;
 pub mod erasure;
 pub mod internode;

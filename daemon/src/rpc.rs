@@ -4,7 +4,6 @@
 //! Streams: a PUT's data messages are read as an `AsyncRead` straight into the erasure
 //! encoder; a GET's chunks are sent as they are decoded. Nothing buffers a whole object.
 
-pub mod auth;
 mod convert;
 pub mod status;
 

@@ -23,6 +23,7 @@ use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
 
+use crate::auth::Authenticator;
 use crate::drive::local::purge_trash_every;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::slot::LocalSlot;
@@ -37,7 +38,6 @@ use crate::lock::lease::LeaseTable;
 use crate::lock::{LocalLocks, NamespaceLock};
 use crate::object::ObjectLayer;
 use crate::rpc::ObjectRpc;
-use crate::rpc::auth::Authenticator;
 use crate::s3::S3Config;
 use bootstrap::Formatted;
 use topology::Topology;
@@ -241,7 +241,7 @@ fn internode_routes(
 ) -> tonic::service::Routes {
     let hash = node.topology.hash(config.parity);
     let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
-    let auth = crate::internode::authenticator(&config.credentials);
+    let auth = crate::auth::internode(&config.credentials);
     tonic::service::Routes::new(
         auth.guard(
             StorageServiceServer::new(storage)
