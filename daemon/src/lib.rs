@@ -18,3 +18,4 @@ pub mod s3;
 pub mod server;
 pub mod sync;
 pub(crate) mod sys;
+pub mod traffic;

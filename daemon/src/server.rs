@@ -31,7 +31,7 @@ use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
 use crate::internode::locks::LockRpc;
 use crate::internode::peer::Peer;
-use crate::internode::storage::{StorageRpc, Traffic};
+use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
 use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
@@ -39,6 +39,7 @@ use crate::lock::{LocalLocks, NamespaceLock};
 use crate::object::ObjectLayer;
 use crate::rpc::ObjectRpc;
 use crate::s3::S3Config;
+use crate::traffic::Traffic;
 use bootstrap::Formatted;
 use topology::Topology;
 
