@@ -21,8 +21,8 @@ use tonic::{Request, Response, Status, Streaming};
 mod split;
 
 use self::split::split_batch;
-use super::status::{to_failure, to_status};
 use crate::drive::local::LocalDrive;
+use crate::drive::remote::status::{to_failure, to_status};
 use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions, WalkPage};
 use crate::traffic::Traffic;
 
