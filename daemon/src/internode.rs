@@ -1,23 +1,13 @@
-//! Node to node: the services a node offers its peers (`StorageService` over its local
-//! drives, `LockService` as one voter of the distributed locks), the connection to a peer
-//! with its online/offline state, and the one mapping of drive errors to gRPC statuses and
-//! back.
+//! Node to node, the serving half: the services a node offers its peers, `StorageService`
+//! over its local drives and `LockService` as one voter of the distributed locks. They are
+//! the front ends for peers, beside `rpc` and `s3`: they call `drive` and `lock`, and only
+//! `server` mounts them. The calling half is `peer` (with `drive::remote` and
+//! `lock::distributed` on top of it).
 //!
-//! Invariants: every internode call is signed with the cluster credentials (derived from
-//! the root credentials) and refused otherwise; every call a node makes to a peer has a
-//! deadline, and a peer that misses one is offline (its calls fail fast) until a probe
-//! with backoff reaches it again.
+//! Invariants: both services accept only calls signed with the cluster credentials
+//! (`server` puts them behind `auth::internode`); a peer reaches nothing but this node's
+//! drives (whose paths each drive checks itself) and its lease table (leases clamped, see
+//! `locks`).
 
 pub mod locks;
-pub mod peer;
-pub mod status;
 pub mod storage;
-
-use tessera_proto::auth::{Credentials, cluster_credentials};
-
-use crate::rpc::auth::Authenticator;
-
-/// The interceptor of the internode services: only the cluster key is accepted.
-pub fn authenticator(root: &Credentials) -> Authenticator {
-    Authenticator::new(cluster_credentials(root))
-}

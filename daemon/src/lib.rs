@@ -1,19 +1,26 @@
 //! The Tessera node: drives, erasure sets, the object layer, the gRPC services, the server
 //! and the `tessera` CLI client.
 //!
-//! Layers, lowest first; nothing imports upward: `drive` → `erasure` → `object` → `rpc`
-//! → `server`/`cli`. `layout` (sizing, placement) and `sync` (locks) serve all of them.
+//! Layers, lowest first; nothing imports upward: `drive` (and `lock`) → `erasure` →
+//! `object` → the front ends `rpc` (gRPC object API) and `s3`, beside them `internode` (the
+//! services for peers, over `drive` and `lock`) → `server`/`cli`. Below `drive` and `lock`:
+//! `peer` (the internode client, used by `drive::remote` and `lock::distributed`); below
+//! the front ends: `auth` (verification of every gRPC call) and `traffic`. `layout`
+//! (sizing, placement) and `sync` (locks) serve all of them.
 
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod drive;
 pub mod erasure;
 pub mod internode;
 pub mod layout;
 pub mod lock;
 pub mod object;
+pub mod peer;
 pub mod rpc;
 pub mod s3;
 pub mod server;
 pub mod sync;
 pub(crate) mod sys;
+pub mod traffic;

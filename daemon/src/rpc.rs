@@ -4,7 +4,6 @@
 //! Streams: a PUT's data messages are read as an `AsyncRead` straight into the erasure
 //! encoder; a GET's chunks are sent as they are decoded. Nothing buffers a whole object.
 
-pub mod auth;
 mod convert;
 pub mod status;
 
@@ -19,8 +18,8 @@ use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::erasure::{CompletePart, HealScan, RangeSpec};
-use crate::internode::storage::Traffic;
 use crate::object::{ListQuery, ObjectError, ObjectLayer, WriteCondition};
+use crate::traffic::Traffic;
 use convert::{attrs, object_info, timestamp};
 
 /// The service.

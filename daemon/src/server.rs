@@ -23,22 +23,23 @@ use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
 
+use crate::auth::Authenticator;
 use crate::drive::local::purge_trash_every;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
 use crate::internode::locks::LockRpc;
-use crate::internode::peer::Peer;
-use crate::internode::storage::{StorageRpc, Traffic};
+use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
 use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
 use crate::lock::{LocalLocks, NamespaceLock};
 use crate::object::ObjectLayer;
+use crate::peer::Peer;
 use crate::rpc::ObjectRpc;
-use crate::rpc::auth::Authenticator;
 use crate::s3::S3Config;
+use crate::traffic::Traffic;
 use bootstrap::Formatted;
 use topology::Topology;
 
@@ -241,7 +242,7 @@ fn internode_routes(
 ) -> tonic::service::Routes {
     let hash = node.topology.hash(config.parity);
     let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
-    let auth = crate::internode::authenticator(&config.credentials);
+    let auth = crate::auth::internode(&config.credentials);
     tonic::service::Routes::new(
         auth.guard(
             StorageServiceServer::new(storage)

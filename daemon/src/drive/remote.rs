@@ -3,12 +3,12 @@
 //! over its bulk channel with a deadline per message.
 //!
 //! Invariants: every call, and every wait of a stream, fails fast with `Offline` while
-//! the peer is offline or as soon as it goes offline (see `internode::peer`); a peer's
-//! drive errors come back as the same `DriveError` kinds (see `internode::status`); a
-//! writer dropped before `finish` resets its stream, so the peer never keeps the file as
-//! complete.
+//! the peer is offline or as soon as it goes offline (see `crate::peer`); a peer's drive
+//! errors come back as the same `DriveError` kinds (see `status`); a writer dropped before
+//! `finish` resets its stream, so the peer never keeps the file as complete.
 
 mod batch;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -19,11 +19,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
+use self::status::from_status;
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkOptions, WalkPage,
 };
-use crate::internode::peer::{CALL_TIMEOUT, Peer, STREAM_TIMEOUT};
-use crate::internode::status::from_status;
+use crate::peer::{CALL_TIMEOUT, Peer, STREAM_TIMEOUT};
 
 /// Messages of a file upload buffered ahead of the network.
 const WRITE_QUEUE: usize = 4;

@@ -5,12 +5,13 @@
 //! A batched call (`…Of`) runs its drives that are online in one batch and any other on
 //! its own (`split`), so one offline drive of this node fails alone.
 //!
-//! Also counts the shard bytes peers send and fetch (for the benchmark's internode figure).
+//! Also counts the shard bytes peers send and fetch in a [`Traffic`] (for the benchmark's
+//! internode figure).
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use futures::Stream;
 use tessera_proto::internode as pb;
@@ -20,21 +21,13 @@ use tonic::{Request, Response, Status, Streaming};
 mod split;
 
 use self::split::split_batch;
-use super::status::{to_failure, to_status};
 use crate::drive::local::LocalDrive;
+use crate::drive::remote::status::{to_failure, to_status};
 use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions, WalkPage};
+use crate::traffic::Traffic;
 
 /// Largest piece of a file sent in one message.
 const READ_CHUNK: u64 = 256 << 10;
-
-/// Bytes moved through this node's StorageService.
-#[derive(Debug, Default)]
-pub struct Traffic {
-    /// File and metadata bytes peers wrote to this node's drives.
-    pub received: AtomicU64,
-    /// File bytes peers read from this node's drives.
-    pub sent: AtomicU64,
-}
 
 /// The service over a node's local drives.
 pub struct StorageRpc {

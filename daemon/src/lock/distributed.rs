@@ -21,7 +21,7 @@ use tessera_proto::internode as pb;
 
 use super::lease::LeaseTable;
 use super::{LeaseValidity, LockError, LockGuard, LockMode, NamespaceLock};
-use crate::internode::peer::{PROBE_TIMEOUT, Peer};
+use crate::peer::{PROBE_TIMEOUT, Peer};
 
 /// One voter: this node's table, or a peer.
 #[derive(Clone)]

@@ -26,7 +26,7 @@ use super::bootstrap::{
 };
 use super::topology::Topology;
 use crate::drive::Drive;
-use crate::internode::peer::Peer;
+use crate::peer::Peer;
 
 /// How often the wait retries.
 const RETRY: Duration = Duration::from_millis(500);

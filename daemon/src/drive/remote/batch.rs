@@ -15,11 +15,11 @@ use tessera_proto::internode as pb;
 use tonic::{Code, Status};
 
 use super::RemoteDrive;
+use super::status::{from_failure, from_status};
 use crate::drive::{
     BATCHED_WALK_LIMIT, Drive, DriveError, Target, WalkEntry, WalkMeta, WalkOptions, WalkPage,
 };
-use crate::internode::peer::{CALL_TIMEOUT, Peer};
-use crate::internode::status::{from_failure, from_status};
+use crate::peer::{CALL_TIMEOUT, Peer};
 
 impl RemoteDrive {
     /// [`Drive::read_all`] of `path` on several drives of one peer, in one call.

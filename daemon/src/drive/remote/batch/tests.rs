@@ -16,8 +16,8 @@ use tonic::server::NamedService;
 
 use super::*;
 use crate::drive::local::LocalDrive;
-use crate::internode::peer::Peer;
 use crate::internode::storage::StorageRpc;
+use crate::peer::Peer;
 
 /// A storage service that does not know the batched calls (`…Of`), as a peer from before
 /// them: they end `Unimplemented`, as tonic answers an unknown method.

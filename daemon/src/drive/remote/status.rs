@@ -1,16 +1,15 @@
 //! Drive errors across the wire: a [`DriveError`] becomes a gRPC status carrying its kind
 //! in the `x-tessera-drive-error` metadata, and the calling node rebuilds the same kind, so
 //! quorum logic sees a remote drive exactly as a local one. Transport failures and missed
-//! deadlines become `Offline`.
+//! deadlines become `Offline`. Both sides use it: the `StorageService` (`internode::storage`)
+//! to answer, the remote drive to read the answer.
 
 use tessera_proto::internode as pb;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
 use crate::drive::DriveError;
-
-/// Metadata key naming the error kind.
-const KIND: &str = "x-tessera-drive-error";
+use crate::peer::DRIVE_ERROR_KEY as KIND;
 
 /// The status code and kind name of `e`.
 fn kind_of(e: &DriveError) -> (Code, &'static str) {
@@ -90,19 +89,10 @@ fn from_kind(kind: Option<&str>, message: &str, volume: &str, path: &str) -> Opt
     })
 }
 
-/// True when a status says the peer itself failed (not the drive operation): the peer is
-/// then marked offline.
-pub fn is_peer_failure(status: &Status) -> bool {
-    status.metadata().get(KIND).is_none()
-        && matches!(
-            status.code(),
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
-        )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peer::is_peer_failure;
 
     fn every_kind() -> Vec<DriveError> {
         vec![

@@ -1,15 +1,20 @@
-//! A connection to one peer node: a channel for small control calls (metadata, locks,
-//! probes) and another for bulk shard streams, so a large transfer never delays a lock or
-//! a metadata call; and the peer's online state.
+//! The internode client: a connection to one peer node, with a channel for small control
+//! calls (metadata, locks, probes) and another for bulk shard streams, so a large transfer
+//! never delays a lock or a metadata call; the deadlines of those calls; and the peer's
+//! online state. `drive::remote` (a peer's drives) and `lock::distributed` (a peer's lock
+//! vote) call peers through it; it imports nothing else of the node.
 //!
-//! Invariants: a peer that fails a call for a reason of its own (refused connection,
+//! Invariants: every call is signed with the cluster credentials (derived from the root
+//! credentials; the peer's services refuse any other). A peer that fails a call for a reason of its own (refused connection,
 //! missed deadline) is offline at once: every call to it fails fast, and so do the calls
 //! and streams already waiting on it (none waits out its own deadline on a peer known to
 //! be gone), until the monitor task reaches it again (probes with backoff). While online
 //! it is probed every [`PROBE_INTERVAL`], so a hung or cut-off peer is noticed within
 //! `PROBE_INTERVAL + PROBE_TIMEOUT` even when idle. A peer back from offline is *suspect*
 //! until one call succeeds: its calls get the short [`PROBE_TIMEOUT`], so a peer that
-//! answers probes but not calls (a flaky link) costs each request at most that.
+//! answers probes but not calls (a flaky link) costs each request at most that. A drive's
+//! own error (a status carrying [`DRIVE_ERROR_KEY`]) is an answer, never a failure of the
+//! peer.
 //!
 //! Tested in `peer/tests.rs` against a peer that never answers and one that answers only
 //! probes; end to end by the partition test (`cluster_partition`).
@@ -25,9 +30,7 @@ use tessera_proto::internode::lock_service_client::LockServiceClient;
 use tessera_proto::internode::storage_service_client::StorageServiceClient;
 use tessera_proto::internode::{HelloRequest, HelloResponse};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Response, Status};
-
-use super::status::is_peer_failure;
+use tonic::{Code, Response, Status};
 
 /// Deadline of a control call (metadata reads and writes, renames, walks).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,6 +42,10 @@ pub const STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest wait between probes of an offline peer.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Metadata key of a status that carries a drive's own error (`drive::remote::status`
+/// writes it): the peer answered, so such a status never makes it offline.
+pub const DRIVE_ERROR_KEY: &str = "x-tessera-drive-error";
 
 /// A signed StorageService client.
 pub type StorageClient = StorageServiceClient<Signed<Channel>>;
@@ -215,6 +222,16 @@ impl Peer {
             Err(_) => Err(Status::deadline_exceeded("no answer to hello")),
         }
     }
+}
+
+/// True when a status says the peer itself failed (not the drive operation): the peer is
+/// then marked offline.
+pub fn is_peer_failure(status: &Status) -> bool {
+    status.metadata().get(DRIVE_ERROR_KEY).is_none()
+        && matches!(
+            status.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+        )
 }
 
 /// Probes the peer while it lives: every [`PROBE_INTERVAL`] when online, with a growing

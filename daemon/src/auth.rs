@@ -1,15 +1,20 @@
-//! The layer that authenticates every gRPC call (see `tessera_proto::auth`): it wraps a
-//! service below the router, where the call's method path is known, reads the call's
-//! first message (see `tessera_proto::first_message`), and answers a call whose signature
-//! does not hold for that method and message with `UNAUTHENTICATED` before the service
-//! sees it. An unknown access key or a stale date is refused before the body is read.
+//! Verification of every gRPC call (signing is `tessera_proto::client::Signed`, the rules
+//! `tessera_proto::auth`): the one check below the object service (`rpc`) and the internode
+//! services, which each put their services behind an [`Authenticator`].
+//!
+//! The layer wraps a service below the router, where the call's method path is known, reads
+//! the call's first message (see `tessera_proto::first_message`), and answers a call whose
+//! signature does not hold for that method and message with `UNAUTHENTICATED` before the
+//! service sees it. An unknown access key or a stale date is refused before the body is read.
+//! The internode services accept only the cluster key ([`internode`]), derived from the root
+//! credentials.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use tessera_proto::auth::{
-    ACCESS_KEY, AuthFailure, Credentials, DATE, SIGNATURE, precheck, verify,
+    ACCESS_KEY, AuthFailure, Credentials, DATE, SIGNATURE, cluster_credentials, precheck, verify,
 };
 use tessera_proto::client::MAX_MESSAGE_SIZE;
 use tessera_proto::first_message::FirstMessage;
@@ -22,6 +27,11 @@ use tonic::server::NamedService;
 #[derive(Clone)]
 pub struct Authenticator {
     creds: Arc<Credentials>,
+}
+
+/// The authenticator of the internode services: only the cluster key is accepted.
+pub fn internode(root: &Credentials) -> Authenticator {
+    Authenticator::new(cluster_credentials(root))
 }
 
 /// A call's signature entries.
