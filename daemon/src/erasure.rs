@@ -27,7 +27,6 @@ mod multipart;
 mod object;
 mod quorum;
 mod set;
-mod summary;
 #[cfg(test)]
 mod tests;
 mod update;

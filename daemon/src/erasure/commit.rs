@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::ErasureError;
 use super::condition::WriteCondition;
 use super::meta::ObjectMeta;
-use super::object::lock_name;
+use super::set::lock_name;
 use super::set::{ErasureSet, meta_path, tmp_path};
 use crate::drive::{DriveError, META_VOLUME, OBJECT_META_FILE, Target, join, object_dir};
 use crate::lock::{LockGuard, LockMode};

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::codec::{CHECKSUM_LEN, verify_frame};
-use super::heal::HealHint;
+use super::heal::queue::HealHint;
 use super::{Codec, ErasureError, ObjectMeta};
 use crate::drive::{Drive, FileReader};
 

@@ -11,12 +11,6 @@ use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::{Drive, DriveError};
 
-/// The drives of a batch of [`ErasureSet::each_batched`], without their indices (for the
-/// calls that need only the drives).
-pub(super) fn drives_of<D>(batch: Vec<(usize, D)>) -> Vec<D> {
-    batch.into_iter().map(|(_, d)| d).collect()
-}
-
 impl ErasureSet {
     /// Like [`Self::each`], but in batches: the local drives answer together from one call
     /// of `local`, and the drives of one peer from one call of `remote` (each given its

@@ -19,7 +19,7 @@
 //! Tested by `heal/tests.rs` (missing drives, corrupt shards, multipart, inline, deletes
 //! while a drive was away, heal on read, the queue and offline drives).
 
-mod queue;
+pub(super) mod queue;
 mod rebuild;
 mod scan;
 mod scanner;
@@ -28,30 +28,17 @@ mod tests;
 mod verify;
 mod worker;
 
-use std::sync::Arc;
-
 use super::ErasureError;
 use super::meta::ObjectMeta;
-use super::object::lock_name;
-use super::set::{ErasureSet, Resolved, meta_path};
+use super::set::{ErasureSet, Resolved, lock_name, meta_path};
 use crate::drive::{DriveError, join, object_dir};
 use crate::lock::LockMode;
 
-pub use queue::HEAL_QUEUE_CAPACITY;
-pub(crate) use queue::HealQueue;
+pub(crate) use queue::HealHint;
+pub use queue::{HEAL_QUEUE_CAPACITY, HealScan};
 pub use scan::HealSummary;
 pub use scanner::ScannerConfig;
 pub use worker::{HealerConfig, HealerHandle};
-
-/// How thoroughly a heal checks the shard files of drives that hold the agreed version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum HealScan {
-    /// Each part's file is there, long enough, and its last frame passes its checksum.
-    #[default]
-    Normal,
-    /// Every frame of every shard file passes its checksum (reads all shards).
-    Deep,
-}
 
 /// What a heal of one object did. Drives are named by their index in the set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,30 +57,6 @@ impl HealOutcome {
     /// Every drive now holds what the quorum says (nothing offline, nothing failed).
     pub fn is_complete(&self) -> bool {
         self.offline.is_empty() && self.failed.is_empty()
-    }
-}
-
-/// A request to heal one object, handed to a reader so a lost shard queues a heal.
-pub(crate) struct HealHint {
-    queue: Arc<HealQueue>,
-    bucket: String,
-    key: String,
-}
-
-impl HealHint {
-    /// Queues a deep heal of the object (never waits for the heal itself).
-    pub async fn fire(self) {
-        if self
-            .queue
-            .push(&self.bucket, &self.key, HealScan::Deep)
-            .await
-        {
-            tracing::info!(
-                bucket = self.bucket,
-                key = self.key,
-                "lost shard: heal queued"
-            );
-        }
     }
 }
 
@@ -171,11 +134,7 @@ impl ErasureSet {
 
     /// A hint that queues a deep heal of `bucket/key` when a read loses a shard.
     pub(super) fn heal_hint(&self, bucket: &str, key: &str) -> HealHint {
-        HealHint {
-            queue: self.heal_queue.clone(),
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-        }
+        HealHint::new(self.heal_queue.clone(), bucket, key)
     }
 
     /// Every drive of the set reports itself online.

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::ErasureError;
-use super::fanout::drives_of;
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::set::ErasureSet;
+use super::set::drives_of;
 use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::{WalkEntry, WalkOptions, WalkPage};

@@ -4,7 +4,8 @@
 //! The messages are protobuf with explicit tags: fields are only ever added (new tags), so a
 //! newer node reads an older file; a breaking change bumps the container version.
 //! Invariant: the drives of a set agree on an object version when their `version_id`s are
-//! equal; only `shard_index` (and the inline frame) differ from drive to drive.
+//! equal; only `shard_index` (and the inline frame) differ from drive to drive. Its
+//! compact listing form is `summary`.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,8 @@ use bytes::Bytes;
 use prost::Message;
 
 use crate::drive::{WalkMeta, metafile};
+
+pub(crate) mod summary;
 
 /// Erasure geometry of an object, as seen by one drive.
 #[derive(Clone, PartialEq, Message)]
@@ -90,7 +93,7 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Encodes this metadata and the drive's inline frame into a `tessera.meta` file.
     pub fn to_file(&self, inline: &[u8]) -> Bytes {
-        let summary = super::summary::encode(self).unwrap_or_default();
+        let summary = summary::encode(self).unwrap_or_default();
         metafile::encode(&self.encode_to_vec(), &summary, inline)
     }
 
@@ -100,12 +103,12 @@ impl ObjectMeta {
     }
 
     /// Decodes what a walk found of an object: its header, or its listing summary, whose
-    /// [listing view](super::summary::listing_view) has no erasure geometry or data
+    /// [listing view](summary::listing_view) has no erasure geometry or data
     /// directory (a listing needs neither).
     pub fn from_walk(found: &WalkMeta) -> Result<Self, String> {
         match found {
             WalkMeta::Header(header) => Self::from_header(header),
-            WalkMeta::Summary(summary) => super::summary::decode(summary),
+            WalkMeta::Summary(summary) => summary::decode(summary),
         }
     }
 

@@ -6,8 +6,8 @@
 
 use bytes::Bytes;
 
-use super::fanout::drives_of;
 use super::meta::ObjectMeta;
+use super::set::drives_of;
 use super::set::{ErasureSet, clone_error, meta_path};
 use crate::drive::local::LocalDrive;
 use crate::drive::remote::RemoteDrive;

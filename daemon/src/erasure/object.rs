@@ -14,7 +14,7 @@ use super::decode::ObjectReader;
 use super::encode::{ShardWriters, encode_stream, read_block};
 use super::heal::HealScan;
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
-use super::set::{ErasureSet, meta_path, tmp_path};
+use super::set::{ErasureSet, lock_name, meta_path, tmp_path};
 use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, ErasureError, INLINE_LIMIT, now_ns};
 use crate::drive::{DriveError, META_VOLUME, RESERVED_PREFIX, Target, join, object_dir};
 use crate::lock::{LockGuard, LockMode};
@@ -55,11 +55,6 @@ impl RangeSpec {
             _ => None,
         }
     }
-}
-
-/// The lock an object's reads and writes take.
-pub(super) fn lock_name(bucket: &str, key: &str) -> String {
-    format!("{bucket}/{key}")
 }
 
 /// A new data directory name (reserved: keys cannot name it).

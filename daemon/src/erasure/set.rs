@@ -9,8 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::decode::Sources;
-use super::fanout::drives_of;
-use super::heal::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
+use super::heal::queue::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict, write_lost};
 use super::{Codec, ErasureError};
@@ -420,6 +419,17 @@ impl ErasureSet {
             detail: first_error(&results),
         })
     }
+}
+
+/// The lock an object's reads and writes take.
+pub(super) fn lock_name(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+/// The drives of a batch of [`ErasureSet::each_batched`], without their indices (for the
+/// calls that need only the drives).
+pub(super) fn drives_of<D>(batch: Vec<(usize, D)>) -> Vec<D> {
+    batch.into_iter().map(|(_, d)| d).collect()
 }
 
 pub(super) fn read_quorum(bucket: &str, key: &str, detail: &str) -> ErasureError {

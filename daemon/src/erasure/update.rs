@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use super::ErasureError;
 use super::meta::ObjectMeta;
-use super::object::lock_name;
+use super::set::lock_name;
 use super::set::{ErasureSet, meta_path};
 use crate::drive::{DriveError, Target};
 use crate::lock::LockMode;

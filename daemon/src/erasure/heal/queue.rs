@@ -1,6 +1,7 @@
 //! The heal queue of one set (MinIO's "MRF", most-recently-failed): objects a commit
 //! reached with quorum but not on every drive, and objects a read found damaged, wait here
-//! for the set's healer.
+//! for the set's healer; what a queued heal checks ([`HealScan`]) and the hint a reader
+//! fires when it loses a shard ([`HealHint`]).
 //!
 //! Invariants: an object is queued at most once (a second push only raises its scan to
 //! `Deep` when asked); the queue never holds more than its capacity, and a push into a full
@@ -10,14 +11,56 @@
 //! Tested by the unit tests below and by the healer tests in `heal/tests.rs`.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::sync::Mutex;
 use tokio::sync::Notify;
 
-use super::HealScan;
-
 /// Entries a set's heal queue holds at most.
 pub const HEAL_QUEUE_CAPACITY: usize = 100_000;
+
+/// How thoroughly a heal checks the shard files of drives that hold the agreed version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum HealScan {
+    /// Each part's file is there, long enough, and its last frame passes its checksum.
+    #[default]
+    Normal,
+    /// Every frame of every shard file passes its checksum (reads all shards).
+    Deep,
+}
+
+/// A request to heal one object, handed to a reader so a lost shard queues a heal.
+pub(crate) struct HealHint {
+    queue: Arc<HealQueue>,
+    bucket: String,
+    key: String,
+}
+
+impl HealHint {
+    /// A hint that queues `bucket/key` on `queue`.
+    pub(crate) fn new(queue: Arc<HealQueue>, bucket: &str, key: &str) -> Self {
+        Self {
+            queue,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        }
+    }
+
+    /// Queues a deep heal of the object (never waits for the heal itself).
+    pub async fn fire(self) {
+        if self
+            .queue
+            .push(&self.bucket, &self.key, HealScan::Deep)
+            .await
+        {
+            tracing::info!(
+                bucket = self.bucket,
+                key = self.key,
+                "lost shard: heal queued"
+            );
+        }
+    }
+}
 
 /// One object waiting for a heal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,6 @@ use tokio::sync::watch;
 
 use super::HealScan;
 use super::queue::HEAL_QUEUE_CAPACITY;
-use super::worker::unless_stopped;
 use crate::drive::{DriveError, WalkOptions, WalkPage};
 use crate::erasure::meta::ObjectMeta;
 use crate::erasure::set::ErasureSet;
@@ -172,6 +171,21 @@ pub(super) fn suspects(pages: &[Result<WalkPage, DriveError>]) -> Option<Scanned
         .map(|(name, _)| name.to_string())
         .collect();
     Some(Scanned { suspects, cutoff })
+}
+
+/// Runs `fut` to its end; false (at once) when `stop` says to stop (the healer's and the
+/// scanner's one way to wait).
+pub(super) async fn unless_stopped(
+    stop: &mut watch::Receiver<bool>,
+    fut: impl Future<Output = ()>,
+) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = stop.changed() => false,
+        () = fut => true,
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::scanner::{Scanner, ScannerConfig};
+use super::scanner::{Scanner, ScannerConfig, unless_stopped};
 use crate::erasure::set::ErasureSet;
 
 /// How the healer paces itself.
@@ -84,21 +84,6 @@ impl HealerHandle {
         for task in self.tasks {
             let _ = task.await;
         }
-    }
-}
-
-/// Runs `fut` to its end; false (at once) when `stop` says to stop (the healer's and the
-/// scanner's one way to wait).
-pub(super) async fn unless_stopped(
-    stop: &mut watch::Receiver<bool>,
-    fut: impl Future<Output = ()>,
-) -> bool {
-    if *stop.borrow() {
-        return false;
-    }
-    tokio::select! {
-        _ = stop.changed() => false,
-        () = fut => true,
     }
 }
 

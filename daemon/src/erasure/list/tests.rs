@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::*;
 use crate::drive::WalkMeta;
-use crate::erasure::summary::listing_view;
+use crate::erasure::meta::summary::listing_view;
 use crate::erasure::tests::{set, write};
 use crate::erasure::{INLINE_LIMIT, MetadataUpdate, ObjectAttrs, WriteCondition};
 

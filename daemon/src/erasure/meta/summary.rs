@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use bytes::{Buf, BufMut};
 use prost::encoding::{decode_varint, encode_varint};
 
-use super::meta::{ObjectMeta, PartMeta};
+use super::{ObjectMeta, PartMeta};
 use crate::drive::metafile::SUMMARY_MAX;
 
 const FORMAT: u8 = 1;
