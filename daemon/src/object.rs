@@ -21,8 +21,12 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::io::AsyncRead;
 
-pub use crate::erasure::{ETagMatch, WriteCondition};
-use crate::erasure::{ErasureError, ErasureSet, ObjectAttrs, ObjectMeta, ObjectReader, RangeSpec};
+// The object vocabulary of the layer's API, defined where the erasure sets use it: the
+// front ends name it through this module only.
+pub use crate::erasure::{
+    CompletePart, ETagMatch, HealScan, MetadataUpdate, ObjectAttrs, RangeSpec, WriteCondition,
+};
+use crate::erasure::{ErasureError, ErasureSet, ObjectMeta, ObjectReader};
 use crate::layout::Placement;
 
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};

@@ -17,8 +17,9 @@ use tessera_proto::object as pb;
 use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::erasure::{CompletePart, HealScan, RangeSpec};
-use crate::object::{ListQuery, ObjectError, ObjectLayer, WriteCondition};
+use crate::object::{
+    CompletePart, HealScan, ListQuery, ObjectError, ObjectLayer, RangeSpec, WriteCondition,
+};
 use crate::traffic::Traffic;
 use convert::{attrs, object_info, timestamp};
 

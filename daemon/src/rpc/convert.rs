@@ -2,8 +2,7 @@
 
 use tessera_proto::object as pb;
 
-use crate::erasure::{MetadataUpdate, ObjectAttrs};
-use crate::object::{ClusterInfo, DriveState, ObjectInfo};
+use crate::object::{ClusterInfo, DriveState, MetadataUpdate, ObjectAttrs, ObjectInfo};
 
 /// A timestamp from nanoseconds since the Unix epoch.
 pub fn timestamp(ns: i64) -> pb::Timestamp {

@@ -8,8 +8,7 @@ use s3s::dto::{ETag, ETagCondition, Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode};
 
 use super::error::s3_err;
-use crate::erasure::{ObjectAttrs, RangeSpec};
-use crate::object::{ETagMatch, ObjectInfo, WriteCondition};
+use crate::object::{ETagMatch, ObjectAttrs, ObjectInfo, RangeSpec, WriteCondition};
 
 /// Stored header names (lowercase).
 pub const CACHE_CONTROL: &str = "cache-control";

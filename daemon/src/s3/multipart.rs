@@ -9,8 +9,7 @@ use super::bucket::owner;
 use super::convert::{Conditions, etag, etag_value, timestamp, write_condition, write_headers};
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
-use crate::erasure::{CompletePart, RangeSpec};
-use crate::object::{ObjectLayer, body_reader};
+use crate::object::{CompletePart, ObjectLayer, RangeSpec, body_reader};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)

@@ -7,8 +7,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
 use super::error::{s3_err, to_s3};
-use crate::erasure::{ObjectAttrs, RangeSpec};
-use crate::object::{ObjectError, ObjectInfo, ObjectLayer};
+use crate::object::{ObjectAttrs, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
 
 /// Largest object a single PUT may carry (as S3).
 const MAX_PUT_SIZE: i64 = 5 << 40;

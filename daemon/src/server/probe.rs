@@ -22,8 +22,7 @@ use crate::drive::format::{Format, write_format};
 use crate::drive::local::LocalDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, META_VOLUME, TMP_DIR, TRASH_DIR};
-use crate::erasure::HealScan;
-use crate::object::ObjectLayer;
+use crate::object::{HealScan, ObjectLayer};
 
 /// How often an offline drive is probed.
 pub(super) const PROBE_EVERY: Duration = Duration::from_secs(3);
