@@ -4,10 +4,8 @@
 //! `x-tessera-error` name where one gRPC code covers several errors.
 
 use fuser::Errno;
+use tessera_proto::ERROR_NAME;
 use tonic::{Code, Status};
-
-/// Metadata key the server uses to name its error.
-const ERROR_NAME: &str = "x-tessera-error";
 
 /// Why a filesystem operation failed.
 #[derive(Debug, thiserror::Error)]
