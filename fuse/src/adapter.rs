@@ -1,6 +1,7 @@
 //! The `fuser::Filesystem` implementation: each kernel request becomes a task on the tokio
 //! runtime running one [`Inner`] operation, whose result is the reply (errors through
-//! [`FsError::errno`], the one errno mapping). No logic lives here.
+//! [`FsError::errno`](crate::fs::error::FsError::errno), the one errno mapping). No logic
+//! lives here; this module and its children are the only ones that know fuser.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -14,12 +15,15 @@ use fuser::{
     WriteFlags,
 };
 
-use crate::attr::{Attr, Kind};
-use crate::error::FsResult;
-use crate::file::ReadRequest;
-use crate::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
+use crate::fs::attr::{Attr, Kind};
+use crate::fs::error::FsResult;
+use crate::fs::file::ReadRequest;
+use crate::fs::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
 
+mod reply;
 mod task;
+
+use reply::file_attr;
 
 /// The mounted filesystem.
 pub struct TesseraFs {
@@ -75,7 +79,7 @@ impl fuser::Filesystem for TesseraFs {
             "getattr",
             move |inner| async move { inner.getattr(ino.0).await },
             move |r| match r {
-                Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
+                Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino.0)),
                 Err(e) => reply.error(e),
             },
         );
@@ -108,11 +112,11 @@ impl fuser::Filesystem for TesseraFs {
             uid,
             gid,
             size,
-            mtime: mtime.map(crate::attr::time_or_now),
+            mtime: mtime.map(reply::time_or_now),
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
         self.run("setattr", op, move |r| match r {
-            Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
+            Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino.0)),
             Err(e) => reply.error(e),
         });
     }
@@ -264,7 +268,7 @@ impl fuser::Filesystem for TesseraFs {
             Ok(data) => reply.data(&data),
             Err(e) => {
                 tracing::debug!(op = "read", "{e}");
-                reply.error(e.errno());
+                reply.error(reply::errno(e.errno()));
             }
         });
         let request = ReadRequest {
@@ -461,7 +465,7 @@ impl fuser::Filesystem for TesseraFs {
             move |r| match r {
                 Ok((ino, fh, attr)) => reply.created(
                     &ttl,
-                    &attr.file_attr(ino),
+                    &file_attr(&attr, ino),
                     Generation(0),
                     FileHandle(fh),
                     FopenFlags::empty(),

@@ -3,12 +3,12 @@
 
 use std::os::unix::fs::FileExt;
 
-use fuser::Errno;
+use crate::fs::error::Errno;
 
 use super::upload::Upload;
 use super::{Body, FileState, OpenFile};
-use crate::error::{FsError, FsResult};
-use crate::namespace::Inner;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::namespace::Inner;
 
 impl Inner {
     /// Writes `data` at `offset` (at the end for `O_APPEND`).

@@ -6,16 +6,15 @@
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 
+use crate::fs::error::Errno;
 use bytes::{Bytes, BytesMut};
-use fuser::Errno;
-use tessera_proto::object::ObjectInfo;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::{Body, FileState, OpenFile};
-use crate::attr::Attr;
-use crate::error::{FsError, FsResult};
-use crate::namespace::Inner;
+use crate::api::{ObjectInfo, UploadTask};
+use crate::fs::attr::Attr;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::namespace::Inner;
 
 /// Size of the data messages of a streamed upload.
 pub(super) const UPLOAD_CHUNK: usize = 1 << 20;
@@ -37,7 +36,7 @@ pub(super) type Sent = (ObjectInfo, HashMap<String, String>);
 /// A PutObject in progress.
 pub(super) struct Put {
     pub(super) tx: mpsc::Sender<Option<Bytes>>,
-    pub(super) task: JoinHandle<FsResult<ObjectInfo>>,
+    pub(super) task: UploadTask,
     /// The metadata it was started with.
     pub(super) metadata: HashMap<String, String>,
 }
@@ -80,7 +79,7 @@ impl Upload {
             put.tx.send(Some(self.buf.split().freeze())).await
         };
         drop(put.tx);
-        let info = crate::remote::finish(put.task).await?;
+        let info = crate::api::finish(put.task).await?;
         sent.map_err(|_| ended_early())?;
         Ok((info, put.metadata))
     }
@@ -91,7 +90,7 @@ impl Upload {
         let put = self.put?;
         let _ = put.tx.send(None).await;
         drop(put.tx);
-        crate::remote::finish(put.task).await.err()
+        crate::api::finish(put.task).await.err().map(FsError::from)
     }
 }
 
@@ -198,12 +197,12 @@ impl Inner {
         } else {
             drop(tx);
         }
-        match crate::remote::finish(task).await {
+        match crate::api::finish(task).await {
             Ok(info) => {
                 s.dirty = false;
                 self.uploaded(ino, info, &metadata).await
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 

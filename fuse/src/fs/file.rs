@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
+use crate::fs::error::Errno;
 use bytes::Bytes;
-use fuser::Errno;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::attr::Attr;
-use crate::error::{FsError, FsResult};
-use crate::namespace::Inner;
-use crate::read::Reader;
+use crate::fs::attr::Attr;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::namespace::Inner;
+use crate::fs::read::Reader;
 
 mod upload;
 mod write;
@@ -136,7 +136,7 @@ impl Inner {
             self.set_attr(ino, &path, attr.clone());
             attr
         };
-        if attr.kind == crate::attr::Kind::Dir {
+        if attr.kind == crate::fs::attr::Kind::Dir {
             return Err(FsError::posix(Errno::EISDIR, "a directory"));
         }
         let file = self.attach(ino, attr.size, false);
@@ -165,7 +165,10 @@ impl Inner {
         if self.settings.read_only {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
-        let path = crate::inode::join(&self.path_of(parent)?, crate::namespace::name_str(name)?);
+        let path = crate::fs::inode::join(
+            &self.path_of(parent)?,
+            crate::fs::namespace::name_str(name)?,
+        );
         self.key_of(&path)?;
         let ino = {
             let mut t = self.inodes();
@@ -323,7 +326,7 @@ impl Inner {
         let (bucket, key) = self.key_of(&self.path_of(handle.ino)?)?;
         let mut reader = handle.reader.lock().await;
         reader
-            .read(&self.remote, &bucket, &key, offset, size, file_size)
+            .read(&*self.remote, &bucket, &key, offset, size, file_size)
             .await
     }
 }

@@ -12,15 +12,15 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::fs::error::Errno;
 use bytes::Bytes;
-use fuser::Errno;
 
-use crate::attr::{Attr, Defaults, Kind, time_of};
-use crate::dir::DirStream;
-use crate::error::{FsError, FsResult};
-use crate::file::{Handle, OpenFile};
-use crate::inode::{Inodes, join};
-use crate::remote::Remote;
+use crate::api::ObjectApi;
+use crate::fs::attr::{Attr, Defaults, Kind, time_of};
+use crate::fs::dir::DirStream;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::file::{Handle, OpenFile};
+use crate::fs::inode::{Inodes, join};
 
 mod rename;
 
@@ -71,7 +71,7 @@ pub enum Place {
 /// State shared by every operation.
 pub struct Inner {
     /// The cluster.
-    pub remote: Remote,
+    pub remote: Arc<dyn ObjectApi>,
     /// Flags.
     pub settings: Settings,
     pub(crate) inodes: Mutex<Inodes>,
@@ -101,7 +101,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Inner {
     /// The state of a fresh mount.
-    pub fn new(remote: Remote, settings: Settings) -> Self {
+    pub fn new(remote: Arc<dyn ObjectApi>, settings: Settings) -> Self {
         let root = Attr::implicit_dir(&settings.defaults);
         Self {
             remote,
