@@ -15,3 +15,6 @@ pub mod file;
 pub mod inode;
 pub mod namespace;
 pub mod read;
+
+#[cfg(test)]
+mod tests;

@@ -28,6 +28,9 @@ use crate::fs::read::Reader;
 mod upload;
 mod write;
 
+// The core's tests write past one chunk to see a streamed upload start.
+#[cfg(test)]
+pub(crate) use upload::UPLOAD_CHUNK;
 use upload::Upload;
 
 /// One open handle.

@@ -17,7 +17,7 @@ use crate::fs::error::{FsError, FsResult};
 use crate::fs::namespace::Inner;
 
 /// Size of the data messages of a streamed upload.
-pub(super) const UPLOAD_CHUNK: usize = 1 << 20;
+pub(crate) const UPLOAD_CHUNK: usize = 1 << 20;
 
 /// A streamed upload. The PutObject starts with the first full chunk, so a file smaller
 /// than one goes up in one call at its commit, with the attributes set meanwhile (`tar`
