@@ -17,8 +17,9 @@ use fuser::{
 
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::error::FsResult;
-use crate::fs::file::ReadRequest;
-use crate::fs::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
+use crate::fs::namespace::{Change, STATFS_BLOCK};
+use crate::fs::open::ReadRequest;
+use crate::fs::state::{Inner, NAME_MAX};
 
 mod reply;
 mod task;

@@ -3,10 +3,12 @@
 //! types and [`error::FsError`]; the fuser adapter turns those into kernel replies. Its
 //! unit tests run it against an in-memory object API.
 //!
-//! Modules: [`namespace`] (the shared state and lookup, mkdir, rmdir, unlink, rename,
-//! symlink, attributes, statfs), [`dir`] (readdir paging), [`file`] (open files: streamed
-//! uploads and staging), [`read`] (read-ahead), over [`inode`] (the inode table) and
-//! [`attr`] (POSIX attributes in object metadata).
+//! Modules, each importing only those below it: the operations [`namespace`] (mkdir,
+//! rmdir, unlink, rename, symlink, attributes, statfs), [`dir`] (readdir paging) and
+//! [`file`] (open, write, truncate, uploads, reads), as `impl` blocks on [`state::Inner`]
+//! (the shared state, lookup and stat) → [`open`] (what open files and directories hold)
+//! → [`read`] (read-ahead) → [`inode`] (the inode table) and [`attr`] (POSIX attributes
+//! in object metadata), with [`error`] beside them all.
 
 pub mod attr;
 pub mod dir;
@@ -14,7 +16,9 @@ pub mod error;
 pub mod file;
 pub mod inode;
 pub mod namespace;
+pub mod open;
 pub mod read;
+pub mod state;
 
 #[cfg(test)]
 mod tests;

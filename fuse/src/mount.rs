@@ -19,7 +19,7 @@ use tessera_proto::auth::Credentials;
 use crate::adapter::TesseraFs;
 use crate::api::ObjectApi;
 use crate::fs::attr::Defaults;
-use crate::fs::namespace::{Inner, Settings};
+use crate::fs::state::{Inner, Settings};
 use crate::remote::Remote;
 
 /// Set in the environment of the background child.

@@ -17,7 +17,7 @@ use super::TesseraFs;
 use super::reply::{DirReply, file_attr};
 use crate::fs::attr::Attr;
 use crate::fs::error::FsResult;
-use crate::fs::namespace::Inner;
+use crate::fs::state::Inner;
 
 impl TesseraFs {
     /// Runs `op` on the runtime and hands its result to `done`.

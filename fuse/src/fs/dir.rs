@@ -19,44 +19,12 @@ use std::time::{Duration, Instant};
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::join;
-use crate::fs::namespace::{Inner, Place};
+use crate::fs::open::{DirStream, Entry, Stage};
+use crate::fs::state::{Inner, Place};
 
 /// Names a listing call returns at most: the server's largest page (each page costs it a
 /// read of the whole directory on every drive).
 const PAGE: u32 = 10_000;
-
-/// One directory entry.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Inode number shown to `readdir`.
-    pub ino: u64,
-    /// Name.
-    pub name: String,
-    /// Type.
-    pub kind: Kind,
-    /// Attributes the listing carried (none for directories: they are on the marker).
-    pub attr: Option<Attr>,
-}
-
-/// An open directory's listing position.
-pub struct DirStream {
-    ino: u64,
-    path: String,
-    page: Vec<Entry>,
-    page_start: u64,
-    token: String,
-    state: Stage,
-    local_seen: HashSet<String>,
-    listing: Option<u64>,
-}
-
-#[derive(PartialEq, Eq)]
-enum Stage {
-    Start,
-    Server,
-    Local,
-    Done,
-}
 
 impl Inner {
     /// Opens the directory `ino`: a new stream, returned as its handle.
@@ -163,20 +131,6 @@ impl DirStream {
             at += 1;
         }
         Ok(())
-    }
-
-    /// A stream over the directory `ino` at `path`.
-    pub fn new(ino: u64, path: String) -> Self {
-        Self {
-            ino,
-            path,
-            page: Vec::new(),
-            page_start: 0,
-            token: String::new(),
-            state: Stage::Start,
-            local_seen: HashSet::new(),
-            listing: None,
-        }
     }
 
     /// Entry number `offset`, `None` past the end.

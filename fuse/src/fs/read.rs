@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::api::{ApiResult, ObjectApi, RangeBody};
-use crate::fs::error::{FsError, FsResult};
+use crate::fs::error::{Errno, FsError, FsResult};
 
 /// First read-ahead window.
 const FIRST_WINDOW: usize = 1 << 20;
@@ -202,10 +202,7 @@ impl Reader {
         if data.len() as u64 != end - offset {
             // The object is shorter than it was said to be, or the stream broke.
             self.ahead = None;
-            return Err(FsError::posix(
-                crate::fs::error::Errno::EIO,
-                "the object changed while read",
-            ));
+            return Err(FsError::posix(Errno::EIO, "the object changed while read"));
         }
         Ok(data)
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::attr::{Attr, Defaults, Kind};
 use super::error::{Errno, FsResult};
 use super::inode::ROOT;
-use super::namespace::{Inner, Settings};
+use super::state::{Inner, Settings};
 
 mod dir;
 mod memory;

@@ -3,12 +3,9 @@
 
 use std::os::unix::fs::FileExt;
 
-use crate::fs::error::Errno;
-
-use super::upload::Upload;
-use super::{Body, FileState, OpenFile};
-use crate::fs::error::{FsError, FsResult};
-use crate::fs::namespace::Inner;
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::open::{Body, FileState, OpenFile, Upload};
+use crate::fs::state::Inner;
 
 impl Inner {
     /// Writes `data` at `offset` (at the end for `O_APPEND`).

@@ -3,7 +3,7 @@
 //! upload lands on flush or the last close, with the attributes.
 
 use super::*;
-use crate::fs::file::UPLOAD_CHUNK;
+use crate::fs::open::UPLOAD_CHUNK;
 
 /// `n` bytes of a pattern.
 fn pattern(n: usize) -> Vec<u8> {
