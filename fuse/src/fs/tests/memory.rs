@@ -2,7 +2,8 @@
 //! objects, with the server's rules the core relies on (a listing rolls keys up at `/`
 //! and pages with a continuation token; an aborted upload stores nothing; delete of a
 //! missing key succeeds). It counts calls by name so tests can say what went over the wire,
-//! and can cap listing pages below what the core asks, to make paging cheap to exercise.
+//! can cap listing pages below what the core asks, to make paging cheap to exercise, and
+//! fails the next call of a name on demand (`fail_next`), to see errors reach the caller.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,8 @@ pub struct Object {
 struct State {
     buckets: BTreeMap<String, BTreeMap<String, Object>>,
     calls: HashMap<&'static str, usize>,
+    /// Errors the next call of each name answers with.
+    failures: HashMap<&'static str, ApiError>,
 }
 
 /// The in-memory cluster.
@@ -74,10 +77,19 @@ impl Memory {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn count(&self, call: &'static str) -> MutexGuard<'_, State> {
+    /// Counts a call of `call`; fails it if a failure was injected for it.
+    fn call(&self, call: &'static str) -> ApiResult<MutexGuard<'_, State>> {
         let mut s = self.lock();
         *s.calls.entry(call).or_default() += 1;
-        s
+        match s.failures.remove(call) {
+            Some(e) => Err(e),
+            None => Ok(s),
+        }
+    }
+
+    /// Makes the next call of `call` fail with `e`.
+    pub fn fail_next(&self, call: &'static str, e: ApiError) {
+        self.lock().failures.insert(call, e);
     }
 
     /// How many times `call` was made.
@@ -127,7 +139,7 @@ impl Memory {
 #[async_trait]
 impl ObjectApi for Memory {
     async fn list_buckets(&self) -> ApiResult<Vec<BucketInfo>> {
-        let s = self.count("list_buckets");
+        let s = self.call("list_buckets")?;
         Ok(s.buckets
             .keys()
             .map(|name| BucketInfo {
@@ -138,7 +150,7 @@ impl ObjectApi for Memory {
     }
 
     async fn head_bucket(&self, bucket: &str) -> ApiResult<BucketInfo> {
-        let s = self.count("head_bucket");
+        let s = self.call("head_bucket")?;
         s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;
         Ok(BucketInfo {
             name: bucket.into(),
@@ -147,7 +159,7 @@ impl ObjectApi for Memory {
     }
 
     async fn create_bucket(&self, bucket: &str) -> ApiResult<()> {
-        let mut s = self.count("create_bucket");
+        let mut s = self.call("create_bucket")?;
         if s.buckets.contains_key(bucket) {
             return Err(ApiError::service(ServiceError::AlreadyExists, "exists"));
         }
@@ -156,7 +168,7 @@ impl ObjectApi for Memory {
     }
 
     async fn delete_bucket(&self, bucket: &str) -> ApiResult<()> {
-        let mut s = self.count("delete_bucket");
+        let mut s = self.call("delete_bucket")?;
         match s.buckets.get(bucket) {
             None => Err(not_found("bucket")),
             Some(b) if !b.is_empty() => Err(ApiError::service(ServiceError::NotEmpty, "not empty")),
@@ -168,7 +180,7 @@ impl ObjectApi for Memory {
     }
 
     async fn lookup(&self, bucket: &str, key: &str) -> ApiResult<LookupResponse> {
-        let s = self.count("lookup");
+        let s = self.call("lookup")?;
         let b = s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;
         let dir = format!("{key}/");
         Ok(LookupResponse {
@@ -189,7 +201,7 @@ impl ObjectApi for Memory {
         token: &str,
         max_keys: u32,
     ) -> ApiResult<ListObjectsResponse> {
-        let s = self.count("list");
+        let s = self.call("list")?;
         let b = s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;
         let cap = match self.page_cap {
             0 => max_keys,
@@ -241,7 +253,7 @@ impl ObjectApi for Memory {
     }
 
     async fn get(&self, bucket: &str, key: &str, start: u64, end: u64) -> ApiResult<RangeBody> {
-        let s = self.count("get");
+        let s = self.call("get")?;
         let b = s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;
         let o = b.get(key).ok_or_else(|| not_found("key"))?;
         let len = o.data.len() as u64;
@@ -255,7 +267,7 @@ impl ObjectApi for Memory {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> ApiResult<()> {
-        let mut s = self.count("delete");
+        let mut s = self.call("delete")?;
         let b = s
             .buckets
             .get_mut(bucket)
@@ -265,7 +277,7 @@ impl ObjectApi for Memory {
     }
 
     async fn rename(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<ObjectInfo> {
-        let mut s = self.count("rename");
+        let mut s = self.call("rename")?;
         let b = s
             .buckets
             .get_mut(bucket)
@@ -277,7 +289,7 @@ impl ObjectApi for Memory {
     }
 
     async fn rename_prefix(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<u64> {
-        let mut s = self.count("rename_prefix");
+        let mut s = self.call("rename_prefix")?;
         let b = s
             .buckets
             .get_mut(bucket)
@@ -297,7 +309,7 @@ impl ObjectApi for Memory {
         key: &str,
         set: HashMap<String, String>,
     ) -> ApiResult<ObjectInfo> {
-        let mut s = self.count("update_metadata");
+        let mut s = self.call("update_metadata")?;
         let b = s
             .buckets
             .get_mut(bucket)
@@ -308,7 +320,7 @@ impl ObjectApi for Memory {
     }
 
     async fn cluster_info(&self) -> ApiResult<ClusterInfoResponse> {
-        drop(self.count("cluster_info"));
+        drop(self.call("cluster_info")?);
         Ok(ClusterInfoResponse {
             total_bytes: 3 << 30,
             free_bytes: 2 << 30,
@@ -324,10 +336,13 @@ impl ObjectApi for Memory {
         metadata: HashMap<String, String>,
         size: Option<u64>,
     ) -> (mpsc::Sender<Option<Bytes>>, UploadTask) {
-        drop(self.count("upload"));
+        let failed = self.call("upload").err();
         let (tx, mut rx) = mpsc::channel::<Option<Bytes>>(4);
         let (me, bucket, key) = (self.clone(), bucket.to_string(), key.to_string());
         let task = tokio::spawn(async move {
+            if let Some(e) = failed {
+                return Err(e);
+            }
             let mut data = BytesMut::new();
             while let Some(chunk) = rx.recv().await {
                 match chunk {
@@ -354,7 +369,7 @@ impl ObjectApi for Memory {
         metadata: HashMap<String, String>,
         data: Bytes,
     ) -> ApiResult<ObjectInfo> {
-        drop(self.count("put_bytes"));
+        drop(self.call("put_bytes")?);
         self.store(
             bucket,
             key,

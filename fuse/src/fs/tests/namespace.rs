@@ -221,3 +221,16 @@ fn every_error_kind_maps_to_one_errno() {
     assert!(service(ServiceError::NotFound).is_not_found());
     assert!(!FsError::posix(Errno::ENOENT, "local").is_not_found());
 }
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_is_an_io_error() {
+    let api = Memory::new(&["b"], 0);
+    api.insert("b", "f", b"1");
+    let f = mount(&api, Some("b"));
+    api.fail_next("lookup", ApiError::Timeout(Duration::from_secs(30)));
+    assert_eq!(errno(f.lookup("f").await), Errno::EIO);
+    assert_eq!(
+        f.lookup("f").await.expect("the next call answers").1.size,
+        1
+    );
+}

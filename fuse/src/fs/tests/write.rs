@@ -3,6 +3,7 @@
 //! upload lands on flush or the last close, with the attributes.
 
 use super::*;
+use crate::api::{ApiError, ServiceError};
 use crate::fs::open::UPLOAD_CHUNK;
 
 /// `n` bytes of a pattern.
@@ -160,4 +161,50 @@ async fn reads_stream_in_order_and_fetch_what_a_random_read_needs() {
             .is_empty()
     );
     f.fs.release(fh).await;
+}
+
+#[tokio::test]
+async fn a_failed_upload_is_reported_by_every_later_write_and_flush() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let (_, fh) =
+        f.fs.create(ROOT, os("f"), file_attr(), false)
+            .await
+            .expect("create");
+    f.fs.write(fh, 0, b"data").await.expect("write");
+    api.fail_next(
+        "put_bytes",
+        ApiError::service(ServiceError::StorageFull, "full"),
+    );
+    assert_eq!(errno(f.fs.flush(fh).await), Errno::ENOSPC);
+    assert_eq!(errno(f.fs.write(fh, 4, b"more").await), Errno::ENOSPC);
+    assert_eq!(errno(f.fs.flush(fh).await), Errno::ENOSPC);
+    f.fs.release(fh).await;
+    assert!(api.object("b", "f").is_none());
+}
+
+#[tokio::test]
+async fn a_streamed_upload_that_fails_reports_the_servers_errno() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let (_, fh) =
+        f.fs.create(ROOT, os("big"), file_attr(), false)
+            .await
+            .expect("create");
+    api.fail_next(
+        "upload",
+        ApiError::service(ServiceError::StorageFull, "full"),
+    );
+    let data = pattern(6 * UPLOAD_CHUNK);
+    let mut result = Ok(0);
+    for (i, piece) in data.chunks(UPLOAD_CHUNK).enumerate() {
+        result = f.fs.write(fh, (i * UPLOAD_CHUNK) as u64, piece).await;
+        if result.is_err() {
+            break;
+        }
+    }
+    let flushed = f.fs.flush(fh).await;
+    assert_eq!(errno(result.map(drop).and(flushed)), Errno::ENOSPC);
+    f.fs.release(fh).await;
+    assert!(api.object("b", "big").is_none(), "nothing committed");
 }
