@@ -1,8 +1,8 @@
-//! Directory streams: `readdir` served page by page from delimiter listings (1,000 names
-//! a call), so a directory of any size costs memory for one page only. The attributes the
-//! listing carries are kept for the lookups that follow (`ls -l`), and `readdirplus`
-//! hands them to the kernel with the names, so `ls -l` costs no lookup per file. Files
-//! created here and not uploaded yet are listed after the server's names.
+//! Directory streams: `readdir` served page by page from delimiter listings (up to
+//! 10,000 names a call), so a directory of any size costs memory for one page only. The
+//! attributes the listing carries are kept for the lookups that follow (`ls -l`), and
+//! `readdirplus` hands them to the kernel with the names, so `ls -l` costs no lookup per
+//! file. Files created here and not uploaded yet are listed after the server's names.
 //!
 //! Entries go into a [`DirSink`] (the adapter's kernel reply); the sink says whether it
 //! wants attributes with the names (`readdirplus`), and the core decides which.

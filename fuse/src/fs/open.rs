@@ -5,8 +5,9 @@
 //!
 //! Invariants: one [`OpenFile`] per inode with open handles, shared by them; its state lock
 //! orders writes, truncates and uploads; while `dirty`, the inode's attributes are local
-//! truth (`Node::local`). Memory: a streamed upload holds at most one chunk
-//! ([`UPLOAD_CHUNK`]); a staged file's data is on disk.
+//! truth (`Node::local`). Memory: a streamed upload keeps less than one chunk
+//! ([`UPLOAD_CHUNK`]) plus the write in hand before it sends; a staged file's data is on
+//! disk.
 
 use std::collections::HashSet;
 use std::sync::Arc;
