@@ -71,7 +71,7 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.inner.inodes().forget(ino.0, nlookup);
+        self.inner.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -391,7 +391,7 @@ impl fuser::Filesystem for TesseraFs {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.inner.dirs().remove(&fh.0);
+        self.inner.releasedir(fh.0);
         reply.ok();
     }
 

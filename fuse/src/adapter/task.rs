@@ -56,7 +56,7 @@ impl TesseraFs {
     /// Fills `reply` from the open directory `fh`, on its stream's task.
     pub(super) fn read_dir<R: DirReply>(&self, fh: FileHandle, offset: u64, mut reply: R) {
         let inner = self.inner.clone();
-        let Some(stream) = inner.dirs().get(&fh.0).cloned() else {
+        let Some(stream) = inner.dir_stream(fh.0) else {
             reply.error(Errno::EBADF);
             return;
         };

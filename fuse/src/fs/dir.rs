@@ -39,6 +39,16 @@ impl Inner {
             .insert(fh, Arc::new(tokio::sync::Mutex::new(stream)));
         Ok(fh)
     }
+
+    /// The open directory `fh`'s stream, `None` for an unknown handle.
+    pub fn dir_stream(&self, fh: u64) -> Option<Arc<tokio::sync::Mutex<DirStream>>> {
+        self.dirs().get(&fh).cloned()
+    }
+
+    /// Closes the directory handle `fh`.
+    pub fn releasedir(&self, fh: u64) {
+        self.dirs().remove(&fh);
+    }
 }
 
 /// An entry as the kernel is told it.

@@ -67,6 +67,11 @@ impl Inner {
         Ok(attr)
     }
 
+    /// The kernel forgot `n` lookups of `ino`.
+    pub fn forget(&self, ino: u64, n: u64) {
+        self.inodes().forget(ino, n);
+    }
+
     /// Creates a directory (a bucket at the root of a mount without `--bucket`).
     pub async fn mkdir(&self, parent: u64, name: &OsStr, attr: Attr) -> FsResult<(u64, Attr)> {
         self.check_writable()?;

@@ -41,7 +41,7 @@ impl Fixture {
     /// from the offset the last entry of the one before named.
     async fn readdir(&self, ino: u64, plus: bool, room: usize) -> Vec<DirEntry> {
         let fh = self.fs.opendir(ino).await.expect("opendir");
-        let stream = self.fs.dirs().get(&fh).cloned().expect("stream");
+        let stream = self.fs.dir_stream(fh).expect("stream");
         let (mut all, mut offset) = (Vec::new(), 0);
         loop {
             let mut reply = Reply::new(plus, room);
@@ -53,7 +53,7 @@ impl Fixture {
             offset = *next;
             all.extend(reply.entries.into_iter().map(|(e, _)| e));
         }
-        self.fs.dirs().remove(&fh);
+        self.fs.releasedir(fh);
         all
     }
 }
@@ -126,7 +126,7 @@ async fn an_offset_before_the_page_restarts_the_listing() {
     let f = mount(&api, Some("b"));
     let (d, _) = f.lookup("d").await.expect("d");
     let fh = f.fs.opendir(d).await.expect("opendir");
-    let stream = f.fs.dirs().get(&fh).cloned().expect("stream");
+    let stream = f.fs.dir_stream(fh).expect("stream");
     let mut s = stream.lock().await;
     let late = s.entry(&f.fs, 8).await.expect("entry 8").expect("present");
     let calls = api.calls("list");
