@@ -1,6 +1,7 @@
 //! The `fuser::Filesystem` implementation: each kernel request becomes a task on the tokio
 //! runtime running one [`Inner`] operation, whose result is the reply (errors through
-//! [`FsError::errno`], the one errno mapping). No logic lives here.
+//! [`FsError::errno`](crate::fs::error::FsError::errno), the one errno mapping). No logic
+//! lives here; this module and its children are the only ones that know fuser.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -14,12 +15,16 @@ use fuser::{
     WriteFlags,
 };
 
-use crate::attr::{Attr, Kind};
-use crate::error::FsResult;
-use crate::file::ReadRequest;
-use crate::namespace::{Change, Inner, NAME_MAX, STATFS_BLOCK};
+use crate::fs::attr::{Attr, Kind};
+use crate::fs::error::FsResult;
+use crate::fs::namespace::{Change, STATFS_BLOCK};
+use crate::fs::open::ReadRequest;
+use crate::fs::state::{Inner, NAME_MAX};
 
+mod reply;
 mod task;
+
+use reply::file_attr;
 
 /// The mounted filesystem.
 pub struct TesseraFs {
@@ -66,7 +71,7 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.inner.inodes().forget(ino.0, nlookup);
+        self.inner.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -75,7 +80,7 @@ impl fuser::Filesystem for TesseraFs {
             "getattr",
             move |inner| async move { inner.getattr(ino.0).await },
             move |r| match r {
-                Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
+                Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino.0)),
                 Err(e) => reply.error(e),
             },
         );
@@ -108,11 +113,11 @@ impl fuser::Filesystem for TesseraFs {
             uid,
             gid,
             size,
-            mtime: mtime.map(crate::attr::time_or_now),
+            mtime: mtime.map(reply::time_or_now),
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
         self.run("setattr", op, move |r| match r {
-            Ok(attr) => reply.attr(&ttl, &attr.file_attr(ino.0)),
+            Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino.0)),
             Err(e) => reply.error(e),
         });
     }
@@ -264,7 +269,7 @@ impl fuser::Filesystem for TesseraFs {
             Ok(data) => reply.data(&data),
             Err(e) => {
                 tracing::debug!(op = "read", "{e}");
-                reply.error(e.errno());
+                reply.error(reply::errno(e.errno()));
             }
         });
         let request = ReadRequest {
@@ -386,7 +391,7 @@ impl fuser::Filesystem for TesseraFs {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.inner.dirs().remove(&fh.0);
+        self.inner.releasedir(fh.0);
         reply.ok();
     }
 
@@ -461,7 +466,7 @@ impl fuser::Filesystem for TesseraFs {
             move |r| match r {
                 Ok((ino, fh, attr)) => reply.created(
                     &ttl,
-                    &attr.file_attr(ino),
+                    &file_attr(&attr, ino),
                     Generation(0),
                     FileHandle(fh),
                     FopenFlags::empty(),

@@ -17,8 +17,9 @@ use fuser::{MountOption, SessionACL};
 use tessera_proto::auth::Credentials;
 
 use crate::adapter::TesseraFs;
-use crate::attr::Defaults;
-use crate::namespace::{Inner, Settings};
+use crate::api::ObjectApi;
+use crate::fs::attr::Defaults;
+use crate::fs::state::{Inner, Settings};
 use crate::remote::Remote;
 
 /// Set in the environment of the background child.
@@ -192,7 +193,7 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
             time: SystemTime::now(),
         },
     };
-    let inner = Arc::new(Inner::new(remote, settings));
+    let inner = Arc::new(Inner::new(Arc::new(remote), settings));
     let fs = TesseraFs::new(inner.clone(), rt.handle().clone());
     let mut config = fuser::Config::default();
     config.mount_options = vec![

@@ -1,12 +1,19 @@
-//! The mount's only way to the cluster: the signed gRPC `ObjectService` client, with a
-//! deadline on every call so a dead or hung server turns into EIO, never a hang. Uploads
-//! run on the blocking pool (see [`Remote::upload`]). Owns no state beyond the channel.
+//! The mount's only way to the cluster: the signed gRPC `ObjectService` client, which
+//! implements [`ObjectApi`] with a deadline on every call so a dead or hung server turns
+//! into EIO, never a hang. Uploads run on their own task (see [`ObjectApi::upload`]). Owns
+//! no state beyond the channel.
+//!
+//! A `tonic::Status` becomes an [`ApiError`] here and nowhere else ([`api_error`]): its
+//! gRPC code and the server's [`ERROR_NAME`] entry give the [`ServiceError`] kind the
+//! core's errno table reads.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
+use tessera_proto::ERROR_NAME;
 use tessera_proto::auth::Credentials;
 use tessera_proto::client::{self, ObjectClient};
 use tessera_proto::object::{
@@ -15,10 +22,9 @@ use tessera_proto::object::{
     put_object_request,
 };
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tonic::Streaming;
+use tonic::{Code, Status, Streaming};
 
-use crate::error::{FsError, FsResult};
+use crate::api::{ApiError, ApiResult, ObjectApi, RangeBody, ServiceError, UploadTask};
 
 /// Deadline of a call, and of each message of a stream.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,26 +37,54 @@ pub struct Remote {
 
 /// Awaits `fut` for at most [`CALL_TIMEOUT`].
 async fn deadline<T>(
-    fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-) -> FsResult<T> {
+    fut: impl Future<Output = Result<tonic::Response<T>, Status>>,
+) -> ApiResult<T> {
     match tokio::time::timeout(CALL_TIMEOUT, fut).await {
         Ok(r) => Ok(r?.into_inner()),
-        Err(_) => Err(FsError::Timeout(CALL_TIMEOUT)),
+        Err(_) => Err(ApiError::Timeout(CALL_TIMEOUT)),
+    }
+}
+
+/// What a gRPC status means to the core: the server's error name where one gRPC code
+/// covers several errors, else the code (DESIGN.md's table).
+pub fn api_error(status: &Status) -> ApiError {
+    let name = status
+        .metadata()
+        .get(ERROR_NAME)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let kind = match (status.code(), name) {
+        (_, "NameTooLong" | "KeyTooLong") => ServiceError::NameTooLong,
+        // "Not empty" travels as FailedPrecondition: only its name tells it apart.
+        (_, "BucketNotEmpty") => ServiceError::NotEmpty,
+        (_, "StorageFull") => ServiceError::StorageFull,
+        (Code::NotFound, _) => ServiceError::NotFound,
+        (Code::AlreadyExists, _) => ServiceError::AlreadyExists,
+        (Code::PermissionDenied | Code::Unauthenticated, _) => ServiceError::PermissionDenied,
+        (Code::InvalidArgument | Code::OutOfRange, _) => ServiceError::InvalidArgument,
+        _ => ServiceError::Other,
+    };
+    ApiError::service(kind, status.message())
+}
+
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        api_error(&status)
     }
 }
 
 impl Remote {
     /// Connects to `endpoint` and checks the credentials with one call.
-    pub async fn connect(endpoint: &str, creds: Credentials) -> FsResult<Self> {
+    pub async fn connect(endpoint: &str, creds: Credentials) -> ApiResult<Self> {
         let client =
             match tokio::time::timeout(CALL_TIMEOUT, client::connect(endpoint, creds)).await {
                 Ok(Ok(client)) => client,
                 Ok(Err(e)) => {
-                    return Err(FsError::Io(std::io::Error::other(format!(
+                    return Err(ApiError::Client(format!(
                         "cannot connect to {endpoint}: {e}"
-                    ))));
+                    )));
                 }
-                Err(_) => return Err(FsError::Timeout(CALL_TIMEOUT)),
+                Err(_) => return Err(ApiError::Timeout(CALL_TIMEOUT)),
             };
         let remote = Self { client };
         remote.list_buckets().await?;
@@ -60,40 +94,37 @@ impl Remote {
     fn c(&self) -> ObjectClient {
         self.client.clone()
     }
+}
 
-    /// Bucket names.
-    pub async fn list_buckets(&self) -> FsResult<Vec<pb::BucketInfo>> {
+#[async_trait]
+impl ObjectApi for Remote {
+    async fn list_buckets(&self) -> ApiResult<Vec<pb::BucketInfo>> {
         let r = deadline(self.c().list_buckets(pb::ListBucketsRequest {})).await?;
         Ok(r.buckets)
     }
 
-    /// A bucket's info.
-    pub async fn head_bucket(&self, bucket: &str) -> FsResult<pb::BucketInfo> {
+    async fn head_bucket(&self, bucket: &str) -> ApiResult<pb::BucketInfo> {
         let req = pb::HeadBucketRequest {
             bucket: bucket.into(),
         };
         deadline(self.c().head_bucket(req)).await
     }
 
-    /// Creates a bucket.
-    pub async fn create_bucket(&self, bucket: &str) -> FsResult<()> {
+    async fn create_bucket(&self, bucket: &str) -> ApiResult<()> {
         let req = pb::CreateBucketRequest {
             bucket: bucket.into(),
         };
         deadline(self.c().create_bucket(req)).await.map(drop)
     }
 
-    /// Deletes an empty bucket.
-    pub async fn delete_bucket(&self, bucket: &str) -> FsResult<()> {
+    async fn delete_bucket(&self, bucket: &str) -> ApiResult<()> {
         let req = pb::DeleteBucketRequest {
             bucket: bucket.into(),
         };
         deadline(self.c().delete_bucket(req)).await.map(drop)
     }
 
-    /// What `key` names: the object, the directory marker `key/`, whether keys lie under
-    /// `key/` (one call for a LOOKUP).
-    pub async fn lookup(&self, bucket: &str, key: &str) -> FsResult<pb::LookupResponse> {
+    async fn lookup(&self, bucket: &str, key: &str) -> ApiResult<pb::LookupResponse> {
         let req = pb::LookupRequest {
             bucket: bucket.into(),
             key: key.into(),
@@ -101,15 +132,14 @@ impl Remote {
         deadline(self.c().lookup(req)).await
     }
 
-    /// One page of a listing.
-    pub async fn list(
+    async fn list(
         &self,
         bucket: &str,
         prefix: &str,
         delimiter: bool,
         token: &str,
         max_keys: u32,
-    ) -> FsResult<ListObjectsResponse> {
+    ) -> ApiResult<ListObjectsResponse> {
         let req = ListObjectsRequest {
             bucket: bucket.into(),
             prefix: prefix.into(),
@@ -121,8 +151,7 @@ impl Remote {
         deadline(self.c().list_objects(req)).await
     }
 
-    /// A stream of `[start, end)` of an object.
-    pub async fn get(&self, bucket: &str, key: &str, start: u64, end: u64) -> FsResult<RangeBody> {
+    async fn get(&self, bucket: &str, key: &str, start: u64, end: u64) -> ApiResult<RangeBody> {
         let req = GetObjectRequest {
             bucket: bucket.into(),
             key: key.into(),
@@ -134,11 +163,10 @@ impl Remote {
         let mut stream = deadline(self.c().get_object(req)).await?;
         // The first message is the object's info.
         next_message(&mut stream).await?;
-        Ok(RangeBody { stream })
+        Ok(RangeBody::new(chunks(stream)))
     }
 
-    /// Deletes an object (no error when it is already gone).
-    pub async fn delete(&self, bucket: &str, key: &str) -> FsResult<()> {
+    async fn delete(&self, bucket: &str, key: &str) -> ApiResult<()> {
         let req = pb::DeleteObjectRequest {
             bucket: bucket.into(),
             key: key.into(),
@@ -146,8 +174,7 @@ impl Remote {
         deadline(self.c().delete_object(req)).await.map(drop)
     }
 
-    /// Moves `src` to `dst`, replacing `dst` atomically.
-    pub async fn rename(&self, bucket: &str, src: &str, dst: &str) -> FsResult<ObjectInfo> {
+    async fn rename(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<ObjectInfo> {
         let req = pb::RenameObjectRequest {
             bucket: bucket.into(),
             src_key: src.into(),
@@ -156,8 +183,7 @@ impl Remote {
         deadline(self.c().rename_object(req)).await
     }
 
-    /// Moves every key under `src/` to `dst/`, key by key.
-    pub async fn rename_prefix(&self, bucket: &str, src: &str, dst: &str) -> FsResult<u64> {
+    async fn rename_prefix(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<u64> {
         let req = pb::RenamePrefixRequest {
             bucket: bucket.into(),
             src_prefix: src.into(),
@@ -167,13 +193,12 @@ impl Remote {
         Ok(self.c().rename_prefix(req).await?.into_inner().renamed)
     }
 
-    /// Sets user-metadata entries of an object, keeping its data.
-    pub async fn update_metadata(
+    async fn update_metadata(
         &self,
         bucket: &str,
         key: &str,
         set: HashMap<String, String>,
-    ) -> FsResult<ObjectInfo> {
+    ) -> ApiResult<ObjectInfo> {
         let req = pb::UpdateObjectMetadataRequest {
             bucket: bucket.into(),
             key: key.into(),
@@ -183,23 +208,17 @@ impl Remote {
         deadline(self.c().update_object_metadata(req)).await
     }
 
-    /// Cluster capacity.
-    pub async fn cluster_info(&self) -> FsResult<pb::ClusterInfoResponse> {
+    async fn cluster_info(&self) -> ApiResult<pb::ClusterInfoResponse> {
         deadline(self.c().cluster_info(pb::ClusterInfoRequest {})).await
     }
 
-    /// Starts a PutObject of `bucket/key` with `metadata`; the data goes through the
-    /// returned sender, `None` aborting the upload (the server stores nothing).
-    pub fn upload(
+    fn upload(
         &self,
         bucket: &str,
         key: &str,
         metadata: HashMap<String, String>,
         size: Option<u64>,
-    ) -> (
-        mpsc::Sender<Option<Bytes>>,
-        JoinHandle<FsResult<ObjectInfo>>,
-    ) {
+    ) -> (mpsc::Sender<Option<Bytes>>, UploadTask) {
         let (tx, rx) = mpsc::channel::<Option<Bytes>>(4);
         let requests = upload_requests(put_header(bucket, key, metadata, size), rx);
         let mut client = self.c();
@@ -207,15 +226,13 @@ impl Remote {
         (tx, task)
     }
 
-    /// Puts a small object in one call, on the caller's task: its two messages are at
-    /// hand, so no task and no channel carry them.
-    pub async fn put_bytes(
+    async fn put_bytes(
         &self,
         bucket: &str,
         key: &str,
         metadata: HashMap<String, String>,
         data: Bytes,
-    ) -> FsResult<ObjectInfo> {
+    ) -> ApiResult<ObjectInfo> {
         let header = put_header(bucket, key, metadata, Some(data.len() as u64));
         let body = (!data.is_empty()).then(|| PutObjectRequest {
             msg: Some(put_object_request::Msg::Data(data)),
@@ -223,12 +240,6 @@ impl Remote {
         let requests = futures::stream::iter(std::iter::once(header).chain(body));
         Ok(self.c().put_object(requests).await?.into_inner())
     }
-}
-
-/// The result of an upload started with [`Remote::upload`], once its sender is dropped.
-pub async fn finish(task: JoinHandle<FsResult<ObjectInfo>>) -> FsResult<ObjectInfo> {
-    task.await
-        .unwrap_or_else(|e| Err(FsError::Io(std::io::Error::other(e.to_string()))))
 }
 
 /// The first message of a PutObject.
@@ -271,30 +282,77 @@ fn upload_requests(
 
 async fn next_message(
     stream: &mut Streaming<pb::GetObjectResponse>,
-) -> FsResult<Option<get_object_response::Msg>> {
+) -> ApiResult<Option<get_object_response::Msg>> {
     match tokio::time::timeout(CALL_TIMEOUT, stream.message()).await {
         Ok(Ok(m)) => Ok(m.and_then(|m| m.msg)),
         Ok(Err(status)) => Err(status.into()),
-        Err(_) => Err(FsError::Timeout(CALL_TIMEOUT)),
+        Err(_) => Err(ApiError::Timeout(CALL_TIMEOUT)),
     }
 }
 
-/// The data of a ranged GET.
-pub struct RangeBody {
+/// The data chunks of a GET's response stream (empty messages skipped), each awaited
+/// within [`CALL_TIMEOUT`].
+fn chunks(
     stream: Streaming<pb::GetObjectResponse>,
-}
-
-impl RangeBody {
-    /// The next chunk, `None` at the end of the range.
-    pub async fn next(&mut self) -> FsResult<Option<Bytes>> {
+) -> impl Stream<Item = ApiResult<Bytes>> + Send + 'static {
+    futures::stream::try_unfold(stream, |mut stream| async move {
         loop {
-            match next_message(&mut self.stream).await? {
+            match next_message(&mut stream).await? {
                 Some(get_object_response::Msg::Data(data)) if !data.is_empty() => {
-                    return Ok(Some(data));
+                    return Ok(Some((data, stream)));
                 }
                 Some(_) => continue,
                 None => return Ok(None),
             }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::error::{Errno, FsError};
+
+    fn named(code: Code, name: &str) -> FsError {
+        let mut status = Status::new(code, "x");
+        status
+            .metadata_mut()
+            .insert(ERROR_NAME, name.parse().expect("ascii"));
+        FsError::Api(status.into())
+    }
+
+    #[test]
+    fn statuses_map_as_the_design_table_says() {
+        let cases = [
+            (named(Code::NotFound, "NoSuchKey"), Errno::ENOENT),
+            (
+                named(Code::AlreadyExists, "BucketAlreadyExists"),
+                Errno::EEXIST,
+            ),
+            (
+                named(Code::FailedPrecondition, "BucketNotEmpty"),
+                Errno::ENOTEMPTY,
+            ),
+            (
+                named(Code::InvalidArgument, "NameTooLong"),
+                Errno::ENAMETOOLONG,
+            ),
+            (
+                named(Code::InvalidArgument, "KeyTooLong"),
+                Errno::ENAMETOOLONG,
+            ),
+            (named(Code::InvalidArgument, "InvalidKey"), Errno::EINVAL),
+            (named(Code::PermissionDenied, ""), Errno::EACCES),
+            (named(Code::Unauthenticated, ""), Errno::EACCES),
+            (named(Code::Unavailable, "WriteQuorum"), Errno::EIO),
+            (named(Code::Internal, "InternalError"), Errno::EIO),
+            (
+                FsError::Api(ApiError::Timeout(std::time::Duration::from_secs(1))),
+                Errno::EIO,
+            ),
+        ];
+        for (err, errno) in cases {
+            assert_eq!(err.errno(), errno, "{err}");
         }
     }
 }

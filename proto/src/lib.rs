@@ -11,6 +11,11 @@ pub mod auth;
 pub mod client;
 pub mod first_message;
 
+/// Metadata key of a gRPC status naming the server's error (`NoSuchKey`, `BucketNotEmpty`,
+/// ...): the daemon sets it on every error status, and clients (the FUSE client's errno
+/// table) read it to tell apart errors that share a gRPC code.
+pub const ERROR_NAME: &str = "x-tessera-error";
+
 /// Node-to-node services (`tessera.internode.v1`): remote drives and lock votes.
 #[allow(missing_docs, clippy::all)]
 pub mod internode {

@@ -2,12 +2,10 @@
 //! error's name in the `x-tessera-error` metadata entry, so clients (the FUSE client's errno
 //! table) tell apart errors that share a gRPC code.
 
+use tessera_proto::ERROR_NAME;
 use tonic::{Code, Status};
 
 use crate::object::ObjectError;
-
-/// Metadata key naming the error.
-pub const ERROR_NAME: &str = "x-tessera-error";
 
 /// The gRPC status of an object error.
 pub fn to_status(e: &ObjectError) -> Status {

@@ -1,5 +1,5 @@
 //! How a kernel request becomes a task: the runtime runs the operation, and its result
-//! (errors through [`FsError::errno`](crate::error::FsError::errno)) becomes the reply.
+//! (errors through [`FsError::errno`](crate::fs::error::FsError::errno)) becomes the reply.
 //!
 //! Most operations answer from the mount's memory (a cached attribute, a new file's
 //! `chmod`, a buffered write), and handing them to a worker thread would cost more than
@@ -14,10 +14,10 @@ use std::task::{Context, Waker};
 use fuser::{Errno, FileHandle, Generation, ReplyEmpty, ReplyEntry};
 
 use super::TesseraFs;
-use crate::attr::Attr;
-use crate::dir::DirReply;
-use crate::error::FsResult;
-use crate::namespace::Inner;
+use super::reply::{DirReply, file_attr};
+use crate::fs::attr::Attr;
+use crate::fs::error::FsResult;
+use crate::fs::state::Inner;
 
 impl TesseraFs {
     /// Runs `op` on the runtime and hands its result to `done`.
@@ -33,7 +33,7 @@ impl TesseraFs {
             if let Err(e) = &result {
                 tracing::debug!(op = name, "{e}");
             }
-            done(result.map_err(|e| e.errno()));
+            done(result.map_err(|e| super::reply::errno(e.errno())));
         });
         let _runtime = self.rt.enter();
         let mut first_poll = Context::from_waker(Waker::noop());
@@ -48,7 +48,7 @@ impl TesseraFs {
     ) -> impl FnOnce(Result<(u64, Attr), Errno>) + Send + 'static {
         let ttl = self.inner.settings.ttl;
         move |r| match r {
-            Ok((ino, attr)) => reply.entry(&ttl, &attr.file_attr(ino), Generation(0)),
+            Ok((ino, attr)) => reply.entry(&ttl, &file_attr(&attr, ino), Generation(0)),
             Err(e) => reply.error(e),
         }
     }
@@ -56,7 +56,7 @@ impl TesseraFs {
     /// Fills `reply` from the open directory `fh`, on its stream's task.
     pub(super) fn read_dir<R: DirReply>(&self, fh: FileHandle, offset: u64, mut reply: R) {
         let inner = self.inner.clone();
-        let Some(stream) = inner.dirs().get(&fh.0).cloned() else {
+        let Some(stream) = inner.dir_stream(fh.0) else {
             reply.error(Errno::EBADF);
             return;
         };
@@ -64,7 +64,7 @@ impl TesseraFs {
             let mut stream = stream.lock().await;
             if let Err(e) = stream.fill(&inner, offset, &mut reply).await {
                 tracing::debug!(op = "readdir", "{e}");
-                return reply.error(e.errno());
+                return reply.error(super::reply::errno(e.errno()));
             }
             reply.ok();
         });

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
-use crate::attr::Attr;
+use crate::fs::attr::Attr;
 
 /// The root's inode number.
 pub const ROOT: u64 = 1;
@@ -241,7 +241,7 @@ impl Inodes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attr::Kind;
+    use crate::fs::attr::Kind;
 
     fn attr() -> Attr {
         Attr::new(Kind::File, 0o644, 0, 0)

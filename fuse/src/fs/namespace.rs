@@ -1,46 +1,20 @@
-//! The filesystem's shared state ([`Inner`]) and the namespace operations: lookup, stat,
-//! mkdir, rmdir, unlink, rename, symlink, attribute changes and statfs. Paths map to
-//! buckets and keys in one place ([`Inner::place`]).
+//! The namespace operations: lookup, getattr, mkdir, rmdir, unlink, rename, symlink,
+//! attribute changes and statfs, as `impl` blocks on the shared state ([`Inner`]).
 //!
-//! Invariants: the inode table's lock is never held across an await; a directory is a
-//! `/`-delimited prefix, and when a name is both a file key and a prefix the directory wins.
+//! Invariants: a directory exists on the cluster as a `dir/` marker or as keys under its
+//! prefix; rmdir removes only an empty one; attributes live in the object's metadata.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fuser::Errno;
 
-use crate::attr::{Attr, Defaults, Kind, time_of};
-use crate::dir::DirStream;
-use crate::error::{FsError, FsResult};
-use crate::file::{Handle, OpenFile};
-use crate::inode::{Inodes, join};
-use crate::remote::Remote;
+use crate::fs::attr::{Attr, Kind};
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::inode::join;
+use crate::fs::state::{Inner, Place, name_str};
 
 mod rename;
-
-/// Longest name of one path component.
-pub const NAME_MAX: usize = 255;
-
-/// How the mount was asked to behave.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The bucket at the root; `None`: the root lists buckets.
-    pub bucket: Option<String>,
-    /// How long attributes and lookups are cached.
-    pub ttl: Duration,
-    /// Refuse every change.
-    pub read_only: bool,
-    /// Where staging files go.
-    pub cache_dir: PathBuf,
-    /// Attributes of what has none of its own.
-    pub defaults: Defaults,
-}
 
 /// What setattr changes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -57,148 +31,7 @@ pub struct Change {
     pub mtime: Option<std::time::SystemTime>,
 }
 
-/// Where a path lives on the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
-    /// The root of a mount without `--bucket`: the list of buckets.
-    Buckets,
-    /// A bucket's root.
-    Bucket(String),
-    /// A key in a bucket.
-    Key(String, String),
-}
-
-/// State shared by every operation.
-pub struct Inner {
-    /// The cluster.
-    pub remote: Remote,
-    /// Flags.
-    pub settings: Settings,
-    pub(crate) inodes: Mutex<Inodes>,
-    pub(crate) files: Mutex<HashMap<u64, Arc<OpenFile>>>,
-    pub(crate) handles: Mutex<HashMap<u64, Arc<Handle>>>,
-    pub(crate) dirs: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<DirStream>>>>,
-    pub(crate) next_fh: AtomicU64,
-}
-
-/// A name from the kernel as a key segment.
-pub fn name_str(name: &OsStr) -> FsResult<&str> {
-    let s = name
-        .to_str()
-        .ok_or(FsError::posix(Errno::EINVAL, "names must be UTF-8"))?;
-    if s.len() > NAME_MAX {
-        return Err(FsError::posix(
-            Errno::ENAMETOOLONG,
-            "name longer than 255 bytes",
-        ));
-    }
-    Ok(s)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Inner {
-    /// The state of a fresh mount.
-    pub fn new(remote: Remote, settings: Settings) -> Self {
-        let root = Attr::implicit_dir(&settings.defaults);
-        Self {
-            remote,
-            settings,
-            inodes: Mutex::new(Inodes::new(root)),
-            files: Mutex::new(HashMap::new()),
-            handles: Mutex::new(HashMap::new()),
-            dirs: Mutex::new(HashMap::new()),
-            next_fh: AtomicU64::new(1),
-        }
-    }
-
-    pub(crate) fn inodes(&self) -> MutexGuard<'_, Inodes> {
-        lock(&self.inodes)
-    }
-
-    pub(crate) fn files(&self) -> MutexGuard<'_, HashMap<u64, Arc<OpenFile>>> {
-        lock(&self.files)
-    }
-
-    pub(crate) fn handles(&self) -> MutexGuard<'_, HashMap<u64, Arc<Handle>>> {
-        lock(&self.handles)
-    }
-
-    pub(crate) fn dirs(&self) -> MutexGuard<'_, HashMap<u64, Arc<tokio::sync::Mutex<DirStream>>>> {
-        lock(&self.dirs)
-    }
-
-    /// When attributes read now stop being fresh.
-    pub fn fresh_until(&self) -> Instant {
-        Instant::now() + self.settings.ttl
-    }
-
-    /// Where `path` lives.
-    pub fn place(&self, path: &str) -> Place {
-        match &self.settings.bucket {
-            Some(b) if path.is_empty() => Place::Bucket(b.clone()),
-            Some(b) => Place::Key(b.clone(), path.to_string()),
-            None if path.is_empty() => Place::Buckets,
-            None => match path.split_once('/') {
-                None => Place::Bucket(path.to_string()),
-                Some((b, k)) => Place::Key(b.to_string(), k.to_string()),
-            },
-        }
-    }
-
-    /// The bucket and key of a file path (EISDIR/EPERM for roots).
-    pub fn key_of(&self, path: &str) -> FsResult<(String, String)> {
-        match self.place(path) {
-            Place::Key(b, k) => Ok((b, k)),
-            _ => Err(FsError::posix(Errno::EISDIR, "a bucket is a directory")),
-        }
-    }
-
-    /// The path, attributes and locality (`Node::local`) of inode `ino`.
-    pub(crate) fn node(&self, ino: u64) -> FsResult<(String, Attr, bool)> {
-        self.inodes()
-            .get(ino)
-            .map(|n| (n.path.clone(), n.attr.clone(), n.local))
-            .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))
-    }
-
-    /// The path of inode `ino`.
-    pub fn path_of(&self, ino: u64) -> FsResult<String> {
-        self.node(ino).map(|(path, _, _)| path)
-    }
-
-    /// What the server says `path` is.
-    pub async fn stat(&self, path: &str) -> FsResult<Attr> {
-        let d = &self.settings.defaults;
-        match self.place(path) {
-            Place::Buckets => Ok(Attr::implicit_dir(d)),
-            Place::Bucket(b) => {
-                let info = self.remote.head_bucket(&b).await?;
-                let mut attr = Attr::implicit_dir(d);
-                if let Some(t) = &info.created {
-                    attr.mtime = time_of(t);
-                }
-                Ok(attr)
-            }
-            Place::Key(b, k) => {
-                // A directory wins over an object of the same name.
-                let found = self.remote.lookup(&b, &k).await?;
-                if let Some(marker) = &found.marker {
-                    return Ok(Attr::of_object(marker, d));
-                }
-                if found.is_prefix {
-                    return Ok(Attr::implicit_dir(d));
-                }
-                match &found.object {
-                    Some(info) => Ok(Attr::of_object(info, d)),
-                    None => Err(FsError::posix(Errno::ENOENT, "no such file or directory")),
-                }
-            }
-        }
-    }
-
     /// Looks `name` up in `parent`: a fresh or local inode, then a recent listing, then
     /// the server.
     pub async fn lookup(&self, parent: u64, name: &OsStr) -> FsResult<(u64, Attr)> {
@@ -215,17 +48,6 @@ impl Inner {
             .inodes()
             .remember(&path, attr.clone(), self.fresh_until());
         Ok((ino, attr))
-    }
-
-    /// What this mount knows of `path` without asking the server, and until when: the
-    /// attributes of a local or fresh inode, else those of a fresh listing.
-    pub(crate) fn known_attr(&self, t: &Inodes, path: &str) -> Option<(Attr, Instant)> {
-        if let Some(node) = t.at(path).and_then(|ino| t.get(ino))
-            && (node.local || node.fresh_until > Instant::now())
-        {
-            return Some((node.attr.clone(), node.fresh_until));
-        }
-        t.listed_attr(path).map(|attr| (attr, self.fresh_until()))
     }
 
     /// The attributes of `ino`, from the server once they are older than the TTL.
@@ -245,24 +67,9 @@ impl Inner {
         Ok(attr)
     }
 
-    /// Records attributes just learnt from the server for `ino` at `path`.
-    pub(crate) fn set_attr(&self, ino: u64, path: &str, attr: Attr) {
-        let until = self.fresh_until();
-        let mut t = self.inodes();
-        if let Some(node) = t.get_mut(ino)
-            && node.path == path
-            && !node.local
-        {
-            node.attr = attr;
-            node.fresh_until = until;
-        }
-    }
-
-    pub(crate) fn check_writable(&self) -> FsResult<()> {
-        if self.settings.read_only {
-            return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
-        }
-        Ok(())
+    /// The kernel forgot `n` lookups of `ino`.
+    pub fn forget(&self, ino: u64, n: u64) {
+        self.inodes().forget(ino, n);
     }
 
     /// Creates a directory (a bucket at the root of a mount without `--bucket`).

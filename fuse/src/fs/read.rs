@@ -17,8 +17,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::error::{FsError, FsResult};
-use crate::remote::{RangeBody, Remote};
+use crate::api::{ApiResult, ObjectApi, RangeBody};
+use crate::fs::error::{Errno, FsError, FsResult};
 
 /// First read-ahead window.
 const FIRST_WINDOW: usize = 1 << 20;
@@ -40,7 +40,7 @@ pub struct Reader {
 
 /// A streaming GET drained into a buffer by a task, ahead of the reads.
 struct ReadAhead {
-    rx: mpsc::UnboundedReceiver<FsResult<Bytes>>,
+    rx: mpsc::UnboundedReceiver<ApiResult<Bytes>>,
     /// Bytes the task may hold unread: the window.
     budget: Arc<Semaphore>,
     window: usize,
@@ -110,7 +110,7 @@ impl ReadAhead {
         while self.pos < end {
             let data = match self.rx.recv().await {
                 Some(Ok(data)) => data,
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             };
             self.budget.add_permits(data.len().min(FIRST_WINDOW));
@@ -166,7 +166,7 @@ impl Reader {
     /// Reads `[offset, offset + size)` of `bucket/key`, a file of `file_size` bytes.
     pub async fn read(
         &mut self,
-        remote: &Remote,
+        remote: &dyn ObjectApi,
         bucket: &str,
         key: &str,
         offset: u64,
@@ -202,17 +202,20 @@ impl Reader {
         if data.len() as u64 != end - offset {
             // The object is shorter than it was said to be, or the stream broke.
             self.ahead = None;
-            return Err(FsError::posix(
-                fuser::Errno::EIO,
-                "the object changed while read",
-            ));
+            return Err(FsError::posix(Errno::EIO, "the object changed while read"));
         }
         Ok(data)
     }
 }
 
 /// One ranged GET of exactly `[start, end)`.
-async fn fetch(remote: &Remote, bucket: &str, key: &str, start: u64, end: u64) -> FsResult<Bytes> {
+async fn fetch(
+    remote: &dyn ObjectApi,
+    bucket: &str,
+    key: &str,
+    start: u64,
+    end: u64,
+) -> FsResult<Bytes> {
     let mut body = remote.get(bucket, key, start, end).await?;
     let mut out = BytesMut::with_capacity((end - start) as usize);
     while let Some(chunk) = body.next().await? {

@@ -1,103 +1,18 @@
-//! Uploads: the streamed PutObject of a file written in order (started once a chunk is
-//! full; a smaller file goes up in one call at the commit), and the upload of a staging
-//! file; both wait for the cluster's commit, after which the inode's attributes are the
-//! server's again.
+//! Uploads: the commit of a streamed PutObject, and the upload of a staging file; both
+//! wait for the cluster's commit, after which the inode's attributes are the server's
+//! again.
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 
-use bytes::{Bytes, BytesMut};
-use fuser::Errno;
-use tessera_proto::object::ObjectInfo;
+use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use super::{Body, FileState, OpenFile};
-use crate::attr::Attr;
-use crate::error::{FsError, FsResult};
-use crate::namespace::Inner;
-
-/// Size of the data messages of a streamed upload.
-pub(super) const UPLOAD_CHUNK: usize = 1 << 20;
-
-/// A streamed upload. The PutObject starts with the first full chunk, so a file smaller
-/// than one goes up in one call at its commit, with the attributes set meanwhile (`tar`
-/// sets times, owner and mode before it closes each file).
-#[derive(Default)]
-pub(super) struct Upload {
-    put: Option<Put>,
-    buf: BytesMut,
-    /// Bytes taken so far, sent or buffered.
-    pub(super) written: u64,
-}
-
-/// A committed upload: the object, and the metadata it went up with.
-pub(super) type Sent = (ObjectInfo, HashMap<String, String>);
-
-/// A PutObject in progress.
-pub(super) struct Put {
-    pub(super) tx: mpsc::Sender<Option<Bytes>>,
-    pub(super) task: JoinHandle<FsResult<ObjectInfo>>,
-    /// The metadata it was started with.
-    pub(super) metadata: HashMap<String, String>,
-}
-
-impl Upload {
-    /// Takes `data`; sends a chunk once one is full, starting the PutObject with `start`
-    /// if it has not started yet.
-    pub(super) async fn write(
-        &mut self,
-        data: &[u8],
-        start: impl FnOnce() -> FsResult<Put>,
-    ) -> FsResult<()> {
-        self.buf.extend_from_slice(data);
-        self.written += data.len() as u64;
-        if self.buf.len() < UPLOAD_CHUNK {
-            return Ok(());
-        }
-        let put = match &mut self.put {
-            Some(put) => put,
-            None => self.put.insert(start()?),
-        };
-        let chunk = self.buf.split().freeze();
-        // A closed channel means the call failed: finishing it says why.
-        put.tx.send(Some(chunk)).await.map_err(|_| ended_early())
-    }
-
-    /// Sends the rest and waits for the commit. A PutObject not started yet (the file is
-    /// smaller than a chunk) is not streamed: `whole` puts the body in one call. Returns
-    /// the object and the metadata it went up with.
-    pub(super) async fn finish<F>(mut self, whole: impl FnOnce(Bytes) -> F) -> FsResult<Sent>
-    where
-        F: Future<Output = FsResult<Sent>>,
-    {
-        let Some(put) = self.put.take() else {
-            return whole(self.buf.freeze()).await;
-        };
-        let sent = if self.buf.is_empty() {
-            Ok(())
-        } else {
-            put.tx.send(Some(self.buf.split().freeze())).await
-        };
-        drop(put.tx);
-        let info = crate::remote::finish(put.task).await?;
-        sent.map_err(|_| ended_early())?;
-        Ok((info, put.metadata))
-    }
-
-    /// Cancels the PutObject, if it started: nothing is committed. Returns the error the
-    /// call ended with.
-    pub(super) async fn abort(self) -> Option<FsError> {
-        let put = self.put?;
-        let _ = put.tx.send(None).await;
-        drop(put.tx);
-        crate::remote::finish(put.task).await.err()
-    }
-}
-
-fn ended_early() -> FsError {
-    FsError::posix(Errno::EIO, "upload ended early")
-}
+use crate::api::ObjectInfo;
+use crate::fs::attr::Attr;
+use crate::fs::error::{FsError, FsResult};
+use crate::fs::open::{Body, FileState, OpenFile, Put, Sent, UPLOAD_CHUNK};
+use crate::fs::state::Inner;
 
 impl Inner {
     /// Commits a streamed upload: the object now holds what was written.
@@ -198,12 +113,12 @@ impl Inner {
         } else {
             drop(tx);
         }
-        match crate::remote::finish(task).await {
+        match crate::api::finish(task).await {
             Ok(info) => {
                 s.dirty = false;
                 self.uploaded(ino, info, &metadata).await
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -3,12 +3,9 @@
 
 use std::os::unix::fs::FileExt;
 
-use fuser::Errno;
-
-use super::upload::Upload;
-use super::{Body, FileState, OpenFile};
-use crate::error::{FsError, FsResult};
-use crate::namespace::Inner;
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::open::{Body, FileState, OpenFile, Upload};
+use crate::fs::state::Inner;
 
 impl Inner {
     /// Writes `data` at `offset` (at the end for `O_APPEND`).

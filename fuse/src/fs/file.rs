@@ -7,118 +7,25 @@
 //! close), fsync and the last release upload what changed; they return once the cluster has
 //! committed it, so after close() every client sees the file.
 //!
-//! Invariants: one [`OpenFile`] per inode with open handles, shared by them; its state lock
-//! orders writes, truncates and uploads; while `dirty`, the inode's attributes are local
-//! truth (`Node::local`).
+//! The state they work on ([`OpenFile`], [`Handle`]) is defined in `open`; the invariants
+//! are stated there.
 
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use fuser::Errno;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::attr::Attr;
-use crate::error::{FsError, FsResult};
-use crate::namespace::Inner;
-use crate::read::Reader;
+use crate::fs::attr::Attr;
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::open::{Body, Handle, OpenFile, ReadRequest};
+use crate::fs::read::Reader;
+use crate::fs::state::{Inner, name_str};
 
 mod upload;
 mod write;
-
-use upload::Upload;
-
-/// One open handle.
-pub struct Handle {
-    /// Its inode.
-    pub ino: u64,
-    /// The inode's shared state.
-    pub file: Arc<OpenFile>,
-    /// Opened with `O_APPEND`: every write goes to the end.
-    pub append: bool,
-    /// This handle changed the file (created, truncated or wrote it): its close uploads.
-    /// A close of a handle that only read leaves another handle's writes in progress.
-    pub changed: std::sync::atomic::AtomicBool,
-    /// Sequential read state of this handle.
-    pub reader: Mutex<Reader>,
-    /// Reads of this handle, served one at a time in the kernel's order (see
-    /// [`Inner::queue_read`]).
-    pub reads: std::sync::OnceLock<mpsc::UnboundedSender<ReadRequest>>,
-}
-
-/// A read waiting for its turn, and where its answer goes.
-pub struct ReadRequest {
-    /// Offset.
-    pub offset: u64,
-    /// Bytes asked for.
-    pub size: u32,
-    /// Receives the bytes.
-    pub reply: Box<dyn FnOnce(FsResult<Bytes>) + Send>,
-}
-
-/// The state every handle of one inode shares.
-pub struct OpenFile {
-    state: Mutex<FileState>,
-    handles: AtomicUsize,
-}
-
-struct FileState {
-    body: Body,
-    /// The file's size as written here.
-    size: u64,
-    /// Local changes the cluster has not committed.
-    dirty: bool,
-    /// Unlinked while open: never uploaded again.
-    unlinked: bool,
-    /// A failed upload: reported by every later write and flush.
-    failed: Option<Errno>,
-}
-
-enum Body {
-    /// The data is the object's on the cluster (or nothing, when `size` is 0).
-    Remote,
-    /// A streamed upload in progress.
-    Streaming(Upload),
-    /// A local copy holds the data.
-    Staged(std::fs::File),
-}
-
-impl OpenFile {
-    fn new(size: u64, dirty: bool) -> Self {
-        Self {
-            state: Mutex::new(FileState {
-                body: Body::Remote,
-                size,
-                dirty,
-                unlinked: false,
-                failed: None,
-            }),
-            handles: AtomicUsize::new(0),
-        }
-    }
-
-    /// Another open saw the server's current size: a file without local changes reads
-    /// the server's data again (a clean staging copy may be stale).
-    async fn refresh(&self, size: u64) {
-        let mut s = self.state.lock().await;
-        if !s.dirty && !matches!(s.body, Body::Streaming(_)) {
-            s.body = Body::Remote;
-            s.size = size;
-        }
-    }
-
-    /// The file was unlinked: drop any upload in progress and upload nothing more.
-    pub async fn forget_upload(&self) {
-        let mut s = self.state.lock().await;
-        s.unlinked = true;
-        s.dirty = false;
-        if let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) {
-            up.abort().await;
-        }
-    }
-}
 
 impl Inner {
     /// Opens `ino` (a regular file): refreshes its attributes from the server first, so
@@ -136,7 +43,7 @@ impl Inner {
             self.set_attr(ino, &path, attr.clone());
             attr
         };
-        if attr.kind == crate::attr::Kind::Dir {
+        if attr.kind == crate::fs::attr::Kind::Dir {
             return Err(FsError::posix(Errno::EISDIR, "a directory"));
         }
         let file = self.attach(ino, attr.size, false);
@@ -165,7 +72,7 @@ impl Inner {
         if self.settings.read_only {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
-        let path = crate::inode::join(&self.path_of(parent)?, crate::namespace::name_str(name)?);
+        let path = crate::fs::inode::join(&self.path_of(parent)?, name_str(name)?);
         self.key_of(&path)?;
         let ino = {
             let mut t = self.inodes();
@@ -323,7 +230,7 @@ impl Inner {
         let (bucket, key) = self.key_of(&self.path_of(handle.ino)?)?;
         let mut reader = handle.reader.lock().await;
         reader
-            .read(&self.remote, &bucket, &key, offset, size, file_size)
+            .read(&*self.remote, &bucket, &key, offset, size, file_size)
             .await
     }
 }

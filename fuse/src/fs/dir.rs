@@ -1,61 +1,30 @@
-//! Directory streams: `readdir` served page by page from delimiter listings (1,000 names
-//! a call), so a directory of any size costs memory for one page only. The attributes the
-//! listing carries are kept for the lookups that follow (`ls -l`), and `readdirplus`
-//! hands them to the kernel with the names, so `ls -l` costs no lookup per file. Files
-//! created here and not uploaded yet are listed after the server's names.
+//! Directory streams: `readdir` served page by page from delimiter listings (up to
+//! 10,000 names a call), so a directory of any size costs memory for one page only. The
+//! attributes the listing carries are kept for the lookups that follow (`ls -l`), and
+//! `readdirplus` hands them to the kernel with the names, so `ls -l` costs no lookup per
+//! file. Files created here and not uploaded yet are listed after the server's names.
+//!
+//! Entries go into a [`DirSink`] (the adapter's kernel reply); the sink says whether it
+//! wants attributes with the names (`readdirplus`), and the core decides which.
 //!
 //! Invariants: entry `i` of a stream has offset `i` (0 = `.`, 1 = `..`); an offset before
 //! the current page restarts the listing from the start; every entry but `.` and `..` that
-//! `readdirplus` puts in a reply counts one kernel lookup of its inode.
+//! a `readdirplus` sink takes counts one kernel lookup of its inode.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use fuser::{Errno, Generation, INodeNo, ReplyDirectory, ReplyDirectoryPlus};
-
-use crate::attr::{Attr, Kind};
-use crate::error::{FsError, FsResult};
-use crate::inode::join;
-use crate::namespace::{Inner, Place};
+use crate::fs::attr::{Attr, Kind};
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::inode::join;
+use crate::fs::open::{DirStream, Entry, Stage};
+use crate::fs::state::{Inner, Place};
 
 /// Names a listing call returns at most: the server's largest page (each page costs it a
 /// read of the whole directory on every drive).
 const PAGE: u32 = 10_000;
-
-/// One directory entry.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Inode number shown to `readdir`.
-    pub ino: u64,
-    /// Name.
-    pub name: String,
-    /// Type.
-    pub kind: Kind,
-    /// Attributes the listing carried (none for directories: they are on the marker).
-    pub attr: Option<Attr>,
-}
-
-/// An open directory's listing position.
-pub struct DirStream {
-    ino: u64,
-    path: String,
-    page: Vec<Entry>,
-    page_start: u64,
-    token: String,
-    state: Stage,
-    local_seen: HashSet<String>,
-    listing: Option<u64>,
-}
-
-#[derive(PartialEq, Eq)]
-enum Stage {
-    Start,
-    Server,
-    Local,
-    Done,
-}
 
 impl Inner {
     /// Opens the directory `ino`: a new stream, returned as its handle.
@@ -70,54 +39,69 @@ impl Inner {
             .insert(fh, Arc::new(tokio::sync::Mutex::new(stream)));
         Ok(fh)
     }
-}
 
-/// A kernel reply that directory entries are added to: `readdir`'s names and types, or
-/// `readdirplus`'s names with attributes.
-pub trait DirReply: Send + 'static {
-    /// Adds `e` (of the directory at `dir`), whose successor is at offset `next`; true when
-    /// the reply is full and `e` was not added.
-    fn add_entry(&mut self, inner: &Inner, dir: &str, e: &Entry, next: u64) -> bool;
-    /// Sends the reply.
-    fn ok(self);
-    /// Answers with an error instead.
-    fn error(self, e: Errno);
-}
+    /// The open directory `fh`'s stream, `None` for an unknown handle.
+    pub fn dir_stream(&self, fh: u64) -> Option<Arc<tokio::sync::Mutex<DirStream>>> {
+        self.dirs().get(&fh).cloned()
+    }
 
-impl DirReply for ReplyDirectory {
-    fn add_entry(&mut self, _: &Inner, _: &str, e: &Entry, next: u64) -> bool {
-        self.add(INodeNo(e.ino), next, e.kind.file_type(), &e.name)
-    }
-    fn ok(self) {
-        ReplyDirectory::ok(self)
-    }
-    fn error(self, e: Errno) {
-        ReplyDirectory::error(self, e)
+    /// Closes the directory handle `fh`.
+    pub fn releasedir(&self, fh: u64) {
+        self.dirs().remove(&fh);
     }
 }
 
-/// Each entry comes with the attributes a lookup would give, so the kernel needs none. A
-/// directory's come with a zero TTL unless this mount knows them: its mode and times are
-/// on its marker, which the listing does not read.
-impl DirReply for ReplyDirectoryPlus {
-    fn add_entry(&mut self, inner: &Inner, dir: &str, e: &Entry, next: u64) -> bool {
-        let defaults = &inner.settings.defaults;
-        if e.name == "." || e.name == ".." {
-            // The kernel takes no lookup for these, and ignores their attributes.
-            let attr = Attr::implicit_dir(defaults).file_attr(e.ino);
-            return self.add(
-                INodeNo(e.ino),
-                next,
-                &e.name,
-                &Duration::ZERO,
-                &attr,
-                Generation(0),
-            );
+/// An entry as the kernel is told it.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    /// Inode number.
+    pub ino: u64,
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub kind: Kind,
+    /// Attributes (a plus sink's only; a plain sink's are the listing's or a directory's
+    /// defaults, and unused).
+    pub attr: Attr,
+    /// How long the kernel may keep `attr`.
+    pub ttl: Duration,
+}
+
+/// Where directory entries go: `readdir`'s names and types, or `readdirplus`'s names with
+/// attributes.
+pub trait DirSink {
+    /// Whether entries carry attributes that count as lookups (`readdirplus`).
+    fn plus(&self) -> bool;
+    /// Adds `e`, whose successor is at offset `next`; true when the sink is full and `e`
+    /// was not added.
+    fn add(&mut self, e: &DirEntry, next: u64) -> bool;
+}
+
+impl Inner {
+    /// Adds `e` (of the directory at `dir`) to `sink`; true when full. A plus sink gets
+    /// the attributes a lookup would give, so the kernel needs none. A directory's come
+    /// with a zero TTL unless this mount knows them: its mode and times are on its marker,
+    /// which the listing does not read.
+    fn add_entry(&self, sink: &mut impl DirSink, dir: &str, e: &Entry, next: u64) -> bool {
+        let defaults = &self.settings.defaults;
+        if !sink.plus() || e.name == "." || e.name == ".." {
+            // The kernel takes no lookup for these, and ignores `.`'s and `..`'s attributes.
+            let entry = DirEntry {
+                ino: e.ino,
+                name: e.name.clone(),
+                kind: e.kind,
+                attr: e
+                    .attr
+                    .clone()
+                    .unwrap_or_else(|| Attr::implicit_dir(defaults)),
+                ttl: Duration::ZERO,
+            };
+            return sink.add(&entry, next);
         }
         let path = join(dir, &e.name);
-        let mut t = inner.inodes();
-        let (attr, until, ttl) = match inner.known_attr(&t, &path) {
-            Some((attr, until)) => (attr, until, inner.settings.ttl),
+        let mut t = self.inodes();
+        let (attr, until, ttl) = match self.known_attr(&t, &path) {
+            Some((attr, until)) => (attr, until, self.settings.ttl),
             None => {
                 let attr = e
                     .attr
@@ -126,52 +110,37 @@ impl DirReply for ReplyDirectoryPlus {
                 (attr, Instant::now(), Duration::ZERO)
             }
         };
-        let ino = t.ino_for(&path);
-        let file_attr = attr.file_attr(ino);
-        let full = self.add(INodeNo(ino), next, &e.name, &ttl, &file_attr, Generation(0));
+        let entry = DirEntry {
+            ino: t.ino_for(&path),
+            name: e.name.clone(),
+            kind: e.kind,
+            attr,
+            ttl,
+        };
+        let full = sink.add(&entry, next);
         if !full {
-            t.remember(&path, attr, until);
+            t.remember(&path, entry.attr, until);
         }
         full
-    }
-    fn ok(self) {
-        ReplyDirectoryPlus::ok(self)
-    }
-    fn error(self, e: Errno) {
-        ReplyDirectoryPlus::error(self, e)
     }
 }
 
 impl DirStream {
-    /// Adds entries from `offset` on to `reply` until it is full or the listing ends.
-    pub async fn fill<R: DirReply>(
+    /// Adds entries from `offset` on to `sink` until it is full or the listing ends.
+    pub async fn fill(
         &mut self,
         inner: &Inner,
         offset: u64,
-        reply: &mut R,
+        sink: &mut impl DirSink,
     ) -> FsResult<()> {
         let mut at = offset;
         while let Some(e) = self.entry(inner, at).await? {
-            if reply.add_entry(inner, &self.path, &e, at + 1) {
+            if inner.add_entry(sink, &self.path, &e, at + 1) {
                 break;
             }
             at += 1;
         }
         Ok(())
-    }
-
-    /// A stream over the directory `ino` at `path`.
-    pub fn new(ino: u64, path: String) -> Self {
-        Self {
-            ino,
-            path,
-            page: Vec::new(),
-            page_start: 0,
-            token: String::new(),
-            state: Stage::Start,
-            local_seen: HashSet::new(),
-            listing: None,
-        }
     }
 
     /// Entry number `offset`, `None` past the end.
@@ -195,7 +164,9 @@ impl DirStream {
                 let parent = if self.path.is_empty() {
                     self.ino
                 } else {
-                    inner.inodes().ino_for(crate::inode::parent_of(&self.path))
+                    inner
+                        .inodes()
+                        .ino_for(crate::fs::inode::parent_of(&self.path))
                 };
                 self.state = Stage::Server;
                 Ok(vec![

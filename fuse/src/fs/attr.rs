@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fuser::{FileAttr, FileType, INodeNo};
-use tessera_proto::object::{ObjectInfo, Timestamp};
+use crate::api::{ObjectInfo, Timestamp};
 
 /// User-metadata key of `st_mode`.
 pub const MODE: &str = "mode";
@@ -19,9 +18,6 @@ pub const GID: &str = "gid";
 /// User-metadata key of the modification time.
 pub const MTIME: &str = "mtime";
 
-/// Preferred I/O size reported to programs (`st_blksize`): one erasure block.
-const BLOCK_SIZE: u32 = 1 << 20;
-
 /// What an inode is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -31,17 +27,6 @@ pub enum Kind {
     Dir,
     /// A symbolic link: an object holding the target.
     Symlink,
-}
-
-impl Kind {
-    /// The kernel's name for it.
-    pub fn file_type(self) -> FileType {
-        match self {
-            Kind::File => FileType::RegularFile,
-            Kind::Dir => FileType::Directory,
-            Kind::Symlink => FileType::Symlink,
-        }
-    }
 }
 
 /// The attributes the mount shows for one inode.
@@ -148,36 +133,6 @@ impl Attr {
             (GID.to_string(), self.gid.to_string()),
             (MTIME.to_string(), format_time(self.mtime)),
         ])
-    }
-
-    /// The kernel's view.
-    pub fn file_attr(&self, ino: u64) -> FileAttr {
-        let kind = self.kind.file_type();
-        FileAttr {
-            ino: INodeNo(ino),
-            size: self.size,
-            blocks: self.size.div_ceil(512),
-            atime: self.mtime,
-            mtime: self.mtime,
-            ctime: self.mtime,
-            crtime: self.mtime,
-            kind,
-            perm: self.perm,
-            nlink: if self.kind == Kind::Dir { 2 } else { 1 },
-            uid: self.uid,
-            gid: self.gid,
-            rdev: 0,
-            blksize: BLOCK_SIZE,
-            flags: 0,
-        }
-    }
-}
-
-/// The time a setattr names.
-pub fn time_or_now(t: fuser::TimeOrNow) -> SystemTime {
-    match t {
-        fuser::TimeOrNow::SpecificTime(t) => t,
-        fuser::TimeOrNow::Now => SystemTime::now(),
     }
 }
 

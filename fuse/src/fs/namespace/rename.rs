@@ -4,12 +4,10 @@
 
 use std::ffi::OsStr;
 
-use fuser::Errno;
-
-use super::{Inner, Place, name_str};
-use crate::attr::{Attr, Kind};
-use crate::error::{FsError, FsResult};
-use crate::inode::join;
+use crate::fs::attr::{Attr, Kind};
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::inode::join;
+use crate::fs::state::{Inner, Place, name_str};
 
 impl Inner {
     /// The attributes of `path`, or `None` when nothing is there.

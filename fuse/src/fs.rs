@@ -1,0 +1,24 @@
+//! The file-system core: POSIX semantics over objects, with no fuser and no tonic in it.
+//! It reaches the cluster only through [`crate::api::ObjectApi`] and answers with its own
+//! types and [`error::FsError`]; the fuser adapter turns those into kernel replies. Its
+//! unit tests run it against an in-memory object API.
+//!
+//! Modules, each importing only those below it: the operations [`namespace`] (mkdir,
+//! rmdir, unlink, rename, symlink, attributes, statfs), [`dir`] (readdir paging) and
+//! [`file`] (open, write, truncate, uploads, reads), as `impl` blocks on [`state::Inner`]
+//! (the shared state, lookup and stat) → [`open`] (what open files and directories hold)
+//! → [`read`] (read-ahead) → [`inode`] (the inode table) and [`attr`] (POSIX attributes
+//! in object metadata), with [`error`] beside them all.
+
+pub mod attr;
+pub mod dir;
+pub mod error;
+pub mod file;
+pub mod inode;
+pub mod namespace;
+pub mod open;
+pub mod read;
+pub mod state;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! The file system's shared state, [`Inner`]: the object API, the mount's settings, the
+//! inode table and the tables of open files and directories, with the helpers every
+//! operation uses (where a path lives, what the server says a path is, what this mount
+//! already knows). The operations themselves are `impl Inner` blocks in `namespace`,
+//! `dir` and `file`, which import this module; it imports none of them.
+//!
+//! Invariants: the locks here are never held across an await; paths map to buckets and
+//! keys in one place ([`Inner::place`]); a directory is a `/`-delimited prefix, and when a
+//! name is both a file key and a prefix the directory wins.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::api::ObjectApi;
+use crate::fs::attr::{Attr, Defaults, time_of};
+use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::inode::Inodes;
+use crate::fs::open::{DirStream, Handle, OpenFile};
+
+/// Longest name of one path component.
+pub const NAME_MAX: usize = 255;
+
+/// How the mount was asked to behave.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The bucket at the root; `None`: the root lists buckets.
+    pub bucket: Option<String>,
+    /// How long attributes and lookups are cached.
+    pub ttl: Duration,
+    /// Refuse every change.
+    pub read_only: bool,
+    /// Where staging files go.
+    pub cache_dir: PathBuf,
+    /// Attributes of what has none of its own.
+    pub defaults: Defaults,
+}
+
+/// Where a path lives on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// The root of a mount without `--bucket`: the list of buckets.
+    Buckets,
+    /// A bucket's root.
+    Bucket(String),
+    /// A key in a bucket.
+    Key(String, String),
+}
+
+/// State shared by every operation.
+pub struct Inner {
+    /// The cluster.
+    pub remote: Arc<dyn ObjectApi>,
+    /// Flags.
+    pub settings: Settings,
+    pub(crate) inodes: Mutex<Inodes>,
+    pub(crate) files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    pub(crate) handles: Mutex<HashMap<u64, Arc<Handle>>>,
+    pub(crate) dirs: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<DirStream>>>>,
+    pub(crate) next_fh: AtomicU64,
+}
+
+/// A name from the kernel as a key segment.
+pub fn name_str(name: &OsStr) -> FsResult<&str> {
+    let s = name
+        .to_str()
+        .ok_or(FsError::posix(Errno::EINVAL, "names must be UTF-8"))?;
+    if s.len() > NAME_MAX {
+        return Err(FsError::posix(
+            Errno::ENAMETOOLONG,
+            "name longer than 255 bytes",
+        ));
+    }
+    Ok(s)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    /// The state of a fresh mount.
+    pub fn new(remote: Arc<dyn ObjectApi>, settings: Settings) -> Self {
+        let root = Attr::implicit_dir(&settings.defaults);
+        Self {
+            remote,
+            settings,
+            inodes: Mutex::new(Inodes::new(root)),
+            files: Mutex::new(HashMap::new()),
+            handles: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn inodes(&self) -> MutexGuard<'_, Inodes> {
+        lock(&self.inodes)
+    }
+
+    pub(crate) fn files(&self) -> MutexGuard<'_, HashMap<u64, Arc<OpenFile>>> {
+        lock(&self.files)
+    }
+
+    pub(crate) fn handles(&self) -> MutexGuard<'_, HashMap<u64, Arc<Handle>>> {
+        lock(&self.handles)
+    }
+
+    pub(crate) fn dirs(&self) -> MutexGuard<'_, HashMap<u64, Arc<tokio::sync::Mutex<DirStream>>>> {
+        lock(&self.dirs)
+    }
+
+    /// When attributes read now stop being fresh.
+    pub fn fresh_until(&self) -> Instant {
+        Instant::now() + self.settings.ttl
+    }
+
+    /// Where `path` lives.
+    pub fn place(&self, path: &str) -> Place {
+        match &self.settings.bucket {
+            Some(b) if path.is_empty() => Place::Bucket(b.clone()),
+            Some(b) => Place::Key(b.clone(), path.to_string()),
+            None if path.is_empty() => Place::Buckets,
+            None => match path.split_once('/') {
+                None => Place::Bucket(path.to_string()),
+                Some((b, k)) => Place::Key(b.to_string(), k.to_string()),
+            },
+        }
+    }
+
+    /// The bucket and key of a file path (EISDIR/EPERM for roots).
+    pub fn key_of(&self, path: &str) -> FsResult<(String, String)> {
+        match self.place(path) {
+            Place::Key(b, k) => Ok((b, k)),
+            _ => Err(FsError::posix(Errno::EISDIR, "a bucket is a directory")),
+        }
+    }
+
+    /// The path, attributes and locality (`Node::local`) of inode `ino`.
+    pub(crate) fn node(&self, ino: u64) -> FsResult<(String, Attr, bool)> {
+        self.inodes()
+            .get(ino)
+            .map(|n| (n.path.clone(), n.attr.clone(), n.local))
+            .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))
+    }
+
+    /// The path of inode `ino`.
+    pub fn path_of(&self, ino: u64) -> FsResult<String> {
+        self.node(ino).map(|(path, _, _)| path)
+    }
+
+    /// What the server says `path` is.
+    pub async fn stat(&self, path: &str) -> FsResult<Attr> {
+        let d = &self.settings.defaults;
+        match self.place(path) {
+            Place::Buckets => Ok(Attr::implicit_dir(d)),
+            Place::Bucket(b) => {
+                let info = self.remote.head_bucket(&b).await?;
+                let mut attr = Attr::implicit_dir(d);
+                if let Some(t) = &info.created {
+                    attr.mtime = time_of(t);
+                }
+                Ok(attr)
+            }
+            Place::Key(b, k) => {
+                // A directory wins over an object of the same name.
+                let found = self.remote.lookup(&b, &k).await?;
+                if let Some(marker) = &found.marker {
+                    return Ok(Attr::of_object(marker, d));
+                }
+                if found.is_prefix {
+                    return Ok(Attr::implicit_dir(d));
+                }
+                match &found.object {
+                    Some(info) => Ok(Attr::of_object(info, d)),
+                    None => Err(FsError::posix(Errno::ENOENT, "no such file or directory")),
+                }
+            }
+        }
+    }
+
+    /// What this mount knows of `path` without asking the server, and until when: the
+    /// attributes of a local or fresh inode, else those of a fresh listing.
+    pub(crate) fn known_attr(&self, t: &Inodes, path: &str) -> Option<(Attr, Instant)> {
+        if let Some(node) = t.at(path).and_then(|ino| t.get(ino))
+            && (node.local || node.fresh_until > Instant::now())
+        {
+            return Some((node.attr.clone(), node.fresh_until));
+        }
+        t.listed_attr(path).map(|attr| (attr, self.fresh_until()))
+    }
+
+    /// Records attributes just learnt from the server for `ino` at `path`.
+    pub(crate) fn set_attr(&self, ino: u64, path: &str, attr: Attr) {
+        let until = self.fresh_until();
+        let mut t = self.inodes();
+        if let Some(node) = t.get_mut(ino)
+            && node.path == path
+            && !node.local
+        {
+            node.attr = attr;
+            node.fresh_until = until;
+        }
+    }
+
+    pub(crate) fn check_writable(&self) -> FsResult<()> {
+        if self.settings.read_only {
+            return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
+        }
+        Ok(())
+    }
+}
