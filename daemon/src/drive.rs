@@ -14,6 +14,7 @@
 //! Tested by the unit tests of `local` and, end to end, by every object test.
 
 pub mod format;
+pub mod group;
 pub mod local;
 pub mod metafile;
 pub mod remote;
@@ -126,6 +127,33 @@ pub enum DriveError {
 }
 
 impl DriveError {
+    /// A copy for a second report (I/O errors keep kind and message).
+    pub fn duplicate(&self) -> DriveError {
+        match self {
+            DriveError::NotFound { path } => DriveError::NotFound { path: path.clone() },
+            DriveError::VolumeNotFound { volume } => DriveError::VolumeNotFound {
+                volume: volume.clone(),
+            },
+            DriveError::VolumeExists { volume } => DriveError::VolumeExists {
+                volume: volume.clone(),
+            },
+            DriveError::InvalidPath { path } => DriveError::InvalidPath { path: path.clone() },
+            DriveError::Corrupt { path, reason } => DriveError::Corrupt {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            DriveError::Unformatted => DriveError::Unformatted,
+            DriveError::Offline { reason } => DriveError::Offline {
+                reason: reason.clone(),
+            },
+            DriveError::NoSpace { path } => DriveError::NoSpace { path: path.clone() },
+            DriveError::Io { path, source } => DriveError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+        }
+    }
+
     /// True when the drive did not answer at all; such drives do not vote in a quorum.
     pub fn is_offline(&self) -> bool {
         matches!(self, DriveError::Offline { .. } | DriveError::Unformatted)
@@ -246,15 +274,11 @@ pub trait Drive: Send + Sync + 'static {
     fn is_remote(&self) -> bool {
         false
     }
-    /// The drive as a [`local::LocalDrive`] when it is one, so a caller can batch the
-    /// blocking reads of several local drives into one trip to the blocking pool.
-    fn as_local(&self) -> Option<&local::LocalDrive> {
-        None
-    }
-    /// The drive as a [`remote::RemoteDrive`] when it is one, so a caller can batch the
-    /// calls to several drives of one peer into one call.
-    fn as_remote(&self) -> Option<&remote::RemoteDrive> {
-        None
+    /// Joins the group of drives this drive answers batched calls with, at `place` (see
+    /// [`group`]); false (the default) when it answers every call on its own.
+    fn join<'a>(&'a self, place: usize, groups: &mut group::Groups<'a>) -> bool {
+        let _ = (place, groups);
+        false
     }
     /// Capacity of the drive's file system.
     async fn disk_info(&self) -> Result<DiskInfo, DriveError>;

@@ -18,7 +18,6 @@ mod commit;
 mod condition;
 mod decode;
 mod encode;
-mod fanout;
 mod heal;
 mod list;
 pub mod meta;

@@ -34,6 +34,7 @@ use self::file_writer::LocalWriter;
 use self::files::LocalReader;
 use self::group_sync::GroupSync;
 use self::read::{cached_dir, open_direct, read_bytes, read_cached};
+use super::group::Groups;
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, Target, VolumeInfo,
     WalkOptions, WalkPage, check_path, trashed_path,
@@ -226,8 +227,9 @@ impl Drive for LocalDrive {
         &self.endpoint
     }
 
-    fn as_local(&self) -> Option<&LocalDrive> {
-        Some(self)
+    fn join<'a>(&'a self, place: usize, groups: &mut Groups<'a>) -> bool {
+        groups.local(place, self);
+        true
     }
 
     async fn disk_info(&self) -> Result<DiskInfo, DriveError> {

@@ -20,6 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use self::status::from_status;
+use super::group::Groups;
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, Target, VolumeInfo, WalkOptions, WalkPage,
 };
@@ -76,8 +77,9 @@ impl Drive for RemoteDrive {
         self.peer.is_online()
     }
 
-    fn as_remote(&self) -> Option<&RemoteDrive> {
-        Some(self)
+    fn join<'a>(&'a self, place: usize, groups: &mut Groups<'a>) -> bool {
+        groups.peer(place, self);
+        true
     }
 
     fn is_remote(&self) -> bool {

@@ -20,6 +20,7 @@ use std::sync::{Mutex, OnceLock};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::group::Groups;
 use super::local::LocalDrive;
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, Target, VolumeInfo,
@@ -142,8 +143,15 @@ impl Drive for LocalSlot {
     fn is_online(&self) -> bool {
         self.online.load(Ordering::Acquire)
     }
-    fn as_local(&self) -> Option<&LocalDrive> {
-        self.up().ok()
+    fn join<'a>(&'a self, place: usize, groups: &mut Groups<'a>) -> bool {
+        // Offline, it answers on its own: it fails alone, not its group.
+        match self.up() {
+            Ok(drive) => {
+                groups.local(place, drive);
+                true
+            }
+            Err(_) => false,
+        }
     }
     async fn disk_info(&self) -> Result<DiskInfo, DriveError> {
         self.up()?.disk_info().await
@@ -234,7 +242,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let slot = LocalSlot::open(dir.path().join("d"));
         assert!(slot.is_online());
-        assert!(slot.as_local().is_some());
+        assert!(slot.up().is_ok());
         slot.make_volume("b").await.unwrap();
     }
 
@@ -265,7 +273,7 @@ mod tests {
             Err(DriveError::Offline { reason: r }) => assert_eq!(r, reason),
             other => panic!("{other:?}"),
         }
-        assert!(slot.as_local().is_none());
+        assert!(slot.up().is_err());
 
         // Repaired, it opens; online once told.
         fs::remove_file(meta.join(META_VOLUME)).unwrap();

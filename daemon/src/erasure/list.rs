@@ -8,9 +8,7 @@ use super::ErasureError;
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict};
 use super::set::ErasureSet;
-use super::set::drives_of;
-use crate::drive::local::LocalDrive;
-use crate::drive::remote::RemoteDrive;
+use crate::drive::group::{Walk, fan_out};
 use crate::drive::{WalkEntry, WalkOptions, WalkPage};
 
 /// One entry of a set's listing page.
@@ -49,17 +47,14 @@ impl ErasureSet {
         opts: &WalkOptions,
     ) -> Result<ListPage, ErasureError> {
         let k = self.data_shards();
-        let pages = self
-            .each_batched(
-                |locals| async move {
-                    LocalDrive::walk_of(&drives_of(locals), bucket, opts).await
-                },
-                |remotes| async move {
-                    RemoteDrive::walk_of(&drives_of(remotes), bucket, opts).await
-                },
-                |_, d| d.walk(bucket, opts),
-            )
-            .await;
+        let pages = fan_out(
+            &self.drives,
+            &Walk {
+                volume: bucket,
+                opts,
+            },
+        )
+        .await;
         let answered = pages.iter().filter(|p| p.is_ok()).count();
         if answered < k {
             if verdict(&pages, k) == Verdict::VolumeNotFound {

@@ -1,16 +1,13 @@
 //! The metadata files of one object across a set's drives: read raw from every drive,
-//! decoded (a torn file counts as missing), and written, with a set's local drives batched
-//! into one trip to the blocking pool per file system (see [`LocalDrive::read_all_of`] and
-//! [`LocalDrive::write_all_of`]) and the drives of each peer in one call meanwhile
-//! ([`RemoteDrive::read_all_of`], [`RemoteDrive::write_all_of`]).
+//! decoded (a torn file counts as missing), and written, each as one grouped call
+//! ([`crate::drive::group`]): the set's local drives in one trip to the blocking pool and
+//! the drives of each peer in one call meanwhile.
 
 use bytes::Bytes;
 
 use super::meta::ObjectMeta;
-use super::set::drives_of;
-use super::set::{ErasureSet, clone_error, meta_path};
-use crate::drive::local::LocalDrive;
-use crate::drive::remote::RemoteDrive;
+use super::set::{ErasureSet, meta_path};
+use crate::drive::group::{ReadAll, WriteAll, fan_out};
 use crate::drive::{DriveError, Target, metafile};
 
 impl ErasureSet {
@@ -21,14 +18,12 @@ impl ErasureSet {
         key: &str,
     ) -> Vec<Result<Bytes, DriveError>> {
         let path = &meta_path(key);
-        self.each_batched(
-            |locals| async move {
-                LocalDrive::read_all_of(&drives_of(locals), bucket, path).await
+        fan_out(
+            &self.drives,
+            &ReadAll {
+                volume: bucket,
+                path,
             },
-            |remotes| async move {
-                RemoteDrive::read_all_of(&drives_of(remotes), bucket, path).await
-            },
-            |_, d| d.read_all(bucket, path),
         )
         .await
     }
@@ -78,7 +73,7 @@ impl ErasureSet {
                         reason,
                     })
                 }
-                Err(e) => Err(clone_error(e)),
+                Err(e) => Err(e.duplicate()),
             })
             .collect()
     }
@@ -92,49 +87,14 @@ impl ErasureSet {
         files: Vec<Result<(Bytes, Target), DriveError>>,
     ) -> Vec<Result<(), DriveError>> {
         let files = &files;
-        self.each_batched(
-            |locals| async move {
-                let written = LocalDrive::write_all_of(given(files, &locals), volume, path).await;
-                answers(files, &locals, written)
-            },
-            |remotes| async move {
-                let written = RemoteDrive::write_all_of(given(files, &remotes), volume, path).await;
-                answers(files, &remotes, written)
-            },
-            |d, drive| async move {
-                let (data, target) = files[d].as_ref().map_err(clone_error)?;
-                drive.write_all(volume, path, data.clone(), *target).await
+        fan_out(
+            &self.drives,
+            &WriteAll {
+                volume,
+                path,
+                files,
             },
         )
         .await
     }
-}
-
-/// The writes of those of `drives` that were given a file.
-fn given<D: Copy>(
-    files: &[Result<(Bytes, Target), DriveError>],
-    drives: &[(usize, D)],
-) -> Vec<(D, Bytes, Target)> {
-    (drives.iter())
-        .filter_map(|&(d, drive)| {
-            let (data, target) = files[d].as_ref().ok()?;
-            Some((drive, data.clone(), *target))
-        })
-        .collect()
-}
-
-/// One result per drive of `drives`: its write's (`written` holds those of [`given`]), or
-/// the error it was given instead of a file.
-fn answers<D>(
-    files: &[Result<(Bytes, Target), DriveError>],
-    drives: &[(usize, D)],
-    written: Vec<Result<(), DriveError>>,
-) -> Vec<Result<(), DriveError>> {
-    let mut written = written.into_iter();
-    (drives.iter())
-        .map(|&(d, _)| match &files[d] {
-            Ok(_) => written.next().expect("one result per write"),
-            Err(e) => Err(clone_error(e)),
-        })
-        .collect()
 }

@@ -1,5 +1,5 @@
 //! `ErasureSet`: the drives of one set, and the per-set steps every object operation shares:
-//! fanning a call out to every drive (batched: `fanout`), resolving
+//! fanning a call out to every drive (grouped calls: `crate::drive::group`), resolving
 //! metadata by quorum (reading and writing it is `meta_io`), committing staged data into
 //! place (or undoing a commit that missed its quorum), and bucket volumes.
 
@@ -13,7 +13,7 @@ use super::heal::queue::{HEAL_QUEUE_CAPACITY, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::quorum::{Verdict, first_error, verdict, write_lost};
 use super::{Codec, ErasureError};
-use crate::drive::remote::RemoteDrive;
+use crate::drive::group::{StatVolume, fan_out};
 use crate::drive::{
     Drive, DriveError, META_VOLUME, OBJECT_META_FILE, TMP_DIR, Target, join, object_dir, trash_path,
 };
@@ -373,14 +373,7 @@ impl ErasureSet {
 
     /// Checks the bucket's volume on every drive.
     pub async fn stat_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
-        self.each_batched(
-            |locals| {
-                futures::future::join_all(locals.into_iter().map(|(_, d)| d.stat_volume(bucket)))
-            },
-            |remotes| async move { RemoteDrive::stat_volume_of(&drives_of(remotes), bucket).await },
-            |_, d| d.stat_volume(bucket),
-        )
-        .await
+        fan_out(&self.drives, &StatVolume { volume: bucket }).await
     }
 
     /// Writes a small record to every drive; fails below write quorum.
@@ -426,42 +419,9 @@ pub(super) fn lock_name(bucket: &str, key: &str) -> String {
     format!("{bucket}/{key}")
 }
 
-/// The drives of a batch of [`ErasureSet::each_batched`], without their indices (for the
-/// calls that need only the drives).
-pub(super) fn drives_of<D>(batch: Vec<(usize, D)>) -> Vec<D> {
-    batch.into_iter().map(|(_, d)| d).collect()
-}
-
 pub(super) fn read_quorum(bucket: &str, key: &str, detail: &str) -> ErasureError {
     ErasureError::ReadQuorum {
         what: format!("{bucket}/{key}"),
         detail: detail.to_string(),
-    }
-}
-
-/// A copy of a drive error for a second report (I/O errors keep kind and message).
-pub(super) fn clone_error(e: &DriveError) -> DriveError {
-    match e {
-        DriveError::NotFound { path } => DriveError::NotFound { path: path.clone() },
-        DriveError::VolumeNotFound { volume } => DriveError::VolumeNotFound {
-            volume: volume.clone(),
-        },
-        DriveError::VolumeExists { volume } => DriveError::VolumeExists {
-            volume: volume.clone(),
-        },
-        DriveError::InvalidPath { path } => DriveError::InvalidPath { path: path.clone() },
-        DriveError::Corrupt { path, reason } => DriveError::Corrupt {
-            path: path.clone(),
-            reason: reason.clone(),
-        },
-        DriveError::Unformatted => DriveError::Unformatted,
-        DriveError::Offline { reason } => DriveError::Offline {
-            reason: reason.clone(),
-        },
-        DriveError::NoSpace { path } => DriveError::NoSpace { path: path.clone() },
-        DriveError::Io { path, source } => DriveError::Io {
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
     }
 }

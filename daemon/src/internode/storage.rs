@@ -2,8 +2,9 @@
 //! drives by its path and runs the same `Drive` method on it. It adds no logic: paths are
 //! checked by the drive itself, so a peer can reach nothing outside a drive either.
 //!
-//! A batched call (`…Of`) runs its drives that are online in one batch and any other on
-//! its own (`split`), so one offline drive of this node fails alone.
+//! A batched call (`…Of`) is one grouped call ([`crate::drive::group`]): its drives that
+//! are online answer in one batch and any other on its own, so one offline drive of this
+//! node fails alone.
 //!
 //! Also counts the shard bytes peers send and fetch in a [`Traffic`] (for the benchmark's
 //! internode figure).
@@ -18,10 +19,7 @@ use tessera_proto::internode as pb;
 use tessera_proto::internode::storage_service_server::StorageService;
 use tonic::{Request, Response, Status, Streaming};
 
-mod split;
-
-use self::split::split_batch;
-use crate::drive::local::LocalDrive;
+use crate::drive::group::{ReadAll, StatVolume, Walk, WriteAll, fan_out};
 use crate::drive::remote::status::{to_failure, to_status};
 use crate::drive::{Drive, DriveError, Target, WalkMeta, WalkOptions, WalkPage};
 use crate::traffic::Traffic;
@@ -155,14 +153,8 @@ impl StorageService for StorageRpc {
     ) -> Result<Response<pb::DriveOutcomes>, Status> {
         let r = req.get_ref();
         let drives = self.drives(&r.drives)?;
-        let stats = split_batch(
-            &drives,
-            |local| {
-                futures::future::join_all(local.into_iter().map(|(_, d)| d.stat_volume(&r.volume)))
-            },
-            |_, d| d.stat_volume(&r.volume),
-        );
-        Ok(Response::new(outcomes(stats.await)))
+        let stats = fan_out(&drives, &StatVolume { volume: &r.volume }).await;
+        Ok(Response::new(outcomes(stats)))
     }
 
     async fn list_volumes(
@@ -195,15 +187,11 @@ impl StorageService for StorageRpc {
     ) -> Result<Response<pb::ReadAllOfResponse>, Status> {
         let r = req.get_ref();
         let drives = self.drives(&r.drives)?;
-        let results = split_batch(
-            &drives,
-            |local| {
-                let local: Vec<&LocalDrive> = local.into_iter().map(|(_, d)| d).collect();
-                async move { LocalDrive::read_all_of(&local, &r.volume, &r.path).await }
-            },
-            |_, d| d.read_all(&r.volume, &r.path),
-        )
-        .await;
+        let read = ReadAll {
+            volume: &r.volume,
+            path: &r.path,
+        };
+        let results = fan_out(&drives, &read).await;
         let results = (results.into_iter())
             .map(|result| {
                 let result = match result {
@@ -246,21 +234,16 @@ impl StorageService for StorageRpc {
         let bytes: usize = r.writes.iter().map(|w| w.data.len()).sum();
         (self.traffic.received).fetch_add(bytes as u64, Ordering::Relaxed);
         let (writes, volume, path) = (&r.writes, &r.volume, &r.path);
-        let results = split_batch(
+        let files: Vec<_> = (writes.iter())
+            .map(|w| Ok((w.data.clone(), target_of(w.fresh))))
+            .collect();
+        let files = &files;
+        let results = fan_out(
             &drives,
-            |local| {
-                let local = (local.into_iter())
-                    .map(|(i, d)| (d, writes[i].data.clone(), target_of(writes[i].fresh)))
-                    .collect();
-                LocalDrive::write_all_of(local, volume, path)
-            },
-            |i, d| {
-                d.write_all(
-                    volume,
-                    path,
-                    writes[i].data.clone(),
-                    target_of(writes[i].fresh),
-                )
+            &WriteAll {
+                volume,
+                path,
+                files,
             },
         )
         .await;
@@ -399,15 +382,7 @@ impl StorageService for StorageRpc {
         let opts = walk_options(&walk);
         let drives = self.drives(&r.drives)?;
         let (volume, opts) = (&walk.volume, &opts);
-        let pages = split_batch(
-            &drives,
-            |local| {
-                let local: Vec<&LocalDrive> = local.into_iter().map(|(_, d)| d).collect();
-                async move { LocalDrive::walk_of(&local, volume, opts).await }
-            },
-            |_, d| d.walk(volume, opts),
-        )
-        .await;
+        let pages = fan_out(&drives, &Walk { volume, opts }).await;
         let results = (pages.into_iter())
             .map(|page| pb::DriveWalkResult {
                 result: Some(match page {

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::read::open_for_read;
 use super::{LocalDrive, io_err};
+use crate::drive::group::Groups;
 use crate::drive::{Drive, DriveError, META_VOLUME, TRASH_DIR};
 
 /// Opens `path` for reading; when it is gone, its copy in the trash (`trashed`), if any.
@@ -38,12 +39,13 @@ pub(super) fn open_or_trashed(
 
 /// Purges the trash of `drives` (a node's own) every `every`, of what is older than `grace`;
 /// runs until aborted. The first purge is one period in: the trash starts empty. A drive
-/// is purged while it is a local drive online ([`Drive::as_local`]).
+/// is purged while it is a local drive online (one that joins the local group, see
+/// [`Groups`]).
 pub async fn purge_trash_every(drives: Vec<Arc<dyn Drive>>, grace: Duration, every: Duration) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
-        for drive in drives.iter().filter_map(|d| d.as_local()) {
+        for &(_, drive) in Groups::of(&drives).locals() {
             if let Err(e) = drive.purge_trash(grace).await {
                 tracing::warn!(drive = %drive.root().display(), error = %e, "cannot purge the trash");
             }

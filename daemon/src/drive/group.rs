@@ -1,0 +1,239 @@
+//! The one way to call many drives at once: a call ([`GroupCall`]) goes to the drives in
+//! groups that answer together — this node's local drives in one trip to the blocking
+//! pool, one peer's drives in one call to it — and to any other drive on its own. A drive
+//! joins its group itself ([`super::Drive::join`]), so no caller asks what kind a drive is,
+//! and a batched call is written once ([`ReadAll`], [`WriteAll`], [`StatVolume`], [`Walk`])
+//! for the erasure sets and the storage service alike.
+//!
+//! Invariant: [`fan_out`] answers once per drive, in the drives' order, whatever the
+//! grouping; a group's answers come in the order of its drives.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::local::LocalDrive;
+use super::remote::RemoteDrive;
+use super::{Drive, DriveError, Target, WalkOptions, WalkPage};
+
+/// The drives of one call, by how they answer together; each with its place in the call.
+#[derive(Default)]
+pub struct Groups<'a> {
+    local: Vec<(usize, &'a LocalDrive)>,
+    peers: Vec<Vec<(usize, &'a RemoteDrive)>>,
+    single: Vec<(usize, &'a dyn Drive)>,
+}
+
+impl<'a> Groups<'a> {
+    /// Groups `drives`, each at its index.
+    pub fn of<D: AsRef<dyn Drive> + 'a>(drives: impl IntoIterator<Item = &'a D>) -> Self {
+        let mut groups = Groups::default();
+        for (place, d) in drives.into_iter().enumerate() {
+            let d: &'a dyn Drive = d.as_ref();
+            if !d.join(place, &mut groups) {
+                groups.single.push((place, d));
+            }
+        }
+        groups
+    }
+
+    /// Adds one of this node's local drives.
+    pub fn local(&mut self, place: usize, drive: &'a LocalDrive) {
+        self.local.push((place, drive));
+    }
+
+    /// Adds a peer's drive, to the group of that peer's drives.
+    pub fn peer(&mut self, place: usize, drive: &'a RemoteDrive) {
+        match (self.peers.iter_mut()).find(|g| Arc::ptr_eq(g[0].1.peer(), drive.peer())) {
+            Some(group) => group.push((place, drive)),
+            None => self.peers.push(vec![(place, drive)]),
+        }
+    }
+
+    /// This node's local drives (with their places).
+    pub fn locals(&self) -> &[(usize, &'a LocalDrive)] {
+        &self.local
+    }
+}
+
+/// A call that drives answer in groups. The local and peer batches default to one call per
+/// drive; a call that has a batched form overrides them.
+#[async_trait]
+pub trait GroupCall: Sync {
+    /// One drive's answer.
+    type Out: Send;
+
+    /// The answer of one drive on its own.
+    async fn one(&self, place: usize, drive: &dyn Drive) -> Result<Self::Out, DriveError>;
+
+    /// The answers of this node's local drives, in their order.
+    async fn local(&self, drives: &[(usize, &LocalDrive)]) -> Vec<Result<Self::Out, DriveError>> {
+        futures::future::join_all(drives.iter().map(|&(i, d)| self.one(i, d))).await
+    }
+
+    /// The answers of one peer's drives, in their order.
+    async fn peer(&self, drives: &[(usize, &RemoteDrive)]) -> Vec<Result<Self::Out, DriveError>> {
+        futures::future::join_all(drives.iter().map(|&(i, d)| self.one(i, d))).await
+    }
+}
+
+/// Sends `call` to every drive of `drives`, grouped; one answer per drive, in order.
+pub async fn fan_out<'a, C, D>(drives: &'a [D], call: &C) -> Vec<Result<C::Out, DriveError>>
+where
+    C: GroupCall,
+    D: AsRef<dyn Drive> + 'a,
+{
+    let groups = Groups::of(drives);
+    let (local, peers, single) = tokio::join!(
+        call.local(&groups.local),
+        futures::future::join_all(groups.peers.iter().map(|g| call.peer(g))),
+        futures::future::join_all(groups.single.iter().map(|&(i, d)| call.one(i, d))),
+    );
+    let mut results: Vec<Option<Result<C::Out, DriveError>>> =
+        drives.iter().map(|_| None).collect();
+    let places = (groups.local.iter().map(|&(i, _)| i).zip(local))
+        .chain(
+            (groups.peers.iter().zip(peers))
+                .flat_map(|(g, answers)| g.iter().map(|&(i, _)| i).zip(answers)),
+        )
+        .chain(groups.single.iter().map(|&(i, _)| i).zip(single));
+    for (i, answer) in places {
+        results[i] = Some(answer);
+    }
+    (results.into_iter())
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(DriveError::Offline {
+                    reason: "a batched call gave no answer for the drive".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+fn drives_of<D: Copy>(batch: &[(usize, D)]) -> Vec<D> {
+    batch.iter().map(|&(_, d)| d).collect()
+}
+
+/// Reads a whole file.
+pub struct ReadAll<'a> {
+    /// Volume.
+    pub volume: &'a str,
+    /// Path in the volume.
+    pub path: &'a str,
+}
+
+#[async_trait]
+impl GroupCall for ReadAll<'_> {
+    type Out = Bytes;
+    async fn one(&self, _: usize, drive: &dyn Drive) -> Result<Bytes, DriveError> {
+        drive.read_all(self.volume, self.path).await
+    }
+    async fn local(&self, drives: &[(usize, &LocalDrive)]) -> Vec<Result<Bytes, DriveError>> {
+        LocalDrive::read_all_of(&drives_of(drives), self.volume, self.path).await
+    }
+    async fn peer(&self, drives: &[(usize, &RemoteDrive)]) -> Vec<Result<Bytes, DriveError>> {
+        RemoteDrive::read_all_of(&drives_of(drives), self.volume, self.path).await
+    }
+}
+
+/// Checks a volume.
+pub struct StatVolume<'a> {
+    /// Volume.
+    pub volume: &'a str,
+}
+
+#[async_trait]
+impl GroupCall for StatVolume<'_> {
+    type Out = ();
+    async fn one(&self, _: usize, drive: &dyn Drive) -> Result<(), DriveError> {
+        drive.stat_volume(self.volume).await
+    }
+    async fn peer(&self, drives: &[(usize, &RemoteDrive)]) -> Vec<Result<(), DriveError>> {
+        RemoteDrive::stat_volume_of(&drives_of(drives), self.volume).await
+    }
+}
+
+/// Walks a volume.
+pub struct Walk<'a> {
+    /// Volume.
+    pub volume: &'a str,
+    /// What to walk.
+    pub opts: &'a WalkOptions,
+}
+
+#[async_trait]
+impl GroupCall for Walk<'_> {
+    type Out = WalkPage;
+    async fn one(&self, _: usize, drive: &dyn Drive) -> Result<WalkPage, DriveError> {
+        drive.walk(self.volume, self.opts).await
+    }
+    async fn local(&self, drives: &[(usize, &LocalDrive)]) -> Vec<Result<WalkPage, DriveError>> {
+        LocalDrive::walk_of(&drives_of(drives), self.volume, self.opts).await
+    }
+    async fn peer(&self, drives: &[(usize, &RemoteDrive)]) -> Vec<Result<WalkPage, DriveError>> {
+        RemoteDrive::walk_of(&drives_of(drives), self.volume, self.opts).await
+    }
+}
+
+/// Writes a whole file on each drive: `files[place]`, or that drive answers with the
+/// error it was given.
+pub struct WriteAll<'a> {
+    /// Volume.
+    pub volume: &'a str,
+    /// Path in the volume.
+    pub path: &'a str,
+    /// Per drive (by place): the bytes and how to write them, or the drive's answer.
+    pub files: &'a [Result<(Bytes, Target), DriveError>],
+}
+
+impl WriteAll<'_> {
+    /// The writes of those of `drives` that were given a file.
+    fn given<D: Copy>(&self, drives: &[(usize, D)]) -> Vec<(D, Bytes, Target)> {
+        (drives.iter())
+            .filter_map(|&(i, d)| {
+                let (data, target) = self.files[i].as_ref().ok()?;
+                Some((d, data.clone(), *target))
+            })
+            .collect()
+    }
+
+    /// The answers of `drives`: their writes' results, or the errors they were given.
+    fn answers<D>(
+        &self,
+        drives: &[(usize, D)],
+        written: Vec<Result<(), DriveError>>,
+    ) -> Vec<Result<(), DriveError>> {
+        let mut written = written.into_iter();
+        (drives.iter())
+            .map(|&(i, _)| match &self.files[i] {
+                Ok(_) => written.next().unwrap_or_else(|| {
+                    Err(DriveError::Offline {
+                        reason: "a batched write gave no answer for the drive".into(),
+                    })
+                }),
+                Err(e) => Err(e.duplicate()),
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl GroupCall for WriteAll<'_> {
+    type Out = ();
+    async fn one(&self, place: usize, drive: &dyn Drive) -> Result<(), DriveError> {
+        let (data, target) = self.files[place].as_ref().map_err(DriveError::duplicate)?;
+        drive
+            .write_all(self.volume, self.path, data.clone(), *target)
+            .await
+    }
+    async fn local(&self, drives: &[(usize, &LocalDrive)]) -> Vec<Result<(), DriveError>> {
+        let written = LocalDrive::write_all_of(self.given(drives), self.volume, self.path).await;
+        self.answers(drives, written)
+    }
+    async fn peer(&self, drives: &[(usize, &RemoteDrive)]) -> Vec<Result<(), DriveError>> {
+        let written = RemoteDrive::write_all_of(self.given(drives), self.volume, self.path).await;
+        self.answers(drives, written)
+    }
+}
