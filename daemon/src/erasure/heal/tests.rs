@@ -2,16 +2,13 @@
 //! offline): a drive's copy is damaged or goes missing, the heal rebuilds it byte for byte,
 //! and reads then succeed with other drives gone (DESIGN.md, "Healing").
 
-mod flaky;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::flaky::Flaky;
 use super::*;
-use crate::drive::local::LocalDrive;
+use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, format};
 use crate::erasure::heal::scanner::ScannerConfig;
 use crate::erasure::meta::ObjectMeta;
@@ -31,7 +28,7 @@ fn data(len: usize, seed: usize) -> Vec<u8> {
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
-    drives: Vec<Arc<Flaky>>,
+    drives: Vec<Arc<LocalSlot>>,
     set: Arc<ErasureSet>,
 }
 
@@ -44,10 +41,11 @@ async fn fixture(n: usize, parity: usize) -> Fixture {
     let root = dir.path().to_path_buf();
     let mut drives = Vec::new();
     for i in 0..n {
-        let d = LocalDrive::open(root.join(format!("d{i}"))).unwrap();
+        // A drive the test can switch offline, as a remote drive of a stopped node.
+        let d = LocalSlot::open(root.join(format!("d{i}")));
         std::fs::write(d.root().join(".tessera").join(format::FORMAT_FILE), "{}").unwrap();
         d.make_volume("b").await.unwrap();
-        drives.push(Arc::new(Flaky::new(d)));
+        drives.push(Arc::new(d));
     }
     let set = ErasureSet::new(SetConfig {
         pool: 0,
@@ -100,7 +98,12 @@ impl Fixture {
 
     fn offline(&self, drives: &[usize], off: bool) {
         for &d in drives {
-            self.drives[d].set_online(!off);
+            let slot = &self.drives[d];
+            if off {
+                slot.set_offline("switched off by the test");
+            } else {
+                slot.set_online(slot.reopen().unwrap());
+            }
         }
     }
 
