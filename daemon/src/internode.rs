@@ -11,3 +11,5 @@
 
 pub mod locks;
 pub mod storage;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -3,18 +3,14 @@
 //! service that answers probes but never a call (a flaky link).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tessera_proto::internode as pb;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
 
 use super::*;
 use crate::internode::storage::StorageRpc;
+use crate::internode::testing::{Intercept, Intercepted, serve};
 
 fn creds() -> Credentials {
     Credentials {
@@ -80,46 +76,21 @@ async fn calls_waiting_on_a_peer_end_as_soon_as_it_is_found_offline() {
     );
 }
 
-/// A storage service whose calls never answer, but for `Hello`.
-#[derive(Clone)]
-struct OnlyHello<S>(S);
-
-impl<S> Service<http::Request<Body>> for OnlyHello<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        if req.uri().path().ends_with("/Hello") {
-            Box::pin(self.0.call(req))
-        } else {
-            Box::pin(std::future::pending())
-        }
-    }
-}
-
-impl<S: NamedService> NamedService for OnlyHello<S> {
-    const NAME: &'static str = S::NAME;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_back_from_offline_gets_short_deadlines_until_a_call_answers() {
     let rpc = StorageRpc::new(HashMap::new(), "peer".into(), "h".into(), Arc::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let server = tonic::transport::Server::builder()
-        .add_service(OnlyHello(StorageServiceServer::new(rpc)))
-        .serve_with_incoming(incoming);
-    tokio::spawn(server);
+    // Its calls never answer, but for `Hello`.
+    let address = serve(Intercept {
+        inner: StorageServiceServer::new(rpc),
+        rule: |path| {
+            if path.ends_with("/Hello") {
+                Intercepted::Pass
+            } else {
+                Intercepted::Hang
+            }
+        },
+    })
+    .await;
 
     let peer = Peer::new(&address, "me", creds()).unwrap();
     assert!(peer.hello().await.is_ok(), "the probe answers");

@@ -3,73 +3,17 @@
 //! as the drive itself would.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::mem::{Discriminant, discriminant};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tessera_proto::auth::Credentials;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
 
 use super::*;
 use crate::drive::local::LocalDrive;
 use crate::internode::storage::StorageRpc;
+use crate::internode::testing::{Intercept, Intercepted, serve};
 use crate::peer::Peer;
-
-/// A storage service that does not know the batched calls (`…Of`), as a peer from before
-/// them: they end `Unimplemented`, as tonic answers an unknown method.
-#[derive(Clone)]
-struct WithoutBatches<S>(S);
-
-impl<S> Service<http::Request<Body>> for WithoutBatches<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        if req.uri().path().ends_with("Of") {
-            let unknown = Status::unimplemented("no such method").into_http();
-            return Box::pin(async move { Ok(unknown) });
-        }
-        Box::pin(self.0.call(req))
-    }
-}
-
-impl<S: NamedService> NamedService for WithoutBatches<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-/// Serves `service` on a free loopback port; returns its `host:port`.
-async fn serve<S>(service: S) -> String
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let server = tonic::transport::Server::builder()
-        .add_service(service)
-        .serve_with_incoming(incoming);
-    tokio::spawn(server);
-    address
-}
 
 /// Each drive's result, its error told apart by kind only (the two ways to a peer word
 /// their messages differently).
@@ -104,7 +48,19 @@ async fn a_peer_without_batched_calls_answers_each_drive_as_one_with_them() {
     local[0].1.make_volume("bkt").await.unwrap();
     let rpc = || StorageRpc::new(by_path.clone(), "me".into(), "h".into(), Arc::default());
     let current = serve(StorageServiceServer::new(rpc())).await;
-    let older = serve(WithoutBatches(StorageServiceServer::new(rpc()))).await;
+    // A peer from before the batched calls (`…Of`): they end `Unimplemented`, as tonic
+    // answers an unknown method.
+    let older = serve(Intercept {
+        inner: StorageServiceServer::new(rpc()),
+        rule: |path| {
+            if path.ends_with("Of") {
+                Intercepted::Refuse(tonic::Code::Unimplemented)
+            } else {
+                Intercepted::Pass
+            }
+        },
+    })
+    .await;
     let creds = Credentials {
         access_key: "cluster".into(),
         secret_key: "cluster-secret".into(),
