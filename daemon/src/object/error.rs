@@ -139,6 +139,27 @@ pub enum ObjectError {
     Internal(String),
 }
 
+impl ObjectError {
+    /// For an error the node is at fault for (lost quorum, full drives, internal): the
+    /// fixed sentence a client gets, as its details name drive paths that only the node's
+    /// log may show. `None` for the client's own errors, whose message says what is wrong.
+    pub fn server_fault(&self) -> Option<&'static str> {
+        match self {
+            ObjectError::ReadQuorum(_) => {
+                Some("read quorum not reached: too few drives answered; try again later")
+            }
+            ObjectError::WriteQuorum(_) => {
+                Some("write quorum not reached: too few drives accepted the write; try again later")
+            }
+            ObjectError::StorageFull(_) => {
+                Some("storage full: the drives have no space left for this write")
+            }
+            ObjectError::Internal(_) => Some("internal error; the node's log has the details"),
+            _ => None,
+        }
+    }
+}
+
 impl From<ErasureError> for ObjectError {
     fn from(e: ErasureError) -> Self {
         match e {

@@ -36,26 +36,14 @@ pub fn to_status(e: &ObjectError) -> Status {
         ObjectError::Busy(_) => (Code::Unavailable, "Busy"),
         ObjectError::Internal(_) => (Code::Internal, "InternalError"),
     };
-    // The node's own faults are told in a fixed sentence: their details name drive paths,
-    // which the node logs and no client sees.
-    let message = match e {
-        ObjectError::ReadQuorum(_) => "read quorum not reached: too few drives answered".into(),
-        ObjectError::WriteQuorum(_) => {
-            "write quorum not reached: too few drives accepted the write".into()
+    // The node's own faults are told in a fixed sentence; the node logs their details.
+    let message = match e.server_fault() {
+        Some(sentence) => {
+            tracing::warn!(error = %e, "gRPC request failed");
+            sentence.to_string()
         }
-        ObjectError::StorageFull(_) => "storage full".to_string(),
-        ObjectError::Internal(_) => "internal error".to_string(),
-        _ => e.to_string(),
+        None => e.to_string(),
     };
-    if matches!(
-        e,
-        ObjectError::ReadQuorum(_)
-            | ObjectError::WriteQuorum(_)
-            | ObjectError::StorageFull(_)
-            | ObjectError::Internal(_)
-    ) {
-        tracing::warn!(error = %e, "gRPC request failed");
-    }
     let mut status = Status::new(code, message);
     if let Ok(v) = name.parse() {
         status.metadata_mut().insert(ERROR_NAME, v);

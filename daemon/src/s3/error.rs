@@ -1,7 +1,7 @@
 //! `ObjectError` → S3 error code and HTTP status, in one exhaustive match.
 //!
-//! Invariant: the message of an error the node is at fault for (lost quorum, full drives,
-//! internal) is a fixed sentence; what the node knows (drive paths, the drives' own
+//! Invariant: an error the node is at fault for answers its fixed sentence
+//! ([`ObjectError::server_fault`]); what the node knows (drive paths, the drives' own
 //! errors) goes to its log, never to the client.
 
 use s3s::{S3Error, S3ErrorCode};
@@ -39,29 +39,18 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         ObjectError::Busy(_) => S3ErrorCode::SlowDown,
         ObjectError::Internal(_) => S3ErrorCode::InternalError,
     };
-    let server_side = match &e {
-        ObjectError::Internal(_) => {
-            tracing::error!(error = %e, "S3 request failed");
-            Some("We encountered an internal error. Please try again.")
+    let message = match e.server_fault() {
+        Some(sentence) => {
+            if matches!(e, ObjectError::Internal(_)) {
+                tracing::error!(error = %e, "S3 request failed");
+            } else {
+                tracing::warn!(error = %e, "S3 request failed");
+            }
+            sentence.to_string()
         }
-        ObjectError::ReadQuorum(_) => {
-            tracing::warn!(error = %e, "S3 request failed");
-            Some("Read quorum not reached: too few drives answered; try again later.")
-        }
-        ObjectError::WriteQuorum(_) => {
-            tracing::warn!(error = %e, "S3 request failed");
-            Some("Write quorum not reached: too few drives accepted the write; try again later.")
-        }
-        ObjectError::StorageFull(_) => {
-            tracing::warn!(error = %e, "S3 request failed");
-            Some("Storage full: the drives have no space left for this write.")
-        }
-        _ => None,
+        None => e.to_string(),
     };
-    let mut err = match server_side {
-        Some(message) => S3Error::with_message(code, message),
-        None => S3Error::with_message(code, e.to_string()),
-    };
+    let mut err = S3Error::with_message(code, message);
     if matches!(e, ObjectError::StorageFull(_)) {
         err.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
     }
