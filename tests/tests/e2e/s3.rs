@@ -18,7 +18,8 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningInstructions,
+    SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -209,6 +210,7 @@ impl Raw {
 }
 
 /// A raw request: sent byte for byte as built, `Connection: close`.
+#[derive(Clone)]
 pub struct RawRequest {
     pub method: &'static str,
     /// Path and query, already percent-encoded.
@@ -257,9 +259,36 @@ impl RawRequest {
 
     /// Signs with a chosen payload mode (e.g. an aws-chunked body with a trailer).
     pub fn signed_as(mut self, body: SignableBody<'_>) -> RawRequest {
-        let identity: Identity = Credentials::new(USER, PASSWORD, None, None, "raw").into();
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let instructions = self.sign(settings, body);
+        let added: Vec<(String, String)> = instructions
+            .headers()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.headers.extend(added);
+        self
+    }
+
+    /// Presigns the request (the signature in its query, payload unsigned) for `expires`,
+    /// which may be longer than the SDK's presigning config allows; headers added after
+    /// this are not signed.
+    pub fn presigned(mut self, expires: Duration) -> RawRequest {
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires);
+        let instructions = self.sign(settings, SignableBody::UnsignedPayload);
+        let query: Vec<String> = (instructions.params().iter())
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        let joint = if self.target.contains('?') { '&' } else { '?' };
+        self.target = format!("{}{joint}{}", self.target, query.join("&"));
+        self
+    }
+
+    /// Signs the request as it stands with the test credentials and `settings`.
+    fn sign(&self, settings: SigningSettings, body: SignableBody<'_>) -> SigningInstructions {
+        let identity: Identity = Credentials::new(USER, PASSWORD, None, None, "raw").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region("us-east-1")
@@ -274,13 +303,7 @@ impl RawRequest {
         headers.extend(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let request = SignableRequest::new(self.method, uri, headers.into_iter(), body)
             .expect("signable request");
-        let (instructions, _) = sign(request, &params).expect("sign").into_parts();
-        let added: Vec<(String, String)> = instructions
-            .headers()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        self.headers.extend(added);
-        self
+        sign(request, &params).expect("sign").into_parts().0
     }
 
     fn wire(&self) -> Vec<u8> {
@@ -368,4 +391,16 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size + 2..)?;
     }
+}
+
+/// Percent-encodes a query value as SigV4 does (unreserved characters stay).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

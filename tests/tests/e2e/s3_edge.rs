@@ -6,15 +6,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-use tessera_tests::{PASSWORD, USER};
+use tessera_tests::USER;
 
 use crate::s3::*;
 
@@ -121,50 +115,6 @@ async fn a_header_signed_request_with_an_extra_unsigned_amz_header_is_refused() 
     );
 }
 
-/// A GET of `target` presigned with aws-sigv4 for `expires`, which the SDK's presigning
-/// config would refuse past a week.
-fn presigned_get(host: &str, target: &str, expires: Duration) -> String {
-    let identity: Identity = Credentials::new(USER, PASSWORD, None, None, "raw").into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(expires);
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let uri = format!("http://{host}{target}");
-    let request = SignableRequest::new(
-        "GET",
-        &uri,
-        [("host", host)].into_iter(),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    let query: Vec<String> = instructions
-        .params()
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect();
-    format!("{target}?{}", query.join("&"))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn presigned_urls_past_a_week_and_stale_sigv2_requests_are_refused() {
     let t = S3Env::start();
@@ -172,13 +122,15 @@ async fn presigned_urls_past_a_week_and_stale_sigv2_requests_are_refused() {
     t.put("bkt", "k", b"0123456789").await;
     let host = t.addr().to_string();
     let week = Duration::from_secs(7 * 24 * 3600);
-    let raw = RawRequest::new("GET", &host, &presigned_get(&host, "/bkt/k", week))
+    let raw = RawRequest::new("GET", &host, "/bkt/k")
+        .presigned(week)
         .send(t.addr())
         .await
         .unwrap();
     assert_eq!((raw.status, raw.body.as_slice()), (200, &b"0123456789"[..]));
     let longer = week + Duration::from_secs(1);
-    let raw = RawRequest::new("GET", &host, &presigned_get(&host, "/bkt/k", longer))
+    let raw = RawRequest::new("GET", &host, "/bkt/k")
+        .presigned(longer)
         .send(t.addr())
         .await
         .unwrap();
@@ -230,14 +182,14 @@ async fn ranges_s3_cannot_use_are_ignored_and_the_whole_object_returned() {
     t.put("bkt", "k", b"0123456789").await;
     let host = t.addr().to_string();
     let day = Duration::from_secs(24 * 3600);
-    let url = presigned_get(&host, "/bkt/k", day);
+    let get = RawRequest::new("GET", &host, "/bkt/k").presigned(day);
     for range in [
         "bytes=0-1,5-6",
         "items=0-5",
         "bytes=0-9223372036854775808",
         "bytes=7-2",
     ] {
-        let raw = RawRequest::new("GET", &host, &url)
+        let raw = (get.clone())
             .header("range", range)
             .send(t.addr())
             .await
@@ -249,7 +201,7 @@ async fn ranges_s3_cannot_use_are_ignored_and_the_whole_object_returned() {
             raw.text()
         );
     }
-    let raw = RawRequest::new("GET", &host, &url)
+    let raw = (get.clone())
         .header("range", "bytes=2-4")
         .send(t.addr())
         .await
