@@ -200,6 +200,17 @@ impl Raw {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// Asserts that this is the S3 error `code` with HTTP `status`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_deref()),
+            (status, Some(code)),
+            "{}",
+            self.text()
+        );
+    }
+
     /// The `<Code>` of an S3 error body.
     pub fn code(&self) -> Option<String> {
         let text = self.text();

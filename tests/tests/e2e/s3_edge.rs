@@ -84,12 +84,7 @@ async fn a_header_signed_request_with_an_extra_unsigned_amz_header_is_refused() 
         .signed()
         .header("x-amz-meta-added", "later");
     let raw = replayed.send(t.addr()).await.unwrap();
-    assert_eq!(
-        (raw.status, raw.code().as_deref()),
-        (403, Some("AccessDenied")),
-        "{}",
-        raw.text()
-    );
+    raw.assert_error(403, "AccessDenied");
     assert!(!t.exists("bkt", "k").await);
     // Signed, the same header is taken.
     let raw = RawRequest::new("PUT", &host, "/bkt/k")
@@ -134,12 +129,7 @@ async fn presigned_urls_past_a_week_and_stale_sigv2_requests_are_refused() {
         .send(t.addr())
         .await
         .unwrap();
-    assert_eq!(
-        (raw.status, raw.code().as_deref()),
-        (400, Some("AuthorizationQueryParametersError")),
-        "{}",
-        raw.text()
-    );
+    raw.assert_error(400, "AuthorizationQueryParametersError");
 
     // SigV2: a header-signed request from 2007, and a presigned URL for 8 days.
     let raw = RawRequest::new("GET", &host, "/bkt/k")
@@ -151,12 +141,7 @@ async fn presigned_urls_past_a_week_and_stale_sigv2_requests_are_refused() {
         .send(t.addr())
         .await
         .unwrap();
-    assert_eq!(
-        (raw.status, raw.code().as_deref()),
-        (403, Some("RequestTimeTooSkewed")),
-        "{}",
-        raw.text()
-    );
+    raw.assert_error(403, "RequestTimeTooSkewed");
     let in_8_days = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -167,12 +152,7 @@ async fn presigned_urls_past_a_week_and_stale_sigv2_requests_are_refused() {
         .send(t.addr())
         .await
         .unwrap();
-    assert_eq!(
-        (raw.status, raw.code().as_deref()),
-        (400, Some("AuthorizationQueryParametersError")),
-        "{}",
-        raw.text()
-    );
+    raw.assert_error(400, "AuthorizationQueryParametersError");
 }
 
 #[tokio::test]
