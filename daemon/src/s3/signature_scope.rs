@@ -166,7 +166,6 @@ pub fn check(headers: &mut HeaderMap, query: Option<&str>) -> Result<(), ScopeRe
     let Some(signed) = signed_headers(headers, query)? else {
         return Ok(());
     };
-    let signed = signed.into_owned();
     let unsigned = headers.keys().find(|name| {
         let name = name.as_str();
         name.get(..6)
@@ -177,7 +176,9 @@ pub fn check(headers: &mut HeaderMap, query: Option<&str>) -> Result<(), ScopeRe
     if let Some(name) = unsigned {
         return Err(ScopeRefusal::Unsigned(name.as_str().to_string()));
     }
-    if !is_signed(&signed, RANGE.as_str()) && !range_is_usable(headers) {
+    let range_signed = is_signed(&signed, RANGE.as_str());
+    drop(signed);
+    if !range_signed && !range_is_usable(headers) {
         headers.remove(RANGE);
     }
     Ok(())
