@@ -5,16 +5,16 @@
 //! vote) call peers through it; it imports nothing else of the node.
 //!
 //! Invariants: every call is signed with the cluster credentials (derived from the root
-//! credentials; the peer's services refuse any other). A peer that fails a call for a reason of its own (refused connection,
-//! missed deadline) is offline at once: every call to it fails fast, and so do the calls
-//! and streams already waiting on it (none waits out its own deadline on a peer known to
-//! be gone), until the monitor task reaches it again (probes with backoff). While online
-//! it is probed every [`PROBE_INTERVAL`], so a hung or cut-off peer is noticed within
-//! `PROBE_INTERVAL + PROBE_TIMEOUT` even when idle. A peer back from offline is *suspect*
-//! until one call succeeds: its calls get the short [`PROBE_TIMEOUT`], so a peer that
-//! answers probes but not calls (a flaky link) costs each request at most that. A drive's
-//! own error (a status carrying [`DRIVE_ERROR_KEY`]) is an answer, never a failure of the
-//! peer.
+//! credentials; the peer's services refuse any other). A peer that fails a call for a
+//! reason of its own (refused connection, missed deadline) is offline at once: every call
+//! to it fails fast, and so do the calls and streams already waiting on it (none waits out
+//! its own deadline on a peer known to be gone), until the monitor task reaches it again
+//! (probes with backoff). While online it is probed every [`PROBE_INTERVAL`], so a hung or
+//! cut-off peer is noticed within `PROBE_INTERVAL + PROBE_TIMEOUT` even when idle. A peer
+//! back from offline is *suspect* until one call succeeds: its calls get the short
+//! [`PROBE_TIMEOUT`], so a peer that answers probes but not calls (a flaky link) costs each
+//! request at most that. A drive's own error (a status carrying [`DRIVE_ERROR_KEY`]) is an
+//! answer, never a failure of the peer.
 //!
 //! Tested in `peer/tests.rs` against a peer that never answers and one that answers only
 //! probes; end to end by the partition test (`cluster_partition`).

@@ -146,7 +146,8 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             let s3 = front.s3.clone();
             let (mut parts, body) = req.into_parts();
             if let Err(refusal) = crate::s3::admit(&mut parts) {
-                tracing::debug!(path = parts.uri.path(), code = refusal.code, message = %refusal.message, "S3 request refused");
+                let (path, code) = (parts.uri.path(), refusal.code);
+                tracing::debug!(path, code, message = %refusal.message, "S3 request refused");
                 return s3_refusal(refusal.status, refusal.code, &refusal.message);
             }
             let req = Request::from_parts(parts, body);
