@@ -11,40 +11,52 @@
 //! - a drive that missed a commit, or whose shards a read found missing or corrupt, is
 //!   queued for healing (`heal`); the quorum's version is rebuilt on it.
 //!
-//! Unit-tested in `codec`, `quorum`, `tests`, `heal`; end-to-end by the tests crate.
+//! An [`ErasureSet`] is composed of parts (see `set`): its drives ([`SetDrives`]), metadata
+//! resolution (`metas`), the read path ([`Reads`]), the write path ([`Writes`]) and its
+//! commits (`commit`), multipart uploads ([`Uploads`]), listing (`list`) and healing
+//! ([`Healer`]); quorum counting is `quorum`'s alone.
+//!
+//! Unit-tested in `codec`, `quorum`, `condition`, `tests`, `list`, `heal`; end-to-end by the
+//! tests crate.
 
 mod codec;
 mod commit;
 mod condition;
 mod decode;
+mod drives;
 mod encode;
 mod heal;
 mod list;
 pub mod meta;
-mod meta_io;
+mod metas;
 mod multipart;
-mod object;
+mod names;
 mod quorum;
+mod read;
 mod set;
 #[cfg(test)]
 mod tests;
-mod update;
+mod types;
+mod write;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use codec::{CHECKSUM_ALGORITHM, Codec};
 pub use condition::{ETagMatch, WriteCondition};
 pub use decode::ObjectReader;
+pub use drives::SetDrives;
 pub use heal::{
-    HEAL_QUEUE_CAPACITY, HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle,
+    HEAL_QUEUE_CAPACITY, HealOutcome, HealScan, HealSummary, Healer, HealerConfig, HealerHandle,
     ScannerConfig,
 };
 pub use list::{ListEntry, ListPage};
 pub use meta::ObjectMeta;
-pub use multipart::{CompletePart, UploadInfo};
-pub use object::{ObjectAttrs, RangeSpec, multipart_etag};
+pub use multipart::Uploads;
+pub use quorum::{Tally, Verdict};
+pub use read::Reads;
 pub use set::{ErasureSet, SetConfig};
-pub use update::MetadataUpdate;
+pub use types::{CompletePart, MetadataUpdate, ObjectAttrs, RangeSpec, UploadInfo, multipart_etag};
+pub use write::Writes;
 
 use crate::drive::DriveError;
 use crate::lock::LockError;

@@ -179,7 +179,7 @@ impl ObjectLayer {
         if self.pools.len() > 1 {
             for pool in &self.pools {
                 let set = &pool.sets[pool.placement.set_of(bucket, key)];
-                if set.head_object(bucket, key).await.is_ok() {
+                if set.reads().head_object(bucket, key).await.is_ok() {
                     return set;
                 }
             }
@@ -220,7 +220,9 @@ impl ObjectLayer {
         validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
         let set = self.set_of(bucket, key).await;
-        let meta = set.put_object(bucket, key, attrs, body, size, cond).await?;
+        let meta = (set.writes())
+            .put_object(bucket, key, attrs, body, size, cond)
+            .await?;
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
     }
 
@@ -253,7 +255,7 @@ impl ObjectLayer {
     ) -> Result<ObjectRead, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let reader = match set.get_object(bucket, key, range).await {
+        let reader = match set.reads().get_object(bucket, key, range).await {
             Ok(r) => r,
             Err(e) => return Err(self.explain(bucket, e).await),
         };
@@ -282,7 +284,7 @@ impl ObjectLayer {
     ) -> Result<Result<ObjectInfo, ErasureError>, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let head = set.head_object(bucket, key).await;
+        let head = set.reads().head_object(bucket, key).await;
         Ok(head.map(|meta| ObjectInfo::from_meta(bucket, key, &meta)))
     }
 
@@ -290,7 +292,7 @@ impl ObjectLayer {
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        match set.delete_object(bucket, key).await {
+        match set.writes().delete_object(bucket, key).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self.explain(bucket, e).await),
         }
@@ -350,7 +352,7 @@ impl ObjectLayer {
         let src_set = self.set_of(bucket, src).await;
         let dst_set = self.set_of(bucket, dst).await;
         if Arc::ptr_eq(src_set, dst_set) {
-            return match src_set.rename_object(bucket, src, dst).await {
+            return match src_set.writes().rename_object(bucket, src, dst).await {
                 Ok(meta) => Ok(ObjectInfo::from_meta(bucket, dst, &meta)),
                 Err(e) => Err(self.explain(bucket, e).await),
             };
@@ -369,7 +371,7 @@ impl ObjectLayer {
                 &WriteCondition::NONE,
             )
             .await?;
-        src_set
+        (src_set.writes())
             .delete_if_unchanged(bucket, src, &copied.etag, copied.mod_time_ns)
             .await?;
         Ok(info)

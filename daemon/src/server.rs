@@ -357,7 +357,13 @@ pub async fn run(
     };
     let sets: Vec<String> = layer
         .sets()
-        .map(|s| format!("{}+{}", s.data_shards(), s.parity_shards()))
+        .map(|s| {
+            format!(
+                "{}+{}",
+                s.drives().data_shards(),
+                s.drives().parity_shards()
+            )
+        })
         .collect();
     tracing::info!(
         address = %local_addr,

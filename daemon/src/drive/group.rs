@@ -26,10 +26,16 @@ pub struct Groups<'a> {
 }
 
 impl<'a> Groups<'a> {
-    /// Groups `drives`, each at its index.
-    pub fn of<D: AsRef<dyn Drive> + 'a>(drives: impl IntoIterator<Item = &'a D>) -> Self {
+    /// Groups those of `drives` that `takes_part` names, each at its index.
+    pub fn of<D: AsRef<dyn Drive> + 'a>(
+        drives: impl IntoIterator<Item = &'a D>,
+        takes_part: impl Fn(usize) -> bool,
+    ) -> Self {
         let mut groups = Groups::default();
         for (place, d) in drives.into_iter().enumerate() {
+            if !takes_part(place) {
+                continue;
+            }
             let d: &'a dyn Drive = d.as_ref();
             if !d.join(place, &mut groups) {
                 groups.single.push((place, d));
@@ -84,14 +90,30 @@ where
     C: GroupCall,
     D: AsRef<dyn Drive> + 'a,
 {
-    let groups = Groups::of(drives);
+    (fan_out_to(drives, |_| true, call).await.into_iter())
+        .map(|answer| answer.expect("every drive takes part"))
+        .collect()
+}
+
+/// Sends `call` to the drives of `drives` that `takes_part` names, grouped; one answer per
+/// drive, in order: `None` for a drive that takes no part.
+pub async fn fan_out_to<'a, C, D>(
+    drives: &'a [D],
+    takes_part: impl Fn(usize) -> bool,
+    call: &C,
+) -> Vec<Option<Result<C::Out, DriveError>>>
+where
+    C: GroupCall,
+    D: AsRef<dyn Drive> + 'a,
+{
+    let groups = Groups::of(drives, &takes_part);
     let (local, peers, single) = tokio::join!(
         call.local(&groups.local),
         futures::future::join_all(groups.peers.iter().map(|g| call.peer(g))),
         futures::future::join_all(groups.single.iter().map(|&(i, d)| call.one(i, d))),
     );
     let mut results: Vec<Option<Result<C::Out, DriveError>>> =
-        drives.iter().map(|_| None).collect();
+        (0..drives.len()).map(|_| None).collect();
     let places = (groups.local.iter().map(|&(i, _)| i).zip(local))
         .chain(
             (groups.peers.iter().zip(peers))
@@ -101,15 +123,14 @@ where
     for (i, answer) in places {
         results[i] = Some(answer);
     }
-    (results.into_iter())
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(DriveError::Offline {
-                    reason: "a batched call gave no answer for the drive".into(),
-                })
-            })
-        })
-        .collect()
+    for (i, r) in results.iter_mut().enumerate() {
+        if takes_part(i) && r.is_none() {
+            *r = Some(Err(DriveError::Offline {
+                reason: "a batched call gave no answer for the drive".into(),
+            }));
+        }
+    }
+    results
 }
 
 fn drives_of<D: Copy>(batch: &[(usize, D)]) -> Vec<D> {
@@ -177,43 +198,33 @@ impl GroupCall for Walk<'_> {
     }
 }
 
-/// Writes a whole file on each drive: `files[place]`, or that drive answers with the
-/// error it was given.
+/// Writes a whole file on each drive given one: `files[place]` ([`WriteAll::send`]).
 pub struct WriteAll<'a> {
     /// Volume.
     pub volume: &'a str,
     /// Path in the volume.
     pub path: &'a str,
-    /// Per drive (by place): the bytes and how to write them, or the drive's answer.
-    pub files: &'a [Result<(Bytes, Target), DriveError>],
+    /// Per drive (by place): the bytes and how to write them; `None` for no write.
+    pub files: &'a [Option<(Bytes, Target)>],
 }
 
 impl WriteAll<'_> {
-    /// The writes of those of `drives` that were given a file.
+    /// Sends the writes to `drives`, grouped; one answer per drive, in order: `None` for a
+    /// drive given no file.
+    pub async fn send<'a, D: AsRef<dyn Drive> + 'a>(
+        &self,
+        drives: &'a [D],
+    ) -> Vec<Option<Result<(), DriveError>>> {
+        let given = |place: usize| self.files.get(place).is_some_and(Option::is_some);
+        fan_out_to(drives, given, self).await
+    }
+
+    /// The writes of `drives`, each given a file.
     fn given<D: Copy>(&self, drives: &[(usize, D)]) -> Vec<(D, Bytes, Target)> {
         (drives.iter())
             .filter_map(|&(i, d)| {
-                let (data, target) = self.files[i].as_ref().ok()?;
+                let (data, target) = self.files[i].as_ref()?;
                 Some((d, data.clone(), *target))
-            })
-            .collect()
-    }
-
-    /// The answers of `drives`: their writes' results, or the errors they were given.
-    fn answers<D>(
-        &self,
-        drives: &[(usize, D)],
-        written: Vec<Result<(), DriveError>>,
-    ) -> Vec<Result<(), DriveError>> {
-        let mut written = written.into_iter();
-        (drives.iter())
-            .map(|&(i, _)| match &self.files[i] {
-                Ok(_) => written.next().unwrap_or_else(|| {
-                    Err(DriveError::Offline {
-                        reason: "a batched write gave no answer for the drive".into(),
-                    })
-                }),
-                Err(e) => Err(e.duplicate()),
             })
             .collect()
     }
@@ -223,17 +234,19 @@ impl WriteAll<'_> {
 impl GroupCall for WriteAll<'_> {
     type Out = ();
     async fn one(&self, place: usize, drive: &dyn Drive) -> Result<(), DriveError> {
-        let (data, target) = self.files[place].as_ref().map_err(DriveError::duplicate)?;
+        let Some((data, target)) = &self.files[place] else {
+            return Err(DriveError::InvalidPath {
+                path: format!("{}: no file given for drive {place}", self.path),
+            });
+        };
         drive
             .write_all(self.volume, self.path, data.clone(), *target)
             .await
     }
     async fn local(&self, drives: &[(usize, &LocalDrive)]) -> Vec<Result<(), DriveError>> {
-        let written = LocalDrive::write_all_of(self.given(drives), self.volume, self.path).await;
-        self.answers(drives, written)
+        LocalDrive::write_all_of(self.given(drives), self.volume, self.path).await
     }
     async fn peer(&self, drives: &[(usize, &RemoteDrive)]) -> Vec<Result<(), DriveError>> {
-        let written = RemoteDrive::write_all_of(self.given(drives), self.volume, self.path).await;
-        self.answers(drives, written)
+        RemoteDrive::write_all_of(self.given(drives), self.volume, self.path).await
     }
 }

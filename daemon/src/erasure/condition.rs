@@ -5,11 +5,7 @@
 //! the version the drives' quorum holds at that moment, so of two racing writes that both
 //! require the key to be absent, at most one commits.
 
-use bytes::Bytes;
-
 use super::ErasureError;
-use super::set::ErasureSet;
-use crate::drive::DriveError;
 
 /// An object a condition names: any object (`*`), or one with this ETag (unquoted hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,29 +71,6 @@ impl WriteCondition {
             (Some(cond), Some(etag)) if !cond.matches(etag) => Err(failed()),
             _ => Ok(()),
         }
-    }
-}
-
-impl ErasureSet {
-    /// Checks `cond` against the version the metadata files `old` (read under the write
-    /// lock) agree on. Drives that cannot tell whether the object exists fail the write
-    /// with the read error, not with a guess.
-    pub(super) fn check_condition(
-        &self,
-        bucket: &str,
-        key: &str,
-        old: &[Result<Bytes, DriveError>],
-        cond: &WriteCondition,
-    ) -> Result<(), ErasureError> {
-        if cond.is_none() {
-            return Ok(());
-        }
-        let current = match self.resolve(bucket, key, &Self::decode_metas(old, key)) {
-            Ok(resolved) => Some(resolved.meta.etag),
-            Err(ErasureError::ObjectNotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        cond.check(bucket, key, current.as_deref())
     }
 }
 

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::quorum::{Answer, Tally};
 use super::{Codec, ErasureError};
 use crate::drive::{DriveError, FileWriter};
 
@@ -150,11 +151,8 @@ async fn finish_all(
         Some(w.finish().await)
     }))
     .await;
-    let ok = results.iter().filter(|r| matches!(r, Some(Ok(())))).count();
-    if ok < write_quorum {
-        return Err(quorum_error(&results, ok, write_quorum, what));
-    }
-    Ok(results.iter().map(|r| matches!(r, Some(Ok(())))).collect())
+    Tally::of(&results).require(write_quorum, || what.to_string())?;
+    Ok(results.iter().map(Answer::done).collect())
 }
 
 fn drop_failed(
@@ -171,17 +169,7 @@ fn drop_failed(
     }
     let live = writers.iter().filter(|w| w.is_some()).count();
     if live < write_quorum {
-        return Err(quorum_error(&results, live, write_quorum, what));
+        return Err(Tally::of(&results).write_lost(what.to_string(), live, write_quorum));
     }
     Ok(())
-}
-
-fn quorum_error(
-    results: &[Option<Result<(), DriveError>>],
-    ok: usize,
-    need: usize,
-    what: &str,
-) -> ErasureError {
-    let errors = results.iter().filter_map(|r| r.as_ref()?.as_ref().err());
-    super::quorum::write_lost(what.to_string(), ok, need, errors)
 }

@@ -1,9 +1,11 @@
 //! Healing of one set: bringing every drive back in line with the version its drives agree
 //! on by quorum (see DESIGN.md, "Healing" and "Consistency").
 //!
-//! Owns: [`ErasureSet::heal_object`] (one object), the heal queue (`queue`), the healer that
-//! drains it (`worker`), the walk that heals a bucket or prefix (`scan`), and the scanner
-//! that finds damaged objects in the background and queues them (`scanner`).
+//! Owns: the [`Healer`] of a set, which heals one object ([`Healer::heal_object`]: the
+//! drives' copies are checked by `verify` and rebuilt by `rebuild`) or every object under a
+//! prefix ([`Healer::heal_prefix`], counted in a [`HealSummary`]); the heal queue
+//! (`queue`), the worker that drains it (`worker`), and the scanner that finds damaged
+//! objects in the background and queues them (`scanner`).
 //!
 //! Invariants:
 //! - a heal runs under the object's write lock, so it never races a commit or another heal;
@@ -14,30 +16,40 @@
 //! - rebuilt shards are staged under the drive's `.tessera/tmp/` and moved into place with
 //!   `rename_data`, like a PUT's; the bytes are those of the original encoding (every shard
 //!   of a block is re-encoded from the block's data, and the code is deterministic);
-//! - memory: one block of data and its frames, plus one frame per verified drive.
+//! - a prefix heal takes the union of the drives' walks, not the quorum listing, so a
+//!   leftover of a deleted object (held by fewer than k drives) is found and removed; a page
+//!   is trusted only up to the shortest truncated drive page, as in `list`;
+//! - memory: one block of data and its frames, plus one frame per verified drive, plus one
+//!   page of names per drive in a prefix heal.
 //!
 //! Tested by `heal/tests.rs` (missing drives, corrupt shards, multipart, inline, deletes
 //! while a drive was away, heal on read, the queue and offline drives).
 
-pub(super) mod queue;
+pub(crate) mod queue;
 mod rebuild;
-mod scan;
 mod scanner;
+mod summary;
 #[cfg(test)]
 mod tests;
 mod verify;
 mod worker;
 
-use super::ErasureError;
-use super::meta::ObjectMeta;
-use super::set::{ErasureSet, Resolved, lock_name, meta_path};
-use crate::drive::{DriveError, join, object_dir};
-use crate::lock::LockMode;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-pub(crate) use queue::HealHint;
+use super::ErasureError;
+use super::drives::SetDrives;
+use super::meta::ObjectMeta;
+use super::metas::MetaStore;
+use super::names::{lock_name, meta_path};
+use super::quorum::{Tally, Verdict, agreed};
+use crate::drive::{DriveError, WalkOptions, WalkPage, join, object_dir};
+use crate::lock::{LockMode, NamespaceLock};
+use queue::HealQueue;
+
 pub use queue::{HEAL_QUEUE_CAPACITY, HealScan};
-pub use scan::HealSummary;
 pub use scanner::ScannerConfig;
+pub use summary::HealSummary;
 pub use worker::{HealerConfig, HealerHandle};
 
 /// What a heal of one object did. Drives are named by their index in the set.
@@ -60,8 +72,43 @@ impl HealOutcome {
     }
 }
 
-impl ErasureSet {
-    /// Heals `bucket/key` with a deep scan: see [`ErasureSet::heal_object_with`].
+/// Names walked per drive and page by a heal of a prefix.
+const PAGE: usize = 1000;
+
+/// The healing of one set: its heal queue and the heals of objects and prefixes.
+pub struct Healer {
+    drives: Arc<SetDrives>,
+    metas: MetaStore,
+    locks: Arc<dyn NamespaceLock>,
+    queue: Arc<HealQueue>,
+}
+
+impl Healer {
+    pub(super) fn new(
+        drives: Arc<SetDrives>,
+        metas: MetaStore,
+        locks: Arc<dyn NamespaceLock>,
+        queue: Arc<HealQueue>,
+    ) -> Self {
+        Self {
+            drives,
+            metas,
+            locks,
+            queue,
+        }
+    }
+
+    /// The set's heal queue.
+    pub(crate) fn queue(&self) -> &Arc<HealQueue> {
+        &self.queue
+    }
+
+    /// Objects waiting in this set's heal queue.
+    pub async fn queued_heals(&self) -> usize {
+        self.queue.len().await
+    }
+
+    /// Heals `bucket/key` with a deep scan: see [`Healer::heal_object_with`].
     pub async fn heal_object(&self, bucket: &str, key: &str) -> Result<HealOutcome, ErasureError> {
         self.heal_object_with(bucket, key, HealScan::Deep).await
     }
@@ -78,21 +125,19 @@ impl ErasureSet {
         key: &str,
         scan: HealScan,
     ) -> Result<HealOutcome, ErasureError> {
-        let lock = self
-            .locks
+        let lock = (self.locks)
             .lock(&[lock_name(bucket, key)], LockMode::Write)
             .await?;
-        let raw = self.read_raw_metas(bucket, key).await;
-        let metas = Self::decode_metas(&raw, key);
+        let (_, metas) = self.metas.read(bucket, key).await;
         lock.check()?;
         let offline: Vec<usize> = (0..metas.len())
             .filter(|&d| matches!(&metas[d], Err(e) if e.is_offline()))
             .collect();
-        match self.resolve(bucket, key, &metas) {
+        match self.metas.resolve(bucket, key, &metas) {
             Ok(resolved) => {
-                let mut outcome = self
-                    .heal_version(bucket, key, &metas, &resolved, scan)
-                    .await?;
+                let mut outcome =
+                    rebuild::heal_version(&self.drives, (bucket, key), &metas, &resolved, scan)
+                        .await?;
                 outcome.offline.extend(offline);
                 outcome.offline.sort_unstable();
                 outcome.offline.dedup();
@@ -105,46 +150,58 @@ impl ErasureSet {
         }
     }
 
-    /// Reads and resolves the metadata of `bucket/key` for a read (call under its read
-    /// lock); when an answering drive lacks the agreed version, queues a heal.
-    pub(super) async fn resolve_for_read(
+    /// Heals every object of `bucket` in this set whose key starts with `prefix`.
+    /// `BucketNotFound` when at least k drives lack the bucket; `ReadQuorum` when fewer
+    /// than k drives can walk it. A failed object is counted and the walk goes on.
+    pub async fn heal_prefix(
         &self,
         bucket: &str,
-        key: &str,
-    ) -> Result<Resolved, ErasureError> {
-        let raw = self.read_raw_metas(bucket, key).await;
-        let metas = Self::decode_metas(&raw, key);
-        let resolved = self.resolve(bucket, key, &metas)?;
-        let disagreeing = metas
-            .iter()
-            .zip(&resolved.agrees)
-            .any(|(m, &agrees)| !agrees && !matches!(m, Err(e) if e.is_offline()));
-        if disagreeing {
-            self.queue_heal(bucket, key, HealScan::Normal).await;
+        prefix: &str,
+        scan: HealScan,
+    ) -> Result<HealSummary, ErasureError> {
+        let k = self.drives.data_shards();
+        let mut summary = HealSummary::default();
+        let mut opts = WalkOptions {
+            prefix: prefix.to_string(),
+            start_after: String::new(),
+            recursive: true,
+            limit: PAGE,
+            summaries: false,
+        };
+        loop {
+            let pages = self.drives.each(|_, d| d.walk(bucket, &opts)).await;
+            let tally = Tally::of(&pages);
+            if tally.done < k {
+                if tally.verdict(k) == Verdict::VolumeNotFound {
+                    return Err(ErasureError::BucketNotFound {
+                        bucket: bucket.into(),
+                    });
+                }
+                return Err(ErasureError::ReadQuorum {
+                    what: format!("heal walk of {bucket}"),
+                    detail: tally.first_error().to_string(),
+                });
+            }
+            let cutoff = WalkPage::cutoff(pages.iter().flatten());
+            let names: BTreeSet<&str> = pages
+                .iter()
+                .flatten()
+                .flat_map(|p| &p.entries)
+                .map(|e| e.name.as_str())
+                .filter(|n| cutoff.as_deref().is_none_or(|c| *n <= c))
+                .collect();
+            for name in names {
+                let result = self.heal_object_with(bucket, name, scan).await;
+                if let Err(e) = &result {
+                    tracing::warn!(bucket, key = name, error = %e, "heal failed");
+                }
+                summary.count(name, &result);
+            }
+            match cutoff {
+                Some(c) => opts.start_after = c,
+                None => return Ok(summary),
+            }
         }
-        Ok(resolved)
-    }
-
-    /// Queues `bucket/key` for the healer (non-blocking beyond the queue's lock).
-    pub(super) async fn queue_heal(&self, bucket: &str, key: &str, scan: HealScan) {
-        if self.heal_queue.push(bucket, key, scan).await {
-            tracing::debug!(bucket, key, ?scan, "heal queued");
-        }
-    }
-
-    /// A hint that queues a deep heal of `bucket/key` when a read loses a shard.
-    pub(super) fn heal_hint(&self, bucket: &str, key: &str) -> HealHint {
-        HealHint::new(self.heal_queue.clone(), bucket, key)
-    }
-
-    /// Every drive of the set reports itself online.
-    pub fn drives_online(&self) -> bool {
-        self.drives.iter().all(|d| d.is_online())
-    }
-
-    /// Objects waiting in this set's heal queue.
-    pub async fn queued_heals(&self) -> usize {
-        self.heal_queue.len().await
     }
 
     /// Removes the copies of an object that does not exist by quorum (deleted while these
@@ -161,17 +218,18 @@ impl ErasureSet {
             offline,
             ..Default::default()
         };
-        let mut best = std::collections::HashMap::<&str, usize>::new();
-        for (m, _) in metas.iter().flatten() {
-            *best.entry(m.version_id.as_str()).or_default() += 1;
-        }
-        let best = best.into_values().max().unwrap_or(0);
-        if best + outcome.offline.len() >= self.data_shards() {
+        let best = agreed(
+            metas.iter().flatten(),
+            |(m, _)| m.version_id.as_str(),
+            |_| (),
+        );
+        let best = best.map_or(0, |b| b.votes);
+        if best + outcome.offline.len() >= self.drives.data_shards() {
             // The offline drives might hold this version: it may exist after all.
             return outcome;
         }
         let path = meta_path(key);
-        let results = self
+        let results = (self.drives)
             .each(|d, drive| {
                 let leftover = match &metas[d] {
                     Ok((m, _)) => Some(m.data_dir.clone()),

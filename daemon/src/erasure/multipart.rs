@@ -4,17 +4,21 @@
 //! Completion validates the list, moves the named part files into a staged data directory
 //! and commits it like a single PUT.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::AsyncRead;
 
+use super::commit::Commits;
 use super::condition::WriteCondition;
+use super::drives::SetDrives;
 use super::encode::{encode_stream, read_block};
 use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record, encode_record};
-use super::object::{ObjectAttrs, multipart_etag, new_data_dir};
-use super::set::{ErasureSet, tmp_path};
+use super::names::{new_data_dir, tmp_path};
+use super::quorum::{Answer, agreed, require_writes};
+use super::types::{CompletePart, ObjectAttrs, UploadInfo, multipart_etag};
 use super::{BLOCK_SIZE, ErasureError, MAX_PART_NUMBER, MIN_PART_SIZE, now_ns};
 use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target, join};
 
@@ -30,24 +34,6 @@ fn part_meta_name(number: u32) -> String {
     format!("part.{number}.meta")
 }
 
-/// A multipart upload in progress.
-#[derive(Debug, Clone)]
-pub struct UploadInfo {
-    /// The upload id.
-    pub upload_id: String,
-    /// Its metadata.
-    pub meta: UploadMeta,
-}
-
-/// A part a client lists when completing an upload.
-#[derive(Debug, Clone)]
-pub struct CompletePart {
-    /// Part number.
-    pub number: u32,
-    /// The ETag the client got for it (quotes allowed).
-    pub etag: String,
-}
-
 /// Upload ids are UUIDs; anything else cannot name an upload (and never reaches a path).
 fn check_upload_id(upload_id: &str) -> Result<(), ErasureError> {
     uuid::Uuid::parse_str(upload_id)
@@ -57,7 +43,20 @@ fn check_upload_id(upload_id: &str) -> Result<(), ErasureError> {
         })
 }
 
-impl ErasureSet {
+/// The multipart uploads of one set.
+pub struct Uploads {
+    drives: Arc<SetDrives>,
+    commits: Commits,
+}
+
+impl Uploads {
+    pub(super) fn new(commits: Commits) -> Self {
+        Self {
+            drives: commits.drives.clone(),
+            commits,
+        }
+    }
+
     /// Starts an upload.
     pub async fn create_upload(
         &self,
@@ -74,7 +73,8 @@ impl ErasureSet {
             headers: attrs.headers.clone(),
         };
         let path = join(&upload_dir(bucket, &upload_id), UPLOAD_META);
-        self.write_record(META_VOLUME, &path, encode_record(&meta))
+        self.drives
+            .write_record(META_VOLUME, &path, encode_record(&meta))
             .await?;
         Ok(upload_id)
     }
@@ -91,7 +91,7 @@ impl ErasureSet {
             upload_id: upload_id.to_string(),
         };
         let path = join(&upload_dir(bucket, upload_id), UPLOAD_META);
-        let data = match self.read_record(META_VOLUME, &path).await {
+        let data = match self.drives.read_record(META_VOLUME, &path).await {
             Ok(d) => d,
             Err(ErasureError::Drive(e)) if e.is_not_found() => return Err(not_found()),
             Err(e) => return Err(e),
@@ -127,17 +127,17 @@ impl ErasureSet {
         self.upload_meta(bucket, key, upload_id).await?;
         let dir = upload_dir(bucket, upload_id);
         let file = format!("part.{number}.{}", uuid::Uuid::new_v4().as_simple());
-        let dist = self.placement.distribution(bucket, key, self.drives.len());
-        let mut writers = self.open_writers(&dist, &join(&dir, &file)).await;
+        let dist = self.drives.distribution(bucket, key);
+        let mut writers = self.drives.open_writers(&dist, &join(&dir, &file)).await;
         let first = read_block(body, BLOCK_SIZE).await?;
         let what = format!("{bucket}/{key} part {number}");
         let encoded = encode_stream(
-            &self.codec,
+            self.drives.codec(),
             BLOCK_SIZE,
             first,
             body,
             &mut writers,
-            self.write_quorum(),
+            self.drives.write_quorum(),
             &what,
         )
         .await?;
@@ -158,31 +158,23 @@ impl ErasureSet {
         };
         let record = encode_record(&part);
         let path = join(&dir, &part_meta_name(number));
-        let shard_of = Self::shard_of_drive(&dist);
-        let results = self
-            .each(|d, drive| {
-                let durable = encoded.durable[shard_of[d]];
-                let (record, path) = (record.clone(), path.clone());
-                async move {
-                    if !durable {
-                        return Err(DriveError::Offline {
-                            reason: "part shard not written".into(),
-                        });
-                    }
-                    drive
-                        .write_all(META_VOLUME, &path, record, Target::Replace)
-                        .await
-                }
-            })
+        let shard_of = SetDrives::shard_of_drive(&dist);
+        let (record, path) = (&record, &path);
+        let results = (self.drives)
+            .each_of(
+                |d| encoded.durable[shard_of[d]],
+                |_, drive| drive.write_all(META_VOLUME, path, record.clone(), Target::Replace),
+            )
             .await;
-        super::quorum::require_writes(&results, self.write_quorum(), || what)?;
+        require_writes(&results, self.drives.write_quorum(), || what)?;
         Ok(part)
     }
 
     /// Per drive, the record of part `number` (decoded).
     async fn part_records(&self, dir: &str, number: u32) -> Vec<Option<UploadedPart>> {
         let path = join(dir, &part_meta_name(number));
-        self.each(|_, d| d.read_all(META_VOLUME, &path))
+        self.drives
+            .each(|_, d| d.read_all(META_VOLUME, &path))
             .await
             .into_iter()
             .map(|r| r.ok().and_then(|b: Bytes| decode_record(b).ok()))
@@ -191,14 +183,8 @@ impl ErasureSet {
 
     /// The record most drives (at least k) agree on.
     fn agreed_part(&self, records: &[Option<UploadedPart>]) -> Option<UploadedPart> {
-        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in records.iter().flatten() {
-            *votes.entry(r.file.as_str()).or_default() += 1;
-        }
-        let (file, count) = votes.into_iter().max_by_key(|(_, c)| *c)?;
-        (count >= self.data_shards())
-            .then(|| records.iter().flatten().find(|r| r.file == file).cloned())
-            .flatten()
+        let best = agreed(records.iter().flatten(), |r| r.file.as_str(), |_| ())?;
+        best.reaching(self.drives.data_shards()).cloned()
     }
 
     /// Completes an upload from the listed parts, if `cond` holds at the commit (when it
@@ -256,31 +242,22 @@ impl ErasureSet {
         let tmp_id = uuid::Uuid::new_v4().to_string();
         let data_dir = new_data_dir();
         let staged_dir = join(&tmp_path(&tmp_id), &data_dir);
-        let moved = self
-            .each(|d, drive| {
-                let (chosen, dir, staged_dir) = (&chosen, &dir, &staged_dir);
-                let ready = has_all[d];
-                async move {
-                    if !ready {
-                        return Err(DriveError::Offline {
-                            reason: "drive lacks parts".into(),
-                        });
-                    }
+        let (chosen, dir, staged_dir) = (&chosen, &dir, &staged_dir);
+        // Only drives holding every chosen part stage the object.
+        let moved = (self.drives)
+            .each_of(
+                |d| has_all[d],
+                |_, drive| async move {
                     for p in chosen {
-                        drive
-                            .rename(
-                                META_VOLUME,
-                                &join(dir, &p.file),
-                                META_VOLUME,
-                                &join(staged_dir, &format!("part.{}", p.number)),
-                            )
+                        let part = join(staged_dir, &format!("part.{}", p.number));
+                        (drive.rename(META_VOLUME, &join(dir, &p.file), META_VOLUME, &part))
                             .await?;
                     }
                     Ok(())
-                }
-            })
+                },
+            )
             .await;
-        let staged: Vec<bool> = moved.iter().map(Result::is_ok).collect();
+        let staged: Vec<bool> = moved.iter().map(Answer::done).collect();
         let etags: Vec<String> = chosen.iter().map(|p| p.etag.clone()).collect();
         let meta_parts = chosen
             .iter()
@@ -295,20 +272,23 @@ impl ErasureSet {
             user_metadata: upload.user_metadata,
             headers: upload.headers,
         };
-        let meta = self.new_meta(
-            bucket,
-            key,
+        let meta = self.drives.new_meta(
+            (bucket, key),
             &attrs,
             meta_parts,
             multipart_etag(&etags),
             data_dir,
         );
         let result = self
+            .commits
             .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond)
             .await;
-        self.remove_tmp(&tmp_id).await;
+        self.drives.remove_tmp(&tmp_id).await;
         if result.is_ok() {
-            let _ = self.each(|_, d| d.delete(META_VOLUME, &dir, true)).await;
+            let _ = self
+                .drives
+                .each(|_, d| d.delete(META_VOLUME, dir, true))
+                .await;
         }
         result
     }
@@ -322,7 +302,10 @@ impl ErasureSet {
     ) -> Result<(), ErasureError> {
         self.upload_meta(bucket, key, upload_id).await?;
         let dir = upload_dir(bucket, upload_id);
-        let _ = self.each(|_, d| d.delete(META_VOLUME, &dir, true)).await;
+        let _ = self
+            .drives
+            .each(|_, d| d.delete(META_VOLUME, &dir, true))
+            .await;
         Ok(())
     }
 
@@ -335,7 +318,7 @@ impl ErasureSet {
     ) -> Result<Vec<UploadedPart>, ErasureError> {
         self.upload_meta(bucket, key, upload_id).await?;
         let dir = upload_dir(bucket, upload_id);
-        let listings = self.each(|_, d| d.list_dir(META_VOLUME, &dir)).await;
+        let listings = self.drives.each(|_, d| d.list_dir(META_VOLUME, &dir)).await;
         let numbers: BTreeSet<u32> = listings
             .iter()
             .flatten()
@@ -364,7 +347,7 @@ impl ErasureSet {
         prefix: &str,
     ) -> Result<Vec<UploadInfo>, ErasureError> {
         let dir = format!("{MULTIPART_DIR}/{bucket}");
-        let listings = self.each(|_, d| d.list_dir(META_VOLUME, &dir)).await;
+        let listings = self.drives.each(|_, d| d.list_dir(META_VOLUME, &dir)).await;
         let ids: BTreeSet<String> = listings
             .iter()
             .flatten()
@@ -376,7 +359,7 @@ impl ErasureSet {
         // Each record is a quorum read on its own: a few at once, not one after another.
         let reads = ids.into_iter().map(|upload_id| async move {
             let path = join(&upload_dir(bucket, &upload_id), UPLOAD_META);
-            let data = self.read_record(META_VOLUME, &path).await.ok()?;
+            let data = self.drives.read_record(META_VOLUME, &path).await.ok()?;
             let meta = decode_record::<UploadMeta>(data).ok()?;
             meta.key
                 .starts_with(prefix)

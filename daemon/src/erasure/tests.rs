@@ -39,7 +39,7 @@ pub(super) async fn set(dir: &std::path::Path, n: usize, parity: usize) -> Erasu
 }
 
 async fn read(set: &ErasureSet, key: &str, range: RangeSpec) -> Result<Vec<u8>, ErasureError> {
-    let mut r = set.get_object("b", key, range).await?;
+    let mut r = set.reads().get_object("b", key, range).await?;
     let mut out = Vec::new();
     while let Some(chunk) = r.next_chunk().await? {
         out.extend_from_slice(&chunk);
@@ -49,16 +49,17 @@ async fn read(set: &ErasureSet, key: &str, range: RangeSpec) -> Result<Vec<u8>, 
 
 pub(super) async fn write(set: &ErasureSet, key: &str, body: &[u8]) -> ObjectMeta {
     let mut reader = std::io::Cursor::new(body.to_vec());
-    set.put_object(
-        "b",
-        key,
-        &ObjectAttrs::default(),
-        &mut reader,
-        Some(body.len() as u64),
-        &WriteCondition::NONE,
-    )
-    .await
-    .unwrap()
+    set.writes()
+        .put_object(
+            "b",
+            key,
+            &ObjectAttrs::default(),
+            &mut reader,
+            Some(body.len() as u64),
+            &WriteCondition::NONE,
+        )
+        .await
+        .unwrap()
 }
 
 const SIZES: [usize; 10] = [
@@ -186,7 +187,7 @@ async fn torn_metadata_files_read_as_no_object() {
         tear(d, vec![0u8; 4096 * (d % 2)]);
     }
     assert!(matches!(
-        set.head_object("b", "t").await,
+        set.reads().head_object("b", "t").await,
         Err(ErasureError::ObjectNotFound { .. })
     ));
     let opts = crate::drive::WalkOptions {
@@ -197,7 +198,7 @@ async fn torn_metadata_files_read_as_no_object() {
     assert!(set.list_page("b", &opts).await.unwrap().entries.is_empty());
     // A delete of the key clears them away.
     assert!(matches!(
-        set.delete_object("b", "t").await,
+        set.writes().delete_object("b", "t").await,
         Err(ErasureError::ObjectNotFound { .. })
     ));
     for d in 0..4 {
@@ -214,7 +215,7 @@ async fn torn_metadata_files_read_as_no_object() {
         std::fs::write(meta_file(d), b"not a metadata file").unwrap();
     }
     assert!(!matches!(
-        set.head_object("b", "t").await,
+        set.reads().head_object("b", "t").await,
         Err(ErasureError::ObjectNotFound { .. }) | Ok(_)
     ));
 }
@@ -237,7 +238,8 @@ async fn racing_writes_that_require_a_new_key_commit_once() {
             async move {
                 let mut reader = std::io::Cursor::new(body.clone());
                 let attrs = ObjectAttrs::default();
-                set.put_object("b", key, &attrs, &mut reader, None, absent)
+                set.writes()
+                    .put_object("b", key, &attrs, &mut reader, None, absent)
                     .await
             }
         }))
@@ -265,6 +267,7 @@ async fn racing_writes_that_require_a_new_key_commit_once() {
 /// A multipart object of two parts (5 MiB and a bit), and its bytes.
 async fn write_multipart(set: &ErasureSet, key: &str, seed: u8) -> Vec<u8> {
     let id = set
+        .uploads()
         .create_upload("b", key, &ObjectAttrs::default())
         .await
         .unwrap();
@@ -278,11 +281,15 @@ async fn write_multipart(set: &ErasureSet, key: &str, seed: u8) -> Vec<u8> {
     for (i, p) in parts.iter().enumerate() {
         let number = i as u32 + 1;
         let mut r = std::io::Cursor::new(p.clone());
-        let up = set.upload_part("b", key, &id, number, &mut r, None).await;
+        let up = set
+            .uploads()
+            .upload_part("b", key, &id, number, &mut r, None)
+            .await;
         let etag = up.unwrap().etag;
         listed.push(CompletePart { number, etag });
     }
-    set.complete_upload("b", key, &id, &listed, &WriteCondition::NONE)
+    set.uploads()
+        .complete_upload("b", key, &id, &listed, &WriteCondition::NONE)
         .await
         .unwrap();
     parts.concat()
@@ -296,12 +303,16 @@ async fn a_get_streaming_a_multipart_object_outlives_its_overwrite_and_its_delet
     let set = set(dir.path(), 4, 2).await;
     for replace in [true, false] {
         let old = write_multipart(&set, "mp", 1).await;
-        let mut reader = set.get_object("b", "mp", RangeSpec::Full).await.unwrap();
+        let mut reader = set
+            .reads()
+            .get_object("b", "mp", RangeSpec::Full)
+            .await
+            .unwrap();
         let mut got = reader.next_chunk().await.unwrap().unwrap().to_vec();
         if replace {
             write_multipart(&set, "mp", 2).await;
         } else {
-            set.delete_object("b", "mp").await.unwrap();
+            set.writes().delete_object("b", "mp").await.unwrap();
         }
         while let Some(chunk) = reader.next_chunk().await.unwrap() {
             got.extend_from_slice(&chunk);

@@ -235,19 +235,19 @@ impl StorageService for StorageRpc {
         (self.traffic.received).fetch_add(bytes as u64, Ordering::Relaxed);
         let (writes, volume, path) = (&r.writes, &r.volume, &r.path);
         let files: Vec<_> = (writes.iter())
-            .map(|w| Ok((w.data.clone(), target_of(w.fresh))))
+            .map(|w| Some((w.data.clone(), target_of(w.fresh))))
             .collect();
         let files = &files;
-        let results = fan_out(
-            &drives,
-            &WriteAll {
-                volume,
-                path,
-                files,
-            },
-        )
+        let results = WriteAll {
+            volume,
+            path,
+            files,
+        }
+        .send(&drives)
         .await;
-        Ok(Response::new(outcomes(results)))
+        Ok(Response::new(outcomes(
+            results.into_iter().flatten().collect(),
+        )))
     }
 
     async fn create_file(

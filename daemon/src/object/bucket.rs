@@ -91,22 +91,12 @@ impl ObjectLayer {
             });
         }
         for set in self.sets() {
-            let results = set.make_volume(bucket).await;
-            let ok = results
-                .iter()
-                .filter(|r| matches!(r, Ok(()) | Err(DriveError::VolumeExists { .. })))
-                .count();
-            if ok < set.write_quorum() {
-                return Err(ObjectError::WriteQuorum(format!(
-                    "creating bucket {bucket}: {ok} of {} drives",
-                    set.write_quorum()
-                )));
-            }
+            set.drives().make_volume(bucket).await?;
         }
         let record = encode_record(&BucketRecord {
             created_ns: now_ns(),
         });
-        self.first_set()
+        (self.first_set().drives())
             .write_record(META_VOLUME, &record_path(bucket), record)
             .await?;
         Ok(())
@@ -115,32 +105,13 @@ impl ObjectLayer {
     /// Checks that the bucket exists (its volume is on at least k drives of the first set).
     pub(super) async fn check_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
         check_bucket_name(bucket)?;
-        let set = self.first_set();
-        let results = set.stat_volume(bucket).await;
-        let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok >= set.data_shards() {
-            return Ok(());
-        }
-        let missing = results
-            .iter()
-            .filter(|r| matches!(r, Err(e) if e.is_not_found()))
-            .count();
-        if missing >= set.data_shards() {
-            return Err(ObjectError::BucketNotFound {
-                bucket: bucket.into(),
-            });
-        }
-        Err(ObjectError::ReadQuorum(format!(
-            "bucket {bucket}: {ok} of {} drives answer",
-            set.data_shards()
-        )))
+        Ok(self.first_set().drives().check_volume(bucket).await?)
     }
 
     /// The bucket's info; `BucketNotFound` when it does not exist.
     pub async fn head_bucket(&self, bucket: &str) -> Result<BucketInfo, ObjectError> {
         self.check_bucket(bucket).await?;
-        let created_ns = match self
-            .first_set()
+        let created_ns = match (self.first_set().drives())
             .read_record(META_VOLUME, &record_path(bucket))
             .await
         {
@@ -155,20 +126,13 @@ impl ObjectLayer {
 
     /// Every bucket, sorted by name.
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, ObjectError> {
-        let set = self.first_set();
-        let listings = set.each(|_, d| d.list_volumes()).await;
-        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-        for volumes in listings.iter().flatten() {
-            for v in volumes {
-                *counts.entry(v.name.clone()).or_default() += 1;
-            }
-        }
+        let drives = self.first_set().drives();
         let mut out = Vec::new();
-        for (name, count) in counts {
-            if count < set.data_shards() || check_bucket_name(&name).is_err() {
+        for name in drives.volumes().await {
+            if check_bucket_name(&name).is_err() {
                 continue;
             }
-            let created_ns = match set.read_record(META_VOLUME, &record_path(&name)).await {
+            let created_ns = match drives.read_record(META_VOLUME, &record_path(&name)).await {
                 Ok(data) => decode_record::<BucketRecord>(data).map_or(0, |r| r.created_ns),
                 Err(_) => 0,
             };
@@ -194,23 +158,14 @@ impl ObjectLayer {
             }
         }
         for set in self.sets() {
-            let results = set.delete_volume(bucket).await;
-            let ok = results
-                .iter()
-                .filter(|r| matches!(r, Ok(()) | Err(DriveError::VolumeNotFound { .. })))
-                .count();
-            if ok < set.write_quorum() {
-                return Err(ObjectError::WriteQuorum(format!(
-                    "deleting bucket {bucket}: {ok} of {} drives",
-                    set.write_quorum()
-                )));
-            }
+            set.drives().delete_volume(bucket).await?;
             let uploads = format!("{MULTIPART_DIR}/{bucket}");
-            let _ = set.each(|_, d| d.delete(META_VOLUME, &uploads, true)).await;
+            let _ = (set.drives())
+                .each(|_, d| d.delete(META_VOLUME, &uploads, true))
+                .await;
         }
         let path = record_path(bucket);
-        let _ = self
-            .first_set()
+        let _ = (self.first_set().drives())
             .each(|_, d| d.delete(META_VOLUME, &path, false))
             .await;
         Ok(())
@@ -220,10 +175,8 @@ impl ObjectLayer {
     pub async fn cluster_info(&self) -> ClusterInfo {
         let mut sets = Vec::new();
         for set in self.sets() {
-            let infos = set.each(|_, d| d.disk_info()).await;
-            let drives = set
-                .drives()
-                .iter()
+            let infos = set.drives().each(|_, d| d.disk_info()).await;
+            let drives = (set.drives().all().iter())
                 .zip(infos)
                 .map(|(d, info)| match info {
                     Ok(i) => DriveInfo {
@@ -248,12 +201,12 @@ impl ObjectLayer {
                     },
                 })
                 .collect();
-            let (pool, index) = set.position();
+            let (pool, index) = set.drives().position();
             sets.push(SetInfo {
                 pool,
                 index,
-                data: set.data_shards(),
-                parity: set.parity_shards(),
+                data: set.drives().data_shards(),
+                parity: set.drives().parity_shards(),
                 drives,
             });
         }

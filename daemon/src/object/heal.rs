@@ -5,7 +5,7 @@
 //! bucket operation); a drive lacking an existing bucket's volume gets it created, and a
 //! drive still holding a deleted bucket's volume loses it only when the drives holding it,
 //! offline ones included, are too few for a read quorum in that set. Object heals are the
-//! erasure layer's (`crate::erasure::ErasureSet::heal_object`).
+//! erasure layer's (`crate::erasure::Healer::heal_object`).
 //!
 //! Tested by the erasure layer's heal tests and `heal_bucket` tests there.
 
@@ -13,14 +13,14 @@ use super::bucket::record_path;
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectLayer};
 use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target};
-use crate::erasure::{HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle};
+use crate::erasure::{HealOutcome, HealScan, HealSummary, HealerConfig, HealerHandle, Tally};
 
 impl ObjectLayer {
-    /// Heals one object (deep scan): see [`crate::erasure::ErasureSet::heal_object`].
+    /// Heals one object (deep scan): see [`crate::erasure::Healer::heal_object`].
     pub async fn heal_object(&self, bucket: &str, key: &str) -> Result<HealOutcome, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        Ok(set.heal_object(bucket, key).await?)
+        Ok(set.healer().heal_object(bucket, key).await?)
     }
 
     /// Heals a bucket: its volume on every drive of every set, its record, then every
@@ -52,7 +52,7 @@ impl ObjectLayer {
         }
         summary.volumes_created = self.heal_bucket_volumes(bucket).await;
         for set in self.sets() {
-            summary.add(&set.heal_prefix(bucket, prefix, scan).await?);
+            summary.add(&set.healer().heal_prefix(bucket, prefix, scan).await?);
         }
         Ok(summary)
     }
@@ -67,7 +67,7 @@ impl ObjectLayer {
     pub async fn queued_heals(&self) -> usize {
         let mut n = 0;
         for set in self.sets() {
-            n += set.queued_heals().await;
+            n += set.healer().queued_heals().await;
         }
         n
     }
@@ -77,8 +77,8 @@ impl ObjectLayer {
     async fn heal_bucket_volumes(&self, bucket: &str) -> u64 {
         let mut created = 0;
         for set in self.sets() {
-            let stats = set.stat_volume(bucket).await;
-            let made = set
+            let stats = set.drives().stat_volume(bucket).await;
+            let made = (set.drives())
                 .each(|d, drive| {
                     let missing = matches!(stats[d], Err(DriveError::VolumeNotFound { .. }));
                     async move {
@@ -89,7 +89,7 @@ impl ObjectLayer {
                     }
                 })
                 .await;
-            for (drive, r) in set.drives().iter().zip(made) {
+            for (drive, r) in set.drives().all().iter().zip(made) {
                 match r {
                     Ok(true) => {
                         tracing::info!(drive = drive.endpoint(), bucket, "healed bucket volume");
@@ -104,8 +104,8 @@ impl ObjectLayer {
         }
         let first = self.first_set();
         let path = record_path(bucket);
-        if let Ok(record) = first.read_record(META_VOLUME, &path).await {
-            let _ = first
+        if let Ok(record) = first.drives().read_record(META_VOLUME, &path).await {
+            let _ = (first.drives())
                 .each(|_, drive| {
                     let (record, path) = (record.clone(), &path);
                     async move {
@@ -131,18 +131,16 @@ impl ObjectLayer {
     async fn remove_leftover_bucket(&self, bucket: &str) -> u64 {
         let mut removed = 0;
         for set in self.sets() {
-            let stats = set.stat_volume(bucket).await;
-            let holders = stats.iter().filter(|r| r.is_ok()).count();
-            let offline = stats
-                .iter()
-                .filter(|r| matches!(r, Err(e) if e.is_offline()))
-                .count();
-            if holders == 0 || holders + offline >= set.data_shards() {
+            let stats = set.drives().stat_volume(bucket).await;
+            // Holders and offline drives (which may hold it too) that make a read quorum
+            // keep the bucket.
+            let tally = Tally::of(&stats);
+            if tally.done == 0 || tally.done + tally.silent >= set.drives().data_shards() {
                 continue;
             }
             let uploads = format!("{MULTIPART_DIR}/{bucket}");
             let path = record_path(bucket);
-            let results = set
+            let results = (set.drives())
                 .each(|d, drive| {
                     let holds = stats[d].is_ok();
                     let (uploads, path) = (&uploads, &path);
@@ -157,7 +155,7 @@ impl ObjectLayer {
                     }
                 })
                 .await;
-            for (drive, r) in set.drives().iter().zip(results) {
+            for (drive, r) in set.drives().all().iter().zip(results) {
                 match r {
                     Ok(true) => {
                         tracing::info!(

@@ -43,6 +43,7 @@ impl ObjectLayer {
         Ok(self
             .set_of(bucket, key)
             .await
+            .uploads()
             .create_upload(bucket, key, attrs)
             .await?)
     }
@@ -59,7 +60,7 @@ impl ObjectLayer {
     ) -> Result<PartInfo, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let p = set
+        let p = (set.uploads())
             .upload_part(bucket, key, upload_id, number, body, size)
             .await?;
         Ok(PartInfo {
@@ -81,7 +82,7 @@ impl ObjectLayer {
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let meta = set
+        let meta = (set.uploads())
             .complete_upload(bucket, key, upload_id, parts, cond)
             .await?;
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
@@ -98,6 +99,7 @@ impl ObjectLayer {
         Ok(self
             .set_of(bucket, key)
             .await
+            .uploads()
             .abort_upload(bucket, key, upload_id)
             .await?)
     }
@@ -113,6 +115,7 @@ impl ObjectLayer {
         let parts = self
             .set_of(bucket, key)
             .await
+            .uploads()
             .list_parts(bucket, key, upload_id)
             .await?;
         Ok(parts
@@ -137,7 +140,7 @@ impl ObjectLayer {
         self.check_bucket(bucket).await?;
         let mut out = Vec::new();
         for set in self.sets() {
-            for u in set.list_uploads(bucket, prefix).await? {
+            for u in set.uploads().list_uploads(bucket, prefix).await? {
                 out.push(UploadSummary {
                     key: u.meta.key,
                     upload_id: u.upload_id,

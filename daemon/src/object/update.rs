@@ -41,7 +41,7 @@ impl ObjectLayer {
         check_user_metadata(&update.set)?;
         let set = self.set_of(bucket, key).await;
         // The result must stay within bounds too: checked under the object's lock.
-        match set
+        match (set.writes())
             .update_metadata(bucket, key, update, MAX_USER_METADATA)
             .await
         {

@@ -45,7 +45,7 @@ pub async fn purge_trash_every(drives: Vec<Arc<dyn Drive>>, grace: Duration, eve
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
-        for &(_, drive) in Groups::of(&drives).locals() {
+        for &(_, drive) in Groups::of(&drives, |_| true).locals() {
             if let Err(e) = drive.purge_trash(grace).await {
                 tracing::warn!(drive = %drive.root().display(), error = %e, "cannot purge the trash");
             }

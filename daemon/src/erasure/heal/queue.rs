@@ -103,13 +103,18 @@ impl HealQueue {
 
     /// Queues `bucket/key`; false when it was queued already or the queue is full.
     pub async fn push(&self, bucket: &str, key: &str, scan: HealScan) -> bool {
-        self.insert(HealEntry {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            scan,
-            attempts: 0,
-        })
-        .await
+        let queued = self
+            .insert(HealEntry {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                scan,
+                attempts: 0,
+            })
+            .await;
+        if queued {
+            tracing::debug!(bucket, key, ?scan, "heal queued");
+        }
+        queued
     }
 
     /// Puts an entry back at the end of the queue, keeping its attempt count.

@@ -16,14 +16,16 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::verify::Check;
+use super::verify::{Check, check_drives};
 use super::{HealOutcome, HealScan, ignore_missing};
 use crate::drive::{
     Drive, DriveError, FileWriter, META_VOLUME, OBJECT_META_FILE, Target, join, object_dir,
 };
 use crate::erasure::decode::{ObjectReader, Sources, block_len, block_size};
+use crate::erasure::drives::SetDrives;
 use crate::erasure::meta::ObjectMeta;
-use crate::erasure::set::{ErasureSet, Resolved, meta_path, tmp_path};
+use crate::erasure::metas::Resolved;
+use crate::erasure::names::{meta_path, tmp_path};
 use crate::erasure::{Codec, ErasureError};
 
 /// An object's data cut back into the blocks it was encoded from.
@@ -55,6 +57,8 @@ impl Blocks {
 
 /// The drives of one object to rebuild.
 struct Job<'a> {
+    /// The set's drives.
+    drives: &'a SetDrives,
     bucket: &'a str,
     key: &'a str,
     /// The agreed version.
@@ -98,152 +102,150 @@ where
     }
 }
 
-impl ErasureSet {
-    /// Which shard each drive holds for `meta`; `Geometry` when the metadata does not fit
-    /// this set.
-    fn expected_shards(&self, meta: &ObjectMeta) -> Result<Vec<usize>, ErasureError> {
-        let n = self.drives.len();
-        let Some(e) = &meta.erasure else {
-            return Ok((0..n).collect());
-        };
-        let mut seen = vec![false; n];
-        let permutation = e.distribution.len() == n
-            && e.distribution.iter().all(|&d| {
-                let fresh = (d as usize) < n && !seen[d as usize];
-                if fresh {
-                    seen[d as usize] = true;
-                }
-                fresh
-            });
-        if e.data as usize != self.data_shards()
-            || e.parity as usize != self.parity_shards()
-            || !permutation
-        {
-            return Err(ErasureError::Geometry {
-                reason: format!(
-                    "object of {}+{} over {:?} in a set of {}+{}",
-                    e.data,
-                    e.parity,
-                    e.distribution,
-                    self.data_shards(),
-                    self.parity_shards()
-                ),
-            });
-        }
-        Ok(Self::shard_of_drive(&e.distribution))
+/// Which shard each drive holds for `meta`; `Geometry` when the metadata does not fit
+/// this set.
+fn expected_shards(drives: &SetDrives, meta: &ObjectMeta) -> Result<Vec<usize>, ErasureError> {
+    let n = drives.len();
+    let Some(e) = &meta.erasure else {
+        return Ok((0..n).collect());
+    };
+    let mut seen = vec![false; n];
+    let permutation = e.distribution.len() == n
+        && e.distribution.iter().all(|&d| {
+            let fresh = (d as usize) < n && !seen[d as usize];
+            if fresh {
+                seen[d as usize] = true;
+            }
+            fresh
+        });
+    if e.data as usize != drives.data_shards()
+        || e.parity as usize != drives.parity_shards()
+        || !permutation
+    {
+        return Err(ErasureError::Geometry {
+            reason: format!(
+                "object of {}+{} over {:?} in a set of {}+{}",
+                e.data,
+                e.parity,
+                e.distribution,
+                drives.data_shards(),
+                drives.parity_shards()
+            ),
+        });
     }
+    Ok(SetDrives::shard_of_drive(&e.distribution))
+}
 
-    /// Checks every drive's copy of the resolved version and rebuilds the bad ones.
-    pub(super) async fn heal_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
-        resolved: &Resolved,
-        scan: HealScan,
-    ) -> Result<HealOutcome, ErasureError> {
-        let meta = &resolved.meta;
-        let expected = self.expected_shards(meta)?;
-        let checks = self
-            .check_drives(bucket, key, metas, resolved, &expected, scan)
-            .await;
-        let mut outcome = HealOutcome {
-            exists: true,
-            ..Default::default()
-        };
-        let mut targets = Vec::new();
-        for (d, check) in checks.iter().enumerate() {
-            match check {
-                Check::Good => {}
-                Check::Offline => outcome.offline.push(d),
-                Check::Bad(why) => {
-                    tracing::info!(bucket, key, drive = self.drives[d].endpoint(), %why, "healing drive");
-                    targets.push(d);
-                }
+/// Checks every drive's copy of the resolved version and rebuilds the bad ones.
+pub(super) async fn heal_version(
+    drives: &SetDrives,
+    (bucket, key): (&str, &str),
+    metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+    resolved: &Resolved,
+    scan: HealScan,
+) -> Result<HealOutcome, ErasureError> {
+    let meta = &resolved.meta;
+    let expected = expected_shards(drives, meta)?;
+    let checks = check_drives(drives, bucket, key, metas, resolved, &expected, scan).await;
+    let mut outcome = HealOutcome {
+        exists: true,
+        ..Default::default()
+    };
+    let mut targets = Vec::new();
+    for (d, check) in checks.iter().enumerate() {
+        match check {
+            Check::Good => {}
+            Check::Offline => outcome.offline.push(d),
+            Check::Bad(why) => {
+                tracing::info!(bucket, key, drive = drives.get(d).endpoint(), %why, "healing drive");
+                targets.push(d);
             }
         }
-        if targets.is_empty() {
-            return Ok(outcome);
-        }
-        let good: Vec<usize> = (0..checks.len())
-            .filter(|&d| checks[d] == Check::Good)
-            .collect();
-        if good.len() < self.data_shards() {
-            return Err(ErasureError::TooFewShards {
-                have: good.len(),
-                need: self.data_shards(),
-            });
-        }
-        let total = self.codec.total_shards();
-        let sources = if meta.is_inline() {
-            let mut frames = vec![None; total];
-            for &d in &good {
-                frames[expected[d]] = metas[d].as_ref().ok().map(|(_, f)| f.clone());
-            }
-            Sources::Inline(frames)
-        } else {
-            let mut drives = vec![None; total];
-            for &d in &good {
-                drives[expected[d]] = Some(self.drives[d].clone());
-            }
-            Sources::Files {
-                drives,
-                volume: bucket.to_string(),
-                dir: join(&object_dir(key), &meta.data_dir),
-            }
-        };
-        let mut reader = ObjectReader::new(self.codec.clone(), meta.clone(), sources, 0, meta.size);
-        reader.open().await?;
-        let mut blocks = Blocks {
-            reader,
-            carry: Bytes::new(),
-        };
-        let job = Job {
-            bucket,
-            key,
-            meta,
-            targets,
-            expected,
-        };
-        let results = if meta.is_inline() {
-            self.rebuild_inline(&job, metas, &mut blocks).await?
-        } else {
-            self.rebuild_files(&job, metas, &mut blocks).await?
-        };
-        for (&d, r) in job.targets.iter().zip(results) {
-            match r {
-                Ok(()) => outcome.repaired.push(d),
-                Err(e) if e.is_offline() => outcome.offline.push(d),
-                Err(e) => {
-                    tracing::warn!(bucket, key, drive = self.drives[d].endpoint(), error = %e, "heal failed");
-                    outcome.failed.push((d, e.to_string()));
-                }
-            }
-        }
-        Ok(outcome)
     }
+    if targets.is_empty() {
+        return Ok(outcome);
+    }
+    let good: Vec<usize> = (0..checks.len())
+        .filter(|&d| checks[d] == Check::Good)
+        .collect();
+    if good.len() < drives.data_shards() {
+        return Err(ErasureError::TooFewShards {
+            have: good.len(),
+            need: drives.data_shards(),
+        });
+    }
+    let total = drives.codec().total_shards();
+    let sources = if meta.is_inline() {
+        let mut frames = vec![None; total];
+        for &d in &good {
+            frames[expected[d]] = metas[d].as_ref().ok().map(|(_, f)| f.clone());
+        }
+        Sources::Inline(frames)
+    } else {
+        let mut holders = vec![None; total];
+        for &d in &good {
+            holders[expected[d]] = Some(drives.get(d).clone());
+        }
+        Sources::Files {
+            drives: holders,
+            volume: bucket.to_string(),
+            dir: join(&object_dir(key), &meta.data_dir),
+        }
+    };
+    let mut reader = ObjectReader::new(drives.codec().clone(), meta.clone(), sources, 0, meta.size);
+    reader.open().await?;
+    let mut blocks = Blocks {
+        reader,
+        carry: Bytes::new(),
+    };
+    let job = Job {
+        drives,
+        bucket,
+        key,
+        meta,
+        targets,
+        expected,
+    };
+    let results = if meta.is_inline() {
+        job.rebuild_inline(metas, &mut blocks).await?
+    } else {
+        job.rebuild_files(metas, &mut blocks).await?
+    };
+    for (&d, r) in job.targets.iter().zip(results) {
+        match r {
+            Ok(()) => outcome.repaired.push(d),
+            Err(e) if e.is_offline() => outcome.offline.push(d),
+            Err(e) => {
+                tracing::warn!(bucket, key, drive = drives.get(d).endpoint(), error = %e, "heal failed");
+                outcome.failed.push((d, e.to_string()));
+            }
+        }
+    }
+    Ok(outcome)
+}
 
+impl Job<'_> {
     /// Rewrites the metadata file (with its inline frame) of each target drive, then
     /// removes the data directory of the version it replaced.
     async fn rebuild_inline(
         &self,
-        job: &Job<'_>,
         metas: &[Result<(ObjectMeta, Bytes), DriveError>],
         blocks: &mut Blocks,
     ) -> Result<Vec<Result<(), DriveError>>, ErasureError> {
         let Job {
+            drives,
             bucket,
             key,
             meta,
             ref targets,
             ref expected,
-        } = *job;
+        } = *self;
         let block = blocks.take(meta.size as usize).await?;
-        let frames = encode(&self.codec, block).await?;
+        let frames = encode(self.drives.codec(), block).await?;
         let path = meta_path(key);
         Ok(futures::future::join_all(targets.iter().map(|&d| {
-            let file = Self::meta_for_drive(meta, d).to_file(&frames[expected[d]]);
-            let (drive, path) = (self.drives[d].as_ref(), &path);
+            let file = SetDrives::meta_for_drive(meta, d).to_file(&frames[expected[d]]);
+            let (drive, path) = (drives.get(d).as_ref(), &path);
             let old_data_dir = metas[d]
                 .as_ref()
                 .ok()
@@ -269,14 +271,13 @@ impl ErasureSet {
     /// data and metadata into place. One result per target.
     async fn rebuild_files(
         &self,
-        job: &Job<'_>,
         metas: &[Result<(ObjectMeta, Bytes), DriveError>],
         blocks: &mut Blocks,
     ) -> Result<Vec<Result<(), DriveError>>, ErasureError> {
-        let targets = &job.targets;
+        let targets = &self.targets;
         let tmp = tmp_path(&uuid::Uuid::new_v4().to_string());
         let staged = self
-            .stage_shards(job, blocks, &join(&tmp, &job.meta.data_dir))
+            .stage_shards(blocks, &join(&tmp, &self.meta.data_dir))
             .await;
         let results = match staged {
             Ok(staged) => {
@@ -285,7 +286,7 @@ impl ErasureSet {
                     let tmp = &tmp;
                     async move {
                         staged?;
-                        self.commit_heal(job, d, old, tmp).await
+                        self.commit_heal(d, old, tmp).await
                     }
                 });
                 Ok(futures::future::join_all(commits).await)
@@ -295,7 +296,7 @@ impl ErasureSet {
         futures::future::join_all(
             targets
                 .iter()
-                .map(|&d| self.drives[d].delete(META_VOLUME, &tmp, true)),
+                .map(|&d| self.drives.get(d).delete(META_VOLUME, &tmp, true)),
         )
         .await;
         results
@@ -305,11 +306,10 @@ impl ErasureSet {
     /// Fails only when the object's data cannot be read; a drive that fails gets its error.
     async fn stage_shards(
         &self,
-        job: &Job<'_>,
         blocks: &mut Blocks,
         dir: &str,
     ) -> Result<Vec<Result<(), DriveError>>, ErasureError> {
-        let (meta, targets, expected) = (job.meta, &job.targets, &job.expected);
+        let (meta, targets, expected) = (self.meta, &self.targets, &self.expected);
         let mut status: Vec<Result<(), DriveError>> = targets.iter().map(|_| Ok(())).collect();
         for part in &meta.parts {
             let path = join(dir, &format!("part.{}", part.number));
@@ -317,7 +317,7 @@ impl ErasureSet {
                 let path = &path;
                 async move {
                     match st {
-                        Ok(()) => Some(self.drives[d].create_file(META_VOLUME, path).await),
+                        Ok(()) => Some(self.drives.get(d).create_file(META_VOLUME, path).await),
                         Err(_) => None,
                     }
                 }
@@ -336,7 +336,7 @@ impl ErasureSet {
             }
             for b in 0..part.size.div_ceil(block_size(meta)) {
                 let block = blocks.take(block_len(meta, part.size, b)).await?;
-                let frames = encode(&self.codec, block).await?;
+                let frames = encode(self.drives.codec(), block).await?;
                 let writes = writers.iter_mut().zip(targets).map(|(w, &d)| {
                     let frame = frames[expected[d]].clone();
                     async move {
@@ -374,14 +374,13 @@ impl ErasureSet {
     /// it held, then removes its old data directory.
     async fn commit_heal(
         &self,
-        job: &Job<'_>,
         d: usize,
         old_data_dir: Option<&str>,
         tmp: &str,
     ) -> Result<(), DriveError> {
-        let (bucket, key, meta) = (job.bucket, job.key, job.meta);
-        let drive = self.drives[d].as_ref();
-        let file = Self::meta_for_drive(meta, d).to_file(&[]);
+        let (bucket, key, meta) = (self.bucket, self.key, self.meta);
+        let drive = self.drives.get(d).as_ref();
+        let file = SetDrives::meta_for_drive(meta, d).to_file(&[]);
         drive
             .write_all(
                 META_VOLUME,

@@ -46,14 +46,14 @@ pub(super) struct Scanner {
 
 impl Scanner {
     pub(super) async fn run(mut self) {
-        tracing::info!(set = ?self.set.position(), "background scanner started");
+        tracing::info!(set = ?self.set.drives().position(), "background scanner started");
         loop {
             let started = Instant::now();
-            if self.set.drives_online() {
+            if self.set.drives().online() {
                 match self.round().await {
                     Some(queued) if queued > 0 => {
                         tracing::info!(
-                            set = ?self.set.position(),
+                            set = ?self.set.drives().position(),
                             queued,
                             "scanner queued objects for healing"
                         );
@@ -79,20 +79,24 @@ impl Scanner {
                 ..Default::default()
             };
             loop {
-                while !self.set.drives_online()
-                    || self.set.queued_heals().await >= HEAL_QUEUE_CAPACITY / 2
+                while !self.set.drives().online()
+                    || self.set.healer().queued_heals().await >= HEAL_QUEUE_CAPACITY / 2
                 {
                     if !self.pause(self.config.retry_delay).await {
                         return None;
                     }
                 }
                 let started = Instant::now();
-                let pages = self.set.each(|_, d| d.walk(&bucket, &opts)).await;
+                let pages = self.set.drives().each(|_, d| d.walk(&bucket, &opts)).await;
                 let Some(scanned) = suspects(&pages) else {
                     break; // a drive failed its walk: try this bucket next round
                 };
                 for key in &scanned.suspects {
-                    self.set.queue_heal(&bucket, key, HealScan::Normal).await;
+                    self.set
+                        .healer()
+                        .queue()
+                        .push(&bucket, key, HealScan::Normal)
+                        .await;
                 }
                 queued += scanned.suspects.len() as u64;
                 if !self
@@ -112,7 +116,7 @@ impl Scanner {
 
     /// The bucket volumes any drive of the set holds.
     async fn buckets(&self) -> BTreeSet<String> {
-        self.set
+        (self.set.drives())
             .each(|_, d| d.list_volumes())
             .await
             .into_iter()

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::*;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, format};
+use crate::erasure::ErasureSet;
 use crate::erasure::heal::scanner::ScannerConfig;
 use crate::erasure::meta::ObjectMeta;
 use crate::erasure::{
@@ -112,13 +113,18 @@ impl Fixture {
         let attrs = ObjectAttrs::default();
         let len = Some(body.len() as u64);
         self.set
+            .writes()
             .put_object("b", key, &attrs, &mut reader, len, &WriteCondition::NONE)
             .await
             .unwrap()
     }
 
     async fn read(&self, key: &str) -> Result<Vec<u8>, ErasureError> {
-        let mut r = self.set.get_object("b", key, RangeSpec::Full).await?;
+        let mut r = self
+            .set
+            .reads()
+            .get_object("b", key, RangeSpec::Full)
+            .await?;
         let mut out = Vec::new();
         while let Some(chunk) = r.next_chunk().await? {
             out.extend_from_slice(&chunk);
@@ -152,7 +158,7 @@ async fn heal_rebuilds_a_drive_that_lost_the_object_byte_for_byte() {
     let lost = holder(&meta, 0);
     std::fs::remove_dir_all(f.path(lost, "b/big")).unwrap();
 
-    let outcome = f.set.heal_object("b", "big").await.unwrap();
+    let outcome = f.set.healer().heal_object("b", "big").await.unwrap();
     assert_eq!(outcome.repaired, [lost]);
     assert!(outcome.exists && outcome.is_complete());
     assert_eq!(f.all_files("big"), before);
@@ -166,6 +172,7 @@ async fn heal_rebuilds_a_drive_that_lost_the_object_byte_for_byte() {
     // A second heal finds nothing to do.
     assert!(
         f.set
+            .healer()
             .heal_object("b", "big")
             .await
             .unwrap()
@@ -186,9 +193,17 @@ async fn a_corrupt_frame_is_found_by_a_deep_scan_and_rebuilt() {
     bytes[100] ^= 1; // first frame: a Normal scan only reads the last one
     std::fs::write(&shard, &bytes).unwrap();
 
-    let normal = f.set.heal_object_with("b", "c", HealScan::Normal).await;
+    let normal = f
+        .set
+        .healer()
+        .heal_object_with("b", "c", HealScan::Normal)
+        .await;
     assert!(normal.unwrap().repaired.is_empty());
-    let deep = f.set.heal_object_with("b", "c", HealScan::Deep).await;
+    let deep = f
+        .set
+        .healer()
+        .heal_object_with("b", "c", HealScan::Deep)
+        .await;
     assert_eq!(deep.unwrap().repaired, [bad]);
     assert_eq!(f.all_files("c"), before);
     let keep = [bad, holder(&meta, 3)];
@@ -199,18 +214,27 @@ async fn a_corrupt_frame_is_found_by_a_deep_scan_and_rebuilt() {
 async fn heal_rebuilds_every_part_of_a_multipart_object() {
     let f = fixture(4, 2).await;
     let attrs = ObjectAttrs::default();
-    let id = f.set.create_upload("b", "mp", &attrs).await.unwrap();
+    let id = f
+        .set
+        .uploads()
+        .create_upload("b", "mp", &attrs)
+        .await
+        .unwrap();
     let parts = [data(MIN_PART_SIZE as usize, 3), data(BLOCK_SIZE + 5, 4)];
     let mut listed = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let mut r = std::io::Cursor::new(p.clone());
         let number = i as u32 + 1;
-        let up = f.set.upload_part("b", "mp", &id, number, &mut r, None);
+        let up = f
+            .set
+            .uploads()
+            .upload_part("b", "mp", &id, number, &mut r, None);
         let etag = up.await.unwrap().etag;
         listed.push(CompletePart { number, etag });
     }
     let meta = f
         .set
+        .uploads()
         .complete_upload("b", "mp", &id, &listed, &WriteCondition::NONE)
         .await
         .unwrap();
@@ -221,7 +245,7 @@ async fn heal_rebuilds_every_part_of_a_multipart_object() {
     std::fs::remove_dir_all(f.path(gone, "b/mp")).unwrap();
     std::fs::remove_file(f.path(partial, &format!("b/mp/{}/part.2", meta.data_dir))).unwrap();
 
-    let mut outcome = f.set.heal_object("b", "mp").await.unwrap();
+    let mut outcome = f.set.healer().heal_object("b", "mp").await.unwrap();
     outcome.repaired.sort_unstable();
     let mut want = vec![gone, partial];
     want.sort_unstable();
@@ -248,7 +272,7 @@ async fn heal_rewrites_inline_and_stale_copies_and_a_missing_bucket_volume() {
     let wiped = holder(&meta, 1);
     std::fs::remove_dir_all(f.path(wiped, "b")).unwrap();
 
-    let mut outcome = f.set.heal_object("b", "small").await.unwrap();
+    let mut outcome = f.set.healer().heal_object("b", "small").await.unwrap();
     outcome.repaired.sort_unstable();
     let mut want = vec![stale, wiped];
     want.sort_unstable();
@@ -263,11 +287,11 @@ async fn heal_removes_the_leftover_of_an_object_deleted_while_a_drive_was_away()
     let meta = f.put("del", &data(BLOCK_SIZE + 1, 6)).await;
     let away = holder(&meta, 3);
     f.offline(&[away], true);
-    f.set.delete_object("b", "del").await.unwrap();
+    f.set.writes().delete_object("b", "del").await.unwrap();
     f.offline(&[away], false);
     assert!(!f.files(away, "del").is_empty());
 
-    let outcome = f.set.heal_object("b", "del").await.unwrap();
+    let outcome = f.set.healer().heal_object("b", "del").await.unwrap();
     assert!(!outcome.exists);
     assert_eq!(outcome.repaired, [away]);
     assert!(f.files(away, "del").is_empty());
@@ -287,7 +311,7 @@ async fn a_leftover_is_kept_while_offline_drives_could_still_hold_the_object() {
     std::fs::remove_dir_all(f.path(b, "b/keep")).unwrap();
     let (c, d) = (holder(&meta, 2), holder(&meta, 3));
     f.offline(&[c], true);
-    let outcome = f.set.heal_object("b", "keep").await.unwrap();
+    let outcome = f.set.healer().heal_object("b", "keep").await.unwrap();
     assert!(!outcome.exists && outcome.repaired.is_empty());
     assert_eq!(outcome.offline, [c]);
     assert!(!f.files(d, "keep").is_empty());
@@ -320,7 +344,7 @@ async fn a_read_that_finds_a_lost_shard_queues_a_heal_the_healer_performs() {
     let small = f.put("h", b"hello").await;
     let gone = holder(&small, 2);
     std::fs::remove_dir_all(f.path(gone, "b/h")).unwrap();
-    f.set.head_object("b", "h").await.unwrap();
+    f.set.reads().head_object("b", "h").await.unwrap();
     eventually("metadata rebuilt", async || !f.files(gone, "h").is_empty()).await;
     healer.shutdown().await;
 }
@@ -337,15 +361,18 @@ async fn writes_while_a_drive_is_offline_are_healed_once_it_is_back() {
     f.put("big", &big).await;
     f.put("tiny", b"tiny").await;
     f.put("over", b"v2").await;
-    f.set.delete_object("b", "doomed").await.unwrap();
-    assert_eq!(f.set.queued_heals().await, 4);
+    f.set.writes().delete_object("b", "doomed").await.unwrap();
+    assert_eq!(f.set.healer().queued_heals().await, 4);
     // While the drive is away the healer waits (its delays pass on paused time).
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert_eq!(f.set.queued_heals().await, 4);
+    assert_eq!(f.set.healer().queued_heals().await, 4);
     assert!(f.files(away, "big").is_empty());
 
     f.offline(&[away], false);
-    eventually("queue drained", async || f.set.queued_heals().await == 0).await;
+    eventually("queue drained", async || {
+        f.set.healer().queued_heals().await == 0
+    })
+    .await;
     eventually("drive healed", async || {
         !f.files(away, "big").is_empty() && f.files(away, "doomed").is_empty()
     })
@@ -423,7 +450,7 @@ async fn the_scanner_finds_damage_no_queue_entry_names_and_the_healer_repairs_it
     for d in 0..3 {
         std::fs::remove_dir_all(f.path(d, "b/doomed")).unwrap();
     }
-    assert_eq!(f.set.queued_heals().await, 0);
+    assert_eq!(f.set.healer().queued_heals().await, 0);
     let config = HealerConfig {
         scanner: Some(ScannerConfig {
             interval: Duration::from_secs(60),

@@ -53,13 +53,13 @@ pub struct HealerHandle {
 
 impl HealerHandle {
     /// Starts one healer per set, and when configured one scanner per set this node scans
-    /// ([`ErasureSet::scans_here`]) (call from within a tokio runtime).
+    /// ([`SetDrives::scans_here`](crate::erasure::SetDrives::scans_here)) (call from within a tokio runtime).
     pub fn start(sets: impl IntoIterator<Item = Arc<ErasureSet>>, config: HealerConfig) -> Self {
         let (stop, watch) = watch::channel(false);
         let mut tasks = Vec::new();
         for set in sets {
             if let Some(scanner) = &config.scanner
-                && set.scans_here()
+                && set.drives().scans_here()
             {
                 let scanner = Scanner {
                     set: set.clone(),
@@ -111,14 +111,14 @@ impl Healer {
                 Next::Pause(d) => self.unless_stopped(tokio::time::sleep(d)).await,
                 Next::WaitForWork => {
                     let set = self.set.clone();
-                    self.unless_stopped(set.heal_queue.pushed()).await
+                    self.unless_stopped(set.healer().queue().pushed()).await
                 }
                 Next::WaitForDrives => loop {
                     let delay = self.config.retry_delay;
                     if !self.unless_stopped(tokio::time::sleep(delay)).await {
                         break false;
                     }
-                    if self.set.drives_online() {
+                    if self.set.drives().online() {
                         break true;
                     }
                 },
@@ -136,8 +136,8 @@ impl Healer {
 
     /// Heals the oldest queued object.
     async fn step(&mut self) -> Next {
-        let queue = &self.set.heal_queue;
-        if !self.set.drives_online() {
+        let queue = self.set.healer().queue();
+        if !self.set.drives().online() {
             return if queue.len().await == 0 {
                 Next::WaitForWork
             } else {
@@ -148,8 +148,7 @@ impl Healer {
             return Next::WaitForWork;
         };
         let started = Instant::now();
-        let result = self
-            .set
+        let result = (self.set.healer())
             .heal_object_with(&entry.bucket, &entry.key, entry.scan)
             .await;
         let (bucket, key) = (entry.bucket.as_str(), entry.key.as_str());

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::*;
 use crate::drive::WalkMeta;
+use crate::erasure::ErasureSet;
 use crate::erasure::meta::summary::listing_view;
 use crate::erasure::tests::{set, write};
 use crate::erasure::{INLINE_LIMIT, MetadataUpdate, ObjectAttrs, WriteCondition};
@@ -41,7 +42,7 @@ async fn checked_listing(set: &ErasureSet) -> Vec<(String, Option<ObjectMeta>)> 
 /// How many of the set's drives answer a walk with `key`'s summary.
 async fn summarized_on(set: &ErasureSet, key: &str) -> usize {
     let mut n = 0;
-    for d in set.drives() {
+    for d in set.drives().all() {
         let page = d.walk("b", &opts(true)).await.unwrap();
         let found = page.entries.iter().find(|e| e.name == key);
         n += usize::from(matches!(found, Some(e) if matches!(e.meta, Some(WalkMeta::Summary(_)))));
@@ -81,7 +82,8 @@ async fn summaries_follow_every_change_of_an_object() {
         set: BTreeMap::from([("color".to_string(), "red".to_string())]),
         remove: Vec::new(),
     };
-    set.update_metadata("b", "small", &color, 2048)
+    set.writes()
+        .update_metadata("b", "small", &color, 2048)
         .await
         .unwrap();
     assert_eq!(summarized_on(&set, "small").await, 0);
@@ -95,7 +97,8 @@ async fn summaries_follow_every_change_of_an_object() {
         set: BTreeMap::from([("mode".to_string(), "33188".to_string())]),
         remove: vec!["color".to_string()],
     };
-    set.update_metadata("b", "small", &plain, 2048)
+    set.writes()
+        .update_metadata("b", "small", &plain, 2048)
         .await
         .unwrap();
     assert_eq!(summarized_on(&set, "small").await, 4);
@@ -103,10 +106,15 @@ async fn summaries_follow_every_change_of_an_object() {
     // Overwrites, inline and not, and a rename that takes the summary along.
     write(&set, "small", b"hello again").await;
     let moved = set
+        .writes()
         .rename_object("b", "dir/big", "dir/moved")
         .await
         .unwrap();
-    let renamed = set.rename_object("b", "small", "dir/small").await.unwrap();
+    let renamed = set
+        .writes()
+        .rename_object("b", "small", "dir/small")
+        .await
+        .unwrap();
     let prefix = WalkOptions {
         prefix: "dir/".into(),
         ..opts(true)
@@ -115,7 +123,7 @@ async fn summaries_follow_every_change_of_an_object() {
     let names: Vec<&str> = page.entries.iter().map(ListEntry::name).collect();
     assert_eq!(names, ["dir/", "dir/moved", "dir/small"]);
     for (key, meta) in [("dir/moved", &moved), ("dir/small", &renamed)] {
-        let page = set.drives()[0].walk("b", &prefix).await.unwrap();
+        let page = set.drives().get(0).walk("b", &prefix).await.unwrap();
         let entry = page.entries.iter().find(|e| e.name == key).unwrap();
         let Some(found @ WalkMeta::Summary(_)) = &entry.meta else {
             panic!("{key}: no summary after the rename");
@@ -127,7 +135,7 @@ async fn summaries_follow_every_change_of_an_object() {
 
     // A delete leaves no summary behind, even where the directory stays.
     write(&set, "dir/moved/under", b"x").await;
-    set.delete_object("b", "dir/moved").await.unwrap();
+    set.writes().delete_object("b", "dir/moved").await.unwrap();
     for d in 0..4 {
         let dir = drive_dir(tmp.path(), d, "dir/moved");
         assert!(dir.is_dir(), "the directory holds a key below");
@@ -166,16 +174,17 @@ async fn lost_or_damaged_summaries_fall_back_to_the_files() {
         user_metadata: BTreeMap::from([("owner".to_string(), "me".to_string())]),
         ..Default::default()
     };
-    set.put_object(
-        "b",
-        "k07",
-        &attrs,
-        &mut reader,
-        Some(5),
-        &WriteCondition::NONE,
-    )
-    .await
-    .unwrap();
+    set.writes()
+        .put_object(
+            "b",
+            "k07",
+            &attrs,
+            &mut reader,
+            Some(5),
+            &WriteCondition::NONE,
+        )
+        .await
+        .unwrap();
     let after = checked_listing(&set).await;
     let k07 = after[7].1.as_ref().unwrap();
     assert_eq!((k07.size, k07.user_metadata.len()), (5, 1));

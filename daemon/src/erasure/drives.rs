@@ -1,0 +1,312 @@
+//! `SetDrives`: the drives of one erasure set and its geometry. It owns what every part of
+//! the set shares: calling every drive at once (grouped calls: `crate::drive::group`), the
+//! quorum sizes, where a new object's shards go, staging shard files, the bucket volumes,
+//! and small records held whole on every drive.
+//!
+//! Invariants: the drive list and the geometry never change after the set is built; results
+//! of a call to every drive come back in drive order.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::encode::ShardWriters;
+use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
+use super::names::tmp_path;
+use super::quorum::{Tally, Verdict, agreed, held_by_quorum, require_writes};
+use super::types::ObjectAttrs;
+use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, Codec, ErasureError, now_ns};
+use crate::drive::group::{StatVolume, fan_out};
+use crate::drive::{Drive, DriveError, META_VOLUME, Target};
+use crate::layout::{Placement, write_quorum};
+
+/// The drives of one set, in set order, and its geometry.
+pub struct SetDrives {
+    pool: usize,
+    index: usize,
+    drives: Vec<Arc<dyn Drive>>,
+    codec: Arc<Codec>,
+    placement: Placement,
+}
+
+impl SetDrives {
+    /// The drives of set `index` of pool `pool`, with `parity` parity shards per block.
+    pub fn new(
+        (pool, index): (usize, usize),
+        drives: Vec<Arc<dyn Drive>>,
+        parity: usize,
+        placement: Placement,
+    ) -> Result<Self, ErasureError> {
+        let n = drives.len();
+        let codec = Codec::new(n - parity.min(n), parity)?;
+        Ok(Self {
+            pool,
+            index,
+            drives,
+            codec: Arc::new(codec),
+            placement,
+        })
+    }
+
+    /// (pool, set) indices.
+    pub fn position(&self) -> (usize, usize) {
+        (self.pool, self.index)
+    }
+
+    /// The drives, in set order.
+    pub fn all(&self) -> &[Arc<dyn Drive>] {
+        &self.drives
+    }
+
+    /// Number of drives.
+    pub fn len(&self) -> usize {
+        self.drives.len()
+    }
+
+    /// Whether the set has no drive (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.drives.is_empty()
+    }
+
+    /// Drive `d`.
+    pub fn get(&self, d: usize) -> &Arc<dyn Drive> {
+        &self.drives[d]
+    }
+
+    /// The erasure code of the set.
+    pub fn codec(&self) -> &Arc<Codec> {
+        &self.codec
+    }
+
+    /// Data shards (k), also the read quorum.
+    pub fn data_shards(&self) -> usize {
+        self.codec.data_shards()
+    }
+
+    /// Parity shards (m).
+    pub fn parity_shards(&self) -> usize {
+        self.codec.parity_shards()
+    }
+
+    /// Drives that must accept a write.
+    pub fn write_quorum(&self) -> usize {
+        write_quorum(self.data_shards(), self.parity_shards())
+    }
+
+    /// Every drive reports itself online.
+    pub fn online(&self) -> bool {
+        self.drives.iter().all(|d| d.is_online())
+    }
+
+    /// Whether this node runs the set's background scanner: the node of its first drive,
+    /// so one node scans each set instead of every node. A round needs every drive of the
+    /// set online, so whenever that node is down no node could scan the set anyway.
+    pub fn scans_here(&self) -> bool {
+        self.drives.first().is_some_and(|d| !d.is_remote())
+    }
+
+    /// Runs `f` on every drive concurrently; results in drive order.
+    pub async fn each<'a, T, F, Fut>(&'a self, f: F) -> Vec<Result<T, DriveError>>
+    where
+        F: Fn(usize, &'a Arc<dyn Drive>) -> Fut,
+        Fut: Future<Output = Result<T, DriveError>> + 'a,
+    {
+        futures::future::join_all(self.drives.iter().enumerate().map(|(i, d)| f(i, d))).await
+    }
+
+    /// Runs `f` on the drives `takes_part` names, concurrently; the others answer `None`
+    /// (they take no part, so they do not vote). Results in drive order.
+    pub async fn each_of<'a, T, F, Fut>(
+        &'a self,
+        takes_part: impl Fn(usize) -> bool,
+        f: F,
+    ) -> Vec<Option<Result<T, DriveError>>>
+    where
+        F: Fn(usize, &'a Arc<dyn Drive>) -> Fut,
+        Fut: Future<Output = Result<T, DriveError>> + 'a,
+    {
+        let calls = self.drives.iter().enumerate().map(|(i, d)| {
+            let call = takes_part(i).then(|| f(i, d));
+            async move {
+                match call {
+                    Some(call) => Some(call.await),
+                    None => None,
+                }
+            }
+        });
+        futures::future::join_all(calls).await
+    }
+
+    /// Where the shards of `bucket/key` go: `distribution[shard] = drive`.
+    pub fn distribution(&self, bucket: &str, key: &str) -> Vec<u32> {
+        self.placement.distribution(bucket, key, self.drives.len())
+    }
+
+    /// Which shard each drive holds: the inverse of the distribution.
+    pub fn shard_of_drive(distribution: &[u32]) -> Vec<usize> {
+        let mut inv = vec![0; distribution.len()];
+        for (shard, &drive) in distribution.iter().enumerate() {
+            inv[drive as usize] = shard;
+        }
+        inv
+    }
+
+    /// Metadata of a new object version; `shard_index` is set per drive
+    /// ([`SetDrives::meta_for_drive`]).
+    pub fn new_meta(
+        &self,
+        (bucket, key): (&str, &str),
+        attrs: &ObjectAttrs,
+        parts: Vec<PartMeta>,
+        etag: String,
+        data_dir: String,
+    ) -> ObjectMeta {
+        ObjectMeta {
+            version_id: uuid::Uuid::new_v4().to_string(),
+            size: parts.iter().map(|p| p.size).sum(),
+            mod_time_ns: now_ns(),
+            etag,
+            content_type: attrs.content_type.clone(),
+            user_metadata: attrs.user_metadata.clone(),
+            headers: attrs.headers.clone(),
+            erasure: Some(ErasureInfo {
+                data: self.data_shards() as u32,
+                parity: self.parity_shards() as u32,
+                block_size: BLOCK_SIZE as u32,
+                shard_index: 0,
+                distribution: self.distribution(bucket, key),
+                checksum: CHECKSUM_ALGORITHM.into(),
+            }),
+            parts,
+            data_dir,
+        }
+    }
+
+    /// The metadata as drive `d` stores it.
+    pub fn meta_for_drive(meta: &ObjectMeta, d: usize) -> ObjectMeta {
+        let mut m = meta.clone();
+        if let Some(e) = m.erasure.as_mut() {
+            e.shard_index = Self::shard_of_drive(&e.distribution)[d] as u32;
+        }
+        m
+    }
+
+    /// Opens one shard writer per shard index at `path` in the meta volume.
+    pub async fn open_writers(&self, dist: &[u32], path: &str) -> ShardWriters {
+        futures::future::join_all(dist.iter().map(|&d| async move {
+            let drive = &self.drives[d as usize];
+            match drive.create_file(META_VOLUME, path).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(drive = drive.endpoint(), error = %e, "cannot stage shard");
+                    None
+                }
+            }
+        }))
+        .await
+    }
+
+    /// Best-effort removal of a staging directory on every drive.
+    pub async fn remove_tmp(&self, id: &str) {
+        let path = tmp_path(id);
+        let _ = self.each(|_, d| d.delete(META_VOLUME, &path, true)).await;
+    }
+
+    /// Creates the bucket's volume on every drive; a drive that has it counts as done.
+    pub async fn make_volume(&self, bucket: &str) -> Result<(), ErasureError> {
+        let results = self.each(|_, d| d.make_volume(bucket)).await;
+        let answers: Vec<_> = results
+            .into_iter()
+            .map(|r| match r {
+                Err(DriveError::VolumeExists { .. }) => Ok(()),
+                other => other,
+            })
+            .collect();
+        require_writes(&answers, self.write_quorum(), || {
+            format!("creating bucket {bucket}")
+        })
+    }
+
+    /// Deletes the bucket's volume on every drive; a drive without it counts as done.
+    pub async fn delete_volume(&self, bucket: &str) -> Result<(), ErasureError> {
+        let results = self.each(|_, d| d.delete_volume(bucket)).await;
+        let answers: Vec<_> = results
+            .into_iter()
+            .map(|r| match r {
+                Err(DriveError::VolumeNotFound { .. }) => Ok(()),
+                other => other,
+            })
+            .collect();
+        require_writes(&answers, self.write_quorum(), || {
+            format!("deleting bucket {bucket}")
+        })
+    }
+
+    /// Checks that the bucket's volume is on at least k drives; `BucketNotFound` when at
+    /// least k drives lack it.
+    pub async fn check_volume(&self, bucket: &str) -> Result<(), ErasureError> {
+        let tally = Tally::of(&self.stat_volume(bucket).await);
+        let k = self.data_shards();
+        if tally.done >= k {
+            return Ok(());
+        }
+        if tally.not_found + tally.volume_not_found >= k {
+            return Err(ErasureError::BucketNotFound {
+                bucket: bucket.into(),
+            });
+        }
+        Err(ErasureError::ReadQuorum {
+            what: format!("bucket {bucket}"),
+            detail: format!("{} of {k} drives answer", tally.done),
+        })
+    }
+
+    /// The volumes at least k drives hold, sorted by name.
+    pub async fn volumes(&self) -> Vec<String> {
+        let listings = self.each(|_, d| d.list_volumes()).await;
+        let names = listings.iter().flatten().flatten().map(|v| v.name.as_str());
+        (held_by_quorum(names, self.data_shards()).into_iter())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Checks the bucket's volume on every drive.
+    pub async fn stat_volume(&self, bucket: &str) -> Vec<Result<(), DriveError>> {
+        fan_out(&self.drives, &StatVolume { volume: bucket }).await
+    }
+
+    /// Writes a small record to every drive; fails below write quorum.
+    pub async fn write_record(
+        &self,
+        volume: &str,
+        path: &str,
+        data: Bytes,
+    ) -> Result<(), ErasureError> {
+        let results = self
+            .each(|_, d| d.write_all(volume, path, data.clone(), Target::Replace))
+            .await;
+        require_writes(&results, self.write_quorum(), || format!("{volume}/{path}"))
+    }
+
+    /// Reads a small record from every drive and returns the copy most drives hold (at
+    /// least k); `Drive(NotFound)` when at least k drives lack it.
+    pub async fn read_record(&self, volume: &str, path: &str) -> Result<Bytes, ErasureError> {
+        let results = self.each(|_, d| d.read_all(volume, path)).await;
+        let k = self.data_shards();
+        if let Some(data) =
+            agreed(results.iter().flatten(), Bytes::clone, |_| ()).and_then(|a| a.reaching(k))
+        {
+            return Ok(data.clone());
+        }
+        let tally = Tally::of(&results);
+        if tally.verdict(k) == Verdict::NotFound {
+            return Err(ErasureError::Drive(DriveError::NotFound {
+                path: path.into(),
+            }));
+        }
+        Err(ErasureError::ReadQuorum {
+            what: format!("{volume}/{path}"),
+            detail: tally.first_error().to_string(),
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! `Reads`: the read path of one set's objects. A read holds the object's read lock while
+//! it resolves the metadata by quorum and opens the shards it starts from; the bytes then
+//! stream from an [`ObjectReader`], which never returns bytes that failed a checksum.
+//!
+//! Invariant: a read that finds an answering drive without the agreed version, or loses a
+//! shard, queues the object for healing and still answers from the others.
+
+use std::sync::Arc;
+
+use super::ErasureError;
+use super::decode::ObjectReader;
+use super::drives::SetDrives;
+use super::heal::queue::{HealHint, HealQueue, HealScan};
+use super::meta::ObjectMeta;
+use super::metas::{MetaStore, Resolved};
+use super::names::lock_name;
+use super::types::RangeSpec;
+use crate::lock::{LockMode, NamespaceLock};
+
+/// The reads of one set.
+pub struct Reads {
+    drives: Arc<SetDrives>,
+    metas: MetaStore,
+    locks: Arc<dyn NamespaceLock>,
+    heals: Arc<HealQueue>,
+}
+
+impl Reads {
+    pub(super) fn new(
+        drives: Arc<SetDrives>,
+        metas: MetaStore,
+        locks: Arc<dyn NamespaceLock>,
+        heals: Arc<HealQueue>,
+    ) -> Self {
+        Self {
+            drives,
+            metas,
+            locks,
+            heals,
+        }
+    }
+
+    /// A reader of `range` of the object, its shards opened under the read lock.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: RangeSpec,
+    ) -> Result<ObjectReader, ErasureError> {
+        let _lock = (self.locks)
+            .lock(&[lock_name(bucket, key)], LockMode::Read)
+            .await?;
+        let resolved = self.resolve(bucket, key).await?;
+        let size = resolved.meta.size;
+        let (start, end) = range
+            .resolve(size)
+            .ok_or(ErasureError::InvalidRange { size })?;
+        let sources = self.metas.sources(bucket, key, &resolved);
+        let codec = self.drives.codec().clone();
+        let mut reader = ObjectReader::new(codec, resolved.meta, sources, start, end);
+        reader.heal_on_loss(HealHint::new(self.heals.clone(), bucket, key));
+        reader.open().await?;
+        Ok(reader)
+    }
+
+    /// The object's metadata.
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, ErasureError> {
+        let _lock = (self.locks)
+            .lock(&[lock_name(bucket, key)], LockMode::Read)
+            .await?;
+        Ok(self.resolve(bucket, key).await?.meta)
+    }
+
+    /// Reads and resolves the metadata of `bucket/key` (call under its read lock); when an
+    /// answering drive lacks the agreed version, queues a heal.
+    async fn resolve(&self, bucket: &str, key: &str) -> Result<Resolved, ErasureError> {
+        let (_, metas) = self.metas.read(bucket, key).await;
+        let resolved = self.metas.resolve(bucket, key, &metas)?;
+        let disagreeing = (metas.iter().zip(&resolved.agrees))
+            .any(|(m, &agrees)| !agrees && !matches!(m, Err(e) if e.is_offline()));
+        if disagreeing {
+            self.heals.push(bucket, key, HealScan::Normal).await;
+        }
+        Ok(resolved)
+    }
+}

@@ -1,0 +1,110 @@
+//! The vocabulary a set's callers speak: what a writer sets on an object, the bytes a read
+//! asks for, a metadata update, the parts of a multipart upload and its ETag. The object
+//! layer re-exports these for the front ends.
+
+use std::collections::BTreeMap;
+
+use md5::{Digest, Md5};
+
+use super::meta::{ObjectMeta, UploadMeta};
+
+/// What a writer sets on a new object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectAttrs {
+    /// Content-Type.
+    pub content_type: String,
+    /// User metadata.
+    pub user_metadata: BTreeMap<String, String>,
+    /// Standard headers and checksums (see [`ObjectMeta::headers`]).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The bytes a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RangeSpec {
+    /// The whole object.
+    #[default]
+    Full,
+    /// `[start, end)`; `end` past the object is clamped.
+    Bounded(u64, u64),
+    /// From `start` to the end.
+    From(u64),
+    /// The last n bytes.
+    Suffix(u64),
+}
+
+impl RangeSpec {
+    /// `[start, end)` within an object of `size` bytes, or `None` when unsatisfiable.
+    pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        match self {
+            RangeSpec::Full => Some((0, size)),
+            RangeSpec::Bounded(s, e) if s < size && s < e => Some((s, e.min(size))),
+            RangeSpec::From(s) if s < size => Some((s, size)),
+            RangeSpec::Suffix(n) if n > 0 && size > 0 => Some((size - n.min(size), size)),
+            _ => None,
+        }
+    }
+}
+
+/// Hex MD5 ETag of a multipart object: MD5 of the parts' MD5s, then `-N`.
+pub fn multipart_etag(part_etags: &[String]) -> String {
+    let mut h = Md5::new();
+    for e in part_etags {
+        if let Ok(raw) = hex::decode(e) {
+            h.update(raw);
+        }
+    }
+    format!("{}-{}", hex::encode(h.finalize()), part_etags.len())
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    /// The upload id.
+    pub upload_id: String,
+    /// Its metadata.
+    pub meta: UploadMeta,
+}
+
+/// A part a client lists when completing an upload.
+#[derive(Debug, Clone)]
+pub struct CompletePart {
+    /// Part number.
+    pub number: u32,
+    /// The ETag the client got for it (quotes allowed).
+    pub etag: String,
+}
+
+/// Changes to an object's user metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataUpdate {
+    /// Entries to add or overwrite.
+    pub set: BTreeMap<String, String>,
+    /// Names of entries to remove (absent ones are ignored).
+    pub remove: Vec<String>,
+}
+
+impl MetadataUpdate {
+    /// Applies the update: removals, then additions.
+    pub fn apply(&self, user_metadata: &mut BTreeMap<String, String>) {
+        for name in &self.remove {
+            user_metadata.remove(name);
+        }
+        user_metadata.extend(self.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+
+    /// Bytes of user metadata (names and values) after applying the update to `current`.
+    pub fn size_after(&self, current: &BTreeMap<String, String>) -> usize {
+        let mut m = current.clone();
+        self.apply(&mut m);
+        m.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    /// The metadata of the version this update makes from `meta`.
+    pub(super) fn updated(&self, meta: &ObjectMeta, version_id: &str) -> ObjectMeta {
+        let mut m = meta.clone();
+        self.apply(&mut m.user_metadata);
+        m.version_id = version_id.to_string();
+        m
+    }
+}
