@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use reed_solomon_erasure::galois_8::ReedSolomon;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::ErasureError;
+use super::error::ErasureError;
 
 /// Bytes of checksum in front of every shard.
 pub const CHECKSUM_LEN: usize = 8;

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::ErasureError;
 use super::condition::WriteCondition;
 use super::drives::SetDrives;
-use super::heal::queue::{HealQueue, HealScan};
+use super::error::ErasureError;
+use super::heal_queue::{HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::metas::{MetaStore, RawMetas};
 use super::names::{lock_name, meta_path, tmp_path};
@@ -33,7 +33,7 @@ pub(super) struct Commits {
     pub(super) metas: MetaStore,
     pub(super) locks: Arc<dyn NamespaceLock>,
     pub(super) heals: Arc<HealQueue>,
-    /// Testing only: see [`super::SetConfig::commit_pause`].
+    /// Testing only: the set's `SetConfig::commit_pause`.
     pub(super) pause: Option<Duration>,
 }
 

@@ -5,7 +5,7 @@
 //! the version the drives' quorum holds at that moment, so of two racing writes that both
 //! require the key to be absent, at most one commits.
 
-use super::ErasureError;
+use super::error::ErasureError;
 
 /// An object a condition names: any object (`*`), or one with this ETag (unquoted hex).
 #[derive(Debug, Clone, PartialEq, Eq)]

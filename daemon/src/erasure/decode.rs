@@ -14,9 +14,11 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::codec::Codec;
 use super::codec::{CHECKSUM_LEN, verify_frame};
-use super::heal::queue::HealHint;
-use super::{Codec, ErasureError, ObjectMeta};
+use super::error::ErasureError;
+use super::heal_queue::HealHint;
+use super::meta::ObjectMeta;
 use crate::drive::{Drive, FileReader};
 
 /// Where each shard of an object is.
@@ -203,7 +205,9 @@ impl ObjectReader {
 pub(super) fn block_size(meta: &ObjectMeta) -> u64 {
     meta.erasure
         .as_ref()
-        .map_or(super::BLOCK_SIZE as u64, |e| u64::from(e.block_size.max(1)))
+        .map_or(super::limits::BLOCK_SIZE as u64, |e| {
+            u64::from(e.block_size.max(1))
+        })
 }
 
 /// Length of block `b` of a part of `size` bytes.

@@ -10,12 +10,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::codec::{CHECKSUM_ALGORITHM, Codec};
 use super::encode::ShardWriters;
+use super::error::ErasureError;
+use super::limits::BLOCK_SIZE;
+use super::meta::now_ns;
 use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::names::tmp_path;
 use super::quorum::{Tally, Verdict, agreed, held_by_quorum, require_writes};
 use super::types::ObjectAttrs;
-use super::{BLOCK_SIZE, CHECKSUM_ALGORITHM, Codec, ErasureError, now_ns};
 use crate::drive::group::{StatVolume, fan_out};
 use crate::drive::{Drive, DriveError, META_VOLUME, Target};
 use crate::layout::{Placement, write_quorum};

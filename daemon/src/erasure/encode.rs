@@ -12,8 +12,9 @@ use bytes::{Bytes, BytesMut};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::codec::Codec;
+use super::error::ErasureError;
 use super::quorum::{Answer, Tally};
-use super::{Codec, ErasureError};
 use crate::drive::{DriveError, FileWriter};
 
 /// One writer per shard index; `None` once it failed (or its drive was unusable).

@@ -3,9 +3,10 @@
 //!
 //! Owns: the [`Healer`] of a set, which heals one object ([`Healer::heal_object`]: the
 //! drives' copies are checked by `verify` and rebuilt by `rebuild`) or every object under a
-//! prefix ([`Healer::heal_prefix`], counted in a [`HealSummary`]); the heal queue
-//! (`queue`), the worker that drains it (`worker`), and the scanner that finds damaged
-//! objects in the background and queues them (`scanner`).
+//! prefix ([`Healer::heal_prefix`], counted in a [`HealSummary`]); the worker that drains
+//! the set's heal queue (`worker`; the queue itself is `crate::erasure::heal_queue`, which
+//! reads and commits fill), and the scanner that finds damaged objects in the background
+//! and queues them (`scanner`).
 //!
 //! Invariants:
 //! - a heal runs under the object's write lock, so it never races a commit or another heal;
@@ -25,7 +26,6 @@
 //! Tested by `heal/tests.rs` (missing drives, corrupt shards, multipart, inline, deletes
 //! while a drive was away, heal on read, the queue and offline drives).
 
-pub(crate) mod queue;
 mod rebuild;
 mod scanner;
 mod summary;
@@ -37,17 +37,16 @@ mod worker;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::ErasureError;
 use super::drives::SetDrives;
+use super::error::ErasureError;
+use super::heal_queue::{HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::metas::MetaStore;
 use super::names::{lock_name, meta_path};
 use super::quorum::{Tally, Verdict, agreed};
 use crate::drive::{DriveError, WalkOptions, WalkPage, join, object_dir};
 use crate::lock::{LockMode, NamespaceLock};
-use queue::HealQueue;
 
-pub use queue::{HEAL_QUEUE_CAPACITY, HealScan};
 pub use scanner::ScannerConfig;
 pub use summary::HealSummary;
 pub use worker::{HealerConfig, HealerHandle};
@@ -96,6 +95,11 @@ impl Healer {
             locks,
             queue,
         }
+    }
+
+    /// The set's drives.
+    pub fn drives(&self) -> &SetDrives {
+        &self.drives
     }
 
     /// The set's heal queue.

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::ErasureError;
 use super::drives::SetDrives;
+use super::error::ErasureError;
 use super::meta::ObjectMeta;
 use super::quorum::{Tally, Verdict, agreed};
 use crate::drive::group::{Walk, fan_out};

@@ -7,6 +7,8 @@
 //! equal; only `shard_index` (and the inline frame) differ from drive to drive. Its
 //! compact listing form is `summary`.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -173,4 +175,12 @@ pub fn encode_record<M: Message>(m: &M) -> Bytes {
 pub fn decode_record<M: Message + Default>(file: Bytes) -> Result<M, String> {
     let (header, _) = metafile::decode(file)?;
     M::decode(header).map_err(|e| e.to_string())
+}
+
+/// Now, in nanoseconds since the Unix epoch.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or_default()
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::ErasureError;
 use super::decode::Sources;
 use super::drives::SetDrives;
+use super::error::ErasureError;
 use super::meta::ObjectMeta;
 use super::names::meta_path;
 use super::quorum::{Tally, agreed};

@@ -15,11 +15,13 @@ use super::commit::Commits;
 use super::condition::WriteCondition;
 use super::drives::SetDrives;
 use super::encode::{encode_stream, read_block};
+use super::error::ErasureError;
+use super::limits::{BLOCK_SIZE, MAX_PART_NUMBER, MIN_PART_SIZE};
+use super::meta::now_ns;
 use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record, encode_record};
 use super::names::{new_data_dir, tmp_path};
 use super::quorum::{Answer, agreed, require_writes};
 use super::types::{CompletePart, ObjectAttrs, UploadInfo, multipart_etag};
-use super::{BLOCK_SIZE, ErasureError, MAX_PART_NUMBER, MIN_PART_SIZE, now_ns};
 use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target, join};
 
 const UPLOAD_META: &str = "upload.meta";

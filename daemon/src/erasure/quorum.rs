@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
-use super::ErasureError;
+use super::error::ErasureError;
 use crate::drive::DriveError;
 
 /// What a drive's answer counts as.

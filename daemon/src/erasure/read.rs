@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use super::ErasureError;
 use super::decode::ObjectReader;
 use super::drives::SetDrives;
-use super::heal::queue::{HealHint, HealQueue, HealScan};
+use super::error::ErasureError;
+use super::heal_queue::{HealHint, HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::metas::{MetaStore, Resolved};
 use super::names::lock_name;

@@ -12,11 +12,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ErasureError;
 use super::commit::Commits;
 use super::drives::SetDrives;
+use super::error::ErasureError;
 use super::heal::Healer;
-use super::heal::queue::{HEAL_QUEUE_CAPACITY, HealQueue};
+use super::heal_queue::{HEAL_QUEUE_CAPACITY, HealQueue};
 use super::list::{ListPage, list_page};
 use super::metas::MetaStore;
 use super::multipart::Uploads;
@@ -51,7 +51,7 @@ pub struct ErasureSet {
     reads: Reads,
     writes: Writes,
     uploads: Uploads,
-    healer: Healer,
+    healer: Arc<Healer>,
 }
 
 impl ErasureSet {
@@ -78,7 +78,7 @@ impl ErasureSet {
             ),
             writes: Writes::new(commits.clone()),
             uploads: Uploads::new(commits),
-            healer: Healer::new(drives.clone(), metas, config.locks, heals),
+            healer: Arc::new(Healer::new(drives.clone(), metas, config.locks, heals)),
             drives,
         })
     }
@@ -104,7 +104,7 @@ impl ErasureSet {
     }
 
     /// Healing.
-    pub fn healer(&self) -> &Healer {
+    pub fn healer(&self) -> &Arc<Healer> {
         &self.healer
     }
 

@@ -18,13 +18,14 @@ use super::commit::{Commits, discard_data};
 use super::condition::WriteCondition;
 use super::drives::SetDrives;
 use super::encode::{encode_stream, read_block};
-use super::heal::queue::HealScan;
+use super::error::ErasureError;
+use super::heal_queue::HealScan;
+use super::limits::{BLOCK_SIZE, INLINE_LIMIT};
 use super::meta::{ObjectMeta, PartMeta};
 use super::metas::MetaStore;
 use super::names::{lock_name, meta_path, new_data_dir, tmp_path};
 use super::quorum::{Answer, Tally, require_writes};
 use super::types::{MetadataUpdate, ObjectAttrs};
-use super::{BLOCK_SIZE, ErasureError, INLINE_LIMIT};
 use crate::drive::{Target, join, object_dir};
 use crate::lock::{LockGuard, LockMode};
 

@@ -60,7 +60,7 @@ impl ObjectLayer {
     /// Starts the background healers: one per set, draining its heal queue. Keep the
     /// handle; dropping it stops them.
     pub fn spawn_healer(&self, config: HealerConfig) -> HealerHandle {
-        HealerHandle::start(self.sets().cloned(), config)
+        HealerHandle::start(self.sets().map(|s| s.healer().clone()), config)
     }
 
     /// Objects waiting in the heal queues of all sets.

@@ -17,16 +17,18 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::verify::{Check, check_drives};
-use super::{HealOutcome, HealScan, ignore_missing};
+use super::{HealOutcome, ignore_missing};
 use crate::drive::{
     Drive, DriveError, FileWriter, META_VOLUME, OBJECT_META_FILE, Target, join, object_dir,
 };
+use crate::erasure::codec::Codec;
 use crate::erasure::decode::{ObjectReader, Sources, block_len, block_size};
 use crate::erasure::drives::SetDrives;
+use crate::erasure::error::ErasureError;
+use crate::erasure::heal_queue::HealScan;
 use crate::erasure::meta::ObjectMeta;
 use crate::erasure::metas::Resolved;
 use crate::erasure::names::{meta_path, tmp_path};
-use crate::erasure::{Codec, ErasureError};
 
 /// An object's data cut back into the blocks it was encoded from.
 struct Blocks {

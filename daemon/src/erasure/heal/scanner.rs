@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::HealScan;
-use super::queue::HEAL_QUEUE_CAPACITY;
+use super::Healer;
 use crate::drive::{DriveError, WalkOptions, WalkPage};
+use crate::erasure::heal_queue::{HEAL_QUEUE_CAPACITY, HealScan};
 use crate::erasure::meta::ObjectMeta;
-use crate::erasure::set::ErasureSet;
 
 /// Names walked per drive and page.
 const PAGE: usize = 1000;
@@ -39,21 +38,21 @@ pub struct ScannerConfig {
 }
 
 pub(super) struct Scanner {
-    pub(super) set: Arc<ErasureSet>,
+    pub(super) healer: Arc<Healer>,
     pub(super) config: ScannerConfig,
     pub(super) stop: watch::Receiver<bool>,
 }
 
 impl Scanner {
     pub(super) async fn run(mut self) {
-        tracing::info!(set = ?self.set.drives().position(), "background scanner started");
+        tracing::info!(set = ?self.healer.drives().position(), "background scanner started");
         loop {
             let started = Instant::now();
-            if self.set.drives().online() {
+            if self.healer.drives().online() {
                 match self.round().await {
                     Some(queued) if queued > 0 => {
                         tracing::info!(
-                            set = ?self.set.drives().position(),
+                            set = ?self.healer.drives().position(),
                             queued,
                             "scanner queued objects for healing"
                         );
@@ -79,21 +78,24 @@ impl Scanner {
                 ..Default::default()
             };
             loop {
-                while !self.set.drives().online()
-                    || self.set.healer().queued_heals().await >= HEAL_QUEUE_CAPACITY / 2
+                while !self.healer.drives().online()
+                    || self.healer.queued_heals().await >= HEAL_QUEUE_CAPACITY / 2
                 {
                     if !self.pause(self.config.retry_delay).await {
                         return None;
                     }
                 }
                 let started = Instant::now();
-                let pages = self.set.drives().each(|_, d| d.walk(&bucket, &opts)).await;
+                let pages = self
+                    .healer
+                    .drives()
+                    .each(|_, d| d.walk(&bucket, &opts))
+                    .await;
                 let Some(scanned) = suspects(&pages) else {
                     break; // a drive failed its walk: try this bucket next round
                 };
                 for key in &scanned.suspects {
-                    self.set
-                        .healer()
+                    self.healer
                         .queue()
                         .push(&bucket, key, HealScan::Normal)
                         .await;
@@ -116,7 +118,7 @@ impl Scanner {
 
     /// The bucket volumes any drive of the set holds.
     async fn buckets(&self) -> BTreeSet<String> {
-        (self.set.drives())
+        (self.healer.drives())
             .each(|_, d| d.list_volumes())
             .await
             .into_iter()

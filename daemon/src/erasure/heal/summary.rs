@@ -2,7 +2,7 @@
 //! left incomplete and failed, and the first failures by name.
 
 use super::HealOutcome;
-use crate::erasure::ErasureError;
+use crate::erasure::error::ErasureError;
 
 /// Objects a summary names among those it could not heal (all are counted).
 pub const NAMED_FAILURES: usize = 20;

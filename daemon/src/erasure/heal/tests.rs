@@ -12,10 +12,9 @@ use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, format};
 use crate::erasure::ErasureSet;
 use crate::erasure::heal::scanner::ScannerConfig;
+use crate::erasure::limits::{BLOCK_SIZE, MIN_PART_SIZE};
 use crate::erasure::meta::ObjectMeta;
-use crate::erasure::{
-    BLOCK_SIZE, CompletePart, MIN_PART_SIZE, ObjectAttrs, RangeSpec, SetConfig, WriteCondition,
-};
+use crate::erasure::{CompletePart, ObjectAttrs, RangeSpec, SetConfig, WriteCondition};
 use crate::layout::Placement;
 use crate::lock::LocalLocks;
 use crate::object::{ObjectLayer, Pool};
@@ -331,7 +330,7 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
 #[tokio::test(start_paused = true)]
 async fn a_read_that_finds_a_lost_shard_queues_a_heal_the_healer_performs() {
     let f = fixture(4, 2).await;
-    let healer = HealerHandle::start([f.set.clone()], HealerConfig::default());
+    let healer = HealerHandle::start([f.set.healer().clone()], HealerConfig::default());
     let body = data(BLOCK_SIZE + 99, 8);
     let meta = f.put("r", &body).await;
     let before = f.all_files("r");
@@ -354,7 +353,7 @@ async fn writes_while_a_drive_is_offline_are_healed_once_it_is_back() {
     let f = fixture(4, 2).await;
     f.put("doomed", b"bye").await;
     f.put("over", b"v1").await;
-    let healer = HealerHandle::start([f.set.clone()], HealerConfig::default());
+    let healer = HealerHandle::start([f.set.healer().clone()], HealerConfig::default());
     let away = 3;
     f.offline(&[away], true);
     let big = data(2 * BLOCK_SIZE + 3, 9);
@@ -459,7 +458,7 @@ async fn the_scanner_finds_damage_no_queue_entry_names_and_the_healer_repairs_it
         }),
         ..HealerConfig::default()
     };
-    let healer = HealerHandle::start([f.set.clone()], config);
+    let healer = HealerHandle::start([f.set.healer().clone()], config);
     eventually("big rebuilt", async || f.all_files("big") == before).await;
     eventually("leftover removed", async || f.files(3, "doomed").is_empty()).await;
     assert_eq!(f.all_files("kept"), kept, "an intact object is left alone");

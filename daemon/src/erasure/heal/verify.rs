@@ -8,12 +8,12 @@
 
 use bytes::Bytes;
 
-use super::HealScan;
 use crate::drive::{Drive, DriveError, join, object_dir};
-use crate::erasure::Codec;
+use crate::erasure::codec::Codec;
 use crate::erasure::codec::{CHECKSUM_LEN, verify_frame};
 use crate::erasure::decode::{block_len, block_size, frame_offset};
 use crate::erasure::drives::SetDrives;
+use crate::erasure::heal_queue::HealScan;
 use crate::erasure::meta::{ObjectMeta, PartMeta};
 use crate::erasure::metas::Resolved;
 

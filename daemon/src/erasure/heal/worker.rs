@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::Healer;
 use super::scanner::{Scanner, ScannerConfig, unless_stopped};
-use crate::erasure::set::ErasureSet;
 
 /// How the healer paces itself.
 #[derive(Debug, Clone)]
@@ -52,28 +52,29 @@ pub struct HealerHandle {
 }
 
 impl HealerHandle {
-    /// Starts one healer per set, and when configured one scanner per set this node scans
-    /// ([`SetDrives::scans_here`](crate::erasure::SetDrives::scans_here)) (call from within a tokio runtime).
-    pub fn start(sets: impl IntoIterator<Item = Arc<ErasureSet>>, config: HealerConfig) -> Self {
+    /// Starts one heal worker per set (given its healer), and when configured one scanner
+    /// per set this node scans ([`crate::erasure::SetDrives::scans_here`]); call from within a tokio
+    /// runtime.
+    pub fn start(healers: impl IntoIterator<Item = Arc<Healer>>, config: HealerConfig) -> Self {
         let (stop, watch) = watch::channel(false);
         let mut tasks = Vec::new();
-        for set in sets {
+        for healer in healers {
             if let Some(scanner) = &config.scanner
-                && set.drives().scans_here()
+                && healer.drives().scans_here()
             {
                 let scanner = Scanner {
-                    set: set.clone(),
+                    healer: healer.clone(),
                     config: scanner.clone(),
                     stop: watch.clone(),
                 };
                 tasks.push(tokio::spawn(scanner.run()));
             }
-            let healer = Healer {
-                set,
+            let worker = Worker {
+                healer,
                 config: config.clone(),
                 stop: watch.clone(),
             };
-            tasks.push(tokio::spawn(healer.run()));
+            tasks.push(tokio::spawn(worker.run()));
         }
         Self { stop, tasks }
     }
@@ -97,28 +98,28 @@ enum Next {
     WaitForDrives,
 }
 
-struct Healer {
-    set: Arc<ErasureSet>,
+struct Worker {
+    healer: Arc<Healer>,
     config: HealerConfig,
     stop: watch::Receiver<bool>,
 }
 
-impl Healer {
+impl Worker {
     async fn run(mut self) {
         loop {
             let next = self.step().await;
             let go_on = match next {
                 Next::Pause(d) => self.unless_stopped(tokio::time::sleep(d)).await,
                 Next::WaitForWork => {
-                    let set = self.set.clone();
-                    self.unless_stopped(set.healer().queue().pushed()).await
+                    let healer = self.healer.clone();
+                    self.unless_stopped(healer.queue().pushed()).await
                 }
                 Next::WaitForDrives => loop {
                     let delay = self.config.retry_delay;
                     if !self.unless_stopped(tokio::time::sleep(delay)).await {
                         break false;
                     }
-                    if self.set.drives().online() {
+                    if self.healer.drives().online() {
                         break true;
                     }
                 },
@@ -136,8 +137,8 @@ impl Healer {
 
     /// Heals the oldest queued object.
     async fn step(&mut self) -> Next {
-        let queue = self.set.healer().queue();
-        if !self.set.drives().online() {
+        let queue = self.healer.queue();
+        if !self.healer.drives().online() {
             return if queue.len().await == 0 {
                 Next::WaitForWork
             } else {
@@ -148,7 +149,7 @@ impl Healer {
             return Next::WaitForWork;
         };
         let started = Instant::now();
-        let result = (self.set.healer())
+        let result = (self.healer)
             .heal_object_with(&entry.bucket, &entry.key, entry.scan)
             .await;
         let (bucket, key) = (entry.bucket.as_str(), entry.key.as_str());

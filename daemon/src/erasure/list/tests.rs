@@ -7,9 +7,10 @@ use std::path::Path;
 use super::*;
 use crate::drive::WalkMeta;
 use crate::erasure::ErasureSet;
+use crate::erasure::limits::INLINE_LIMIT;
 use crate::erasure::meta::summary::listing_view;
 use crate::erasure::tests::{set, write};
-use crate::erasure::{INLINE_LIMIT, MetadataUpdate, ObjectAttrs, WriteCondition};
+use crate::erasure::{MetadataUpdate, ObjectAttrs, WriteCondition};
 
 fn opts(summaries: bool) -> WalkOptions {
     WalkOptions {
