@@ -20,8 +20,13 @@ pub mod metafile;
 pub mod remote;
 pub mod slot;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
+
+use local::LocalDrive;
+use remote::RemoteDrive;
 
 /// The volume that holds Tessera's own files on every drive (format, staging, multipart).
 pub const META_VOLUME: &str = ".tessera";
@@ -276,7 +281,7 @@ pub trait Drive: Send + Sync + 'static {
     }
     /// Joins the group of drives this drive answers batched calls with, at `place` (see
     /// [`group`]); false (the default) when it answers every call on its own.
-    fn join<'a>(&'a self, place: usize, groups: &mut group::Groups<'a>) -> bool {
+    fn join<'a>(&'a self, place: usize, groups: &mut Groups<'a>) -> bool {
         let _ = (place, groups);
         false
     }
@@ -394,5 +399,51 @@ pub fn join(dir: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{}/{}", dir.trim_end_matches('/'), name)
+    }
+}
+
+/// The drives of one call, by how they answer together; each with its place in the call.
+#[derive(Default)]
+pub struct Groups<'a> {
+    local: Vec<(usize, &'a LocalDrive)>,
+    peers: Vec<Vec<(usize, &'a RemoteDrive)>>,
+    single: Vec<(usize, &'a dyn Drive)>,
+}
+
+impl<'a> Groups<'a> {
+    /// Groups those of `drives` that `takes_part` names, each at its index.
+    pub fn of<D: AsRef<dyn Drive> + 'a>(
+        drives: impl IntoIterator<Item = &'a D>,
+        takes_part: impl Fn(usize) -> bool,
+    ) -> Self {
+        let mut groups = Groups::default();
+        for (place, d) in drives.into_iter().enumerate() {
+            if !takes_part(place) {
+                continue;
+            }
+            let d: &'a dyn Drive = d.as_ref();
+            if !d.join(place, &mut groups) {
+                groups.single.push((place, d));
+            }
+        }
+        groups
+    }
+
+    /// Adds one of this node's local drives.
+    pub fn local(&mut self, place: usize, drive: &'a LocalDrive) {
+        self.local.push((place, drive));
+    }
+
+    /// Adds a peer's drive, to the group of that peer's drives.
+    pub fn peer(&mut self, place: usize, drive: &'a RemoteDrive) {
+        match (self.peers.iter_mut()).find(|g| Arc::ptr_eq(g[0].1.peer(), drive.peer())) {
+            Some(group) => group.push((place, drive)),
+            None => self.peers.push(vec![(place, drive)]),
+        }
+    }
+
+    /// This node's local drives (with their places).
+    pub fn locals(&self) -> &[(usize, &'a LocalDrive)] {
+        &self.local
     }
 }

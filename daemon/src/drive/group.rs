@@ -8,60 +8,12 @@
 //! Invariant: [`fan_out`] answers once per drive, in the drives' order, whatever the
 //! grouping; a group's answers come in the order of its drives.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::local::LocalDrive;
 use super::remote::RemoteDrive;
-use super::{Drive, DriveError, Target, WalkOptions, WalkPage};
-
-/// The drives of one call, by how they answer together; each with its place in the call.
-#[derive(Default)]
-pub struct Groups<'a> {
-    local: Vec<(usize, &'a LocalDrive)>,
-    peers: Vec<Vec<(usize, &'a RemoteDrive)>>,
-    single: Vec<(usize, &'a dyn Drive)>,
-}
-
-impl<'a> Groups<'a> {
-    /// Groups those of `drives` that `takes_part` names, each at its index.
-    pub fn of<D: AsRef<dyn Drive> + 'a>(
-        drives: impl IntoIterator<Item = &'a D>,
-        takes_part: impl Fn(usize) -> bool,
-    ) -> Self {
-        let mut groups = Groups::default();
-        for (place, d) in drives.into_iter().enumerate() {
-            if !takes_part(place) {
-                continue;
-            }
-            let d: &'a dyn Drive = d.as_ref();
-            if !d.join(place, &mut groups) {
-                groups.single.push((place, d));
-            }
-        }
-        groups
-    }
-
-    /// Adds one of this node's local drives.
-    pub fn local(&mut self, place: usize, drive: &'a LocalDrive) {
-        self.local.push((place, drive));
-    }
-
-    /// Adds a peer's drive, to the group of that peer's drives.
-    pub fn peer(&mut self, place: usize, drive: &'a RemoteDrive) {
-        match (self.peers.iter_mut()).find(|g| Arc::ptr_eq(g[0].1.peer(), drive.peer())) {
-            Some(group) => group.push((place, drive)),
-            None => self.peers.push(vec![(place, drive)]),
-        }
-    }
-
-    /// This node's local drives (with their places).
-    pub fn locals(&self) -> &[(usize, &'a LocalDrive)] {
-        &self.local
-    }
-}
+use super::{Drive, DriveError, Groups, Target, WalkOptions, WalkPage};
 
 /// A call that drives answer in groups. The local and peer batches default to one call per
 /// drive; a call that has a batched form overrides them.

@@ -34,7 +34,7 @@ use self::file_writer::LocalWriter;
 use self::files::LocalReader;
 use self::group_sync::GroupSync;
 use self::read::{cached_dir, open_direct, read_bytes, read_cached};
-use super::group::Groups;
+use super::Groups;
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, Target, VolumeInfo,
     WalkOptions, WalkPage, check_path, trashed_path,

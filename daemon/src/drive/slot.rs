@@ -20,7 +20,7 @@ use std::sync::{Mutex, OnceLock};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::group::Groups;
+use super::Groups;
 use super::local::LocalDrive;
 use super::{
     DiskInfo, Drive, DriveError, FileReader, FileWriter, META_VOLUME, Target, VolumeInfo,

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::read::open_for_read;
 use super::{LocalDrive, io_err};
-use crate::drive::group::Groups;
+use crate::drive::Groups;
 use crate::drive::{Drive, DriveError, META_VOLUME, TRASH_DIR};
 
 /// Opens `path` for reading; when it is gone, its copy in the trash (`trashed`), if any.
