@@ -8,10 +8,11 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncRead;
 
 use super::codec::{CHECKSUM_ALGORITHM, Codec};
-use super::encode::ShardWriters;
+use super::encode::{Encoded, ShardWriters, encode_stream};
 use super::error::ErasureError;
 use super::limits::BLOCK_SIZE;
 use super::meta::now_ns;
@@ -19,8 +20,8 @@ use super::meta::{ErasureInfo, ObjectMeta, PartMeta};
 use super::names::tmp_path;
 use super::quorum::{Tally, Verdict, agreed, held_by_quorum, require_writes};
 use super::types::ObjectAttrs;
-use crate::drive::group::{StatVolume, fan_out};
-use crate::drive::{Drive, DriveError, META_VOLUME, Target};
+use crate::drive::group::{StatVolume, Walk, fan_out};
+use crate::drive::{Drive, DriveError, META_VOLUME, Target, WalkOptions, WalkPage};
 use crate::layout::{Placement, write_quorum};
 
 /// The drives of one set, in set order, and its geometry.
@@ -207,6 +208,58 @@ impl SetDrives {
             }
         }))
         .await
+    }
+
+    /// Encodes `first` and the rest of `body` into shard files at `path` in the meta volume,
+    /// shard i on drive `dist[i]`; fails once fewer than write-quorum drives can take it.
+    pub(crate) async fn stage<R: AsyncRead + Unpin>(
+        &self,
+        dist: &[u32],
+        path: &str,
+        (first, body): (BytesMut, &mut R),
+        what: &str,
+    ) -> Result<Encoded, ErasureError> {
+        let mut writers = self.open_writers(dist, path).await;
+        let quorum = self.write_quorum();
+        encode_stream(
+            &self.codec,
+            BLOCK_SIZE,
+            first,
+            body,
+            &mut writers,
+            quorum,
+            what,
+        )
+        .await
+    }
+
+    /// Every drive's walk of `bucket`, when at least k drives could walk it (`purpose` names
+    /// the walk in errors); `BucketNotFound` when at least k drives lack it.
+    pub async fn walk(
+        &self,
+        bucket: &str,
+        opts: &WalkOptions,
+        purpose: &str,
+    ) -> Result<Vec<Result<WalkPage, DriveError>>, ErasureError> {
+        let walk = Walk {
+            volume: bucket,
+            opts,
+        };
+        let pages = fan_out(&self.drives, &walk).await;
+        let tally = Tally::of(&pages);
+        let k = self.data_shards();
+        if tally.done >= k {
+            return Ok(pages);
+        }
+        if tally.verdict(k) == Verdict::VolumeNotFound {
+            return Err(ErasureError::BucketNotFound {
+                bucket: bucket.into(),
+            });
+        }
+        Err(ErasureError::ReadQuorum {
+            what: format!("{purpose} of {bucket}"),
+            detail: tally.first_error().to_string(),
+        })
     }
 
     /// Best-effort removal of a staging directory on every drive.

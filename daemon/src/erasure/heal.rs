@@ -43,7 +43,7 @@ use super::heal_queue::{HealQueue, HealScan};
 use super::meta::ObjectMeta;
 use super::metas::MetaStore;
 use super::names::{lock_name, meta_path};
-use super::quorum::{Tally, Verdict, agreed};
+use super::quorum::agreed;
 use crate::drive::{DriveError, WalkOptions, WalkPage, join, object_dir};
 use crate::lock::{LockMode, NamespaceLock};
 
@@ -163,7 +163,6 @@ impl Healer {
         prefix: &str,
         scan: HealScan,
     ) -> Result<HealSummary, ErasureError> {
-        let k = self.drives.data_shards();
         let mut summary = HealSummary::default();
         let mut opts = WalkOptions {
             prefix: prefix.to_string(),
@@ -173,19 +172,7 @@ impl Healer {
             summaries: false,
         };
         loop {
-            let pages = self.drives.each(|_, d| d.walk(bucket, &opts)).await;
-            let tally = Tally::of(&pages);
-            if tally.done < k {
-                if tally.verdict(k) == Verdict::VolumeNotFound {
-                    return Err(ErasureError::BucketNotFound {
-                        bucket: bucket.into(),
-                    });
-                }
-                return Err(ErasureError::ReadQuorum {
-                    what: format!("heal walk of {bucket}"),
-                    detail: tally.first_error().to_string(),
-                });
-            }
+            let pages = self.drives.walk(bucket, &opts, "heal walk").await?;
             let cutoff = WalkPage::cutoff(pages.iter().flatten());
             let names: BTreeSet<&str> = pages
                 .iter()

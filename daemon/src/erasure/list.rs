@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use super::drives::SetDrives;
 use super::error::ErasureError;
 use super::meta::ObjectMeta;
-use super::quorum::{Tally, Verdict, agreed};
-use crate::drive::group::{Walk, fan_out};
+use super::quorum::agreed;
 use crate::drive::{WalkEntry, WalkOptions, WalkPage};
 
 /// One entry of a set's listing page.
@@ -46,23 +45,7 @@ pub async fn list_page(
     opts: &WalkOptions,
 ) -> Result<ListPage, ErasureError> {
     let k = drives.data_shards();
-    let walk = Walk {
-        volume: bucket,
-        opts,
-    };
-    let pages = fan_out(drives.all(), &walk).await;
-    let tally = Tally::of(&pages);
-    if tally.done < k {
-        if tally.verdict(k) == Verdict::VolumeNotFound {
-            return Err(ErasureError::BucketNotFound {
-                bucket: bucket.into(),
-            });
-        }
-        return Err(ErasureError::ReadQuorum {
-            what: format!("listing of {bucket}"),
-            detail: tally.first_error().to_string(),
-        });
-    }
+    let pages = drives.walk(bucket, opts, "listing").await?;
     let cutoff = WalkPage::cutoff(pages.iter().flatten());
     let mut names: BTreeMap<&str, Vec<&WalkEntry>> = BTreeMap::new();
     for page in pages.iter().flatten() {

@@ -14,7 +14,7 @@ use tokio::io::AsyncRead;
 use super::commit::Commits;
 use super::condition::WriteCondition;
 use super::drives::SetDrives;
-use super::encode::{encode_stream, read_block};
+use super::encode::read_block;
 use super::error::ErasureError;
 use super::limits::{BLOCK_SIZE, MAX_PART_NUMBER, MIN_PART_SIZE};
 use super::meta::now_ns;
@@ -130,19 +130,11 @@ impl Uploads {
         let dir = upload_dir(bucket, upload_id);
         let file = format!("part.{number}.{}", uuid::Uuid::new_v4().as_simple());
         let dist = self.drives.distribution(bucket, key);
-        let mut writers = self.drives.open_writers(&dist, &join(&dir, &file)).await;
         let first = read_block(body, BLOCK_SIZE).await?;
         let what = format!("{bucket}/{key} part {number}");
-        let encoded = encode_stream(
-            self.drives.codec(),
-            BLOCK_SIZE,
-            first,
-            body,
-            &mut writers,
-            self.drives.write_quorum(),
-            &what,
-        )
-        .await?;
+        let encoded = (self.drives)
+            .stage(&dist, &join(&dir, &file), (first, body), &what)
+            .await?;
         if let Some(declared) = declared
             && declared != encoded.size
         {

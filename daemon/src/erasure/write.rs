@@ -17,7 +17,7 @@ use tokio::io::AsyncRead;
 use super::commit::{Commits, discard_data};
 use super::condition::WriteCondition;
 use super::drives::SetDrives;
-use super::encode::{encode_stream, read_block};
+use super::encode::read_block;
 use super::error::ErasureError;
 use super::heal_queue::HealScan;
 use super::limits::{BLOCK_SIZE, INLINE_LIMIT};
@@ -78,17 +78,9 @@ impl Writes {
         let what = format!("{bucket}/{key}");
         let result = async {
             let dist = self.drives.distribution(bucket, key);
-            let mut writers = self.drives.open_writers(&dist, &shard_path).await;
-            let encoded = encode_stream(
-                self.drives.codec(),
-                BLOCK_SIZE,
-                first,
-                body,
-                &mut writers,
-                self.drives.write_quorum(),
-                &what,
-            )
-            .await?;
+            let encoded = (self.drives)
+                .stage(&dist, &shard_path, (first, body), &what)
+                .await?;
             check_size(declared, encoded.size)?;
             let etag = hex::encode(encoded.md5);
             let part = PartMeta {
