@@ -7,6 +7,7 @@
 mod admission;
 pub mod bootstrap;
 mod cluster;
+mod health;
 mod http;
 mod probe;
 pub mod topology;
@@ -270,14 +271,14 @@ fn front(
         ),
     );
     let s3 = crate::s3::service(
-        layer,
+        layer.clone(),
         &S3Config {
             credentials: config.credentials.clone(),
             domain: config.domain.clone(),
         },
     )
     .map_err(|e| ServerError::Layout(e.to_string()))?;
-    Ok(http::Front { grpc, s3 })
+    Ok(http::Front { layer, grpc, s3 })
 }
 
 /// Runs a node until `shutdown` resolves.

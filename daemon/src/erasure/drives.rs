@@ -102,6 +102,15 @@ impl SetDrives {
         self.drives.iter().all(|d| d.is_online())
     }
 
+    /// Whether the drives that report themselves online make up a write quorum; with
+    /// `without_local`, not counting this node's own drives (as if it were taken down).
+    pub fn writable(&self, without_local: bool) -> bool {
+        let online = (self.drives.iter())
+            .filter(|d| d.is_online() && (d.is_remote() || !without_local))
+            .count();
+        online >= self.write_quorum()
+    }
+
     /// Whether this node runs the set's background scanner: the node of its first drive,
     /// so one node scans each set instead of every node. A round needs every drive of the
     /// set online, so whenever that node is down no node could scan the set anyway.

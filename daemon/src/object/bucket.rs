@@ -171,6 +171,13 @@ impl ObjectLayer {
         Ok(())
     }
 
+    /// Whether every set keeps its write quorum by the drives' online state (no drive
+    /// I/O); with `without_this_node`, as if this node's drives were gone.
+    pub fn writable(&self, without_this_node: bool) -> bool {
+        self.sets()
+            .all(|set| set.drives().writable(without_this_node))
+    }
+
     /// Sets, drives, their state and capacity.
     pub async fn cluster_info(&self) -> ClusterInfo {
         let mut sets = Vec::new();

@@ -5,7 +5,8 @@
 //! internode ones already serve. HTTP/1.1 and HTTP/2 (prior knowledge,
 //! as gRPC uses) are both served; every accepted socket gets TCP_NODELAY.
 //!
-//! Which connections are taken and how long a silent one stays is `admission`'s.
+//! Which connections are taken and how long a silent one stays is `admission`'s; health
+//! checks (`health`) are answered before either protocol.
 //!
 //! Shutdown: stop accepting, let open requests finish for up to `grace`, then return.
 
@@ -30,6 +31,8 @@ use tonic::codegen::Service;
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
 };
+use super::health::Check;
+use crate::object::ObjectLayer;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = UnsyncBoxBody<Bytes, BoxError>;
@@ -41,6 +44,8 @@ const CONNECTION_WINDOW: u32 = 8 << 20;
 
 /// The client-facing services, once the node is ready.
 pub struct Front {
+    /// The object layer (for health checks).
+    pub layer: Arc<ObjectLayer>,
     /// The gRPC object API.
     pub grpc: tonic::service::Routes,
     /// S3.
@@ -112,6 +117,15 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     type Future = BoxFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if let Some(check) = Check::of(&req) {
+            let (status, line) = check.answer(self.front.get().map(|f| &f.layer));
+            let body = http_body_util::Full::new(line)
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let mut resp = Response::new(body);
+            *resp.status_mut() = status;
+            return Box::pin(async move { Ok(resp) });
+        }
         if is_grpc(&req) {
             let mut grpc = if req.uri().path().starts_with(INTERNODE_PREFIX) {
                 match &self.internode {

@@ -1,5 +1,5 @@
 //! Cluster faults on a 4-node × 4-drive cluster (one set of 16, 12+4): a node killed or
-//! hung, two nodes down, a node lost during a stream of writes and reads, a partition made
+//! hung, two nodes down (and what the health checks say meanwhile), a node lost during a stream of writes and reads, a partition made
 //! with SIGSTOP, a lock left behind by a dead holder. Hang detectors (`within`) bound each
 //! step so a regression fails instead of hanging; no test asserts on speed.
 
@@ -112,8 +112,30 @@ async fn cluster_two_nodes_down_refuse_writes_and_lose_nothing() {
     mb(&mut c[0], "fault2").await;
     let kept = value("kept", 1, 1 << 20);
     put(&mut c[0], "fault2", "kept", &kept).await.expect("put");
+    // Health (no credentials): all up, even taking one node down keeps the quorum.
+    for n in 0..4 {
+        let addr = env.cluster.node(n).addr;
+        for path in ["/health/live", "/minio/health/ready", "/health/cluster"] {
+            assert_eq!(health(addr, path).await, 200, "node {}: {path}", n + 1);
+        }
+        assert_eq!(health(addr, MAINTENANCE).await, 200, "node {}", n + 1);
+    }
     env.cluster.node_mut(2).kill9();
+    // One node down: 12 of 16 drives, still the write quorum, but not without another.
+    for n in [0, 1, 3] {
+        let addr = env.cluster.node(n).addr;
+        health_becomes(addr, MAINTENANCE, 503).await;
+        for path in ["/health/live", "/health/ready", "/minio/health/cluster"] {
+            assert_eq!(health(addr, path).await, 200, "node {}: {path}", n + 1);
+        }
+    }
     env.cluster.node_mut(3).kill9();
+    for n in [0, 1] {
+        let addr = env.cluster.node(n).addr;
+        health_becomes(addr, "/health/cluster", 503).await;
+        assert_eq!(health(addr, "/minio/health/ready").await, 503);
+        assert_eq!(health(addr, "/minio/health/live").await, 200);
+    }
     // 8 of 16 drives: below the write quorum (12) and the read quorum (12).
     let err = within("put", put(&mut c[0], "fault2", "refused", b"never stored"))
         .await
@@ -154,6 +176,40 @@ async fn cluster_two_nodes_down_refuse_writes_and_lose_nothing() {
     put(&mut c[2], "fault2", "after", b"back")
         .await
         .expect("writes work again");
+    health_becomes(env.cluster.node(0).addr, "/health/cluster", 200).await;
+}
+
+const MAINTENANCE: &str = "/minio/health/cluster?maintenance=true";
+
+/// The status of an unsigned GET of `path`.
+async fn health(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        String::from_utf8_lossy(&buf)
+            .split(' ')
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    within(path, ask).await.unwrap_or(0)
+}
+
+/// Waits until `path` answers `want` (peers' probes notice a node gone within seconds).
+async fn health_becomes(addr: std::net::SocketAddr, path: &str, want: u16) {
+    let mut last = 0;
+    for _ in 0..300 {
+        last = health(addr, path).await;
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{addr}{path}: still {last}, not {want}, after 60 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
