@@ -29,6 +29,10 @@ pub struct Cli {
         default_value = "http://127.0.0.1:9000"
     )]
     endpoint: String,
+    /// Client commands: read the access key and secret from this file (`ACCESS:SECRET`, or
+    /// two lines; only its owner may read it) instead of TESSERA_ROOT_USER/PASSWORD.
+    #[arg(long, global = true, env = "TESSERA_CREDENTIALS_FILE")]
+    credentials_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -135,7 +139,14 @@ async fn shutdown_signal() {
 
 /// Runs a command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (creds, defaults) = Credentials::from_env();
+    let is_server = matches!(cli.command, Command::Server { .. });
+    let (creds, defaults) = match &cli.credentials_file {
+        Some(file) if !is_server => (
+            Credentials::from_file(file).map_err(anyhow::Error::msg)?,
+            false,
+        ),
+        _ => Credentials::from_env(),
+    };
     match cli.command {
         Command::Server {
             drives,

@@ -6,6 +6,7 @@
 //! neither fuser nor tonic) → [`api`] (the object API the core needs, a trait) ←
 //! [`remote`] (its gRPC implementation, the only module that sees a `tonic::Status`).
 //! Errors are one [`fs::error::FsError`] turned into an errno in one place.
+//! [`mount_helper`] is the same command under the name mount(8) calls for fstab lines.
 
 #![deny(missing_docs)]
 
@@ -13,6 +14,7 @@ pub mod adapter;
 pub mod api;
 pub mod fs;
 pub mod mount;
+pub mod mount_helper;
 pub mod remote;
 
 /// The inode table's path helpers, where the e2e model tests find them.

@@ -6,6 +6,7 @@
 //! group, logging to `<cache-dir>/tessera-mount.log`; the child writes one line to its
 //! stdout, `ready` or `error: …`, and the parent exits 0 or 1 accordingly.
 
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -51,6 +52,25 @@ pub struct Args {
     /// Let other users use the mount (permissions still apply).
     #[arg(long)]
     pub allow_other: bool,
+    /// Read the access key and secret from this file (`ACCESS:SECRET`, or two lines; only
+    /// its owner may read it) instead of TESSERA_ROOT_USER / TESSERA_ROOT_PASSWORD.
+    #[arg(long, env = "TESSERA_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Owner of files and directories without stored attributes [default: the mount's user].
+    #[arg(long)]
+    pub uid: Option<u32>,
+    /// Group of files and directories without stored attributes [default: the mount's group].
+    #[arg(long)]
+    pub gid: Option<u32>,
+    /// Taken from 0666 (files) and 0777 (directories) for those without stored attributes.
+    #[arg(long, default_value = "022", value_parser = parse_mode)]
+    pub umask: u16,
+    /// Permission bits of files without stored attributes (octal) [default: 0666 & !umask].
+    #[arg(long, value_parser = parse_mode)]
+    pub file_mode: Option<u16>,
+    /// Permission bits of directories without stored attributes (octal) [default: 0777 & !umask].
+    #[arg(long, value_parser = parse_mode)]
+    pub dir_mode: Option<u16>,
     /// Where staging files of files being edited go [default: $TMPDIR/tessera-mount].
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -74,12 +94,56 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
 }
 
+/// Octal permission bits, `0644` or `644` (at most `07777`).
+fn parse_mode(s: &str) -> Result<u16, String> {
+    u16::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("not an octal mode: {s}"))
+}
+
 /// The program.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    start(Args::parse(), std::env::args_os().skip(1).collect())
+}
+
+/// The program under the name mount(8) calls (`mount.fuse.tessera`): see `mount_helper`.
+pub fn helper_main() -> ExitCode {
+    if std::env::var_os(NOTIFY_ENV).is_some() {
+        // The background child: its arguments are `tessera-mount`'s already.
+        return main();
+    }
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let request = match crate::mount_helper::translate(&argv) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mount.fuse.tessera: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shown: Vec<_> = request.args.iter().map(|a| a.to_string_lossy()).collect();
+    if request.verbose {
+        eprintln!("mount.fuse.tessera: tessera-mount {}", shown.join(" "));
+    }
+    let program = std::iter::once(OsString::from("tessera-mount"));
+    let args = match Args::try_parse_from(program.chain(request.args.iter().cloned())) {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+    };
+    if request.fake {
+        return ExitCode::SUCCESS;
+    }
+    start(args, request.args)
+}
+
+/// Mounts as `args` say; `raw` are the arguments to give the background child.
+fn start(args: Args, raw: Vec<OsString>) -> ExitCode {
     let notify = std::env::var_os(NOTIFY_ENV).is_some();
     if !args.foreground {
-        return background(&args);
+        return background(&args, raw);
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -107,7 +171,7 @@ fn cache_dir(args: &Args) -> PathBuf {
 }
 
 /// Starts the mount as a child and reports whether it came up.
-fn background(args: &Args) -> ExitCode {
+fn background(args: &Args, raw: Vec<OsString>) -> ExitCode {
     let dir = cache_dir(args);
     let log = std::fs::create_dir_all(&dir).and_then(|()| {
         std::fs::OpenOptions::new()
@@ -128,7 +192,8 @@ fn background(args: &Args) -> ExitCode {
     let child = std::env::current_exe().and_then(|exe| {
         use std::os::unix::process::CommandExt;
         Command::new(exe)
-            .args(std::env::args_os().skip(1))
+            .arg0("tessera-mount")
+            .args(raw)
             .arg("--foreground")
             .env(NOTIFY_ENV, "1")
             .stdin(Stdio::null())
@@ -166,12 +231,19 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let (creds, defaults) = Credentials::from_env();
-    if defaults {
-        tracing::warn!(
-            "using the built-in credentials; set TESSERA_ROOT_USER and TESSERA_ROOT_PASSWORD"
-        );
-    }
+    let creds = match &args.credentials_file {
+        Some(file) => Credentials::from_file(file)?,
+        None => {
+            let (creds, defaults) = Credentials::from_env();
+            if defaults {
+                tracing::warn!(
+                    "using the built-in credentials; set TESSERA_ROOT_USER and \
+                     TESSERA_ROOT_PASSWORD, or give --credentials-file"
+                );
+            }
+            creds
+        }
+    };
     let remote = rt
         .block_on(Remote::connect(&args.endpoint, creds))
         .map_err(|e| format!("{}: {e}", args.endpoint))?;
@@ -188,8 +260,10 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
         read_only: args.read_only,
         cache_dir: dir,
         defaults: Defaults {
-            uid: std::os::unix::fs::MetadataExt::uid(&me),
-            gid: std::os::unix::fs::MetadataExt::gid(&me),
+            uid: (args.uid).unwrap_or_else(|| std::os::unix::fs::MetadataExt::uid(&me)),
+            gid: (args.gid).unwrap_or_else(|| std::os::unix::fs::MetadataExt::gid(&me)),
+            file_perm: args.file_mode.unwrap_or(0o666 & !args.umask),
+            dir_perm: args.dir_mode.unwrap_or(0o777 & !args.umask),
             time: SystemTime::now(),
         },
     };
@@ -303,5 +377,14 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("1h").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn modes_parse_as_octal() {
+        assert_eq!(parse_mode("0644"), Ok(0o644));
+        assert_eq!(parse_mode("755"), Ok(0o755));
+        assert_eq!(parse_mode("0o022"), Ok(0o022));
+        assert!(parse_mode("0888").is_err());
+        assert!(parse_mode("17777").is_err());
     }
 }

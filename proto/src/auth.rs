@@ -55,6 +55,42 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Credentials from a file holding `ACCESS:SECRET` on one line, or the access key and
+    /// the secret on two lines (s3fs's passwd file and MinIO's convention). Refused when
+    /// users other than its owner may read it. The error names the file, never the secret.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let shown = path.display();
+        let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{shown}: other users may read it (mode {:o}); run `chmod 600 {shown}`",
+                mode & 0o777
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+        let lines: Vec<&str> = (text.lines().map(str::trim))
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let (access, secret) = match lines.as_slice() {
+            [one] => one.split_once(':').unwrap_or((one, "")),
+            [access, secret] => (*access, *secret),
+            _ => ("", ""),
+        };
+        if access.is_empty() || secret.is_empty() {
+            return Err(format!(
+                "{shown}: expected ACCESS:SECRET on one line, or the access key and the secret on two lines"
+            ));
+        }
+        Ok(Self {
+            access_key: access.to_string(),
+            secret_key: secret.to_string(),
+        })
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
@@ -186,6 +222,41 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credentials_files_are_read_in_both_forms_and_refused_when_others_may_read_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("creds");
+        let write = |text: &str, mode: u32| {
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write("app:s3cr:et\n", 0o600);
+        let c = Credentials::from_file(&file).unwrap();
+        assert_eq!(
+            (c.access_key.as_str(), c.secret_key.as_str()),
+            ("app", "s3cr:et")
+        );
+        write("# app key\napp\n  secret  \n", 0o400);
+        let c = Credentials::from_file(&file).unwrap();
+        assert_eq!(
+            (c.access_key.as_str(), c.secret_key.as_str()),
+            ("app", "secret")
+        );
+        let refused = [
+            ("app:hunter2", 0o644),
+            ("app:hunter2", 0o640),
+            ("hunter2", 0o600),
+            ("a\nb\nhunter2", 0o600),
+            ("", 0o600),
+        ];
+        for (text, mode) in refused {
+            write(text, mode);
+            let e = Credentials::from_file(&file).unwrap_err();
+            assert!(e.contains("creds") && !e.contains("hunter2"), "{e}");
+        }
+    }
+
     use super::*;
 
     #[test]

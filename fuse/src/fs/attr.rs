@@ -46,14 +46,18 @@ pub struct Attr {
     pub gid: u32,
 }
 
-/// Owner, group and time of what carries no attributes of its own (objects put over S3,
-/// directories without a marker).
+/// Owner, group, permissions and time of what carries no attributes of its own (objects put
+/// over S3, directories without a marker).
 #[derive(Clone, Copy, Debug)]
 pub struct Defaults {
     /// Owner.
     pub uid: u32,
     /// Group.
     pub gid: u32,
+    /// Permission bits of files (`0o644` unless the mount says otherwise).
+    pub file_perm: u16,
+    /// Permission bits of directories (`0o755` unless the mount says otherwise).
+    pub dir_perm: u16,
     /// Modification time of implicit directories (the mount time).
     pub time: SystemTime,
 }
@@ -65,7 +69,7 @@ impl Attr {
             kind: Kind::Dir,
             size: 0,
             mtime: d.time,
-            perm: 0o755,
+            perm: d.dir_perm,
             uid: d.uid,
             gid: d.gid,
         }
@@ -96,8 +100,8 @@ impl Attr {
             Kind::File
         };
         let default_perm = match kind {
-            Kind::File => 0o644,
-            Kind::Dir => 0o755,
+            Kind::File => d.file_perm,
+            Kind::Dir => d.dir_perm,
             Kind::Symlink => 0o777,
         };
         let mtime = meta
@@ -170,6 +174,8 @@ mod tests {
         Defaults {
             uid: 7,
             gid: 8,
+            file_perm: 0o644,
+            dir_perm: 0o755,
             time: UNIX_EPOCH + Duration::from_secs(100),
         }
     }

@@ -41,6 +41,8 @@ fn mount_with(api: &Memory, bucket: Option<&str>, read_only: bool) -> Fixture {
         defaults: Defaults {
             uid: 1000,
             gid: 1000,
+            file_perm: 0o644,
+            dir_perm: 0o755,
             time: SystemTime::UNIX_EPOCH,
         },
     };

@@ -109,6 +109,26 @@ async fn every_cli_command_works_against_a_node() {
         .output()
         .unwrap();
     assert!(fails(&wrong).contains("authentication failed"));
+    // A credentials file instead of the environment; refused when others may read it.
+    let creds = work.path().join("creds");
+    let with_file = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let line = format!("{}:{}\n", tessera_tests::USER, tessera_tests::PASSWORD);
+        std::fs::write(&creds, line).unwrap();
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::process::Command::new(bin())
+            .args(["ls", "--credentials-file", creds.to_str().unwrap()])
+            .env("TESSERA_ENDPOINT", &n.endpoint)
+            .env("TESSERA_ROOT_PASSWORD", "wrong-password")
+            .output()
+            .unwrap()
+    };
+    assert!(ok(&with_file(0o600)).contains("cli/"));
+    let refused = fails(&with_file(0o644));
+    assert!(
+        refused.contains("chmod 600") && !refused.contains(tessera_tests::PASSWORD),
+        "{refused}"
+    );
     let unreachable = std::process::Command::new(bin())
         .args(["ls", "--endpoint", "http://127.0.0.1:1"])
         .output()

@@ -22,6 +22,7 @@ mod fuse_ops;
 
 // The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
 mod fuse;
+mod fuse_fstab;
 mod fuse_interop;
 mod fuse_lifecycle;
 mod fuse_model;
