@@ -42,9 +42,10 @@ enum Command {
     /// Start a node on DRIVES (default: ./tessera-data/drive{1...4}).
     Server {
         /// Drive directories; `{a...b}` ranges expand.
+        #[arg(env = "TESSERA_VOLUMES", value_delimiter = ' ')]
         drives: Vec<String>,
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9000")]
+        #[arg(long, env = "TESSERA_ADDRESS", default_value = "127.0.0.1:9000")]
         address: SocketAddr,
         /// Parity drives per set (default by set size: 4→2, 6→3, 8..16→4).
         #[arg(long)]
@@ -112,6 +113,18 @@ enum AdminCommand {
 }
 
 impl Cli {
+    /// The command line, with `TESSERA_OPTS` (more `tessera server` flags, split on
+    /// whitespace) added to a `server` command, so a service unit needs no shell.
+    pub fn from_env_and_args() -> Self {
+        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if args.get(1).is_some_and(|a| a == "server")
+            && let Ok(opts) = std::env::var("TESSERA_OPTS")
+        {
+            args.extend(opts.split_whitespace().map(Into::into));
+        }
+        Self::parse_from(args)
+    }
+
     /// Log level when TESSERA_LOG is not set: informative for the server, quiet otherwise.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {

@@ -15,7 +15,7 @@ use tessera_tests::{PASSWORD, USER, pattern};
 use tonic::Code;
 
 use crate::cluster::{ClusterEnv, logs};
-use crate::common::{get, mb, put};
+use crate::common::{get, http_status, mb, put};
 
 /// Fails the test when `fut` hangs (a liveness bound, far above any normal duration).
 async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
@@ -116,9 +116,9 @@ async fn cluster_two_nodes_down_refuse_writes_and_lose_nothing() {
     for n in 0..4 {
         let addr = env.cluster.node(n).addr;
         for path in ["/health/live", "/minio/health/ready", "/health/cluster"] {
-            assert_eq!(health(addr, path).await, 200, "node {}: {path}", n + 1);
+            assert_eq!(http_status(addr, path).await, 200, "node {}: {path}", n + 1);
         }
-        assert_eq!(health(addr, MAINTENANCE).await, 200, "node {}", n + 1);
+        assert_eq!(http_status(addr, MAINTENANCE).await, 200, "node {}", n + 1);
     }
     env.cluster.node_mut(2).kill9();
     // One node down: 12 of 16 drives, still the write quorum, but not without another.
@@ -126,15 +126,15 @@ async fn cluster_two_nodes_down_refuse_writes_and_lose_nothing() {
         let addr = env.cluster.node(n).addr;
         health_becomes(addr, MAINTENANCE, 503).await;
         for path in ["/health/live", "/health/ready", "/minio/health/cluster"] {
-            assert_eq!(health(addr, path).await, 200, "node {}: {path}", n + 1);
+            assert_eq!(http_status(addr, path).await, 200, "node {}: {path}", n + 1);
         }
     }
     env.cluster.node_mut(3).kill9();
     for n in [0, 1] {
         let addr = env.cluster.node(n).addr;
         health_becomes(addr, "/health/cluster", 503).await;
-        assert_eq!(health(addr, "/minio/health/ready").await, 503);
-        assert_eq!(health(addr, "/minio/health/live").await, 200);
+        assert_eq!(http_status(addr, "/minio/health/ready").await, 503);
+        assert_eq!(http_status(addr, "/minio/health/live").await, 200);
     }
     // 8 of 16 drives: below the write quorum (12) and the read quorum (12).
     let err = within("put", put(&mut c[0], "fault2", "refused", b"never stored"))
@@ -181,29 +181,11 @@ async fn cluster_two_nodes_down_refuse_writes_and_lose_nothing() {
 
 const MAINTENANCE: &str = "/minio/health/cluster?maintenance=true";
 
-/// The status of an unsigned GET of `path`.
-async fn health(addr: std::net::SocketAddr, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let ask = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.ok()?;
-        String::from_utf8_lossy(&buf)
-            .split(' ')
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    within(path, ask).await.unwrap_or(0)
-}
-
 /// Waits until `path` answers `want` (peers' probes notice a node gone within seconds).
 async fn health_becomes(addr: std::net::SocketAddr, path: &str, want: u16) {
     let mut last = 0;
     for _ in 0..300 {
-        last = health(addr, path).await;
+        last = within(path, http_status(addr, path)).await;
         if last == want {
             return;
         }

@@ -177,3 +177,24 @@ pub fn edge_sizes() -> Vec<usize> {
         3 * BLOCK + 12345,
     ]
 }
+
+/// The status of an unsigned `GET path` (0 when the node does not answer within 30 s).
+pub async fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        String::from_utf8_lossy(&buf)
+            .split(' ')
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    (tokio::time::timeout(std::time::Duration::from_secs(30), ask).await)
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}

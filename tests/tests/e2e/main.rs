@@ -48,3 +48,4 @@ mod s3_objects;
 mod s3_reads;
 mod s3_streaming;
 mod s3_tools;
+mod service_units;
