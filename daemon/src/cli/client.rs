@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 use anyhow::{Context, anyhow, bail};
 use futures::StreamExt;
 use tessera_proto::auth::Credentials;
-use tessera_proto::client::{ObjectClient, connect, put_requests};
+use tessera_proto::client::{ObjectClient, connect_with, put_requests};
 use tessera_proto::object as pb;
+use tessera_proto::tls::ClientTls;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::target::{Target, base_name, parse, remote};
@@ -92,8 +93,12 @@ fn remote_object(arg: &str) -> anyhow::Result<(String, String)> {
 
 impl Client {
     /// Connects to a node.
-    pub async fn connect(endpoint: &str, creds: Credentials) -> anyhow::Result<Self> {
-        let rpc = connect(endpoint, creds)
+    pub async fn connect(
+        endpoint: &str,
+        creds: Credentials,
+        tls: &ClientTls,
+    ) -> anyhow::Result<Self> {
+        let rpc = connect_with(endpoint, creds, tls)
             .await
             .map_err(|e| anyhow!("cannot connect to {endpoint}: {e}"))?;
         Ok(Self { rpc })
