@@ -47,3 +47,7 @@ mod s3_objects;
 mod s3_reads;
 mod s3_streaming;
 mod s3_tools;
+
+// The TLS suite: `tls` is the fixture and the single-node cases, `tls_cluster` a cluster's.
+mod tls;
+mod tls_cluster;
