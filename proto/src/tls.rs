@@ -70,12 +70,19 @@ pub enum TlsError {
     Config(String),
 }
 
-/// The one crypto provider: ring.
+/// The one crypto provider: ring, with the AES-128-GCM suites first (a node prefers its
+/// own order): as safe as AES-256 for TLS and a fifth cheaper per byte, which shows on a
+/// node whose cores also code and check the data.
 // rustls 0.23.48 deprecates it for lacking post-quantum key exchange (which only its
 // aws-lc provider has); the aws-lc build needs cmake and minutes of C on 2 cores.
 #[allow(deprecated)]
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    // A stable sort keeps each protocol version's suites in rustls's order otherwise.
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| !format!("{:?}", suite.suite()).contains("AES_128_GCM"));
+    Arc::new(provider)
 }
 
 /// The certificates of the PEM file `path`, in file order (a chain: the leaf first).
@@ -188,11 +195,12 @@ impl ClientTls {
         self.config.clone()
     }
 
-    /// The rustls configuration offering `http/1.1` instead of `h2` (HTTP/1.1 clients).
-    pub fn http1_config(&self) -> Arc<ClientConfig> {
+    /// The rustls configuration without ALPN, for HTTP clients that offer their own
+    /// protocols (hyper-rustls insists on it).
+    pub fn config_without_alpn(&self) -> ClientConfig {
         let mut config = (*self.config).clone();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Arc::new(config)
+        config.alpn_protocols.clear();
+        config
     }
 
     /// The connector of `https://` endpoints.
@@ -281,5 +289,23 @@ impl Service<Uri> for TlsConnector {
             let stream = tls.connect(name, tcp).await?;
             Ok(TokioIo::new(stream))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provider_offers_aes_128_gcm_first_for_each_protocol_version() {
+        let suites: Vec<String> = provider()
+            .cipher_suites
+            .iter()
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
+        assert_eq!(suites[0], "TLS13_AES_128_GCM_SHA256");
+        let tls12 = suites.iter().position(|s| !s.starts_with("TLS13")).unwrap();
+        assert!(suites[tls12].contains("AES_128_GCM"), "{suites:?}");
+        assert_eq!(suites.len(), 9);
     }
 }
