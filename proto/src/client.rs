@@ -137,6 +137,16 @@ fn with_causes(e: &dyn std::error::Error) -> String {
             " (the node's certificate is not trusted: give its CA with --ca-cert FILE or \
              TESSERA_CA_CERT, or --insecure for a test setup)",
         );
+    } else if [
+        "reset by peer",
+        "InvalidContentType",
+        "corrupt message",
+        "eof",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
+    {
+        text.push_str(" (if this was an https:// endpoint: does the node serve TLS?)");
     }
     text
 }

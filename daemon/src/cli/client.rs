@@ -29,6 +29,12 @@ pub(super) fn status_error(s: tonic::Status) -> anyhow::Error {
         {
             anyhow!("node unreachable: {}", s.message())
         }
+        // What an HTTP/2 client gets from a TLS port (its plain answer is no HTTP/2).
+        _ if s.message().contains("h2 protocol error") => anyhow!(
+            "{}: the node does not speak plain HTTP/2 here; if it serves TLS, use an https:// \
+             endpoint",
+            s.message()
+        ),
         _ => anyhow!("{}", s.message()),
     }
 }

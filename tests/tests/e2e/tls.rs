@@ -228,6 +228,20 @@ async fn a_tls_node_refuses_plain_http_and_clients_that_do_not_trust_its_certifi
         stderr.contains("not verified"),
         "cli --insecure warns: {stderr}"
     );
+    // An http:// endpoint on the TLS port: told to use https://.
+    let plain_endpoint = format!("http://{}", t.node.addr);
+    let out = std::process::Command::new(bin())
+        .args(["--endpoint", &plain_endpoint, "ls"])
+        .env("TESSERA_ROOT_USER", USER)
+        .env("TESSERA_ROOT_PASSWORD", PASSWORD)
+        .output()
+        .expect("run the cli");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "cli over http://: {out:?}");
+    assert!(
+        stderr.contains("https://"),
+        "cli over http:// is told: {stderr}"
+    );
     // With --ca-cert it is trusted.
     let ca = t.client.ca_file.to_str().expect("utf-8 path");
     let out = std::process::Command::new(bin())
