@@ -29,12 +29,18 @@ pub(super) fn status_error(s: tonic::Status) -> anyhow::Error {
         {
             anyhow!("node unreachable: {}", s.message())
         }
-        // What an HTTP/2 client gets from a TLS port (its plain answer is no HTTP/2).
-        _ if s.message().contains("h2 protocol error") => anyhow!(
-            "{}: the node does not speak plain HTTP/2 here; if it serves TLS, use an https:// \
-             endpoint",
-            s.message()
-        ),
+        // What an HTTP/2 client gets from a TLS port: its plain answer is no HTTP/2, and the
+        // port closes (which of the two the client sees first is a race).
+        _ if ["h2 protocol error", "operation was canceled"]
+            .iter()
+            .any(|m| s.message().contains(m)) =>
+        {
+            anyhow!(
+                "{}: the node does not speak plain HTTP/2 here; if it serves TLS, use an \
+                 https:// endpoint",
+                s.message()
+            )
+        }
         _ => anyhow!("{}", s.message()),
     }
 }
