@@ -9,6 +9,7 @@ mod client;
 mod target;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -33,6 +34,14 @@ pub struct Cli {
     /// two lines; only its owner may read it) instead of TESSERA_ROOT_USER/PASSWORD.
     #[arg(long, global = true, env = "TESSERA_CREDENTIALS_FILE")]
     credentials_file: Option<std::path::PathBuf>,
+    /// A PEM file of CA certificates to trust beside the system roots (`https://`
+    /// endpoints).
+    #[arg(long, global = true, env = "TESSERA_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+    /// Accept any certificate of an `https://` endpoint (self-signed test setups): the
+    /// connection is encrypted but the node unverified.
+    #[arg(long, global = true)]
+    insecure: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +70,11 @@ enum Command {
         /// limit, which the node raises to its hard limit at start).
         #[arg(long)]
         max_connections: Option<usize>,
+        /// Serve TLS with `DIR/public.crt` and `DIR/private.key` (PEM), trusting the CAs in
+        /// `DIR/CAs/` beside the system roots for peers (default: ~/.tessera/certs when it
+        /// exists). SIGHUP reloads the certificate.
+        #[arg(long, value_name = "DIR")]
+        certs_dir: Option<PathBuf>,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -150,6 +164,39 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
+/// The certs directory a server uses: the one given (which must exist), else
+/// `~/.tessera/certs` when it exists, else none (plain HTTP).
+fn certs_dir_or_default(given: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(dir) = given {
+        if !dir.is_dir() {
+            anyhow::bail!("--certs-dir {}: no such directory", dir.display());
+        }
+        return Ok(Some(dir));
+    }
+    let default = std::env::var_os("HOME").map(|home| Path::new(&home).join(".tessera/certs"));
+    Ok(default.filter(|dir| dir.is_dir()))
+}
+
+/// The TLS settings of a client command: the system roots plus `ca_cert`, or none checked
+/// with `insecure` (with a warning when the endpoint is `https://`).
+fn client_tls(
+    ca_cert: Option<&Path>,
+    insecure: bool,
+    endpoint: &str,
+) -> anyhow::Result<tessera_proto::tls::ClientTls> {
+    use tessera_proto::tls::ClientTls;
+    if insecure {
+        if tessera_proto::client::is_https(endpoint) {
+            eprintln!(
+                "tessera: warning: --insecure: the certificate of {endpoint} is not verified"
+            );
+        }
+        return Ok(ClientTls::insecure());
+    }
+    let files: Vec<PathBuf> = ca_cert.map(Path::to_path_buf).into_iter().collect();
+    ClientTls::verified(&files).context("--ca-cert")
+}
+
 /// Runs a command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let is_server = matches!(cli.command, Command::Server { .. });
@@ -168,6 +215,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             domain,
             scan_interval,
             max_connections,
+            certs_dir,
             test_commit_pause_ms,
         } => {
             if defaults {
@@ -197,13 +245,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 scan_interval: (scan_interval > 0)
                     .then(|| std::time::Duration::from_secs(scan_interval)),
                 max_connections,
+                certs_dir: certs_dir_or_default(certs_dir)?,
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await
                 .context("server")
         }
         command => {
-            let mut c = client::Client::connect(&cli.endpoint, creds).await?;
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let mut c = client::Client::connect(&cli.endpoint, creds, &tls).await?;
             match command {
                 Command::Mb { bucket } => c.make_bucket(&bucket).await,
                 Command::Rb { bucket } => c.remove_bucket(&bucket).await,

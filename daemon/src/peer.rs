@@ -29,6 +29,7 @@ use tessera_proto::client::{self, MAX_MESSAGE_SIZE, Signed};
 use tessera_proto::internode::lock_service_client::LockServiceClient;
 use tessera_proto::internode::storage_service_client::StorageServiceClient;
 use tessera_proto::internode::{HelloRequest, HelloResponse};
+use tessera_proto::tls::ClientTls;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Response, Status};
 
@@ -68,8 +69,10 @@ pub struct Peer {
     gone: tokio::sync::Notify,
 }
 
-fn channel(address: &str) -> Result<Channel, String> {
-    Ok(Endpoint::from_shared(format!("http://{address}"))
+/// A lazy channel to the peer at `address`: over TLS when `tls` is given.
+fn channel(address: &str, tls: Option<&ClientTls>) -> Result<Channel, String> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
         .map_err(|e| format!("bad peer address {address}: {e}"))?
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(1))
@@ -78,20 +81,29 @@ fn channel(address: &str) -> Result<Channel, String> {
         .keep_alive_while_idle(true)
         .initial_stream_window_size(client::STREAM_WINDOW)
         .initial_connection_window_size(client::CONNECTION_WINDOW)
-        .max_frame_size(client::MAX_FRAME_SIZE)
-        .connect_lazy())
+        .max_frame_size(client::MAX_FRAME_SIZE);
+    Ok(match tls {
+        Some(tls) => client::lazy_channel(endpoint, tls),
+        None => endpoint.connect_lazy(),
+    })
 }
 
 impl Peer {
     /// A peer at `address` (`host:port`), called by the node at `me`, signing with the
-    /// cluster credentials. Starts offline-unknown (online) and spawns its monitor task,
-    /// which ends when the peer is dropped.
-    pub fn new(address: &str, me: &str, cluster: Credentials) -> Result<Arc<Self>, String> {
+    /// cluster credentials, over TLS when `tls` is given (a cluster with certificates).
+    /// Starts offline-unknown (online) and spawns its monitor task, which ends when the
+    /// peer is dropped.
+    pub fn new(
+        address: &str,
+        me: &str,
+        cluster: Credentials,
+        tls: Option<&ClientTls>,
+    ) -> Result<Arc<Self>, String> {
         let peer = Arc::new(Self {
             address: address.to_string(),
             me: me.to_string(),
-            control: Signed::new(channel(address)?, cluster.clone()),
-            data: Signed::new(channel(address)?, cluster),
+            control: Signed::new(channel(address, tls)?, cluster.clone()),
+            data: Signed::new(channel(address, tls)?, cluster),
             online: AtomicBool::new(true),
             suspect: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),

@@ -3,6 +3,8 @@
 //! the agreement of several nodes), then serves the gRPC API and S3 on the same port
 //! (`http`) until a shutdown signal, letting in-flight requests finish. This node's drives
 //! that cannot be used at start run offline and are probed until they are back (`probe`).
+//! With a certs directory the port speaks TLS, peers are called over TLS, and SIGHUP
+//! reloads the certificate (`tls`).
 
 mod admission;
 pub mod bootstrap;
@@ -10,11 +12,13 @@ mod cluster;
 mod health;
 mod http;
 mod probe;
+pub mod tls;
 pub mod topology;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -23,6 +27,7 @@ use tessera_proto::client::MAX_MESSAGE_SIZE;
 use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
+use tessera_proto::tls::{ClientTls, TlsError};
 
 use crate::auth::Authenticator;
 use crate::drive::local::purge_trash_every;
@@ -42,6 +47,7 @@ use crate::rpc::ObjectRpc;
 use crate::s3::S3Config;
 use crate::traffic::Traffic;
 use bootstrap::Formatted;
+use tls::ServerTls;
 use topology::Topology;
 
 /// How long requests in flight may run on after a shutdown signal.
@@ -102,6 +108,12 @@ pub enum ServerError {
     /// The server failed while serving.
     #[error("server failed: {0}")]
     Serve(String),
+    /// The certs directory is unusable (names the file at fault).
+    #[error("certificates: {0}")]
+    Certificates(#[from] TlsError),
+    /// The endpoints' scheme and this node's certificates disagree.
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl From<LayoutError> for ServerError {
@@ -131,6 +143,8 @@ pub struct ServerConfig {
     pub scan_interval: Option<Duration>,
     /// The most connections open at once; `None`: half the open-file limit.
     pub max_connections: Option<usize>,
+    /// The certs directory (`public.crt`, `private.key`, `CAs/`); `None`: plain HTTP.
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// Raises the open-file limit and bounds the connections under it.
@@ -161,13 +175,14 @@ struct Node {
     lock_table: Arc<LeaseTable>,
 }
 
-fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
+fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, ServerError> {
     let topology = topology::parse(&config.drives, config.address)?;
+    tls::check_cluster(&topology, config.certs_dir.as_deref())?;
     let cluster = cluster_credentials(&config.credentials);
     let mut peers = HashMap::new();
     for address in topology.peers() {
         let peer =
-            Peer::new(address, &topology.me, cluster.clone()).map_err(ServerError::Layout)?;
+            Peer::new(address, &topology.me, cluster.clone(), tls).map_err(ServerError::Layout)?;
         peers.insert(address.clone(), peer);
     }
     let mut drives: Vec<Arc<dyn Drive>> = Vec::new();
@@ -286,7 +301,14 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    let node = open_node(&config)?;
+    let tls = match &config.certs_dir {
+        Some(dir) => Some(Arc::new(ServerTls::load(dir)?)),
+        None => None,
+    };
+    let node = open_node(&config, tls.as_ref().map(|t| t.peers()))?;
+    if tls.is_none() {
+        tls::warn_plain(config.address);
+    }
     // Staging left by an earlier run goes before the port opens: once it is open, peers
     // stage their shards here.
     let own: Vec<Arc<dyn Drive>> = node.local.values().cloned().collect();
@@ -319,6 +341,7 @@ pub async fn run(
         listener,
         http::Router::new(internode, ready.clone()),
         connection_limit(&config),
+        tls.as_ref().map(|t| t.acceptor()),
         async {
             let _ = stopped.await;
         },
@@ -372,8 +395,10 @@ pub async fn run(
         nodes = node.topology.nodes.len().max(1),
         sets = ?sets,
         offline = standby.len(),
+        tls = tls.is_some(),
         "tessera node serving"
     );
+    let reloader = tls.clone().map(tls::spawn_reloader);
     // Replays the writes that missed drives, and heals what reads found damaged.
     let healer = layer.spawn_healer(HealerConfig {
         scanner: config.scan_interval.map(|interval| ScannerConfig {
@@ -408,6 +433,9 @@ pub async fn run(
         sweeper.abort();
     }
     trash.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     if let Some(prober) = prober {
         prober.abort();
     }

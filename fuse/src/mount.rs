@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use clap::Parser;
 use fuser::{MountOption, SessionACL};
 use tessera_proto::auth::Credentials;
+use tessera_proto::tls::ClientTls;
 
 use crate::adapter::TesseraFs;
 use crate::api::ObjectApi;
@@ -37,6 +38,14 @@ pub struct Args {
         default_value = "http://127.0.0.1:9000"
     )]
     pub endpoint: String,
+    /// A PEM file of CA certificates to trust beside the system roots (`https://`
+    /// endpoints).
+    #[arg(long, env = "TESSERA_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any certificate of an `https://` endpoint (self-signed test setups): the
+    /// connection is encrypted but the node unverified.
+    #[arg(long)]
+    pub insecure: bool,
     /// The bucket to mount as the root; without it the root lists buckets.
     #[arg(long)]
     pub bucket: Option<String>,
@@ -225,6 +234,22 @@ fn background(args: &Args, raw: Vec<OsString>) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The TLS settings of `args`: the system roots plus `--ca-cert`, or `--insecure` (with a
+/// warning for an `https://` endpoint).
+fn client_tls(args: &Args) -> Result<ClientTls, String> {
+    if args.insecure {
+        if tessera_proto::client::is_https(&args.endpoint) {
+            tracing::warn!(
+                endpoint = %args.endpoint,
+                "--insecure: the node's certificate is not verified"
+            );
+        }
+        return Ok(ClientTls::insecure());
+    }
+    let files: Vec<PathBuf> = args.ca_cert.iter().cloned().collect();
+    ClientTls::verified(&files).map_err(|e| format!("--ca-cert: {e}"))
+}
+
 /// Checks the endpoint, mounts, and serves until unmounted.
 fn run(args: &Args, notify: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -244,8 +269,9 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
             creds
         }
     };
+    let tls = client_tls(args)?;
     let remote = rt
-        .block_on(Remote::connect(&args.endpoint, creds))
+        .block_on(Remote::connect(&args.endpoint, creds, &tls))
         .map_err(|e| format!("{}: {e}", args.endpoint))?;
     if let Some(bucket) = &args.bucket {
         rt.block_on(remote.head_bucket(bucket))

@@ -21,6 +21,7 @@ use tessera_proto::object::{
     ObjectAttributes, ObjectInfo, PutObjectHeader, PutObjectRequest, get_object_response,
     put_object_request,
 };
+use tessera_proto::tls::ClientTls;
 use tokio::sync::mpsc;
 use tonic::{Code, Status, Streaming};
 
@@ -74,18 +75,19 @@ impl From<Status> for ApiError {
 }
 
 impl Remote {
-    /// Connects to `endpoint` and checks the credentials with one call.
-    pub async fn connect(endpoint: &str, creds: Credentials) -> ApiResult<Self> {
-        let client =
-            match tokio::time::timeout(CALL_TIMEOUT, client::connect(endpoint, creds)).await {
-                Ok(Ok(client)) => client,
-                Ok(Err(e)) => {
-                    return Err(ApiError::Client(format!(
-                        "cannot connect to {endpoint}: {e}"
-                    )));
-                }
-                Err(_) => return Err(ApiError::Timeout(CALL_TIMEOUT)),
-            };
+    /// Connects to `endpoint` (over TLS with `tls` when it is `https://`) and checks the
+    /// credentials with one call.
+    pub async fn connect(endpoint: &str, creds: Credentials, tls: &ClientTls) -> ApiResult<Self> {
+        let connect = client::connect_with(endpoint, creds, tls);
+        let client = match tokio::time::timeout(CALL_TIMEOUT, connect).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                return Err(ApiError::Client(format!(
+                    "cannot connect to {endpoint}: {e}"
+                )));
+            }
+            Err(_) => return Err(ApiError::Timeout(CALL_TIMEOUT)),
+        };
         let remote = Self { client };
         remote.list_buckets().await?;
         Ok(remote)

@@ -19,6 +19,7 @@ use crate::object::{
     PutObjectHeader, PutObjectRequest, UploadPartHeader, UploadPartRequest, put_object_request,
     upload_part_request,
 };
+use crate::tls::{ClientTls, TlsError};
 
 /// Size of the data messages clients send.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -104,12 +105,56 @@ pub const MAX_FRAME_SIZE: u32 = 256 << 10;
 /// A signed client.
 pub type ObjectClient = ObjectServiceClient<Signed<Channel>>;
 
-/// Connects to `endpoint` (`http://host:port`).
-pub async fn connect(
-    endpoint: &str,
-    creds: Credentials,
-) -> Result<ObjectClient, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(endpoint.to_string())?
+/// Why a client cannot connect.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The endpoint is malformed, or the connection (or its handshake) failed; shown with
+    /// its causes (tonic's own message is a bare "transport error").
+    #[error("{}", with_causes(.0))]
+    Transport(#[from] tonic::transport::Error),
+    /// TLS cannot be set up (a CA file, the system roots).
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+}
+
+/// `e` and its causes, `: `-separated (a cause repeating the one before is left out), with
+/// a hint when the node's certificate was refused.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut last = text.clone();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let this = c.to_string();
+        if this != last {
+            text.push_str(": ");
+            text.push_str(&this);
+        }
+        last = this;
+        cause = c.source();
+    }
+    if text.contains("invalid peer certificate") {
+        text.push_str(
+            " (the node's certificate is not trusted: give its CA with --ca-cert FILE or \
+             TESSERA_CA_CERT, or --insecure for a test setup)",
+        );
+    } else if [
+        "reset by peer",
+        "InvalidContentType",
+        "corrupt message",
+        "eof",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
+    {
+        text.push_str(" (if this was an https:// endpoint: does the node serve TLS?)");
+    }
+    text
+}
+
+/// The endpoint of `address` (`http://host:port` or `https://host:port`) with the settings
+/// every client channel shares.
+pub fn endpoint(address: &str) -> Result<Endpoint, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(address.to_string())?
         .tcp_nodelay(true)
         .connect_timeout(std::time::Duration::from_secs(5))
         // A peer that stops answering (killed host, SIGSTOP) is noticed within seconds.
@@ -118,9 +163,53 @@ pub async fn connect(
         .keep_alive_while_idle(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(MAX_FRAME_SIZE)
-        .connect()
-        .await?;
+        .max_frame_size(MAX_FRAME_SIZE))
+}
+
+/// True for an `https://` endpoint.
+pub fn is_https(address: &str) -> bool {
+    address
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
+/// A channel to `endpoint` at once: over TLS with `tls` when it is `https://`.
+pub async fn channel(endpoint: Endpoint, tls: &ClientTls) -> Result<Channel, ConnectError> {
+    if endpoint.uri().scheme_str() == Some("https") {
+        Ok(endpoint.connect_with_connector(tls.connector()).await?)
+    } else {
+        Ok(endpoint.connect().await?)
+    }
+}
+
+/// A channel to `endpoint` that connects on first use: over TLS with `tls` when it is
+/// `https://`.
+pub fn lazy_channel(endpoint: Endpoint, tls: &ClientTls) -> Channel {
+    if endpoint.uri().scheme_str() == Some("https") {
+        endpoint.connect_with_connector_lazy(tls.connector())
+    } else {
+        endpoint.connect_lazy()
+    }
+}
+
+/// Connects to `address` (`http://host:port`, or `https://host:port` verified against the
+/// system roots).
+pub async fn connect(address: &str, creds: Credentials) -> Result<ObjectClient, ConnectError> {
+    let tls = if is_https(address) {
+        ClientTls::verified(&[])?
+    } else {
+        ClientTls::insecure()
+    };
+    connect_with(address, creds, &tls).await
+}
+
+/// Connects to `address`, using `tls` when it is `https://`.
+pub async fn connect_with(
+    address: &str,
+    creds: Credentials,
+    tls: &ClientTls,
+) -> Result<ObjectClient, ConnectError> {
+    let channel = channel(endpoint(address)?, tls).await?;
     Ok(ObjectServiceClient::new(Signed::new(channel, creds))
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE))

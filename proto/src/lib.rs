@@ -1,5 +1,6 @@
 //! Tessera's gRPC protocol: the generated messages and services, and the request signing
-//! every client and server shares.
+//! every client and server shares,
+//! and the clients' TLS (`tls`).
 //!
 //! `object` is the client-facing `ObjectService`; `internode` the services nodes of a
 //! cluster call on each other (`StorageService`, `LockService`). Payload fields are `bytes::Bytes`
@@ -10,6 +11,7 @@
 pub mod auth;
 pub mod client;
 pub mod first_message;
+pub mod tls;
 
 /// Metadata key of a gRPC status naming the server's error (`NoSuchKey`, `BucketNotEmpty`,
 /// ...): the daemon sets it on every error status, and clients (the FUSE client's errno

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use tessera_proto::object::{ClusterInfoRequest, DriveState, ListBucketsRequest};
 
-use tessera_proto::client::connect;
+use tessera_proto::client::connect_with;
+use tessera_proto::tls::ClientTls;
 
 use crate::network::{self, NodeNetwork, PrivateNetwork};
+use crate::tls::TlsClient;
 use crate::{Node, creds, free_port};
 
 /// What [`Cluster::wait_until`] waits for on each node.
@@ -25,8 +27,8 @@ enum Probe {
 }
 
 impl Probe {
-    async fn holds(self, endpoint: &str) -> bool {
-        let Ok(mut c) = connect(endpoint, creds()).await else {
+    async fn holds(self, endpoint: &str, tls: &ClientTls) -> bool {
+        let Ok(mut c) = connect_with(endpoint, creds(), tls).await else {
             return false;
         };
         match self {
@@ -77,8 +79,50 @@ impl Cluster {
         Self::on(bin, dir, &addrs, drives, extra)
     }
 
+    /// [`Cluster::start`] over TLS: `https://` endpoints, every node serving the
+    /// certificate of `certs` (a certs directory, see `tls::TestCa::certs_dir`) and the test
+    /// clients trusting `client`.
+    pub fn start_tls(
+        bin: &Path,
+        dir: &Path,
+        (nodes, drives): (usize, usize),
+        certs: &Path,
+        client: &TlsClient,
+    ) -> Cluster {
+        let addrs: Vec<SocketAddr> = (0..nodes)
+            .map(|_| {
+                format!("127.0.0.1:{}", free_port())
+                    .parse()
+                    .expect("address")
+            })
+            .collect();
+        let certs = certs.to_str().expect("utf-8 certs path");
+        let extra = ["--certs-dir", certs];
+        let mut cluster = Self::on_scheme("https", bin, dir, &addrs, drives, &extra);
+        for node in &mut cluster.nodes {
+            node.set_tls(client.clone());
+        }
+        for i in 0..nodes {
+            cluster.spawn(i);
+        }
+        cluster.wait_ready(Duration::from_secs(60));
+        cluster
+    }
+
     /// Nodes (not started) listening on `addrs`, `drives` drives each under `dir`.
     fn on(bin: &Path, dir: &Path, addrs: &[SocketAddr], drives: usize, extra: &[&str]) -> Cluster {
+        Self::on_scheme("http", bin, dir, addrs, drives, extra)
+    }
+
+    /// [`Cluster::on`] with endpoints of `scheme`.
+    fn on_scheme(
+        scheme: &str,
+        bin: &Path,
+        dir: &Path,
+        addrs: &[SocketAddr],
+        drives: usize,
+        extra: &[&str],
+    ) -> Cluster {
         let drive = |n: usize, d: usize| -> PathBuf {
             dir.join(format!("n{}", n + 1)).join(format!("d{}", d + 1))
         };
@@ -86,7 +130,7 @@ impl Cluster {
             .iter()
             .enumerate()
             .flat_map(|(n, a)| (0..drives).map(move |d| (n, d, a)))
-            .map(|(n, d, a)| format!("http://{a}{}", drive(n, d).display()))
+            .map(|(n, d, a)| format!("{scheme}://{a}{}", drive(n, d).display()))
             .collect();
         let nodes = addrs
             .iter()
@@ -237,12 +281,12 @@ impl Cluster {
     /// Polls every running node until `probe` holds for it (on a thread of its own, so it
     /// works from sync and async tests alike); panics with the logs after `timeout`.
     fn wait_until(&self, timeout: Duration, failure: &str, probe: Probe) {
-        let endpoints: Vec<(usize, String)> = self
+        let endpoints: Vec<(usize, String, ClientTls)> = self
             .nodes
             .iter()
             .enumerate()
             .filter(|(_, n)| n.is_running())
-            .map(|(i, n)| (i, n.endpoint.clone()))
+            .map(|(i, n)| (i, n.endpoint.clone(), n.client_tls()))
             .collect();
         let waited = std::thread::spawn(move || -> Result<(), usize> {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -250,9 +294,9 @@ impl Cluster {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                for (i, endpoint) in endpoints {
+                for (i, endpoint, tls) in endpoints {
                     let deadline = Instant::now() + timeout;
-                    while !probe.holds(&endpoint).await {
+                    while !probe.holds(&endpoint, &tls).await {
                         if Instant::now() > deadline {
                             return Err(i);
                         }

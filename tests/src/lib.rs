@@ -15,9 +15,12 @@ use tessera_proto::auth::Credentials;
 mod cluster;
 mod mount;
 pub mod network;
+pub mod tls;
 pub use cluster::Cluster;
 pub use mount::{Mount, MountPointGuard, fuse_available};
-use tessera_proto::client::{ObjectClient, connect};
+use tessera_proto::client::{ObjectClient, connect_with};
+use tessera_proto::tls::ClientTls;
+use tls::TlsClient;
 
 /// Bytes process `pid` has read with read(2) and its kin (`rchar` in /proc/PID/io).
 pub fn rchar(pid: u32) -> std::io::Result<u64> {
@@ -61,8 +64,10 @@ pub struct Node {
     child: Option<Child>,
     /// Listening address.
     pub addr: SocketAddr,
-    /// `http://addr`.
+    /// `http://addr`, or `https://addr` once [`Node::set_tls`] is called.
     pub endpoint: String,
+    /// What clients trust a TLS node with.
+    tls: Option<TlsClient>,
     /// This node's drive directories, in command-line order.
     pub drives: Vec<PathBuf>,
     /// The drive arguments it runs with (its drives, or a cluster's endpoints).
@@ -171,7 +176,8 @@ impl Node {
         }
     }
 
-    /// Whether an anonymous S3 `GET /` gets an answer other than 503.
+    /// Whether an anonymous S3 `GET /` gets an answer other than 503. (A TLS node answers
+    /// this plain request 400 at once: for it the log line of `wait_serving` decides.)
     fn serves(&self) -> bool {
         use std::io::Write;
         let Ok(mut s) = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)) else {
@@ -200,6 +206,7 @@ impl Node {
             child: None,
             addr,
             endpoint: format!("http://{addr}"),
+            tls: None,
             log: drives[0].with_extension("log"),
             drives,
             drive_args,
@@ -207,6 +214,24 @@ impl Node {
             wrapper: Vec::new(),
             log_start: 0,
         }
+    }
+
+    /// Makes clients speak TLS to the node (started with `--certs-dir`), trusting `client`.
+    pub fn set_tls(&mut self, client: TlsClient) {
+        self.endpoint = format!("https://{}", self.addr);
+        self.tls = Some(client);
+    }
+
+    /// What clients trust the node with, when it speaks TLS.
+    pub fn tls(&self) -> Option<&TlsClient> {
+        self.tls.as_ref()
+    }
+
+    /// The client TLS settings of the node (any when it speaks plain HTTP: unused).
+    pub fn client_tls(&self) -> ClientTls {
+        self.tls
+            .as_ref()
+            .map_or_else(ClientTls::insecure, |t| t.tls.clone())
     }
 
     /// The drive arguments the node runs with.
@@ -291,6 +316,11 @@ impl Node {
         self.signal("-STOP");
     }
 
+    /// SIGHUP: a TLS node reloads its certificate.
+    pub fn signal_hup(&self) {
+        self.signal("-HUP");
+    }
+
     /// SIGCONT after [`Node::pause`].
     pub fn resume(&self) {
         self.signal("-CONT");
@@ -351,9 +381,9 @@ impl Node {
         }
     }
 
-    /// A signed gRPC client.
+    /// A signed gRPC client (over TLS when the node speaks it).
     pub async fn client(&self) -> ObjectClient {
-        connect(&self.endpoint, creds())
+        connect_with(&self.endpoint, creds(), &self.client_tls())
             .await
             .expect("connect to node")
     }
@@ -365,6 +395,7 @@ impl Node {
             .env("TESSERA_ENDPOINT", &self.endpoint)
             .env("TESSERA_ROOT_USER", USER)
             .env("TESSERA_ROOT_PASSWORD", PASSWORD)
+            .env_remove("TESSERA_CA_CERT")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(if stdin.is_some() {
@@ -372,6 +403,9 @@ impl Node {
             } else {
                 Stdio::null()
             });
+        if let Some(tls) = &self.tls {
+            cmd.env("TESSERA_CA_CERT", &tls.ca_file);
+        }
         let mut child = cmd.spawn().expect("spawn tessera cli");
         if let Some(input) = stdin {
             use std::io::Write;

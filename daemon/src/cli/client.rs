@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 use anyhow::{Context, anyhow, bail};
 use futures::StreamExt;
 use tessera_proto::auth::Credentials;
-use tessera_proto::client::{ObjectClient, connect, put_requests};
+use tessera_proto::client::{ObjectClient, connect_with, put_requests};
 use tessera_proto::object as pb;
+use tessera_proto::tls::ClientTls;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::target::{Target, base_name, parse, remote};
@@ -27,6 +28,18 @@ pub(super) fn status_error(s: tonic::Status) -> anyhow::Error {
             if s.message().contains("transport") || s.message().contains("connect") =>
         {
             anyhow!("node unreachable: {}", s.message())
+        }
+        // What an HTTP/2 client gets from a TLS port: its plain answer is no HTTP/2, and the
+        // port closes (which of the two the client sees first is a race).
+        _ if ["h2 protocol error", "operation was canceled"]
+            .iter()
+            .any(|m| s.message().contains(m)) =>
+        {
+            anyhow!(
+                "{}: the node does not speak plain HTTP/2 here; if it serves TLS, use an \
+                 https:// endpoint",
+                s.message()
+            )
         }
         _ => anyhow!("{}", s.message()),
     }
@@ -92,8 +105,12 @@ fn remote_object(arg: &str) -> anyhow::Result<(String, String)> {
 
 impl Client {
     /// Connects to a node.
-    pub async fn connect(endpoint: &str, creds: Credentials) -> anyhow::Result<Self> {
-        let rpc = connect(endpoint, creds)
+    pub async fn connect(
+        endpoint: &str,
+        creds: Credentials,
+        tls: &ClientTls,
+    ) -> anyhow::Result<Self> {
+        let rpc = connect_with(endpoint, creds, tls)
             .await
             .map_err(|e| anyhow!("cannot connect to {endpoint}: {e}"))?;
         Ok(Self { rpc })

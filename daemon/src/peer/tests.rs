@@ -46,7 +46,7 @@ async fn silent() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_waiting_on_a_peer_end_as_soon_as_it_is_found_offline() {
-    let peer = Peer::new(&silent().await, "me", creds()).unwrap();
+    let peer = Peer::new(&silent().await, "me", creds(), None).unwrap();
     let started = Instant::now();
     let long = tokio::spawn({
         let peer = peer.clone();
@@ -92,7 +92,7 @@ async fn a_peer_back_from_offline_gets_short_deadlines_until_a_call_answers() {
     })
     .await;
 
-    let peer = Peer::new(&address, "me", creds()).unwrap();
+    let peer = Peer::new(&address, "me", creds(), None).unwrap();
     assert!(peer.hello().await.is_ok(), "the probe answers");
     let missed = peer.call(Duration::from_millis(300), read_all(&peer)).await;
     assert_eq!(missed.unwrap_err().code(), tonic::Code::DeadlineExceeded);

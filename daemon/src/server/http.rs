@@ -8,13 +8,19 @@
 //! Which connections are taken and how long a silent one stays is `admission`'s; health
 //! checks (`health`) are answered before either protocol.
 //!
+//! With an acceptor (a certs directory), a connection whose first byte opens no TLS
+//! handshake is answered a short 400 and closed (`tls::refuse_plain`); without one, a TLS
+//! handshake on the plain port is closed and logged (at most once a minute), since it is a
+//! client or a peer that expects certificates this node lacks.
+//!
 //! Shutdown: stop accepting, let open requests finish for up to `grace`, then return.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -25,13 +31,16 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::service::S3Service;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tonic::codegen::Service;
 
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
 };
 use super::health::Check;
+use super::tls;
 use crate::object::ObjectLayer;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -191,12 +200,52 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     }
 }
 
+/// How often a TLS handshake on the plain port is logged at most.
+const MISMATCH_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Serves one connection (plain or TLS) until it closes or the graceful shutdown ends it.
+async fn serve_io<I>(
+    builder: &Builder<TokioExecutor>,
+    io: I,
+    router: Router,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = builder.serve_connection(TokioIo::new(io), router);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Logs, at most once every [`MISMATCH_LOG_EVERY`], a TLS handshake on the plain port;
+/// `last` holds the second (Unix time) of the last such line.
+fn log_tls_on_plain(last: &AtomicU64, peer: std::net::SocketAddr) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let before = last.load(Ordering::Relaxed);
+    let due = before == 0 || now >= before + MISMATCH_LOG_EVERY.as_secs();
+    if due
+        && last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            %peer,
+            "a TLS handshake on this plain-HTTP port: closed. A client or a peer uses https:// \
+             but this node has no certificates (--certs-dir)"
+        );
+    }
+}
+
 /// Serves gRPC and S3 on `listener` until `shutdown` resolves, with at most `limit`
-/// connections open.
+/// connections open, over TLS when `acceptor` is given.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limit: ConnectionLimit,
+    acceptor: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -215,15 +264,16 @@ pub async fn serve(
         .max_frame_size(tessera_proto::client::MAX_FRAME_SIZE);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    let mismatch_logged = Arc::new(AtomicU64::new(0));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
             permit = limit.admit() => permit,
             () = &mut shutdown => break,
         };
-        let socket = tokio::select! {
+        let (socket, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -236,6 +286,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         let (builder, router) = (builder.clone(), router.clone());
+        let (acceptor, mismatch_logged) = (acceptor.clone(), mismatch_logged.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _permit = permit;
@@ -243,9 +294,21 @@ pub async fn serve(
                 tracing::debug!("connection closed: no request within {HEADER_TIMEOUT:?}");
                 return;
             }
-            let conn = builder.serve_connection(TokioIo::new(socket), router);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            match (acceptor, tls::starts_tls(&socket).await) {
+                (Some(acceptor), true) => {
+                    // The handshake gets the time a request's headers get.
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(socket)).await {
+                        Ok(Ok(stream)) => serve_io(&builder, stream, router, watcher).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+                (Some(_), false) => {
+                    tracing::debug!(%peer, "plain HTTP on the TLS port: refused");
+                    tls::refuse_plain(socket).await;
+                }
+                (None, true) => log_tls_on_plain(&mismatch_logged, peer),
+                (None, false) => serve_io(&builder, socket, router, watcher).await,
             }
         });
     }

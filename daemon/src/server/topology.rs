@@ -1,5 +1,5 @@
 //! The cluster from the command line: drive arguments (paths, or `http://host:port/path`
-//! endpoints; `{a...b}` ranges) become pools of drives in set order, the nodes that hold
+//! endpoints, `https://` for a cluster with certificates; `{a...b}` ranges) become pools of drives in set order, the nodes that hold
 //! them, and which of them are this node's.
 //!
 //! Rules (DESIGN.md "Distributed mode"): every argument with `{a...b}` is a pool of its
@@ -28,6 +28,8 @@ pub struct DriveSpec {
     pub path: String,
     /// Owned by this node.
     pub local: bool,
+    /// Its node is reached over TLS (an `https://` endpoint).
+    pub tls: bool,
 }
 
 impl DriveSpec {
@@ -36,7 +38,8 @@ impl DriveSpec {
         if self.node.is_empty() {
             self.path.clone()
         } else {
-            format!("http://{}{}", self.node, self.path)
+            let scheme = if self.tls { "https" } else { "http" };
+            format!("{scheme}://{}{}", self.node, self.path)
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct Topology {
     pub nodes: Vec<String>,
     /// This node's `host:port` as the endpoints name it (single node: empty).
     pub me: String,
+    /// The endpoints are `https://`: nodes talk over TLS.
+    pub tls: bool,
 }
 
 impl Topology {
@@ -100,15 +105,27 @@ impl Topology {
     }
 }
 
-/// Parses `http://host[:port]/path` into (`host:port`, `/path`).
+/// The scheme of an endpoint argument, if it is one: `Some(true)` for `https://`.
+fn endpoint_scheme(arg: &str) -> Option<bool> {
+    if arg.starts_with("https://") {
+        Some(true)
+    } else if arg.starts_with("http://") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Parses `http(s)://host[:port]/path` into (`host:port`, `/path`).
 fn parse_endpoint(arg: &str) -> Result<(String, String), LayoutError> {
     let bad = |reason: &str| LayoutError::BadPattern {
         arg: arg.to_string(),
         reason: reason.to_string(),
     };
     let rest = arg
-        .strip_prefix("http://")
-        .ok_or_else(|| bad("endpoints start with http://"))?;
+        .strip_prefix("https://")
+        .or_else(|| arg.strip_prefix("http://"))
+        .ok_or_else(|| bad("endpoints start with http:// or https://"))?;
     let slash = rest
         .find('/')
         .ok_or_else(|| bad("an endpoint needs a drive path after host:port"))?;
@@ -165,11 +182,21 @@ fn pool(drives: Vec<DriveSpec>) -> Result<PoolSpec, LayoutError> {
 
 /// The topology of `args` for a node listening on `address`.
 pub fn parse(args: &[String], address: SocketAddr) -> Result<Topology, LayoutError> {
-    let distributed = args.iter().any(|a| a.starts_with("http://"));
-    if distributed && !args.iter().all(|a| a.starts_with("http://")) {
+    let schemes: Vec<Option<bool>> = args.iter().map(|a| endpoint_scheme(a)).collect();
+    let distributed = schemes.iter().any(Option::is_some);
+    if distributed && schemes.iter().any(Option::is_none) {
         return Err(LayoutError::BadPattern {
             arg: args.join(" "),
-            reason: "either every drive is an http:// endpoint or none is".into(),
+            reason: "either every drive is an http(s):// endpoint or none is".into(),
+        });
+    }
+    let tls = schemes.contains(&Some(true));
+    if tls && schemes.contains(&Some(false)) {
+        return Err(LayoutError::BadPattern {
+            arg: args.join(" "),
+            reason: "a cluster is all TLS or all plain: every endpoint is https:// or every \
+                     one is http://"
+                .into(),
         });
     }
     // Pools in argument order; the plain arguments' pool sits where the first one is.
@@ -205,12 +232,14 @@ pub fn parse(args: &[String], address: SocketAddr) -> Result<Topology, LayoutErr
                     local: node == me,
                     node,
                     path,
+                    tls,
                 }
             } else {
                 DriveSpec {
                     node: String::new(),
                     path: arg.clone(),
                     local: true,
+                    tls: false,
                 }
             };
             if !seen.insert(spec.name()) {
@@ -227,7 +256,12 @@ pub fn parse(args: &[String], address: SocketAddr) -> Result<Topology, LayoutErr
                 .into(),
         });
     }
-    Ok(Topology { pools, nodes, me })
+    Ok(Topology {
+        pools,
+        nodes,
+        me,
+        tls,
+    })
 }
 
 #[cfg(test)]
@@ -335,5 +369,20 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn https_endpoints_make_a_tls_cluster_and_mixed_schemes_are_refused() {
+        let me: SocketAddr = ME.parse().unwrap();
+        let t = parse(&args(&["https://127.0.0.1:900{1...2}/t/d{1...2}"]), me).unwrap();
+        assert!(t.tls && t.is_distributed());
+        assert!(t.drives().all(|d| d.name().starts_with("https://")));
+        let plain = parse(&args(&["http://127.0.0.1:900{1...2}/t/d{1...2}"]), me).unwrap();
+        assert!(!plain.tls);
+        // A node started plain and one started with TLS refuse each other's layout.
+        assert_ne!(t.hash(None), plain.hash(None));
+        let mixed = args(&["https://127.0.0.1:9002/a", "http://127.0.0.1:9003/a"]);
+        let err = parse(&mixed, me).unwrap_err().to_string();
+        assert!(err.contains("all TLS or all plain"), "{err}");
     }
 }

@@ -16,6 +16,8 @@
 //!    (`--s3-large-mib`), then 4 KiB PUTs and GETs from `--clients` concurrent clients.
 //!    Baseline: the same requests, in the same run on the same file system, against
 //!    `s3s-fs` (`--s3s-fs`), a single-copy file-system S3 server on the same s3s front end.
+//!    Then S3 over TLS (in `bench/s3_tls.rs`) beside plain HTTP on two fresh nodes: 2
+//!    clients × `--tls-mib` PUT/GET at once, 4 KiB PUTs/GETs from `--clients` clients.
 //! 5. Peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a GET of
 //!    `--rss-mib` on a fresh node. Baseline: that node's idle RSS.
 //! 6. A 4-node cluster (in `bench/cluster.rs`): 4 nodes × 4 drives (12+4) against one node
@@ -62,6 +64,8 @@ mod fuse;
 mod grpc;
 #[path = "bench/s3.rs"]
 mod s3;
+#[path = "bench/s3_tls.rs"]
+mod s3_tls;
 
 use grpc::{Phase, drop_caches, mib_per_s};
 
@@ -97,6 +101,12 @@ struct Args {
     /// S3 4 KiB operations per phase (PUT, then GET), spread over `--clients` clients.
     #[arg(long, default_value_t = 4000)]
     s3_small_ops: usize,
+    /// S3 over TLS beside plain HTTP: each of the 2 clients' object, in MiB.
+    #[arg(long, default_value_t = 64)]
+    tls_mib: usize,
+    /// S3 over TLS beside plain HTTP: 4 KiB operations per phase, over `--clients` clients.
+    #[arg(long, default_value_t = 4000)]
+    tls_small_ops: usize,
     /// The s3s-fs binary, the S3 baseline [default: $HOME/.cache/s3s-fs/bin/s3s-fs].
     #[arg(long)]
     s3s_fs: Option<PathBuf>,
@@ -255,6 +265,15 @@ async fn main() -> anyhow::Result<()> {
         let (s3_rows, note) = s3::rows(&node, dir, &s3).await?;
         rows.extend(s3_rows);
         notes.extend(note);
+    }
+    if args.tls_mib > 0 || args.tls_small_ops > 0 {
+        eprintln!("s3 over TLS ...");
+        let cfg = s3_tls::Config {
+            large: args.tls_mib * MIB,
+            small_per_client: args.tls_small_ops.div_ceil(args.clients.max(1)),
+            clients: args.clients.max(1),
+        };
+        rows.extend(s3_tls::rows(&node_bin, dir, &cfg).await?);
     }
     if args.rss_mib > 0 {
         eprintln!("rss ...");

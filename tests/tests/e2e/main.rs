@@ -49,3 +49,7 @@ mod s3_reads;
 mod s3_streaming;
 mod s3_tools;
 mod service_units;
+
+// The TLS suite: `tls` is the fixture and the single-node cases, `tls_cluster` a cluster's.
+mod tls;
+mod tls_cluster;

@@ -16,7 +16,7 @@ use crate::s3::S3Env;
 const INSTALL: &str = "install them with `python3 -m pip install awscli boto3` \
                        (or set TESSERA_SKIP_S3_TOOLS=1 to skip these tests explicitly)";
 
-fn skipped() -> bool {
+pub(crate) fn skipped() -> bool {
     let skip = std::env::var("TESSERA_SKIP_S3_TOOLS").is_ok_and(|v| v == "1");
     if skip {
         eprintln!("TESSERA_SKIP_S3_TOOLS=1: not running the awscli/boto3 scripts");
@@ -25,7 +25,7 @@ fn skipped() -> bool {
 }
 
 /// Panics unless `program args` runs and exits 0.
-fn require(what: &str, program: &str, args: &[&str]) {
+pub(crate) fn require(what: &str, program: &str, args: &[&str]) {
     match Command::new(program).args(args).output() {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
@@ -36,7 +36,7 @@ fn require(what: &str, program: &str, args: &[&str]) {
     }
 }
 
-fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tools")
         .join(name)

@@ -36,6 +36,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::{Frame, Incoming};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -183,7 +184,7 @@ pub(super) async fn large(
 }
 
 /// Distinct 4 KiB bodies and their MD5s, `per` for each of `clients`.
-fn small_objects(clients: usize, per: usize) -> Vec<Vec<(Bytes, String)>> {
+pub(super) fn small_objects(clients: usize, per: usize) -> Vec<Vec<(Bytes, String)>> {
     let one = |seed: usize| {
         let body = pattern(SMALL, 1000 + seed as u64);
         let md5 = md5_hex(&body);
@@ -196,7 +197,7 @@ fn small_objects(clients: usize, per: usize) -> Vec<Vec<(Bytes, String)>> {
 
 /// One client (one keep-alive connection) per worker: all PUT their objects, then all GET
 /// them back. Each worker is a task of its own.
-async fn small(
+pub(super) async fn small(
     client: &S3Client,
     objects: &Arc<Vec<Vec<(Bytes, String)>>>,
 ) -> anyhow::Result<(Phase, Phase)> {
@@ -240,10 +241,13 @@ async fn small(
 
 type Body = BoxBody<Bytes, Infallible>;
 
-/// A SigV4-signing S3 client for one bucket of one endpoint, with the test credentials.
+/// A SigV4-signing S3 client for one bucket of one endpoint, with the test credentials,
+/// over plain HTTP or TLS.
 #[derive(Clone)]
 pub(super) struct S3Client {
-    http: Client<HttpConnector, Body>,
+    http: Client<HttpsConnector<HttpConnector>, Body>,
+    /// TLS settings (no ALPN: hyper-rustls offers http/1.1): `https://` when set.
+    tls: Option<Arc<rustls::ClientConfig>>,
     addr: SocketAddr,
     bucket: String,
     /// `127.0.0.1:port`: the Host header and the URL's authority.
@@ -253,12 +257,33 @@ pub(super) struct S3Client {
 
 impl S3Client {
     pub(super) fn new(addr: SocketAddr, bucket: &str) -> S3Client {
+        Self::with_tls(addr, bucket, None)
+    }
+
+    /// A client of `addr` over TLS with `tls` when given.
+    pub(super) fn with_tls(
+        addr: SocketAddr,
+        bucket: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> S3Client {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        // Plain requests pass through; without TLS settings none is ever made.
+        let config = match &tls {
+            Some(config) => (**config).clone(),
+            None => tessera_proto::tls::ClientTls::insecure().config_without_alpn(),
+        };
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let http = Client::builder(TokioExecutor::new()).build(connector);
         let identity = Credentials::new(USER, PASSWORD, None, None, "bench").into();
         S3Client {
             http,
+            tls,
             addr,
             bucket: bucket.into(),
             host: addr.to_string(),
@@ -268,7 +293,7 @@ impl S3Client {
 
     /// A client to the same endpoint with a pool (so connections) of its own.
     pub(super) fn fresh(&self) -> S3Client {
-        S3Client::new(self.addr, &self.bucket)
+        S3Client::with_tls(self.addr, &self.bucket, self.tls.clone())
     }
 
     /// Signs (only `host` and the SigV4 headers, payload unsigned) and sends a request to
@@ -281,7 +306,8 @@ impl S3Client {
         len: Option<usize>,
         want: StatusCode,
     ) -> anyhow::Result<Response<Incoming>> {
-        let uri = format!("http://{}/{}{path}", self.host, self.bucket);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let uri = format!("{scheme}://{}/{}{path}", self.host, self.bucket);
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.percent_encoding_mode = PercentEncodingMode::Single;

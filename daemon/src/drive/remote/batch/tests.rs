@@ -66,7 +66,7 @@ async fn a_peer_without_batched_calls_answers_each_drive_as_one_with_them() {
         secret_key: "cluster-secret".into(),
     };
     let drives_of = |address: &str| {
-        let peer = Peer::new(address, "me", creds.clone()).unwrap();
+        let peer = Peer::new(address, "me", creds.clone(), None).unwrap();
         (local.iter())
             .map(|(path, _)| RemoteDrive::new(peer.clone(), path))
             .collect::<Vec<_>>()
@@ -151,7 +151,7 @@ async fn a_drive_offline_on_its_node_fails_alone_in_a_batch() {
         access_key: "cluster".into(),
         secret_key: "cluster-secret".into(),
     };
-    let peer = Peer::new(&address, "me", creds).unwrap();
+    let peer = Peer::new(&address, "me", creds, None).unwrap();
     let drives: Vec<RemoteDrive> = (paths.iter())
         .map(|p| RemoteDrive::new(peer.clone(), p))
         .collect();
