@@ -7,6 +7,7 @@
 //! reloads the certificate (`tls`).
 
 mod admission;
+mod banner;
 pub mod bootstrap;
 mod cluster;
 mod health;
@@ -398,6 +399,15 @@ pub async fn run(
         tls = tls.is_some(),
         "tessera node serving"
     );
+    let banner = banner::Banner {
+        address: local_addr,
+        tls: tls.is_some(),
+        nodes: node.topology.nodes.len().max(1),
+        sets: (layer.sets())
+            .map(|s| (s.drives().data_shards(), s.drives().parity_shards()))
+            .collect(),
+    };
+    eprintln!("\n{}\n", banner.render());
     let reloader = tls.clone().map(tls::spawn_reloader);
     // Replays the writes that missed drives, and heals what reads found damaged.
     let healer = layer.spawn_healer(HealerConfig {
