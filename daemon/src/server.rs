@@ -321,6 +321,7 @@ pub async fn run(
     } else {
         Some(open_layer(&node, &config).await?)
     };
+    let reloader = tls::spawn_reloader(tls.clone());
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
         .map_err(|source| ServerError::Bind {
@@ -408,7 +409,6 @@ pub async fn run(
             .collect(),
     };
     eprintln!("\n{}\n", banner.render());
-    let reloader = tls.clone().map(tls::spawn_reloader);
     // Replays the writes that missed drives, and heals what reads found damaged.
     let healer = layer.spawn_healer(HealerConfig {
         scanner: config.scan_interval.map(|interval| ScannerConfig {
@@ -443,9 +443,7 @@ pub async fn run(
         sweeper.abort();
     }
     trash.abort();
-    if let Some(reloader) = reloader {
-        reloader.abort();
-    }
+    reloader.abort();
     if let Some(prober) = prober {
         prober.abort();
     }

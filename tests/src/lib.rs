@@ -273,6 +273,11 @@ impl Node {
             .env("TESSERA_ROOT_PASSWORD", PASSWORD)
             .env("TESSERA_LOG", "info")
             .env("NO_COLOR", "1")
+            // Nothing of the tester's own set-up: no ~/.tessera/certs, no server settings.
+            .env("HOME", self.log.parent().expect("log directory"))
+            .env_remove("TESSERA_VOLUMES")
+            .env_remove("TESSERA_ADDRESS")
+            .env_remove("TESSERA_OPTS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);

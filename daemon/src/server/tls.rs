@@ -233,11 +233,15 @@ pub(super) fn warn_plain(address: SocketAddr) {
     }
 }
 
-/// Reloads the certificate on every SIGHUP; connections already open keep theirs.
-pub(super) fn spawn_reloader(tls: Arc<ServerTls>) -> tokio::task::JoinHandle<()> {
+/// Reloads the certificate on every SIGHUP; connections already open keep theirs. Without
+/// certificates a SIGHUP is logged and ignored (the node does not stop, as the signal's
+/// default would have it).
+pub(super) fn spawn_reloader(tls: Option<Arc<ServerTls>>) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
+    // Registered before this returns, so a SIGHUP right after never meets the default.
+    let hup = signal(SignalKind::hangup());
     tokio::spawn(async move {
-        let mut hup = match signal(SignalKind::hangup()) {
+        let mut hup = match hup {
             Ok(hup) => hup,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot handle SIGHUP: certificates will not reload");
@@ -245,6 +249,10 @@ pub(super) fn spawn_reloader(tls: Arc<ServerTls>) -> tokio::task::JoinHandle<()>
             }
         };
         while hup.recv().await.is_some() {
+            let Some(tls) = &tls else {
+                tracing::info!("SIGHUP: no certificates to reload (plain HTTP)");
+                continue;
+            };
             match tls.reload() {
                 Ok(()) => tracing::info!(dir = %tls.dir().display(), "certificates reloaded"),
                 Err(e) => tracing::error!(
