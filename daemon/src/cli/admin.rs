@@ -14,6 +14,10 @@ impl Client {
             .await
             .map_err(status_error)?
             .into_inner();
+        println!(
+            "Endpoint   : {} (S3 and gRPC, region us-east-1)",
+            self.endpoint
+        );
         println!("Deployment : {}", info.deployment_id);
         println!(
             "Capacity   : {} used of {} ({} free; {} usable after parity)",
@@ -23,12 +27,13 @@ impl Client {
             human(info.usable_free_bytes)
         );
         for set in info.sets {
+            let (k, m) = (set.data_shards as usize, set.parity_shards as usize);
+            let writes = k + m - tessera_daemon::layout::write_quorum(k, m);
             println!(
-                "Set {} (pool {}): {} data + {} parity",
+                "Set {} (pool {}): {k} data + {m} parity; reads survive {m} drive(s) lost, \
+                 writes {writes}",
                 set.index + 1,
                 set.pool + 1,
-                set.data_shards,
-                set.parity_shards
             );
             for d in set.drives {
                 let state = match pb::DriveState::try_from(d.state) {

@@ -15,6 +15,8 @@ use super::target::{Target, base_name, parse, remote};
 /// A connected client.
 pub struct Client {
     pub(super) rpc: ObjectClient,
+    /// The node's URL, as given.
+    pub(super) endpoint: String,
 }
 
 /// A readable message for a failed call.
@@ -113,7 +115,10 @@ impl Client {
         let rpc = connect_with(endpoint, creds, tls)
             .await
             .map_err(|e| anyhow!("cannot connect to {endpoint}: {e}"))?;
-        Ok(Self { rpc })
+        Ok(Self {
+            rpc,
+            endpoint: endpoint.to_string(),
+        })
     }
 
     pub async fn make_bucket(&mut self, bucket: &str) -> anyhow::Result<()> {

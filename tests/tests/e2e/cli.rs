@@ -84,7 +84,9 @@ async fn every_cli_command_works_against_a_node() {
 
     let info = ok(&n.cli(&["admin", "info"], None));
     assert!(
-        info.contains("2 data + 2 parity") && info.matches("online").count() == 4,
+        info.contains("2 data + 2 parity; reads survive 2 drive(s) lost, writes 1")
+            && info.contains(&format!("Endpoint   : {}", n.endpoint))
+            && info.matches("online").count() == 4,
         "{info}"
     );
 
