@@ -18,8 +18,10 @@
 //!    `s3s-fs` (`--s3s-fs`), a single-copy file-system S3 server on the same s3s front end.
 //!    Then S3 over TLS (in `bench/s3_tls.rs`) beside plain HTTP on two fresh nodes: 2
 //!    clients × `--tls-mib` PUT/GET at once, 4 KiB PUTs/GETs from `--clients` clients.
-//! 5. Peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a GET of
-//!    `--rss-mib` on a fresh node. Baseline: that node's idle RSS.
+//! 5. Health checks (in `bench/health.rs`): `GET /health/ready` latency while a PUT of
+//!    `--health-mib` streams into a fresh node. Baseline: the same probes on the idle node.
+//!    Then peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a
+//!    GET of `--rss-mib` on a fresh node. Baseline: that node's idle RSS.
 //! 6. A 4-node cluster (in `bench/cluster.rs`): 4 nodes × 4 drives (12+4) against one node
 //!    on 16 drives (12+4) in the same run: PUT/GET of `--cluster-mib` through one node and
 //!    spread over all nodes, 4 KiB PUTs/GETs through one node and spread, and the bytes
@@ -62,6 +64,8 @@ mod codec;
 mod fuse;
 #[path = "bench/grpc.rs"]
 mod grpc;
+#[path = "bench/health.rs"]
+mod health;
 #[path = "bench/s3.rs"]
 mod s3;
 #[path = "bench/s3_tls.rs"]
@@ -83,6 +87,9 @@ struct Args {
     /// Size of the object for the PUT/GET throughput, in MiB.
     #[arg(long, default_value_t = 256)]
     large_mib: usize,
+    /// Size of the PUT that runs while the health checks are timed, in MiB.
+    #[arg(long, default_value_t = 512)]
+    health_mib: usize,
     /// Size of the object for the peak-RSS PUT/GET, in MiB.
     #[arg(long, default_value_t = 1024)]
     rss_mib: usize,
@@ -274,6 +281,11 @@ async fn main() -> anyhow::Result<()> {
             clients: args.clients.max(1),
         };
         rows.extend(s3_tls::rows(&node_bin, dir, &cfg).await?);
+    }
+    if args.health_mib > 0 {
+        eprintln!("health ...");
+        let node = start_node(&node_bin, &dir.join("h"))?;
+        rows.extend(health::rows(&node, args.health_mib * MIB).await?);
     }
     if args.rss_mib > 0 {
         eprintln!("rss ...");
