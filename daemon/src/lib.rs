@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod drive;
 pub mod erasure;
+pub mod iam;
 pub mod internode;
 pub mod layout;
 pub mod lock;
