@@ -29,6 +29,7 @@ use crate::drive::remote::RemoteDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
+use crate::iam::Iam;
 use crate::internode::locks::LockRpc;
 use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
@@ -38,9 +39,11 @@ use crate::lock::{LocalLocks, NamespaceLock};
 use crate::object::ObjectLayer;
 use crate::peer::Peer;
 use crate::rpc::ObjectRpc;
+use crate::rpc::admin::AdminRpc;
 use crate::s3::S3Config;
 use crate::traffic::Traffic;
 use bootstrap::Formatted;
+use tessera_proto::admin::admin_service_server::AdminServiceServer;
 use topology::Topology;
 
 /// How long requests in flight may run on after a shutdown signal.
@@ -200,10 +203,7 @@ fn open_node(config: &ServerConfig) -> Result<Node, ServerError> {
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
 /// cluster) and picks local or distributed locks. Takes this node's drives that cannot be
 /// used offline and returns them, to probe.
-async fn open_layer(
-    node: &Node,
-    config: &ServerConfig,
-) -> Result<(ObjectLayer, Formatted, Vec<probe::Standby>), ServerError> {
+async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, ServerError> {
     let parity = config.parity;
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
@@ -227,12 +227,18 @@ async fn open_layer(
     let layer = bootstrap::build_layer(
         node.drives.clone(),
         &formatted.format,
-        locks,
+        locks.clone(),
         config.commit_pause,
     )?;
     let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
-    Ok((layer, formatted, standby))
+    let layer = Arc::new(layer);
+    let iam = Iam::open(layer.clone(), locks, config.credentials.clone()).await;
+    Ok((layer, iam, formatted, standby))
 }
+
+/// What [`open_layer`] opens: the object layer, the identity store over it, the format,
+/// and the drives to probe.
+type Opened = (Arc<ObjectLayer>, Arc<Iam>, Formatted, Vec<probe::Standby>);
 
 /// The internode services of a cluster node.
 fn internode_routes(
@@ -258,21 +264,26 @@ fn internode_routes(
 /// The client-facing services over `layer`.
 fn front(
     layer: Arc<ObjectLayer>,
+    iam: Arc<Iam>,
     config: &ServerConfig,
     traffic: Arc<Traffic>,
 ) -> Result<http::Front, ServerError> {
-    let auth = Authenticator::new(config.credentials.clone());
+    let auth = Authenticator::clients(iam.clone());
     let grpc = tonic::service::Routes::new(
         auth.guard(
-            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), traffic))
+            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), iam.clone(), traffic))
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         ),
-    );
+    )
+    .add_service(auth.guard(AdminServiceServer::new(AdminRpc::new(
+        iam.clone(),
+        layer.clone(),
+    ))));
     let s3 = crate::s3::service(
         layer,
+        iam,
         &S3Config {
-            credentials: config.credentials.clone(),
             domain: config.domain.clone(),
         },
     )
@@ -335,19 +346,19 @@ pub async fn run(
             }
         },
     };
-    let opened = opened.and_then(|(layer, formatted, standby)| {
-        let layer = Arc::new(layer);
+    let opened = opened.and_then(|(layer, iam, formatted, standby)| {
         Ok((
             layer.clone(),
-            front(layer, &config, traffic)?,
+            front(layer, iam.clone(), &config, traffic)?,
+            iam,
             formatted,
             standby,
         ))
     });
-    let (layer, formatted, standby) = match opened {
-        Ok((layer, front, formatted, standby)) => {
+    let (layer, iam, formatted, standby) = match opened {
+        Ok((layer, front, iam, formatted, standby)) => {
             let _ = ready.set(front);
-            (layer, formatted, standby)
+            (layer, iam, formatted, standby)
         }
         Err(e) => {
             let _ = stop.send(());
@@ -391,6 +402,8 @@ pub async fn run(
         tokio::spawn(probe::heal_all(layer.clone()));
     }
     let prober = probe::spawn(standby, formatted.format, layer.clone());
+    // Changes of identities made through other nodes reach this one within a second.
+    let reloader = iam.spawn_reloader();
     // Trashed data directories go once no GET can still be reading them.
     let trash = tokio::spawn(purge_trash_every(own, TRASH_GRACE, TRASH_PURGE_EVERY));
     shutdown.await;
@@ -401,6 +414,7 @@ pub async fn run(
         sweeper.abort();
     }
     trash.abort();
+    reloader.abort();
     if let Some(prober) = prober {
         prober.abort();
     }

@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use tonic::body::Body;
 
+use crate::admin::admin_service_client::AdminServiceClient;
 use crate::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
 use crate::first_message::FirstMessage;
 use crate::object::object_service_client::ObjectServiceClient;
@@ -104,12 +105,35 @@ pub const MAX_FRAME_SIZE: u32 = 256 << 10;
 /// A signed client.
 pub type ObjectClient = ObjectServiceClient<Signed<Channel>>;
 
+/// A signed admin client.
+pub type AdminClient = AdminServiceClient<Signed<Channel>>;
+
+/// Connects an admin client to `endpoint` (`http://host:port`).
+pub async fn connect_admin(
+    endpoint: &str,
+    creds: Credentials,
+) -> Result<AdminClient, tonic::transport::Error> {
+    Ok(AdminServiceClient::new(Signed::new(
+        channel(endpoint).await?,
+        creds,
+    )))
+}
+
 /// Connects to `endpoint` (`http://host:port`).
 pub async fn connect(
     endpoint: &str,
     creds: Credentials,
 ) -> Result<ObjectClient, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(endpoint.to_string())?
+    Ok(
+        ObjectServiceClient::new(Signed::new(channel(endpoint).await?, creds))
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+}
+
+/// A channel to `endpoint` with the client settings every client shares.
+async fn channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_shared(endpoint.to_string())?
         .tcp_nodelay(true)
         .connect_timeout(std::time::Duration::from_secs(5))
         // A peer that stops answering (killed host, SIGSTOP) is noticed within seconds.
@@ -120,10 +144,7 @@ pub async fn connect(
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME_SIZE)
         .connect()
-        .await?;
-    Ok(ObjectServiceClient::new(Signed::new(channel, creds))
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE))
+        .await
 }
 
 /// The data of `reader` as a stream of chunks of up to [`CHUNK_SIZE`] bytes.

@@ -126,8 +126,29 @@ impl Iam {
         Ok(())
     }
 
-    /// Whether `who` may list `bucket` (ListBuckets shows only those).
-    pub async fn may_list(&self, who: Option<&Identity>, bucket: &str, env: &Env) -> bool {
+    /// The buckets of `buckets` that `who` may list (ListBuckets shows only those; root
+    /// sees all). `name` gives an item's bucket name.
+    pub async fn listable<T>(
+        &self,
+        who: Option<&Identity>,
+        env: &Env,
+        buckets: Vec<T>,
+        name: impl Fn(&T) -> &str,
+    ) -> Vec<T> {
+        if matches!(who, Some(Identity::Root)) {
+            return buckets;
+        }
+        let mut shown = Vec::new();
+        for b in buckets {
+            if self.may_list(who, name(&b), env).await {
+                shown.push(b);
+            }
+        }
+        shown
+    }
+
+    /// Whether `who` may list `bucket`.
+    async fn may_list(&self, who: Option<&Identity>, bucket: &str, env: &Env) -> bool {
         let need = Need {
             checks: vec![policy::Check {
                 action: Action::ListBucket,

@@ -40,27 +40,33 @@ pub struct Iam {
 }
 
 impl Iam {
-    /// Opens the store over `layer` and loads the state.
+    /// Opens the store over `layer` and loads the state. When the record cannot be read
+    /// yet (a cluster still gathering its quorum), the store starts empty (only root is
+    /// let in) and the reloader loads it as soon as it can.
     pub async fn open(
         layer: Arc<ObjectLayer>,
         locks: Arc<dyn NamespaceLock>,
         root: Credentials,
-    ) -> Result<Arc<Self>, IamError> {
+    ) -> Arc<Self> {
         let sealer = Sealer::new(&root);
-        let builtins = policy::builtins()?
+        let builtins = policy::builtins()
+            .unwrap_or_default()
             .into_iter()
             .map(|(n, p)| (n, Arc::new(p)))
             .collect::<Vec<_>>();
-        let state = read(&layer).await?;
+        let state = read(&layer).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "identities not loaded yet; retrying in the background");
+            State::default()
+        });
         let snapshot = Arc::new(Snapshot::build(state, &sealer, &builtins));
-        Ok(Arc::new(Self {
+        Arc::new(Self {
             layer,
             locks,
             root,
             sealer,
             builtins,
             current: RwLock::new(snapshot),
-        }))
+        })
     }
 
     /// The root credentials.

@@ -64,7 +64,6 @@ actions! {
     GetPolicy = "admin:GetPolicy", "Read a named policy.";
     ListPolicies = "admin:ListPolicies", "List the named policies.";
     AttachPolicy = "admin:AttachUserOrGroupPolicy", "Attach a policy to a user.";
-    SetBucketAnonymous = "admin:SetBucketAnonymous", "Set a bucket's anonymous access (the CLI's shorthand for a bucket policy).";
 }
 
 impl Action {

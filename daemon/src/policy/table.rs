@@ -166,6 +166,8 @@ fn listing_of(query: Option<&str>) -> Listing {
 
 /// The service path of the object API.
 const OBJECT_SERVICE: &str = "/tessera.object.v1.ObjectService/";
+/// The service path of the admin API.
+const ADMIN_SERVICE: &str = "/tessera.admin.v1.AdminService/";
 
 fn decode<M: Message + Default>(bytes: &[u8]) -> Option<M> {
     M::decode(bytes).ok()
@@ -180,6 +182,9 @@ fn nonempty(s: &str) -> Option<String> {
 /// row or its first message does not decode (root only).
 pub fn grpc_method(path: &str, first: &[u8]) -> Option<Need> {
     use Action as A;
+    if let Some(method) = path.strip_prefix(ADMIN_SERVICE) {
+        return admin_method(method, first);
+    }
     let method = path.strip_prefix(OBJECT_SERVICE)?;
     let need = match method {
         "ListBuckets" => Need::one(A::ListAllMyBuckets, None, None),
@@ -299,6 +304,46 @@ pub fn grpc_method(path: &str, first: &[u8]) -> Option<Need> {
         _ => return None,
     };
     Some(need)
+}
+
+/// The admin API's rows: the `admin:*` actions on the whole service, except the bucket
+/// policy shorthand, which needs what PutBucketPolicy (or DeleteBucketPolicy) needs.
+fn admin_method(method: &str, first: &[u8]) -> Option<Need> {
+    use Action as A;
+    use tessera_proto::admin as adm;
+    let action = match method {
+        "AddUser" => A::CreateUser,
+        "ListUsers" => A::ListUsers,
+        "UserInfo" => A::GetUser,
+        "SetUserEnabled" => {
+            let r: adm::SetUserEnabledRequest = decode(first)?;
+            if r.enabled {
+                A::EnableUser
+            } else {
+                A::DisableUser
+            }
+        }
+        "RemoveUser" => A::DeleteUser,
+        "AddKey" => A::CreateServiceAccount,
+        "ListKeys" => A::ListServiceAccounts,
+        "RemoveKey" => A::RemoveServiceAccount,
+        "AddPolicy" => A::CreatePolicy,
+        "ListPolicies" => A::ListPolicies,
+        "PolicyInfo" => A::GetPolicy,
+        "RemovePolicy" => A::DeletePolicy,
+        "AttachPolicy" => A::AttachPolicy,
+        "SetBucketPolicy" => {
+            let r: adm::SetBucketPolicyRequest = decode(first)?;
+            let action = if r.document.is_empty() {
+                A::DeleteBucketPolicy
+            } else {
+                A::PutBucketPolicy
+            };
+            return Some(Need::one(action, Some(&r.bucket), None));
+        }
+        _ => return None,
+    };
+    Some(Need::one(action, None, None))
 }
 
 fn rename(bucket: &str, src: &str, dst: &str) -> Need {

@@ -27,6 +27,8 @@ use s3s::service::S3Service;
 use tokio::net::TcpListener;
 use tonic::codegen::Service;
 
+use crate::iam::Env;
+
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
 };
@@ -52,12 +54,26 @@ pub struct Front {
 pub struct Router {
     internode: Option<tonic::service::Routes>,
     front: Arc<OnceLock<Front>>,
+    /// What policies may ask of the connection (its client's address), put in each of its
+    /// requests' extensions.
+    env: Env,
 }
 
 impl Router {
     /// Routes to `internode` (cluster nodes only) and to `front` once it is set.
     pub fn new(internode: Option<tonic::service::Routes>, front: Arc<OnceLock<Front>>) -> Self {
-        Self { internode, front }
+        Self {
+            internode,
+            front,
+            env: Env::default(),
+        }
+    }
+
+    /// The router of one connection from `peer`.
+    fn for_peer(&self, peer: std::net::SocketAddr) -> Self {
+        let mut router = self.clone();
+        router.env.source_ip = Some(peer.ip());
+        router
     }
 }
 
@@ -111,7 +127,8 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     type Error = Infallible;
     type Future = BoxFuture;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(self.env);
         if is_grpc(&req) {
             let mut grpc = if req.uri().path().starts_with(INTERNODE_PREFIX) {
                 match &self.internode {
@@ -207,9 +224,9 @@ pub async fn serve(
             permit = limit.admit() => permit,
             () = &mut shutdown => break,
         };
-        let socket = tokio::select! {
+        let (socket, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -221,7 +238,7 @@ pub async fn serve(
         if let Err(e) = socket.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        let (builder, router) = (builder.clone(), router.clone());
+        let (builder, router) = (builder.clone(), router.for_peer(peer));
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _permit = permit;
