@@ -20,6 +20,10 @@ mod faults;
 mod format;
 mod fuse_ops;
 
+// Identities and policies: `iam` (single node, S3, gRPC, a mount), `iam_cluster`.
+mod iam;
+mod iam_cluster;
+
 // The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
 mod fuse;
 mod fuse_interop;
