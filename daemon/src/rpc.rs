@@ -104,7 +104,9 @@ impl ObjectService for ObjectRpc {
         &self,
         r: Request<pb::DeleteBucketRequest>,
     ) -> Result<Response<pb::DeleteBucketResponse>, Status> {
-        self.layer.delete_bucket(&r.into_inner().bucket).await?;
+        let bucket = r.into_inner().bucket;
+        self.layer.delete_bucket(&bucket).await?;
+        self.iam.forget_bucket(&bucket).await;
         Ok(Response::new(pb::DeleteBucketResponse {}))
     }
 

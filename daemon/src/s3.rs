@@ -118,7 +118,7 @@ impl S3 for TesseraS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        bucket::delete_bucket(&self.layer, req).await
+        bucket::delete_bucket(&self.layer, &self.iam, req).await
     }
     async fn get_bucket_location(
         &self,

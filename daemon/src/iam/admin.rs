@@ -146,6 +146,17 @@ impl Iam {
             })
     }
 
+    /// Drops the policy of a deleted `bucket`, so a bucket made again under its name starts
+    /// without it. The bucket is gone already: a failure is logged, not returned.
+    pub async fn forget_bucket(&self, bucket: &str) {
+        if self.bucket_policy_text(bucket).await.is_none() {
+            return;
+        }
+        if let Err(e) = self.change(|s| s.set_bucket_policy(bucket, None)).await {
+            tracing::warn!(%bucket, error = %e, "the deleted bucket's policy stays");
+        }
+    }
+
     /// The policy document of `bucket`, if any.
     pub async fn bucket_policy_text(&self, bucket: &str) -> Option<String> {
         self.snapshot()

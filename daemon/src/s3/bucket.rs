@@ -64,12 +64,14 @@ pub async fn head_bucket(
 
 pub async fn delete_bucket(
     layer: &ObjectLayer,
+    iam: &Iam,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     layer
         .delete_bucket(&req.input.bucket)
         .await
         .map_err(to_s3)?;
+    iam.forget_bucket(&req.input.bucket).await;
     Ok(S3Response::new(DeleteBucketOutput::default()))
 }
 

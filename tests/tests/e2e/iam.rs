@@ -4,19 +4,17 @@
 //! Every test has `iam_` in its path. The cluster cases are in `iam_cluster`.
 
 use std::fs;
-use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use tessera_proto::admin as adm;
 use tessera_proto::auth::Credentials;
-use tessera_proto::client::{ObjectClient, connect, connect_admin};
+use tessera_proto::client::{ObjectClient, connect};
 use tessera_proto::object as pb;
 use tessera_tests::{Mount, Node, fuse_available};
 use tonic::Code;
 
 use crate::common::{get, list, put};
 use crate::fuse::{errno, mount_bin};
-use crate::s3::{S3Env, assert_s3_err, client};
+use crate::s3::{RawRequest, S3Env, assert_s3_err, client};
 
 /// A key's id and secret as `tessera admin user add` / `key add` printed them: exactly two
 /// lines.
@@ -287,11 +285,7 @@ async fn iam_anonymous_get_works_only_under_a_public_read_bucket_policy() {
     env.mb("site").await;
     env.put("site", "index.html", b"<h1>hi</h1>").await;
     let node = env.node();
-    let url = format!("{}/site/index.html", node.endpoint);
-    let anon_get = || {
-        let url = url.clone();
-        async move { raw_get(&url).await }
-    };
+    let anon_get = || anon(&env, "GET", "/site/index.html");
     assert_eq!(anon_get().await.0, 403, "no policy: refused");
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",
         "Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#;
@@ -315,13 +309,9 @@ async fn iam_anonymous_get_works_only_under_a_public_read_bucket_policy() {
     );
     assert_eq!(anon_get().await, (200, b"<h1>hi</h1>".to_vec()));
     // Everything else stays denied for anonymous callers.
-    assert_eq!(raw_put(&format!("{}/site/x", node.endpoint)).await, 403);
-    assert_eq!(
-        raw_get(&format!("{}/site?list-type=2", node.endpoint))
-            .await
-            .0,
-        403
-    );
+    assert_eq!(anon(&env, "PUT", "/site/x").await.0, 403);
+    assert_eq!(anon(&env, "GET", "/site?list-type=2").await.0, 403);
+    assert_eq!(anon(&env, "DELETE", "/site/index.html").await.0, 403);
     // A malformed policy is refused and changes nothing.
     let bad = env
         .s3
@@ -345,6 +335,29 @@ async fn iam_anonymous_get_works_only_under_a_public_read_bucket_policy() {
         .await
         .expect("delete policy");
     assert_eq!(anon_get().await.0, 403);
+    // A bucket's policy goes with the bucket: made again, it starts without one.
+    admin(node, &["anonymous", "set", "download", "site"]);
+    env.s3
+        .delete_object()
+        .bucket("site")
+        .key("index.html")
+        .send()
+        .await
+        .expect("delete object");
+    env.s3
+        .delete_bucket()
+        .bucket("site")
+        .send()
+        .await
+        .expect("rb");
+    env.mb("site").await;
+    env.put("site", "index.html", b"again").await;
+    assert_eq!(anon_get().await.0, 403);
+    assert_s3_err(
+        env.s3.get_bucket_policy().bucket("site").send().await,
+        404,
+        "NoSuchBucketPolicy",
+    );
 }
 
 /// Creates `path`, writes to it and fsyncs it: the first error.
@@ -355,295 +368,13 @@ fn write_synced(path: &std::path::Path) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// An unsigned GET: the status and body.
-async fn raw_get(url: &str) -> (u16, Vec<u8>) {
-    let out = tokio::process::Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", url])
-        .output()
+/// An unsigned request: the status and body.
+async fn anon(env: &S3Env, method: &'static str, target: &str) -> (u16, Vec<u8>) {
+    let host = env.addr().to_string();
+    let raw = RawRequest::new(method, &host, target)
+        .body(if method == "PUT" { &b"x"[..] } else { &b""[..] })
+        .send(env.addr())
         .await
-        .expect("curl");
-    let text = out.stdout;
-    let cut = text.iter().rposition(|b| *b == b'\n').expect("status line");
-    let status = String::from_utf8_lossy(&text[cut + 1..])
-        .parse()
-        .expect("status");
-    (status, text[..cut].to_vec())
-}
-
-/// An unsigned PUT: the status.
-async fn raw_put(url: &str) -> u16 {
-    let out = tokio::process::Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "PUT",
-            "--data",
-            "x",
-            url,
-        ])
-        .output()
-        .await
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout)
-        .parse()
-        .expect("status")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn iam_admin_calls_refuse_keys_without_admin_rights_and_bad_input_changes_nothing() {
-    let env = S3Env::start();
-    env.mb("bkt1").await;
-    let node = env.node();
-    let rw = parse_key(&node.cli(
-        &["admin", "user", "add", "rw", "--policy", "readwrite"],
-        None,
-    ));
-    let creds = Credentials {
-        access_key: rw.0.clone(),
-        secret_key: rw.1.clone(),
-    };
-    let mut a = connect_admin(&node.endpoint, creds).await.expect("connect");
-    // Every admin call is refused to a key whose policies grant no admin action.
-    let user = || adm::UserRequest { name: "rw".into() };
-    denied(
-        a.add_user(adm::AddUserRequest {
-            name: "x".into(),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        "AddUser",
-    );
-    denied(
-        a.list_users(adm::ListUsersRequest {}).await.map(|_| ()),
-        "ListUsers",
-    );
-    denied(a.user_info(user()).await.map(|_| ()), "UserInfo");
-    denied(
-        a.set_user_enabled(adm::SetUserEnabledRequest {
-            name: "rw".into(),
-            enabled: false,
-        })
-        .await
-        .map(|_| ()),
-        "SetUserEnabled",
-    );
-    denied(a.remove_user(user()).await.map(|_| ()), "RemoveUser");
-    denied(
-        a.add_key(adm::AddKeyRequest {
-            user: "rw".into(),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        "AddKey",
-    );
-    denied(a.list_keys(user()).await.map(|_| ()), "ListKeys");
-    denied(
-        a.remove_key(adm::RemoveKeyRequest {
-            access_key: rw.0.clone(),
-        })
-        .await
-        .map(|_| ()),
-        "RemoveKey",
-    );
-    denied(
-        a.add_policy(adm::AddPolicyRequest {
-            name: "p".into(),
-            document: "{}".into(),
-        })
-        .await
-        .map(|_| ()),
-        "AddPolicy",
-    );
-    denied(
-        a.list_policies(adm::ListPoliciesRequest {})
-            .await
-            .map(|_| ()),
-        "ListPolicies",
-    );
-    denied(
-        a.policy_info(adm::PolicyRequest {
-            name: "readonly".into(),
-        })
-        .await
-        .map(|_| ()),
-        "PolicyInfo",
-    );
-    denied(
-        a.remove_policy(adm::PolicyRequest { name: "p".into() })
-            .await
-            .map(|_| ()),
-        "RemovePolicy",
-    );
-    denied(
-        a.attach_policy(adm::AttachPolicyRequest {
-            policy: "readwrite".into(),
-            user: "rw".into(),
-        })
-        .await
-        .map(|_| ()),
-        "AttachPolicy",
-    );
-    // readwrite is s3:*, which includes s3:PutBucketPolicy: the shorthand is allowed to it;
-    // a readonly key is refused.
-    let ro = parse_key(&node.cli(
-        &["admin", "user", "add", "ro", "--policy", "readonly"],
-        None,
-    ));
-    let mut ro_admin = connect_admin(
-        &node.endpoint,
-        Credentials {
-            access_key: ro.0.clone(),
-            secret_key: ro.1.clone(),
-        },
-    )
-    .await
-    .expect("connect");
-    denied(
-        ro_admin
-            .set_bucket_policy(adm::SetBucketPolicyRequest {
-                bucket: "bkt1".into(),
-                document: String::new(),
-            })
-            .await
-            .map(|_| ()),
-        "SetBucketPolicy",
-    );
-    // A user holding an admin policy may do exactly what it grants.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("lister.json");
-    fs::write(
-        &file,
-        r#"{"Statement":[{"Effect":"Allow","Action":"admin:ListUsers","Resource":"*"}]}"#,
-    )
-    .expect("write");
-    admin(
-        node,
-        &[
-            "admin",
-            "policy",
-            "add",
-            "lister",
-            file.to_str().expect("utf-8"),
-        ],
-    );
-    admin(
-        node,
-        &["admin", "policy", "attach", "lister", "--user", "rw"],
-    );
-    let listed = tokio::time::timeout(
-        Duration::from_secs(5),
-        a.list_users(adm::ListUsersRequest {}),
-    )
-    .await
-    .expect("in time")
-    .expect("ListUsers allowed by the attached policy")
-    .into_inner();
-    assert_eq!(listed.users.len(), 2);
-    denied(
-        a.user_info(user()).await.map(|_| ()),
-        "UserInfo after attach",
-    );
-
-    // Bad input: a clear error, nothing changed.
-    let before = admin(node, &["admin", "user", "list"]);
-    for (args, needle) in [
-        (
-            vec!["admin", "user", "add", "bad name"],
-            "invalid user name",
-        ),
-        (
-            vec!["admin", "user", "add", &"x".repeat(65)],
-            "invalid user name",
-        ),
-        (vec!["admin", "user", "add", "rw"], "already exists"),
-        (
-            vec!["admin", "user", "add", "new", "--policy", "nope"],
-            "no such policy",
-        ),
-        (
-            vec!["admin", "user", "add", "new", "--access-key", "test-user"],
-            "root credentials",
-        ),
-        (vec!["admin", "user", "remove", "ghost"], "no such user"),
-        (vec!["admin", "policy", "remove", "readonly"], "built-in"),
-        (
-            vec!["admin", "key", "add", "rw", "--expires", "soon"],
-            "invalid duration",
-        ),
-    ] {
-        let out = node.cli(&args, None);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains(needle),
-            "{args:?}: {err}"
-        );
-    }
-    let big = dir.path().join("big.json");
-    fs::write(
-        &big,
-        format!(
-            r#"{{"Statement":[{{"Sid":"{}","Effect":"Allow","Action":"s3:*","Resource":"*"}}]}}"#,
-            "x".repeat(21 * 1024)
-        ),
-    )
-    .expect("write");
-    for (doc, needle) in [
-        (big.clone(), "more than the 20480 allowed"),
-        (
-            write(&dir, "syntax.json", "{\"Statement\": ["),
-            "malformed policy",
-        ),
-        (
-            write(
-                &dir,
-                "unknown.json",
-                r#"{"Statement":[{"Effect":"Allow","Action":"s3:Fly","Resource":"*"}]}"#,
-            ),
-            "unknown action \"s3:Fly\"",
-        ),
-    ] {
-        let out = node.cli(
-            &["admin", "policy", "add", "p", doc.to_str().expect("utf-8")],
-            None,
-        );
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains(needle),
-            "{doc:?}: {err}"
-        );
-    }
-    assert_eq!(admin(node, &["admin", "user", "list"]), before);
-    assert!(!admin(node, &["admin", "policy", "list"]).contains("p\t"));
-
-    // A disabled user's key is refused; enabled again, it works; an expired key is refused.
-    admin(node, &["admin", "user", "disable", "ro"]);
-    let s3 = client(&node.endpoint, &ro.0, &ro.1);
-    assert_s3_err(s3.list_buckets().send().await, 403, "InvalidAccessKeyId");
-    admin(node, &["admin", "user", "enable", "ro"]);
-    s3.list_buckets().send().await.expect("enabled again");
-    let short = parse_key(&node.cli(&["admin", "key", "add", "ro", "--expires", "1s"], None));
-    let s3 = client(&node.endpoint, &short.0, &short.1);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_s3_err(s3.list_buckets().send().await, 403, "InvalidAccessKeyId");
-}
-
-/// Asserts that an admin call was refused with PERMISSION_DENIED.
-#[track_caller]
-fn denied(r: Result<(), tonic::Status>, what: &str) {
-    match r {
-        Ok(()) => panic!("{what}: allowed to a key without the right"),
-        Err(s) => assert_eq!(s.code(), Code::PermissionDenied, "{what}: {s:?}"),
-    }
-}
-
-fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.path().join(name);
-    fs::write(&path, text).expect("write");
-    path
+        .expect("unsigned request");
+    (raw.status, raw.body)
 }
