@@ -60,6 +60,9 @@ enum Command {
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
+        /// Testing only: milliseconds between rereads of the identity record.
+        #[arg(long, hide = true)]
+        test_identity_reload_ms: Option<u64>,
     },
     /// Make a bucket.
     Mb { bucket: String },
@@ -240,6 +243,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             scan_interval,
             max_connections,
             test_commit_pause_ms,
+            test_identity_reload_ms,
         } => {
             if defaults {
                 tracing::warn!(
@@ -268,6 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 scan_interval: (scan_interval > 0)
                     .then(|| std::time::Duration::from_secs(scan_interval)),
                 max_connections,
+                identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await

@@ -17,7 +17,7 @@ pub use access::{Denied, Env, KeyRefusal};
 pub use admin::{NewKey, UserInfo};
 pub use model::{AccessKey, State, User, check_user_name};
 pub use snapshot::{Identity, UserIdentity};
-pub use store::{Iam, RELOAD_EVERY};
+pub use store::{Iam, Notify, RELOAD_EVERY};
 
 use crate::object::ObjectError;
 use crate::policy::PolicyError;

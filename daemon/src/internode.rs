@@ -9,6 +9,7 @@
 //! drives (whose paths each drive checks itself) and its lease table (leases clamped, see
 //! `locks`).
 
+pub mod identity;
 pub mod locks;
 pub mod storage;
 #[cfg(test)]

@@ -30,6 +30,7 @@ use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
 use crate::iam::Iam;
+use crate::internode::identity::IdentityRpc;
 use crate::internode::locks::LockRpc;
 use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
@@ -37,6 +38,7 @@ use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
 use crate::lock::{LocalLocks, NamespaceLock};
 use crate::object::ObjectLayer;
+use crate::peer::PROBE_TIMEOUT;
 use crate::peer::Peer;
 use crate::rpc::ObjectRpc;
 use crate::rpc::admin::AdminRpc;
@@ -44,6 +46,8 @@ use crate::s3::S3Config;
 use crate::traffic::Traffic;
 use bootstrap::Formatted;
 use tessera_proto::admin::admin_service_server::AdminServiceServer;
+use tessera_proto::internode::IdentityChanged;
+use tessera_proto::internode::identity_service_server::IdentityServiceServer;
 use topology::Topology;
 
 /// How long requests in flight may run on after a shutdown signal.
@@ -133,6 +137,9 @@ pub struct ServerConfig {
     pub scan_interval: Option<Duration>,
     /// The most connections open at once; `None`: half the open-file limit.
     pub max_connections: Option<usize>,
+    /// How often the identity record is reread (the backstop of peers' change notices);
+    /// `None`: [`crate::iam::RELOAD_EVERY`]. Tests stretch it to check the notices alone.
+    pub identity_reload: Option<Duration>,
 }
 
 /// Raises the open-file limit and bounds the connections under it.
@@ -232,8 +239,30 @@ async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, Server
     )?;
     let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
     let layer = Arc::new(layer);
-    let iam = Iam::open(layer.clone(), locks, config.credentials.clone()).await;
+    let iam = Iam::open(
+        layer.clone(),
+        locks,
+        config.credentials.clone(),
+        Some(notify_peers(node)),
+    )
+    .await;
     Ok((layer, iam, formatted, standby))
+}
+
+/// Tells every peer that the identity record changed (each in a task of its own, with the
+/// probe deadline: a peer that misses it rereads the record at its next periodic reload).
+fn notify_peers(node: &Node) -> crate::iam::Notify {
+    let peers: Vec<Arc<Peer>> = node.peers.values().cloned().collect();
+    Box::new(move |generation| {
+        for peer in &peers {
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                let mut client = peer.identities();
+                let notice = IdentityChanged { generation };
+                let _ = peer.call(PROBE_TIMEOUT, client.changed(notice)).await;
+            });
+        }
+    })
 }
 
 /// What [`open_layer`] opens: the object layer, the identity store over it, the format,
@@ -245,6 +274,7 @@ fn internode_routes(
     node: &Node,
     config: &ServerConfig,
     traffic: Arc<Traffic>,
+    iam: Arc<OnceLock<Arc<Iam>>>,
 ) -> tonic::service::Routes {
     let hash = node.topology.hash(config.parity);
     let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
@@ -259,6 +289,7 @@ fn internode_routes(
     .add_service(auth.guard(LockServiceServer::new(LockRpc::new(
         node.lock_table.clone(),
     ))))
+    .add_service(auth.guard(IdentityServiceServer::new(IdentityRpc::new(iam))))
 }
 
 /// The client-facing services over `layer`.
@@ -319,10 +350,12 @@ pub async fn run(
         source,
     })?;
     let traffic = Arc::new(Traffic::default());
+    // The identity store, for peers' change notices once the drives are open.
+    let iam_cell: Arc<OnceLock<Arc<Iam>>> = Arc::new(OnceLock::new());
     let internode = node
         .topology
         .is_distributed()
-        .then(|| internode_routes(&node, &config, traffic.clone()));
+        .then(|| internode_routes(&node, &config, traffic.clone(), iam_cell.clone()));
     let ready: Arc<OnceLock<http::Front>> = Arc::new(OnceLock::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
@@ -358,6 +391,7 @@ pub async fn run(
     let (layer, iam, formatted, standby) = match opened {
         Ok((layer, front, iam, formatted, standby)) => {
             let _ = ready.set(front);
+            let _ = iam_cell.set(iam.clone());
             (layer, iam, formatted, standby)
         }
         Err(e) => {
@@ -403,7 +437,7 @@ pub async fn run(
     }
     let prober = probe::spawn(standby, formatted.format, layer.clone());
     // Changes of identities made through other nodes reach this one within a second.
-    let reloader = iam.spawn_reloader();
+    let reloader = iam.spawn_reloader(config.identity_reload.unwrap_or(crate::iam::RELOAD_EVERY));
     // Trashed data directories go once no GET can still be reading them.
     let trash = tokio::spawn(purge_trash_every(own, TRASH_GRACE, TRASH_PURGE_EVERY));
     shutdown.await;

@@ -1,8 +1,9 @@
 //! Where the identity state lives and how a node keeps its view current: one record in the
 //! cluster's system area (`ObjectLayer::{read,write}_system_record`: every drive of the
 //! first set, write quorum), changed only under a cluster-wide write lock (read, change,
-//! raise the generation, write), and reloaded by every node every [`RELOAD_EVERY`], so a
-//! change made through one node is enforced by all within one second.
+//! raise the generation, write), pushed to the other nodes ([`Notify`]: they reread it at
+//! once), and reloaded by every node every [`RELOAD_EVERY`] as the backstop, so a change
+//! made through one node is enforced by all within one second.
 //!
 //! Invariants: a change that fails (bad input, lost quorum) leaves the record and every
 //! cache as they were; the node that made a change uses it before it answers.
@@ -29,8 +30,13 @@ const LOCK: &str = ".tessera/iam";
 /// How often a node rereads the record (the bound on how stale a node's view is).
 pub const RELOAD_EVERY: Duration = Duration::from_millis(400);
 
+/// Tells the other nodes that the record changed (to generation `.0`), so they reload it
+/// at once; the periodic reload covers a notice that is lost.
+pub type Notify = Box<dyn Fn(u64) + Send + Sync>;
+
 /// The identity store of one node.
 pub struct Iam {
+    notify: Option<Notify>,
     layer: Arc<ObjectLayer>,
     locks: Arc<dyn NamespaceLock>,
     root: Credentials,
@@ -47,6 +53,7 @@ impl Iam {
         layer: Arc<ObjectLayer>,
         locks: Arc<dyn NamespaceLock>,
         root: Credentials,
+        notify: Option<Notify>,
     ) -> Arc<Self> {
         let sealer = Sealer::new(&root);
         let builtins = policy::builtins()
@@ -60,6 +67,7 @@ impl Iam {
         });
         let snapshot = Arc::new(Snapshot::build(state, &sealer, &builtins));
         Arc::new(Self {
+            notify,
             layer,
             locks,
             root,
@@ -98,11 +106,12 @@ impl Iam {
         Ok(())
     }
 
-    /// Rereads the record every [`RELOAD_EVERY`] until the store is dropped.
-    pub fn spawn_reloader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Rereads the record every `period` ([`RELOAD_EVERY`] in service) until the store is
+    /// dropped.
+    pub fn spawn_reloader(self: &Arc<Self>, period: Duration) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(RELOAD_EVERY);
+            let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -133,7 +142,11 @@ impl Iam {
             .write_system_record(RECORD, Bytes::from(data))
             .await?;
         drop(guard);
+        let generation = state.generation;
         self.install(state).await;
+        if let Some(notify) = &self.notify {
+            notify(generation);
+        }
         Ok(out)
     }
 }

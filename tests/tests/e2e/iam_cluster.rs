@@ -166,3 +166,44 @@ async fn iam_cluster_changes_reach_every_node_within_a_second_and_survive_a_lost
     );
     drop(root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_cluster_nodes_are_told_of_changes_without_waiting_for_their_reload() {
+    // The periodic reread is stretched to a minute: only the change notices sent to the
+    // peers can make node 3 follow within a second.
+    let env = ClusterEnv::start_with(3, 1, &["--test-identity-reload-ms", "60000"]);
+    let n3 = env.cluster.node(2).endpoint.clone();
+    let root = client(&env.cluster.node(0).endpoint, USER, PASSWORD);
+    root.create_bucket()
+        .bucket("data")
+        .send()
+        .await
+        .expect("mb");
+    let dan = parse_key(&env.cluster.node(0).cli(
+        &["admin", "user", "add", "dan", "--policy", "readonly"],
+        None,
+    ));
+    let dan_s3 = client(&n3, &dan.0, &dan.1);
+    within(
+        Duration::from_secs(1),
+        "dan known on node 3",
+        &env,
+        || async { dan_s3.list_objects_v2().bucket("data").send().await.is_ok() },
+    )
+    .await;
+    admin(env.cluster.node(1), &["admin", "user", "disable", "dan"]);
+    within(
+        Duration::from_secs(1),
+        "dan refused on node 3",
+        &env,
+        || async {
+            dan_s3
+                .list_objects_v2()
+                .bucket("data")
+                .send()
+                .await
+                .is_err()
+        },
+    )
+    .await;
+}
