@@ -7,7 +7,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.bytes(["."]);
     tonic_prost_build::configure().compile_with_config(
         config,
-        &["proto/object.proto", "proto/internode.proto"],
+        &[
+            "proto/object.proto",
+            "proto/internode.proto",
+            "proto/admin.proto",
+        ],
         &["proto"],
     )?;
     println!("cargo:rerun-if-changed=proto");

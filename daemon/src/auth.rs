@@ -7,7 +7,11 @@
 //! signature does not hold for that method and message with `UNAUTHENTICATED` before the
 //! service sees it. An unknown access key or a stale date is refused before the body is read.
 //! The internode services accept only the cluster key ([`internode`]), derived from the root
-//! credentials.
+//! credentials. The object service ([`Authenticator::clients`]) accepts every key the
+//! identity store resolves, and then authorizes the call there (`Iam::authorize`, with what
+//! `policy::grpc_method` says the call needs, read from its first message): a refused call
+//! gets `PERMISSION_DENIED` before the service sees it, an allowed one carries its
+//! [`Caller`] in the request's extensions.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +20,9 @@ use std::sync::Arc;
 use tessera_proto::auth::{
     ACCESS_KEY, AuthFailure, Credentials, DATE, SIGNATURE, cluster_credentials, precheck, verify,
 };
+
+use crate::iam::{Env, Iam, Identity};
+use crate::policy::grpc_method;
 use tessera_proto::client::MAX_MESSAGE_SIZE;
 use tessera_proto::first_message::FirstMessage;
 use tonic::Status;
@@ -23,11 +30,24 @@ use tonic::body::Body;
 use tonic::codegen::{Context, Poll, Service, http};
 use tonic::server::NamedService;
 
-/// Checks each call's signature against one set of credentials.
+/// Whose keys an authenticator accepts.
+#[derive(Clone)]
+enum Keys {
+    /// One set of credentials (the cluster key); no authorization beyond the signature.
+    Fixed(Arc<Credentials>),
+    /// Every key of the identity store, each call authorized.
+    Clients(Arc<Iam>),
+}
+
+/// Checks each call's signature, and for client calls its authorization.
 #[derive(Clone)]
 pub struct Authenticator {
-    creds: Arc<Credentials>,
+    keys: Keys,
 }
+
+/// The verified caller of an object-service call, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Identity);
 
 /// The authenticator of the internode services: only the cluster key is accepted.
 pub fn internode(root: &Credentials) -> Authenticator {
@@ -58,10 +78,17 @@ impl<'a> Claims<'a> {
 }
 
 impl Authenticator {
-    /// An authenticator for `creds`.
+    /// An authenticator for `creds` alone.
     pub fn new(creds: Credentials) -> Self {
         Self {
-            creds: Arc::new(creds),
+            keys: Keys::Fixed(Arc::new(creds)),
+        }
+    }
+
+    /// The authenticator of the object service: the keys of `iam`, each call authorized.
+    pub fn clients(iam: Arc<Iam>) -> Self {
+        Self {
+            keys: Keys::Clients(iam),
         }
     }
 
@@ -73,21 +100,59 @@ impl Authenticator {
         }
     }
 
-    /// What can be refused before the body is read: an unknown access key, a stale date.
-    fn precheck(&self, claims: &Claims<'_>) -> Result<(), AuthFailure> {
-        precheck(&self.creds, claims.access_key, claims.date)
+    /// What can be refused before the body is read: an unknown (removed, disabled,
+    /// expired) access key, a stale date. Gives the key's credentials and identity.
+    async fn precheck(&self, claims: &Claims<'_>) -> Result<(Credentials, Identity), Status> {
+        let (creds, identity) = match &self.keys {
+            Keys::Fixed(creds) => (creds.as_ref().clone(), Identity::Root),
+            Keys::Clients(iam) => {
+                let (secret, identity) = iam
+                    .resolve(claims.access_key)
+                    .await
+                    .map_err(|refusal| Status::unauthenticated(refusal.to_string()))?;
+                let creds = Credentials {
+                    access_key: claims.access_key.to_owned(),
+                    secret_key: secret,
+                };
+                (creds, identity)
+            }
+        };
+        precheck(&creds, claims.access_key, claims.date).map_err(|f| refused(&f))?;
+        Ok((creds, identity))
     }
 
-    /// The whole check, once the first message's digest is known.
-    fn check(&self, claims: &Claims<'_>, path: &str, message: &str) -> Result<(), AuthFailure> {
+    /// The whole check, once the first message is known: its signature, then (client
+    /// calls) its authorization.
+    async fn check(
+        &self,
+        claims: &Claims<'_>,
+        creds: &Credentials,
+        identity: &Identity,
+        path: &str,
+        first: &FirstMessage,
+        env: &Env,
+    ) -> Result<(), Status> {
         verify(
-            &self.creds,
+            creds,
             claims.access_key,
             claims.date,
             path,
-            message,
+            &first.digest,
             claims.signature,
         )
+        .map_err(|f| refused(&f))?;
+        let Keys::Clients(iam) = &self.keys else {
+            return Ok(());
+        };
+        if matches!(identity, Identity::Root) {
+            return Ok(());
+        }
+        let need = grpc_method(path, &first.message).ok_or_else(|| {
+            Status::permission_denied(format!("access denied: {path} is for the root credentials"))
+        })?;
+        iam.authorize(Some(identity), &need, env)
+            .await
+            .map_err(|denied| Status::permission_denied(denied.to_string()))
     }
 }
 
@@ -98,8 +163,8 @@ pub struct Authenticated<S> {
     auth: Authenticator,
 }
 
-fn refused(failure: &AuthFailure) -> http::Response<Body> {
-    Status::unauthenticated(failure.to_string()).into_http()
+fn refused(failure: &AuthFailure) -> Status {
+    Status::unauthenticated(failure.to_string())
 }
 
 impl<S> Service<http::Request<Body>> for Authenticated<S>
@@ -121,22 +186,29 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
-            let (parts, mut body) = req.into_parts();
+            let (mut parts, mut body) = req.into_parts();
             let claims = match Claims::of(&parts.headers) {
                 Ok(claims) => claims,
-                Err(failure) => return Ok(refused(&failure)),
+                Err(failure) => return Ok(refused(&failure).into_http()),
             };
             // A call without valid credentials and date is refused before its body is read.
-            if let Err(failure) = auth.precheck(&claims) {
-                return Ok(refused(&failure));
-            }
+            let (creds, identity) = match auth.precheck(&claims).await {
+                Ok(found) => found,
+                Err(status) => return Ok(status.into_http()),
+            };
             let first = match FirstMessage::read(&mut body, MAX_MESSAGE_SIZE).await {
                 Ok(first) => first,
                 Err(status) => return Ok(status.into_http()),
             };
-            if let Err(failure) = auth.check(&claims, parts.uri.path(), &first.digest) {
-                return Ok(refused(&failure));
+            let env = parts.extensions.get::<Env>().copied().unwrap_or_default();
+            let path = parts.uri.path();
+            if let Err(status) = auth
+                .check(&claims, &creds, &identity, path, &first, &env)
+                .await
+            {
+                return Ok(status.into_http());
             }
+            parts.extensions.insert(Caller(identity));
             inner
                 .call(http::Request::from_parts(parts, first.replay(body)))
                 .await

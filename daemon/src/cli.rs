@@ -6,6 +6,7 @@
 
 mod admin;
 mod client;
+mod iam;
 mod target;
 
 use std::net::SocketAddr;
@@ -78,6 +79,9 @@ enum Command {
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
+        /// Testing only: milliseconds between rereads of the identity record.
+        #[arg(long, hide = true)]
+        test_identity_reload_ms: Option<u64>,
     },
     /// Make a bucket.
     Mb { bucket: String },
@@ -109,10 +113,104 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Anonymous access to a bucket (a bucket policy for `Principal: "*"`).
+    Anonymous {
+        #[command(subcommand)]
+        command: AnonymousCommand,
+    },
+}
+
+/// Users.
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user with a first key; prints `Access Key: …` and `Secret Key: …`.
+    Add {
+        name: String,
+        /// A policy to attach (repeat for several).
+        #[arg(long)]
+        policy: Vec<String>,
+        /// The access key id (made when not given).
+        #[arg(long)]
+        access_key: Option<String>,
+        /// Read the secret from the first line of stdin (made when not given).
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// List the users.
+    List,
+    /// A user's state, policies and keys.
+    Info { name: String },
+    /// Let a user's keys in again.
+    Enable { name: String },
+    /// Refuse a user's keys.
+    Disable { name: String },
+    /// Remove a user and its keys.
+    Remove { name: String },
+}
+
+/// Access keys.
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Add a key to a user; prints `Access Key: …` and `Secret Key: …`.
+    Add {
+        user: String,
+        /// A policy document (JSON file) that narrows the user's rights for this key.
+        #[arg(long)]
+        policy: Option<String>,
+        /// The key stops working after this long (90s, 45m, 12h, 30d).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List a user's keys.
+    List { user: String },
+    /// Remove a key.
+    Remove { access_key: String },
+}
+
+/// Named policies.
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Add or replace a policy from a JSON file.
+    Add { name: String, file: String },
+    /// List the policies (built-in and custom).
+    List,
+    /// Print a policy's document.
+    Info { name: String },
+    /// Remove a custom policy (not while attached).
+    Remove { name: String },
+    /// Attach a policy to a user.
+    Attach {
+        name: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// Anonymous access.
+#[derive(Subcommand, Debug)]
+enum AnonymousCommand {
+    /// Set what anonymous callers may do under BUCKET[/PREFIX]: download, upload, public
+    /// or none (replaces the bucket's policy).
+    Set { mode: String, target: String },
 }
 
 #[derive(Subcommand, Debug)]
 enum AdminCommand {
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Access keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Named policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Sets, drives, their state and capacity.
     Info,
     /// Heal BUCKET[/PREFIX], or every bucket: rebuild missing, stale or corrupt shards and
@@ -217,6 +315,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             certs_dir,
             test_commit_pause_ms,
+            test_identity_reload_ms,
         } => {
             if defaults {
                 tracing::warn!(
@@ -246,10 +345,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .then(|| std::time::Duration::from_secs(scan_interval)),
                 max_connections,
                 certs_dir: certs_dir_or_default(certs_dir)?,
+                identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await
                 .context("server")
+        }
+        Command::Admin {
+            command: AdminCommand::User { command },
+        } => {
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let mut a = iam::Admin::connect(&cli.endpoint, creds, &tls).await?;
+            match command {
+                UserCommand::Add {
+                    name,
+                    policy,
+                    access_key,
+                    secret_stdin,
+                } => a.user_add(&name, policy, access_key, secret_stdin).await,
+                UserCommand::List => a.user_list().await,
+                UserCommand::Info { name } => a.user_info(&name).await,
+                UserCommand::Enable { name } => a.user_enable(&name, true).await,
+                UserCommand::Disable { name } => a.user_enable(&name, false).await,
+                UserCommand::Remove { name } => a.user_remove(&name).await,
+            }
+        }
+        Command::Admin {
+            command: AdminCommand::Key { command },
+        } => {
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let mut a = iam::Admin::connect(&cli.endpoint, creds, &tls).await?;
+            match command {
+                KeyCommand::Add {
+                    user,
+                    policy,
+                    expires,
+                } => {
+                    a.key_add(&user, policy.as_deref(), expires.as_deref())
+                        .await
+                }
+                KeyCommand::List { user } => a.key_list(&user).await,
+                KeyCommand::Remove { access_key } => a.key_remove(&access_key).await,
+            }
+        }
+        Command::Admin {
+            command: AdminCommand::Policy { command },
+        } => {
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let mut a = iam::Admin::connect(&cli.endpoint, creds, &tls).await?;
+            match command {
+                PolicyCommand::Add { name, file } => a.policy_add(&name, &file).await,
+                PolicyCommand::List => a.policy_list().await,
+                PolicyCommand::Info { name } => a.policy_info(&name).await,
+                PolicyCommand::Remove { name } => a.policy_remove(&name).await,
+                PolicyCommand::Attach { name, user } => a.policy_attach(&name, &user).await,
+            }
+        }
+        Command::Anonymous {
+            command: AnonymousCommand::Set { mode, target },
+        } => {
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let mut a = iam::Admin::connect(&cli.endpoint, creds, &tls).await?;
+            a.anonymous_set(&mode, &target).await
         }
         command => {
             let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
@@ -269,7 +426,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Admin {
                     command: AdminCommand::Heal { target, deep },
                 } => c.admin_heal(target.as_deref(), deep).await,
-                Command::Server { .. } => unreachable!("handled above"),
+                Command::Server { .. }
+                | Command::Anonymous { .. }
+                | Command::Admin {
+                    command:
+                        AdminCommand::User { .. }
+                        | AdminCommand::Key { .. }
+                        | AdminCommand::Policy { .. },
+                } => unreachable!("handled above"),
             }
         }
     }

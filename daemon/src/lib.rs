@@ -5,7 +5,8 @@
 //! `object` → the front ends `rpc` (gRPC object API) and `s3`, beside them `internode` (the
 //! services for peers, over `drive` and `lock`) → `server`/`cli`. Below `drive` and `lock`:
 //! `peer` (the internode client, used by `drive::remote` and `lock::distributed`); below
-//! the front ends: `auth` (verification of every gRPC call) and `traffic`. `layout`
+//! the front ends: `auth` (verification of every gRPC call), `policy` (IAM documents, their
+//! evaluation, the table of what each operation needs) and `traffic`. `layout`
 //! (sizing, placement) and `sync` (locks) serve all of them.
 
 #![deny(missing_docs)]
@@ -13,11 +14,13 @@
 pub mod auth;
 pub mod drive;
 pub mod erasure;
+pub mod iam;
 pub mod internode;
 pub mod layout;
 pub mod lock;
 pub mod object;
 pub mod peer;
+pub mod policy;
 pub mod rpc;
 pub mod s3;
 pub mod server;

@@ -11,6 +11,7 @@ mod error;
 mod heal;
 mod list;
 mod multipart;
+mod system;
 mod update;
 pub mod validate;
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use tessera_proto::auth::Credentials;
 use tessera_proto::client::{self, MAX_MESSAGE_SIZE, Signed};
+use tessera_proto::internode::identity_service_client::IdentityServiceClient;
 use tessera_proto::internode::lock_service_client::LockServiceClient;
 use tessera_proto::internode::storage_service_client::StorageServiceClient;
 use tessera_proto::internode::{HelloRequest, HelloResponse};
@@ -52,6 +53,9 @@ pub const DRIVE_ERROR_KEY: &str = "x-tessera-drive-error";
 pub type StorageClient = StorageServiceClient<Signed<Channel>>;
 /// A signed LockService client.
 pub type LockClient = LockServiceClient<Signed<Channel>>;
+
+/// A signed IdentityService client.
+pub type IdentityClient = IdentityServiceClient<Signed<Channel>>;
 
 /// One peer node.
 pub struct Peer {
@@ -140,6 +144,11 @@ impl Peer {
     /// A lock client on the control channel.
     pub fn locks(&self) -> LockClient {
         LockServiceClient::new(self.control.clone())
+    }
+
+    /// An identity-change client on the control channel.
+    pub fn identities(&self) -> IdentityClient {
+        IdentityServiceClient::new(self.control.clone())
     }
 
     /// Marks the peer offline when `status` is a failure of the peer itself.

@@ -4,6 +4,7 @@
 //! Streams: a PUT's data messages are read as an `AsyncRead` straight into the erasure
 //! encoder; a GET's chunks are sent as they are decoded. Nothing buffers a whole object.
 
+pub mod admin;
 mod convert;
 pub mod status;
 
@@ -17,6 +18,8 @@ use tessera_proto::object as pb;
 use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::Caller;
+use crate::iam::{Env, Iam};
 use crate::object::{
     CompletePart, HealScan, ListQuery, ObjectError, ObjectLayer, RangeSpec, WriteCondition,
 };
@@ -26,13 +29,18 @@ use convert::{attrs, object_info, timestamp};
 /// The service.
 pub struct ObjectRpc {
     layer: Arc<ObjectLayer>,
+    iam: Arc<Iam>,
     traffic: Arc<Traffic>,
 }
 
 impl ObjectRpc {
     /// A service over `layer`, reporting the node's internode `traffic` in ClusterInfo.
-    pub fn new(layer: Arc<ObjectLayer>, traffic: Arc<Traffic>) -> Self {
-        Self { layer, traffic }
+    pub fn new(layer: Arc<ObjectLayer>, iam: Arc<Iam>, traffic: Arc<Traffic>) -> Self {
+        Self {
+            layer,
+            iam,
+            traffic,
+        }
     }
 }
 
@@ -96,7 +104,9 @@ impl ObjectService for ObjectRpc {
         &self,
         r: Request<pb::DeleteBucketRequest>,
     ) -> Result<Response<pb::DeleteBucketResponse>, Status> {
-        self.layer.delete_bucket(&r.into_inner().bucket).await?;
+        let bucket = r.into_inner().bucket;
+        self.layer.delete_bucket(&bucket).await?;
+        self.iam.forget_bucket(&bucket).await;
         Ok(Response::new(pb::DeleteBucketResponse {}))
     }
 
@@ -113,9 +123,13 @@ impl ObjectService for ObjectRpc {
 
     async fn list_buckets(
         &self,
-        _r: Request<pb::ListBucketsRequest>,
+        r: Request<pb::ListBucketsRequest>,
     ) -> Result<Response<pb::ListBucketsResponse>, Status> {
         let buckets = self.layer.list_buckets().await?;
+        // Only the buckets the caller (which the authenticator put there) may list.
+        let who = r.extensions().get::<Caller>().map(|c| &c.0);
+        let env = r.extensions().get::<Env>().copied().unwrap_or_default();
+        let buckets = self.iam.listable(who, &env, buckets, |b| &b.name).await;
         Ok(Response::new(pb::ListBucketsResponse {
             buckets: buckets
                 .into_iter()

@@ -3,6 +3,7 @@
 //! `error`. s3s does the HTTP, XML, SigV4 (header and presigned) and aws-chunked decoding.
 //! Operations not listed here answer NotImplemented (s3s's default), never a silent success.
 
+mod access;
 mod body;
 mod bucket;
 mod convert;
@@ -11,6 +12,7 @@ mod error;
 mod list;
 mod multipart;
 mod object;
+mod policy;
 mod signature_scope;
 
 use std::sync::Arc;
@@ -19,22 +21,21 @@ use s3s::config::StaticConfigProvider;
 use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
-use tessera_proto::auth::Credentials;
 
 pub use edge::{Refusal, admit};
 
+use crate::iam::Iam;
 use crate::object::ObjectLayer;
 
 /// The S3 implementation.
 pub struct TesseraS3 {
     layer: Arc<ObjectLayer>,
+    iam: Arc<Iam>,
 }
 
 /// How the S3 front end is set up.
 #[derive(Debug, Clone)]
 pub struct S3Config {
-    /// The only credentials accepted.
-    pub credentials: Credentials,
     /// Base domain for virtual-host-style requests (`bucket.DOMAIN`), if any.
     pub domain: Option<String>,
 }
@@ -52,10 +53,18 @@ pub enum S3ConfigError {
     },
 }
 
-/// The S3 HTTP service over `layer`.
-pub fn service(layer: Arc<ObjectLayer>, config: &S3Config) -> Result<S3Service, S3ConfigError> {
-    let mut b = S3ServiceBuilder::new(TesseraS3 { layer });
-    b.set_auth(edge::RootAuth::new(config.credentials.clone()));
+/// The S3 HTTP service over `layer`, its callers known to and authorized by `iam`.
+pub fn service(
+    layer: Arc<ObjectLayer>,
+    iam: Arc<Iam>,
+    config: &S3Config,
+) -> Result<S3Service, S3ConfigError> {
+    let mut b = S3ServiceBuilder::new(TesseraS3 {
+        layer,
+        iam: iam.clone(),
+    });
+    b.set_auth(access::KeyAuth::new(iam.clone()));
+    b.set_access(access::Gate::new(iam));
     b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits()))));
     if let Some(domain) = &config.domain {
         if domain.is_empty() || domain.contains(['/', ':']) {
@@ -91,7 +100,7 @@ impl S3 for TesseraS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        bucket::list_buckets(&self.layer, req).await
+        bucket::list_buckets(&self.layer, &self.iam, req).await
     }
     async fn create_bucket(
         &self,
@@ -109,7 +118,7 @@ impl S3 for TesseraS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        bucket::delete_bucket(&self.layer, req).await
+        bucket::delete_bucket(&self.layer, &self.iam, req).await
     }
     async fn get_bucket_location(
         &self,
@@ -218,5 +227,29 @@ impl S3 for TesseraS3 {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         multipart::list_multipart_uploads(&self.layer, req).await
+    }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy::put_bucket_policy(&self.layer, &self.iam, req).await
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy::get_bucket_policy(&self.layer, &self.iam, req).await
+    }
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy::delete_bucket_policy(&self.layer, &self.iam, req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy::get_bucket_policy_status(&self.layer, &self.iam, req).await
     }
 }

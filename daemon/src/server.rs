@@ -36,6 +36,8 @@ use crate::drive::remote::RemoteDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
+use crate::iam::Iam;
+use crate::internode::identity::IdentityRpc;
 use crate::internode::locks::LockRpc;
 use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
@@ -43,11 +45,16 @@ use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
 use crate::lock::{LocalLocks, NamespaceLock};
 use crate::object::ObjectLayer;
+use crate::peer::PROBE_TIMEOUT;
 use crate::peer::Peer;
 use crate::rpc::ObjectRpc;
+use crate::rpc::admin::AdminRpc;
 use crate::s3::S3Config;
 use crate::traffic::Traffic;
 use bootstrap::Formatted;
+use tessera_proto::admin::admin_service_server::AdminServiceServer;
+use tessera_proto::internode::IdentityChanged;
+use tessera_proto::internode::identity_service_server::IdentityServiceServer;
 use tls::ServerTls;
 use topology::Topology;
 
@@ -146,6 +153,9 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
     /// The certs directory (`public.crt`, `private.key`, `CAs/`); `None`: plain HTTP.
     pub certs_dir: Option<PathBuf>,
+    /// How often the identity record is reread (the backstop of peers' change notices);
+    /// `None`: [`crate::iam::RELOAD_EVERY`]. Tests stretch it to check the notices alone.
+    pub identity_reload: Option<Duration>,
 }
 
 /// Raises the open-file limit and bounds the connections under it.
@@ -217,10 +227,7 @@ fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, Ser
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
 /// cluster) and picks local or distributed locks. Takes this node's drives that cannot be
 /// used offline and returns them, to probe.
-async fn open_layer(
-    node: &Node,
-    config: &ServerConfig,
-) -> Result<(ObjectLayer, Formatted, Vec<probe::Standby>), ServerError> {
+async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, ServerError> {
     let parity = config.parity;
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
@@ -244,18 +251,47 @@ async fn open_layer(
     let layer = bootstrap::build_layer(
         node.drives.clone(),
         &formatted.format,
-        locks,
+        locks.clone(),
         config.commit_pause,
     )?;
     let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
-    Ok((layer, formatted, standby))
+    let layer = Arc::new(layer);
+    let iam = Iam::open(
+        layer.clone(),
+        locks,
+        config.credentials.clone(),
+        Some(notify_peers(node)),
+    )
+    .await;
+    Ok((layer, iam, formatted, standby))
 }
+
+/// Tells every peer that the identity record changed (each in a task of its own, with the
+/// probe deadline: a peer that misses it rereads the record at its next periodic reload).
+fn notify_peers(node: &Node) -> crate::iam::Notify {
+    let peers: Vec<Arc<Peer>> = node.peers.values().cloned().collect();
+    Box::new(move |generation| {
+        for peer in &peers {
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                let mut client = peer.identities();
+                let notice = IdentityChanged { generation };
+                let _ = peer.call(PROBE_TIMEOUT, client.changed(notice)).await;
+            });
+        }
+    })
+}
+
+/// What [`open_layer`] opens: the object layer, the identity store over it, the format,
+/// and the drives to probe.
+type Opened = (Arc<ObjectLayer>, Arc<Iam>, Formatted, Vec<probe::Standby>);
 
 /// The internode services of a cluster node.
 fn internode_routes(
     node: &Node,
     config: &ServerConfig,
     traffic: Arc<Traffic>,
+    iam: Arc<OnceLock<Arc<Iam>>>,
 ) -> tonic::service::Routes {
     let hash = node.topology.hash(config.parity);
     let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
@@ -270,26 +306,32 @@ fn internode_routes(
     .add_service(auth.guard(LockServiceServer::new(LockRpc::new(
         node.lock_table.clone(),
     ))))
+    .add_service(auth.guard(IdentityServiceServer::new(IdentityRpc::new(iam))))
 }
 
 /// The client-facing services over `layer`.
 fn front(
     layer: Arc<ObjectLayer>,
+    iam: Arc<Iam>,
     config: &ServerConfig,
     traffic: Arc<Traffic>,
 ) -> Result<http::Front, ServerError> {
-    let auth = Authenticator::new(config.credentials.clone());
+    let auth = Authenticator::clients(iam.clone());
     let grpc = tonic::service::Routes::new(
         auth.guard(
-            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), traffic))
+            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), iam.clone(), traffic))
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         ),
-    );
+    )
+    .add_service(auth.guard(AdminServiceServer::new(AdminRpc::new(
+        iam.clone(),
+        layer.clone(),
+    ))));
     let s3 = crate::s3::service(
         layer.clone(),
+        iam,
         &S3Config {
-            credentials: config.credentials.clone(),
             domain: config.domain.clone(),
         },
     )
@@ -321,7 +363,7 @@ pub async fn run(
     } else {
         Some(open_layer(&node, &config).await?)
     };
-    let reloader = tls::spawn_reloader(tls.clone());
+    let cert_reloader = tls::spawn_reloader(tls.clone());
     let listener = tokio::net::TcpListener::bind(config.address)
         .await
         .map_err(|source| ServerError::Bind {
@@ -333,10 +375,12 @@ pub async fn run(
         source,
     })?;
     let traffic = Arc::new(Traffic::default());
+    // The identity store, for peers' change notices once the drives are open.
+    let iam_cell: Arc<OnceLock<Arc<Iam>>> = Arc::new(OnceLock::new());
     let internode = node
         .topology
         .is_distributed()
-        .then(|| internode_routes(&node, &config, traffic.clone()));
+        .then(|| internode_routes(&node, &config, traffic.clone(), iam_cell.clone()));
     let ready: Arc<OnceLock<http::Front>> = Arc::new(OnceLock::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
@@ -361,19 +405,20 @@ pub async fn run(
             }
         },
     };
-    let opened = opened.and_then(|(layer, formatted, standby)| {
-        let layer = Arc::new(layer);
+    let opened = opened.and_then(|(layer, iam, formatted, standby)| {
         Ok((
             layer.clone(),
-            front(layer, &config, traffic)?,
+            front(layer, iam.clone(), &config, traffic)?,
+            iam,
             formatted,
             standby,
         ))
     });
-    let (layer, formatted, standby) = match opened {
-        Ok((layer, front, formatted, standby)) => {
+    let (layer, iam, formatted, standby) = match opened {
+        Ok((layer, front, iam, formatted, standby)) => {
             let _ = ready.set(front);
-            (layer, formatted, standby)
+            let _ = iam_cell.set(iam.clone());
+            (layer, iam, formatted, standby)
         }
         Err(e) => {
             let _ = stop.send(());
@@ -433,6 +478,9 @@ pub async fn run(
         tokio::spawn(probe::heal_all(layer.clone()));
     }
     let prober = probe::spawn(standby, formatted.format, layer.clone());
+    // Changes of identities made through other nodes reach this one within a second.
+    let identity_reloader =
+        iam.spawn_reloader(config.identity_reload.unwrap_or(crate::iam::RELOAD_EVERY));
     // Trashed data directories go once no GET can still be reading them.
     let trash = tokio::spawn(purge_trash_every(own, TRASH_GRACE, TRASH_PURGE_EVERY));
     shutdown.await;
@@ -443,7 +491,8 @@ pub async fn run(
         sweeper.abort();
     }
     trash.abort();
-    reloader.abort();
+    cert_reloader.abort();
+    identity_reloader.abort();
     if let Some(prober) = prober {
         prober.abort();
     }

@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use tonic::body::Body;
 
+use crate::admin::admin_service_client::AdminServiceClient;
 use crate::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
 use crate::first_message::FirstMessage;
 use crate::object::object_service_client::ObjectServiceClient;
@@ -201,6 +202,29 @@ pub async fn connect(address: &str, creds: Credentials) -> Result<ObjectClient, 
         ClientTls::insecure()
     };
     connect_with(address, creds, &tls).await
+}
+
+/// A signed admin client.
+pub type AdminClient = AdminServiceClient<Signed<Channel>>;
+
+/// Connects an admin client to `address` (`https://` verified against the system roots).
+pub async fn connect_admin(address: &str, creds: Credentials) -> Result<AdminClient, ConnectError> {
+    let tls = if is_https(address) {
+        ClientTls::verified(&[])?
+    } else {
+        ClientTls::insecure()
+    };
+    connect_admin_with(address, creds, &tls).await
+}
+
+/// Connects an admin client to `address`, using `tls` when it is `https://`.
+pub async fn connect_admin_with(
+    address: &str,
+    creds: Credentials,
+    tls: &ClientTls,
+) -> Result<AdminClient, ConnectError> {
+    let channel = channel(endpoint(address)?, tls).await?;
+    Ok(AdminServiceClient::new(Signed::new(channel, creds)))
 }
 
 /// Connects to `address`, using `tls` when it is `https://`.

@@ -31,6 +31,9 @@ pub struct FirstMessage {
     /// Hex SHA-256 of the first message's bytes (without its prefix); of nothing when the
     /// body holds no message.
     pub digest: String,
+    /// The first message's bytes (without its prefix); empty when the body holds none.
+    /// The server decodes them to tell what the call acts on (its authorization).
+    pub message: Bytes,
     /// The frames read, to be sent again first.
     read: VecDeque<Frame<Bytes>>,
     /// The body ended while being read.
@@ -71,13 +74,14 @@ impl FirstMessage {
                 }
             }
         }
-        let digest = match need(&data) {
-            Some(n) if data.len() >= n => Sha256::digest(&data[PREFIX_LEN..n]),
-            _ if data.is_empty() => Sha256::digest(b""),
+        let message = match need(&data) {
+            Some(n) if data.len() >= n => data.freeze().slice(PREFIX_LEN..n),
+            _ if data.is_empty() => Bytes::new(),
             _ => return Err(Status::invalid_argument("the body ends inside a message")),
         };
         Ok(Self {
-            digest: hex::encode(digest),
+            digest: hex::encode(Sha256::digest(&message)),
+            message,
             read,
             ended,
         })

@@ -24,6 +24,12 @@ pub mod internode {
     tonic::include_proto!("tessera.internode.v1");
 }
 
+/// The admin API (`tessera.admin.v1`): users, keys, policies.
+#[allow(missing_docs, clippy::all)]
+pub mod admin {
+    tonic::include_proto!("tessera.admin.v1");
+}
+
 /// The client-facing object API (`tessera.object.v1`).
 #[allow(missing_docs, clippy::all)]
 pub mod object {

@@ -5,6 +5,7 @@
 use tessera_proto::ERROR_NAME;
 use tonic::{Code, Status};
 
+use crate::iam::IamError;
 use crate::object::ObjectError;
 
 /// The gRPC status of an object error.
@@ -54,5 +55,37 @@ pub fn to_status(e: &ObjectError) -> Status {
 impl From<ObjectError> for Status {
     fn from(e: ObjectError) -> Self {
         to_status(&e)
+    }
+}
+
+/// The gRPC status of an identity error (the admin API).
+pub fn iam_status(e: &IamError) -> Status {
+    let code = match e {
+        IamError::InvalidUserName { .. }
+        | IamError::InvalidPolicyName { .. }
+        | IamError::InvalidAccessKey { .. }
+        | IamError::InvalidSecret
+        | IamError::Policy(_) => Code::InvalidArgument,
+        IamError::UserExists { .. } | IamError::KeyExists { .. } => Code::AlreadyExists,
+        IamError::NoSuchUser { .. }
+        | IamError::NoSuchKey { .. }
+        | IamError::NoSuchPolicy { .. } => Code::NotFound,
+        // The state forbids it (a built-in, a policy in use, the root credentials).
+        IamError::BuiltinPolicy { .. } | IamError::PolicyInUse { .. } | IamError::Root => {
+            Code::FailedPrecondition
+        }
+        IamError::Busy(_) => Code::Unavailable,
+        IamError::Storage(o) => return to_status(o),
+        IamError::Seal { .. } | IamError::Corrupt(_) => {
+            tracing::error!(error = %e, "admin request failed");
+            return Status::internal("internal error; the node's log has the details");
+        }
+    };
+    Status::new(code, e.to_string())
+}
+
+impl From<IamError> for Status {
+    fn from(e: IamError) -> Self {
+        iam_status(&e)
     }
 }

@@ -5,6 +5,8 @@ use s3s::{S3Request, S3Response, S3Result};
 
 use super::convert::timestamp;
 use super::error::to_s3;
+use crate::auth::Caller;
+use crate::iam::{Env, Iam};
 use crate::object::ObjectLayer;
 
 /// The one owner of every bucket.
@@ -15,11 +17,16 @@ pub fn owner() -> Owner {
     }
 }
 
+/// The buckets the caller may list (all of them for root).
 pub async fn list_buckets(
     layer: &ObjectLayer,
-    _req: S3Request<ListBucketsInput>,
+    iam: &Iam,
+    req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
+    let who = req.extensions.get::<Caller>().map(|c| &c.0);
+    let env = req.extensions.get::<Env>().copied().unwrap_or_default();
     let buckets = layer.list_buckets().await.map_err(to_s3)?;
+    let buckets = iam.listable(who, &env, buckets, |b| &b.name).await;
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(
             buckets
@@ -57,12 +64,14 @@ pub async fn head_bucket(
 
 pub async fn delete_bucket(
     layer: &ObjectLayer,
+    iam: &Iam,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     layer
         .delete_bucket(&req.input.bucket)
         .await
         .map_err(to_s3)?;
+    iam.forget_bucket(&req.input.bucket).await;
     Ok(S3Response::new(DeleteBucketOutput::default()))
 }
 

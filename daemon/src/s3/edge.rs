@@ -1,43 +1,14 @@
-//! The HTTP edge of S3: who may call (the root credentials), how the Host header names a
+//! The HTTP edge of S3: how the Host header names a
 //! bucket (virtual-host style under `--domain`, the port ignored), what is refused before
 //! s3s reads a request ([`admit`]), and the normalisation of headers clients legitimately
 //! send twice.
 
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode};
-use s3s::auth::{S3Auth, SecretKey};
+use s3s::S3Result;
 use s3s::host::{S3Host, VirtualHost};
-use s3s::{S3ErrorCode, S3Result};
-use tessera_proto::auth::Credentials;
 
-use super::error::s3_err;
 use super::signature_scope::{self, ScopeRefusal};
-
-/// Accepts only the root credentials.
-pub struct RootAuth {
-    creds: Credentials,
-}
-
-impl RootAuth {
-    /// Auth for `creds`.
-    pub fn new(creds: Credentials) -> Self {
-        Self { creds }
-    }
-}
-
-#[async_trait::async_trait]
-impl S3Auth for RootAuth {
-    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if access_key == self.creds.access_key {
-            Ok(SecretKey::from(self.creds.secret_key.as_str()))
-        } else {
-            Err(s3_err(
-                S3ErrorCode::InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records.",
-            ))
-        }
-    }
-}
 
 /// `BUCKET.DOMAIN[:port]` names a bucket; any other host is path style.
 pub struct DomainHost {

@@ -6,6 +6,7 @@
 
 use s3s::{S3Error, S3ErrorCode};
 
+use crate::iam::IamError;
 use crate::object::ObjectError;
 
 /// The S3 error for an object-core error.
@@ -63,4 +64,39 @@ pub const STORAGE_FULL: &str = "XMinioStorageFull";
 /// An S3 error with a message.
 pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {
     S3Error::with_message(code, msg.into())
+}
+
+/// The S3 error for an identity-store error (the bucket policy operations).
+pub fn iam_to_s3(e: IamError) -> S3Error {
+    let code = match &e {
+        IamError::Policy(_) => S3ErrorCode::MalformedPolicy,
+        // Only bucket policies are changed over S3; the rest cannot reach here, but each
+        // still answers what it means.
+        IamError::InvalidUserName { .. }
+        | IamError::InvalidPolicyName { .. }
+        | IamError::InvalidAccessKey { .. }
+        | IamError::InvalidSecret => S3ErrorCode::InvalidArgument,
+        IamError::UserExists { .. } | IamError::KeyExists { .. } => S3ErrorCode::InvalidArgument,
+        IamError::NoSuchUser { .. }
+        | IamError::NoSuchKey { .. }
+        | IamError::NoSuchPolicy { .. } => S3ErrorCode::InvalidArgument,
+        IamError::BuiltinPolicy { .. } | IamError::PolicyInUse { .. } | IamError::Root => {
+            S3ErrorCode::AccessDenied
+        }
+        IamError::Busy(_) => S3ErrorCode::SlowDown,
+        IamError::Storage(_) => return to_s3(into_object(e)),
+        IamError::Seal { .. } | IamError::Corrupt(_) => S3ErrorCode::InternalError,
+    };
+    if code == S3ErrorCode::InternalError {
+        tracing::error!(error = %e, "S3 request failed");
+        return S3Error::with_message(code, "We encountered an internal error. Please try again.");
+    }
+    S3Error::with_message(code, e.to_string())
+}
+
+fn into_object(e: IamError) -> ObjectError {
+    match e {
+        IamError::Storage(o) => o,
+        other => ObjectError::Internal(other.to_string()),
+    }
 }

@@ -36,6 +36,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::codegen::Service;
 
+use crate::iam::Env;
+
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
 };
@@ -66,12 +68,27 @@ pub struct Front {
 pub struct Router {
     internode: Option<tonic::service::Routes>,
     front: Arc<OnceLock<Front>>,
+    /// What policies may ask of the connection (its client's address), put in each of its
+    /// requests' extensions.
+    env: Env,
 }
 
 impl Router {
     /// Routes to `internode` (cluster nodes only) and to `front` once it is set.
     pub fn new(internode: Option<tonic::service::Routes>, front: Arc<OnceLock<Front>>) -> Self {
-        Self { internode, front }
+        Self {
+            internode,
+            front,
+            env: Env::default(),
+        }
+    }
+
+    /// The router of one connection from `peer`, over TLS when `secure`.
+    fn for_peer(&self, peer: std::net::SocketAddr, secure: bool) -> Self {
+        let mut router = self.clone();
+        router.env.source_ip = Some(peer.ip());
+        router.env.secure = secure;
+        router
     }
 }
 
@@ -125,7 +142,7 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     type Error = Infallible;
     type Future = BoxFuture;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         if let Some(check) = Check::of(&req) {
             let (status, line) = check.answer(self.front.get().map(|f| &f.layer));
             let body = http_body_util::Full::new(line)
@@ -135,6 +152,7 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             *resp.status_mut() = status;
             return Box::pin(async move { Ok(resp) });
         }
+        req.extensions_mut().insert(self.env);
         if is_grpc(&req) {
             let mut grpc = if req.uri().path().starts_with(INTERNODE_PREFIX) {
                 match &self.internode {
@@ -285,7 +303,7 @@ pub async fn serve(
         if let Err(e) = socket.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        let (builder, router) = (builder.clone(), router.clone());
+        let (builder, router) = (builder.clone(), router.for_peer(peer, acceptor.is_some()));
         let (acceptor, mismatch_logged) = (acceptor.clone(), mismatch_logged.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {

@@ -20,6 +20,12 @@ mod faults;
 mod format;
 mod fuse_ops;
 
+// Identities and policies: `iam` (single node, S3, gRPC, a mount), `iam_admin` (the admin
+// API's refusals, bad input), `iam_cluster`.
+mod iam;
+mod iam_admin;
+mod iam_cluster;
+
 // The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
 mod fuse;
 mod fuse_fstab;
