@@ -7,13 +7,13 @@
 pub mod admin;
 mod convert;
 pub mod status;
+mod upload;
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use tessera_proto::object as pb;
 use tessera_proto::object::object_service_server::ObjectService;
 use tonic::{Request, Response, Status, Streaming};
@@ -25,6 +25,7 @@ use crate::object::{
 };
 use crate::traffic::Traffic;
 use convert::{attrs, object_info, timestamp};
+use upload::{part_header, put_header, split_upload};
 
 /// The service.
 pub struct ObjectRpc {
@@ -41,50 +42,6 @@ impl ObjectRpc {
             iam,
             traffic,
         }
-    }
-}
-
-type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
-
-/// Reads the header of a client stream; the rest of the stream carries data.
-async fn split_upload<M, H>(
-    mut stream: Streaming<M>,
-    header: impl Fn(M) -> Result<H, Option<Bytes>> + Send + Copy + 'static,
-) -> Result<(H, ByteStream), Status>
-where
-    M: Send + 'static,
-{
-    let first = stream.message().await?.ok_or_else(|| {
-        Status::invalid_argument("empty stream: the first message must be a header")
-    })?;
-    let head = header(first)
-        .map_err(|_| Status::invalid_argument("the first message must be a header"))?;
-    let data = stream
-        .map_err(|s| std::io::Error::other(s.to_string()))
-        .and_then(move |m| async move {
-            match header(m) {
-                Err(Some(data)) => Ok(data),
-                Ok(_) | Err(None) => Err(std::io::Error::other(
-                    "a message without data after the header: the client aborted the upload",
-                )),
-            }
-        });
-    Ok((head, Box::pin(data)))
-}
-
-fn put_header(m: pb::PutObjectRequest) -> Result<pb::PutObjectHeader, Option<Bytes>> {
-    match m.msg {
-        Some(pb::put_object_request::Msg::Header(h)) => Ok(h),
-        Some(pb::put_object_request::Msg::Data(d)) => Err(Some(d)),
-        None => Err(None),
-    }
-}
-
-fn part_header(m: pb::UploadPartRequest) -> Result<pb::UploadPartHeader, Option<Bytes>> {
-    match m.msg {
-        Some(pb::upload_part_request::Msg::Header(h)) => Ok(h),
-        Some(pb::upload_part_request::Msg::Data(d)) => Err(Some(d)),
-        None => Err(None),
     }
 }
 

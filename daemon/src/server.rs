@@ -158,21 +158,6 @@ pub struct ServerConfig {
     pub identity_reload: Option<Duration>,
 }
 
-/// Raises the open-file limit and bounds the connections under it.
-fn connection_limit(config: &ServerConfig) -> admission::ConnectionLimit {
-    let files = admission::raise_file_limit();
-    let max = config
-        .max_connections
-        .unwrap_or_else(|| admission::default_max_connections(files));
-    let limit = admission::ConnectionLimit::new(max);
-    tracing::info!(
-        open_files = files,
-        max_connections = limit.max(),
-        "connection limit"
-    );
-    limit
-}
-
 /// What this node runs with before its object layer exists.
 struct Node {
     topology: Topology,
@@ -386,7 +371,7 @@ pub async fn run(
     let server = tokio::spawn(http::serve(
         listener,
         http::Router::new(internode, ready.clone()),
-        connection_limit(&config),
+        admission::connection_limit(config.max_connections),
         tls.as_ref().map(|t| t.acceptor()),
         async {
             let _ = stopped.await;

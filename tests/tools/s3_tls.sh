@@ -6,8 +6,8 @@
 # Environment:
 #   TESSERA_S3_ENDPOINT    https://HOST:PORT of the node (required)
 #   TESSERA_CA_FILE        the PEM file of the CA that signed the node's certificate (required)
-#   AWS_ACCESS_KEY_ID      the node's TESSERA_ROOT_USER (required)
-#   AWS_SECRET_ACCESS_KEY  the node's TESSERA_ROOT_PASSWORD (required)
+#   AWS_ACCESS_KEY_ID      an access key of the node with readwrite rights (required)
+#   AWS_SECRET_ACCESS_KEY  its secret (required)
 #
 # Exits 0 after "s3_tls.sh: all checks passed", non-zero with a FAIL line on any mismatch.
 set -euo pipefail

@@ -119,6 +119,19 @@ pub async fn first_bytes(socket: &TcpStream, deadline: Duration) -> bool {
     tokio::time::timeout(deadline, wait).await.unwrap_or(false)
 }
 
+/// Raises the open-file limit and bounds the connections under it: `max`, else half the
+/// raised limit.
+pub(super) fn connection_limit(max: Option<usize>) -> ConnectionLimit {
+    let files = raise_file_limit();
+    let limit = ConnectionLimit::new(max.unwrap_or_else(|| default_max_connections(files)));
+    tracing::info!(
+        open_files = files,
+        max_connections = limit.max(),
+        "connection limit"
+    );
+    limit
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

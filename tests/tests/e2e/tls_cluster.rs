@@ -1,12 +1,12 @@
 //! TLS cases of a cluster (README "TLS"): three nodes named by `https://` endpoints, each
 //! serving a test CA's certificate and verifying its peers against the CA in `CAs/`; the
-//! SDK, the CLI, a real mount, awscli and boto3 over `https://`. And the refusal of a
+//! SDK, the CLI, a real mount, awscli and boto3 (with a user's key) over `https://`. And the refusal of a
 //! cluster that mixes plain and TLS.
 
 use std::process::Command;
 
 use tessera_tests::tls::TestCa;
-use tessera_tests::{Cluster, Mount, Node, PASSWORD, USER, free_port, fuse_available, pattern};
+use tessera_tests::{Cluster, Mount, Node, USER, free_port, fuse_available, pattern};
 
 use crate::common::bin;
 use crate::fuse::mount_bin;
@@ -59,16 +59,31 @@ async fn a_tls_cluster_serves_the_sdk_the_cli_a_mount_and_the_s3_tools_over_http
         assert_eq!(get(&s3, "tls", "from-mount").await, b"mount over TLS");
     }
 
-    // awscli and boto3 with a CA bundle.
+    // awscli and boto3 with a CA bundle and a user's key (not the root's), made over TLS.
     if !skipped() {
         require("awscli", "aws", &["--version"]);
         require("boto3", "python3", &["-c", "import boto3"]);
+        let made = n1.cli(
+            &["admin", "user", "add", "tools", "--policy", "readwrite"],
+            None,
+        );
+        let said = String::from_utf8_lossy(&made.stdout).into_owned();
+        assert!(made.status.success(), "user add over TLS: {made:?}");
+        let line = |name: &str| {
+            (said.lines())
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {said}"))
+                .trim()
+                .to_string()
+        };
+        let (access, secret) = (line("Access Key:"), line("Secret Key:"));
+        assert_ne!(access, USER);
         let out = Command::new("bash")
             .arg(script("s3_tls.sh"))
             .env("TESSERA_S3_ENDPOINT", &n1.endpoint)
             .env("TESSERA_CA_FILE", &client.ca_file)
-            .env("AWS_ACCESS_KEY_ID", USER)
-            .env("AWS_SECRET_ACCESS_KEY", PASSWORD)
+            .env("AWS_ACCESS_KEY_ID", &access)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
             .env_remove("AWS_CA_BUNDLE")
             .output()
             .expect("run s3_tls.sh");
