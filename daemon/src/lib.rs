@@ -7,11 +7,12 @@
 //! `peer` (the internode client, used by `drive::remote` and `lock::distributed`); below
 //! the front ends: `auth` (verification of every gRPC call), `policy` (IAM documents, their
 //! evaluation, the table of what each operation needs) and `traffic`. `layout`
-//! (sizing, placement) and `sync` (locks) serve all of them.
+//! (sizing, placement), `sync` (locks) and `calendar` (civil dates) serve all of them.
 
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod calendar;
 pub mod drive;
 pub mod erasure;
 pub mod iam;

@@ -69,13 +69,7 @@ impl Cluster {
 
     /// The nodes of [`Cluster::start`], not started yet (see [`Cluster::spawn`]).
     pub fn prepare(bin: &Path, dir: &Path, nodes: usize, drives: usize, extra: &[&str]) -> Cluster {
-        let addrs: Vec<SocketAddr> = (0..nodes)
-            .map(|_| {
-                format!("127.0.0.1:{}", free_port())
-                    .parse()
-                    .expect("address")
-            })
-            .collect();
+        let addrs = local_addrs(nodes);
         Self::on(bin, dir, &addrs, drives, extra)
     }
 
@@ -89,13 +83,7 @@ impl Cluster {
         certs: &Path,
         client: &TlsClient,
     ) -> Cluster {
-        let addrs: Vec<SocketAddr> = (0..nodes)
-            .map(|_| {
-                format!("127.0.0.1:{}", free_port())
-                    .parse()
-                    .expect("address")
-            })
-            .collect();
+        let addrs = local_addrs(nodes);
         let certs = certs.to_str().expect("utf-8 certs path");
         let extra = ["--certs-dir", certs];
         let mut cluster = Self::on_scheme("https", bin, dir, &addrs, drives, &extra);
@@ -350,4 +338,15 @@ impl Cluster {
             .map(|(i, n)| format!("==== node {} ====\n{}", i + 1, n.log_text()))
             .collect()
     }
+}
+
+/// `n` free loopback addresses.
+fn local_addrs(n: usize) -> Vec<SocketAddr> {
+    (0..n)
+        .map(|_| {
+            format!("127.0.0.1:{}", free_port())
+                .parse()
+                .expect("address")
+        })
+        .collect()
 }
