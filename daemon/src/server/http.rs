@@ -142,7 +142,27 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     type Error = Infallible;
     type Future = BoxFuture;
 
-    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if req.method() != http::Method::HEAD {
+            return self.route(req);
+        }
+        // A HEAD's answer has no body. hyper leaves it out on HTTP/1.1, but sends it on
+        // HTTP/2, where clients take it for a protocol error (Go's, so rclone's).
+        let answer = self.route(req);
+        Box::pin(async move {
+            let resp = answer.await?;
+            Ok(resp.map(|_| {
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            }))
+        })
+    }
+}
+
+impl Router {
+    /// The answer to `req`: a health check's, the gRPC services' or the S3 front end's.
+    fn route(&self, mut req: Request<Incoming>) -> BoxFuture {
         if let Some(check) = Check::of(&req) {
             let (status, line) = check.answer(self.front.get().map(|f| &f.layer));
             let body = http_body_util::Full::new(line)
