@@ -75,13 +75,15 @@ pub struct CompletePart {
     pub etag: String,
 }
 
-/// Changes to an object's user metadata.
+/// Changes to an object's user metadata and stored headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataUpdate {
     /// Entries to add or overwrite.
     pub set: BTreeMap<String, String>,
     /// Names of entries to remove (absent ones are ignored).
     pub remove: Vec<String>,
+    /// Stored headers to set (`Some`) or remove (`None`), such as the tag set.
+    pub headers: BTreeMap<String, Option<String>>,
 }
 
 impl MetadataUpdate {
@@ -104,6 +106,12 @@ impl MetadataUpdate {
     pub(super) fn updated(&self, meta: &ObjectMeta, version_id: &str) -> ObjectMeta {
         let mut m = meta.clone();
         self.apply(&mut m.user_metadata);
+        for (name, value) in &self.headers {
+            match value {
+                Some(v) => m.headers.insert(name.clone(), v.clone()),
+                None => m.headers.remove(name),
+            };
+        }
         m.version_id = version_id.to_string();
         m
     }

@@ -42,9 +42,14 @@ actions! {
     PutBucketPolicy = "s3:PutBucketPolicy", "Set a bucket's policy.";
     DeleteBucketPolicy = "s3:DeleteBucketPolicy", "Remove a bucket's policy.";
     GetBucketPolicyStatus = "s3:GetBucketPolicyStatus", "Read whether a bucket's policy makes it public.";
+    GetBucketTagging = "s3:GetBucketTagging", "Read a bucket's tags.";
+    PutBucketTagging = "s3:PutBucketTagging", "Set or remove a bucket's tags.";
     GetObject = "s3:GetObject", "Read an object (GET, HEAD, a copy's source).";
     PutObject = "s3:PutObject", "Write an object (PUT, a copy's target, multipart uploads).";
     DeleteObject = "s3:DeleteObject", "Delete an object (and a rename's source).";
+    GetObjectTagging = "s3:GetObjectTagging", "Read an object's tags.";
+    PutObjectTagging = "s3:PutObjectTagging", "Set an object's tags.";
+    DeleteObjectTagging = "s3:DeleteObjectTagging", "Remove an object's tags.";
     AbortMultipartUpload = "s3:AbortMultipartUpload", "Abort a multipart upload.";
     ListMultipartUploadParts = "s3:ListMultipartUploadParts", "List an upload's parts.";
     ServerInfo = "admin:ServerInfo", "Read the cluster's sets, drives and capacity.";

@@ -96,6 +96,13 @@ pub fn s3_operation(
         ("GetBucketPolicyStatus", Some(_), None) => {
             Need::one(A::GetBucketPolicyStatus, bucket, None)
         }
+        ("GetBucketTagging", Some(_), None) => Need::one(A::GetBucketTagging, bucket, None),
+        ("PutBucketTagging" | "DeleteBucketTagging", Some(_), None) => {
+            Need::one(A::PutBucketTagging, bucket, None)
+        }
+        ("GetObjectTagging", Some(_), Some(_)) => Need::one(A::GetObjectTagging, bucket, key),
+        ("PutObjectTagging", Some(_), Some(_)) => Need::one(A::PutObjectTagging, bucket, key),
+        ("DeleteObjectTagging", Some(_), Some(_)) => Need::one(A::DeleteObjectTagging, bucket, key),
         ("ListObjects" | "ListObjectsV2", Some(b), None) => Need::list(A::ListBucket, b, listing()),
         ("ListObjectVersions", Some(b), None) => Need::list(A::ListBucketVersions, b, listing()),
         ("ListMultipartUploads", Some(b), None) => {

@@ -42,6 +42,7 @@ pub fn metadata_update(r: &mut pb::UpdateObjectMetadataRequest) -> MetadataUpdat
     MetadataUpdate {
         set: std::mem::take(&mut r.set).into_iter().collect(),
         remove: std::mem::take(&mut r.remove),
+        ..Default::default()
     }
 }
 

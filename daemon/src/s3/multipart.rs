@@ -28,7 +28,8 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
-    let attrs = write_headers!(i).into_attrs()?;
+    let mut attrs = write_headers!(i).into_attrs()?;
+    super::tagging::set_from_header(&mut attrs, i.tagging.as_deref())?;
     let upload_id = layer
         .create_upload(&i.bucket, &i.key, &attrs)
         .await

@@ -7,6 +7,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
 use super::error::{s3_err, to_s3};
+use super::tagging;
 use crate::object::{ObjectAttrs, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
 
 /// Largest object a single PUT may carry (as S3).
@@ -48,7 +49,8 @@ pub async fn put_object(
     };
     let expected = expected_checksums!(input);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
-    let attrs = write_headers!(input).into_attrs()?;
+    let mut attrs = write_headers!(input).into_attrs()?;
+    tagging::set_from_header(&mut attrs, input.tagging.as_deref())?;
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
     layer
         .precheck_write(&input.bucket, &input.key, &cond)
@@ -142,6 +144,7 @@ pub async fn get_object(
         last_modified: Some(timestamp(info.mod_time_ns)),
         metadata: metadata(&info.user_metadata),
         parts_count: i.part_number.map(|_| info.parts() as i32),
+        tag_count: tagging::count(info),
         body: Some(response_body(read.body)),
         ..Default::default()
     };
@@ -201,6 +204,10 @@ pub async fn head_object(
     let mut resp = S3Response::new(output);
     if h.partial {
         resp.status = Some(StatusCode::PARTIAL_CONTENT);
+    }
+    // Not in s3s's HeadObject output (AWS answers it on GET only; MinIO on HEAD too).
+    if let Some(n) = tagging::count(&info) {
+        resp.headers.insert("x-amz-tagging-count", n.into());
     }
     Ok(resp)
 }
@@ -338,13 +345,15 @@ pub async fn copy_object(
              object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let attrs: Option<ObjectAttrs> = if replace {
+    let replaced: Option<ObjectAttrs> = if replace {
         Some(write_headers!(i).into_attrs()?)
     } else {
         None
     };
+    let directive = i.tagging_directive.as_ref();
+    let attrs = tagging::copy_attrs(&src, replaced, directive, i.tagging.as_deref())?;
     let info = layer
-        .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, attrs.as_ref())
+        .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, Some(&attrs))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(CopyObjectOutput {

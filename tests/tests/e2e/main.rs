@@ -53,6 +53,7 @@ mod s3_node_faults;
 mod s3_objects;
 mod s3_reads;
 mod s3_streaming;
+mod s3_tagging;
 mod s3_tools;
 mod service_units;
 

@@ -31,6 +31,8 @@ const BASE: &str = "plain";
 const LARGE_CLIENTS: usize = 2;
 /// Rounds of the large PUT and GET (the best of each is kept).
 const LARGE_ROUNDS: usize = 3;
+/// Rounds of the 4 KiB PUT and GET with each key (the best of each is kept).
+const POLICY_ROUNDS: usize = 4;
 
 /// What the TLS section runs.
 pub struct Config {
@@ -95,14 +97,27 @@ pub async fn rows(node_bin: &Path, dir: &Path, cfg: &Config) -> anyhow::Result<V
             out.push(row.target(Some(Target::RatioAtLeast(0.7))));
             out.push(Row::new(format!("{name} p50"), "ms", v.p50, (BASE, b.p50)));
         }
-        // Both overwrite the objects just written, the user's key after the root's.
+        // Rounds of the two keys, which goes first alternating, each overwriting the
+        // objects written before; the best of each kept (a phase lasts a second or less).
         let (access, secret) = policy_user(&tls, dir)?;
         let user = ours.with_key(&access, &secret);
-        let (rp, rg) = small(&ours, &objects).await.context("root key")?;
-        let (up, ug) = small(&user, &objects).await.context("policy key")?;
+        let (mut root_best, mut user_best) = ((0f64, 0f64), (0f64, 0f64));
+        for round in 0..POLICY_ROUNDS {
+            let mut turns = [(&ours, &mut root_best), (&user, &mut user_best)];
+            if round % 2 == 1 {
+                turns.reverse();
+            }
+            for (client, best) in turns {
+                let (p, g) = small(client, &objects)
+                    .await
+                    .context("4 KiB, policy rows")?;
+                *best = (best.0.max(p.ops), best.1.max(g.ops));
+            }
+        }
+        let ((rp, rg), (up, ug)) = (root_best, user_best);
         for (op, v, b) in [("PUT", up, rp), ("GET", ug, rg)] {
             let name = format!("S3 over TLS 4 KiB {op} x{n}, ten-statement policy");
-            let row = Row::new(name, "ops/s", v.ops, ("root key", b.ops));
+            let row = Row::new(name, "ops/s", v, ("root key", b));
             out.push(row.target(Some(Target::RatioAtLeast(0.95))));
         }
     }
