@@ -42,6 +42,12 @@ actions! {
     PutBucketPolicy = "s3:PutBucketPolicy", "Set a bucket's policy.";
     DeleteBucketPolicy = "s3:DeleteBucketPolicy", "Remove a bucket's policy.";
     GetBucketPolicyStatus = "s3:GetBucketPolicyStatus", "Read whether a bucket's policy makes it public.";
+    GetBucketAcl = "s3:GetBucketAcl", "Read a bucket's ACL (the owner's full control, and public reads).";
+    PutBucketAcl = "s3:PutBucketAcl", "Set a bucket's canned ACL (private or public-read).";
+    GetBucketCors = "s3:GetBucketCORS", "Read a bucket's CORS rules.";
+    PutBucketCors = "s3:PutBucketCORS", "Set or remove a bucket's CORS rules.";
+    GetObjectAcl = "s3:GetObjectAcl", "Read an object's ACL (the owner's full control).";
+    PutObjectAcl = "s3:PutObjectAcl", "Set an object's canned ACL (private only).";
     GetObject = "s3:GetObject", "Read an object (GET, HEAD, a copy's source).";
     PutObject = "s3:PutObject", "Write an object (PUT, a copy's target, multipart uploads).";
     DeleteObject = "s3:DeleteObject", "Delete an object (and a rename's source).";
