@@ -144,6 +144,8 @@ pub struct ServerConfig {
     pub credentials: Credentials,
     /// Base domain for virtual-host-style S3 requests.
     pub domain: Option<String>,
+    /// The S3 region the node reports (`us-east-1` by default).
+    pub region: String,
     /// Testing only: a pause between taking a commit lock and committing (see
     /// `SetConfig::commit_pause`).
     pub commit_pause: Option<Duration>,
@@ -313,15 +315,22 @@ fn front(
         iam.clone(),
         layer.clone(),
     ))));
+    let cors = crate::s3::Cors::new(iam.clone(), config.domain.as_deref());
     let s3 = crate::s3::service(
         layer.clone(),
         iam,
         &S3Config {
             domain: config.domain.clone(),
+            region: config.region.clone(),
         },
     )
     .map_err(|e| ServerError::Layout(e.to_string()))?;
-    Ok(http::Front { layer, grpc, s3 })
+    Ok(http::Front {
+        layer,
+        grpc,
+        s3,
+        cors,
+    })
 }
 
 /// Runs a node until `shutdown` resolves.
@@ -437,6 +446,7 @@ pub async fn run(
         sets: (layer.sets())
             .map(|s| (s.drives().data_shards(), s.drives().parity_shards()))
             .collect(),
+        region: config.region.clone(),
     };
     eprintln!("\n{}\n", banner.render());
     // Replays the writes that missed drives, and heals what reads found damaged.

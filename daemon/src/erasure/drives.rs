@@ -192,6 +192,7 @@ impl SetDrives {
             }),
             parts,
             data_dir,
+            upload_id: String::new(),
         }
     }
 

@@ -44,6 +44,12 @@ actions! {
     GetBucketPolicyStatus = "s3:GetBucketPolicyStatus", "Read whether a bucket's policy makes it public.";
     GetBucketTagging = "s3:GetBucketTagging", "Read a bucket's tags.";
     PutBucketTagging = "s3:PutBucketTagging", "Set or remove a bucket's tags.";
+    GetBucketAcl = "s3:GetBucketAcl", "Read a bucket's ACL (the owner's full control, and public reads).";
+    PutBucketAcl = "s3:PutBucketAcl", "Set a bucket's canned ACL (private or public-read).";
+    GetBucketCors = "s3:GetBucketCORS", "Read a bucket's CORS rules.";
+    PutBucketCors = "s3:PutBucketCORS", "Set or remove a bucket's CORS rules.";
+    GetObjectAcl = "s3:GetObjectAcl", "Read an object's ACL (the owner's full control).";
+    PutObjectAcl = "s3:PutObjectAcl", "Set an object's canned ACL (private only).";
     GetObject = "s3:GetObject", "Read an object (GET, HEAD, a copy's source).";
     PutObject = "s3:PutObject", "Write an object (PUT, a copy's target, multipart uploads).";
     DeleteObject = "s3:DeleteObject", "Delete an object (and a rename's source).";

@@ -139,7 +139,9 @@ pub fn content_type(info: &ObjectInfo) -> Option<s3s::dto::ContentType> {
     ct.parse().ok()
 }
 
-/// The byte range of an HTTP Range header, or of part `number` of the object.
+/// The byte range of an HTTP Range header, or of part `number` of the object. A part past
+/// the last is InvalidPart (400, as S3); an object written by one PUT is its own part 1,
+/// answered whole.
 pub fn range_spec(
     range: Option<&s3s::dto::Range>,
     part_number: Option<i32>,
@@ -152,19 +154,27 @@ pub fn range_spec(
                 "Range and partNumber cannot be combined",
             ));
         }
+        if !(1..=MAX_PART_NUMBER).contains(&n) {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                format!(
+                    "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+                ),
+            ));
+        }
         let Some(info) = info else {
             return Ok(RangeSpec::Full);
         };
-        let n = usize::try_from(n)
-            .ok()
-            .filter(|n| *n >= 1 && *n <= info.part_sizes.len());
-        let Some(n) = n else {
-            // S3's InvalidPartNumber is a 416 like InvalidRange.
+        let n = n as usize;
+        if !is_multipart(info) && n == 1 {
+            return Ok(RangeSpec::Full);
+        }
+        if n > info.part_sizes.len() || !is_multipart(info) {
             return Err(s3_err(
-                S3ErrorCode::InvalidRange,
-                "the part number is out of range",
+                S3ErrorCode::InvalidPart,
+                format!("The object has no part {n}."),
             ));
-        };
+        }
         let start: u64 = info.part_sizes[..n - 1].iter().sum();
         return Ok(RangeSpec::Bounded(start, start + info.part_sizes[n - 1]));
     }
@@ -177,6 +187,21 @@ pub fn range_spec(
         Some(s3s::dto::Range::Int { first, last: None }) => RangeSpec::From(*first),
         Some(s3s::dto::Range::Suffix { length }) => RangeSpec::Suffix(*length),
     })
+}
+
+/// The most parts an object has (S3's limit).
+const MAX_PART_NUMBER: i32 = 10_000;
+
+/// Whether the object was written by a multipart upload (its ETag ends in `-N`).
+pub fn is_multipart(info: &ObjectInfo) -> bool {
+    info.etag.contains('-')
+}
+
+/// The `x-amz-mp-parts-count` of a read by part: multipart objects only, as S3.
+pub fn parts_count(info: &ObjectInfo, part_number: Option<i32>) -> Option<i32> {
+    part_number
+        .filter(|_| is_multipart(info))
+        .map(|_| info.parts() as i32)
 }
 
 fn matches(cond: &ETagCondition, etag: &str) -> bool {

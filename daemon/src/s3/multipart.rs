@@ -7,6 +7,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use super::body::{check_algorithm, expected_checksums, verifier};
 use super::bucket::owner;
 use super::convert::{Conditions, etag, etag_value, timestamp, write_condition, write_headers};
+use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
 use crate::object::{CompletePart, ObjectLayer, RangeSpec, body_reader};
@@ -50,7 +51,11 @@ pub async fn upload_part(
     let headers = req.headers;
     let i = req.input;
     let number = part_number(i.part_number)?;
-    let size = match i.content_length {
+    let length = match req.extensions.get::<UnknownLength>() {
+        Some(UnknownLength) => None,
+        None => i.content_length,
+    };
+    let size = match length {
         Some(l) if l < 0 => {
             return Err(s3_err(
                 S3ErrorCode::InvalidArgument,

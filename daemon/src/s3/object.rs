@@ -6,6 +6,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
+use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
 use super::tagging;
 use crate::object::{ObjectAttrs, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
@@ -43,7 +44,10 @@ pub async fn put_object(
     let trailers = req.trailing_headers;
     let headers = req.headers;
     let input = req.input;
-    let size = declared_size(input.content_length)?;
+    let size = match req.extensions.get::<UnknownLength>() {
+        Some(UnknownLength) => None,
+        None => declared_size(input.content_length)?,
+    };
     let Some(body) = input.body else {
         return Err(s3_err(S3ErrorCode::IncompleteBody, "no body"));
     };
@@ -143,7 +147,7 @@ pub async fn get_object(
         e_tag: Some(etag(&info.etag)),
         last_modified: Some(timestamp(info.mod_time_ns)),
         metadata: metadata(&info.user_metadata),
-        parts_count: i.part_number.map(|_| info.parts() as i32),
+        parts_count: parts_count(info, i.part_number),
         tag_count: tagging::count(info),
         body: Some(response_body(read.body)),
         ..Default::default()
@@ -198,7 +202,7 @@ pub async fn head_object(
         e_tag: Some(etag(&info.etag)),
         last_modified: Some(timestamp(info.mod_time_ns)),
         metadata: metadata(&info.user_metadata),
-        parts_count: i.part_number.map(|_| info.parts() as i32),
+        parts_count: parts_count(&info, i.part_number),
         ..Default::default()
     };
     let mut resp = S3Response::new(output);

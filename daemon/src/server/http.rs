@@ -5,6 +5,10 @@
 //! internode ones already serve. HTTP/1.1 and HTTP/2 (prior knowledge,
 //! as gRPC uses) are both served; every accepted socket gets TCP_NODELAY.
 //!
+//! Every S3 answer, the router's own refusals included, is stamped with a request id
+//! (`s3::RequestIds`); a CORS preflight (`OPTIONS`) is answered from the bucket's rules
+//! before s3s, and answers to browsers get the CORS headers their rule allows (`s3::Cors`).
+//!
 //! Which connections are taken and how long a silent one stays is `admission`'s; health
 //! checks (`health`) are answered before either protocol.
 //!
@@ -37,6 +41,7 @@ use tokio_rustls::TlsAcceptor;
 use tonic::codegen::Service;
 
 use crate::iam::Env;
+use crate::s3::{Cors, RequestIds, error_response};
 
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
@@ -61,6 +66,8 @@ pub struct Front {
     pub grpc: tonic::service::Routes,
     /// S3.
     pub s3: S3Service,
+    /// CORS preflights and headers of S3 answers.
+    pub cors: Cors,
 }
 
 /// Routes each request to gRPC or S3.
@@ -71,6 +78,8 @@ pub struct Router {
     /// What policies may ask of the connection (its client's address), put in each of its
     /// requests' extensions.
     env: Env,
+    /// The ids every S3 answer carries.
+    ids: RequestIds,
 }
 
 impl Router {
@@ -80,6 +89,7 @@ impl Router {
             internode,
             front,
             env: Env::default(),
+            ids: RequestIds::new(),
         }
     }
 
@@ -100,33 +110,13 @@ fn grpc_refusal(status: tonic::Status) -> BoxFuture {
     Box::pin(async move { Ok(resp) })
 }
 
-fn s3_unavailable() -> BoxFuture {
-    s3_refusal(
-        http::StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "the node is starting: waiting for its peers",
-    )
+/// An S3 answer, stamped with request id `id`, as the router sends it.
+fn s3_answer(ids: &RequestIds, id: &str, mut resp: Response<s3s::Body>) -> Response<Body> {
+    ids.stamp(&mut resp, id);
+    resp.map(|b| b.map_err(BoxError::from).boxed_unsync())
 }
 
-/// An S3 error answered by the router itself, before s3s reads the request.
-fn s3_refusal(status: http::StatusCode, code: &str, message: &str) -> BoxFuture {
-    let message = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
-         <Message>{message}</Message></Error>"
-    );
-    let body = http_body_util::Full::new(Bytes::from(xml))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/xml"),
-    );
+fn ready(resp: Response<Body>) -> BoxFuture {
     Box::pin(async move { Ok(resp) })
 }
 
@@ -201,38 +191,55 @@ impl Router {
                 Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
             })
         } else {
+            let (ids, id) = (self.ids.clone(), self.ids.next());
             let Some(front) = self.front.get() else {
-                return s3_unavailable();
+                let resp = error_response(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "the node is starting: waiting for its peers",
+                );
+                return ready(s3_answer(&ids, &id, resp));
             };
-            let s3 = front.s3.clone();
+            let (s3, cors) = (front.s3.clone(), front.cors.clone());
             let (mut parts, body) = req.into_parts();
+            if parts.method == http::Method::OPTIONS {
+                return Box::pin(async move {
+                    let resp = cors.preflight(&parts).await;
+                    Ok(s3_answer(&ids, &id, resp))
+                });
+            }
+            let origin = cors.origin(&parts);
             if let Err(refusal) = crate::s3::admit(&mut parts) {
                 let (path, code) = (parts.uri.path(), refusal.code);
-                tracing::debug!(path, code, message = %refusal.message, "S3 request refused");
-                return s3_refusal(refusal.status, refusal.code, &refusal.message);
+                tracing::debug!(path, code, %id, message = %refusal.message, "S3 request refused");
+                let resp = error_response(refusal.status, refusal.code, &refusal.message);
+                return ready(s3_answer(&ids, &id, resp));
             }
             let req = Request::from_parts(parts, body);
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
             Box::pin(async move {
-                match s3.call(req.map(s3s::Body::from)).await {
+                let mut resp = match s3.call(req.map(s3s::Body::from)).await {
                     Ok(resp) => {
                         // The path only: a query may hold a presigned URL's signature.
                         let status = resp.status();
                         if status.is_client_error() {
-                            tracing::debug!(%method, %path, %status, "S3 request refused");
+                            tracing::debug!(%method, %path, %status, %id, "S3 request refused");
                         }
-                        Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+                        resp
                     }
                     Err(e) => {
-                        tracing::error!(error = ?e, "S3 request failed without a response");
-                        let body = http_body_util::Full::new(Bytes::from_static(b"internal error"))
-                            .map_err(|never| match never {})
-                            .boxed_unsync();
-                        let mut resp = Response::new(body);
-                        *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                        Ok(resp)
+                        tracing::error!(error = ?e, %id, "S3 request failed without a response");
+                        error_response(
+                            http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "We encountered an internal error. Please try again.",
+                        )
                     }
+                };
+                if let Some(origin) = origin {
+                    cors.decorate(&origin, &mut resp).await;
                 }
+                Ok(s3_answer(&ids, &id, resp))
             })
         }
     }
