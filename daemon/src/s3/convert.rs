@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
+use base64::Engine as _;
+
 use s3s::dto::{ETag, ETagCondition, Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode};
 
@@ -42,9 +44,19 @@ pub fn etag_value(e: &ETag) -> &str {
     }
 }
 
-/// User metadata as S3 returns it.
+/// User metadata as S3 returns it. s3s sends a value that is not printable ASCII as an
+/// RFC 2047 encoded word, as AWS does (and decodes those a client sends); a value with
+/// spaces around it is sent encoded too, which s3s leaves alone, since HTTP would drop them.
 pub fn metadata(m: &BTreeMap<String, String>) -> Option<Metadata> {
-    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), kept_whole(v))).collect())
+}
+
+fn kept_whole(value: &str) -> String {
+    if value.trim() == value {
+        return value.to_string();
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    format!("=?UTF-8?B?{encoded}?=")
 }
 
 /// Attributes from the headers of a write (PUT, CreateMultipartUpload, CopyObject REPLACE).

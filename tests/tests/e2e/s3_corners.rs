@@ -331,3 +331,69 @@ async fn a_plain_chunked_put_without_a_length_is_stored_whole() {
         assert_eq!(t.get("chunks", key).await, body);
     }
 }
+
+#[tokio::test]
+async fn metadata_values_beyond_printable_ascii_come_back_rfc_2047_encoded() {
+    // gRPC and the mount take any UTF-8 metadata value; S3 answers such values as AWS does,
+    // as RFC 2047 encoded words (s3s encodes them), and an encoded word an S3 client sends
+    // is stored decoded, so gRPC reads the text and S3 the same encoded word.
+    use tessera_proto::object as pb;
+    let t = S3Env::start();
+    t.mb("meta").await;
+    let mut c = t.node().client().await;
+    let attributes = pb::ObjectAttributes {
+        content_type: String::new(),
+        user_metadata: [
+            ("name", "crème brûlée"),
+            ("padded", " x "),
+            ("plain", "a b"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    };
+    crate::common::put_with(&mut c, "meta", "utf8", b"x", Some(1), Some(attributes))
+        .await
+        .unwrap();
+    let head =
+        t.s3.head_object()
+            .bucket("meta")
+            .key("utf8")
+            .send()
+            .await
+            .unwrap();
+    let got = |k: &str| head.metadata().and_then(|m| m.get(k)).cloned();
+    assert_eq!(
+        got("name").as_deref(),
+        Some("=?UTF-8?B?Y3LDqG1lIGJyw7tsw6ll?=")
+    );
+    assert_eq!(got("padded").as_deref(), Some("=?UTF-8?B?IHgg?="));
+    assert_eq!(got("plain").as_deref(), Some("a b"));
+    let get =
+        t.s3.get_object()
+            .bucket("meta")
+            .key("utf8")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(get.metadata(), head.metadata());
+
+    (t.s3.put_object().bucket("meta").key("encoded"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"y"))
+        .metadata("name", "=?UTF-8?B?Y3LDqG1l?=")
+        .send()
+        .await
+        .unwrap();
+    let head =
+        t.s3.head_object()
+            .bucket("meta")
+            .key("encoded")
+            .send()
+            .await
+            .unwrap();
+    let name = head
+        .metadata()
+        .and_then(|m| m.get("name"))
+        .map(String::as_str);
+    assert_eq!(name, Some("=?UTF-8?B?Y3LDqG1l?="));
+}
