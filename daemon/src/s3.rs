@@ -5,6 +5,7 @@
 
 mod access;
 mod acl;
+mod attributes;
 mod body;
 mod bucket;
 mod convert;
@@ -350,5 +351,11 @@ impl S3 for TesseraS3 {
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         cors::delete_bucket_cors(&self.layer, &self.iam, req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(&self.layer, req).await
     }
 }

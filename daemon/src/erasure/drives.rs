@@ -181,7 +181,11 @@ impl SetDrives {
             etag,
             content_type: attrs.content_type.clone(),
             user_metadata: attrs.user_metadata.clone(),
-            headers: attrs.headers.clone(),
+            headers: {
+                let mut headers = attrs.headers.clone();
+                headers.extend(attrs.late.get());
+                headers
+            },
             erasure: Some(ErasureInfo {
                 data: self.data_shards() as u32,
                 parity: self.parity_shards() as u32,

@@ -265,6 +265,7 @@ impl Uploads {
             content_type: upload.content_type,
             user_metadata: upload.user_metadata,
             headers: upload.headers,
+            late: Default::default(),
         };
         let mut meta = self.drives.new_meta(
             (bucket, key),

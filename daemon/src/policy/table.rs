@@ -119,7 +119,9 @@ pub fn s3_operation(
             checks: Vec::new(),
             listing: Listing::default(),
         },
-        ("GetObject" | "HeadObject", Some(_), Some(_)) => Need::one(A::GetObject, bucket, key),
+        ("GetObject" | "HeadObject" | "GetObjectAttributes", Some(_), Some(_)) => {
+            Need::one(A::GetObject, bucket, key)
+        }
         (
             "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload",
             Some(_),

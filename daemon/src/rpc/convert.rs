@@ -34,6 +34,7 @@ pub fn attrs(a: Option<pb::ObjectAttributes>) -> ObjectAttrs {
         content_type: a.content_type,
         user_metadata: a.user_metadata.into_iter().collect(),
         headers: Default::default(),
+        late: Default::default(),
     }
 }
 

@@ -127,6 +127,7 @@ impl WriteHeaders {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect(),
             headers,
+            late: Default::default(),
         })
     }
 }

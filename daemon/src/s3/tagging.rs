@@ -155,25 +155,23 @@ fn set(headers: &mut BTreeMap<String, String>, tags: &Tags) {
     };
 }
 
-/// The attributes of a copy's target: the new headers' with metadata directive REPLACE
-/// (`replaced`), else the source's; its tags the source's unless the tagging directive is
-/// REPLACE, then those of `x-amz-tagging`.
-pub fn copy_attrs(
+/// Gives a copy's target (`attrs`) the source's tags, unless the tagging directive is
+/// REPLACE: then those of `x-amz-tagging`.
+pub fn copy_tags(
+    attrs: &mut ObjectAttrs,
     source: &ObjectInfo,
-    replaced: Option<ObjectAttrs>,
     directive: Option<&TaggingDirective>,
     header: Option<&str>,
-) -> Result<ObjectAttrs, S3Error> {
-    let mut attrs = replaced.unwrap_or_else(|| source.attrs());
+) -> Result<(), S3Error> {
     if directive.is_some_and(|d| d.as_str() == TaggingDirective::REPLACE) {
-        set_from_header(&mut attrs, header)?;
+        set_from_header(attrs, header)
     } else {
         set(
             &mut attrs.headers,
             &Tags::stored(source.headers.get(TAGGING)),
         );
+        Ok(())
     }
-    Ok(attrs)
 }
 
 /// The metadata update that gives an object `tags`.

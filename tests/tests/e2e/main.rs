@@ -41,6 +41,7 @@ mod objects;
 // The S3 suite: `s3` is the fixture, `s3_*` the cases by concern.
 mod s3;
 mod s3_acl;
+mod s3_attributes;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_buckets;
