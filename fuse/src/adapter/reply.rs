@@ -12,6 +12,8 @@ use crate::fs::error::Errno;
 
 /// Preferred I/O size reported to programs (`st_blksize`): one erasure block.
 const BLOCK_SIZE: u32 = 1 << 20;
+/// The size a directory reports, as on ext4 (`du` and tools expect a nominal size).
+const DIR_SIZE: u64 = 4096;
 
 /// The kernel's errno.
 pub fn errno(e: Errno) -> fuser::Errno {
@@ -29,10 +31,15 @@ pub fn file_type(kind: Kind) -> FileType {
 
 /// The kernel's view of `attr` as inode `ino`.
 pub fn file_attr(attr: &Attr, ino: u64) -> FileAttr {
+    let size = if attr.kind == Kind::Dir {
+        DIR_SIZE
+    } else {
+        attr.size
+    };
     FileAttr {
         ino: INodeNo(ino),
-        size: attr.size,
-        blocks: attr.size.div_ceil(512),
+        size,
+        blocks: size.div_ceil(512),
         atime: attr.mtime,
         mtime: attr.mtime,
         ctime: attr.mtime,

@@ -172,6 +172,23 @@ async fn fuse_attributes_symlinks_and_statfs() {
     let d = fs::metadata(other.path.join("d")).expect("stat dir");
     assert!(d.is_dir());
     assert_eq!(d.mode() & 0o7777, 0o700);
+    // A nominal size, as ext4's, for `du` and the tools that compare.
+    assert_eq!((d.len(), d.blocks()), (4096, 8));
+    // The TCGETS ioctl of every buffered Python open() is answered ENOTTY, unlogged.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; f = open(sys.argv[1]); print(f.isatty(), f.read())",
+        ])
+        .arg(other.path.join("f"))
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "False hello",
+        "{out:?}"
+    );
+    assert!(!other.log_text().contains("ioctl"), "{}", other.log_text());
     let l = fs::symlink_metadata(other.path.join("l")).expect("lstat");
     assert!(l.file_type().is_symlink());
     assert_eq!(
