@@ -7,6 +7,7 @@
 mod admin;
 mod client;
 mod iam;
+mod metrics;
 mod target;
 
 use std::net::SocketAddr;
@@ -76,6 +77,9 @@ enum Command {
         /// exists). SIGHUP reloads the certificate.
         #[arg(long, value_name = "DIR")]
         certs_dir: Option<PathBuf>,
+        /// Let anyone scrape the Prometheus metrics (`/metrics`) without a token.
+        #[arg(long)]
+        metrics_public: bool,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -167,6 +171,17 @@ enum KeyCommand {
     Remove { access_key: String },
 }
 
+/// Prometheus scrapes.
+#[derive(Subcommand, Debug)]
+enum PrometheusCommand {
+    /// Print a bearer token for the current key and a scrape config that uses it.
+    Token {
+        /// Days the token stays valid.
+        #[arg(long, default_value_t = tessera_daemon::metrics::token::DEFAULT_VALIDITY_DAYS)]
+        days: u64,
+    },
+}
+
 /// Named policies.
 #[derive(Subcommand, Debug)]
 enum PolicyCommand {
@@ -213,6 +228,11 @@ enum AdminCommand {
     },
     /// Sets, drives, their state and capacity.
     Info,
+    /// Prometheus: scrape tokens.
+    Prometheus {
+        #[command(subcommand)]
+        command: PrometheusCommand,
+    },
     /// Heal BUCKET[/PREFIX], or every bucket: rebuild missing, stale or corrupt shards and
     /// metadata on every drive (a returned node, a replaced drive), remove leftovers of
     /// deleted objects.
@@ -314,6 +334,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             scan_interval,
             max_connections,
             certs_dir,
+            metrics_public,
             test_commit_pause_ms,
             test_identity_reload_ms,
         } => {
@@ -346,6 +367,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_connections,
                 certs_dir: certs_dir_or_default(certs_dir)?,
                 identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
+                metrics_public,
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await
@@ -401,6 +423,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 PolicyCommand::Attach { name, user } => a.policy_attach(&name, &user).await,
             }
         }
+        Command::Admin {
+            command:
+                AdminCommand::Prometheus {
+                    command: PrometheusCommand::Token { days },
+                },
+        } => metrics::print_token(&creds, &cli.endpoint, days),
         Command::Anonymous {
             command: AnonymousCommand::Set { mode, target },
         } => {
@@ -432,7 +460,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     command:
                         AdminCommand::User { .. }
                         | AdminCommand::Key { .. }
-                        | AdminCommand::Policy { .. },
+                        | AdminCommand::Policy { .. }
+                        | AdminCommand::Prometheus { .. },
                 } => unreachable!("handled above"),
             }
         }

@@ -13,6 +13,7 @@ mod cluster;
 mod health;
 mod http;
 mod probe;
+mod scrape;
 pub mod tls;
 pub mod topology;
 
@@ -44,6 +45,7 @@ use crate::layout::LayoutError;
 use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
 use crate::lock::{LocalLocks, NamespaceLock};
+use crate::metrics::Metrics;
 use crate::object::ObjectLayer;
 use crate::peer::PROBE_TIMEOUT;
 use crate::peer::Peer;
@@ -156,6 +158,9 @@ pub struct ServerConfig {
     /// How often the identity record is reread (the backstop of peers' change notices);
     /// `None`: [`crate::iam::RELOAD_EVERY`]. Tests stretch it to check the notices alone.
     pub identity_reload: Option<Duration>,
+    /// Whether anyone may scrape `/metrics` (else a bearer token of a key allowed
+    /// `admin:Prometheus`).
+    pub metrics_public: bool,
 }
 
 /// What this node runs with before its object layer exists.
@@ -171,7 +176,11 @@ struct Node {
     lock_table: Arc<LeaseTable>,
 }
 
-fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, ServerError> {
+fn open_node(
+    config: &ServerConfig,
+    tls: Option<&ClientTls>,
+    metrics: &Metrics,
+) -> Result<Node, ServerError> {
     let topology = topology::parse(&config.drives, config.address)?;
     tls::check_cluster(&topology, config.certs_dir.as_deref())?;
     let cluster = cluster_credentials(&config.credentials);
@@ -179,6 +188,7 @@ fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, Ser
     for address in topology.peers() {
         let peer =
             Peer::new(address, &topology.me, cluster.clone(), tls).map_err(ServerError::Layout)?;
+        peer.report_to(metrics.peer(address));
         peers.insert(address.clone(), peer);
     }
     let mut drives: Vec<Arc<dyn Drive>> = Vec::new();
@@ -212,7 +222,11 @@ fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, Ser
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
 /// cluster) and picks local or distributed locks. Takes this node's drives that cannot be
 /// used offline and returns them, to probe.
-async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, ServerError> {
+async fn open_layer(
+    node: &Node,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Opened, ServerError> {
     let parity = config.parity;
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
@@ -229,15 +243,18 @@ async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, Server
     let locks: Arc<dyn NamespaceLock> = if node.topology.is_distributed() {
         let mut voters = vec![Voter::Local(node.lock_table.clone())];
         voters.extend(node.peers.values().cloned().map(Voter::Remote));
-        Arc::new(DistributedLocks::new(voters, LOCK_LEASE, LOCK_TIMEOUT))
+        Arc::new(
+            DistributedLocks::new(voters, LOCK_LEASE, LOCK_TIMEOUT).reporting_to(&metrics.locks),
+        )
     } else {
-        Arc::new(LocalLocks::new(LOCK_TIMEOUT))
+        Arc::new(LocalLocks::new(LOCK_TIMEOUT).reporting_to(&metrics.locks))
     };
     let layer = bootstrap::build_layer(
         node.drives.clone(),
         &formatted.format,
         locks.clone(),
         config.commit_pause,
+        metrics,
     )?;
     let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
     let layer = Arc::new(layer);
@@ -313,6 +330,7 @@ fn front(
         iam.clone(),
         layer.clone(),
     ))));
+    let iam_for_scrapes = iam.clone();
     let s3 = crate::s3::service(
         layer.clone(),
         iam,
@@ -321,7 +339,12 @@ fn front(
         },
     )
     .map_err(|e| ServerError::Layout(e.to_string()))?;
-    Ok(http::Front { layer, grpc, s3 })
+    Ok(http::Front {
+        layer,
+        iam: iam_for_scrapes,
+        grpc,
+        s3,
+    })
 }
 
 /// Runs a node until `shutdown` resolves.
@@ -333,7 +356,8 @@ pub async fn run(
         Some(dir) => Some(Arc::new(ServerTls::load(dir)?)),
         None => None,
     };
-    let node = open_node(&config, tls.as_ref().map(|t| t.peers()))?;
+    let metrics = Arc::new(Metrics::new());
+    let node = open_node(&config, tls.as_ref().map(|t| t.peers()), &metrics)?;
     if tls.is_none() {
         tls::warn_plain(config.address);
     }
@@ -346,7 +370,7 @@ pub async fn run(
     let early = if node.topology.is_distributed() {
         None
     } else {
-        Some(open_layer(&node, &config).await?)
+        Some(open_layer(&node, &config, &metrics).await?)
     };
     let cert_reloader = tls::spawn_reloader(tls.clone());
     let listener = tokio::net::TcpListener::bind(config.address)
@@ -359,7 +383,7 @@ pub async fn run(
         addr: config.address,
         source,
     })?;
-    let traffic = Arc::new(Traffic::default());
+    let traffic = metrics.traffic.clone();
     // The identity store, for peers' change notices once the drives are open.
     let iam_cell: Arc<OnceLock<Arc<Iam>>> = Arc::new(OnceLock::new());
     let internode = node
@@ -370,7 +394,12 @@ pub async fn run(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
         listener,
-        http::Router::new(internode, ready.clone()),
+        http::Router::new(
+            internode,
+            ready.clone(),
+            metrics.clone(),
+            config.metrics_public,
+        ),
         admission::connection_limit(config.max_connections),
         tls.as_ref().map(|t| t.acceptor()),
         async {
@@ -382,7 +411,7 @@ pub async fn run(
     let opened = match early {
         Some(opened) => Ok(opened),
         None => tokio::select! {
-            opened = open_layer(&node, &config) => opened,
+            opened = open_layer(&node, &config, &metrics) => opened,
             () = &mut shutdown => {
                 let _ = stop.send(());
                 let _ = server.await;
@@ -446,6 +475,7 @@ pub async fn run(
             tranquility: 1,
             retry_delay: Duration::from_secs(5),
         }),
+        figures: metrics.heal.clone(),
         ..HealerConfig::default()
     });
     // Grants whose holder died (or whose release never arrived) expire; this drops them.
@@ -460,9 +490,10 @@ pub async fn run(
         })
     });
     if formatted.replaced > 0 {
-        tokio::spawn(probe::heal_all(layer.clone()));
+        // Which drives were blank is not kept: none reports `healing`.
+        tokio::spawn(probe::heal_all(layer.clone(), Vec::new()));
     }
-    let prober = probe::spawn(standby, formatted.format, layer.clone());
+    let prober = probe::spawn(standby, formatted.format, layer.clone(), metrics.clone());
     // Changes of identities made through other nodes reach this one within a second.
     let identity_reloader =
         iam.spawn_reloader(config.identity_reload.unwrap_or(crate::iam::RELOAD_EVERY));

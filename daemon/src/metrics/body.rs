@@ -67,10 +67,10 @@ impl Exchange {
         let elapsed = self.started.elapsed();
         match &self.op {
             Op::Known(figures) => figures.record(self.class, elapsed),
-            Op::Slot(slot) => {
-                let name = slot.get().unwrap_or("unknown");
-                self.requests.op(self.api, name).record(self.class, elapsed);
-            }
+            Op::Slot(slot) => match slot.get() {
+                Some(figures) => figures.record(self.class, elapsed),
+                None => (self.requests.op(self.api, "unknown")).record(self.class, elapsed),
+            },
         }
     }
 }

@@ -144,20 +144,33 @@ impl OpFigures {
     }
 }
 
-/// Where the S3 access hook writes the operation s3s resolved for a request, so that the
+/// Where the S3 access hook names the operation s3s resolved for a request, so that the
 /// front door, which saw only the HTTP request, can count it by name.
-#[derive(Debug, Clone, Default)]
-pub struct OpSlot(Arc<OnceLock<&'static str>>);
+#[derive(Debug, Clone)]
+pub struct OpSlot {
+    requests: Arc<Requests>,
+    op: Arc<OnceLock<Arc<OpFigures>>>,
+}
 
 impl OpSlot {
-    /// Names the request's operation (the first name stays).
-    pub fn set(&self, op: &'static str) {
-        let _ = self.0.set(op);
+    /// An empty slot of an S3 request.
+    pub fn new(requests: Arc<Requests>) -> Self {
+        Self {
+            requests,
+            op: Arc::default(),
+        }
     }
 
-    /// The operation, if named.
-    pub fn get(&self) -> Option<&'static str> {
-        self.0.get().copied()
+    /// Names the request's S3 operation (the first name stays).
+    pub fn set(&self, op: &str) {
+        if self.op.get().is_none() {
+            let _ = self.op.set(self.requests.op(Api::S3, op));
+        }
+    }
+
+    /// The operation's handles, if named.
+    pub(super) fn get(&self) -> Option<&Arc<OpFigures>> {
+        self.op.get()
     }
 }
 

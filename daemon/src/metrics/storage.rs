@@ -52,10 +52,20 @@ impl ObjectFigures {
         figures
     }
 
-    /// One object of `bytes` written.
+    /// One object of `bytes` written at once (a PUT, a copy's write).
     pub fn wrote(&self, bytes: u64) {
         self.written.inc();
         self.written_bytes.inc_by(bytes);
+    }
+
+    /// `bytes` written as one part of a multipart upload.
+    pub fn wrote_part(&self, bytes: u64) {
+        self.written_bytes.inc_by(bytes);
+    }
+
+    /// A multipart upload completed: one object written (its bytes counted as parts).
+    pub fn completed_upload(&self) {
+        self.written.inc();
     }
 
     /// One object read opened.

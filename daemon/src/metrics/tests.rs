@@ -121,7 +121,7 @@ fn operation_names_past_the_cap_count_as_other() {
 #[test]
 fn an_exchange_is_recorded_once_when_its_slot_names_it_late() {
     let m = Metrics::new();
-    let slot = OpSlot::default();
+    let slot = OpSlot::new(m.requests.clone());
     let mut x = Exchange::named_later(m.requests.clone(), Api::S3, slot.clone(), Instant::now());
     slot.set("GetObject");
     x.set_class(Class::of_http(404));

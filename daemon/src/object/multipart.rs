@@ -63,6 +63,7 @@ impl ObjectLayer {
         let p = (set.uploads())
             .upload_part(bucket, key, upload_id, number, body, size)
             .await?;
+        self.figures.wrote_part(p.size);
         Ok(PartInfo {
             number: p.number,
             etag: p.etag,
@@ -85,6 +86,7 @@ impl ObjectLayer {
         let meta = (set.uploads())
             .complete_upload(bucket, key, upload_id, parts, cond)
             .await?;
+        self.figures.completed_upload();
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
     }
 
