@@ -35,6 +35,7 @@ mod fuse_model;
 mod fuse_semantics;
 mod fuse_shell;
 mod listing;
+mod metrics;
 mod multipart;
 mod objects;
 
