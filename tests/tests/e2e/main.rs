@@ -31,6 +31,7 @@ mod fuse;
 mod fuse_fstab;
 mod fuse_interop;
 mod fuse_lifecycle;
+mod fuse_metrics;
 mod fuse_model;
 mod fuse_semantics;
 mod fuse_shell;
