@@ -9,6 +9,7 @@ mod client;
 mod iam;
 mod metrics;
 mod target;
+mod top;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -228,6 +229,15 @@ enum AdminCommand {
     },
     /// Sets, drives, their state and capacity.
     Info,
+    /// A compact view of the node's metrics, refreshed every few seconds.
+    Top {
+        /// Print one frame (totals) and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between frames.
+        #[arg(long, default_value_t = 2)]
+        interval: u64,
+    },
     /// Prometheus: scrape tokens.
     Prometheus {
         #[command(subcommand)]
@@ -429,6 +439,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     command: PrometheusCommand::Token { days },
                 },
         } => metrics::print_token(&creds, &cli.endpoint, days),
+        Command::Admin {
+            command: AdminCommand::Top { once, interval },
+        } => {
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let source = top::Source {
+                endpoint: cli.endpoint.clone(),
+                creds,
+                tls,
+            };
+            top::run(
+                &source,
+                once,
+                std::time::Duration::from_secs(interval.max(1)),
+            )
+            .await
+        }
         Command::Anonymous {
             command: AnonymousCommand::Set { mode, target },
         } => {
@@ -461,7 +487,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         AdminCommand::User { .. }
                         | AdminCommand::Key { .. }
                         | AdminCommand::Policy { .. }
-                        | AdminCommand::Prometheus { .. },
+                        | AdminCommand::Prometheus { .. }
+                        | AdminCommand::Top { .. },
                 } => unreachable!("handled above"),
             }
         }

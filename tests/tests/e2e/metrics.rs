@@ -2,7 +2,8 @@
 //! text read back with a Prometheus parser; the request, byte, object and drive figures
 //! move with a workload of known size; scrapes need a bearer token of a key allowed
 //! `admin:Prometheus` (root, the built-in `diagnostics` policy) unless the node runs with
-//! `--metrics-public`; a drive that cannot be used shows offline. Every test has
+//! `--metrics-public`; a drive that cannot be used shows offline; `tessera admin top`
+//! shows the same figures. Every test has
 //! `metrics_` in its path.
 
 use std::os::unix::fs::PermissionsExt;
@@ -177,6 +178,19 @@ async fn metrics_move_with_a_workload_and_need_a_token_of_a_key_allowed_promethe
             .samples
             .iter()
             .any(|s| s.metric == "tessera_requests_total")
+    );
+
+    // `admin top --once` reads the same figures: one frame of totals.
+    let top = admin(node, &["admin", "top", "--once"]);
+    let first = node.drives[0].display().to_string();
+    assert!(
+        top.contains("requests") && top.contains("written 11"),
+        "{top}"
+    );
+    assert!(
+        top.lines()
+            .any(|l| l.contains(&first) && l.contains("online")),
+        "{top}"
     );
 
     // A readonly user's token is refused; a diagnostics user's accepted, until disabled.
