@@ -1,8 +1,9 @@
 //! The node: reads the topology from the drive arguments, serves the internode services at
 //! once (peers need them to start), builds the ObjectLayer (`bootstrap`, and `cluster` for
-//! the agreement of several nodes), then serves the gRPC API and S3 on the same port
-//! (`http`) until a shutdown signal, letting in-flight requests finish. This node's drives
-//! that cannot be used at start run offline and are probed until they are back (`probe`).
+//! the agreement of several nodes), then serves the gRPC API and S3 (built in `services`)
+//! on the same port (`http`) until a shutdown signal, letting in-flight requests finish.
+//! This node's drives that cannot be used at start run offline and are probed until they
+//! are back (`probe`).
 //! With a certs directory the port speaks TLS, peers are called over TLS, and SIGHUP
 //! reloads the certificate (`tls`).
 
@@ -14,6 +15,7 @@ mod health;
 mod http;
 mod probe;
 mod scrape;
+mod services;
 pub mod tls;
 pub mod topology;
 
@@ -25,22 +27,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tessera_proto::auth::{Credentials, cluster_credentials};
-use tessera_proto::client::MAX_MESSAGE_SIZE;
-use tessera_proto::internode::lock_service_server::LockServiceServer;
-use tessera_proto::internode::storage_service_server::StorageServiceServer;
-use tessera_proto::object::object_service_server::ObjectServiceServer;
 use tessera_proto::tls::{ClientTls, TlsError};
 
-use crate::auth::Authenticator;
 use crate::drive::local::purge_trash_every;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
 use crate::iam::Iam;
-use crate::internode::identity::IdentityRpc;
-use crate::internode::locks::LockRpc;
-use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
 use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
@@ -49,14 +43,8 @@ use crate::metrics::Metrics;
 use crate::object::ObjectLayer;
 use crate::peer::PROBE_TIMEOUT;
 use crate::peer::Peer;
-use crate::rpc::ObjectRpc;
-use crate::rpc::admin::AdminRpc;
-use crate::s3::S3Config;
-use crate::traffic::Traffic;
 use bootstrap::Formatted;
-use tessera_proto::admin::admin_service_server::AdminServiceServer;
 use tessera_proto::internode::IdentityChanged;
-use tessera_proto::internode::identity_service_server::IdentityServiceServer;
 use tls::ServerTls;
 use topology::Topology;
 
@@ -288,65 +276,6 @@ fn notify_peers(node: &Node) -> crate::iam::Notify {
 /// and the drives to probe.
 type Opened = (Arc<ObjectLayer>, Arc<Iam>, Formatted, Vec<probe::Standby>);
 
-/// The internode services of a cluster node.
-fn internode_routes(
-    node: &Node,
-    config: &ServerConfig,
-    traffic: Arc<Traffic>,
-    iam: Arc<OnceLock<Arc<Iam>>>,
-) -> tonic::service::Routes {
-    let hash = node.topology.hash(config.parity);
-    let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
-    let auth = crate::auth::internode(&config.credentials);
-    tonic::service::Routes::new(
-        auth.guard(
-            StorageServiceServer::new(storage)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        ),
-    )
-    .add_service(auth.guard(LockServiceServer::new(LockRpc::new(
-        node.lock_table.clone(),
-    ))))
-    .add_service(auth.guard(IdentityServiceServer::new(IdentityRpc::new(iam))))
-}
-
-/// The client-facing services over `layer`.
-fn front(
-    layer: Arc<ObjectLayer>,
-    iam: Arc<Iam>,
-    config: &ServerConfig,
-    traffic: Arc<Traffic>,
-) -> Result<http::Front, ServerError> {
-    let auth = Authenticator::clients(iam.clone());
-    let grpc = tonic::service::Routes::new(
-        auth.guard(
-            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), iam.clone(), traffic))
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        ),
-    )
-    .add_service(auth.guard(AdminServiceServer::new(AdminRpc::new(
-        iam.clone(),
-        layer.clone(),
-    ))));
-    let iam_for_scrapes = iam.clone();
-    let s3 = crate::s3::service(
-        layer.clone(),
-        iam,
-        &S3Config {
-            domain: config.domain.clone(),
-        },
-    )
-    .map_err(|e| ServerError::Layout(e.to_string()))?;
-    Ok(http::Front {
-        layer,
-        iam: iam_for_scrapes,
-        grpc,
-        s3,
-    })
-}
-
 /// Runs a node until `shutdown` resolves.
 pub async fn run(
     config: ServerConfig,
@@ -389,7 +318,7 @@ pub async fn run(
     let internode = node
         .topology
         .is_distributed()
-        .then(|| internode_routes(&node, &config, traffic.clone(), iam_cell.clone()));
+        .then(|| services::internode_routes(&node, &config, traffic.clone(), iam_cell.clone()));
     let ready: Arc<OnceLock<http::Front>> = Arc::new(OnceLock::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
@@ -422,7 +351,7 @@ pub async fn run(
     let opened = opened.and_then(|(layer, iam, formatted, standby)| {
         Ok((
             layer.clone(),
-            front(layer, iam.clone(), &config, traffic)?,
+            services::front(layer, iam.clone(), &config, traffic)?,
             iam,
             formatted,
             standby,
