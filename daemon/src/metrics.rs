@@ -6,14 +6,14 @@
 //! internode byte counts of `traffic` are read at scrape time.
 //! Bearer tokens for scrapes are made and checked in `token`.
 //!
-//! Invariants: this module imports nothing of the node (every layer may call into it);
-//! the hot path touches only atomics and handles resolved once (a request resolves its
-//! operation's handles with one read-locked map lookup; a histogram observation takes
-//! prometheus-client's own short lock); every label has bounded values (API, operation
-//! names capped per API, status class, drive endpoint, peer address); figures that are
-//! state rather than events (drive state and usage, heal queue depth, process RSS) are
-//! set at scrape time from state the node already keeps; nothing here logs a token or a
-//! secret.
+//! Invariants: this module imports nothing of the node but the leaves `sync` and
+//! `traffic` (every layer may call into it); the hot path touches only atomics and handles
+//! resolved once (a request resolves its operation's handles with one read-locked map
+//! lookup; a histogram observation takes prometheus-client's own short lock); every label
+//! has bounded values (API, operation names capped per API, status class, drive endpoint,
+//! peer address); figures that are state rather than events (drive state and usage, heal
+//! queue depth, process RSS) are set at scrape time from state the node already keeps;
+//! nothing here logs a token or a secret.
 //!
 //! Tested by the unit tests of each part and end to end by `tests/e2e/metrics.rs`.
 
