@@ -23,6 +23,7 @@ use tessera_proto::auth::{
 
 use crate::iam::{Env, Iam, Identity};
 use crate::policy::grpc_method;
+use tessera_proto::chain;
 use tessera_proto::client::MAX_MESSAGE_SIZE;
 use tessera_proto::first_message::FirstMessage;
 use tonic::Status;
@@ -209,9 +210,8 @@ where
                 return Ok(status.into_http());
             }
             parts.extensions.insert(Caller(identity));
-            inner
-                .call(http::Request::from_parts(parts, first.replay(body)))
-                .await
+            let body = chain::verified(first.replay(body), &creds.secret_key, claims.signature);
+            inner.call(http::Request::from_parts(parts, body)).await
         })
     }
 }

@@ -65,6 +65,9 @@ enum Command {
         /// Base domain for virtual-host-style S3 requests (`BUCKET.DOMAIN`).
         #[arg(long)]
         domain: Option<String>,
+        /// The S3 region the node reports (GetBucketLocation, ListBuckets).
+        #[arg(long, env = "TESSERA_REGION", default_value = tessera_daemon::s3::DEFAULT_REGION)]
+        region: String,
         /// Seconds from the start of one background scan of every bucket (healing what
         /// drives missed) to the next; 0 turns the scanner off.
         #[arg(long, default_value_t = 300)]
@@ -341,6 +344,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             address,
             parity,
             domain,
+            region,
             scan_interval,
             max_connections,
             certs_dir,
@@ -371,6 +375,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 parity,
                 credentials: creds,
                 domain,
+                region,
                 commit_pause: test_commit_pause_ms.map(std::time::Duration::from_millis),
                 scan_interval: (scan_interval > 0)
                     .then(|| std::time::Duration::from_secs(scan_interval)),

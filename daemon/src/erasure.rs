@@ -56,5 +56,7 @@ pub use multipart::Uploads;
 pub use quorum::{Tally, Verdict};
 pub use read::Reads;
 pub use set::{ErasureSet, SetConfig};
-pub use types::{CompletePart, MetadataUpdate, ObjectAttrs, RangeSpec, UploadInfo, multipart_etag};
+pub use types::{
+    CompletePart, LateHeaders, MetadataUpdate, ObjectAttrs, RangeSpec, UploadInfo, multipart_etag,
+};
 pub use write::Writes;

@@ -1,4 +1,5 @@
-//! Identities: users, their access keys and named policies, and bucket policies; where they
+//! Identities: users, their access keys and named policies, and bucket policies and CORS
+//! rules (`cors`); where they
 //! are stored (`store`: a record in the cluster's system area, reloaded by every node), how
 //! they are checked and changed (`model`, `admin`), how secrets are sealed (`seal`), each
 //! node's compiled view (`snapshot`), and the one place requests are authorized (`access`).
@@ -8,6 +9,7 @@
 
 mod access;
 mod admin;
+pub mod cors;
 mod model;
 mod seal;
 mod snapshot;
@@ -96,6 +98,12 @@ pub enum IamError {
     /// The policy document is refused.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A bucket's CORS rules are refused.
+    #[error("invalid CORS configuration: {reason}")]
+    Cors {
+        /// What is wrong.
+        reason: String,
+    },
     /// A secret could not be sealed or opened (the root credentials changed?).
     #[error("the secret of access key {access_key} cannot be opened")]
     Seal {

@@ -25,7 +25,8 @@ use tokio::io::AsyncRead;
 // The object vocabulary of the layer's API, defined where the erasure sets use it: the
 // front ends name it through this module only.
 pub use crate::erasure::{
-    CompletePart, ETagMatch, HealScan, MetadataUpdate, ObjectAttrs, RangeSpec, WriteCondition,
+    CompletePart, ETagMatch, HealScan, LateHeaders, MetadataUpdate, ObjectAttrs, RangeSpec,
+    WriteCondition,
 };
 use crate::erasure::{ErasureError, ErasureSet, ObjectMeta, ObjectReader};
 use crate::layout::Placement;
@@ -72,6 +73,7 @@ impl ObjectInfo {
             content_type: self.content_type.clone(),
             user_metadata: self.user_metadata.clone(),
             headers: self.headers.clone(),
+            late: Default::default(),
         }
     }
 }

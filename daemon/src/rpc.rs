@@ -102,13 +102,14 @@ impl ObjectService for ObjectRpc {
         &self,
         r: Request<Streaming<pb::PutObjectRequest>>,
     ) -> Result<Response<pb::ObjectInfo>, Status> {
-        let (h, data) = split_upload(r.into_inner(), put_header).await?;
+        let (h, data, refusal) = split_upload(r.into_inner(), put_header).await?;
         let mut body = tokio_util::io::StreamReader::new(data);
         let (attrs, cond) = (attrs(h.attributes), &WriteCondition::NONE);
         let info = self
             .layer
             .put_object(&h.bucket, &h.key, &attrs, &mut body, h.size, cond)
-            .await?;
+            .await
+            .map_err(|e| refusal.or(e))?;
         Ok(Response::new(object_info(info)))
     }
 
@@ -310,7 +311,7 @@ impl ObjectService for ObjectRpc {
         &self,
         r: Request<Streaming<pb::UploadPartRequest>>,
     ) -> Result<Response<pb::PartInfo>, Status> {
-        let (h, data) = split_upload(r.into_inner(), part_header).await?;
+        let (h, data, refusal) = split_upload(r.into_inner(), part_header).await?;
         let mut body = tokio_util::io::StreamReader::new(data);
         let p = self
             .layer
@@ -322,7 +323,8 @@ impl ObjectService for ObjectRpc {
                 &mut body,
                 h.size,
             )
-            .await?;
+            .await
+            .map_err(|e| refusal.or(e))?;
         Ok(Response::new(pb::PartInfo {
             part_number: p.number,
             etag: p.etag,

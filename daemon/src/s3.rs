@@ -4,16 +4,21 @@
 //! Operations not listed here answer NotImplemented (s3s's default), never a silent success.
 
 mod access;
+mod acl;
+mod attributes;
 mod body;
 mod bucket;
 mod convert;
+mod cors;
 mod edge;
 mod error;
 mod list;
 mod multipart;
 mod object;
 mod policy;
+mod request_id;
 mod signature_scope;
+mod tagging;
 
 use std::sync::Arc;
 
@@ -22,7 +27,10 @@ use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+pub use cors::Cors;
 pub use edge::{Refusal, admit};
+pub use error::error_response;
+pub use request_id::RequestIds;
 
 use crate::iam::Iam;
 use crate::object::ObjectLayer;
@@ -31,13 +39,20 @@ use crate::object::ObjectLayer;
 pub struct TesseraS3 {
     layer: Arc<ObjectLayer>,
     iam: Arc<Iam>,
+    /// The region every bucket is in.
+    region: String,
 }
+
+/// The region a node reports unless `--region` says otherwise.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// How the S3 front end is set up.
 #[derive(Debug, Clone)]
 pub struct S3Config {
     /// Base domain for virtual-host-style requests (`bucket.DOMAIN`), if any.
     pub domain: Option<String>,
+    /// The region the node reports its buckets in (GetBucketLocation, ListBuckets).
+    pub region: String,
 }
 
 /// Why the S3 service cannot be built.
@@ -51,6 +66,9 @@ pub enum S3ConfigError {
         /// Why it is refused.
         reason: String,
     },
+    /// The region is not a region name (`[a-z0-9-]+`).
+    #[error("invalid --region {0:?}: expected a name such as us-east-1")]
+    Region(String),
 }
 
 /// The S3 HTTP service over `layer`, its callers known to and authorized by `iam`.
@@ -59,9 +77,13 @@ pub fn service(
     iam: Arc<Iam>,
     config: &S3Config,
 ) -> Result<S3Service, S3ConfigError> {
+    if config.region.parse::<s3s::region::Region>().is_err() {
+        return Err(S3ConfigError::Region(config.region.clone()));
+    }
     let mut b = S3ServiceBuilder::new(TesseraS3 {
         layer,
         iam: iam.clone(),
+        region: config.region.clone(),
     });
     b.set_auth(access::KeyAuth::new(iam.clone()));
     b.set_access(access::Gate::new(iam));
@@ -100,7 +122,7 @@ impl S3 for TesseraS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        bucket::list_buckets(&self.layer, &self.iam, req).await
+        bucket::list_buckets(&self.layer, &self.iam, &self.region, req).await
     }
     async fn create_bucket(
         &self,
@@ -124,7 +146,7 @@ impl S3 for TesseraS3 {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        bucket::get_bucket_location(&self.layer, req).await
+        bucket::get_bucket_location(&self.layer, &self.region, req).await
     }
     async fn get_bucket_versioning(
         &self,
@@ -251,5 +273,89 @@ impl S3 for TesseraS3 {
         req: S3Request<GetBucketPolicyStatusInput>,
     ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         policy::get_bucket_policy_status(&self.layer, &self.iam, req).await
+    }
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        tagging::put_object_tagging(&self.layer, req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        tagging::get_object_tagging(&self.layer, req).await
+    }
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        tagging::delete_object_tagging(&self.layer, req).await
+    }
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        tagging::put_bucket_tagging(&self.layer, req).await
+    }
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        tagging::get_bucket_tagging(&self.layer, req).await
+    }
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        tagging::delete_bucket_tagging(&self.layer, req).await
+    }
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl::get_bucket_acl(&self.layer, &self.iam, req).await
+    }
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket_acl(&self.layer, &self.iam, req).await
+    }
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        acl::get_object_acl(&self.layer, req).await
+    }
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object_acl(&self.layer, req).await
+    }
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        cors::get_bucket_cors(&self.layer, &self.iam, req).await
+    }
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        cors::put_bucket_cors(&self.layer, &self.iam, req).await
+    }
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        cors::delete_bucket_cors(&self.layer, &self.iam, req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(&self.layer, req).await
     }
 }

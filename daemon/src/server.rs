@@ -134,6 +134,8 @@ pub struct ServerConfig {
     pub credentials: Credentials,
     /// Base domain for virtual-host-style S3 requests.
     pub domain: Option<String>,
+    /// The S3 region the node reports (`us-east-1` by default).
+    pub region: String,
     /// Testing only: a pause between taking a commit lock and committing (see
     /// `SetConfig::commit_pause`).
     pub commit_pause: Option<Duration>,
@@ -395,6 +397,7 @@ pub async fn run(
         sets: (layer.sets())
             .map(|s| (s.drives().data_shards(), s.drives().parity_shards()))
             .collect(),
+        region: config.region.clone(),
     };
     eprintln!("\n{}\n", banner.render());
     // Replays the writes that missed drives, and heals what reads found damaged.

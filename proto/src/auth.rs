@@ -9,8 +9,8 @@
 //! header of a streamed upload. The secret never travels; a signature is valid for
 //! [`MAX_SKEW_SECS`] around its date, for its method and for its arguments only: one seen
 //! on the wire can repeat that very call within those minutes, but names no other object
-//! and calls no other method. The data messages after the first of a streamed upload are
-//! not covered.
+//! and calls no other method. The rest of the body (the data messages of a streamed
+//! upload) is chained to this signature ([`crate::chain`]): it cannot be exchanged either.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

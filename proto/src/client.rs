@@ -14,6 +14,7 @@ use tonic::body::Body;
 
 use crate::admin::admin_service_client::AdminServiceClient;
 use crate::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
+use crate::chain;
 use crate::first_message::FirstMessage;
 use crate::object::object_service_client::ObjectServiceClient;
 use crate::object::{
@@ -28,7 +29,8 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 pub const MAX_MESSAGE_SIZE: usize = 8 << 20;
 
 /// A channel that signs every call with `creds`, for the method the call names and its
-/// first message (see [`crate::auth`]): the tower layer below a generated client, where
+/// first message (see [`crate::auth`]), and chains the rest of its body to that signature
+/// (see [`crate::chain`]): the tower layer below a generated client, where
 /// the method's path and the encoded body are at hand (an interceptor sees only the
 /// metadata). The call's headers go out once its first message is read.
 #[derive(Clone)]
@@ -72,6 +74,7 @@ where
             let (mut parts, mut body) = req.into_parts();
             let first = FirstMessage::read(&mut body, usize::MAX).await?;
             let (access, date, sig) = sign(&creds, parts.uri.path(), &first.digest);
+            let body = chain::signed(first.replay(body), &creds.secret_key, &sig);
             for (k, v) in [(ACCESS_KEY, access), (DATE, date), (SIGNATURE, sig)] {
                 // An access key that is no header value goes unsent: the server then
                 // answers that it is missing.
@@ -79,7 +82,7 @@ where
                     parts.headers.insert(k, v);
                 }
             }
-            let req = http::Request::from_parts(parts, first.replay(body));
+            let req = http::Request::from_parts(parts, body);
             inner.call(req).await.map_err(Into::into)
         })
     }

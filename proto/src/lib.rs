@@ -1,6 +1,6 @@
-//! Tessera's gRPC protocol: the generated messages and services, and the request signing
-//! every client and server shares,
-//! and the clients' TLS (`tls`).
+//! Tessera's gRPC protocol: the generated messages and services, the request signing every
+//! client and server shares (`auth` for a call, `chain` for its body), and the clients' TLS
+//! (`tls`).
 //!
 //! `object` is the client-facing `ObjectService`; `internode` the services nodes of a
 //! cluster call on each other (`StorageService`, `LockService`). Payload fields are `bytes::Bytes`
@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod chain;
 pub mod client;
 pub mod first_message;
 pub mod tls;

@@ -16,6 +16,7 @@ mod cluster;
 mod mount;
 pub mod network;
 pub mod tls;
+pub mod wire;
 pub use cluster::Cluster;
 pub use mount::{Mount, MountPointGuard, fuse_available};
 use tessera_proto::client::{ObjectClient, connect_with};

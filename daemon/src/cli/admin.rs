@@ -14,10 +14,7 @@ impl Client {
             .await
             .map_err(status_error)?
             .into_inner();
-        println!(
-            "Endpoint   : {} (S3 and gRPC, region us-east-1)",
-            self.endpoint
-        );
+        println!("Endpoint   : {} (S3 and gRPC)", self.endpoint);
         println!("Deployment : {}", info.deployment_id);
         println!(
             "Capacity   : {} used of {} ({} free; {} usable after parity)",

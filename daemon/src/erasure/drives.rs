@@ -223,7 +223,11 @@ impl SetDrives {
             etag,
             content_type: attrs.content_type.clone(),
             user_metadata: attrs.user_metadata.clone(),
-            headers: attrs.headers.clone(),
+            headers: {
+                let mut headers = attrs.headers.clone();
+                headers.extend(attrs.late.get());
+                headers
+            },
             erasure: Some(ErasureInfo {
                 data: self.data_shards() as u32,
                 parity: self.parity_shards() as u32,
@@ -234,6 +238,7 @@ impl SetDrives {
             }),
             parts,
             data_dir,
+            upload_id: String::new(),
         }
     }
 

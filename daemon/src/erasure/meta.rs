@@ -90,6 +90,10 @@ pub struct ObjectMeta {
     /// checksums (`x-amz-checksum-*`).
     #[prost(btree_map = "string, string", tag = "10")]
     pub headers: BTreeMap<String, String>,
+    /// The multipart upload this version completed (empty for any other write), so that a
+    /// retried completion of the same upload gets the same answer.
+    #[prost(string, tag = "11")]
+    pub upload_id: String,
 }
 
 impl ObjectMeta {

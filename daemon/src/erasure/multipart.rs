@@ -265,14 +265,16 @@ impl Uploads {
             content_type: upload.content_type,
             user_metadata: upload.user_metadata,
             headers: upload.headers,
+            late: Default::default(),
         };
-        let meta = self.drives.new_meta(
+        let mut meta = self.drives.new_meta(
             (bucket, key),
             &attrs,
             meta_parts,
             multipart_etag(&etags),
             data_dir,
         );
+        meta.upload_id = upload_id.to_owned();
         let result = self
             .commits
             .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond)

@@ -3,6 +3,7 @@
 //! layer re-exports these for the front ends.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use md5::{Digest, Md5};
 
@@ -17,7 +18,48 @@ pub struct ObjectAttrs {
     pub user_metadata: BTreeMap<String, String>,
     /// Standard headers and checksums (see [`ObjectMeta::headers`]).
     pub headers: BTreeMap<String, String>,
+    /// Headers the body supplies at its end, merged into `headers` when the object is
+    /// committed (a checksum sent in a trailer, or computed while the body streamed).
+    pub late: LateHeaders,
 }
+
+/// Stored headers known only once a body has been read whole: whoever reads the body sets
+/// them, the commit (after the body's end) takes them. Inert unless made [`shared`].
+///
+/// [`shared`]: LateHeaders::shared
+#[derive(Debug, Clone, Default)]
+pub struct LateHeaders(Option<Arc<Mutex<BTreeMap<String, String>>>>);
+
+impl LateHeaders {
+    /// Headers a body's reader can set.
+    pub fn shared() -> Self {
+        Self(Some(Arc::default()))
+    }
+
+    /// Sets `name` (ignored when not shared).
+    pub fn set(&self, name: &str, value: String) {
+        if let Some(m) = &self.0 {
+            let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+            m.insert(name.to_string(), value);
+        }
+    }
+
+    /// The headers set so far.
+    pub fn get(&self) -> BTreeMap<String, String> {
+        self.0
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+    }
+}
+
+impl PartialEq for LateHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for LateHeaders {}
 
 /// The bytes a read asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,13 +117,15 @@ pub struct CompletePart {
     pub etag: String,
 }
 
-/// Changes to an object's user metadata.
+/// Changes to an object's user metadata and stored headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataUpdate {
     /// Entries to add or overwrite.
     pub set: BTreeMap<String, String>,
     /// Names of entries to remove (absent ones are ignored).
     pub remove: Vec<String>,
+    /// Stored headers to set (`Some`) or remove (`None`), such as the tag set.
+    pub headers: BTreeMap<String, Option<String>>,
 }
 
 impl MetadataUpdate {
@@ -104,6 +148,12 @@ impl MetadataUpdate {
     pub(super) fn updated(&self, meta: &ObjectMeta, version_id: &str) -> ObjectMeta {
         let mut m = meta.clone();
         self.apply(&mut m.user_metadata);
+        for (name, value) in &self.headers {
+            match value {
+                Some(v) => m.headers.insert(name.clone(), v.clone()),
+                None => m.headers.remove(name),
+            };
+        }
         m.version_id = version_id.to_string();
         m
     }

@@ -4,7 +4,8 @@
 //! logged.
 
 use super::IamError;
-use super::model::{AccessKey, User, check_access_key, check_secret};
+use super::cors::CorsRule;
+use super::model::{AccessKey, State, User, check_access_key, check_secret};
 use super::seal::{new_access_key, new_secret};
 use super::store::Iam;
 use crate::policy::{self, Kind, Policy};
@@ -146,15 +147,26 @@ impl Iam {
             })
     }
 
-    /// Drops the policy of a deleted `bucket`, so a bucket made again under its name starts
-    /// without it. The bucket is gone already: a failure is logged, not returned.
+    /// Drops the policy and CORS rules of a deleted `bucket`, so a bucket made again under
+    /// its name starts without them. The bucket is gone already: a failure is logged, not returned.
     pub async fn forget_bucket(&self, bucket: &str) {
-        if self.bucket_policy_text(bucket).await.is_none() {
+        let snapshot = self.snapshot().await;
+        let state = &snapshot.state;
+        if !state.bucket_policies.contains_key(bucket) && !state.bucket_cors.contains_key(bucket) {
             return;
         }
-        if let Err(e) = self.change(|s| s.set_bucket_policy(bucket, None)).await {
-            tracing::warn!(%bucket, error = %e, "the deleted bucket's policy stays");
+        let forget = |s: &mut State| {
+            s.set_bucket_policy(bucket, None)?;
+            s.set_bucket_cors(bucket, None)
+        };
+        if let Err(e) = self.change(forget).await {
+            tracing::warn!(%bucket, error = %e, "the deleted bucket's policy and CORS rules stay");
         }
+    }
+
+    /// The CORS rules of `bucket`, if any.
+    pub async fn bucket_cors(&self, bucket: &str) -> Option<Vec<CorsRule>> {
+        self.snapshot().await.state.bucket_cors.get(bucket).cloned()
     }
 
     /// The policy document of `bucket`, if any.

@@ -1,5 +1,5 @@
-//! The stored identity state: users, access keys (secrets sealed), named policies and bucket
-//! policies, as one versioned JSON record, and every change to it as a pure function that
+//! The stored identity state: users, access keys (secrets sealed), named policies, bucket
+//! policies and buckets' CORS rules, as one versioned JSON record, and every change to it as a pure function that
 //! checks its input first and changes nothing when it fails.
 //!
 //! Invariants: user names match `[A-Za-z0-9+=,.@_-]{1,64}`; every key belongs to an existing
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::IamError;
+use super::cors::{CorsRule, check_rules};
 use crate::policy::{self, Kind, Policy};
 
 /// The record's format version.
@@ -53,6 +54,9 @@ pub struct State {
     pub policies: BTreeMap<String, String>,
     /// Bucket policies' documents by bucket.
     pub bucket_policies: BTreeMap<String, String>,
+    /// Buckets' CORS rules by bucket (absent from records written before they existed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bucket_cors: BTreeMap<String, Vec<CorsRule>>,
 }
 
 impl Default for State {
@@ -64,6 +68,7 @@ impl Default for State {
             keys: BTreeMap::new(),
             policies: BTreeMap::new(),
             bucket_policies: BTreeMap::new(),
+            bucket_cors: BTreeMap::new(),
         }
     }
 }
@@ -296,6 +301,24 @@ impl State {
             }
             None => {
                 self.bucket_policies.remove(bucket);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets (or with `None` removes) the CORS rules of `bucket`.
+    pub fn set_bucket_cors(
+        &mut self,
+        bucket: &str,
+        rules: Option<Vec<CorsRule>>,
+    ) -> Result<(), IamError> {
+        match rules {
+            Some(rules) => {
+                check_rules(&rules)?;
+                self.bucket_cors.insert(bucket.to_owned(), rules);
+            }
+            None => {
+                self.bucket_cors.remove(bucket);
             }
         }
         Ok(())

@@ -8,7 +8,7 @@ use super::{ObjectError, ObjectLayer};
 use crate::drive::WalkOptions;
 use crate::drive::{BUCKETS_DIR, DriveError, META_VOLUME, MULTIPART_DIR};
 use crate::erasure::meta::{decode_record, encode_record};
-use crate::erasure::{ListPage, now_ns};
+use crate::erasure::{ErasureError, ListPage, now_ns};
 
 /// A bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub struct BucketInfo {
 struct BucketRecord {
     #[prost(int64, tag = "1")]
     created_ns: i64,
+    /// The bucket's tags, in the `x-amz-tagging` form.
+    #[prost(string, optional, tag = "2")]
+    tagging: Option<String>,
 }
 
 /// State of a drive in the cluster report.
@@ -95,6 +98,7 @@ impl ObjectLayer {
         }
         let record = encode_record(&BucketRecord {
             created_ns: now_ns(),
+            tagging: None,
         });
         (self.first_set().drives())
             .write_record(META_VOLUME, &record_path(bucket), record)
@@ -122,6 +126,39 @@ impl ObjectLayer {
             name: bucket.to_string(),
             created_ns,
         })
+    }
+
+    /// The bucket's record (a default one when it has none: made before records existed).
+    async fn bucket_record(&self, bucket: &str) -> Result<BucketRecord, ObjectError> {
+        self.check_bucket(bucket).await?;
+        match (self.first_set().drives())
+            .read_record(META_VOLUME, &record_path(bucket))
+            .await
+        {
+            Ok(data) => Ok(decode_record::<BucketRecord>(data).unwrap_or_default()),
+            Err(ErasureError::Drive(DriveError::NotFound { .. })) => Ok(BucketRecord::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The bucket's tags (in the `x-amz-tagging` form), if it has any.
+    pub async fn bucket_tags(&self, bucket: &str) -> Result<Option<String>, ObjectError> {
+        Ok(self.bucket_record(bucket).await?.tagging)
+    }
+
+    /// Sets (or with `None` removes) the bucket's tags. The last of two concurrent changes
+    /// wins.
+    pub async fn set_bucket_tags(
+        &self,
+        bucket: &str,
+        tagging: Option<String>,
+    ) -> Result<(), ObjectError> {
+        let mut record = self.bucket_record(bucket).await?;
+        record.tagging = tagging;
+        (self.first_set().drives())
+            .write_record(META_VOLUME, &record_path(bucket), encode_record(&record))
+            .await?;
+        Ok(())
     }
 
     /// Every bucket, sorted by name.

@@ -1,8 +1,15 @@
 //! Multipart uploads on the object core: validation and routing to the key's set.
+//!
+//! A completion is idempotent, as S3's: the object records the upload it completed (its
+//! id, and its parts' numbers and ETags), so completing that upload again with the same
+//! part list, a client's retry after a lost answer, answers the same object for as long as
+//! that version is the key's current one; any other list, or a key written since, answers
+//! NoSuchUpload.
 
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectInfo, ObjectLayer, WriteCondition};
-use crate::erasure::{CompletePart, ObjectAttrs};
+use crate::erasure::meta::ObjectMeta;
+use crate::erasure::{CompletePart, ErasureError, ObjectAttrs};
 use tokio::io::AsyncRead;
 
 /// An uploaded part.
@@ -27,6 +34,14 @@ pub struct UploadSummary {
     pub upload_id: String,
     /// Start time, nanoseconds since the Unix epoch.
     pub initiated_ns: i64,
+}
+
+/// Whether `meta` is what completing `upload_id` with `parts` made.
+fn completes(meta: &ObjectMeta, upload_id: &str, parts: &[CompletePart]) -> bool {
+    meta.upload_id == upload_id
+        && meta.parts.len() == parts.len()
+        && (meta.parts.iter().zip(parts))
+            .all(|(m, p)| m.number == p.number && m.etag == p.etag.trim_matches('"'))
 }
 
 impl ObjectLayer {
@@ -83,9 +98,20 @@ impl ObjectLayer {
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let meta = (set.uploads())
+        let completed = (set.uploads())
             .complete_upload(bucket, key, upload_id, parts, cond)
-            .await?;
+            .await;
+        let meta = match completed {
+            Ok(meta) => meta,
+            // Gone, or its parts already moved by a completion still cleaning up.
+            Err(e @ (ErasureError::UploadNotFound { .. } | ErasureError::InvalidPart { .. })) => {
+                match set.reads().head_object(bucket, key).await {
+                    Ok(meta) if completes(&meta, upload_id, parts) => meta,
+                    _ => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.figures.completed_upload();
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
     }

@@ -96,6 +96,20 @@ pub fn s3_operation(
         ("GetBucketPolicyStatus", Some(_), None) => {
             Need::one(A::GetBucketPolicyStatus, bucket, None)
         }
+        ("GetBucketTagging", Some(_), None) => Need::one(A::GetBucketTagging, bucket, None),
+        ("PutBucketTagging" | "DeleteBucketTagging", Some(_), None) => {
+            Need::one(A::PutBucketTagging, bucket, None)
+        }
+        ("GetObjectTagging", Some(_), Some(_)) => Need::one(A::GetObjectTagging, bucket, key),
+        ("PutObjectTagging", Some(_), Some(_)) => Need::one(A::PutObjectTagging, bucket, key),
+        ("DeleteObjectTagging", Some(_), Some(_)) => Need::one(A::DeleteObjectTagging, bucket, key),
+        ("GetBucketAcl", Some(_), None) => Need::one(A::GetBucketAcl, bucket, None),
+        ("PutBucketAcl", Some(_), None) => Need::one(A::PutBucketAcl, bucket, None),
+        ("GetBucketCors", Some(_), None) => Need::one(A::GetBucketCors, bucket, None),
+        // S3 has no DeleteBucketCORS action: removing rules is setting them.
+        ("PutBucketCors" | "DeleteBucketCors", Some(_), None) => {
+            Need::one(A::PutBucketCors, bucket, None)
+        }
         ("ListObjects" | "ListObjectsV2", Some(b), None) => Need::list(A::ListBucket, b, listing()),
         ("ListObjectVersions", Some(b), None) => Need::list(A::ListBucketVersions, b, listing()),
         ("ListMultipartUploads", Some(b), None) => {
@@ -105,13 +119,17 @@ pub fn s3_operation(
             checks: Vec::new(),
             listing: Listing::default(),
         },
-        ("GetObject" | "HeadObject", Some(_), Some(_)) => Need::one(A::GetObject, bucket, key),
+        ("GetObject" | "HeadObject" | "GetObjectAttributes", Some(_), Some(_)) => {
+            Need::one(A::GetObject, bucket, key)
+        }
         (
             "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload",
             Some(_),
             Some(_),
         ) => Need::one(A::PutObject, bucket, key),
         ("DeleteObject", Some(_), Some(_)) => Need::one(A::DeleteObject, bucket, key),
+        ("GetObjectAcl", Some(_), Some(_)) => Need::one(A::GetObjectAcl, bucket, key),
+        ("PutObjectAcl", Some(_), Some(_)) => Need::one(A::PutObjectAcl, bucket, key),
         ("AbortMultipartUpload", Some(_), Some(_)) => {
             Need::one(A::AbortMultipartUpload, bucket, key)
         }

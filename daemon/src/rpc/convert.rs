@@ -34,6 +34,7 @@ pub fn attrs(a: Option<pb::ObjectAttributes>) -> ObjectAttrs {
         content_type: a.content_type,
         user_metadata: a.user_metadata.into_iter().collect(),
         headers: Default::default(),
+        late: Default::default(),
     }
 }
 
@@ -42,6 +43,7 @@ pub fn metadata_update(r: &mut pb::UpdateObjectMetadataRequest) -> MetadataUpdat
     MetadataUpdate {
         set: std::mem::take(&mut r.set).into_iter().collect(),
         remove: std::mem::take(&mut r.remove),
+        ..Default::default()
     }
 }
 

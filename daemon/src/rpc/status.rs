@@ -65,7 +65,8 @@ pub fn iam_status(e: &IamError) -> Status {
         | IamError::InvalidPolicyName { .. }
         | IamError::InvalidAccessKey { .. }
         | IamError::InvalidSecret
-        | IamError::Policy(_) => Code::InvalidArgument,
+        | IamError::Policy(_)
+        | IamError::Cors { .. } => Code::InvalidArgument,
         IamError::UserExists { .. } | IamError::KeyExists { .. } => Code::AlreadyExists,
         IamError::NoSuchUser { .. }
         | IamError::NoSuchKey { .. }

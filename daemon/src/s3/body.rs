@@ -14,7 +14,7 @@ use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, ChecksumAlgorithm, StreamingBlob};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::object::ObjectBody;
+use crate::object::{LateHeaders, ObjectBody};
 
 /// Checksums a client declared for a body.
 #[derive(Default, Clone)]
@@ -61,6 +61,8 @@ pub struct Verifier<R> {
     expected: Expected,
     trailers: Option<TrailingHeaders>,
     outcome: Arc<Mutex<Outcome>>,
+    /// Where the verified checksums go for the commit to store.
+    late: LateHeaders,
 }
 
 fn wanted(expected: &Expected) -> ChecksumHasher {
@@ -117,11 +119,12 @@ fn check_one_algorithm(a: &ChecksumAlgorithm) -> s3s::S3Result<()> {
     ))
 }
 
-/// The reader and the handle to its outcome.
+/// The reader and the handle to its outcome; the verified checksums are set on `late`.
 pub fn verifier(
     blob: StreamingBlob,
     expected: Expected,
     trailers: Option<TrailingHeaders>,
+    late: LateHeaders,
 ) -> (Verifier<impl AsyncRead + Unpin + Send>, Arc<Mutex<Outcome>>) {
     let inner = tokio_util::io::StreamReader::new(blob.map_err(std::io::Error::other));
     let outcome = Arc::new(Mutex::new(Outcome::default()));
@@ -132,6 +135,7 @@ pub fn verifier(
         expected,
         trailers,
         outcome: outcome.clone(),
+        late,
     };
     (v, outcome)
 }
@@ -206,11 +210,13 @@ impl<R> Verifier<R> {
             }
         }
         let mut out = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        out.computed = computed;
         if let Some(m) = mismatch {
+            out.computed = computed;
             out.mismatch = Some(m.clone());
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, m));
         }
+        super::attributes::record(&self.late, &computed);
+        out.computed = computed;
         Ok(())
     }
 }

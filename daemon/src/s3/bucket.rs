@@ -1,10 +1,20 @@
 //! S3 bucket operations, and the versioning view of our unversioned buckets.
+//!
+//! ListBuckets pages as S3's paginated form does: buckets in name order, `prefix` and
+//! `bucket-region` filter, `max-buckets` (1..=10000) bounds a page, whose continuation token
+//! is the last name shown (base64, opaque to clients). Every bucket lives in the node's
+//! `--region`, which GetBucketLocation reports (empty for `us-east-1`, as S3 does).
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use s3s::S3ErrorCode;
+
+use super::DEFAULT_REGION;
 use super::convert::timestamp;
-use super::error::to_s3;
+use super::error::{s3_err, to_s3};
 use crate::auth::Caller;
 use crate::iam::{Env, Iam};
 use crate::object::ObjectLayer;
@@ -17,16 +27,75 @@ pub fn owner() -> Owner {
     }
 }
 
-/// The buckets the caller may list (all of them for root).
+/// The most buckets one ListBuckets page shows (S3's limit and its default page).
+const MAX_BUCKETS: i32 = 10_000;
+
+/// Where a ListBuckets page starts and how long it is.
+struct Page {
+    after: Option<String>,
+    limit: usize,
+}
+
+fn page_of(i: &ListBucketsInput) -> S3Result<Page> {
+    let limit = match i.max_buckets {
+        None => MAX_BUCKETS,
+        Some(n) if (1..=MAX_BUCKETS).contains(&n) => n,
+        Some(n) => {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                format!("max-buckets must be between 1 and {MAX_BUCKETS}, not {n}"),
+            ));
+        }
+    };
+    let after = match i.continuation_token.as_deref() {
+        None | Some("") => None,
+        Some(token) => Some(
+            URL_SAFE_NO_PAD
+                .decode(token)
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .ok_or_else(|| {
+                    s3_err(
+                        S3ErrorCode::InvalidArgument,
+                        "The continuation token provided is incorrect",
+                    )
+                })?,
+        ),
+    };
+    Ok(Page {
+        after,
+        limit: limit as usize,
+    })
+}
+
+/// The buckets the caller may list (all of them for root), a page at a time.
 pub async fn list_buckets(
     layer: &ObjectLayer,
     iam: &Iam,
+    region: &str,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
+    let page = page_of(&req.input)?;
+    let i = req.input;
     let who = req.extensions.get::<Caller>().map(|c| &c.0);
     let env = req.extensions.get::<Env>().copied().unwrap_or_default();
-    let buckets = layer.list_buckets().await.map_err(to_s3)?;
-    let buckets = iam.listable(who, &env, buckets, |b| &b.name).await;
+    let mut buckets = layer.list_buckets().await.map_err(to_s3)?;
+    let prefix = i.prefix.as_deref().unwrap_or_default();
+    let elsewhere = i.bucket_region.as_deref().is_some_and(|r| r != region);
+    buckets.retain(|b| {
+        !elsewhere
+            && b.name.starts_with(prefix)
+            && page
+                .after
+                .as_deref()
+                .is_none_or(|after| b.name.as_str() > after)
+    });
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut buckets = iam.listable(who, &env, buckets, |b| &b.name).await;
+    let next = (buckets.len() > page.limit).then(|| {
+        buckets.truncate(page.limit);
+        URL_SAFE_NO_PAD.encode(&buckets[page.limit - 1].name)
+    });
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(
             buckets
@@ -34,12 +103,13 @@ pub async fn list_buckets(
                 .map(|b| Bucket {
                     name: Some(b.name),
                     creation_date: Some(timestamp(b.created_ns)),
-                    ..Default::default()
+                    bucket_region: Some(region.to_owned()),
                 })
                 .collect(),
         ),
         owner: Some(owner()),
-        ..Default::default()
+        continuation_token: next,
+        prefix: i.prefix,
     }))
 }
 
@@ -77,11 +147,16 @@ pub async fn delete_bucket(
 
 pub async fn get_bucket_location(
     layer: &ObjectLayer,
+    region: &str,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
     layer.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
-    // Empty: the default region (us-east-1), as S3 answers for it.
-    Ok(S3Response::new(GetBucketLocationOutput::default()))
+    // S3 answers an empty LocationConstraint for us-east-1, its original region.
+    let location_constraint =
+        (region != DEFAULT_REGION).then(|| BucketLocationConstraint::from(region.to_owned()));
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint,
+    }))
 }
 
 pub async fn get_bucket_versioning(

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
+use base64::Engine as _;
+
 use s3s::dto::{ETag, ETagCondition, Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode};
 
@@ -42,9 +44,19 @@ pub fn etag_value(e: &ETag) -> &str {
     }
 }
 
-/// User metadata as S3 returns it.
+/// User metadata as S3 returns it. s3s sends a value that is not printable ASCII as an
+/// RFC 2047 encoded word, as AWS does (and decodes those a client sends); a value with
+/// spaces around it is sent encoded too, which s3s leaves alone, since HTTP would drop them.
 pub fn metadata(m: &BTreeMap<String, String>) -> Option<Metadata> {
-    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), kept_whole(v))).collect())
+}
+
+fn kept_whole(value: &str) -> String {
+    if value.trim() == value {
+        return value.to_string();
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    format!("=?UTF-8?B?{encoded}?=")
 }
 
 /// Attributes from the headers of a write (PUT, CreateMultipartUpload, CopyObject REPLACE).
@@ -115,6 +127,7 @@ impl WriteHeaders {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect(),
             headers,
+            late: Default::default(),
         })
     }
 }
@@ -139,7 +152,9 @@ pub fn content_type(info: &ObjectInfo) -> Option<s3s::dto::ContentType> {
     ct.parse().ok()
 }
 
-/// The byte range of an HTTP Range header, or of part `number` of the object.
+/// The byte range of an HTTP Range header, or of part `number` of the object. A part past
+/// the last is InvalidPart (400, as S3); an object written by one PUT is its own part 1,
+/// answered whole.
 pub fn range_spec(
     range: Option<&s3s::dto::Range>,
     part_number: Option<i32>,
@@ -152,19 +167,27 @@ pub fn range_spec(
                 "Range and partNumber cannot be combined",
             ));
         }
+        if !(1..=MAX_PART_NUMBER).contains(&n) {
+            return Err(s3_err(
+                S3ErrorCode::InvalidArgument,
+                format!(
+                    "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+                ),
+            ));
+        }
         let Some(info) = info else {
             return Ok(RangeSpec::Full);
         };
-        let n = usize::try_from(n)
-            .ok()
-            .filter(|n| *n >= 1 && *n <= info.part_sizes.len());
-        let Some(n) = n else {
-            // S3's InvalidPartNumber is a 416 like InvalidRange.
+        let n = n as usize;
+        if !is_multipart(info) && n == 1 {
+            return Ok(RangeSpec::Full);
+        }
+        if n > info.part_sizes.len() || !is_multipart(info) {
             return Err(s3_err(
-                S3ErrorCode::InvalidRange,
-                "the part number is out of range",
+                S3ErrorCode::InvalidPart,
+                format!("The object has no part {n}."),
             ));
-        };
+        }
         let start: u64 = info.part_sizes[..n - 1].iter().sum();
         return Ok(RangeSpec::Bounded(start, start + info.part_sizes[n - 1]));
     }
@@ -177,6 +200,21 @@ pub fn range_spec(
         Some(s3s::dto::Range::Int { first, last: None }) => RangeSpec::From(*first),
         Some(s3s::dto::Range::Suffix { length }) => RangeSpec::Suffix(*length),
     })
+}
+
+/// The most parts an object has (S3's limit).
+const MAX_PART_NUMBER: i32 = 10_000;
+
+/// Whether the object was written by a multipart upload (its ETag ends in `-N`).
+pub fn is_multipart(info: &ObjectInfo) -> bool {
+    info.etag.contains('-')
+}
+
+/// The `x-amz-mp-parts-count` of a read by part: multipart objects only, as S3.
+pub fn parts_count(info: &ObjectInfo, part_number: Option<i32>) -> Option<i32> {
+    part_number
+        .filter(|_| is_multipart(info))
+        .map(|_| info.parts() as i32)
 }
 
 fn matches(cond: &ETagCondition, etag: &str) -> bool {

@@ -1,7 +1,7 @@
 //! The HTTP edge of S3: how the Host header names a
 //! bucket (virtual-host style under `--domain`, the port ignored), what is refused before
-//! s3s reads a request ([`admit`]), and the normalisation of headers clients legitimately
-//! send twice.
+//! s3s reads a request ([`admit`]), the normalisation of headers clients legitimately
+//! send twice, and plain chunked uploads ([`UnknownLength`]).
 
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode};
@@ -96,7 +96,43 @@ pub fn admit(parts: &mut http::request::Parts) -> Result<(), Refusal> {
         check_xml_length(&parts.headers)?;
     }
     normalize_headers(&mut parts.headers);
+    admit_chunked_upload(parts);
     Ok(())
+}
+
+/// Marks an upload whose body came `Transfer-Encoding: chunked` without a length: the
+/// object layer streams it to its end (PutObject, UploadPart read it as "size unknown").
+#[derive(Debug, Clone, Copy)]
+pub struct UnknownLength;
+
+/// Lets a header-signed, `UNSIGNED-PAYLOAD` `PUT` whose body is plain chunked HTTP/1.1
+/// (no Content-Length, not aws-chunked) through s3s 0.14, which refuses such a body with
+/// MissingContentLength before routing (as MinIO does). hyper has already framed the body
+/// by its chunks, so a placeholder `Content-Length: 0` (never among the signed headers:
+/// the request had none) satisfies that check and nothing else reads it: the request is
+/// marked [`UnknownLength`], and the operation streams the body whatever its length.
+/// Presigned and anonymous uploads pass s3s without a length already; a body signed by
+/// its SHA-256 needs its length for s3s to verify it, so it keeps the 411.
+fn admit_chunked_upload(parts: &mut http::request::Parts) {
+    let h = &parts.headers;
+    let chunked = h
+        .get(TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let unsigned = h
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes() == b"UNSIGNED-PAYLOAD");
+    if parts.method == http::Method::PUT
+        && chunked
+        && unsigned
+        && !h.contains_key(CONTENT_LENGTH)
+        && !h.contains_key("x-amz-decoded-content-length")
+    {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
+        parts.extensions.insert(UnknownLength);
+    }
 }
 
 /// An XML body's declared length, within [`super::XML_MAX_BODY`].
@@ -192,6 +228,38 @@ mod tests {
         ));
         assert!(!is_form_post(&post, &form("application/xml")));
         assert!(!is_form_post(&post, &HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_unsigned_plain_chunked_puts_are_marked_of_unknown_length() {
+        let parts = |method: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri("/b/k");
+            for (n, v) in headers {
+                b = b.header(*n, *v);
+            }
+            let mut parts = b.body(()).unwrap().into_parts().0;
+            admit_chunked_upload(&mut parts);
+            parts
+        };
+        let plain = [
+            ("transfer-encoding", "chunked"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ];
+        let p = parts("PUT", &plain);
+        assert!(p.extensions.get::<UnknownLength>().is_some());
+        assert_eq!(p.headers.get(CONTENT_LENGTH).unwrap(), "0");
+        for other in [
+            parts("POST", &plain),
+            parts("PUT", &[("transfer-encoding", "chunked")]),
+            parts("PUT", &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]),
+            parts("PUT", &[plain[0], plain[1], ("content-length", "3")]),
+            parts(
+                "PUT",
+                &[plain[0], plain[1], ("x-amz-decoded-content-length", "3")],
+            ),
+        ] {
+            assert!(other.extensions.get::<UnknownLength>().is_none());
+        }
     }
 
     #[test]

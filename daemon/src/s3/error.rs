@@ -61,15 +61,40 @@ pub fn to_s3(e: ObjectError) -> S3Error {
 /// The S3 error code of a full store (MinIO's).
 pub const STORAGE_FULL: &str = "XMinioStorageFull";
 
+/// The answer of an S3 error made outside s3s (refused at the edge, a CORS preflight),
+/// rendered as s3s renders its own.
+pub fn error_response(
+    status: http::StatusCode,
+    code: &str,
+    message: &str,
+) -> http::Response<s3s::Body> {
+    let message = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>{message}</Message></Error>"
+    );
+    let mut resp = http::Response::new(s3s::Body::from(xml));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
 /// An S3 error with a message.
 pub fn s3_err(code: S3ErrorCode, msg: impl Into<String>) -> S3Error {
     S3Error::with_message(code, msg.into())
 }
 
-/// The S3 error for an identity-store error (the bucket policy operations).
+/// The S3 error for an identity-store error (the bucket policy, ACL and CORS operations).
 pub fn iam_to_s3(e: IamError) -> S3Error {
     let code = match &e {
         IamError::Policy(_) => S3ErrorCode::MalformedPolicy,
+        IamError::Cors { .. } => S3ErrorCode::InvalidRequest,
         // Only bucket policies are changed over S3; the rest cannot reach here, but each
         // still answers what it means.
         IamError::InvalidUserName { .. }

@@ -7,6 +7,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use super::body::{check_algorithm, expected_checksums, verifier};
 use super::bucket::owner;
 use super::convert::{Conditions, etag, etag_value, timestamp, write_condition, write_headers};
+use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
 use crate::object::{CompletePart, ObjectLayer, RangeSpec, body_reader};
@@ -28,7 +29,8 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
-    let attrs = write_headers!(i).into_attrs()?;
+    let mut attrs = write_headers!(i).into_attrs()?;
+    super::tagging::set_from_header(&mut attrs, i.tagging.as_deref())?;
     let upload_id = layer
         .create_upload(&i.bucket, &i.key, &attrs)
         .await
@@ -49,7 +51,11 @@ pub async fn upload_part(
     let headers = req.headers;
     let i = req.input;
     let number = part_number(i.part_number)?;
-    let size = match i.content_length {
+    let length = match req.extensions.get::<UnknownLength>() {
+        Some(UnknownLength) => None,
+        None => i.content_length,
+    };
+    let size = match length {
         Some(l) if l < 0 => {
             return Err(s3_err(
                 S3ErrorCode::InvalidArgument,
@@ -69,7 +75,8 @@ pub async fn upload_part(
     };
     let expected = expected_checksums!(i);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
-    let (mut reader, outcome) = verifier(body, expected, trailers);
+    // (A part's checksums are verified and answered, not stored: none is late.)
+    let (mut reader, outcome) = verifier(body, expected, trailers, Default::default());
     let result = layer
         .upload_part(&i.bucket, &i.key, &i.upload_id, number, &mut reader, size)
         .await;

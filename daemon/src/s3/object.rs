@@ -6,8 +6,10 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
+use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
-use crate::object::{ObjectAttrs, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
+use super::{attributes, tagging};
+use crate::object::{LateHeaders, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
 
 /// Largest object a single PUT may carry (as S3).
 const MAX_PUT_SIZE: i64 = 5 << 40;
@@ -42,19 +44,24 @@ pub async fn put_object(
     let trailers = req.trailing_headers;
     let headers = req.headers;
     let input = req.input;
-    let size = declared_size(input.content_length)?;
+    let size = match req.extensions.get::<UnknownLength>() {
+        Some(UnknownLength) => None,
+        None => declared_size(input.content_length)?,
+    };
     let Some(body) = input.body else {
         return Err(s3_err(S3ErrorCode::IncompleteBody, "no body"));
     };
     let expected = expected_checksums!(input);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
-    let attrs = write_headers!(input).into_attrs()?;
+    let mut attrs = write_headers!(input).into_attrs()?;
+    tagging::set_from_header(&mut attrs, input.tagging.as_deref())?;
+    attrs.late = LateHeaders::shared();
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
     layer
         .precheck_write(&input.bucket, &input.key, &cond)
         .await
         .map_err(to_s3)?;
-    let (mut reader, outcome) = verifier(body, expected, trailers);
+    let (mut reader, outcome) = verifier(body, expected, trailers, attrs.late.clone());
     let result = layer
         .put_object(&input.bucket, &input.key, &attrs, &mut reader, size, &cond)
         .await;
@@ -120,6 +127,7 @@ pub async fn get_object(
         return Err(not_modified(info));
     }
     let h = read_headers(info, read.range, spec != RangeSpec::Full);
+    let sums = attributes::answered(info, i.checksum_mode.as_ref(), spec == RangeSpec::Full);
     let output = GetObjectOutput {
         accept_ranges: Some("bytes".into()),
         content_length: Some((read.range.1 - read.range.0) as i64),
@@ -141,7 +149,14 @@ pub async fn get_object(
         e_tag: Some(etag(&info.etag)),
         last_modified: Some(timestamp(info.mod_time_ns)),
         metadata: metadata(&info.user_metadata),
-        parts_count: i.part_number.map(|_| info.parts() as i32),
+        parts_count: parts_count(info, i.part_number),
+        tag_count: tagging::count(info),
+        checksum_crc32: sums.checksum_crc32,
+        checksum_crc32c: sums.checksum_crc32c,
+        checksum_sha1: sums.checksum_sha1,
+        checksum_sha256: sums.checksum_sha256,
+        checksum_crc64nvme: sums.checksum_crc64nvme,
+        checksum_type: sums.checksum_type,
         body: Some(response_body(read.body)),
         ..Default::default()
     };
@@ -174,6 +189,7 @@ pub async fn head_object(
         .resolve(info.size)
         .ok_or_else(|| to_s3(ObjectError::InvalidRange { size: info.size }))?;
     let h = read_headers(&info, range, spec != RangeSpec::Full);
+    let sums = attributes::answered(&info, i.checksum_mode.as_ref(), spec == RangeSpec::Full);
     let output = HeadObjectOutput {
         accept_ranges: Some("bytes".into()),
         content_length: Some((range.1 - range.0) as i64),
@@ -195,12 +211,22 @@ pub async fn head_object(
         e_tag: Some(etag(&info.etag)),
         last_modified: Some(timestamp(info.mod_time_ns)),
         metadata: metadata(&info.user_metadata),
-        parts_count: i.part_number.map(|_| info.parts() as i32),
+        parts_count: parts_count(&info, i.part_number),
+        checksum_crc32: sums.checksum_crc32,
+        checksum_crc32c: sums.checksum_crc32c,
+        checksum_sha1: sums.checksum_sha1,
+        checksum_sha256: sums.checksum_sha256,
+        checksum_crc64nvme: sums.checksum_crc64nvme,
+        checksum_type: sums.checksum_type,
         ..Default::default()
     };
     let mut resp = S3Response::new(output);
     if h.partial {
         resp.status = Some(StatusCode::PARTIAL_CONTENT);
+    }
+    // Not in s3s's HeadObject output (AWS answers it on GET only; MinIO on HEAD too).
+    if let Some(n) = tagging::count(&info) {
+        resp.headers.insert("x-amz-tagging-count", n.into());
     }
     Ok(resp)
 }
@@ -338,13 +364,19 @@ pub async fn copy_object(
              object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let attrs: Option<ObjectAttrs> = if replace {
-        Some(write_headers!(i).into_attrs()?)
+    let mut attrs = if replace {
+        let mut new = write_headers!(i).into_attrs()?;
+        // The bytes are the source's, and so are their checksums.
+        let sums = attributes::copied(&src).map(|(k, v)| (k.clone(), v.clone()));
+        new.headers.extend(sums);
+        new
     } else {
-        None
+        src.attrs()
     };
+    let directive = i.tagging_directive.as_ref();
+    tagging::copy_tags(&mut attrs, &src, directive, i.tagging.as_deref())?;
     let info = layer
-        .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, attrs.as_ref())
+        .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, Some(&attrs))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(CopyObjectOutput {

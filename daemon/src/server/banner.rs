@@ -15,6 +15,8 @@ pub struct Banner {
     pub nodes: usize,
     /// Per set: (data, parity) shards.
     pub sets: Vec<(usize, usize)>,
+    /// The S3 region.
+    pub region: String,
 }
 
 impl Banner {
@@ -56,7 +58,10 @@ impl Banner {
         };
         [
             "Tessera is serving.".to_string(),
-            format!("  S3 and gRPC:  {endpoint}{wildcard}   region us-east-1"),
+            format!(
+                "  S3 and gRPC:  {endpoint}{wildcard}   region {}",
+                self.region
+            ),
             format!("  Drives:       {drives} on {nodes}, {layout}"),
             format!("  Health:       {endpoint}/health/ready"),
             format!("  Try:          tessera --endpoint {endpoint} mb photos"),
@@ -77,6 +82,7 @@ mod tests {
             tls: false,
             nodes: 1,
             sets: vec![(2, 2)],
+            region: "us-east-1".into(),
         };
         let text = banner.render();
         assert!(
@@ -90,9 +96,13 @@ mod tests {
             tls: true,
             nodes: 4,
             sets: vec![(12, 4)],
+            region: "eu-west-3".into(),
         };
         let text = tls.render();
-        assert!(text.contains("https://10.0.0.5:9443   region"), "{text}");
+        assert!(
+            text.contains("https://10.0.0.5:9443   region eu-west-3"),
+            "{text}"
+        );
         assert!(text.contains("16 on 4 nodes") && text.contains("writing with 4 lost"));
     }
 }

@@ -5,6 +5,10 @@
 //! internode ones already serve. HTTP/1.1 and HTTP/2 (prior knowledge,
 //! as gRPC uses) are both served; every accepted socket gets TCP_NODELAY.
 //!
+//! Every S3 answer, the router's own refusals included, is stamped with a request id
+//! (`s3::RequestIds`); a CORS preflight (`OPTIONS`) is answered from the bucket's rules
+//! before s3s, and answers to browsers get the CORS headers their rule allows (`s3::Cors`).
+//!
 //! Which connections are taken and how long a silent one stays is `admission`'s; health
 //! checks (`health`) and Prometheus scrapes (`scrape`) are answered before either protocol.
 //! Every other request is counted here, once, by API, operation and status class, with its
@@ -41,6 +45,7 @@ use tonic::codegen::Service;
 
 use crate::iam::{Env, Iam};
 use crate::metrics::{Answered, Api, Class, Counted, Exchange, Metrics, OpSlot, grpc_class};
+use crate::s3::{Cors, RequestIds, error_response};
 
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
@@ -68,6 +73,8 @@ pub struct Front {
     pub grpc: tonic::service::Routes,
     /// S3.
     pub s3: S3Service,
+    /// CORS preflights and headers of S3 answers.
+    pub cors: Cors,
 }
 
 /// Routes each request to gRPC or S3.
@@ -78,6 +85,8 @@ pub struct Router {
     /// What policies may ask of the connection (its client's address), put in each of its
     /// requests' extensions.
     env: Env,
+    /// The ids every S3 answer carries.
+    ids: RequestIds,
     /// The node's figures.
     metrics: Arc<Metrics>,
     /// Whether anyone may scrape the metrics (`--metrics-public`).
@@ -97,6 +106,7 @@ impl Router {
             internode,
             front,
             env: Env::default(),
+            ids: RequestIds::new(),
             metrics,
             metrics_public,
         }
@@ -138,33 +148,13 @@ fn grpc_refusal(status: tonic::Status) -> BoxFuture {
     Box::pin(async move { Ok(resp) })
 }
 
-fn s3_unavailable() -> BoxFuture {
-    s3_refusal(
-        http::StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "the node is starting: waiting for its peers",
-    )
+/// An S3 answer, stamped with request id `id`, as the router sends it.
+fn s3_answer(ids: &RequestIds, id: &str, mut resp: Response<s3s::Body>) -> Response<Body> {
+    ids.stamp(&mut resp, id);
+    resp.map(|b| b.map_err(BoxError::from).boxed_unsync())
 }
 
-/// An S3 error answered by the router itself, before s3s reads the request.
-fn s3_refusal(status: http::StatusCode, code: &str, message: &str) -> BoxFuture {
-    let message = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
-         <Message>{message}</Message></Error>"
-    );
-    let body = http_body_util::Full::new(Bytes::from(xml))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/xml"),
-    );
+fn ready(resp: Response<Body>) -> BoxFuture {
     Box::pin(async move { Ok(resp) })
 }
 
@@ -180,7 +170,27 @@ impl hyper::service::Service<Request<Incoming>> for Router {
     type Error = Infallible;
     type Future = BoxFuture;
 
-    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if req.method() != http::Method::HEAD {
+            return self.route(req);
+        }
+        // A HEAD's answer has no body. hyper leaves it out on HTTP/1.1, but sends it on
+        // HTTP/2, where clients take it for a protocol error (Go's, so rclone's).
+        let answer = self.route(req);
+        Box::pin(async move {
+            let resp = answer.await?;
+            Ok(resp.map(|_| {
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            }))
+        })
+    }
+}
+
+impl Router {
+    /// The answer to `req`: a health check's, the gRPC services' or the S3 front end's.
+    fn route(&self, mut req: Request<Incoming>) -> BoxFuture {
         if let Some(check) = Check::of(&req) {
             let (status, line) = check.answer(self.front.get().map(|f| &f.layer));
             let body = http_body_util::Full::new(line)
@@ -238,15 +248,29 @@ impl hyper::service::Service<Request<Incoming>> for Router {
                 Ok(resp.map(|b| Answered::new(b.map_err(BoxError::from), exchange).boxed_unsync()))
             })
         } else {
+            let (ids, id) = (self.ids.clone(), self.ids.next());
             let Some(front) = self.front.get() else {
-                return s3_unavailable();
+                let resp = error_response(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "the node is starting: waiting for its peers",
+                );
+                return ready(s3_answer(&ids, &id, resp));
             };
-            let s3 = front.s3.clone();
+            let (s3, cors) = (front.s3.clone(), front.cors.clone());
             let (mut parts, body) = req.into_parts();
+            if parts.method == http::Method::OPTIONS {
+                return Box::pin(async move {
+                    let resp = cors.preflight(&parts).await;
+                    Ok(s3_answer(&ids, &id, resp))
+                });
+            }
+            let origin = cors.origin(&parts);
             if let Err(refusal) = crate::s3::admit(&mut parts) {
                 let (path, code) = (parts.uri.path(), refusal.code);
-                tracing::debug!(path, code, message = %refusal.message, "S3 request refused");
-                return s3_refusal(refusal.status, refusal.code, &refusal.message);
+                tracing::debug!(path, code, %id, message = %refusal.message, "S3 request refused");
+                let resp = error_response(refusal.status, refusal.code, &refusal.message);
+                return ready(s3_answer(&ids, &id, resp));
             }
             let requests = self.metrics.requests.clone();
             let slot = OpSlot::new(requests.clone());
@@ -256,28 +280,30 @@ impl hyper::service::Service<Request<Incoming>> for Router {
             let req = Request::from_parts(parts, body);
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
             Box::pin(async move {
-                match s3.call(req).await {
+                let mut resp = match s3.call(req).await {
                     Ok(resp) => {
                         // The path only: a query may hold a presigned URL's signature.
                         let status = resp.status();
                         if status.is_client_error() {
-                            tracing::debug!(%method, %path, %status, "S3 request refused");
+                            tracing::debug!(%method, %path, %status, %id, "S3 request refused");
                         }
-                        exchange.set_class(Class::of_http(status.as_u16()));
-                        Ok(resp.map(|b| {
-                            Answered::new(b.map_err(BoxError::from), exchange).boxed_unsync()
-                        }))
+                        resp
                     }
                     Err(e) => {
-                        tracing::error!(error = ?e, "S3 request failed without a response");
-                        let body = http_body_util::Full::new(Bytes::from_static(b"internal error"))
-                            .map_err(|never| match never {})
-                            .boxed_unsync();
-                        let mut resp = Response::new(body);
-                        *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                        Ok(resp)
+                        tracing::error!(error = ?e, %id, "S3 request failed without a response");
+                        error_response(
+                            http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "We encountered an internal error. Please try again.",
+                        )
                     }
+                };
+                if let Some(origin) = origin {
+                    cors.decorate(&origin, &mut resp).await;
                 }
+                exchange.set_class(Class::of_http(resp.status().as_u16()));
+                ids.stamp(&mut resp, &id);
+                Ok(resp.map(|b| Answered::new(b.map_err(BoxError::from), exchange).boxed_unsync()))
             })
         }
     }

@@ -66,12 +66,14 @@ pub(super) fn front(
         iam.clone(),
         layer.clone(),
     ))));
+    let cors = crate::s3::Cors::new(iam.clone(), config.domain.as_deref());
     let iam_for_scrapes = iam.clone();
     let s3 = crate::s3::service(
         layer.clone(),
         iam,
         &S3Config {
             domain: config.domain.clone(),
+            region: config.region.clone(),
         },
     )
     .map_err(|e| ServerError::Layout(e.to_string()))?;
@@ -80,5 +82,6 @@ pub(super) fn front(
         iam: iam_for_scrapes,
         grpc,
         s3,
+        cors,
     })
 }

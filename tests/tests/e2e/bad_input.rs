@@ -5,12 +5,13 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tessera_proto::auth::{ACCESS_KEY, Credentials, DATE, SIGNATURE, sign};
-use tessera_proto::client::{connect, put_requests};
+use tessera_proto::auth::{Credentials, sign};
+use tessera_proto::client::{Signed, connect, part_requests, put_requests};
 use tessera_proto::first_message::digest_of;
 use tessera_proto::object as pb;
 use tessera_proto::object::object_service_client::ObjectServiceClient;
 use tessera_tests::pattern;
+use tessera_tests::wire::{Change, Replaying, Tampered};
 use tokio::io::{AsyncRead, ReadBuf};
 use tonic::Code;
 
@@ -305,15 +306,8 @@ async fn a_signature_calls_only_the_method_and_arguments_it_was_made_for() {
         .expect("connect");
     // A client that sends the captured entries of a call made for `path` and `first`.
     let replaying = |path: &str, first: &dyn Fn() -> String| {
-        let (access, date, sig) = sign(&creds, path, &first());
-        let replay = move |mut req: tonic::Request<()>| {
-            let md = req.metadata_mut();
-            for (k, v) in [(ACCESS_KEY, &access), (DATE, &date), (SIGNATURE, &sig)] {
-                md.insert(k, v.parse().expect("ASCII"));
-            }
-            Ok(req)
-        };
-        ObjectServiceClient::with_interceptor(channel.clone(), replay)
+        let captured = sign(&creds, path, &first());
+        ObjectServiceClient::new(Replaying::new(channel.clone(), captured, &creds.secret_key))
     };
     let head = |bucket: &str| pb::HeadBucketRequest {
         bucket: bucket.into(),
@@ -360,4 +354,88 @@ async fn a_signature_calls_only_the_method_and_arguments_it_was_made_for() {
         .expect("its own key");
     assert!(env.node.drives[0].join("kept").exists());
     assert_eq!(get(&mut c, "kept", "b").await.unwrap(), b"2");
+}
+
+#[tokio::test]
+async fn an_upload_signed_for_some_data_stores_no_other() {
+    // A signed upload whose data is changed, cut short or stripped of its end signature on
+    // the wire is refused as unauthenticated, and stores nothing: the object keeps its bytes.
+    let env = Env::start(4);
+    let mut c = env.node.client().await;
+    mb(&mut c, "bkt").await;
+    put(&mut c, "bkt", "kept", b"old").await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(env.node.endpoint.clone())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let body = pattern(3 << 20, 7);
+    for change in [
+        Change::FlipByte,
+        Change::DropLastMessage,
+        Change::DropEndSignature,
+    ] {
+        let tampered = Signed::new(
+            Tampered::new(channel.clone(), change),
+            tessera_tests::creds(),
+        );
+        let mut attacker = ObjectServiceClient::new(tampered);
+        for key in ["kept", "new"] {
+            let header = pb::PutObjectHeader {
+                bucket: "bkt".into(),
+                key: key.into(),
+                attributes: None,
+                size: None,
+            };
+            let data = std::io::Cursor::new(body.clone());
+            let s = assert_code(
+                attacker.put_object(put_requests(header, data)).await,
+                Code::Unauthenticated,
+            );
+            assert!(
+                s.message().contains("not as signed"),
+                "{change:?}: {}",
+                s.message()
+            );
+        }
+        assert_eq!(get(&mut c, "bkt", "kept").await.unwrap(), b"old");
+        assert_code(head(&mut c, "bkt", "new").await, Code::NotFound);
+        // A multipart part likewise.
+        let upload = c
+            .create_multipart_upload(pb::CreateMultipartUploadRequest {
+                bucket: "bkt".into(),
+                key: "parts".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .upload_id;
+        let header = pb::UploadPartHeader {
+            bucket: "bkt".into(),
+            key: "parts".into(),
+            upload_id: upload.clone(),
+            part_number: 1,
+            ..Default::default()
+        };
+        let data = std::io::Cursor::new(body.clone());
+        assert_code(
+            attacker.upload_part(part_requests(header, data)).await,
+            Code::Unauthenticated,
+        );
+        let parts = c
+            .list_parts(pb::ListPartsRequest {
+                bucket: "bkt".into(),
+                key: "parts".into(),
+                upload_id: upload,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(parts.parts.is_empty(), "{change:?}: {parts:?}");
+    }
+    // Untouched, the same client stores it.
+    put(&mut c, "bkt", "new", &body).await.unwrap();
+    assert_eq!(get(&mut c, "bkt", "new").await.unwrap(), body);
 }

@@ -191,8 +191,10 @@ async fn cluster_two_and_three_node_layouts_serve() {
 async fn cluster_internode_calls_need_the_cluster_key() {
     use tessera_proto::auth::{Credentials, cluster_credentials};
     use tessera_proto::client::Signed;
+    use tessera_proto::internode::create_file_request::Msg;
     use tessera_proto::internode::storage_service_client::StorageServiceClient;
-    use tessera_proto::internode::{HelloRequest, PathRequest};
+    use tessera_proto::internode::{CreateFileRequest, HelloRequest, PathRequest};
+    use tessera_tests::wire::{Change, Tampered};
 
     let env = ClusterEnv::start(2, 2);
     let node = env.cluster.node(0);
@@ -224,8 +226,40 @@ async fn cluster_internode_calls_need_the_cluster_key() {
         .expect_err("client credentials");
     assert_eq!(err.code(), Code::Unauthenticated);
     // With the cluster key, and a path outside the drive refused.
-    let mut peer = StorageServiceClient::new(Signed::new(channel, cluster_credentials(&root)));
+    let mut peer =
+        StorageServiceClient::new(Signed::new(channel.clone(), cluster_credentials(&root)));
     peer.hello(HelloRequest::default()).await.expect("hello");
+    // A file's data is covered by the call's signature: changed on the wire, it is refused
+    // before a byte of it is written.
+    let file = |path: &str| {
+        let header = CreateFileRequest {
+            msg: Some(Msg::Header(PathRequest {
+                drive: node.drives[0].display().to_string(),
+                volume: ".tessera".into(),
+                path: path.into(),
+            })),
+        };
+        let data = CreateFileRequest {
+            msg: Some(Msg::Data(vec![9u8; 100_000].into())),
+        };
+        futures::stream::iter([header, data])
+    };
+    let written = |path: &str| {
+        let at = node.drives[0].join(".tessera").join(path);
+        std::fs::metadata(at).map(|m| m.len()).unwrap_or(0)
+    };
+    peer.create_file(file("tmp/signed"))
+        .await
+        .expect("signed file");
+    assert_eq!(written("tmp/signed"), 100_000);
+    let tampered = Tampered::new(channel.clone(), Change::FlipByte);
+    let mut attacker = StorageServiceClient::new(Signed::new(tampered, cluster_credentials(&root)));
+    let err = attacker
+        .create_file(file("tmp/tampered"))
+        .await
+        .expect_err("tampered data");
+    assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+    assert_eq!(written("tmp/tampered"), 0);
     let err = peer
         .read_all(PathRequest {
             drive: node.drives[0].display().to_string(),

@@ -42,11 +42,15 @@ mod objects;
 
 // The S3 suite: `s3` is the fixture, `s3_*` the cases by concern.
 mod s3;
+mod s3_acl;
+mod s3_attributes;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_buckets;
 mod s3_conditional;
 mod s3_copy;
+mod s3_corners;
+mod s3_cors;
 mod s3_edge;
 mod s3_interop;
 mod s3_list;
@@ -55,6 +59,7 @@ mod s3_node_faults;
 mod s3_objects;
 mod s3_reads;
 mod s3_streaming;
+mod s3_tagging;
 mod s3_tools;
 mod service_units;
 

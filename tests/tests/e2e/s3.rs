@@ -232,6 +232,10 @@ pub struct RawRequest {
     pub body: Vec<u8>,
     /// Sent as Content-Length instead of the body's length.
     pub declared_length: Option<u64>,
+    /// Sent `Transfer-Encoding: chunked` in chunks of this size, without Content-Length.
+    pub chunk_size: Option<usize>,
+    /// The signature's time (default: now).
+    pub signed_at: Option<SystemTime>,
 }
 
 impl RawRequest {
@@ -243,7 +247,21 @@ impl RawRequest {
             headers: Vec::new(),
             body: Vec::new(),
             declared_length: None,
+            chunk_size: None,
+            signed_at: None,
         }
+    }
+
+    /// Sends the body `Transfer-Encoding: chunked` in chunks of `size` bytes.
+    pub fn chunked(mut self, size: usize) -> RawRequest {
+        self.chunk_size = Some(size);
+        self
+    }
+
+    /// Signs (or presigns) as if at `time`; call before `signed`/`presigned`.
+    pub fn signed_at(mut self, time: SystemTime) -> RawRequest {
+        self.signed_at = Some(time);
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> RawRequest {
@@ -304,7 +322,7 @@ impl RawRequest {
             .identity(&identity)
             .region("us-east-1")
             .name("s3")
-            .time(SystemTime::now())
+            .time(self.signed_at.unwrap_or_else(SystemTime::now))
             .settings(settings)
             .build()
             .expect("signing params")
@@ -324,6 +342,17 @@ impl RawRequest {
         );
         for (n, v) in &self.headers {
             head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if let Some(size) = self.chunk_size {
+            head.push_str("transfer-encoding: chunked\r\n\r\n");
+            let mut out = head.into_bytes();
+            for chunk in self.body.chunks(size) {
+                out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                out.extend_from_slice(chunk);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            return out;
         }
         let length = self.declared_length.unwrap_or(self.body.len() as u64);
         head.push_str(&format!("content-length: {length}\r\n\r\n"));

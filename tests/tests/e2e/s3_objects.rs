@@ -179,7 +179,7 @@ async fn a_wrong_content_md5_is_refused_with_bad_digest_and_stores_nothing() {
 }
 
 /// The checksums of "123456789" (the standard check input), base64 as S3 sends them.
-const CHECKS: [(&str, &str); 5] = [
+pub(crate) const CHECKS: [(&str, &str); 5] = [
     ("crc32", "y/Q5Jg=="),
     ("crc32c", "4waSgw=="),
     ("crc64nvme", "rosUhgp5mIg="),
@@ -187,7 +187,7 @@ const CHECKS: [(&str, &str); 5] = [
     ("sha256", "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="),
 ];
 
-fn algorithm(name: &str) -> ChecksumAlgorithm {
+pub(crate) fn algorithm(name: &str) -> ChecksumAlgorithm {
     match name {
         "crc32" => ChecksumAlgorithm::Crc32,
         "crc32c" => ChecksumAlgorithm::Crc32C,

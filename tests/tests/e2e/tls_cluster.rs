@@ -59,10 +59,13 @@ async fn a_tls_cluster_serves_the_sdk_the_cli_a_mount_and_the_s3_tools_over_http
         assert_eq!(get(&s3, "tls", "from-mount").await, b"mount over TLS");
     }
 
-    // awscli and boto3 with a CA bundle and a user's key (not the root's), made over TLS.
+    // awscli, boto3, rclone and s3fs with the CA and a user's key (not the root's), made
+    // over TLS.
     if !skipped() {
         require("awscli", "aws", &["--version"]);
         require("boto3", "python3", &["-c", "import boto3"]);
+        require("rclone (apt-get install rclone)", "rclone", &["version"]);
+        require("s3fs (apt-get install s3fs)", "s3fs", &["--version"]);
         let made = n1.cli(
             &["admin", "user", "add", "tools", "--policy", "readwrite"],
             None,

@@ -81,7 +81,7 @@ async fn summaries_follow_every_change_of_an_object() {
     // Metadata a summary cannot hold: the old summary must not outlive it.
     let color = MetadataUpdate {
         set: BTreeMap::from([("color".to_string(), "red".to_string())]),
-        remove: Vec::new(),
+        ..Default::default()
     };
     set.writes()
         .update_metadata("b", "small", &color, 2048)
@@ -97,6 +97,7 @@ async fn summaries_follow_every_change_of_an_object() {
     let plain = MetadataUpdate {
         set: BTreeMap::from([("mode".to_string(), "33188".to_string())]),
         remove: vec!["color".to_string()],
+        ..Default::default()
     };
     set.writes()
         .update_metadata("b", "small", &plain, 2048)

@@ -293,7 +293,18 @@ impl S3Client {
 
     /// A client to the same endpoint with a pool (so connections) of its own.
     pub(super) fn fresh(&self) -> S3Client {
-        S3Client::with_tls(self.addr, &self.bucket, self.tls.clone())
+        S3Client {
+            identity: self.identity.clone(),
+            ..S3Client::with_tls(self.addr, &self.bucket, self.tls.clone())
+        }
+    }
+
+    /// A client to the same endpoint signing with another access key.
+    pub(super) fn with_key(&self, access: &str, secret: &str) -> S3Client {
+        S3Client {
+            identity: Credentials::new(access, secret, None, None, "bench").into(),
+            ..self.fresh()
+        }
     }
 
     /// Signs (only `host` and the SigV4 headers, payload unsigned) and sends a request to
