@@ -102,7 +102,10 @@ impl ObjectLayer {
             .complete_upload(bucket, key, upload_id, parts, cond)
             .await;
         let meta = match completed {
-            Ok(meta) => meta,
+            Ok(meta) => {
+                self.figures.completed_upload();
+                meta
+            }
             // Gone, or its parts already moved by a completion still cleaning up.
             Err(e @ (ErasureError::UploadNotFound { .. } | ErasureError::InvalidPart { .. })) => {
                 match set.reads().head_object(bucket, key).await {
@@ -112,7 +115,6 @@ impl ObjectLayer {
             }
             Err(e) => return Err(e.into()),
         };
-        self.figures.completed_upload();
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
     }
 
