@@ -7,7 +7,9 @@
 mod admin;
 mod client;
 mod iam;
+mod metrics;
 mod target;
+mod top;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -79,6 +81,9 @@ enum Command {
         /// exists). SIGHUP reloads the certificate.
         #[arg(long, value_name = "DIR")]
         certs_dir: Option<PathBuf>,
+        /// Let anyone scrape the Prometheus metrics (`/metrics`) without a token.
+        #[arg(long)]
+        metrics_public: bool,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -170,6 +175,17 @@ enum KeyCommand {
     Remove { access_key: String },
 }
 
+/// Prometheus scrapes.
+#[derive(Subcommand, Debug)]
+enum PrometheusCommand {
+    /// Print a bearer token for the current key and a scrape config that uses it.
+    Token {
+        /// Days the token stays valid.
+        #[arg(long, default_value_t = tessera_daemon::metrics::token::DEFAULT_VALIDITY_DAYS)]
+        days: u64,
+    },
+}
+
 /// Named policies.
 #[derive(Subcommand, Debug)]
 enum PolicyCommand {
@@ -216,6 +232,20 @@ enum AdminCommand {
     },
     /// Sets, drives, their state and capacity.
     Info,
+    /// A compact view of the node's metrics, refreshed every few seconds.
+    Top {
+        /// Print one frame (totals) and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between frames.
+        #[arg(long, default_value_t = 2)]
+        interval: u64,
+    },
+    /// Prometheus: scrape tokens.
+    Prometheus {
+        #[command(subcommand)]
+        command: PrometheusCommand,
+    },
     /// Heal BUCKET[/PREFIX], or every bucket: rebuild missing, stale or corrupt shards and
     /// metadata on every drive (a returned node, a replaced drive), remove leftovers of
     /// deleted objects.
@@ -318,6 +348,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             scan_interval,
             max_connections,
             certs_dir,
+            metrics_public,
             test_commit_pause_ms,
             test_identity_reload_ms,
         } => {
@@ -351,6 +382,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_connections,
                 certs_dir: certs_dir_or_default(certs_dir)?,
                 identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
+                metrics_public,
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await
@@ -406,6 +438,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 PolicyCommand::Attach { name, user } => a.policy_attach(&name, &user).await,
             }
         }
+        Command::Admin {
+            command:
+                AdminCommand::Prometheus {
+                    command: PrometheusCommand::Token { days },
+                },
+        } => metrics::print_token(&creds, &cli.endpoint, days),
+        Command::Admin {
+            command: AdminCommand::Top { once, interval },
+        } => {
+            let tls = client_tls(cli.ca_cert.as_deref(), cli.insecure, &cli.endpoint)?;
+            let source = top::Source {
+                endpoint: cli.endpoint.clone(),
+                creds,
+                tls,
+            };
+            top::run(
+                &source,
+                once,
+                std::time::Duration::from_secs(interval.max(1)),
+            )
+            .await
+        }
         Command::Anonymous {
             command: AnonymousCommand::Set { mode, target },
         } => {
@@ -437,7 +491,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     command:
                         AdminCommand::User { .. }
                         | AdminCommand::Key { .. }
-                        | AdminCommand::Policy { .. },
+                        | AdminCommand::Policy { .. }
+                        | AdminCommand::Prometheus { .. }
+                        | AdminCommand::Top { .. },
                 } => unreachable!("handled above"),
             }
         }

@@ -6,7 +6,8 @@
 //! services for peers, over `drive` and `lock`) → `server`/`cli`. Below `drive` and `lock`:
 //! `peer` (the internode client, used by `drive::remote` and `lock::distributed`); below
 //! the front ends: `auth` (verification of every gRPC call), `policy` (IAM documents, their
-//! evaluation, the table of what each operation needs) and `traffic`. `layout`
+//! evaluation, the table of what each operation needs) and `traffic`. `metrics` (the
+//! Prometheus figures) is a leaf every layer reports into. `layout`
 //! (sizing, placement), `sync` (locks) and `calendar` (civil dates) serve all of them.
 
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod iam;
 pub mod internode;
 pub mod layout;
 pub mod lock;
+pub mod metrics;
 pub mod object;
 pub mod peer;
 pub mod policy;

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use async_trait::async_trait;
 use dashmap::DashMap;
 
+use crate::metrics::LockFigures;
 use crate::sync::RwLock;
 
 /// Read (shared) or write (exclusive).
@@ -142,6 +143,7 @@ pub trait NamespaceLock: Send + Sync + 'static {
 pub struct LocalLocks {
     table: Arc<DashMap<String, Arc<RwLock<()>>>>,
     timeout: Duration,
+    figures: LockFigures,
 }
 
 impl LocalLocks {
@@ -150,7 +152,14 @@ impl LocalLocks {
         Self {
             table: Arc::new(DashMap::new()),
             timeout,
+            figures: LockFigures::default(),
         }
+    }
+
+    /// The table, counting waits and timeouts in `figures`.
+    pub fn reporting_to(mut self, figures: &LockFigures) -> Self {
+        self.figures = figures.clone();
+        self
     }
 
     /// Names currently in the table (for tests).
@@ -197,23 +206,33 @@ impl NamespaceLock for LocalLocks {
                 lock: Some(lock.clone()),
                 guard: None,
             };
-            let acquired: Box<dyn Send + Sync> = match mode {
-                LockMode::Read => Box::new(
-                    tokio::time::timeout(self.timeout, lock.read_owned())
-                        .await
-                        .map_err(|_| LockError::Timeout {
-                            resource: name.clone(),
-                            timeout: self.timeout,
-                        })?,
-                ),
-                LockMode::Write => Box::new(
-                    tokio::time::timeout(self.timeout, lock.write_owned())
-                        .await
-                        .map_err(|_| LockError::Timeout {
-                            resource: name.clone(),
-                            timeout: self.timeout,
-                        })?,
-                ),
+            let timeout = || {
+                self.figures.timed_out();
+                LockError::Timeout {
+                    resource: name.clone(),
+                    timeout: self.timeout,
+                }
+            };
+            let at_once: Option<Box<dyn Send + Sync>> = match mode {
+                LockMode::Read => lock.clone().try_read_owned().ok().map(|g| Box::new(g) as _),
+                LockMode::Write => lock
+                    .clone()
+                    .try_write_owned()
+                    .ok()
+                    .map(|g| Box::new(g) as _),
+            };
+            let acquired: Box<dyn Send + Sync> = match (at_once, mode) {
+                (Some(guard), _) => guard,
+                (None, LockMode::Read) => {
+                    self.figures.waited();
+                    let wait = tokio::time::timeout(self.timeout, lock.read_owned());
+                    Box::new(wait.await.map_err(|_| timeout())?)
+                }
+                (None, LockMode::Write) => {
+                    self.figures.waited();
+                    let wait = tokio::time::timeout(self.timeout, lock.write_owned());
+                    Box::new(wait.await.map_err(|_| timeout())?)
+                }
             };
             entry.guard = Some(acquired);
             held.push(Box::new(entry));

@@ -30,6 +30,7 @@ pub use crate::erasure::{
 };
 use crate::erasure::{ErasureError, ErasureSet, ObjectMeta, ObjectReader};
 use crate::layout::Placement;
+use crate::metrics::{Metrics, ObjectFigures};
 
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
 pub use error::ObjectError;
@@ -105,6 +106,8 @@ pub struct Pool {
 pub struct ObjectLayer {
     deployment_id: String,
     pools: Vec<Pool>,
+    /// Objects and bytes written and read.
+    figures: ObjectFigures,
 }
 
 /// An object's data as a stream of chunks, read ahead by a task: the next block is read
@@ -134,12 +137,15 @@ pub struct ObjectRead {
     pub body: ObjectBody,
 }
 
-fn reader_stream(mut reader: ObjectReader) -> ObjectBody {
+fn reader_stream(mut reader: ObjectReader, figures: ObjectFigures) -> ObjectBody {
     let (tx, rx) = tokio::sync::mpsc::channel(2 * reader.data_shards());
     tokio::spawn(async move {
         loop {
             let chunk = match reader.next_chunk().await {
-                Ok(Some(chunk)) => Ok(chunk),
+                Ok(Some(chunk)) => {
+                    figures.read_bytes(chunk.len() as u64);
+                    Ok(chunk)
+                }
                 Ok(None) => return,
                 Err(e) => Err(ObjectError::from(e)),
             };
@@ -159,7 +165,14 @@ impl ObjectLayer {
         Self {
             deployment_id,
             pools,
+            figures: ObjectFigures::default(),
         }
+    }
+
+    /// The layer, counting objects and bytes written and read in `metrics`.
+    pub fn reporting_to(mut self, metrics: &Metrics) -> Self {
+        self.figures = metrics.objects.clone();
+        self
     }
 
     /// The deployment id.
@@ -226,6 +239,7 @@ impl ObjectLayer {
         let meta = (set.writes())
             .put_object(bucket, key, attrs, body, size, cond)
             .await?;
+        self.figures.wrote(meta.size);
         Ok(ObjectInfo::from_meta(bucket, key, &meta))
     }
 
@@ -264,10 +278,11 @@ impl ObjectLayer {
         };
         let info = ObjectInfo::from_meta(bucket, key, reader.meta());
         let range = reader.remaining();
+        self.figures.opened_read();
         Ok(ObjectRead {
             info,
             range,
-            body: reader_stream(reader),
+            body: reader_stream(reader, self.figures.clone()),
         })
     }
 

@@ -2,7 +2,8 @@
 //! calls (metadata, locks, probes) and another for bulk shard streams, so a large transfer
 //! never delays a lock or a metadata call; the deadlines of those calls; and the peer's
 //! online state. `drive::remote` (a peer's drives) and `lock::distributed` (a peer's lock
-//! vote) call peers through it; it imports nothing else of the node.
+//! vote) call peers through it; it imports nothing else of the node but `metrics` (each
+//! call's latency and failure are counted for the peer).
 //!
 //! Invariants: every call is signed with the cluster credentials (derived from the root
 //! credentials; the peer's services refuse any other). A peer that fails a call for a
@@ -20,8 +21,8 @@
 //! probes; end to end by the partition test (`cluster_partition`).
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tessera_proto::auth::Credentials;
@@ -33,6 +34,8 @@ use tessera_proto::internode::{HelloRequest, HelloResponse};
 use tessera_proto::tls::ClientTls;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Response, Status};
+
+use crate::metrics::PeerFigures;
 
 /// Deadline of a control call (metadata reads and writes, renames, walks).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,6 +74,8 @@ pub struct Peer {
     wake: tokio::sync::Notify,
     /// Wakes every call and stream waiting on the peer when it goes offline.
     gone: tokio::sync::Notify,
+    /// Where calls are counted, once the server says.
+    figures: OnceLock<PeerFigures>,
 }
 
 /// A lazy channel to the peer at `address`: over TLS when `tls` is given.
@@ -112,9 +117,15 @@ impl Peer {
             suspect: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
             gone: tokio::sync::Notify::new(),
+            figures: OnceLock::new(),
         });
         tokio::spawn(monitor(Arc::downgrade(&peer)));
         Ok(peer)
+    }
+
+    /// Counts this peer's calls in `figures` from now on (the first figures given stay).
+    pub fn report_to(&self, figures: PeerFigures) {
+        let _ = self.figures.set(figures);
     }
 
     /// The peer's `host:port`.
@@ -221,12 +232,17 @@ impl Peer {
         } else {
             timeout
         };
+        let started = std::time::Instant::now();
         let result = match self.bounded(timeout, call).await {
             Ok(answer) => answer.map(Response::into_inner),
             Err(status) => Err(status),
         };
+        let failed = matches!(&result, Err(status) if is_peer_failure(status));
+        if let Some(figures) = self.figures.get() {
+            figures.call(started.elapsed(), failed);
+        }
         match &result {
-            Err(status) if is_peer_failure(status) => self.set_offline(status.message()),
+            Err(status) if failed => self.set_offline(status.message()),
             // It answered (a drive's own error is an answer too).
             _ => self.suspect.store(false, Ordering::Release),
         }

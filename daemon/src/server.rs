@@ -1,8 +1,9 @@
 //! The node: reads the topology from the drive arguments, serves the internode services at
 //! once (peers need them to start), builds the ObjectLayer (`bootstrap`, and `cluster` for
-//! the agreement of several nodes), then serves the gRPC API and S3 on the same port
-//! (`http`) until a shutdown signal, letting in-flight requests finish. This node's drives
-//! that cannot be used at start run offline and are probed until they are back (`probe`).
+//! the agreement of several nodes), then serves the gRPC API and S3 (built in `services`)
+//! on the same port (`http`) until a shutdown signal, letting in-flight requests finish.
+//! This node's drives that cannot be used at start run offline and are probed until they
+//! are back (`probe`).
 //! With a certs directory the port speaks TLS, peers are called over TLS, and SIGHUP
 //! reloads the certificate (`tls`).
 
@@ -13,6 +14,8 @@ mod cluster;
 mod health;
 mod http;
 mod probe;
+mod scrape;
+mod services;
 pub mod tls;
 pub mod topology;
 
@@ -24,37 +27,24 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tessera_proto::auth::{Credentials, cluster_credentials};
-use tessera_proto::client::MAX_MESSAGE_SIZE;
-use tessera_proto::internode::lock_service_server::LockServiceServer;
-use tessera_proto::internode::storage_service_server::StorageServiceServer;
-use tessera_proto::object::object_service_server::ObjectServiceServer;
 use tessera_proto::tls::{ClientTls, TlsError};
 
-use crate::auth::Authenticator;
 use crate::drive::local::purge_trash_every;
 use crate::drive::remote::RemoteDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, DriveError, TRASH_GRACE};
 use crate::erasure::{HealerConfig, ScannerConfig};
 use crate::iam::Iam;
-use crate::internode::identity::IdentityRpc;
-use crate::internode::locks::LockRpc;
-use crate::internode::storage::StorageRpc;
 use crate::layout::LayoutError;
 use crate::lock::distributed::{DistributedLocks, Voter};
 use crate::lock::lease::LeaseTable;
 use crate::lock::{LocalLocks, NamespaceLock};
+use crate::metrics::Metrics;
 use crate::object::ObjectLayer;
 use crate::peer::PROBE_TIMEOUT;
 use crate::peer::Peer;
-use crate::rpc::ObjectRpc;
-use crate::rpc::admin::AdminRpc;
-use crate::s3::S3Config;
-use crate::traffic::Traffic;
 use bootstrap::Formatted;
-use tessera_proto::admin::admin_service_server::AdminServiceServer;
 use tessera_proto::internode::IdentityChanged;
-use tessera_proto::internode::identity_service_server::IdentityServiceServer;
 use tls::ServerTls;
 use topology::Topology;
 
@@ -158,6 +148,9 @@ pub struct ServerConfig {
     /// How often the identity record is reread (the backstop of peers' change notices);
     /// `None`: [`crate::iam::RELOAD_EVERY`]. Tests stretch it to check the notices alone.
     pub identity_reload: Option<Duration>,
+    /// Whether anyone may scrape `/metrics` (else a bearer token of a key allowed
+    /// `admin:Prometheus`).
+    pub metrics_public: bool,
 }
 
 /// What this node runs with before its object layer exists.
@@ -173,7 +166,11 @@ struct Node {
     lock_table: Arc<LeaseTable>,
 }
 
-fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, ServerError> {
+fn open_node(
+    config: &ServerConfig,
+    tls: Option<&ClientTls>,
+    metrics: &Metrics,
+) -> Result<Node, ServerError> {
     let topology = topology::parse(&config.drives, config.address)?;
     tls::check_cluster(&topology, config.certs_dir.as_deref())?;
     let cluster = cluster_credentials(&config.credentials);
@@ -181,6 +178,7 @@ fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, Ser
     for address in topology.peers() {
         let peer =
             Peer::new(address, &topology.me, cluster.clone(), tls).map_err(ServerError::Layout)?;
+        peer.report_to(metrics.peer(address));
         peers.insert(address.clone(), peer);
     }
     let mut drives: Vec<Arc<dyn Drive>> = Vec::new();
@@ -214,7 +212,11 @@ fn open_node(config: &ServerConfig, tls: Option<&ClientTls>) -> Result<Node, Ser
 /// Builds the object layer: formats or checks the drives (waiting for the peers in a
 /// cluster) and picks local or distributed locks. Takes this node's drives that cannot be
 /// used offline and returns them, to probe.
-async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, ServerError> {
+async fn open_layer(
+    node: &Node,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Opened, ServerError> {
     let parity = config.parity;
     let formatted = if node.topology.is_distributed() {
         cluster::agree_format(
@@ -231,15 +233,18 @@ async fn open_layer(node: &Node, config: &ServerConfig) -> Result<Opened, Server
     let locks: Arc<dyn NamespaceLock> = if node.topology.is_distributed() {
         let mut voters = vec![Voter::Local(node.lock_table.clone())];
         voters.extend(node.peers.values().cloned().map(Voter::Remote));
-        Arc::new(DistributedLocks::new(voters, LOCK_LEASE, LOCK_TIMEOUT))
+        Arc::new(
+            DistributedLocks::new(voters, LOCK_LEASE, LOCK_TIMEOUT).reporting_to(&metrics.locks),
+        )
     } else {
-        Arc::new(LocalLocks::new(LOCK_TIMEOUT))
+        Arc::new(LocalLocks::new(LOCK_TIMEOUT).reporting_to(&metrics.locks))
     };
     let layer = bootstrap::build_layer(
         node.drives.clone(),
         &formatted.format,
         locks.clone(),
         config.commit_pause,
+        metrics,
     )?;
     let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
     let layer = Arc::new(layer);
@@ -273,66 +278,6 @@ fn notify_peers(node: &Node) -> crate::iam::Notify {
 /// and the drives to probe.
 type Opened = (Arc<ObjectLayer>, Arc<Iam>, Formatted, Vec<probe::Standby>);
 
-/// The internode services of a cluster node.
-fn internode_routes(
-    node: &Node,
-    config: &ServerConfig,
-    traffic: Arc<Traffic>,
-    iam: Arc<OnceLock<Arc<Iam>>>,
-) -> tonic::service::Routes {
-    let hash = node.topology.hash(config.parity);
-    let storage = StorageRpc::new(node.local.clone(), node.topology.me.clone(), hash, traffic);
-    let auth = crate::auth::internode(&config.credentials);
-    tonic::service::Routes::new(
-        auth.guard(
-            StorageServiceServer::new(storage)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        ),
-    )
-    .add_service(auth.guard(LockServiceServer::new(LockRpc::new(
-        node.lock_table.clone(),
-    ))))
-    .add_service(auth.guard(IdentityServiceServer::new(IdentityRpc::new(iam))))
-}
-
-/// The client-facing services over `layer`.
-fn front(
-    layer: Arc<ObjectLayer>,
-    iam: Arc<Iam>,
-    config: &ServerConfig,
-    traffic: Arc<Traffic>,
-) -> Result<http::Front, ServerError> {
-    let auth = Authenticator::clients(iam.clone());
-    let grpc = tonic::service::Routes::new(
-        auth.guard(
-            ObjectServiceServer::new(ObjectRpc::new(layer.clone(), iam.clone(), traffic))
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        ),
-    )
-    .add_service(auth.guard(AdminServiceServer::new(AdminRpc::new(
-        iam.clone(),
-        layer.clone(),
-    ))));
-    let cors = crate::s3::Cors::new(iam.clone(), config.domain.as_deref());
-    let s3 = crate::s3::service(
-        layer.clone(),
-        iam,
-        &S3Config {
-            domain: config.domain.clone(),
-            region: config.region.clone(),
-        },
-    )
-    .map_err(|e| ServerError::Layout(e.to_string()))?;
-    Ok(http::Front {
-        layer,
-        grpc,
-        s3,
-        cors,
-    })
-}
-
 /// Runs a node until `shutdown` resolves.
 pub async fn run(
     config: ServerConfig,
@@ -342,7 +287,8 @@ pub async fn run(
         Some(dir) => Some(Arc::new(ServerTls::load(dir)?)),
         None => None,
     };
-    let node = open_node(&config, tls.as_ref().map(|t| t.peers()))?;
+    let metrics = Arc::new(Metrics::new());
+    let node = open_node(&config, tls.as_ref().map(|t| t.peers()), &metrics)?;
     if tls.is_none() {
         tls::warn_plain(config.address);
     }
@@ -355,7 +301,7 @@ pub async fn run(
     let early = if node.topology.is_distributed() {
         None
     } else {
-        Some(open_layer(&node, &config).await?)
+        Some(open_layer(&node, &config, &metrics).await?)
     };
     let cert_reloader = tls::spawn_reloader(tls.clone());
     let listener = tokio::net::TcpListener::bind(config.address)
@@ -368,18 +314,23 @@ pub async fn run(
         addr: config.address,
         source,
     })?;
-    let traffic = Arc::new(Traffic::default());
+    let traffic = metrics.traffic.clone();
     // The identity store, for peers' change notices once the drives are open.
     let iam_cell: Arc<OnceLock<Arc<Iam>>> = Arc::new(OnceLock::new());
     let internode = node
         .topology
         .is_distributed()
-        .then(|| internode_routes(&node, &config, traffic.clone(), iam_cell.clone()));
+        .then(|| services::internode_routes(&node, &config, traffic.clone(), iam_cell.clone()));
     let ready: Arc<OnceLock<http::Front>> = Arc::new(OnceLock::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
         listener,
-        http::Router::new(internode, ready.clone()),
+        http::Router::new(
+            internode,
+            ready.clone(),
+            metrics.clone(),
+            config.metrics_public,
+        ),
         admission::connection_limit(config.max_connections),
         tls.as_ref().map(|t| t.acceptor()),
         async {
@@ -391,7 +342,7 @@ pub async fn run(
     let opened = match early {
         Some(opened) => Ok(opened),
         None => tokio::select! {
-            opened = open_layer(&node, &config) => opened,
+            opened = open_layer(&node, &config, &metrics) => opened,
             () = &mut shutdown => {
                 let _ = stop.send(());
                 let _ = server.await;
@@ -402,7 +353,7 @@ pub async fn run(
     let opened = opened.and_then(|(layer, iam, formatted, standby)| {
         Ok((
             layer.clone(),
-            front(layer, iam.clone(), &config, traffic)?,
+            services::front(layer, iam.clone(), &config, traffic)?,
             iam,
             formatted,
             standby,
@@ -456,6 +407,7 @@ pub async fn run(
             tranquility: 1,
             retry_delay: Duration::from_secs(5),
         }),
+        figures: metrics.heal.clone(),
         ..HealerConfig::default()
     });
     // Grants whose holder died (or whose release never arrived) expire; this drops them.
@@ -470,9 +422,10 @@ pub async fn run(
         })
     });
     if formatted.replaced > 0 {
-        tokio::spawn(probe::heal_all(layer.clone()));
+        // Which drives were blank is not kept: none reports `healing`.
+        tokio::spawn(probe::heal_all(layer.clone(), Vec::new()));
     }
-    let prober = probe::spawn(standby, formatted.format, layer.clone());
+    let prober = probe::spawn(standby, formatted.format, layer.clone(), metrics.clone());
     // Changes of identities made through other nodes reach this one within a second.
     let identity_reloader =
         iam.spawn_reloader(config.identity_reload.unwrap_or(crate::iam::RELOAD_EVERY));

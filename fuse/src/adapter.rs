@@ -20,6 +20,7 @@ use crate::fs::error::FsResult;
 use crate::fs::namespace::{Change, STATFS_BLOCK};
 use crate::fs::open::ReadRequest;
 use crate::fs::state::{Inner, NAME_MAX};
+use crate::metrics::MountMetrics;
 
 mod reply;
 mod task;
@@ -30,12 +31,14 @@ use reply::file_attr;
 pub struct TesseraFs {
     inner: Arc<Inner>,
     rt: tokio::runtime::Handle,
+    metrics: Arc<MountMetrics>,
 }
 
 impl TesseraFs {
-    /// A filesystem over `inner`, running its operations on `rt`.
-    pub fn new(inner: Arc<Inner>, rt: tokio::runtime::Handle) -> Self {
-        Self { inner, rt }
+    /// A filesystem over `inner`, running its operations on `rt`, counting requests in
+    /// `metrics`.
+    pub fn new(inner: Arc<Inner>, rt: tokio::runtime::Handle, metrics: Arc<MountMetrics>) -> Self {
+        Self { inner, rt, metrics }
     }
 }
 
@@ -265,10 +268,16 @@ impl fuser::Filesystem for TesseraFs {
         reply: ReplyData,
     ) {
         let _runtime = self.rt.enter();
+        let metrics = self.metrics.clone();
         let reply = Box::new(move |r: FsResult<bytes::Bytes>| match r {
-            Ok(data) => reply.data(&data),
+            Ok(data) => {
+                metrics.answered("read", None);
+                metrics.read(data.len());
+                reply.data(&data)
+            }
             Err(e) => {
                 tracing::debug!(op = "read", "{e}");
+                metrics.answered("read", Some(e.errno()));
                 reply.error(reply::errno(e.errno()));
             }
         });
@@ -293,11 +302,15 @@ impl fuser::Filesystem for TesseraFs {
         reply: ReplyWrite,
     ) {
         let data = data.to_vec();
+        let metrics = self.metrics.clone();
         self.run(
             "write",
             move |inner| async move { inner.write(fh.0, offset, &data).await },
             move |r| match r {
-                Ok(n) => reply.written(n),
+                Ok(n) => {
+                    metrics.wrote(n as usize);
+                    reply.written(n)
+                }
                 Err(e) => reply.error(e),
             },
         );

@@ -7,12 +7,14 @@
 //! [`remote`] (its gRPC implementation, the only module that sees a `tonic::Status`).
 //! Errors are one [`fs::error::FsError`] turned into an errno in one place.
 //! [`mount_helper`] is the same command under the name mount(8) calls for fstab lines.
+//! [`metrics`] holds the mount's Prometheus figures (the adapter and `remote` report).
 
 #![deny(missing_docs)]
 
 pub mod adapter;
 pub mod api;
 pub mod fs;
+pub mod metrics;
 pub mod mount;
 pub mod mount_helper;
 pub mod remote;

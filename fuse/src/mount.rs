@@ -22,6 +22,7 @@ use crate::adapter::TesseraFs;
 use crate::api::ObjectApi;
 use crate::fs::attr::Defaults;
 use crate::fs::state::{Inner, Settings};
+use crate::metrics::MountMetrics;
 use crate::remote::Remote;
 
 /// Set in the environment of the background child.
@@ -83,6 +84,10 @@ pub struct Args {
     /// Where staging files of files being edited go [default: $TMPDIR/tessera-mount].
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Serve the mount's Prometheus metrics at `http://ADDRESS/metrics` (no credentials:
+    /// keep it on loopback, e.g. 127.0.0.1:9101).
+    #[arg(long, value_name = "ADDRESS")]
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// The directory to mount on.
     pub mountpoint: PathBuf,
 }
@@ -279,6 +284,13 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     }
     let dir = cache_dir(args);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cache dir {}: {e}", dir.display()))?;
+    let metrics = Arc::new(MountMetrics::new(dir.clone()));
+    let remote = remote.reporting_to(metrics.uploads());
+    if let Some(address) = args.metrics_address {
+        let listener = (rt.block_on(crate::metrics::bind(address)))
+            .map_err(|e| format!("--metrics-address {address}: {e}"))?;
+        rt.spawn(crate::metrics::serve(listener, metrics.clone()));
+    }
     let me = std::fs::metadata("/proc/self").map_err(|e| format!("/proc/self: {e}"))?;
     let settings = Settings {
         bucket: args.bucket.clone(),
@@ -294,7 +306,7 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
         },
     };
     let inner = Arc::new(Inner::new(Arc::new(remote), settings));
-    let fs = TesseraFs::new(inner.clone(), rt.handle().clone());
+    let fs = TesseraFs::new(inner.clone(), rt.handle().clone(), metrics);
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         MountOption::FSName(format!("tessera:{}", args.bucket.as_deref().unwrap_or("*"))),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
+use prometheus_client::metrics::gauge::Gauge;
 use tessera_proto::ERROR_NAME;
 use tessera_proto::auth::Credentials;
 use tessera_proto::client::{self, ObjectClient};
@@ -34,6 +35,24 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Remote {
     client: ObjectClient,
+    /// PutObject calls running.
+    uploads: Gauge,
+}
+
+/// One upload counted in a gauge while it lives.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Awaits `fut` for at most [`CALL_TIMEOUT`].
@@ -88,13 +107,22 @@ impl Remote {
             }
             Err(_) => return Err(ApiError::Timeout(CALL_TIMEOUT)),
         };
-        let remote = Self { client };
+        let remote = Self {
+            client,
+            uploads: Gauge::default(),
+        };
         remote.list_buckets().await?;
         Ok(remote)
     }
 
     fn c(&self) -> ObjectClient {
         self.client.clone()
+    }
+
+    /// Counts the uploads running in `uploads` from now on.
+    pub fn reporting_to(mut self, uploads: Gauge) -> Self {
+        self.uploads = uploads;
+        self
     }
 }
 
@@ -224,7 +252,11 @@ impl ObjectApi for Remote {
         let (tx, rx) = mpsc::channel::<Option<Bytes>>(4);
         let requests = upload_requests(put_header(bucket, key, metadata, size), rx);
         let mut client = self.c();
-        let task = tokio::spawn(async move { Ok(client.put_object(requests).await?.into_inner()) });
+        let running = InFlight::new(&self.uploads);
+        let task = tokio::spawn(async move {
+            let _running = running;
+            Ok(client.put_object(requests).await?.into_inner())
+        });
         (tx, task)
     }
 
@@ -240,6 +272,7 @@ impl ObjectApi for Remote {
             msg: Some(put_object_request::Msg::Data(data)),
         });
         let requests = futures::stream::iter(std::iter::once(header).chain(body));
+        let _running = InFlight::new(&self.uploads);
         Ok(self.c().put_object(requests).await?.into_inner())
     }
 }

@@ -16,10 +16,12 @@ use bytes::Bytes;
 
 use super::codec::Codec;
 use super::codec::{CHECKSUM_LEN, verify_frame};
+use super::drives::note_fault;
 use super::error::ErasureError;
 use super::heal_queue::HealHint;
 use super::meta::ObjectMeta;
 use crate::drive::{Drive, FileReader};
+use crate::metrics::DriveCounters;
 
 /// Where each shard of an object is.
 pub(crate) enum Sources {
@@ -57,6 +59,37 @@ pub struct ObjectReader {
     ready: VecDeque<Bytes>,
     /// Queues a heal of the object the first time a shard turns out lost or corrupt.
     heal: Option<HealHint>,
+    /// Where a shard's drive fault is counted.
+    faults: Option<Faults>,
+}
+
+/// Each shard's drive's fault counters: the set's counters and the drive of each shard.
+pub(crate) struct Faults {
+    counters: Arc<[DriveCounters]>,
+    holders: Vec<Option<usize>>,
+}
+
+impl Faults {
+    /// `counters` of the set's drives; `holders[shard]` is the drive holding the shard.
+    pub(crate) fn new(counters: Arc<[DriveCounters]>, holders: Vec<Option<usize>>) -> Self {
+        Self { counters, holders }
+    }
+
+    /// Counts the loss of `shard` against its drive when it is a fault of the drive.
+    fn note(&self, shard: usize, lost: &FrameLost) {
+        let Some(Some(d)) = self.holders.get(shard) else {
+            return;
+        };
+        match lost {
+            FrameLost::Corrupt => {
+                if let Some(c) = self.counters.get(*d) {
+                    c.checksum_mismatch();
+                }
+            }
+            FrameLost::Read(e) => note_fault::<()>(self.counters.get(*d), &Err(e.duplicate())),
+            FrameLost::Missing => {}
+        }
+    }
 }
 
 struct Slot {
@@ -96,7 +129,13 @@ impl ObjectReader {
             current: None,
             ready: VecDeque::new(),
             heal: None,
+            faults: None,
         }
+    }
+
+    /// Counts drive faults the read meets (checksum mismatches, I/O errors) in `faults`.
+    pub(crate) fn report_faults(&mut self, faults: Faults) {
+        self.faults = Some(faults);
     }
 
     /// Queues a heal through `hint` if a shard turns out missing or corrupt while reading.
@@ -153,7 +192,8 @@ impl ObjectReader {
                 self.current = None;
                 continue;
             }
-            let chunks = read_block(&self.codec, &self.meta, &self.sources, pr).await;
+            let faults = self.faults.as_ref();
+            let chunks = read_block(&self.codec, &self.meta, &self.sources, pr, faults).await;
             self.report_loss().await;
             let chunks = chunks?;
             self.pos += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
@@ -317,6 +357,7 @@ async fn read_block(
     meta: &ObjectMeta,
     sources: &Sources,
     pr: &mut PartReader,
+    faults: Option<&Faults>,
 ) -> Result<Vec<Bytes>, ErasureError> {
     let bs = block_size(meta);
     let b = pr.next_block;
@@ -336,6 +377,9 @@ async fn read_block(
             match frame {
                 Ok(f) => shards[s] = Some(f),
                 Err(e) => {
+                    if let Some(faults) = faults {
+                        faults.note(s, &e);
+                    }
                     tracing::warn!(
                         shard = s,
                         block = b,

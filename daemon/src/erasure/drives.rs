@@ -23,6 +23,16 @@ use super::types::ObjectAttrs;
 use crate::drive::group::{StatVolume, Walk, fan_out};
 use crate::drive::{Drive, DriveError, META_VOLUME, Target, WalkOptions, WalkPage};
 use crate::layout::{Placement, write_quorum};
+use crate::metrics::{DriveCounters, Metrics};
+
+/// Counts `answer` on `counters` if it is a fault (see [`SetDrives::note`]).
+pub(crate) fn note_fault<T>(counters: Option<&DriveCounters>, answer: &Result<T, DriveError>) {
+    match (counters, answer) {
+        (Some(c), Err(DriveError::Io { .. } | DriveError::NoSpace { .. })) => c.io_error(),
+        (Some(c), Err(DriveError::Corrupt { .. })) => c.checksum_mismatch(),
+        _ => {}
+    }
+}
 
 /// The drives of one set, in set order, and its geometry.
 pub struct SetDrives {
@@ -31,6 +41,8 @@ pub struct SetDrives {
     drives: Vec<Arc<dyn Drive>>,
     codec: Arc<Codec>,
     placement: Placement,
+    /// Each drive's fault counters, in set order.
+    counters: Arc<[DriveCounters]>,
 }
 
 impl SetDrives {
@@ -46,10 +58,29 @@ impl SetDrives {
         Ok(Self {
             pool,
             index,
+            counters: drives.iter().map(|_| DriveCounters::default()).collect(),
             drives,
             codec: Arc::new(codec),
             placement,
         })
+    }
+
+    /// Counts the drives' faults in `metrics` (by endpoint).
+    pub fn report_to(&mut self, metrics: &Metrics) {
+        self.counters = (self.drives.iter())
+            .map(|d| metrics.drive(d.endpoint()))
+            .collect();
+    }
+
+    /// Each drive's fault counters, in set order.
+    pub fn counters(&self) -> &Arc<[DriveCounters]> {
+        &self.counters
+    }
+
+    /// Counts drive `d`'s answer if it is a fault: an I/O error (or a full drive), or
+    /// content that failed its checks.
+    pub fn note<T>(&self, d: usize, answer: &Result<T, DriveError>) {
+        note_fault(self.counters.get(d), answer);
     }
 
     /// (pool, set) indices.
@@ -124,7 +155,12 @@ impl SetDrives {
         F: Fn(usize, &'a Arc<dyn Drive>) -> Fut,
         Fut: Future<Output = Result<T, DriveError>> + 'a,
     {
-        futures::future::join_all(self.drives.iter().enumerate().map(|(i, d)| f(i, d))).await
+        let answers =
+            futures::future::join_all(self.drives.iter().enumerate().map(|(i, d)| f(i, d))).await;
+        for (d, answer) in answers.iter().enumerate() {
+            self.note(d, answer);
+        }
+        answers
     }
 
     /// Runs `f` on the drives `takes_part` names, concurrently; the others answer `None`
@@ -147,7 +183,13 @@ impl SetDrives {
                 }
             }
         });
-        futures::future::join_all(calls).await
+        let answers = futures::future::join_all(calls).await;
+        for (d, answer) in answers.iter().enumerate() {
+            if let Some(answer) = answer {
+                self.note(d, answer);
+            }
+        }
+        answers
     }
 
     /// Where the shards of `bucket/key` go: `distribution[shard] = drive`.

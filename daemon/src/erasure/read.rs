@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::decode::ObjectReader;
+use super::decode::{Faults, ObjectReader};
 use super::drives::SetDrives;
 use super::error::ErasureError;
 use super::heal_queue::{HealHint, HealQueue, HealScan};
@@ -57,8 +57,11 @@ impl Reads {
             .ok_or(ErasureError::InvalidRange { size })?;
         let sources = self.metas.sources(bucket, key, &resolved);
         let codec = self.drives.codec().clone();
+        let counters = self.drives.counters().clone();
+        let faults = Faults::new(counters, resolved.holders);
         let mut reader = ObjectReader::new(codec, resolved.meta, sources, start, end);
         reader.heal_on_loss(HealHint::new(self.heals.clone(), bucket, key));
+        reader.report_faults(faults);
         reader.open().await?;
         Ok(reader)
     }

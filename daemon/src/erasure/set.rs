@@ -25,6 +25,7 @@ use super::write::Writes;
 use crate::drive::{Drive, WalkOptions};
 use crate::layout::Placement;
 use crate::lock::NamespaceLock;
+use crate::metrics::Metrics;
 
 /// How to build a set.
 pub struct SetConfig {
@@ -43,6 +44,8 @@ pub struct SetConfig {
     /// Testing only: how long a PUT waits between taking its commit lock and committing,
     /// so a test can pause or cut off a node that holds a lock.
     pub commit_pause: Option<Duration>,
+    /// Where the drives' faults are counted (`None`: nowhere).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// One erasure set.
@@ -58,7 +61,10 @@ impl ErasureSet {
     /// Builds a set.
     pub fn new(config: SetConfig) -> Result<Self, ErasureError> {
         let position = (config.pool, config.index);
-        let drives = SetDrives::new(position, config.drives, config.parity, config.placement)?;
+        let mut drives = SetDrives::new(position, config.drives, config.parity, config.placement)?;
+        if let Some(metrics) = &config.metrics {
+            drives.report_to(metrics);
+        }
         let drives = Arc::new(drives);
         let metas = MetaStore::new(drives.clone());
         let heals = Arc::new(HealQueue::new(HEAL_QUEUE_CAPACITY));

@@ -33,6 +33,7 @@ pub(super) async fn set(dir: &std::path::Path, n: usize, parity: usize) -> Erasu
         parity,
         placement: Placement::new(&uuid::Uuid::from_u128(1), 1),
         locks: Arc::new(LocalLocks::new(Duration::from_secs(5))),
+        metrics: None,
         commit_pause: None,
     })
     .unwrap()

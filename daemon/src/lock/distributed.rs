@@ -21,6 +21,7 @@ use tessera_proto::internode as pb;
 
 use super::lease::LeaseTable;
 use super::{LeaseValidity, LockError, LockGuard, LockMode, NamespaceLock};
+use crate::metrics::LockFigures;
 use crate::peer::{PROBE_TIMEOUT, Peer};
 
 /// One voter: this node's table, or a peer.
@@ -116,11 +117,15 @@ pub fn quorum(n: usize, mode: LockMode) -> usize {
     }
 }
 
+/// The first pause before asking again for a lock that was not granted.
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+
 /// Locks granted by a majority of voters.
 pub struct DistributedLocks {
     voters: Arc<Vec<Voter>>,
     lease: Duration,
     timeout: Duration,
+    figures: LockFigures,
 }
 
 impl DistributedLocks {
@@ -131,7 +136,14 @@ impl DistributedLocks {
             voters: Arc::new(voters),
             lease,
             timeout,
+            figures: LockFigures::default(),
         }
+    }
+
+    /// The locks, counting waits and timeouts in `figures`.
+    pub fn reporting_to(mut self, figures: &LockFigures) -> Self {
+        self.figures = figures.clone();
+        self
     }
 }
 
@@ -215,7 +227,7 @@ impl NamespaceLock for DistributedLocks {
         let resource = names.join(", ");
         let need = quorum(self.voters.len(), mode);
         let deadline = Instant::now() + self.timeout;
-        let mut backoff = Duration::from_millis(5);
+        let mut backoff = FIRST_BACKOFF;
         loop {
             let online = self.voters.iter().filter(|v| v.is_online()).count();
             if online < need {
@@ -256,10 +268,14 @@ impl NamespaceLock for DistributedLocks {
                 });
             }
             if Instant::now() + backoff > deadline {
+                self.figures.timed_out();
                 return Err(LockError::Timeout {
                     resource,
                     timeout: self.timeout,
                 });
+            }
+            if backoff == FIRST_BACKOFF {
+                self.figures.waited();
             }
             // Randomized, growing backoff so competing requesters do not collide again.
             let jitter = Duration::from_micros(u64::from(uuid::Uuid::new_v4().as_u128() as u16));

@@ -78,6 +78,7 @@ impl ObjectLayer {
         let p = (set.uploads())
             .upload_part(bucket, key, upload_id, number, body, size)
             .await?;
+        self.figures.wrote_part(p.size);
         Ok(PartInfo {
             number: p.number,
             etag: p.etag,
@@ -101,7 +102,10 @@ impl ObjectLayer {
             .complete_upload(bucket, key, upload_id, parts, cond)
             .await;
         let meta = match completed {
-            Ok(meta) => meta,
+            Ok(meta) => {
+                self.figures.completed_upload();
+                meta
+            }
             // Gone, or its parts already moved by a completion still cleaning up.
             Err(e @ (ErasureError::UploadNotFound { .. } | ErasureError::InvalidPart { .. })) => {
                 match set.reads().head_object(bucket, key).await {

@@ -18,6 +18,7 @@ use s3s::{S3ErrorCode, S3Request, S3Result};
 use super::error::s3_err;
 use crate::auth::Caller;
 use crate::iam::{Env, Iam, Identity};
+use crate::metrics::OpSlot;
 use crate::policy::{self, Need};
 
 /// Resolves access keys to their secrets through the identity store.
@@ -89,6 +90,10 @@ fn copy_source(value: &str) -> Option<(String, String)> {
 #[async_trait::async_trait]
 impl S3Access for Gate {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // The front door counts the request by this name.
+        if let Some(slot) = cx.extensions_mut().get::<OpSlot>().cloned() {
+            slot.set(cx.s3_op().name());
+        }
         let who = self
             .identity(cx.credentials().map(|c| c.access_key.as_str()))
             .await?;

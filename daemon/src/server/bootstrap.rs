@@ -24,6 +24,7 @@ use crate::drive::{Drive, DriveError, META_VOLUME, TMP_DIR, TRASH_DIR};
 use crate::erasure::{ErasureSet, SetConfig};
 use crate::layout::{Placement, check_parity, default_parity, write_quorum};
 use crate::lock::NamespaceLock;
+use crate::metrics::Metrics;
 use crate::object::{ObjectLayer, Pool};
 
 use super::ServerError;
@@ -416,6 +417,7 @@ pub(super) fn build_layer(
     format: &Format,
     locks: Arc<dyn NamespaceLock>,
     commit_pause: Option<std::time::Duration>,
+    metrics: &Arc<Metrics>,
 ) -> Result<ObjectLayer, ServerError> {
     let deployment = uuid::Uuid::parse_str(&format.deployment_id)
         .map_err(|_| ServerError::Format(format!("bad deployment id {}", format.deployment_id)))?;
@@ -434,11 +436,12 @@ pub(super) fn build_layer(
                 placement,
                 locks: locks.clone(),
                 commit_pause,
+                metrics: Some(metrics.clone()),
             })
             .map_err(|e| ServerError::Format(e.to_string()))?;
             sets.push(Arc::new(set));
         }
         pools.push(Pool { sets, placement });
     }
-    Ok(ObjectLayer::new(format.deployment_id.clone(), pools))
+    Ok(ObjectLayer::new(format.deployment_id.clone(), pools).reporting_to(metrics))
 }

@@ -10,7 +10,10 @@
 //! before s3s, and answers to browsers get the CORS headers their rule allows (`s3::Cors`).
 //!
 //! Which connections are taken and how long a silent one stays is `admission`'s; health
-//! checks (`health`) are answered before either protocol.
+//! checks (`health`) and Prometheus scrapes (`scrape`) are answered before either protocol.
+//! Every other request is counted here, once, by API, operation and status class, with its
+//! duration and body bytes (`metrics::Exchange`): gRPC names its operation in its path,
+//! S3's is named by the access hook through the request's `OpSlot`.
 //!
 //! With an acceptor (a certs directory), a connection whose first byte opens no TLS
 //! handshake is answered a short 400 and closed (`tls::refuse_plain`); without one, a TLS
@@ -24,7 +27,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -40,13 +43,15 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::codegen::Service;
 
-use crate::iam::Env;
+use crate::iam::{Env, Iam};
+use crate::metrics::{Answered, Api, Class, Counted, Exchange, Metrics, OpSlot, grpc_class};
 use crate::s3::{Cors, RequestIds, error_response};
 
 use super::admission::{
     ConnectionLimit, H2_PING_INTERVAL, H2_PING_TIMEOUT, HEADER_TIMEOUT, first_bytes,
 };
 use super::health::Check;
+use super::scrape;
 use super::tls;
 use crate::object::ObjectLayer;
 
@@ -60,8 +65,10 @@ const CONNECTION_WINDOW: u32 = 8 << 20;
 
 /// The client-facing services, once the node is ready.
 pub struct Front {
-    /// The object layer (for health checks).
+    /// The object layer (for health checks and scrapes).
     pub layer: Arc<ObjectLayer>,
+    /// The identity store (for scrapes' tokens).
+    pub iam: Arc<Iam>,
     /// The gRPC object API.
     pub grpc: tonic::service::Routes,
     /// S3.
@@ -80,17 +87,48 @@ pub struct Router {
     env: Env,
     /// The ids every S3 answer carries.
     ids: RequestIds,
+    /// The node's figures.
+    metrics: Arc<Metrics>,
+    /// Whether anyone may scrape the metrics (`--metrics-public`).
+    metrics_public: bool,
 }
 
 impl Router {
-    /// Routes to `internode` (cluster nodes only) and to `front` once it is set.
-    pub fn new(internode: Option<tonic::service::Routes>, front: Arc<OnceLock<Front>>) -> Self {
+    /// Routes to `internode` (cluster nodes only) and to `front` once it is set, counting
+    /// requests in `metrics`, which anyone may scrape when `metrics_public`.
+    pub fn new(
+        internode: Option<tonic::service::Routes>,
+        front: Arc<OnceLock<Front>>,
+        metrics: Arc<Metrics>,
+        metrics_public: bool,
+    ) -> Self {
         Self {
             internode,
             front,
             env: Env::default(),
             ids: RequestIds::new(),
+            metrics,
+            metrics_public,
         }
+    }
+
+    /// Answers a scrape.
+    fn scrape(&self, req: Request<Incoming>) -> BoxFuture {
+        let (parts, _) = req.into_parts();
+        let (front, metrics, public) = (
+            self.front.clone(),
+            self.metrics.clone(),
+            self.metrics_public,
+        );
+        Box::pin(async move {
+            let opened = front.get().map(|f| (&f.layer, &f.iam));
+            let resp = scrape::answer(&parts, opened, &metrics, public).await;
+            Ok(resp.map(|b| {
+                http_body_util::Full::new(b)
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            }))
+        })
     }
 
     /// The router of one connection from `peer`, over TLS when `secure`.
@@ -162,6 +200,10 @@ impl Router {
             *resp.status_mut() = status;
             return Box::pin(async move { Ok(resp) });
         }
+        if scrape::is_scrape(&req) {
+            return self.scrape(req);
+        }
+        let started = Instant::now();
         req.extensions_mut().insert(self.env);
         if is_grpc(&req) {
             let mut grpc = if req.uri().path().starts_with(INTERNODE_PREFIX) {
@@ -183,12 +225,27 @@ impl Router {
                     }
                 }
             };
+            let path = req.uri().path();
+            let api = if path.starts_with(INTERNODE_PREFIX) {
+                Api::Internode
+            } else {
+                Api::Grpc
+            };
+            let op = path.rsplit('/').next().unwrap_or_default();
+            let requests = self.metrics.requests.clone();
+            let mut exchange = Exchange::known(requests.clone(), api, op, started);
+            let req = req.map(|body| Counted::new(body, requests, api));
             Box::pin(async move {
                 let resp = match grpc.call(req).await {
                     Ok(resp) => resp,
                     Err(never) => match never {},
                 };
-                Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+                // A call refused at once carries its status in the headers; otherwise
+                // the trailers set it.
+                if let Some(class) = grpc_class(resp.headers()) {
+                    exchange.set_class(class);
+                }
+                Ok(resp.map(|b| Answered::new(b.map_err(BoxError::from), exchange).boxed_unsync()))
             })
         } else {
             let (ids, id) = (self.ids.clone(), self.ids.next());
@@ -215,10 +272,15 @@ impl Router {
                 let resp = error_response(refusal.status, refusal.code, &refusal.message);
                 return ready(s3_answer(&ids, &id, resp));
             }
+            let requests = self.metrics.requests.clone();
+            let slot = OpSlot::new(requests.clone());
+            parts.extensions.insert(slot.clone());
+            let mut exchange = Exchange::named_later(requests.clone(), Api::S3, slot, started);
+            let body = s3s::Body::http_body(Counted::new(body, requests, Api::S3));
             let req = Request::from_parts(parts, body);
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
             Box::pin(async move {
-                let mut resp = match s3.call(req.map(s3s::Body::from)).await {
+                let mut resp = match s3.call(req).await {
                     Ok(resp) => {
                         // The path only: a query may hold a presigned URL's signature.
                         let status = resp.status();
@@ -239,7 +301,9 @@ impl Router {
                 if let Some(origin) = origin {
                     cors.decorate(&origin, &mut resp).await;
                 }
-                Ok(s3_answer(&ids, &id, resp))
+                exchange.set_class(Class::of_http(resp.status().as_u16()));
+                ids.stamp(&mut resp, &id);
+                Ok(resp.map(|b| Answered::new(b.map_err(BoxError::from), exchange).boxed_unsync()))
             })
         }
     }

@@ -22,6 +22,7 @@ use crate::drive::format::{Format, write_format};
 use crate::drive::local::LocalDrive;
 use crate::drive::slot::LocalSlot;
 use crate::drive::{Drive, META_VOLUME, TMP_DIR, TRASH_DIR};
+use crate::metrics::{DriveCounters, Metrics};
 use crate::object::{HealScan, ObjectLayer};
 
 /// How often an offline drive is probed.
@@ -72,16 +73,22 @@ pub(super) fn spawn(
     standby: Vec<Standby>,
     format: Format,
     layer: Arc<ObjectLayer>,
+    metrics: Arc<Metrics>,
 ) -> Option<JoinHandle<()>> {
-    (!standby.is_empty()).then(|| tokio::spawn(run(standby, format, layer)))
+    (!standby.is_empty()).then(|| tokio::spawn(run(standby, format, layer, metrics)))
 }
 
-async fn run(mut standby: Vec<Standby>, format: Format, layer: Arc<ObjectLayer>) {
+async fn run(
+    mut standby: Vec<Standby>,
+    format: Format,
+    layer: Arc<ObjectLayer>,
+    metrics: Arc<Metrics>,
+) {
     let start = tokio::time::Instant::now() + PROBE_EVERY;
     let mut tick = tokio::time::interval_at(start, PROBE_EVERY);
     while !standby.is_empty() {
         tick.tick().await;
-        let mut back = 0;
+        let mut back = Vec::new();
         let mut waiting = Vec::new();
         for mut s in standby {
             match probe(&s, &format).await {
@@ -91,7 +98,7 @@ async fn run(mut standby: Vec<Standby>, format: Format, layer: Arc<ObjectLayer>)
                         drive = s.slot.endpoint(),
                         "drive back online; healing onto it"
                     );
-                    back += 1;
+                    back.push(metrics.drive(s.slot.endpoint()));
                 }
                 Err(why) => {
                     if why != s.logged {
@@ -104,8 +111,8 @@ async fn run(mut standby: Vec<Standby>, format: Format, layer: Arc<ObjectLayer>)
             }
         }
         standby = waiting;
-        if back > 0 {
-            tokio::spawn(heal_all(layer.clone()));
+        if !back.is_empty() {
+            tokio::spawn(heal_all(layer.clone(), back));
         }
     }
 }
@@ -155,8 +162,14 @@ async fn probe(s: &Standby, reference: &Format) -> Result<LocalDrive, String> {
 }
 
 /// Heals every bucket (volumes, records, objects): fills drives that were formatted as
-/// replacements or came back.
-pub(super) async fn heal_all(layer: Arc<ObjectLayer>) {
+/// replacements or came back; `healing` (those drives' counters) report `healing` meanwhile.
+pub(super) async fn heal_all(layer: Arc<ObjectLayer>, healing: Vec<DriveCounters>) {
+    healing.iter().for_each(|d| d.set_healing(true));
+    heal_buckets(&layer).await;
+    healing.iter().for_each(|d| d.set_healing(false));
+}
+
+async fn heal_buckets(layer: &ObjectLayer) {
     let buckets = match layer.list_buckets().await {
         Ok(b) => b,
         Err(e) => {

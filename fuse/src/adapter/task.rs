@@ -28,11 +28,13 @@ impl TesseraFs {
         done: impl FnOnce(Result<T, Errno>) + Send + 'static,
     ) {
         let op = op(self.inner.clone());
+        let metrics = self.metrics.clone();
         let mut task = Box::pin(async move {
             let result = op.await;
             if let Err(e) = &result {
                 tracing::debug!(op = name, "{e}");
             }
+            metrics.answered(name, result.as_ref().err().map(|e| e.errno()));
             done(result.map_err(|e| super::reply::errno(e.errno())));
         });
         let _runtime = self.rt.enter();
@@ -56,7 +58,9 @@ impl TesseraFs {
     /// Fills `reply` from the open directory `fh`, on its stream's task.
     pub(super) fn read_dir<R: DirReply>(&self, fh: FileHandle, offset: u64, mut reply: R) {
         let inner = self.inner.clone();
+        let metrics = self.metrics.clone();
         let Some(stream) = inner.dir_stream(fh.0) else {
+            metrics.answered("readdir", Some(crate::fs::error::Errno::EBADF));
             reply.error(Errno::EBADF);
             return;
         };
@@ -64,8 +68,10 @@ impl TesseraFs {
             let mut stream = stream.lock().await;
             if let Err(e) = stream.fill(&inner, offset, &mut reply).await {
                 tracing::debug!(op = "readdir", "{e}");
+                metrics.answered("readdir", Some(e.errno()));
                 return reply.error(super::reply::errno(e.errno()));
             }
+            metrics.answered("readdir", None);
             reply.ok();
         });
     }

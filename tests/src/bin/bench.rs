@@ -18,6 +18,8 @@
 //!    `s3s-fs` (`--s3s-fs`), a single-copy file-system S3 server on the same s3s front end.
 //!    Then S3 over TLS (in `bench/s3_tls.rs`) beside plain HTTP on two fresh nodes: 2
 //!    clients × `--tls-mib` PUT/GET at once, 4 KiB PUTs/GETs from `--clients` clients.
+//!    Then (in `bench/scrape.rs`) the 4 KiB S3 rows on a fresh node while `/metrics` is
+//!    scraped every second, beside the same rows unscraped, rounds alternating.
 //! 5. Health checks (in `bench/health.rs`): `GET /health/ready` latency while a PUT of
 //!    `--health-mib` streams into a fresh node. Baseline: the same probes on the idle node.
 //!    Then peak server RSS (VmRSS polled every 20 ms, and VmHWM) during a PUT and then a
@@ -70,6 +72,8 @@ mod health;
 mod s3;
 #[path = "bench/s3_tls.rs"]
 mod s3_tls;
+#[path = "bench/scrape.rs"]
+mod scrape;
 
 use grpc::{Phase, drop_caches, mib_per_s};
 
@@ -108,6 +112,10 @@ struct Args {
     /// S3 4 KiB operations per phase (PUT, then GET), spread over `--clients` clients.
     #[arg(long, default_value_t = 4000)]
     s3_small_ops: usize,
+    /// 4 KiB S3 operations per phase while `/metrics` is scraped every second, and the
+    /// same without scraping (two rounds of each), spread over `--clients` clients.
+    #[arg(long, default_value_t = 4000)]
+    scrape_small_ops: usize,
     /// S3 over TLS beside plain HTTP: each of the 2 clients' object, in MiB.
     #[arg(long, default_value_t = 64)]
     tls_mib: usize,
@@ -281,6 +289,12 @@ async fn main() -> anyhow::Result<()> {
             clients: args.clients.max(1),
         };
         rows.extend(s3_tls::rows(&node_bin, dir, &cfg).await?);
+    }
+    if args.scrape_small_ops > 0 {
+        eprintln!("metrics scraped ...");
+        let per = args.scrape_small_ops.div_ceil(args.clients.max(1));
+        let clients = args.clients.max(1);
+        rows.extend(scrape::rows(&node_bin, &dir.join("scrape"), per, clients).await?);
     }
     if args.health_mib > 0 {
         eprintln!("health ...");

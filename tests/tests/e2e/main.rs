@@ -31,10 +31,12 @@ mod fuse;
 mod fuse_fstab;
 mod fuse_interop;
 mod fuse_lifecycle;
+mod fuse_metrics;
 mod fuse_model;
 mod fuse_semantics;
 mod fuse_shell;
 mod listing;
+mod metrics;
 mod multipart;
 mod objects;
 

@@ -22,6 +22,7 @@ use super::Healer;
 use crate::drive::{DriveError, WalkOptions, WalkPage};
 use crate::erasure::heal_queue::{HEAL_QUEUE_CAPACITY, HealScan};
 use crate::erasure::meta::ObjectMeta;
+use crate::metrics::HealFigures;
 
 /// Names walked per drive and page.
 const PAGE: usize = 1000;
@@ -41,6 +42,7 @@ pub(super) struct Scanner {
     pub(super) healer: Arc<Healer>,
     pub(super) config: ScannerConfig,
     pub(super) stop: watch::Receiver<bool>,
+    pub(super) figures: HealFigures,
 }
 
 impl Scanner {
@@ -49,7 +51,11 @@ impl Scanner {
         loop {
             let started = Instant::now();
             if self.healer.drives().online() {
-                match self.round().await {
+                let round = self.round().await;
+                if round.is_some() {
+                    self.figures.cycle(started.elapsed());
+                }
+                match round {
                     Some(queued) if queued > 0 => {
                         tracing::info!(
                             set = ?self.healer.drives().position(),
@@ -101,6 +107,7 @@ impl Scanner {
                         .await;
                 }
                 queued += scanned.suspects.len() as u64;
+                self.figures.scanned(scanned.checked);
                 if !self
                     .pause(started.elapsed() * self.config.tranquility)
                     .await
@@ -137,6 +144,8 @@ impl Scanner {
 /// The objects of one page that need a heal, and where the page stops.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Scanned {
+    /// Names judged (up to the cutoff).
+    pub(super) checked: u64,
     pub(super) suspects: Vec<String>,
     pub(super) cutoff: Option<String>,
 }
@@ -169,6 +178,7 @@ pub(super) fn suspects(pages: &[Result<WalkPage, DriveError>]) -> Option<Scanned
         }
     }
     let drives = pages.len();
+    let checked = versions.len() as u64;
     let suspects = versions
         .into_iter()
         .filter(|(_, seen)| {
@@ -176,7 +186,11 @@ pub(super) fn suspects(pages: &[Result<WalkPage, DriveError>]) -> Option<Scanned
         })
         .map(|(name, _)| name.to_string())
         .collect();
-    Some(Scanned { suspects, cutoff })
+    Some(Scanned {
+        checked,
+        suspects,
+        cutoff,
+    })
 }
 
 /// Runs `fut` to its end; false (at once) when `stop` says to stop (the healer's and the

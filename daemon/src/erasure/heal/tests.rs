@@ -54,6 +54,7 @@ async fn fixture(n: usize, parity: usize) -> Fixture {
         parity,
         placement: placement(),
         locks: Arc::new(LocalLocks::new(Duration::from_secs(5))),
+        metrics: None,
         commit_pause: None,
     })
     .unwrap();

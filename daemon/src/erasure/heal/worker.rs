@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::Healer;
 use super::scanner::{Scanner, ScannerConfig, unless_stopped};
+use crate::metrics::HealFigures;
 
 /// How the healer paces itself.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct HealerConfig {
     pub max_attempts: u32,
     /// The background scanner's pace; `None` runs no scanner.
     pub scanner: Option<ScannerConfig>,
+    /// Where heals and scans are counted.
+    pub figures: HealFigures,
 }
 
 impl Default for HealerConfig {
@@ -40,6 +43,7 @@ impl Default for HealerConfig {
             tranquility: 1,
             max_attempts: 10,
             scanner: None,
+            figures: HealFigures::default(),
         }
     }
 }
@@ -66,6 +70,7 @@ impl HealerHandle {
                     healer: healer.clone(),
                     config: scanner.clone(),
                     stop: watch.clone(),
+                    figures: config.figures.clone(),
                 };
                 tasks.push(tokio::spawn(scanner.run()));
             }
@@ -156,6 +161,7 @@ impl Worker {
         match result {
             Ok(o) if o.is_complete() => {
                 if !o.repaired.is_empty() {
+                    self.config.figures.healed();
                     tracing::info!(bucket, key, drives = ?o.repaired, "healed");
                 }
                 Next::Pause(started.elapsed() * self.config.tranquility)
@@ -166,6 +172,7 @@ impl Worker {
                 Next::WaitForDrives
             }
             other => {
+                self.config.figures.failed();
                 entry.attempts += 1;
                 let error = match other {
                     Ok(o) => format!("{:?}", o.failed),
