@@ -40,6 +40,7 @@ mod set;
 #[cfg(test)]
 mod tests;
 mod types;
+mod versions;
 mod write;
 
 pub use codec::{CHECKSUM_ALGORITHM, Codec};
@@ -59,4 +60,5 @@ pub use set::{ErasureSet, SetConfig};
 pub use types::{
     CompletePart, LateHeaders, MetadataUpdate, ObjectAttrs, RangeSpec, UploadInfo, multipart_etag,
 };
-pub use write::Writes;
+pub use versions::{MAX_VERSIONS, NULL_VERSION, Versioning, check_version_id};
+pub use write::{Deleted, Writes};

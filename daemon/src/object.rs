@@ -14,6 +14,7 @@ mod multipart;
 mod system;
 mod update;
 pub mod validate;
+mod versioning;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use tokio::io::AsyncRead;
 // The object vocabulary of the layer's API, defined where the erasure sets use it: the
 // front ends name it through this module only.
 pub use crate::erasure::{
-    CompletePart, ETagMatch, HealScan, LateHeaders, MetadataUpdate, ObjectAttrs, RangeSpec,
-    WriteCondition,
+    CompletePart, Deleted, ETagMatch, HealScan, LateHeaders, MetadataUpdate, NULL_VERSION,
+    ObjectAttrs, RangeSpec, Versioning, WriteCondition,
 };
 use crate::erasure::{ErasureError, ErasureSet, ObjectMeta, ObjectReader};
 use crate::layout::Placement;
@@ -37,6 +38,7 @@ pub use error::ObjectError;
 pub use list::{ListQuery, ListResult, PathLookup};
 pub use multipart::{PartInfo, UploadSummary};
 use validate::{check_bucket_name, check_key};
+pub use versioning::{VersionEntry, VersionList, VersionQuery};
 
 /// An object as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,10 @@ pub struct ObjectInfo {
     pub headers: BTreeMap<String, String>,
     /// Size of each part, in order (one entry for a single PUT).
     pub part_sizes: Vec<u64>,
+    /// The S3 version id (`null` for objects written while the bucket was not versioned).
+    pub version_id: String,
+    /// This version is a delete marker.
+    pub delete_marker: bool,
 }
 
 impl ObjectInfo {
@@ -74,6 +80,7 @@ impl ObjectInfo {
             user_metadata: self.user_metadata.clone(),
             headers: self.headers.clone(),
             late: Default::default(),
+            versioning: Default::default(),
         }
     }
 }
@@ -90,6 +97,8 @@ impl ObjectInfo {
             user_metadata: m.user_metadata.clone(),
             headers: m.headers.clone(),
             part_sizes: m.parts.iter().map(|p| p.size).collect(),
+            version_id: m.s3_version().to_string(),
+            delete_marker: m.delete_marker,
         }
     }
 }
@@ -108,6 +117,8 @@ pub struct ObjectLayer {
     pools: Vec<Pool>,
     /// Objects and bytes written and read.
     figures: ObjectFigures,
+    /// Each bucket's versioning state, as lately read.
+    versioning: versioning::StateCache,
 }
 
 /// An object's data as a stream of chunks, read ahead by a task: the next block is read
@@ -166,6 +177,7 @@ impl ObjectLayer {
             deployment_id,
             pools,
             figures: ObjectFigures::default(),
+            versioning: Default::default(),
         }
     }
 
@@ -195,7 +207,7 @@ impl ObjectLayer {
         if self.pools.len() > 1 {
             for pool in &self.pools {
                 let set = &pool.sets[pool.placement.set_of(bucket, key)];
-                if set.reads().head_object(bucket, key).await.is_ok() {
+                if set.reads().head_versions(bucket, key).await.is_ok() {
                     return set;
                 }
             }
@@ -235,6 +247,17 @@ impl ObjectLayer {
         Self::check(bucket, key)?;
         validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
+        let versioning = self.bucket_versioning(bucket).await?;
+        let versioned;
+        let attrs = if attrs.versioning == versioning {
+            attrs
+        } else {
+            versioned = ObjectAttrs {
+                versioning,
+                ..attrs.clone()
+            };
+            &versioned
+        };
         let set = self.set_of(bucket, key).await;
         let meta = (set.writes())
             .put_object(bucket, key, attrs, body, size, cond)
@@ -270,9 +293,20 @@ impl ObjectLayer {
         key: &str,
         range: RangeSpec,
     ) -> Result<ObjectRead, ObjectError> {
+        self.get_version(bucket, key, range, None).await
+    }
+
+    /// Opens a read of `range` of an object's `version` (its current one when `None`).
+    pub async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: RangeSpec,
+        version: Option<&str>,
+    ) -> Result<ObjectRead, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let reader = match set.reads().get_object(bucket, key, range).await {
+        let reader = match set.reads().get_object(bucket, key, range, version).await {
             Ok(r) => r,
             Err(e) => return Err(self.explain(bucket, e).await),
         };
@@ -288,7 +322,17 @@ impl ObjectLayer {
 
     /// An object's info.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, ObjectError> {
-        match self.head_unexplained(bucket, key).await? {
+        self.head_version(bucket, key, None).await
+    }
+
+    /// The info of an object's `version` (its current one when `None`).
+    pub async fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectInfo, ObjectError> {
+        match self.head_unexplained(bucket, key, version).await? {
             Ok(info) => Ok(info),
             Err(e) => Err(self.explain(bucket, e).await),
         }
@@ -299,34 +343,31 @@ impl ObjectLayer {
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
     ) -> Result<Result<ObjectInfo, ErasureError>, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
-        let head = set.reads().head_object(bucket, key).await;
+        let head = set.reads().head_object(bucket, key, version).await;
         Ok(head.map(|meta| ObjectInfo::from_meta(bucket, key, &meta)))
     }
 
-    /// Deletes an object; `ObjectNotFound` when there is none (S3 callers ignore it).
+    /// Deletes an object; `ObjectNotFound` when there is none (S3 callers ignore it). On a
+    /// versioned bucket this puts a delete marker on top.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), ObjectError> {
-        Self::check(bucket, key)?;
-        let set = self.set_of(bucket, key).await;
-        match set.writes().delete_object(bucket, key).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.explain(bucket, e).await),
-        }
+        self.delete_version(bucket, key, None).await.map(drop)
     }
 
-    /// Deletes several objects; one result per key, in order.
+    /// Deletes several objects (or the versions named); one result per key, in order.
     pub async fn delete_objects(
         &self,
         bucket: &str,
-        keys: &[String],
-    ) -> Result<Vec<Result<(), ObjectError>>, ObjectError> {
+        keys: &[(String, Option<String>)],
+    ) -> Result<Vec<Result<Deleted, ObjectError>>, ObjectError> {
         check_bucket_name(bucket)?;
         self.check_bucket(bucket).await?;
         let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            out.push(self.delete_object(bucket, key).await);
+        for (key, version) in keys {
+            out.push(self.delete_version(bucket, key, version.as_deref()).await);
         }
         Ok(out)
     }
@@ -340,10 +381,23 @@ impl ObjectLayer {
         dst_key: &str,
         attrs: Option<&ObjectAttrs>,
     ) -> Result<ObjectInfo, ObjectError> {
+        self.copy_version((src_bucket, src_key, None), dst_bucket, dst_key, attrs)
+            .await
+    }
+
+    /// Copies an object's `version` (its current one when `None`); `attrs` replaces the
+    /// source's attributes when given.
+    pub async fn copy_version(
+        &self,
+        (src_bucket, src_key, version): (&str, &str, Option<&str>),
+        dst_bucket: &str,
+        dst_key: &str,
+        attrs: Option<&ObjectAttrs>,
+    ) -> Result<ObjectInfo, ObjectError> {
         Self::check(src_bucket, src_key)?;
         Self::check(dst_bucket, dst_key)?;
         let read = self
-            .get_object(src_bucket, src_key, RangeSpec::Full)
+            .get_version(src_bucket, src_key, RangeSpec::Full, version)
             .await?;
         let attrs = attrs.cloned().unwrap_or_else(|| read.info.attrs());
         let size = read.info.size;
@@ -369,7 +423,10 @@ impl ObjectLayer {
         }
         let src_set = self.set_of(bucket, src).await;
         let dst_set = self.set_of(bucket, dst).await;
-        if Arc::ptr_eq(src_set, dst_set) {
+        // On a versioned bucket a rename is a new version of `dst` and a delete marker on
+        // `src` (moving the files would move every version).
+        let versioning = self.bucket_versioning(bucket).await?;
+        if Arc::ptr_eq(src_set, dst_set) && versioning == Versioning::Unversioned {
             return match src_set.writes().rename_object(bucket, src, dst).await {
                 Ok(meta) => Ok(ObjectInfo::from_meta(bucket, dst, &meta)),
                 Err(e) => Err(self.explain(bucket, e).await),
@@ -390,7 +447,7 @@ impl ObjectLayer {
             )
             .await?;
         (src_set.writes())
-            .delete_if_unchanged(bucket, src, &copied.etag, copied.mod_time_ns)
+            .delete_if_unchanged(bucket, src, (&copied.etag, copied.mod_time_ns), versioning)
             .await?;
         Ok(info)
     }

@@ -187,7 +187,8 @@ impl ObjectService for ObjectRpc {
         if r.keys.len() > 1000 {
             return Err(ObjectError::InvalidArgument("at most 1000 keys per call".into()).into());
         }
-        let results = self.layer.delete_objects(&r.bucket, &r.keys).await?;
+        let keys: Vec<_> = r.keys.iter().map(|k| (k.clone(), None)).collect();
+        let results = self.layer.delete_objects(&r.bucket, &keys).await?;
         let results = r
             .keys
             .into_iter()

@@ -19,6 +19,7 @@ mod policy;
 mod request_id;
 mod signature_scope;
 mod tagging;
+mod versioning;
 
 use std::sync::Arc;
 
@@ -154,6 +155,12 @@ impl S3 for TesseraS3 {
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         bucket::get_bucket_versioning(&self.layer, req).await
     }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        bucket::put_bucket_versioning(&self.layer, req).await
+    }
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
@@ -206,7 +213,7 @@ impl S3 for TesseraS3 {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        list::list_object_versions(&self.layer, req).await
+        versioning::list_object_versions(&self.layer, req).await
     }
     async fn create_multipart_upload(
         &self,

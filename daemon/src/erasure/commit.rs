@@ -21,10 +21,17 @@ use super::meta::ObjectMeta;
 use super::metas::{MetaStore, RawMetas};
 use super::names::{lock_name, meta_path, tmp_path};
 use super::quorum::{Answer, Tally, Verdict};
+use super::versions::{Journal, Versioning};
 use crate::drive::{
     Drive, DriveError, META_VOLUME, OBJECT_META_FILE, Target, join, object_dir, trash_path,
 };
 use crate::lock::{LockGuard, LockMode, NamespaceLock};
+
+/// Per drive, the journal file a versioned commit writes and the versions it drops.
+pub(super) struct Stacked {
+    pub(super) files: Vec<Option<(Bytes, Target)>>,
+    pub(super) gone: Vec<Vec<ObjectMeta>>,
+}
 
 /// The commits of one set's writes.
 #[derive(Clone)]
@@ -81,6 +88,7 @@ impl Commits {
         }
         let metas = MetaStore::decode(old, key);
         let current = match self.metas.resolve(bucket, key, &metas) {
+            Ok(resolved) if resolved.meta.delete_marker => None,
             Ok(resolved) => Some(resolved.meta.etag),
             Err(ErasureError::ObjectNotFound { .. }) => None,
             Err(e) => return Err(e),
@@ -97,9 +105,18 @@ impl Commits {
         meta: ObjectMeta,
         frames: &[Bytes],
         cond: &WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectMeta, ErasureError> {
         let path = meta_path(key);
         let (lock, old) = self.lock_for_commit(bucket, key, cond).await?;
+        if versioning != Versioning::Unversioned {
+            let stacked = self.stack(bucket, key, &old, &meta, Some(frames), |_| true)?;
+            let results = self.metas.write(bucket, &path, &stacked.files).await;
+            self.settle(&lock, bucket, key, &results, &old, None)
+                .await?;
+            self.discard_versions(bucket, key, &stacked.gone).await;
+            return Ok(meta);
+        }
         let files: Vec<_> = (0..self.drives.len())
             .map(|d| {
                 let m = SetDrives::meta_for_drive(&meta, d);
@@ -116,6 +133,7 @@ impl Commits {
 
     /// Writes each staged drive's metadata into `tmp/<id>/`, then under the write lock, if
     /// `cond` holds, moves data and metadata into place on every staged drive.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn commit_staged(
         &self,
         bucket: &str,
@@ -124,9 +142,15 @@ impl Commits {
         meta: &ObjectMeta,
         staged: &[bool],
         cond: &WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectMeta, ErasureError> {
         let tmp = tmp_path(tmp_id);
         let tmp_meta = join(&tmp, OBJECT_META_FILE);
+        if versioning != Versioning::Unversioned {
+            return self
+                .commit_staged_version(bucket, key, &tmp, meta, staged, cond)
+                .await;
+        }
         // A new staging path (`Fresh`); `rename_data` flushes again after the move.
         let files: Vec<_> = (0..self.drives.len())
             .map(|d| {
@@ -149,6 +173,97 @@ impl Commits {
             .await?;
         self.remove_old_data(bucket, key, &old, data_dir).await;
         Ok(meta.clone())
+    }
+
+    /// [`Self::commit_staged`] on a versioned bucket: each drive's new file is its own
+    /// journal with `meta` on top, so it is made under the lock, from the files in place.
+    async fn commit_staged_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        tmp: &str,
+        meta: &ObjectMeta,
+        staged: &[bool],
+        cond: &WriteCondition,
+    ) -> Result<ObjectMeta, ErasureError> {
+        let (lock, old) = self.lock_for_commit(bucket, key, cond).await?;
+        let stacked = self.stack(bucket, key, &old, meta, None, |d| staged[d])?;
+        let fresh: Vec<_> = (stacked.files.iter())
+            .map(|f| f.as_ref().map(|(file, _)| (file.clone(), Target::Fresh)))
+            .collect();
+        let tmp_meta = join(tmp, OBJECT_META_FILE);
+        let written = self.metas.write(META_VOLUME, &tmp_meta, &fresh).await;
+        lock.check()?;
+        let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
+        let dst = &object_dir(key);
+        let results = self
+            .drives
+            .each_of(
+                |d| written[d].done(),
+                |_, drive| drive.rename_data(META_VOLUME, tmp, data_dir, bucket, dst),
+            )
+            .await;
+        self.settle(&lock, bucket, key, &results, &old, data_dir)
+            .await?;
+        self.discard_versions(bucket, key, &stacked.gone).await;
+        Ok(meta.clone())
+    }
+
+    /// Per drive, its journal (from its own file in `old`, read under the write lock) with
+    /// `top` on top, its frame from `frames` by shard. Drives whose file is not the agreed
+    /// journal get no file (the heal rebuilds them), nor do those `include` leaves out.
+    pub(super) fn stack(
+        &self,
+        bucket: &str,
+        key: &str,
+        old: &[Result<Bytes, DriveError>],
+        top: &ObjectMeta,
+        frames: Option<&[Bytes]>,
+        include: impl Fn(usize) -> bool,
+    ) -> Result<Stacked, ErasureError> {
+        let metas = MetaStore::decode(old, key);
+        let agrees = match self.metas.resolve(bucket, key, &metas) {
+            Ok(resolved) => Some(resolved.agrees),
+            Err(ErasureError::ObjectNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let n = self.drives.len();
+        let mut stacked = Stacked {
+            files: vec![None; n],
+            gone: vec![Vec::new(); n],
+        };
+        for (d, m) in metas.iter().enumerate() {
+            if !include(d) {
+                continue;
+            }
+            let mut journal = match (&agrees, m) {
+                (Some(agrees), Ok((m, inline))) if agrees[d] => Journal::of(m, inline),
+                (Some(_), _) => continue,
+                // No object: whatever a drive holds below quorum goes.
+                (None, Ok((m, _))) => {
+                    stacked.gone[d] = m.versions().cloned().collect();
+                    Journal::default()
+                }
+                (None, Err(_)) => Journal::default(),
+            };
+            let new = SetDrives::meta_for_drive(top, d);
+            let shard = new.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
+            let frame = frames.map_or_else(Bytes::new, |f| f[shard].clone());
+            stacked.gone[d].extend(journal.push(new, frame)?);
+            stacked.files[d] = (journal.into_file(&top.version_id))
+                .map(|file| (file, MetaStore::target_over(&old[d])));
+        }
+        Ok(stacked)
+    }
+
+    /// Removes the data of the versions a committed journal dropped, per drive.
+    pub(super) async fn discard_versions(&self, bucket: &str, key: &str, gone: &[Vec<ObjectMeta>]) {
+        let removals = (self.drives.all().iter().zip(gone)).map(|(d, gone)| async move {
+            for v in gone {
+                discard_data(d, bucket, key, v).await;
+            }
+        });
+        futures::future::join_all(removals).await;
     }
 
     /// Checks the outcome of a commit step on every drive; on a missed quorum, undoes it

@@ -67,6 +67,7 @@ impl WriteCondition {
             (Some(_), None) => Err(ErasureError::ObjectNotFound {
                 bucket: bucket.into(),
                 key: key.into(),
+                delete_marker: None,
             }),
             (Some(cond), Some(etag)) if !cond.matches(etag) => Err(failed()),
             _ => Ok(()),

@@ -238,7 +238,8 @@ impl SetDrives {
             }),
             parts,
             data_dir,
-            upload_id: String::new(),
+            s3_version_id: attrs.versioning.new_version_id(),
+            ..Default::default()
         }
     }
 

@@ -14,6 +14,40 @@ pub enum ErasureError {
         bucket: String,
         /// Key.
         key: String,
+        /// The delete marker that is the object's latest version, when one is.
+        delete_marker: Option<String>,
+    },
+    /// The object has no version with this id.
+    #[error("{bucket}/{key}: no version {version}")]
+    VersionNotFound {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// The version asked for is a delete marker (it has no data to read).
+    #[error("{bucket}/{key}: version {version} is a delete marker")]
+    VersionIsDeleteMarker {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// A version id that is neither `null` nor one this store makes.
+    #[error("invalid version id {id:?}")]
+    InvalidVersion {
+        /// The id given.
+        id: String,
+    },
+    /// The object holds as many versions as one object may.
+    #[error("the object already holds {limit} versions")]
+    TooManyVersions {
+        /// The bound.
+        limit: usize,
     },
     /// The bucket does not exist.
     #[error("{bucket}: no such bucket")]

@@ -26,6 +26,7 @@
 //! Tested by `heal/tests.rs` (missing drives, corrupt shards, multipart, inline, deletes
 //! while a drive was away, heal on read, the queue and offline drives).
 
+mod journal;
 mod rebuild;
 mod scanner;
 mod summary;

@@ -94,6 +94,20 @@ pub struct ObjectMeta {
     /// retried completion of the same upload gets the same answer.
     #[prost(string, tag = "11")]
     pub upload_id: String,
+    /// The S3 version id; empty for the `null` version (every object of a bucket that was
+    /// never versioned). See [`super::versions`].
+    #[prost(string, tag = "12")]
+    pub s3_version_id: String,
+    /// This version is a delete marker (no data).
+    #[prost(bool, tag = "13")]
+    pub delete_marker: bool,
+    /// The older (noncurrent) versions, newest first; set on the current version only.
+    #[prost(message, repeated, tag = "14")]
+    pub older: Vec<ObjectMeta>,
+    /// Bytes of this version's inline frame in the file's inline section, when the file
+    /// holds older versions (their frames follow the current version's, in order).
+    #[prost(uint64, tag = "15")]
+    pub inline_len: u64,
 }
 
 impl ObjectMeta {

@@ -18,6 +18,7 @@ use super::error::ErasureError;
 use super::meta::ObjectMeta;
 use super::names::meta_path;
 use super::quorum::{Tally, agreed};
+use super::versions::check_version_id;
 use crate::drive::group::{ReadAll, WriteAll, fan_out};
 use crate::drive::{DriveError, Target, join, metafile, object_dir};
 
@@ -36,6 +37,39 @@ pub(super) struct Resolved {
     pub holders: Vec<Option<usize>>,
     /// Per shard index: the inline frame, for inline objects.
     pub inline: Vec<Option<Bytes>>,
+}
+
+impl Resolved {
+    /// Version `index` of the agreed journal resolved as its own object: its metadata
+    /// (without older versions), and its holders and inline frames on the agreeing drives.
+    pub(super) fn version(
+        &self,
+        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+        index: usize,
+        total: usize,
+    ) -> Resolved {
+        let mut holders = vec![None; total];
+        let mut inline = vec![None; total];
+        for (d, m) in metas.iter().enumerate() {
+            let Ok((m, frames)) = m else { continue };
+            let Some(v) = m.versions().nth(index).filter(|_| self.agrees[d]) else {
+                continue;
+            };
+            let shard = v.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
+            if shard < total && holders[shard].is_none() {
+                holders[shard] = Some(d);
+                if v.is_inline() {
+                    inline[shard] = m.frames(frames).into_iter().nth(index);
+                }
+            }
+        }
+        Resolved {
+            meta: self.meta.version_at(index).unwrap_or_default(),
+            agrees: self.agrees.clone(),
+            holders,
+            inline,
+        }
+    }
 }
 
 /// The metadata files of a set's objects.
@@ -111,6 +145,7 @@ impl MetaStore {
                 return Err(ErasureError::ObjectNotFound {
                     bucket: bucket.into(),
                     key: key.into(),
+                    delete_marker: None,
                 });
             }
             let detail = format!(
@@ -134,7 +169,7 @@ impl MetaStore {
             if shard < total && holders[shard].is_none() {
                 holders[shard] = Some(d);
                 if m.is_inline() {
-                    inline[shard] = Some(frame.clone());
+                    inline[shard] = Some(m.current_frame(frame));
                 }
             }
         }
@@ -144,6 +179,55 @@ impl MetaStore {
             holders,
             inline,
         })
+    }
+
+    /// The resolved object's version `id` (its current one when `None`), resolved as its
+    /// own object: the version's metadata, holders and inline frames from the agreeing
+    /// drives' files. A delete marker is refused: as "no such object" when it is the current
+    /// version asked for without an id, else as a version without data.
+    pub(super) fn select(
+        &self,
+        (bucket, key): (&str, &str),
+        resolved: Resolved,
+        metas: &[Result<(ObjectMeta, Bytes), DriveError>],
+        id: Option<&str>,
+    ) -> Result<Resolved, ErasureError> {
+        let index = match id {
+            None => 0,
+            Some(id) => {
+                check_version_id(id)?;
+                (resolved.meta.find_version(id)).ok_or_else(|| ErasureError::VersionNotFound {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    version: id.into(),
+                })?
+            }
+        };
+        let meta = resolved
+            .meta
+            .versions()
+            .nth(index)
+            .unwrap_or(&resolved.meta);
+        if meta.delete_marker {
+            let version = meta.s3_version().to_string();
+            return Err(match id {
+                None => ErasureError::ObjectNotFound {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    delete_marker: Some(version),
+                },
+                Some(_) => ErasureError::VersionIsDeleteMarker {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    version,
+                },
+            });
+        }
+        if index == 0 {
+            return Ok(resolved);
+        }
+        let total = self.drives.codec().total_shards();
+        Ok(resolved.version(metas, index, total))
     }
 
     /// Where the shards of a resolved object are.

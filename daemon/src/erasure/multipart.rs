@@ -22,6 +22,7 @@ use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record,
 use super::names::{new_data_dir, tmp_path};
 use super::quorum::{Answer, agreed, require_writes};
 use super::types::{CompletePart, ObjectAttrs, UploadInfo, multipart_etag};
+use super::versions::Versioning;
 use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target, join};
 
 const UPLOAD_META: &str = "upload.meta";
@@ -190,6 +191,7 @@ impl Uploads {
         upload_id: &str,
         parts: &[CompletePart],
         cond: &WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectMeta, ErasureError> {
         let upload = self.upload_meta(bucket, key, upload_id).await?;
         if parts.is_empty() {
@@ -266,6 +268,7 @@ impl Uploads {
             user_metadata: upload.user_metadata,
             headers: upload.headers,
             late: Default::default(),
+            versioning,
         };
         let mut meta = self.drives.new_meta(
             (bucket, key),
@@ -277,7 +280,7 @@ impl Uploads {
         meta.upload_id = upload_id.to_owned();
         let result = self
             .commits
-            .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond)
+            .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond, versioning)
             .await;
         self.drives.remove_tmp(&tmp_id).await;
         if result.is_ok() {

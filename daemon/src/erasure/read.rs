@@ -46,11 +46,12 @@ impl Reads {
         bucket: &str,
         key: &str,
         range: RangeSpec,
+        version: Option<&str>,
     ) -> Result<ObjectReader, ErasureError> {
         let _lock = (self.locks)
             .lock(&[lock_name(bucket, key)], LockMode::Read)
             .await?;
-        let resolved = self.resolve(bucket, key).await?;
+        let resolved = self.resolve(bucket, key, version).await?;
         let size = resolved.meta.size;
         let (start, end) = range
             .resolve(size)
@@ -66,17 +67,38 @@ impl Reads {
         Ok(reader)
     }
 
-    /// The object's metadata.
-    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta, ErasureError> {
+    /// The object's metadata (of `version`, when given), without its older versions.
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectMeta, ErasureError> {
         let _lock = (self.locks)
             .lock(&[lock_name(bucket, key)], LockMode::Read)
             .await?;
-        Ok(self.resolve(bucket, key).await?.meta)
+        let mut meta = self.resolve(bucket, key, version).await?.meta;
+        meta.older = Vec::new();
+        Ok(meta)
     }
 
-    /// Reads and resolves the metadata of `bucket/key` (call under its read lock); when an
-    /// answering drive lacks the agreed version, queues a heal.
-    async fn resolve(&self, bucket: &str, key: &str) -> Result<Resolved, ErasureError> {
+    /// The object's metadata file as agreed: its current version and the older ones, delete
+    /// markers included.
+    pub async fn head_versions(&self, bucket: &str, key: &str) -> Result<ObjectMeta, ErasureError> {
+        let _lock = (self.locks)
+            .lock(&[lock_name(bucket, key)], LockMode::Read)
+            .await?;
+        self.metas.head(bucket, key).await
+    }
+
+    /// Reads and resolves the metadata of `bucket/key`'s `version` (call under its read
+    /// lock); when an answering drive lacks the agreed version, queues a heal.
+    async fn resolve(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Resolved, ErasureError> {
         let (_, metas) = self.metas.read(bucket, key).await;
         let resolved = self.metas.resolve(bucket, key, &metas)?;
         let disagreeing = (metas.iter().zip(&resolved.agrees))
@@ -84,6 +106,6 @@ impl Reads {
         if disagreeing {
             self.heals.push(bucket, key, HealScan::Normal).await;
         }
-        Ok(resolved)
+        self.metas.select((bucket, key), resolved, &metas, version)
     }
 }

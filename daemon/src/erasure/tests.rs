@@ -40,7 +40,7 @@ pub(super) async fn set(dir: &std::path::Path, n: usize, parity: usize) -> Erasu
 }
 
 async fn read(set: &ErasureSet, key: &str, range: RangeSpec) -> Result<Vec<u8>, ErasureError> {
-    let mut r = set.reads().get_object("b", key, range).await?;
+    let mut r = set.reads().get_object("b", key, range, None).await?;
     let mut out = Vec::new();
     while let Some(chunk) = r.next_chunk().await? {
         out.extend_from_slice(&chunk);
@@ -188,7 +188,7 @@ async fn torn_metadata_files_read_as_no_object() {
         tear(d, vec![0u8; 4096 * (d % 2)]);
     }
     assert!(matches!(
-        set.reads().head_object("b", "t").await,
+        set.reads().head_object("b", "t", None).await,
         Err(ErasureError::ObjectNotFound { .. })
     ));
     let opts = crate::drive::WalkOptions {
@@ -216,7 +216,7 @@ async fn torn_metadata_files_read_as_no_object() {
         std::fs::write(meta_file(d), b"not a metadata file").unwrap();
     }
     assert!(!matches!(
-        set.reads().head_object("b", "t").await,
+        set.reads().head_object("b", "t", None).await,
         Err(ErasureError::ObjectNotFound { .. }) | Ok(_)
     ));
 }
@@ -290,7 +290,14 @@ async fn write_multipart(set: &ErasureSet, key: &str, seed: u8) -> Vec<u8> {
         listed.push(CompletePart { number, etag });
     }
     set.uploads()
-        .complete_upload("b", key, &id, &listed, &WriteCondition::NONE)
+        .complete_upload(
+            "b",
+            key,
+            &id,
+            &listed,
+            &WriteCondition::NONE,
+            Default::default(),
+        )
         .await
         .unwrap();
     parts.concat()
@@ -306,7 +313,7 @@ async fn a_get_streaming_a_multipart_object_outlives_its_overwrite_and_its_delet
         let old = write_multipart(&set, "mp", 1).await;
         let mut reader = set
             .reads()
-            .get_object("b", "mp", RangeSpec::Full)
+            .get_object("b", "mp", RangeSpec::Full, None)
             .await
             .unwrap();
         let mut got = reader.next_chunk().await.unwrap().unwrap().to_vec();

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use md5::{Digest, Md5};
 
 use super::meta::{ObjectMeta, UploadMeta};
+use super::versions::Versioning;
 
 /// What a writer sets on a new object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub struct ObjectAttrs {
     /// Headers the body supplies at its end, merged into `headers` when the object is
     /// committed (a checksum sent in a trailer, or computed while the body streamed).
     pub late: LateHeaders,
+    /// How the bucket keeps versions (set by the object layer, not by front ends).
+    pub versioning: Versioning,
 }
 
 /// Stored headers known only once a body has been read whole: whoever reads the body sets

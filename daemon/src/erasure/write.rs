@@ -21,11 +21,12 @@ use super::encode::read_block;
 use super::error::ErasureError;
 use super::heal_queue::HealScan;
 use super::limits::{BLOCK_SIZE, INLINE_LIMIT};
-use super::meta::{ObjectMeta, PartMeta};
+use super::meta::{ObjectMeta, PartMeta, now_ns};
 use super::metas::MetaStore;
 use super::names::{lock_name, meta_path, new_data_dir, tmp_path};
 use super::quorum::{Answer, Tally, require_writes};
 use super::types::{MetadataUpdate, ObjectAttrs};
+use super::versions::{Journal, Versioning, check_version_id};
 use crate::drive::{Target, join, object_dir};
 use crate::lock::{LockGuard, LockMode};
 
@@ -68,7 +69,7 @@ impl Writes {
                 (self.drives).new_meta((bucket, key), attrs, vec![part], etag, String::new());
             let frames = self.drives.codec().encode_block(&first)?;
             return (self.commits)
-                .commit_inline(bucket, key, meta, &frames, cond)
+                .commit_inline(bucket, key, meta, &frames, cond, attrs.versioning)
                 .await;
         }
 
@@ -93,7 +94,7 @@ impl Writes {
             let shard_of = SetDrives::shard_of_drive(&dist);
             let staged: Vec<bool> = shard_of.iter().map(|&s| encoded.durable[s]).collect();
             (self.commits)
-                .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond)
+                .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond, attrs.versioning)
                 .await
         }
         .await;
@@ -158,23 +159,127 @@ impl Writes {
         Ok(())
     }
 
-    /// Deletes `key` only if its current version is the one described (ETag and mtime).
+    /// Deletes `key` only if its current version is the one described (ETag and mtime);
+    /// on a versioned bucket, by putting a delete marker on top.
     pub async fn delete_if_unchanged(
         &self,
         bucket: &str,
         key: &str,
-        etag: &str,
-        mod_time_ns: i64,
+        (etag, mod_time_ns): (&str, i64),
+        versioning: Versioning,
     ) -> Result<(), ErasureError> {
         let lock = self.commits.lock(bucket, key, LockMode::Write).await?;
         match self.metas.head(bucket, key).await {
             Ok(m) if m.etag == etag && m.mod_time_ns == mod_time_ns => {
+                if versioning != Versioning::Unversioned {
+                    return self
+                        .mark_deleted(&lock, bucket, key, versioning)
+                        .await
+                        .map(drop);
+                }
                 self.delete_unlocked(&lock, bucket, key, Some(&m.version_id))
                     .await
             }
             Ok(_) | Err(ErasureError::ObjectNotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Deletes on a versioned bucket: without `version`, puts a delete marker on top (a
+    /// `null` one when suspended, replacing the `null` version); with it, removes that
+    /// version (a marker included), the object with its last one. A version the object does
+    /// not have is no error (S3 answers such deletes with success).
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        versioning: Versioning,
+        version: Option<&str>,
+    ) -> Result<Deleted, ErasureError> {
+        if let Some(v) = version {
+            check_version_id(v)?;
+        }
+        let lock = self.commits.lock(bucket, key, LockMode::Write).await?;
+        let Some(version) = version else {
+            return self.mark_deleted(&lock, bucket, key, versioning).await;
+        };
+        let (raw, metas) = self.metas.read(bucket, key).await;
+        let resolved = match self.metas.resolve(bucket, key, &metas) {
+            Ok(resolved) => resolved,
+            Err(ErasureError::ObjectNotFound { .. }) => return Ok(Deleted::nothing(version)),
+            Err(e) => return Err(e),
+        };
+        let Some(index) = resolved.meta.find_version(version) else {
+            return Ok(Deleted::nothing(version));
+        };
+        let delete_marker = resolved
+            .meta
+            .versions()
+            .nth(index)
+            .is_some_and(|v| v.delete_marker);
+        let deleted = Deleted {
+            version_id: version.to_string(),
+            delete_marker,
+        };
+        if resolved.meta.older.is_empty() {
+            self.delete_unlocked(&lock, bucket, key, None).await?;
+            return Ok(deleted);
+        }
+        let file_id = uuid::Uuid::new_v4().to_string();
+        let mut gone = vec![Vec::new(); self.drives.len()];
+        let files: Vec<_> = (metas.iter().zip(&resolved.agrees).zip(&mut gone))
+            .map(|((m, &agrees), gone)| match m {
+                Ok((m, inline)) if agrees => {
+                    let mut journal = Journal::of(m, inline);
+                    gone.extend(journal.remove(version));
+                    journal.into_file(&file_id).map(|f| (f, Target::Replace))
+                }
+                _ => None,
+            })
+            .collect();
+        lock.check()?;
+        let results = self.metas.write(bucket, &meta_path(key), &files).await;
+        (self.commits)
+            .settle(&lock, bucket, key, &results, &raw, None)
+            .await?;
+        self.commits.discard_versions(bucket, key, &gone).await;
+        Ok(deleted)
+    }
+
+    /// Puts a delete marker on top of `key`'s versions (under its held write lock).
+    async fn mark_deleted(
+        &self,
+        lock: &LockGuard,
+        bucket: &str,
+        key: &str,
+        versioning: Versioning,
+    ) -> Result<Deleted, ErasureError> {
+        let marker = ObjectMeta {
+            version_id: uuid::Uuid::new_v4().to_string(),
+            mod_time_ns: now_ns(),
+            s3_version_id: versioning.new_version_id(),
+            delete_marker: true,
+            ..Default::default()
+        };
+        let old = self.metas.read_raw(bucket, key).await;
+        let stacked = self
+            .commits
+            .stack(bucket, key, &old, &marker, None, |_| true)?;
+        lock.check()?;
+        let results = self
+            .metas
+            .write(bucket, &meta_path(key), &stacked.files)
+            .await;
+        (self.commits)
+            .settle(lock, bucket, key, &results, &old, None)
+            .await?;
+        self.commits
+            .discard_versions(bucket, key, &stacked.gone)
+            .await;
+        Ok(Deleted {
+            version_id: marker.s3_version().to_string(),
+            delete_marker: true,
+        })
     }
 
     /// Renames `src` to `dst` within this set (both keys must map here), replacing `dst`
@@ -279,6 +384,24 @@ impl Writes {
             .settle(&lock, bucket, key, &results, &raw, None)
             .await?;
         Ok(update.updated(&resolved.meta, &version_id))
+    }
+}
+
+/// What a delete on a versioned bucket did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// The S3 id of the marker it made, or of the version it removed.
+    pub version_id: String,
+    /// That version is a delete marker.
+    pub delete_marker: bool,
+}
+
+impl Deleted {
+    fn nothing(version: &str) -> Self {
+        Self {
+            version_id: version.to_string(),
+            delete_marker: false,
+        }
     }
 }
 

@@ -20,12 +20,15 @@ pub struct BucketInfo {
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct BucketRecord {
+pub(super) struct BucketRecord {
     #[prost(int64, tag = "1")]
     created_ns: i64,
     /// The bucket's tags, in the `x-amz-tagging` form.
     #[prost(string, optional, tag = "2")]
     tagging: Option<String>,
+    /// How the bucket keeps versions: 0 never versioned, 1 enabled, 2 suspended.
+    #[prost(int32, tag = "3")]
+    pub(super) versioning: i32,
 }
 
 /// State of a drive in the cluster report.
@@ -98,7 +101,7 @@ impl ObjectLayer {
         }
         let record = encode_record(&BucketRecord {
             created_ns: now_ns(),
-            tagging: None,
+            ..Default::default()
         });
         (self.first_set().drives())
             .write_record(META_VOLUME, &record_path(bucket), record)
@@ -129,7 +132,7 @@ impl ObjectLayer {
     }
 
     /// The bucket's record (a default one when it has none: made before records existed).
-    async fn bucket_record(&self, bucket: &str) -> Result<BucketRecord, ObjectError> {
+    pub(super) async fn bucket_record(&self, bucket: &str) -> Result<BucketRecord, ObjectError> {
         self.check_bucket(bucket).await?;
         match (self.first_set().drives())
             .read_record(META_VOLUME, &record_path(bucket))
@@ -155,8 +158,17 @@ impl ObjectLayer {
     ) -> Result<(), ObjectError> {
         let mut record = self.bucket_record(bucket).await?;
         record.tagging = tagging;
+        self.write_bucket_record(bucket, &record).await
+    }
+
+    /// Writes the bucket's record.
+    pub(super) async fn write_bucket_record(
+        &self,
+        bucket: &str,
+        record: &BucketRecord,
+    ) -> Result<(), ObjectError> {
         (self.first_set().drives())
-            .write_record(META_VOLUME, &record_path(bucket), encode_record(&record))
+            .write_record(META_VOLUME, &record_path(bucket), encode_record(record))
             .await?;
         Ok(())
     }

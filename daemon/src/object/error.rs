@@ -40,6 +40,34 @@ pub enum ObjectError {
         bucket: String,
         /// Key.
         key: String,
+        /// The delete marker that is the object's latest version, when one is.
+        delete_marker: Option<String>,
+    },
+    /// The object has no version with this id.
+    #[error("{bucket}/{key}: no such version {version}")]
+    VersionNotFound {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// The version asked for is a delete marker.
+    #[error("{bucket}/{key}: version {version} is a delete marker")]
+    VersionIsDeleteMarker {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// The object holds as many versions as one object may.
+    #[error("the object already holds {limit} versions; delete some first")]
+    TooManyVersions {
+        /// The bound.
+        limit: usize,
     },
     /// The object in place does not meet a conditional write's condition.
     #[error("{bucket}/{key}: the object does not meet the write's condition")]
@@ -163,9 +191,37 @@ impl ObjectError {
 impl From<ErasureError> for ObjectError {
     fn from(e: ErasureError) -> Self {
         match e {
-            ErasureError::ObjectNotFound { bucket, key } => {
-                ObjectError::ObjectNotFound { bucket, key }
+            ErasureError::ObjectNotFound {
+                bucket,
+                key,
+                delete_marker,
+            } => ObjectError::ObjectNotFound {
+                bucket,
+                key,
+                delete_marker,
+            },
+            ErasureError::VersionNotFound {
+                bucket,
+                key,
+                version,
+            } => ObjectError::VersionNotFound {
+                bucket,
+                key,
+                version,
+            },
+            ErasureError::VersionIsDeleteMarker {
+                bucket,
+                key,
+                version,
+            } => ObjectError::VersionIsDeleteMarker {
+                bucket,
+                key,
+                version,
+            },
+            ErasureError::InvalidVersion { id } => {
+                ObjectError::InvalidArgument(format!("invalid version id {id:?}"))
             }
+            ErasureError::TooManyVersions { limit } => ObjectError::TooManyVersions { limit },
             ErasureError::PreconditionFailed { bucket, key } => {
                 ObjectError::PreconditionFailed { bucket, key }
             }

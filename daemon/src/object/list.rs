@@ -8,7 +8,7 @@
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectInfo, ObjectLayer};
 use crate::drive::WalkOptions;
-use crate::erasure::{ErasureError, ListEntry};
+use crate::erasure::{ErasureError, ListEntry, ObjectMeta};
 
 /// Most keys a listing returns at once (S3 asks for at most 1000; the mount, whose pages
 /// each cost a read of the whole directory on every drive, asks for more).
@@ -55,15 +55,16 @@ pub struct PathLookup {
     pub is_prefix: bool,
 }
 
-enum Item {
-    Object(ObjectInfo),
+/// A listed key (with its agreed metadata file) or common prefix.
+pub(super) enum Item {
+    Object(String, Box<ObjectMeta>),
     Prefix(String),
 }
 
 impl Item {
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         match self {
-            Item::Object(o) => &o.key,
+            Item::Object(key, _) => key,
             Item::Prefix(p) => p,
         }
     }
@@ -93,7 +94,7 @@ impl ObjectLayer {
             ..Default::default()
         };
         // The listing checks the bucket: the HEAD need not check it again.
-        let object = self.head_unexplained(bucket, key).await?;
+        let object = self.head_unexplained(bucket, key, None).await?;
         let listed = self.list_objects(bucket, &q).await?;
         let object = match object {
             Ok(info) => Some(info),
@@ -109,12 +110,41 @@ impl ObjectLayer {
         })
     }
 
-    /// One page of the objects of `bucket`.
+    /// One page of the objects of `bucket` (keys whose current version is a delete marker
+    /// are left out).
     pub async fn list_objects(
         &self,
         bucket: &str,
         q: &ListQuery,
     ) -> Result<ListResult, ObjectError> {
+        let (items, truncated) = self.list_items(bucket, q, false).await?;
+        let next_token = truncated.then(|| hex::encode(items.last().map_or("", |i| i.name())));
+        let mut result = ListResult {
+            truncated,
+            next_token,
+            ..Default::default()
+        };
+        for item in items {
+            match item {
+                Item::Object(key, meta) => {
+                    result
+                        .objects
+                        .push(ObjectInfo::from_meta(bucket, &key, &meta));
+                }
+                Item::Prefix(p) => result.prefixes.push(p),
+            }
+        }
+        Ok(result)
+    }
+
+    /// At most `q.max_keys` keys and prefixes of `bucket` in order, and whether more follow;
+    /// with `markers`, keys whose current version is a delete marker too.
+    pub(super) async fn list_items(
+        &self,
+        bucket: &str,
+        q: &ListQuery,
+        markers: bool,
+    ) -> Result<(Vec<Item>, bool), ObjectError> {
         check_bucket_name(bucket)?;
         check_prefix(&q.prefix)?;
         check_prefix(&q.start_after)?;
@@ -125,7 +155,7 @@ impl ObjectLayer {
             marker = marker.max(decode_token(token)?);
         }
         if max_keys == 0 {
-            return Ok(ListResult::default());
+            return Ok((Vec::new(), false));
         }
         let folding = !q.delimiter.is_empty() && q.delimiter != "/";
         // The common prefix a key folds into under a delimiter other than `/`.
@@ -168,11 +198,12 @@ impl ObjectLayer {
                 }
                 let item = match entry {
                     ListEntry::Prefix(p) => Item::Prefix(p),
+                    ListEntry::Object(_, meta) if meta.delete_marker && !markers => continue,
                     ListEntry::Object(key, meta) => match fold(&key) {
                         Some(p) if p.as_str() <= marker.as_str() => continue,
                         Some(p) if items.last().is_some_and(|l| l.name() == p) => continue,
                         Some(p) => Item::Prefix(p),
-                        None => Item::Object(ObjectInfo::from_meta(bucket, &key, &meta)),
+                        None => Item::Object(key, meta),
                     },
                 };
                 items.push(item);
@@ -198,18 +229,6 @@ impl ObjectLayer {
         }
         let truncated = items.len() > max_keys;
         items.truncate(max_keys);
-        let next_token = truncated.then(|| hex::encode(items.last().map_or("", |i| i.name())));
-        let mut result = ListResult {
-            truncated,
-            next_token,
-            ..Default::default()
-        };
-        for item in items {
-            match item {
-                Item::Object(o) => result.objects.push(o),
-                Item::Prefix(p) => result.prefixes.push(p),
-            }
-        }
-        Ok(result)
+        Ok((items, truncated))
     }
 }

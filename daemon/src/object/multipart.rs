@@ -97,9 +97,10 @@ impl ObjectLayer {
         cond: &WriteCondition,
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
+        let versioning = self.bucket_versioning(bucket).await?;
         let set = self.set_of(bucket, key).await;
         let completed = (set.uploads())
-            .complete_upload(bucket, key, upload_id, parts, cond)
+            .complete_upload(bucket, key, upload_id, parts, cond, versioning)
             .await;
         let meta = match completed {
             Ok(meta) => {
@@ -108,7 +109,7 @@ impl ObjectLayer {
             }
             // Gone, or its parts already moved by a completion still cleaning up.
             Err(e @ (ErasureError::UploadNotFound { .. } | ErasureError::InvalidPart { .. })) => {
-                match set.reads().head_object(bucket, key).await {
+                match set.reads().head_object(bucket, key, None).await {
                     Ok(meta) if completes(&meta, upload_id, parts) => meta,
                     _ => return Err(e.into()),
                 }

@@ -38,6 +38,7 @@ actions! {
     ListBucketMultipartUploads = "s3:ListBucketMultipartUploads", "List a bucket's multipart uploads.";
     GetBucketLocation = "s3:GetBucketLocation", "Read a bucket's region.";
     GetBucketVersioning = "s3:GetBucketVersioning", "Read a bucket's versioning state.";
+    PutBucketVersioning = "s3:PutBucketVersioning", "Enable or suspend a bucket's versioning.";
     GetBucketPolicy = "s3:GetBucketPolicy", "Read a bucket's policy.";
     PutBucketPolicy = "s3:PutBucketPolicy", "Set a bucket's policy.";
     DeleteBucketPolicy = "s3:DeleteBucketPolicy", "Remove a bucket's policy.";
@@ -53,6 +54,8 @@ actions! {
     GetObject = "s3:GetObject", "Read an object (GET, HEAD, a copy's source).";
     PutObject = "s3:PutObject", "Write an object (PUT, a copy's target, multipart uploads).";
     DeleteObject = "s3:DeleteObject", "Delete an object (and a rename's source).";
+    GetObjectVersion = "s3:GetObjectVersion", "Read an object's version named by its id.";
+    DeleteObjectVersion = "s3:DeleteObjectVersion", "Delete an object's version named by its id.";
     GetObjectTagging = "s3:GetObjectTagging", "Read an object's tags.";
     PutObjectTagging = "s3:PutObjectTagging", "Set an object's tags.";
     DeleteObjectTagging = "s3:DeleteObjectTagging", "Remove an object's tags.";

@@ -83,6 +83,8 @@ pub fn s3_operation(
 ) -> Option<Need> {
     use Action as A;
     let listing = || listing_of(query);
+    // A request naming a version needs the version's action, as in S3.
+    let versioned = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
     let need = match (op, bucket, key) {
         ("ListBuckets", _, _) => Need::one(A::ListAllMyBuckets, None, None),
         ("CreateBucket", Some(_), None) => Need::one(A::CreateBucket, bucket, None),
@@ -90,6 +92,7 @@ pub fn s3_operation(
         ("DeleteBucket", Some(_), None) => Need::one(A::DeleteBucket, bucket, None),
         ("GetBucketLocation", Some(_), None) => Need::one(A::GetBucketLocation, bucket, None),
         ("GetBucketVersioning", Some(_), None) => Need::one(A::GetBucketVersioning, bucket, None),
+        ("PutBucketVersioning", Some(_), None) => Need::one(A::PutBucketVersioning, bucket, None),
         ("GetBucketPolicy", Some(_), None) => Need::one(A::GetBucketPolicy, bucket, None),
         ("PutBucketPolicy", Some(_), None) => Need::one(A::PutBucketPolicy, bucket, None),
         ("DeleteBucketPolicy", Some(_), None) => Need::one(A::DeleteBucketPolicy, bucket, None),
@@ -119,8 +122,14 @@ pub fn s3_operation(
             checks: Vec::new(),
             listing: Listing::default(),
         },
+        ("GetObject" | "HeadObject" | "GetObjectAttributes", Some(_), Some(_)) if versioned => {
+            Need::one(A::GetObjectVersion, bucket, key)
+        }
         ("GetObject" | "HeadObject" | "GetObjectAttributes", Some(_), Some(_)) => {
             Need::one(A::GetObject, bucket, key)
+        }
+        ("DeleteObject", Some(_), Some(_)) if versioned => {
+            Need::one(A::DeleteObjectVersion, bucket, key)
         }
         (
             "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload",
@@ -150,11 +159,17 @@ pub fn s3_operation(
 }
 
 /// The checks of a DeleteObjects request once its keys are known.
-pub fn delete_objects<'a>(bucket: &str, keys: impl IntoIterator<Item = &'a str>) -> Need {
+pub fn delete_objects<'a>(bucket: &str, keys: impl IntoIterator<Item = (&'a str, bool)>) -> Need {
     Need {
         checks: keys
             .into_iter()
-            .map(|k| on(Action::DeleteObject, Some(bucket), Some(k)))
+            .map(|(k, versioned)| {
+                let action = match versioned {
+                    true => Action::DeleteObjectVersion,
+                    false => Action::DeleteObject,
+                };
+                on(action, Some(bucket), Some(k))
+            })
             .collect(),
         listing: Listing::default(),
     }
@@ -257,7 +272,7 @@ pub fn grpc_method(path: &str, first: &[u8]) -> Option<Need> {
         }
         "DeleteObjects" => {
             let r: pb::DeleteObjectsRequest = decode(first)?;
-            delete_objects(&r.bucket, r.keys.iter().map(String::as_str))
+            delete_objects(&r.bucket, r.keys.iter().map(|k| (k.as_str(), false)))
         }
         "CopyObject" => {
             let r: pb::CopyObjectRequest = decode(first)?;

@@ -35,6 +35,7 @@ pub fn attrs(a: Option<pb::ObjectAttributes>) -> ObjectAttrs {
         user_metadata: a.user_metadata.into_iter().collect(),
         headers: Default::default(),
         late: Default::default(),
+        versioning: Default::default(),
     }
 }
 

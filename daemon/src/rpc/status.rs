@@ -14,6 +14,9 @@ pub fn to_status(e: &ObjectError) -> Status {
         ObjectError::BucketNotFound { .. } => (Code::NotFound, "NoSuchBucket"),
         ObjectError::ObjectNotFound { .. } => (Code::NotFound, "NoSuchKey"),
         ObjectError::UploadNotFound { .. } => (Code::NotFound, "NoSuchUpload"),
+        ObjectError::VersionNotFound { .. } => (Code::NotFound, "NoSuchVersion"),
+        ObjectError::VersionIsDeleteMarker { .. } => (Code::NotFound, "MethodNotAllowed"),
+        ObjectError::TooManyVersions { .. } => (Code::FailedPrecondition, "TooManyVersions"),
         ObjectError::BucketExists { .. } => (Code::AlreadyExists, "BucketAlreadyExists"),
         // "Not empty" is a precondition on the bucket's state (FUSE: ENOTEMPTY).
         ObjectError::BucketNotEmpty { .. } => (Code::FailedPrecondition, "BucketNotEmpty"),

@@ -136,7 +136,8 @@ impl S3Access for Gate {
             .identity(req.credentials.as_ref().map(|c| c.access_key.as_str()))
             .await?;
         let env = req.extensions.get::<Env>().copied().unwrap_or_default();
-        let keys = req.input.delete.objects.iter().map(|o| o.key.as_str());
+        let keys =
+            (req.input.delete.objects.iter()).map(|o| (o.key.as_str(), o.version_id.is_some()));
         let need = policy::delete_objects(&req.input.bucket, keys);
         self.authorize(who.as_ref(), &need, &env).await
     }

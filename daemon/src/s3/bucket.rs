@@ -17,7 +17,7 @@ use super::convert::timestamp;
 use super::error::{s3_err, to_s3};
 use crate::auth::Caller;
 use crate::iam::{Env, Iam};
-use crate::object::ObjectLayer;
+use crate::object::{ObjectLayer, Versioning};
 
 /// The one owner of every bucket.
 pub fn owner() -> Owner {
@@ -163,7 +163,46 @@ pub async fn get_bucket_versioning(
     layer: &ObjectLayer,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    layer.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
+    let state = (layer.bucket_versioning(&req.input.bucket))
+        .await
+        .map_err(to_s3)?;
     // Never enabled: no Status element, as S3 shows a bucket that never had versioning.
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    let status = match state {
+        Versioning::Unversioned => None,
+        Versioning::Enabled => Some(BucketVersioningStatus::ENABLED),
+        Versioning::Suspended => Some(BucketVersioningStatus::SUSPENDED),
+    };
+    Ok(S3Response::new(GetBucketVersioningOutput {
+        status: status.map(BucketVersioningStatus::from_static),
+        ..Default::default()
+    }))
+}
+
+pub async fn put_bucket_versioning(
+    layer: &ObjectLayer,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let i = req.input;
+    if i.versioning_configuration
+        .mfa_delete
+        .is_some_and(|m| m.as_str() == "Enabled")
+    {
+        return Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "MFA delete is not supported",
+        ));
+    }
+    let status = i.versioning_configuration.status.as_ref();
+    let state = status
+        .and_then(|s| s.as_str().parse::<Versioning>().ok())
+        .ok_or_else(|| {
+            s3_err(
+                S3ErrorCode::MalformedXML,
+                "the versioning Status must be Enabled or Suspended",
+            )
+        })?;
+    (layer.set_bucket_versioning(&i.bucket, state))
+        .await
+        .map_err(to_s3)?;
+    Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }

@@ -128,6 +128,7 @@ impl WriteHeaders {
                 .collect(),
             headers,
             late: Default::default(),
+            versioning: Default::default(),
         })
     }
 }

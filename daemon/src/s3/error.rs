@@ -18,6 +18,11 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         ObjectError::BucketNotEmpty { .. } => S3ErrorCode::BucketNotEmpty,
         ObjectError::InvalidBucketName { .. } => S3ErrorCode::InvalidBucketName,
         ObjectError::ObjectNotFound { .. } => S3ErrorCode::NoSuchKey,
+        ObjectError::VersionNotFound { .. } => S3ErrorCode::NoSuchVersion,
+        // S3 answers 405 for a read of a delete marker by its id.
+        ObjectError::VersionIsDeleteMarker { .. } => S3ErrorCode::MethodNotAllowed,
+        // MinIO's answer past its bound on versions per object.
+        ObjectError::TooManyVersions { .. } => S3ErrorCode::Custom("MaxVersionsExceeded".into()),
         ObjectError::PreconditionFailed { .. } => S3ErrorCode::PreconditionFailed,
         // S3 has no path rules; keys that cannot be paths are invalid arguments here.
         ObjectError::InvalidKey { .. } => S3ErrorCode::InvalidArgument,
@@ -52,8 +57,26 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         None => e.to_string(),
     };
     let mut err = S3Error::with_message(code, message);
-    if matches!(e, ObjectError::StorageFull(_)) {
-        err.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+    match &e {
+        ObjectError::StorageFull(_) => err.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE),
+        ObjectError::TooManyVersions { .. } => err.set_status_code(http::StatusCode::BAD_REQUEST),
+        // A delete marker in the way says so, and which one it is.
+        ObjectError::ObjectNotFound {
+            delete_marker: Some(version),
+            ..
+        }
+        | ObjectError::VersionIsDeleteMarker { version, .. } => {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "x-amz-delete-marker",
+                http::HeaderValue::from_static("true"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(version) {
+                headers.insert("x-amz-version-id", v);
+            }
+            err.set_headers(headers);
+        }
+        _ => {}
     }
     err
 }

@@ -1,5 +1,5 @@
-//! S3 listings: ListObjects (v1), ListObjectsV2 and ListObjectVersions, over one
-//! ObjectLayer listing. Every object is version `null` (unversioned buckets).
+//! S3 listings: ListObjects (v1) and ListObjectsV2, over one ObjectLayer listing
+//! (ListObjectVersions is `versioning`'s).
 
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
@@ -9,7 +9,7 @@ use super::convert::{etag, timestamp, url_encode};
 use super::error::{s3_err, to_s3};
 use crate::object::{ListQuery, ListResult, ObjectLayer};
 
-fn max_keys(m: Option<i32>) -> S3Result<usize> {
+pub(super) fn max_keys(m: Option<i32>) -> S3Result<usize> {
     match m {
         None => Ok(1000),
         Some(m) if m < 0 => Err(s3_err(
@@ -20,7 +20,7 @@ fn max_keys(m: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
+pub(super) fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
     match e.map(|e| e.as_str()) {
         None => Ok(false),
         Some(EncodingType::URL) => Ok(true),
@@ -152,58 +152,6 @@ pub async fn list_objects_v2(
         next_continuation_token: page.result.next_token.clone(),
         contents: Some(objects),
         common_prefixes: Some(prefixes),
-        encoding_type: i.encoding_type,
-        ..Default::default()
-    }))
-}
-
-pub async fn list_object_versions(
-    layer: &ObjectLayer,
-    req: S3Request<ListObjectVersionsInput>,
-) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let i = req.input;
-    let max = max_keys(i.max_keys)?;
-    let q = ListQuery {
-        prefix: i.prefix.clone().unwrap_or_default(),
-        delimiter: i.delimiter.clone().unwrap_or_default(),
-        start_after: i.key_marker.clone().unwrap_or_default(),
-        continuation: None,
-        max_keys: max,
-    };
-    let page = list(layer, &i.bucket, q, i.encoding_type.as_ref()).await?;
-    let truncated = page.result.truncated;
-    let versions = page
-        .result
-        .objects
-        .iter()
-        .map(|o| ObjectVersion {
-            key: Some(page.enc(&o.key)),
-            version_id: Some("null".into()),
-            is_latest: Some(true),
-            size: Some(o.size as i64),
-            e_tag: Some(etag(&o.etag)),
-            last_modified: Some(timestamp(o.mod_time_ns)),
-            owner: Some(owner()),
-            storage_class: Some(ObjectVersionStorageClass::from_static(
-                ObjectVersionStorageClass::STANDARD,
-            )),
-            ..Default::default()
-        })
-        .collect();
-    Ok(S3Response::new(ListObjectVersionsOutput {
-        name: Some(i.bucket),
-        prefix: Some(page.enc(&i.prefix.unwrap_or_default())),
-        delimiter: i.delimiter.map(|d| page.enc(&d)),
-        key_marker: Some(page.enc(&i.key_marker.unwrap_or_default())),
-        max_keys: Some(max as i32),
-        is_truncated: Some(truncated),
-        next_key_marker: truncated
-            .then(|| page.last_name().map(|n| page.enc(&n)))
-            .flatten(),
-        next_version_id_marker: truncated.then(|| "null".to_string()),
-        versions: Some(versions),
-        common_prefixes: Some(page.prefixes()),
-        delete_markers: Some(Vec::new()),
         encoding_type: i.encoding_type,
         ..Default::default()
     }))

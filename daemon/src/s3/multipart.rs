@@ -120,13 +120,13 @@ pub async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let i = req.input;
     let number = part_number(i.part_number)?;
-    let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+    let (src_bucket, src_key, src_version) = copy_source(&i.copy_source)?;
     let spec = match &i.copy_source_range {
         Some(r) => source_range(r)?,
         None => RangeSpec::Full,
     };
     let read = layer
-        .get_object(&src_bucket, &src_key, spec)
+        .get_version(&src_bucket, &src_key, spec, src_version.as_deref())
         .await
         .map_err(to_s3)?;
     if let RangeSpec::Bounded(_, end) = spec
@@ -208,6 +208,7 @@ pub async fn complete_multipart_upload(
         key: Some(i.key.clone()),
         location: Some(format!("/{}/{}", i.bucket, i.key)),
         e_tag: Some(etag(&info.etag)),
+        version_id: super::object::version_id(&info),
         ..Default::default()
     }))
 }

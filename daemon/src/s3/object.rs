@@ -9,7 +9,7 @@ use super::convert::*;
 use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
 use super::{attributes, tagging};
-use crate::object::{LateHeaders, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
+use crate::object::{LateHeaders, NULL_VERSION, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
 
 /// Largest object a single PUT may carry (as S3).
 const MAX_PUT_SIZE: i64 = 5 << 40;
@@ -71,6 +71,7 @@ pub async fn put_object(
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag(&info.etag)),
         size: Some(info.size as i64),
+        version_id: version_id(&info),
         checksum_crc32: c.checksum_crc32,
         checksum_crc32c: c.checksum_crc32c,
         checksum_sha1: c.checksum_sha1,
@@ -105,14 +106,18 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
-    check_version(i.version_id.as_deref())?;
+    let version = i.version_id.as_deref();
     let part_info = match i.part_number {
-        Some(_) => Some(layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?),
+        Some(_) => Some(
+            (layer.head_version(&i.bucket, &i.key, version))
+                .await
+                .map_err(to_s3)?,
+        ),
         None => None,
     };
     let spec = range_spec(i.range.as_ref(), i.part_number, part_info.as_ref())?;
     let read = layer
-        .get_object(&i.bucket, &i.key, spec)
+        .get_version(&i.bucket, &i.key, spec, version)
         .await
         .map_err(to_s3)?;
     let info = &read.info;
@@ -157,6 +162,7 @@ pub async fn get_object(
         checksum_sha256: sums.checksum_sha256,
         checksum_crc64nvme: sums.checksum_crc64nvme,
         checksum_type: sums.checksum_type,
+        version_id: version_id(info),
         body: Some(response_body(read.body)),
         ..Default::default()
     };
@@ -172,8 +178,9 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    check_version(i.version_id.as_deref())?;
-    let info = layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?;
+    let info = (layer.head_version(&i.bucket, &i.key, i.version_id.as_deref()))
+        .await
+        .map_err(to_s3)?;
     let modified = Conditions {
         if_match: i.if_match.as_ref(),
         if_none_match: i.if_none_match.as_ref(),
@@ -218,6 +225,7 @@ pub async fn head_object(
         checksum_sha256: sums.checksum_sha256,
         checksum_crc64nvme: sums.checksum_crc64nvme,
         checksum_type: sums.checksum_type,
+        version_id: version_id(&info),
         ..Default::default()
     };
     let mut resp = S3Response::new(output);
@@ -236,14 +244,24 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = req.input;
-    check_version(i.version_id.as_deref())?;
-    match layer.delete_object(&i.bucket, &i.key).await {
+    match (layer.delete_version(&i.bucket, &i.key, i.version_id.as_deref())).await {
+        Ok(d) => Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: d.delete_marker.then_some(true),
+            version_id: (d.delete_marker || d.version_id != NULL_VERSION || i.version_id.is_some())
+                .then_some(d.version_id),
+            ..Default::default()
+        })),
         // Deleting what is not there succeeds, as in S3.
-        Ok(()) | Err(ObjectError::ObjectNotFound { .. }) => {
+        Err(ObjectError::ObjectNotFound { .. }) => {
             Ok(S3Response::new(DeleteObjectOutput::default()))
         }
         Err(e) => Err(to_s3(e)),
     }
+}
+
+/// The `x-amz-version-id` of an answer about `info` (none for the `null` version).
+pub(super) fn version_id(info: &ObjectInfo) -> Option<String> {
+    (info.version_id != NULL_VERSION).then(|| info.version_id.clone())
 }
 
 pub async fn delete_objects(
@@ -258,33 +276,33 @@ pub async fn delete_objects(
         ));
     }
     let quiet = i.delete.quiet.unwrap_or(false);
-    // Keys naming a version other than `null` get an error of their own and are kept.
-    let (objects, bad_versions): (Vec<_>, Vec<_>) = i
-        .delete
-        .objects
-        .into_iter()
-        .partition(|o| check_version(o.version_id.as_deref()).is_ok());
-    let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+    let keys: Vec<(String, Option<String>)> = (i.delete.objects.into_iter())
+        .map(|o| (o.key, o.version_id))
+        .collect();
     let results = layer
         .delete_objects(&i.bucket, &keys)
         .await
         .map_err(to_s3)?;
     let mut deleted = Vec::new();
-    let mut errors: Vec<Error> = bad_versions
-        .into_iter()
-        .map(|o| Error {
-            code: Some(S3ErrorCode::InvalidArgument.as_str().to_string()),
-            message: Some("Invalid version id specified".into()),
-            key: Some(o.key),
-            version_id: o.version_id,
-        })
-        .collect();
-    for (key, r) in keys.into_iter().zip(results) {
+    let mut errors: Vec<Error> = Vec::new();
+    for ((key, version), r) in keys.into_iter().zip(results) {
         match r {
-            Ok(()) | Err(ObjectError::ObjectNotFound { .. }) => {
+            Ok(d) => {
                 if !quiet {
                     deleted.push(DeletedObject {
                         key: Some(key),
+                        delete_marker: d.delete_marker.then_some(true),
+                        delete_marker_version_id: (d.delete_marker && version.is_none())
+                            .then(|| d.version_id.clone()),
+                        version_id: version,
+                    });
+                }
+            }
+            Err(ObjectError::ObjectNotFound { .. }) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(key),
+                        version_id: version,
                         ..Default::default()
                     });
                 }
@@ -295,7 +313,7 @@ pub async fn delete_objects(
                     code: Some(s3.code().as_str().to_string()),
                     message: s3.message().map(str::to_string),
                     key: Some(key),
-                    ..Default::default()
+                    version_id: version,
                 });
             }
         }
@@ -307,22 +325,18 @@ pub async fn delete_objects(
     }))
 }
 
-/// The bucket and key of a copy source.
-pub(super) fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
+/// The bucket, key and version (when named) of a copy source.
+pub(super) fn copy_source(src: &CopySource) -> S3Result<(String, String, Option<String>)> {
     match src {
         CopySource::Bucket {
             bucket,
             key,
             version_id,
-        } => {
-            if version_id.as_deref().is_some_and(|v| v != "null") {
-                return Err(s3_err(
-                    S3ErrorCode::NoSuchVersion,
-                    "only the version \"null\" exists",
-                ));
-            }
-            Ok((bucket.to_string(), key.to_string()))
-        }
+        } => Ok((
+            bucket.to_string(),
+            key.to_string(),
+            version_id.as_deref().map(str::to_string),
+        )),
         _ => Err(s3_err(
             S3ErrorCode::NotImplemented,
             "access point copy sources are not supported",
@@ -341,9 +355,9 @@ pub async fn copy_object(
         ));
     }
     let i = req.input;
-    let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+    let (src_bucket, src_key, src_version) = copy_source(&i.copy_source)?;
     let src = layer
-        .head_object(&src_bucket, &src_key)
+        .head_version(&src_bucket, &src_key, src_version.as_deref())
         .await
         .map_err(to_s3)?;
     Conditions {
@@ -357,7 +371,7 @@ pub async fn copy_object(
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    if !replace && src_bucket == i.bucket && src_key == i.key {
+    if !replace && src_bucket == i.bucket && src_key == i.key && src_version.is_none() {
         return Err(s3_err(
             S3ErrorCode::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the \
@@ -375,11 +389,18 @@ pub async fn copy_object(
     };
     let directive = i.tagging_directive.as_ref();
     tagging::copy_tags(&mut attrs, &src, directive, i.tagging.as_deref())?;
+    let source = (
+        src_bucket.as_str(),
+        src_key.as_str(),
+        src_version.as_deref(),
+    );
     let info = layer
-        .copy_object(&src_bucket, &src_key, &i.bucket, &i.key, Some(&attrs))
+        .copy_version(source, &i.bucket, &i.key, Some(&attrs))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(CopyObjectOutput {
+        version_id: version_id(&info),
+        copy_source_version_id: src_version,
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag(&info.etag)),
             last_modified: Some(timestamp(info.mod_time_ns)),

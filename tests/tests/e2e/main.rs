@@ -61,6 +61,7 @@ mod s3_reads;
 mod s3_streaming;
 mod s3_tagging;
 mod s3_tools;
+mod s3_versioning;
 mod service_units;
 
 // The TLS suite: `tls` is the fixture and the single-node cases, `tls_cluster` a cluster's.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::journal;
 use super::verify::{Check, check_drives};
 use super::{HealOutcome, ignore_missing};
 use crate::drive::{
@@ -31,14 +32,22 @@ use crate::erasure::metas::Resolved;
 use crate::erasure::names::{meta_path, tmp_path};
 
 /// An object's data cut back into the blocks it was encoded from.
-struct Blocks {
+pub(super) struct Blocks {
     reader: ObjectReader,
     carry: Bytes,
 }
 
 impl Blocks {
+    /// The blocks of what `reader` (opened) reads.
+    pub(super) fn new(reader: ObjectReader) -> Self {
+        Self {
+            reader,
+            carry: Bytes::new(),
+        }
+    }
+
     /// The next `len` bytes of the object.
-    async fn take(&mut self, len: usize) -> Result<Bytes, ErasureError> {
+    pub(super) async fn take(&mut self, len: usize) -> Result<Bytes, ErasureError> {
         let mut block = BytesMut::with_capacity(len);
         while block.len() < len {
             if self.carry.is_empty() {
@@ -58,21 +67,21 @@ impl Blocks {
 }
 
 /// The drives of one object to rebuild.
-struct Job<'a> {
+pub(super) struct Job<'a> {
     /// The set's drives.
-    drives: &'a SetDrives,
-    bucket: &'a str,
-    key: &'a str,
+    pub(super) drives: &'a SetDrives,
+    pub(super) bucket: &'a str,
+    pub(super) key: &'a str,
     /// The agreed version.
-    meta: &'a ObjectMeta,
+    pub(super) meta: &'a ObjectMeta,
     /// The drives to rebuild.
-    targets: Vec<usize>,
+    pub(super) targets: Vec<usize>,
     /// Per drive, the shard it holds.
-    expected: Vec<usize>,
+    pub(super) expected: Vec<usize>,
 }
 
 /// Encodes a block on the blocking pool.
-async fn encode(codec: &Arc<Codec>, block: Bytes) -> Result<Vec<Bytes>, ErasureError> {
+pub(super) async fn encode(codec: &Arc<Codec>, block: Bytes) -> Result<Vec<Bytes>, ErasureError> {
     let codec = codec.clone();
     tokio::task::spawn_blocking(move || codec.encode_block(&block))
         .await
@@ -82,7 +91,11 @@ async fn encode(codec: &Arc<Codec>, block: Bytes) -> Result<Vec<Bytes>, ErasureE
 }
 
 /// Runs `op`; if the drive lacks the bucket volume, creates it and runs `op` again.
-async fn with_volume<F, Fut>(drive: &dyn Drive, bucket: &str, op: F) -> Result<(), DriveError>
+pub(super) async fn with_volume<F, Fut>(
+    drive: &dyn Drive,
+    bucket: &str,
+    op: F,
+) -> Result<(), DriveError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), DriveError>>,
@@ -106,7 +119,10 @@ where
 
 /// Which shard each drive holds for `meta`; `Geometry` when the metadata does not fit
 /// this set.
-fn expected_shards(drives: &SetDrives, meta: &ObjectMeta) -> Result<Vec<usize>, ErasureError> {
+pub(super) fn expected_shards(
+    drives: &SetDrives,
+    meta: &ObjectMeta,
+) -> Result<Vec<usize>, ErasureError> {
     let n = drives.len();
     let Some(e) = &meta.erasure else {
         return Ok((0..n).collect());
@@ -147,8 +163,11 @@ pub(super) async fn heal_version(
     scan: HealScan,
 ) -> Result<HealOutcome, ErasureError> {
     let meta = &resolved.meta;
+    if !meta.older.is_empty() || meta.delete_marker {
+        return journal::heal_journal(drives, (bucket, key), metas, resolved, scan).await;
+    }
     let expected = expected_shards(drives, meta)?;
-    let checks = check_drives(drives, bucket, key, metas, resolved, &expected, scan).await;
+    let checks = check_drives(drives, (bucket, key), metas, (resolved, 0), &expected, scan).await;
     let mut outcome = HealOutcome {
         exists: true,
         ..Default::default()
@@ -306,7 +325,7 @@ impl Job<'_> {
 
     /// Writes every part's shard file of each target under `dir` (in the meta volume).
     /// Fails only when the object's data cannot be read; a drive that fails gets its error.
-    async fn stage_shards(
+    pub(super) async fn stage_shards(
         &self,
         blocks: &mut Blocks,
         dir: &str,

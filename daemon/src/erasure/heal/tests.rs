@@ -123,7 +123,7 @@ impl Fixture {
         let mut r = self
             .set
             .reads()
-            .get_object("b", key, RangeSpec::Full)
+            .get_object("b", key, RangeSpec::Full, None)
             .await?;
         let mut out = Vec::new();
         while let Some(chunk) = r.next_chunk().await? {
@@ -235,7 +235,14 @@ async fn heal_rebuilds_every_part_of_a_multipart_object() {
     let meta = f
         .set
         .uploads()
-        .complete_upload("b", "mp", &id, &listed, &WriteCondition::NONE)
+        .complete_upload(
+            "b",
+            "mp",
+            &id,
+            &listed,
+            &WriteCondition::NONE,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(meta.parts.len(), 2);
@@ -344,7 +351,7 @@ async fn a_read_that_finds_a_lost_shard_queues_a_heal_the_healer_performs() {
     let small = f.put("h", b"hello").await;
     let gone = holder(&small, 2);
     std::fs::remove_dir_all(f.path(gone, "b/h")).unwrap();
-    f.set.reads().head_object("b", "h").await.unwrap();
+    f.set.reads().head_object("b", "h", None).await.unwrap();
     eventually("metadata rebuilt", async || !f.files(gone, "h").is_empty()).await;
     healer.shutdown().await;
 }

@@ -29,12 +29,14 @@ pub(super) enum Check {
 }
 
 /// Per drive: the state of its copy of the resolved version (drives checked concurrently).
+///
+/// `resolved` is version `index` of the agreed journal (see [`Resolved::version`]); a delete
+/// marker has no data to check.
 pub(super) async fn check_drives(
     drives: &SetDrives,
-    bucket: &str,
-    key: &str,
+    (bucket, key): (&str, &str),
     metas: &[Result<(ObjectMeta, Bytes), DriveError>],
-    resolved: &Resolved,
+    (resolved, index): (&Resolved, usize),
     expected: &[usize],
     scan: HealScan,
 ) -> Vec<Check> {
@@ -50,15 +52,24 @@ pub(super) async fn check_drives(
                 Ok(_) if !resolved.agrees[d] => {
                     return Check::Bad("holds another version".into());
                 }
-                Ok((m, frame)) => (m, frame),
+                Ok((file, inline)) => match file.versions().nth(index) {
+                    Some(m) => (
+                        m,
+                        file.frames(inline).swap_remove(index.min(file.older.len())),
+                    ),
+                    None => return Check::Bad("journal without the version".into()),
+                },
             };
+            if agreed.delete_marker {
+                return Check::Good;
+            }
             let shard = m.erasure.as_ref().map_or(d, |e| e.shard_index as usize);
             if shard != expected[d] {
                 return Check::Bad(format!("holds shard {shard}, not {}", expected[d]));
             }
             if agreed.is_inline() {
                 let want = CHECKSUM_LEN + codec.shard_len(agreed.size as usize);
-                return if frame.len() == want && verify_frame(frame).is_some() {
+                return if frame.len() == want && verify_frame(&frame).is_some() {
                     Check::Good
                 } else {
                     Check::Bad("inline frame corrupt".into())

@@ -132,9 +132,7 @@ pub fn decode(summary: &[u8]) -> Result<ObjectMeta, String> {
         content_type: content_type.to_string(),
         user_metadata,
         headers: BTreeMap::new(),
-        upload_id: String::new(),
-        erasure: None,
-        data_dir: String::new(),
+        ..Default::default()
     })
 }
 
