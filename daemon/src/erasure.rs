@@ -36,6 +36,7 @@ mod multipart;
 mod names;
 mod quorum;
 mod read;
+pub mod retention;
 mod set;
 #[cfg(test)]
 mod tests;

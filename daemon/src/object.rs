@@ -10,6 +10,7 @@ mod bucket;
 mod error;
 mod heal;
 mod list;
+mod lock;
 mod multipart;
 mod system;
 mod update;
@@ -25,6 +26,7 @@ use tokio::io::AsyncRead;
 
 // The object vocabulary of the layer's API, defined where the erasure sets use it: the
 // front ends name it through this module only.
+pub use crate::erasure::retention::{LEGAL_HOLD, LOCK_MODE, LOCK_UNTIL, LockMode, Retention};
 pub use crate::erasure::{
     CompletePart, Deleted, ETagMatch, HealScan, LateHeaders, MetadataUpdate, NULL_VERSION,
     ObjectAttrs, RangeSpec, Versioning, WriteCondition,
@@ -36,9 +38,10 @@ use crate::metrics::{Metrics, ObjectFigures};
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
 pub use error::ObjectError;
 pub use list::{ListQuery, ListResult, PathLookup};
+pub use lock::DefaultRetention;
 pub use multipart::{PartInfo, UploadSummary};
 use validate::{check_bucket_name, check_key};
-pub use versioning::{VersionEntry, VersionList, VersionQuery};
+pub use versioning::{BucketState, VersionEntry, VersionList, VersionQuery};
 
 /// An object as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,17 +250,8 @@ impl ObjectLayer {
         Self::check(bucket, key)?;
         validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
-        let versioning = self.bucket_versioning(bucket).await?;
-        let versioned;
-        let attrs = if attrs.versioning == versioning {
-            attrs
-        } else {
-            versioned = ObjectAttrs {
-                versioning,
-                ..attrs.clone()
-            };
-            &versioned
-        };
+        let state = self.bucket_state(bucket).await?;
+        let attrs = &*lock::prepare(attrs, &state)?;
         let set = self.set_of(bucket, key).await;
         let meta = (set.writes())
             .put_object(bucket, key, attrs, body, size, cond)
@@ -362,12 +356,15 @@ impl ObjectLayer {
         &self,
         bucket: &str,
         keys: &[(String, Option<String>)],
+        bypass: bool,
     ) -> Result<Vec<Result<Deleted, ObjectError>>, ObjectError> {
         check_bucket_name(bucket)?;
         self.check_bucket(bucket).await?;
         let mut out = Vec::with_capacity(keys.len());
         for (key, version) in keys {
-            out.push(self.delete_version(bucket, key, version.as_deref()).await);
+            let deleted =
+                (self.delete_locked_version(bucket, key, version.as_deref(), bypass)).await;
+            out.push(deleted);
         }
         Ok(out)
     }

@@ -188,7 +188,7 @@ impl ObjectService for ObjectRpc {
             return Err(ObjectError::InvalidArgument("at most 1000 keys per call".into()).into());
         }
         let keys: Vec<_> = r.keys.iter().map(|k| (k.clone(), None)).collect();
-        let results = self.layer.delete_objects(&r.bucket, &keys).await?;
+        let results = self.layer.delete_objects(&r.bucket, &keys, false).await?;
         let results = r
             .keys
             .into_iter()

@@ -37,6 +37,14 @@ pub enum ErasureError {
         /// The version asked for.
         version: String,
     },
+    /// The version is locked (retention or legal hold) against the change.
+    #[error("version {version} is locked: {reason}")]
+    ObjectLocked {
+        /// The version.
+        version: String,
+        /// What holds it.
+        reason: String,
+    },
     /// A version id that is neither `null` nor one this store makes.
     #[error("invalid version id {id:?}")]
     InvalidVersion {

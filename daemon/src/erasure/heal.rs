@@ -223,18 +223,19 @@ impl Healer {
         let path = meta_path(key);
         let results = (self.drives)
             .each(|d, drive| {
-                let leftover = match &metas[d] {
-                    Ok((m, _)) => Some(m.data_dir.clone()),
-                    Err(DriveError::Corrupt { .. }) => Some(String::new()),
+                // Every version's data directory (a journal names several).
+                let leftover: Option<Vec<String>> = match &metas[d] {
+                    Ok((m, _)) => Some(m.versions().map(|v| v.data_dir.clone()).collect()),
+                    Err(DriveError::Corrupt { .. }) => Some(Vec::new()),
                     Err(_) => None,
                 };
                 let path = path.clone();
                 async move {
-                    let Some(data_dir) = leftover else {
+                    let Some(data_dirs) = leftover else {
                         return Ok(false);
                     };
-                    if !data_dir.is_empty() {
-                        let dir = join(&object_dir(key), &data_dir);
+                    for data_dir in data_dirs.iter().filter(|d| !d.is_empty()) {
+                        let dir = join(&object_dir(key), data_dir);
                         ignore_missing(drive.delete(bucket, &dir, true).await)?;
                     }
                     ignore_missing(drive.delete(bucket, &path, false).await)?;

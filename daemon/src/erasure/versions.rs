@@ -172,6 +172,18 @@ impl Journal {
         Ok(gone)
     }
 
+    /// Applies `edit` to version `id` (none: nothing to do).
+    pub(super) fn edit(
+        &mut self,
+        id: &str,
+        edit: impl Fn(&mut ObjectMeta) -> Result<(), ErasureError>,
+    ) -> Result<(), ErasureError> {
+        match self.versions.iter_mut().find(|(v, _)| v.s3_version() == id) {
+            Some((v, _)) => edit(v),
+            None => Ok(()),
+        }
+    }
+
     /// Takes version `id` out; `None` when the journal has no such version.
     pub(super) fn remove(&mut self, id: &str) -> Option<ObjectMeta> {
         let i = self

@@ -25,6 +25,7 @@ use super::meta::{ObjectMeta, PartMeta, now_ns};
 use super::metas::MetaStore;
 use super::names::{lock_name, meta_path, new_data_dir, tmp_path};
 use super::quorum::{Answer, Tally, require_writes};
+use super::retention::check_removable;
 use super::types::{MetadataUpdate, ObjectAttrs};
 use super::versions::{Journal, Versioning, check_version_id};
 use crate::drive::{Target, join, object_dir};
@@ -194,7 +195,7 @@ impl Writes {
         bucket: &str,
         key: &str,
         versioning: Versioning,
-        version: Option<&str>,
+        (version, bypass): (Option<&str>, bool),
     ) -> Result<Deleted, ErasureError> {
         if let Some(v) = version {
             check_version_id(v)?;
@@ -212,11 +213,13 @@ impl Writes {
         let Some(index) = resolved.meta.find_version(version) else {
             return Ok(Deleted::nothing(version));
         };
-        let delete_marker = resolved
+        let removed = resolved
             .meta
             .versions()
             .nth(index)
-            .is_some_and(|v| v.delete_marker);
+            .unwrap_or(&resolved.meta);
+        check_removable(removed, bypass)?;
+        let delete_marker = removed.delete_marker;
         let deleted = Deleted {
             version_id: version.to_string(),
             delete_marker,
@@ -244,6 +247,50 @@ impl Writes {
             .await?;
         self.commits.discard_versions(bucket, key, &gone).await;
         Ok(deleted)
+    }
+
+    /// Changes version `version` of `key` (its current one when `None`) with `edit`, in
+    /// place on every drive that holds the agreed journal: its data stays, the file gets a
+    /// new internal id. `edit` runs first on the agreed version, whose refusal is the
+    /// answer. Returns the version as edited.
+    pub async fn edit_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        edit: impl Fn(&mut ObjectMeta) -> Result<(), ErasureError>,
+    ) -> Result<ObjectMeta, ErasureError> {
+        if let Some(v) = version {
+            check_version_id(v)?;
+        }
+        let lock = self.commits.lock(bucket, key, LockMode::Write).await?;
+        let (raw, metas) = self.metas.read(bucket, key).await;
+        let resolved = self.metas.resolve(bucket, key, &metas)?;
+        let agrees = resolved.agrees.clone();
+        let id = version.unwrap_or(resolved.meta.s3_version()).to_string();
+        let mut edited = self
+            .metas
+            .select((bucket, key), resolved, &metas, Some(&id))?
+            .meta;
+        edit(&mut edited)?;
+        let file_id = uuid::Uuid::new_v4().to_string();
+        let mut files = Vec::with_capacity(metas.len());
+        for (m, agrees) in metas.iter().zip(agrees) {
+            files.push(match m {
+                Ok((m, inline)) if agrees => {
+                    let mut journal = Journal::of(m, inline);
+                    journal.edit(&id, &edit)?;
+                    journal.into_file(&file_id).map(|f| (f, Target::Replace))
+                }
+                _ => None,
+            });
+        }
+        lock.check()?;
+        let results = self.metas.write(bucket, &meta_path(key), &files).await;
+        (self.commits)
+            .settle(&lock, bucket, key, &results, &raw, None)
+            .await?;
+        Ok(edited)
     }
 
     /// Puts a delete marker on top of `key`'s versions (under its held write lock).

@@ -29,6 +29,18 @@ pub(super) struct BucketRecord {
     /// How the bucket keeps versions: 0 never versioned, 1 enabled, 2 suspended.
     #[prost(int32, tag = "3")]
     pub(super) versioning: i32,
+    /// Object lock is enabled (set at creation only; versioning stays enabled).
+    #[prost(bool, tag = "4")]
+    pub(super) object_lock: bool,
+    /// The default retention's mode of new versions (empty: none).
+    #[prost(string, tag = "5")]
+    pub(super) lock_mode: String,
+    /// The default retention in days…
+    #[prost(uint32, tag = "6")]
+    pub(super) lock_days: u32,
+    /// …or in years.
+    #[prost(uint32, tag = "7")]
+    pub(super) lock_years: u32,
 }
 
 /// State of a drive in the cluster report.

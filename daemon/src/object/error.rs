@@ -63,6 +63,20 @@ pub enum ObjectError {
         /// The version asked for.
         version: String,
     },
+    /// The bucket's state forbids the change (S3's InvalidBucketState).
+    #[error("{0}")]
+    InvalidBucketState(String),
+    /// A request the bucket's configuration cannot take (S3's InvalidRequest).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The version is locked (retention or legal hold) against the change.
+    #[error("version {version} is locked: {reason}")]
+    ObjectLocked {
+        /// The version.
+        version: String,
+        /// What holds it.
+        reason: String,
+    },
     /// The object holds as many versions as one object may.
     #[error("the object already holds {limit} versions; delete some first")]
     TooManyVersions {
@@ -222,6 +236,9 @@ impl From<ErasureError> for ObjectError {
                 ObjectError::InvalidArgument(format!("invalid version id {id:?}"))
             }
             ErasureError::TooManyVersions { limit } => ObjectError::TooManyVersions { limit },
+            ErasureError::ObjectLocked { version, reason } => {
+                ObjectError::ObjectLocked { version, reason }
+            }
             ErasureError::PreconditionFailed { bucket, key } => {
                 ObjectError::PreconditionFailed { bucket, key }
             }

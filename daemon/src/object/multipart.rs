@@ -55,6 +55,9 @@ impl ObjectLayer {
         Self::check(bucket, key)?;
         super::validate::check_attrs(attrs)?;
         self.check_bucket(bucket).await?;
+        // A default retention counts from the upload's start.
+        let state = self.bucket_state(bucket).await?;
+        let attrs = &*super::lock::prepare(attrs, &state)?;
         Ok(self
             .set_of(bucket, key)
             .await

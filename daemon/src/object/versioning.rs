@@ -10,32 +10,56 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::bucket::BucketRecord;
 use super::list::{Item, ListQuery, MAX_KEYS};
 use super::validate::check_bucket_name;
 use super::{ObjectError, ObjectInfo, ObjectLayer};
+use crate::erasure::retention::LockMode;
 use crate::erasure::{Deleted, ErasureError, Versioning, check_version_id};
 
 /// How long a bucket's versioning state is used before it is read again.
 pub const STATE_TTL: Duration = Duration::from_secs(1);
 
-/// Each bucket's versioning state and when it was read.
+/// What a write needs to know of its bucket: how it keeps versions, and its object lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketState {
+    /// Versioning.
+    pub versioning: Versioning,
+    /// Object lock is enabled.
+    pub object_lock: bool,
+    /// The retention new versions get when their write names none: mode and days.
+    pub default_retention: Option<(LockMode, u32)>,
+}
+
+impl BucketState {
+    fn of(record: &BucketRecord) -> Self {
+        let days = record.lock_days + record.lock_years.saturating_mul(365);
+        Self {
+            versioning: from_record(record.versioning),
+            object_lock: record.object_lock,
+            default_retention: LockMode::parse(&record.lock_mode).map(|m| (m, days)),
+        }
+    }
+}
+
+/// Each bucket's state and when it was read.
 #[derive(Default)]
-pub(super) struct StateCache(Mutex<HashMap<String, (Versioning, Instant)>>);
+pub(super) struct StateCache(Mutex<HashMap<String, (BucketState, Instant)>>);
 
 impl StateCache {
-    fn get(&self, bucket: &str) -> Option<Versioning> {
+    fn get(&self, bucket: &str) -> Option<BucketState> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let (state, read) = map.get(bucket)?;
         (read.elapsed() < STATE_TTL).then_some(*state)
     }
 
-    fn put(&self, bucket: &str, state: Versioning) {
+    pub(super) fn put(&self, bucket: &str, state: BucketState) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.insert(bucket.to_string(), (state, Instant::now()));
     }
 }
 
-fn to_record(state: Versioning) -> i32 {
+pub(super) fn to_record(state: Versioning) -> i32 {
     match state {
         Versioning::Unversioned => 0,
         Versioning::Enabled => 1,
@@ -132,15 +156,34 @@ impl VersionList {
 impl ObjectLayer {
     /// The bucket's versioning state (from the cache while fresh).
     pub async fn bucket_versioning(&self, bucket: &str) -> Result<Versioning, ObjectError> {
+        Ok(self.bucket_state(bucket).await?.versioning)
+    }
+
+    /// What writes need to know of the bucket (from the cache while fresh).
+    pub async fn bucket_state(&self, bucket: &str) -> Result<BucketState, ObjectError> {
         if let Some(state) = self.versioning.get(bucket) {
             return Ok(state);
         }
-        let state = from_record(self.bucket_record(bucket).await?.versioning);
+        let state = BucketState::of(&self.bucket_record(bucket).await?);
         self.versioning.put(bucket, state);
         Ok(state)
     }
 
-    /// Enables or suspends versioning (never back to unversioned).
+    /// Changes the bucket's record with `change` and refreshes this node's cache.
+    pub(super) async fn change_bucket_record(
+        &self,
+        bucket: &str,
+        change: impl FnOnce(&mut BucketRecord) -> Result<(), ObjectError>,
+    ) -> Result<(), ObjectError> {
+        let mut record = self.bucket_record(bucket).await?;
+        change(&mut record)?;
+        self.write_bucket_record(bucket, &record).await?;
+        self.versioning.put(bucket, BucketState::of(&record));
+        Ok(())
+    }
+
+    /// Enables or suspends versioning (never back to unversioned; a bucket with object
+    /// lock stays enabled).
     pub async fn set_bucket_versioning(
         &self,
         bucket: &str,
@@ -151,11 +194,16 @@ impl ObjectLayer {
                 "versioning can be Enabled or Suspended, not turned off".into(),
             ));
         }
-        let mut record = self.bucket_record(bucket).await?;
-        record.versioning = to_record(state);
-        self.write_bucket_record(bucket, &record).await?;
-        self.versioning.put(bucket, state);
-        Ok(())
+        self.change_bucket_record(bucket, |record| {
+            if record.object_lock && state != Versioning::Enabled {
+                return Err(ObjectError::InvalidBucketState(
+                    "versioning cannot be suspended on a bucket with object lock".into(),
+                ));
+            }
+            record.versioning = to_record(state);
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes `version` of an object, or without one, the object: on a versioned bucket
@@ -165,6 +213,19 @@ impl ObjectLayer {
         bucket: &str,
         key: &str,
         version: Option<&str>,
+    ) -> Result<Deleted, ObjectError> {
+        self.delete_locked_version(bucket, key, version, false)
+            .await
+    }
+
+    /// [`Self::delete_version`], with `bypass`: the caller asks to bypass GOVERNANCE
+    /// retention and may.
+    pub async fn delete_locked_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        bypass: bool,
     ) -> Result<Deleted, ObjectError> {
         Self::check(bucket, key)?;
         if let Some(v) = version {
@@ -190,7 +251,7 @@ impl ObjectLayer {
             }
             (versioning, version) => {
                 (set.writes())
-                    .delete_version(bucket, key, versioning, version)
+                    .delete_version(bucket, key, versioning, (version, bypass))
                     .await
             }
         };

@@ -39,6 +39,8 @@ actions! {
     GetBucketLocation = "s3:GetBucketLocation", "Read a bucket's region.";
     GetBucketVersioning = "s3:GetBucketVersioning", "Read a bucket's versioning state.";
     PutBucketVersioning = "s3:PutBucketVersioning", "Enable or suspend a bucket's versioning.";
+    GetBucketObjectLockConfiguration = "s3:GetBucketObjectLockConfiguration", "Read a bucket's object lock configuration.";
+    PutBucketObjectLockConfiguration = "s3:PutBucketObjectLockConfiguration", "Enable object lock and set a bucket's default retention.";
     GetBucketPolicy = "s3:GetBucketPolicy", "Read a bucket's policy.";
     PutBucketPolicy = "s3:PutBucketPolicy", "Set a bucket's policy.";
     DeleteBucketPolicy = "s3:DeleteBucketPolicy", "Remove a bucket's policy.";
@@ -56,6 +58,11 @@ actions! {
     DeleteObject = "s3:DeleteObject", "Delete an object (and a rename's source).";
     GetObjectVersion = "s3:GetObjectVersion", "Read an object's version named by its id.";
     DeleteObjectVersion = "s3:DeleteObjectVersion", "Delete an object's version named by its id.";
+    GetObjectRetention = "s3:GetObjectRetention", "Read a version's retention.";
+    PutObjectRetention = "s3:PutObjectRetention", "Set a version's retention.";
+    GetObjectLegalHold = "s3:GetObjectLegalHold", "Read a version's legal hold.";
+    PutObjectLegalHold = "s3:PutObjectLegalHold", "Put or lift a version's legal hold.";
+    BypassGovernanceRetention = "s3:BypassGovernanceRetention", "Delete or shorten what GOVERNANCE retention protects.";
     GetObjectTagging = "s3:GetObjectTagging", "Read an object's tags.";
     PutObjectTagging = "s3:PutObjectTagging", "Set an object's tags.";
     DeleteObjectTagging = "s3:DeleteObjectTagging", "Remove an object's tags.";

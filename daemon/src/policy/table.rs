@@ -61,6 +61,12 @@ impl Need {
         }
     }
 
+    /// This need, and `action` on `bucket`/`key` too.
+    pub fn and(mut self, action: Action, bucket: Option<&str>, key: Option<&str>) -> Self {
+        self.checks.push(on(action, bucket, key));
+        self
+    }
+
     fn list(action: Action, bucket: &str, listing: Listing) -> Self {
         Self {
             checks: vec![on(action, Some(bucket), None)],
@@ -93,6 +99,16 @@ pub fn s3_operation(
         ("GetBucketLocation", Some(_), None) => Need::one(A::GetBucketLocation, bucket, None),
         ("GetBucketVersioning", Some(_), None) => Need::one(A::GetBucketVersioning, bucket, None),
         ("PutBucketVersioning", Some(_), None) => Need::one(A::PutBucketVersioning, bucket, None),
+        ("GetObjectLockConfiguration", Some(_), None) => {
+            Need::one(A::GetBucketObjectLockConfiguration, bucket, None)
+        }
+        ("PutObjectLockConfiguration", Some(_), None) => {
+            Need::one(A::PutBucketObjectLockConfiguration, bucket, None)
+        }
+        ("GetObjectRetention", Some(_), Some(_)) => Need::one(A::GetObjectRetention, bucket, key),
+        ("PutObjectRetention", Some(_), Some(_)) => Need::one(A::PutObjectRetention, bucket, key),
+        ("GetObjectLegalHold", Some(_), Some(_)) => Need::one(A::GetObjectLegalHold, bucket, key),
+        ("PutObjectLegalHold", Some(_), Some(_)) => Need::one(A::PutObjectLegalHold, bucket, key),
         ("GetBucketPolicy", Some(_), None) => Need::one(A::GetBucketPolicy, bucket, None),
         ("PutBucketPolicy", Some(_), None) => Need::one(A::PutBucketPolicy, bucket, None),
         ("DeleteBucketPolicy", Some(_), None) => Need::one(A::DeleteBucketPolicy, bucket, None),

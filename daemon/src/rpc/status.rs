@@ -17,6 +17,9 @@ pub fn to_status(e: &ObjectError) -> Status {
         ObjectError::VersionNotFound { .. } => (Code::NotFound, "NoSuchVersion"),
         ObjectError::VersionIsDeleteMarker { .. } => (Code::NotFound, "MethodNotAllowed"),
         ObjectError::TooManyVersions { .. } => (Code::FailedPrecondition, "TooManyVersions"),
+        ObjectError::ObjectLocked { .. } => (Code::PermissionDenied, "ObjectLocked"),
+        ObjectError::InvalidBucketState(_) => (Code::FailedPrecondition, "InvalidBucketState"),
+        ObjectError::InvalidRequest(_) => (Code::InvalidArgument, "InvalidRequest"),
         ObjectError::BucketExists { .. } => (Code::AlreadyExists, "BucketAlreadyExists"),
         // "Not empty" is a precondition on the bucket's state (FUSE: ENOTEMPTY).
         ObjectError::BucketNotEmpty { .. } => (Code::FailedPrecondition, "BucketNotEmpty"),

@@ -19,7 +19,7 @@ use super::error::s3_err;
 use crate::auth::Caller;
 use crate::iam::{Env, Iam, Identity};
 use crate::metrics::OpSlot;
-use crate::policy::{self, Need};
+use crate::policy::{self, Action, Need};
 
 /// Resolves access keys to their secrets through the identity store.
 pub struct KeyAuth {
@@ -125,6 +125,13 @@ impl S3Access for Gate {
             cx.uri().query(),
             source.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
         );
+        // Asking to bypass GOVERNANCE retention needs its own right, as in S3.
+        let bypass = (cx.headers().get("x-amz-bypass-governance-retention"))
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        let need = need.map(|n| match bypass {
+            true => n.and(Action::BypassGovernanceRetention, bucket, key),
+            false => n,
+        });
         match need {
             Some(need) => self.authorize(who.as_ref(), &need, &env).await,
             None => Err(s3_err(S3ErrorCode::AccessDenied, "Access Denied")),
@@ -138,7 +145,11 @@ impl S3Access for Gate {
         let env = req.extensions.get::<Env>().copied().unwrap_or_default();
         let keys =
             (req.input.delete.objects.iter()).map(|o| (o.key.as_str(), o.version_id.is_some()));
-        let need = policy::delete_objects(&req.input.bucket, keys);
+        let mut need = policy::delete_objects(&req.input.bucket, keys);
+        if req.input.bypass_governance_retention == Some(true) {
+            let bucket = Some(req.input.bucket.as_str());
+            need = need.and(Action::BypassGovernanceRetention, bucket, None);
+        }
         self.authorize(who.as_ref(), &need, &env).await
     }
 }

@@ -118,7 +118,10 @@ pub async fn create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let bucket = req.input.bucket;
-    layer.make_bucket(&bucket).await.map_err(to_s3)?;
+    let object_lock = req.input.object_lock_enabled_for_bucket.unwrap_or(false);
+    (layer.make_bucket_with(&bucket, object_lock))
+        .await
+        .map_err(to_s3)?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{bucket}")),
     }))

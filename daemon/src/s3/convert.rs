@@ -25,7 +25,7 @@ pub fn timestamp(ns: i64) -> Timestamp {
 }
 
 /// Whole seconds of a timestamp (HTTP dates have no fraction).
-fn seconds(t: &Timestamp) -> Option<i64> {
+pub fn seconds(t: &Timestamp) -> Option<i64> {
     let mut buf = Vec::new();
     t.format(TimestampFormat::EpochSeconds, &mut buf).ok()?;
     let s = String::from_utf8(buf).ok()?;

@@ -23,6 +23,10 @@ pub fn to_s3(e: ObjectError) -> S3Error {
         ObjectError::VersionIsDeleteMarker { .. } => S3ErrorCode::MethodNotAllowed,
         // MinIO's answer past its bound on versions per object.
         ObjectError::TooManyVersions { .. } => S3ErrorCode::Custom("MaxVersionsExceeded".into()),
+        // S3 refuses a locked version's removal as a denied access.
+        ObjectError::ObjectLocked { .. } => S3ErrorCode::AccessDenied,
+        ObjectError::InvalidBucketState(_) => S3ErrorCode::InvalidBucketState,
+        ObjectError::InvalidRequest(_) => S3ErrorCode::InvalidRequest,
         ObjectError::PreconditionFailed { .. } => S3ErrorCode::PreconditionFailed,
         // S3 has no path rules; keys that cannot be paths are invalid arguments here.
         ObjectError::InvalidKey { .. } => S3ErrorCode::InvalidArgument,

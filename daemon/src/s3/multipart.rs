@@ -31,6 +31,12 @@ pub async fn create_multipart_upload(
     let i = req.input;
     let mut attrs = write_headers!(i).into_attrs()?;
     super::tagging::set_from_header(&mut attrs, i.tagging.as_deref())?;
+    super::lock::set_from_request(
+        &mut attrs,
+        i.object_lock_mode.as_ref(),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref(),
+    )?;
     let upload_id = layer
         .create_upload(&i.bucket, &i.key, &attrs)
         .await

@@ -8,7 +8,7 @@ use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
 use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
-use super::{attributes, tagging};
+use super::{attributes, lock, tagging};
 use crate::object::{LateHeaders, NULL_VERSION, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
 
 /// Largest object a single PUT may carry (as S3).
@@ -55,6 +55,12 @@ pub async fn put_object(
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
     let mut attrs = write_headers!(input).into_attrs()?;
     tagging::set_from_header(&mut attrs, input.tagging.as_deref())?;
+    lock::set_from_request(
+        &mut attrs,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     attrs.late = LateHeaders::shared();
     let cond = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref());
     layer
@@ -133,7 +139,12 @@ pub async fn get_object(
     }
     let h = read_headers(info, read.range, spec != RangeSpec::Full);
     let sums = attributes::answered(info, i.checksum_mode.as_ref(), spec == RangeSpec::Full);
+    let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
+        lock::answered(info);
     let output = GetObjectOutput {
+        object_lock_mode,
+        object_lock_retain_until_date,
+        object_lock_legal_hold_status,
         accept_ranges: Some("bytes".into()),
         content_length: Some((read.range.1 - read.range.0) as i64),
         content_range: h.content_range,
@@ -197,7 +208,12 @@ pub async fn head_object(
         .ok_or_else(|| to_s3(ObjectError::InvalidRange { size: info.size }))?;
     let h = read_headers(&info, range, spec != RangeSpec::Full);
     let sums = attributes::answered(&info, i.checksum_mode.as_ref(), spec == RangeSpec::Full);
+    let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
+        lock::answered(&info);
     let output = HeadObjectOutput {
+        object_lock_mode,
+        object_lock_retain_until_date,
+        object_lock_legal_hold_status,
         accept_ranges: Some("bytes".into()),
         content_length: Some((range.1 - range.0) as i64),
         content_range: h.content_range,
@@ -244,7 +260,9 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = req.input;
-    match (layer.delete_version(&i.bucket, &i.key, i.version_id.as_deref())).await {
+    let bypass = i.bypass_governance_retention.unwrap_or(false);
+    let version = i.version_id.as_deref();
+    match (layer.delete_locked_version(&i.bucket, &i.key, version, bypass)).await {
         Ok(d) => Ok(S3Response::new(DeleteObjectOutput {
             delete_marker: d.delete_marker.then_some(true),
             version_id: (d.delete_marker || d.version_id != NULL_VERSION || i.version_id.is_some())
@@ -279,8 +297,9 @@ pub async fn delete_objects(
     let keys: Vec<(String, Option<String>)> = (i.delete.objects.into_iter())
         .map(|o| (o.key, o.version_id))
         .collect();
+    let bypass = i.bypass_governance_retention.unwrap_or(false);
     let results = layer
-        .delete_objects(&i.bucket, &keys)
+        .delete_objects(&i.bucket, &keys, bypass)
         .await
         .map_err(to_s3)?;
     let mut deleted = Vec::new();
@@ -389,6 +408,13 @@ pub async fn copy_object(
     };
     let directive = i.tagging_directive.as_ref();
     tagging::copy_tags(&mut attrs, &src, directive, i.tagging.as_deref())?;
+    // A copy's lock is the request's (or the bucket's default), never the source's.
+    lock::set_from_request(
+        &mut attrs,
+        i.object_lock_mode.as_ref(),
+        i.object_lock_retain_until_date.as_ref(),
+        i.object_lock_legal_hold_status.as_ref(),
+    )?;
     let source = (
         src_bucket.as_str(),
         src_key.as_str(),

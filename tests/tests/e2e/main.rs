@@ -56,6 +56,7 @@ mod s3_interop;
 mod s3_list;
 mod s3_multipart;
 mod s3_node_faults;
+mod s3_object_lock;
 mod s3_objects;
 mod s3_reads;
 mod s3_streaming;

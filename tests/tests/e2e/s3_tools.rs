@@ -81,3 +81,21 @@ fn the_boto3_script_passes_against_a_node() {
     require("boto3", "python3", &["-c", "import boto3"]);
     run_against_a_node("python3", "s3_tools.py");
 }
+
+#[test]
+fn the_awscli_versions_script_passes_against_a_node() {
+    if skipped() {
+        return;
+    }
+    require("awscli", "aws", &["--version"]);
+    run_against_a_node("bash", "s3_versions.sh");
+}
+
+#[test]
+fn a_backup_tools_versions_and_locks_survive_its_workflow_with_boto3() {
+    if skipped() {
+        return;
+    }
+    require("boto3", "python3", &["-c", "import boto3"]);
+    run_against_a_node("python3", "s3_versions.py");
+}
