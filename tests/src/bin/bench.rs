@@ -74,6 +74,8 @@ mod s3;
 mod s3_tls;
 #[path = "bench/scrape.rs"]
 mod scrape;
+#[path = "bench/versions.rs"]
+mod versions;
 
 use grpc::{Phase, drop_caches, mib_per_s};
 
@@ -116,6 +118,13 @@ struct Args {
     /// same without scraping (two rounds of each), spread over `--clients` clients.
     #[arg(long, default_value_t = 4000)]
     scrape_small_ops: usize,
+    /// 4 KiB S3 operations per phase on a versioned bucket beside an unversioned one,
+    /// spread over `--clients` clients.
+    #[arg(long, default_value_t = 4000)]
+    versions_small_ops: usize,
+    /// Keys (of 5 versions each) of the ListObjectVersions beside ListObjectsV2.
+    #[arg(long, default_value_t = 10_000)]
+    versions_keys: usize,
     /// S3 over TLS beside plain HTTP: each of the 2 clients' object, in MiB.
     #[arg(long, default_value_t = 64)]
     tls_mib: usize,
@@ -162,6 +171,8 @@ enum Target {
     AtMost(f64),
     /// tessera / baseline is at least this.
     RatioAtLeast(f64),
+    /// tessera / baseline is at most this (times: lower is better).
+    RatioAtMost(f64),
 }
 
 /// One line of the summary: a figure, its baseline `(name, value)` if there is one, and
@@ -204,6 +215,7 @@ impl Row {
                 Target::Below(v) => (format!("< {v} {}", self.unit), Some(self.value < v)),
                 Target::AtMost(v) => (format!("≤ {v} {}", self.unit), Some(self.value <= v)),
                 Target::RatioAtLeast(v) => (format!("ratio ≥ {v}"), ratio.map(|r| r >= v)),
+                Target::RatioAtMost(v) => (format!("ratio ≤ {v}"), ratio.map(|r| r <= v)),
             };
             let met = match met {
                 Some(true) => "met",
@@ -295,6 +307,14 @@ async fn main() -> anyhow::Result<()> {
         let per = args.scrape_small_ops.div_ceil(args.clients.max(1));
         let clients = args.clients.max(1);
         rows.extend(scrape::rows(&node_bin, &dir.join("scrape"), per, clients).await?);
+    }
+    if args.versions_small_ops > 0 || args.versions_keys > 0 {
+        eprintln!("versions ...");
+        let per = args.versions_small_ops.div_ceil(args.clients.max(1));
+        let clients = args.clients.max(1);
+        let keys = args.versions_keys;
+        let dir = dir.join("versions");
+        rows.extend(versions::rows(&node_bin, &dir, per, clients, keys).await?);
     }
     if args.health_mib > 0 {
         eprintln!("health ...");

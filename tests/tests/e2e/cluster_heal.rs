@@ -17,7 +17,7 @@ use crate::common::{get, mb, put};
 /// What a drive holds of an object: file names under its directory with their sizes
 /// (`tessera.meta`, the data directory's `part.N`). Metadata files differ per drive (the
 /// shard index), so only their presence counts.
-fn footprint(drive: &Path, bucket: &str, key: &str) -> BTreeMap<String, u64> {
+pub(crate) fn footprint(drive: &Path, bucket: &str, key: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     let dir = drive.join(bucket).join(key);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -39,7 +39,7 @@ fn footprint(drive: &Path, bucket: &str, key: &str) -> BTreeMap<String, u64> {
 }
 
 /// Every drive of the cluster, node by node.
-fn all_drives(env: &ClusterEnv) -> Vec<std::path::PathBuf> {
+pub(crate) fn all_drives(env: &ClusterEnv) -> Vec<std::path::PathBuf> {
     env.cluster
         .nodes
         .iter()

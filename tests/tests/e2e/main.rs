@@ -13,6 +13,7 @@ mod cluster_faults;
 mod cluster_heal;
 mod cluster_history;
 mod cluster_partition;
+mod cluster_versions;
 mod concurrency;
 mod connections;
 mod drive_faults;

@@ -34,7 +34,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, StreamBody};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -360,6 +360,22 @@ impl S3Client {
             bail!("{method} {uri}: {status} (wanted {want}): {text}");
         }
         Ok(resp)
+    }
+
+    /// Sends `method` to the bucket's `query` (`?versioning`, `?list-type=2&…`) with `body`
+    /// (XML, maybe empty); returns the answer's text (fails unless 200).
+    pub(super) async fn request_text(
+        &self,
+        method: Method,
+        query: &str,
+        body: &'static str,
+    ) -> anyhow::Result<String> {
+        let full = Full::new(Bytes::from_static(body.as_bytes())).boxed();
+        let resp = self
+            .send(method, query, full, Some(body.len()), StatusCode::OK)
+            .await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     pub(super) async fn create_bucket(&self) -> anyhow::Result<()> {

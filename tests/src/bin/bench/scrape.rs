@@ -31,7 +31,7 @@ async fn scrape(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 
 /// Ops/s of `clients` each PUTting (or GETting) its objects in turn, round and round,
 /// for `window`; every GET's body is compared.
-async fn phase(
+pub(super) async fn phase(
     clients: &[S3Client],
     objects: &Arc<Vec<Vec<(Bytes, String)>>>,
     write: bool,
