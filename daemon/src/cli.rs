@@ -90,6 +90,9 @@ enum Command {
         /// Testing only: milliseconds between rereads of the identity record.
         #[arg(long, hide = true)]
         test_identity_reload_ms: Option<u64>,
+        /// Testing only: seconds in a lifecycle day (rules are applied 24 times a day).
+        #[arg(long, hide = true, default_value_t = 86_400)]
+        test_lifecycle_day_secs: u64,
     },
     /// Make a bucket.
     Mb { bucket: String },
@@ -351,6 +354,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             metrics_public,
             test_commit_pause_ms,
             test_identity_reload_ms,
+            test_lifecycle_day_secs,
         } => {
             if defaults {
                 tracing::warn!(
@@ -383,6 +387,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 certs_dir: certs_dir_or_default(certs_dir)?,
                 identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
                 metrics_public,
+                lifecycle_day: std::time::Duration::from_secs(test_lifecycle_day_secs.max(1)),
             };
             tessera_daemon::server::run(config, shutdown_signal())
                 .await

@@ -8,7 +8,9 @@
 
 mod bucket;
 mod error;
+mod expiry;
 mod heal;
+mod lifecycle;
 mod list;
 mod lock;
 mod multipart;
@@ -37,6 +39,8 @@ use crate::metrics::{Metrics, ObjectFigures};
 
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
 pub use error::ObjectError;
+pub use expiry::ExpiryConfig;
+pub use lifecycle::{Clock, Lifecycle, LifecycleRule};
 pub use list::{ListQuery, ListResult, PathLookup};
 pub use lock::DefaultRetention;
 pub use multipart::{PartInfo, UploadSummary};
@@ -122,6 +126,8 @@ pub struct ObjectLayer {
     figures: ObjectFigures,
     /// Each bucket's versioning state, as lately read.
     versioning: versioning::StateCache,
+    /// Seconds in a lifecycle day (86,400; tests shorten it).
+    lifecycle_day: i64,
 }
 
 /// An object's data as a stream of chunks, read ahead by a task: the next block is read
@@ -181,7 +187,19 @@ impl ObjectLayer {
             pools,
             figures: ObjectFigures::default(),
             versioning: Default::default(),
+            lifecycle_day: 86_400,
         }
+    }
+
+    /// The layer, with lifecycle days of `day` (testing: shorter than real days).
+    pub fn with_lifecycle_day(mut self, day: std::time::Duration) -> Self {
+        self.lifecycle_day = day.as_secs().max(1) as i64;
+        self
+    }
+
+    /// Seconds in a lifecycle day.
+    pub fn lifecycle_day(&self) -> i64 {
+        self.lifecycle_day
     }
 
     /// The layer, counting objects and bytes written and read in `metrics`.

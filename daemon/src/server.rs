@@ -151,7 +151,13 @@ pub struct ServerConfig {
     /// Whether anyone may scrape `/metrics` (else a bearer token of a key allowed
     /// `admin:Prometheus`).
     pub metrics_public: bool,
+    /// A lifecycle day (a day but in tests); lifecycle rules are applied every
+    /// [`LIFECYCLE_ROUNDS_PER_DAY`]th of one.
+    pub lifecycle_day: Duration,
 }
+
+/// How many lifecycle rounds run per lifecycle day.
+pub const LIFECYCLE_ROUNDS_PER_DAY: u32 = 24;
 
 /// What this node runs with before its object layer exists.
 struct Node {
@@ -247,7 +253,7 @@ async fn open_layer(
         metrics,
     )?;
     let standby = probe::mark_offline(&node.slots, &formatted.offline, &formatted.format);
-    let layer = Arc::new(layer);
+    let layer = Arc::new(layer.with_lifecycle_day(config.lifecycle_day));
     let iam = Iam::open(
         layer.clone(),
         locks,
@@ -429,12 +435,18 @@ pub async fn run(
     // Changes of identities made through other nodes reach this one within a second.
     let identity_reloader =
         iam.spawn_reloader(config.identity_reload.unwrap_or(crate::iam::RELOAD_EVERY));
+    // Lifecycle rules expire objects and abort uploads, round after round.
+    let expiry = layer.spawn_expiry(crate::object::ExpiryConfig {
+        interval: config.lifecycle_day / LIFECYCLE_ROUNDS_PER_DAY,
+        day: config.lifecycle_day,
+    });
     // Trashed data directories go once no GET can still be reading them.
     let trash = tokio::spawn(purge_trash_every(own, TRASH_GRACE, TRASH_PURGE_EVERY));
     shutdown.await;
     let _ = stop.send(());
     let _ = server.await;
     healer.shutdown().await;
+    expiry.abort();
     if let Some(sweeper) = sweeper {
         sweeper.abort();
     }

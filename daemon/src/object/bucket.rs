@@ -41,6 +41,9 @@ pub(super) struct BucketRecord {
     /// …or in years.
     #[prost(uint32, tag = "7")]
     pub(super) lock_years: u32,
+    /// The lifecycle rules.
+    #[prost(message, optional, tag = "8")]
+    pub(super) lifecycle: Option<super::lifecycle::Lifecycle>,
 }
 
 /// State of a drive in the cluster report.

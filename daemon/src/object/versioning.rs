@@ -7,10 +7,11 @@
 //! the cache, never the drives, while the state is fresh.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::bucket::BucketRecord;
+use super::lifecycle::Lifecycle;
 use super::list::{Item, ListQuery, MAX_KEYS};
 use super::validate::check_bucket_name;
 use super::{ObjectError, ObjectInfo, ObjectLayer};
@@ -20,8 +21,9 @@ use crate::erasure::{Deleted, ErasureError, Versioning, check_version_id};
 /// How long a bucket's versioning state is used before it is read again.
 pub const STATE_TTL: Duration = Duration::from_secs(1);
 
-/// What a write needs to know of its bucket: how it keeps versions, and its object lock.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a request needs to know of its bucket: how it keeps versions, its object lock and
+/// its lifecycle rules.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BucketState {
     /// Versioning.
     pub versioning: Versioning,
@@ -29,6 +31,8 @@ pub struct BucketState {
     pub object_lock: bool,
     /// The retention new versions get when their write names none: mode and days.
     pub default_retention: Option<(LockMode, u32)>,
+    /// The lifecycle rules, when there are any.
+    pub lifecycle: Option<Arc<Lifecycle>>,
 }
 
 impl BucketState {
@@ -38,6 +42,9 @@ impl BucketState {
             versioning: from_record(record.versioning),
             object_lock: record.object_lock,
             default_retention: LockMode::parse(&record.lock_mode).map(|m| (m, days)),
+            lifecycle: (record.lifecycle.clone())
+                .filter(|l| !l.rules.is_empty())
+                .map(Arc::new),
         }
     }
 }
@@ -50,7 +57,7 @@ impl StateCache {
     fn get(&self, bucket: &str) -> Option<BucketState> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let (state, read) = map.get(bucket)?;
-        (read.elapsed() < STATE_TTL).then_some(*state)
+        (read.elapsed() < STATE_TTL).then(|| state.clone())
     }
 
     pub(super) fn put(&self, bucket: &str, state: BucketState) {
@@ -165,7 +172,7 @@ impl ObjectLayer {
             return Ok(state);
         }
         let state = BucketState::of(&self.bucket_record(bucket).await?);
-        self.versioning.put(bucket, state);
+        self.versioning.put(bucket, state.clone());
         Ok(state)
     }
 

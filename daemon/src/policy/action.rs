@@ -39,6 +39,8 @@ actions! {
     GetBucketLocation = "s3:GetBucketLocation", "Read a bucket's region.";
     GetBucketVersioning = "s3:GetBucketVersioning", "Read a bucket's versioning state.";
     PutBucketVersioning = "s3:PutBucketVersioning", "Enable or suspend a bucket's versioning.";
+    GetLifecycleConfiguration = "s3:GetLifecycleConfiguration", "Read a bucket's lifecycle rules.";
+    PutLifecycleConfiguration = "s3:PutLifecycleConfiguration", "Set or remove a bucket's lifecycle rules.";
     GetBucketObjectLockConfiguration = "s3:GetBucketObjectLockConfiguration", "Read a bucket's object lock configuration.";
     PutBucketObjectLockConfiguration = "s3:PutBucketObjectLockConfiguration", "Enable object lock and set a bucket's default retention.";
     GetBucketPolicy = "s3:GetBucketPolicy", "Read a bucket's policy.";

@@ -99,6 +99,13 @@ pub fn s3_operation(
         ("GetBucketLocation", Some(_), None) => Need::one(A::GetBucketLocation, bucket, None),
         ("GetBucketVersioning", Some(_), None) => Need::one(A::GetBucketVersioning, bucket, None),
         ("PutBucketVersioning", Some(_), None) => Need::one(A::PutBucketVersioning, bucket, None),
+        ("GetBucketLifecycleConfiguration", Some(_), None) => {
+            Need::one(A::GetLifecycleConfiguration, bucket, None)
+        }
+        // S3 has no DeleteLifecycleConfiguration action: removing rules is setting them.
+        ("PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle", Some(_), None) => {
+            Need::one(A::PutLifecycleConfiguration, bucket, None)
+        }
         ("GetObjectLockConfiguration", Some(_), None) => {
             Need::one(A::GetBucketObjectLockConfiguration, bucket, None)
         }

@@ -8,7 +8,7 @@ use super::body::{check_algorithm, expected_checksums, response_body, verifier};
 use super::convert::*;
 use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
-use super::{attributes, lock, tagging};
+use super::{attributes, lifecycle, lock, tagging};
 use crate::object::{LateHeaders, NULL_VERSION, ObjectError, ObjectInfo, ObjectLayer, RangeSpec};
 
 /// Largest object a single PUT may carry (as S3).
@@ -74,7 +74,9 @@ pub async fn put_object(
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
     let info = result.map_err(|e| write_error(e, outcome.mismatch))?;
     let c = outcome.computed;
+    let expiration = lifecycle::expiration_header(layer, &info).await?;
     Ok(S3Response::new(PutObjectOutput {
+        expiration,
         e_tag: Some(etag(&info.etag)),
         size: Some(info.size as i64),
         version_id: version_id(&info),
@@ -141,7 +143,9 @@ pub async fn get_object(
     let sums = attributes::answered(info, i.checksum_mode.as_ref(), spec == RangeSpec::Full);
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
         lock::answered(info);
+    let expiration = lifecycle::expiration_header(layer, info).await?;
     let output = GetObjectOutput {
+        expiration,
         object_lock_mode,
         object_lock_retain_until_date,
         object_lock_legal_hold_status,
@@ -210,7 +214,9 @@ pub async fn head_object(
     let sums = attributes::answered(&info, i.checksum_mode.as_ref(), spec == RangeSpec::Full);
     let (object_lock_mode, object_lock_retain_until_date, object_lock_legal_hold_status) =
         lock::answered(&info);
+    let expiration = lifecycle::expiration_header(layer, &info).await?;
     let output = HeadObjectOutput {
+        expiration,
         object_lock_mode,
         object_lock_retain_until_date,
         object_lock_legal_hold_status,

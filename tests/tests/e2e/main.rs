@@ -54,6 +54,7 @@ mod s3_corners;
 mod s3_cors;
 mod s3_edge;
 mod s3_interop;
+mod s3_lifecycle;
 mod s3_list;
 mod s3_multipart;
 mod s3_node_faults;

@@ -328,8 +328,9 @@ async fn unsupported_operations_answer_not_implemented_never_a_silent_success() 
     let t = S3Env::start();
     t.mb("notimpl").await;
     t.put("notimpl", "k", b"v").await;
-    // (Bucket policies, ACLs, CORS, versioning and object lock are implemented:
-    // `iam_anonymous_*`, `s3_acl`, `s3_cors`, `s3_versioning`, `s3_object_lock`.)
+    // (Bucket policies, ACLs, CORS, versioning, object lock and lifecycle are implemented:
+    // `iam_anonymous_*`, `s3_acl`, `s3_cors`, `s3_versioning`, `s3_object_lock`,
+    // `s3_lifecycle`.)
     assert_s3_err(
         t.s3.get_bucket_encryption().bucket("notimpl").send().await,
         501,
@@ -348,10 +349,7 @@ async fn unsupported_operations_answer_not_implemented_never_a_silent_success() 
         "NotImplemented",
     );
     assert_s3_err(
-        t.s3.get_bucket_lifecycle_configuration()
-            .bucket("notimpl")
-            .send()
-            .await,
+        t.s3.get_bucket_replication().bucket("notimpl").send().await,
         501,
         "NotImplemented",
     );
