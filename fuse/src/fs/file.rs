@@ -73,7 +73,7 @@ impl Inner {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
         let path = crate::fs::inode::join(&self.path_of(parent)?, name_str(name)?);
-        self.key_of(&path)?;
+        self.new_key(&path, false)?;
         let ino = {
             let mut t = self.inodes();
             let ino = t.remember(&path, attr, std::time::Instant::now());

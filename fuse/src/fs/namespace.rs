@@ -78,7 +78,8 @@ impl Inner {
         let path = join(&self.path_of(parent)?, name_str(name)?);
         match self.place(&path) {
             Place::Bucket(b) => self.remote.create_bucket(&b).await?,
-            Place::Key(b, k) => {
+            Place::Key(..) => {
+                let (b, k) = self.new_key(&path, true)?;
                 let marker = format!("{k}/");
                 self.remote
                     .put_bytes(&b, &marker, attr.metadata(), Bytes::new())
@@ -151,7 +152,7 @@ impl Inner {
     ) -> FsResult<(u64, Attr)> {
         self.check_writable()?;
         let path = join(&self.path_of(parent)?, name_str(name)?);
-        let (bucket, key) = self.key_of(&path)?;
+        let (bucket, key) = self.new_key(&path, false)?;
         let target = target
             .to_str()
             .ok_or(FsError::posix(Errno::EINVAL, "link targets must be UTF-8"))?;

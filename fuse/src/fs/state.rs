@@ -23,6 +23,8 @@ use crate::fs::open::{DirStream, Handle, OpenFile};
 
 /// Longest name of one path component.
 pub const NAME_MAX: usize = 255;
+/// Longest object key (S3's bound; a directory's marker counts its `/`).
+pub const KEY_MAX: usize = 1024;
 
 /// How the mount was asked to behave.
 #[derive(Debug, Clone)]
@@ -130,6 +132,19 @@ impl Inner {
         }
     }
 
+    /// The bucket and key of a new entry at `path`, `dir` for a directory (its marker ends
+    /// with `/`): ENAMETOOLONG past [`KEY_MAX`], before anything is made.
+    pub fn new_key(&self, path: &str, dir: bool) -> FsResult<(String, String)> {
+        let (bucket, key) = self.key_of(path)?;
+        if key.len() + usize::from(dir) > KEY_MAX {
+            return Err(FsError::posix(
+                Errno::ENAMETOOLONG,
+                "the object key would pass 1,024 bytes",
+            ));
+        }
+        Ok((bucket, key))
+    }
+
     /// The bucket and key of a file path (EISDIR/EPERM for roots).
     pub fn key_of(&self, path: &str) -> FsResult<(String, String)> {
         match self.place(path) {
@@ -163,6 +178,15 @@ impl Inner {
                     attr.mtime = time_of(t);
                 }
                 Ok(attr)
+            }
+            Place::Key(b, k) if k.len() >= KEY_MAX => {
+                // No marker or key can lie under a key of the longest length, and the
+                // server refuses to look them up: only the object itself can exist.
+                let list = self.remote.list(&b, &k, false, "", 1).await?;
+                match list.objects.first() {
+                    Some(info) if info.key == k => Ok(Attr::of_object(info, d)),
+                    _ => Err(FsError::posix(Errno::ENOENT, "no such file or directory")),
+                }
             }
             Place::Key(b, k) => {
                 // A directory wins over an object of the same name.

@@ -33,6 +33,7 @@ mod fuse_interop;
 mod fuse_lifecycle;
 mod fuse_metrics;
 mod fuse_model;
+mod fuse_posix;
 mod fuse_semantics;
 mod fuse_shell;
 mod listing;
