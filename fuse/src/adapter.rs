@@ -97,7 +97,7 @@ impl fuser::Filesystem for TesseraFs {
         uid: Option<u32>,
         gid: Option<u32>,
         size: Option<u64>,
-        _atime: Option<TimeOrNow>,
+        atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
         fh: Option<FileHandle>,
@@ -116,6 +116,7 @@ impl fuser::Filesystem for TesseraFs {
             uid,
             gid,
             size,
+            atime: atime.map(reply::time_or_now),
             mtime: mtime.map(reply::time_or_now),
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };

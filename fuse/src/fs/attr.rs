@@ -3,6 +3,12 @@
 //! `uid`, `gid`, `mtime` in seconds with an optional `.nanoseconds`), so objects written by
 //! either client read back with their attributes. A symlink is an object whose content is
 //! its target and whose `mode` says `S_IFLNK`.
+//!
+//! Times keep nanoseconds (`secs.nnnnnnnnn`). `atime` and `ctime` are stored only when
+//! they differ from `mtime` (and read back as `mtime` when absent), so a file written and
+//! never changed otherwise carries only s3fs's four keys, which the server's listing
+//! summaries hold; metadata *updates* merge into what is stored, so they remove the keys
+//! left out ([`Attr::metadata_update`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +23,10 @@ pub const UID: &str = "uid";
 pub const GID: &str = "gid";
 /// User-metadata key of the modification time.
 pub const MTIME: &str = "mtime";
+/// User-metadata key of the access time.
+pub const ATIME: &str = "atime";
+/// User-metadata key of the status-change time.
+pub const CTIME: &str = "ctime";
 
 /// What an inode is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +48,13 @@ pub struct Attr {
     pub size: u64,
     /// Modification time.
     pub mtime: SystemTime,
+    /// Access time (set by utimensat only: the mount is `noatime`).
+    pub atime: SystemTime,
+    /// Status-change time: every change of data or attributes sets it.
+    pub ctime: SystemTime,
+    /// A directory with a `dir/` marker object, where its attributes are stored (false
+    /// for an implicit prefix, a bucket and anything not a directory).
+    pub stored: bool,
     /// Permission bits (`0o7777`).
     pub perm: u16,
     /// Owner.
@@ -69,6 +86,9 @@ impl Attr {
             kind: Kind::Dir,
             size: 0,
             mtime: d.time,
+            atime: d.time,
+            ctime: d.time,
+            stored: false,
             perm: d.dir_perm,
             uid: d.uid,
             gid: d.gid,
@@ -77,10 +97,14 @@ impl Attr {
 
     /// A new, empty inode of `kind` created by `uid:gid` with `mode` (umask applied).
     pub fn new(kind: Kind, mode: u32, uid: u32, gid: u32) -> Self {
+        let now = SystemTime::now();
         Self {
             kind,
             size: 0,
-            mtime: SystemTime::now(),
+            mtime: now,
+            atime: now,
+            ctime: now,
+            stored: kind == Kind::Dir,
             perm: (mode & 0o7777) as u16,
             uid,
             gid,
@@ -109,10 +133,14 @@ impl Attr {
             .and_then(|t| parse_time(t))
             .or_else(|| info.modified.as_ref().map(time_of))
             .unwrap_or(d.time);
+        let time = |key| meta.get(key).and_then(|t| parse_time(t)).unwrap_or(mtime);
         Self {
             kind,
             size: if kind == Kind::Dir { 0 } else { info.size },
             mtime,
+            atime: time(ATIME),
+            ctime: time(CTIME),
+            stored: kind == Kind::Dir,
             perm: mode.map_or(default_perm, |m| (m & 0o7777) as u16),
             uid: meta.get(UID).and_then(|v| v.parse().ok()).unwrap_or(d.uid),
             gid: meta.get(GID).and_then(|v| v.parse().ok()).unwrap_or(d.gid),
@@ -129,14 +157,41 @@ impl Attr {
         kind | u32::from(self.perm)
     }
 
-    /// The user metadata that stores these attributes.
+    /// The user metadata that stores these attributes in a new object (times equal to
+    /// `mtime` left out).
     pub fn metadata(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut meta = HashMap::from([
             (MODE.to_string(), self.mode().to_string()),
             (UID.to_string(), self.uid.to_string()),
             (GID.to_string(), self.gid.to_string()),
             (MTIME.to_string(), format_time(self.mtime)),
-        ])
+        ]);
+        for (key, t) in [(ATIME, self.atime), (CTIME, self.ctime)] {
+            if t != self.mtime {
+                meta.insert(key.to_string(), format_time(t));
+            }
+        }
+        meta
+    }
+
+    /// The user metadata that sets these attributes over stored ones: the entries to
+    /// set, and those to remove (an update keeps the entries it does not name).
+    pub fn metadata_update(&self) -> (HashMap<String, String>, Vec<String>) {
+        let set = self.metadata();
+        let remove = [ATIME, CTIME]
+            .into_iter()
+            .filter(|k| !set.contains_key(*k))
+            .map(str::to_string)
+            .collect();
+        (set, remove)
+    }
+
+    /// Data or attributes changed at `now`: ctime follows (and mtime with `data`).
+    pub fn changed(&mut self, now: SystemTime, data: bool) {
+        if data {
+            self.mtime = now;
+        }
+        self.ctime = now;
     }
 }
 
@@ -161,7 +216,8 @@ fn parse_time(s: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
-fn format_time(t: SystemTime) -> String {
+/// `secs.nanos` since the epoch, as stored.
+pub fn format_time(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
@@ -201,6 +257,8 @@ mod tests {
         let mut a = Attr::new(Kind::File, 0o100640, 1000, 100);
         a.size = 42;
         a.mtime = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        a.atime = UNIX_EPOCH + Duration::new(1_600_000_000, 1);
+        a.ctime = UNIX_EPOCH + Duration::new(1_800_000_000, 999_999_999);
         let meta: Vec<(String, String)> = a.metadata().into_iter().collect();
         let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (&**k, &**v)).collect();
         assert_eq!(Attr::of_object(&object("f", &pairs), &defaults()), a);
@@ -228,6 +286,27 @@ mod tests {
         assert_eq!(
             (bad.uid, bad.mtime),
             (7, UNIX_EPOCH + Duration::new(1_000, 5))
+        );
+    }
+
+    #[test]
+    fn times_equal_to_mtime_are_not_stored_and_updates_remove_them() {
+        let a = Attr::new(Kind::File, 0o644, 0, 0);
+        let meta = a.metadata();
+        assert!(!meta.contains_key(ATIME) && !meta.contains_key(CTIME));
+        let (set, remove) = a.metadata_update();
+        assert_eq!(set, meta);
+        assert_eq!(remove, [ATIME, CTIME]);
+        let mut b = a.clone();
+        b.changed(a.mtime + Duration::from_secs(1), false);
+        assert_eq!(b.mtime, a.mtime, "an attribute change keeps mtime");
+        let (set, remove) = b.metadata_update();
+        assert!(set.contains_key(CTIME) && !remove.contains(&CTIME.to_string()));
+        let back = Attr::of_object(&object("f", &[(MTIME, &set[MTIME])]), &defaults());
+        assert_eq!(
+            (back.atime, back.ctime),
+            (back.mtime, back.mtime),
+            "absent: mtime"
         );
     }
 }

@@ -84,6 +84,7 @@ impl Inner {
             ino
         };
         let file = self.attach(ino, 0, true);
+        self.dir_changed(parent).await;
         Ok((ino, self.new_handle(ino, file, append, true)))
     }
 
@@ -161,7 +162,7 @@ impl Inner {
         let mut t = self.inodes();
         if let Some(node) = t.get_mut(ino) {
             node.attr.size = size;
-            node.attr.mtime = SystemTime::now();
+            node.attr.changed(SystemTime::now(), true);
             node.local = true;
             let path = node.path.clone();
             t.invalidate(&path);

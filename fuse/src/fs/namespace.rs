@@ -5,7 +5,7 @@
 //! prefix; rmdir removes only an empty one; attributes live in the object's metadata.
 
 use std::ffi::OsStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -14,6 +14,7 @@ use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::join;
 use crate::fs::state::{Inner, Place, name_str};
 
+mod meta;
 mod rename;
 
 /// What setattr changes.
@@ -29,6 +30,8 @@ pub struct Change {
     pub size: Option<u64>,
     /// New modification time.
     pub mtime: Option<std::time::SystemTime>,
+    /// New access time.
+    pub atime: Option<std::time::SystemTime>,
 }
 
 impl Inner {
@@ -90,6 +93,7 @@ impl Inner {
         let ino = self
             .inodes()
             .remember(&path, attr.clone(), self.fresh_until());
+        self.dir_changed(parent).await;
         Ok((ino, attr))
     }
 
@@ -123,6 +127,7 @@ impl Inner {
             Place::Buckets => return Err(FsError::posix(Errno::EBUSY, "the mount root")),
         }
         self.inodes().unlink(&path);
+        self.dir_changed(parent).await;
         Ok(())
     }
 
@@ -138,6 +143,7 @@ impl Inner {
         }
         self.remote.delete(&bucket, &key).await?;
         self.inodes().unlink(&path);
+        self.dir_changed(parent).await;
         Ok(())
     }
 
@@ -159,12 +165,29 @@ impl Inner {
         let mut attr = Attr::new(Kind::Symlink, 0o777, uid, gid);
         attr.size = target.len() as u64;
         let data = Bytes::copy_from_slice(target.as_bytes());
+        self.put_node(parent, &path, &bucket, &key, attr, data)
+            .await
+    }
+
+    /// Puts the object of a new symlink at `path` and records its inode.
+    async fn put_node(
+        &self,
+        parent: u64,
+        path: &str,
+        bucket: &str,
+        key: &str,
+        attr: Attr,
+        data: Bytes,
+    ) -> FsResult<(u64, Attr)> {
         self.remote
-            .put_bytes(&bucket, &key, attr.metadata(), data)
+            .put_bytes(bucket, key, attr.metadata(), data)
             .await?;
-        let ino = self
-            .inodes()
-            .remember(&path, attr.clone(), self.fresh_until());
+        let ino = {
+            let mut t = self.inodes();
+            t.invalidate(path);
+            t.remember(path, attr.clone(), self.fresh_until())
+        };
+        self.dir_changed(parent).await;
         Ok((ino, attr))
     }
 
@@ -184,80 +207,6 @@ impl Inner {
             target.extend_from_slice(&chunk);
         }
         Ok(target.into())
-    }
-
-    /// setattr: truncate, then the attribute changes.
-    pub async fn setattr(&self, ino: u64, change: Change) -> FsResult<Attr> {
-        if let Some(size) = change.size {
-            self.truncate(ino, size).await?;
-        }
-        self.set_meta(ino, |a| {
-            if let Some(mode) = change.mode {
-                a.perm = (mode & 0o7777) as u16;
-            }
-            a.uid = change.uid.unwrap_or(a.uid);
-            a.gid = change.gid.unwrap_or(a.gid);
-            a.mtime = change.mtime.unwrap_or(a.mtime);
-        })
-        .await
-    }
-
-    /// chmod, chown and utimens: kept in the object's metadata (a directory's `dir/`
-    /// marker, created when missing); a file written here and not uploaded yet takes them
-    /// with its upload.
-    pub async fn set_meta(&self, ino: u64, change: impl FnOnce(&mut Attr)) -> FsResult<Attr> {
-        let mut attr = self.getattr(ino).await?;
-        let before = attr.clone();
-        change(&mut attr);
-        if attr == before {
-            return Ok(attr);
-        }
-        self.check_writable()?;
-        let path = {
-            let mut t = self.inodes();
-            let node = t
-                .get_mut(ino)
-                .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
-            if node.local {
-                node.attr = attr.clone();
-                return Ok(attr);
-            }
-            node.path.clone()
-        };
-        let (bucket, key) = match self.place(&path) {
-            Place::Key(b, k) => (b, k),
-            // A bucket has no object to keep them: the root's attributes live in memory
-            // for the mount's lifetime (README: limits).
-            _ => {
-                if let Some(node) = self.inodes().get_mut(ino) {
-                    node.attr = attr.clone();
-                    node.fresh_until = Instant::now() + Duration::from_secs(u32::MAX.into());
-                }
-                return Ok(attr);
-            }
-        };
-        if attr.kind == Kind::Dir {
-            let marker = format!("{key}/");
-            match self
-                .remote
-                .update_metadata(&bucket, &marker, attr.metadata())
-                .await
-            {
-                Err(e) if e.is_not_found() => {
-                    self.remote
-                        .put_bytes(&bucket, &marker, attr.metadata(), Bytes::new())
-                        .await?;
-                }
-                r => drop(r?),
-            }
-        } else {
-            self.remote
-                .update_metadata(&bucket, &key, attr.metadata())
-                .await?;
-        }
-        self.set_attr(ino, &path, attr.clone());
-        self.inodes().invalidate(&path);
-        Ok(attr)
     }
 
     /// Capacity of the cluster as `(blocks, free blocks)` of [`STATFS_BLOCK`] bytes.

@@ -4,6 +4,9 @@
 //! already knows). The operations themselves are `impl Inner` blocks in `namespace`,
 //! `dir` and `file`, which import this module; it imports none of them.
 //!
+//! A directory's mtime and ctime follow its entries ([`Inner::dir_changed`], called by
+//! every operation that adds, removes or renames one), stored on its `dir/` marker.
+//!
 //! Invariants: the locks here are never held across an await; paths map to buckets and
 //! keys in one place ([`Inner::place`]); a directory is a `/`-delimited prefix, and when a
 //! name is both a file key and a prefix the directory wins.
@@ -13,10 +16,10 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::api::ObjectApi;
-use crate::fs::attr::{Attr, Defaults, time_of};
+use crate::fs::attr::{Attr, CTIME, Defaults, MTIME, format_time, time_of};
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::Inodes;
 use crate::fs::open::{DirStream, Handle, OpenFile};
@@ -176,6 +179,8 @@ impl Inner {
                 let mut attr = Attr::implicit_dir(d);
                 if let Some(t) = &info.created {
                     attr.mtime = time_of(t);
+                    attr.atime = attr.mtime;
+                    attr.ctime = attr.mtime;
                 }
                 Ok(attr)
             }
@@ -226,6 +231,40 @@ impl Inner {
         {
             node.attr = attr;
             node.fresh_until = until;
+        }
+    }
+
+    /// An entry of the directory `dir` was created, removed or renamed: its mtime and
+    /// ctime become now, on its marker when it has one. The entry's own change is done
+    /// by then, so a failure here is logged, not returned.
+    pub(crate) async fn dir_changed(&self, dir: u64) {
+        let Ok((path, attr, _)) = self.node(dir) else {
+            return;
+        };
+        let Place::Key(bucket, key) = self.place(&path) else {
+            return;
+        };
+        if !attr.stored {
+            return;
+        }
+        let now = format_time(SystemTime::now());
+        let set = HashMap::from([(MTIME.to_string(), now.clone()), (CTIME.to_string(), now)]);
+        let marker = format!("{key}/");
+        match self
+            .remote
+            .update_metadata(&bucket, &marker, set, Vec::new())
+            .await
+        {
+            Ok(info) => {
+                let attr = Attr::of_object(&info, &self.settings.defaults);
+                self.set_attr(dir, &path, attr);
+            }
+            Err(e) if e.is_not_found() => {
+                if let Some(node) = self.inodes().get_mut(dir) {
+                    node.attr.stored = false;
+                }
+            }
+            Err(e) => tracing::warn!(path, "directory times not updated: {e}"),
         }
     }
 

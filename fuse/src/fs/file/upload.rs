@@ -67,11 +67,11 @@ impl Inner {
     ) -> FsResult<()> {
         let (path, attr, _) = self.node(ino)?;
         let mut info = info;
-        let wanted = attr.metadata();
-        if &wanted != sent {
+        if &attr.metadata() != sent {
+            let (set, remove) = attr.metadata_update();
             info = self
                 .remote
-                .update_metadata(&info.bucket, &info.key, wanted)
+                .update_metadata(&info.bucket, &info.key, set, remove)
                 .await?;
         }
         let attr = Attr::of_object(&info, &self.settings.defaults);
