@@ -421,20 +421,47 @@ impl fuser::Filesystem for TesseraFs {
         reply.ok();
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        // Extended attributes are not stored; ENOSYS makes the kernel stop asking.
-        reply.error(Errno::ENOSYS);
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let name = name.to_owned();
+        self.run(
+            "getxattr",
+            move |inner| async move { inner.getxattr(ino.0, &name).await },
+            move |r| reply::xattr(reply, size, r),
+        );
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        reply.error(Errno::ENOSYS);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.run(
+            "listxattr",
+            move |inner| async move { inner.listxattr(ino.0).await },
+            move |r| reply::xattr(reply, size, r),
+        );
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let (name, value) = (name.to_owned(), value.to_vec());
+        let op = move |inner: Arc<Inner>| async move {
+            inner.setxattr(ino.0, &name, &value, flags).await
+        };
+        self.run("setxattr", op, Self::empty(reply));
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let name = name.to_owned();
+        self.run(
+            "removexattr",
+            move |inner| async move { inner.removexattr(ino.0, &name).await },
+            Self::empty(reply),
+        );
     }
 
     /// No ioctl applies to these files: ENOTTY, as a local file system answers the `TCGETS`

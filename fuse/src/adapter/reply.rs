@@ -55,6 +55,17 @@ pub fn file_attr(attr: &Attr, ino: u64) -> FileAttr {
     }
 }
 
+/// Answers getxattr/listxattr with `r`: its length when `size` is 0, ERANGE when it does
+/// not fit in `size`.
+pub fn xattr(reply: fuser::ReplyXattr, size: u32, r: Result<Vec<u8>, fuser::Errno>) {
+    match r {
+        Ok(v) if size == 0 => reply.size(v.len() as u32),
+        Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
+        Ok(v) => reply.data(&v),
+        Err(e) => reply.error(e),
+    }
+}
+
 /// The time a setattr names.
 pub fn time_or_now(t: fuser::TimeOrNow) -> SystemTime {
     match t {

@@ -15,6 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::api::{ObjectInfo, Timestamp};
 
+pub mod xattr;
+
+use xattr::{XATTR, Xattrs};
+
 /// User-metadata key of `st_mode`.
 pub const MODE: &str = "mode";
 /// User-metadata key of the owner.
@@ -55,6 +59,8 @@ pub struct Attr {
     /// A directory with a `dir/` marker object, where its attributes are stored (false
     /// for an implicit prefix, a bucket and anything not a directory).
     pub stored: bool,
+    /// Extended attributes (`user.*`).
+    pub xattrs: Xattrs,
     /// Permission bits (`0o7777`).
     pub perm: u16,
     /// Owner.
@@ -89,6 +95,7 @@ impl Attr {
             atime: d.time,
             ctime: d.time,
             stored: false,
+            xattrs: Xattrs::new(),
             perm: d.dir_perm,
             uid: d.uid,
             gid: d.gid,
@@ -105,6 +112,7 @@ impl Attr {
             atime: now,
             ctime: now,
             stored: kind == Kind::Dir,
+            xattrs: Xattrs::new(),
             perm: (mode & 0o7777) as u16,
             uid,
             gid,
@@ -141,6 +149,10 @@ impl Attr {
             atime: time(ATIME),
             ctime: time(CTIME),
             stored: kind == Kind::Dir,
+            xattrs: meta
+                .get(XATTR)
+                .map(|x| xattr::decode(x))
+                .unwrap_or_default(),
             perm: mode.map_or(default_perm, |m| (m & 0o7777) as u16),
             uid: meta.get(UID).and_then(|v| v.parse().ok()).unwrap_or(d.uid),
             gid: meta.get(GID).and_then(|v| v.parse().ok()).unwrap_or(d.gid),
@@ -171,6 +183,9 @@ impl Attr {
                 meta.insert(key.to_string(), format_time(t));
             }
         }
+        if let Some(x) = xattr::encode(&self.xattrs) {
+            meta.insert(XATTR.to_string(), x);
+        }
         meta
     }
 
@@ -178,7 +193,7 @@ impl Attr {
     /// set, and those to remove (an update keeps the entries it does not name).
     pub fn metadata_update(&self) -> (HashMap<String, String>, Vec<String>) {
         let set = self.metadata();
-        let remove = [ATIME, CTIME]
+        let remove = [ATIME, CTIME, XATTR]
             .into_iter()
             .filter(|k| !set.contains_key(*k))
             .map(str::to_string)
@@ -296,7 +311,7 @@ mod tests {
         assert!(!meta.contains_key(ATIME) && !meta.contains_key(CTIME));
         let (set, remove) = a.metadata_update();
         assert_eq!(set, meta);
-        assert_eq!(remove, [ATIME, CTIME]);
+        assert_eq!(remove, [ATIME, CTIME, XATTR]);
         let mut b = a.clone();
         b.changed(a.mtime + Duration::from_secs(1), false);
         assert_eq!(b.mtime, a.mtime, "an attribute change keeps mtime");

@@ -16,6 +16,7 @@ use crate::fs::state::{Inner, Place, name_str};
 
 mod meta;
 mod rename;
+mod xattr;
 
 /// What setattr changes.
 #[derive(Debug, Clone, Copy, Default)]

@@ -37,6 +37,7 @@ mod fuse_posix;
 mod fuse_semantics;
 mod fuse_shell;
 mod fuse_times;
+mod fuse_xattr;
 mod listing;
 mod metrics;
 mod multipart;
