@@ -144,16 +144,27 @@ impl fuser::Filesystem for TesseraFs {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        if mode & libc::S_IFMT != libc::S_IFREG {
-            reply.error(Errno::EPERM);
+        let kind = Kind::of_mode(mode);
+        if kind == Kind::Dir || kind == Kind::Symlink {
+            // mkdir(2) and symlink(2) make these; mknod(2) of one is refused by the kernel.
+            reply.error(Errno::EINVAL);
             return;
         }
         let name = name.to_owned();
-        let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
-        let op = move |inner: Arc<Inner>| async move { inner.mknod(parent.0, &name, attr).await };
+        let mut attr = Attr::new(kind, mode & !umask, req.uid(), req.gid());
+        if matches!(kind, Kind::CharDevice | Kind::BlockDevice) {
+            attr.rdev = rdev;
+        }
+        let op = move |inner: Arc<Inner>| async move {
+            if attr.kind.is_special() {
+                inner.make_node(parent.0, &name, attr).await
+            } else {
+                inner.mknod(parent.0, &name, attr).await
+            }
+        };
         self.run("mknod", op, self.entry(reply));
     }
 

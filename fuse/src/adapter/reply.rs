@@ -26,6 +26,10 @@ pub fn file_type(kind: Kind) -> FileType {
         Kind::File => FileType::RegularFile,
         Kind::Dir => FileType::Directory,
         Kind::Symlink => FileType::Symlink,
+        Kind::Fifo => FileType::NamedPipe,
+        Kind::CharDevice => FileType::CharDevice,
+        Kind::BlockDevice => FileType::BlockDevice,
+        Kind::Socket => FileType::Socket,
     }
 }
 
@@ -49,7 +53,7 @@ pub fn file_attr(attr: &Attr, ino: u64) -> FileAttr {
         nlink: if attr.kind == Kind::Dir { 2 } else { 1 },
         uid: attr.uid,
         gid: attr.gid,
-        rdev: 0,
+        rdev: attr.rdev,
         blksize: BLOCK_SIZE,
         flags: 0,
     }

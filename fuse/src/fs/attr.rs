@@ -2,7 +2,9 @@
 //! metadata. The keys are the ones s3fs uses (`mode` holds the whole `st_mode` in decimal,
 //! `uid`, `gid`, `mtime` in seconds with an optional `.nanoseconds`), so objects written by
 //! either client read back with their attributes. A symlink is an object whose content is
-//! its target and whose `mode` says `S_IFLNK`.
+//! its target and whose `mode` says `S_IFLNK`; FIFOs, device and socket nodes are empty
+//! objects whose `mode` carries their type (and `rdev` a device's number), as s3fs
+//! keeps them.
 //!
 //! Times keep nanoseconds (`secs.nnnnnnnnn`). `atime` and `ctime` are stored only when
 //! they differ from `mtime` (and read back as `mtime` when absent), so a file written and
@@ -31,6 +33,8 @@ pub const MTIME: &str = "mtime";
 pub const ATIME: &str = "atime";
 /// User-metadata key of the status-change time.
 pub const CTIME: &str = "ctime";
+/// User-metadata key of a device node's number (`st_rdev`, decimal).
+pub const RDEV: &str = "rdev";
 
 /// What an inode is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +45,50 @@ pub enum Kind {
     Dir,
     /// A symbolic link: an object holding the target.
     Symlink,
+    /// A named pipe: an empty object (the kernel runs the pipe, on this machine).
+    Fifo,
+    /// A character device node: an empty object with the device number.
+    CharDevice,
+    /// A block device node: an empty object with the device number.
+    BlockDevice,
+    /// A UNIX socket node: an empty object (the socket lives in the kernel).
+    Socket,
+}
+
+impl Kind {
+    /// The kind whose `S_IFMT` bits `mode` carries (`File` for unknown ones).
+    pub fn of_mode(mode: u32) -> Self {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => Self::Dir,
+            libc::S_IFLNK => Self::Symlink,
+            libc::S_IFIFO => Self::Fifo,
+            libc::S_IFCHR => Self::CharDevice,
+            libc::S_IFBLK => Self::BlockDevice,
+            libc::S_IFSOCK => Self::Socket,
+            _ => Self::File,
+        }
+    }
+
+    /// The `S_IFMT` bits of this kind.
+    pub fn type_bits(self) -> u32 {
+        match self {
+            Self::File => libc::S_IFREG,
+            Self::Dir => libc::S_IFDIR,
+            Self::Symlink => libc::S_IFLNK,
+            Self::Fifo => libc::S_IFIFO,
+            Self::CharDevice => libc::S_IFCHR,
+            Self::BlockDevice => libc::S_IFBLK,
+            Self::Socket => libc::S_IFSOCK,
+        }
+    }
+
+    /// A FIFO, device or socket node: an empty object whose type is in its metadata.
+    pub fn is_special(self) -> bool {
+        matches!(
+            self,
+            Self::Fifo | Self::CharDevice | Self::BlockDevice | Self::Socket
+        )
+    }
 }
 
 /// The attributes the mount shows for one inode.
@@ -61,6 +109,8 @@ pub struct Attr {
     pub stored: bool,
     /// Extended attributes (`user.*`).
     pub xattrs: Xattrs,
+    /// Device number of a device node (0 otherwise).
+    pub rdev: u32,
     /// Permission bits (`0o7777`).
     pub perm: u16,
     /// Owner.
@@ -96,6 +146,7 @@ impl Attr {
             ctime: d.time,
             stored: false,
             xattrs: Xattrs::new(),
+            rdev: 0,
             perm: d.dir_perm,
             uid: d.uid,
             gid: d.gid,
@@ -113,6 +164,7 @@ impl Attr {
             ctime: now,
             stored: kind == Kind::Dir,
             xattrs: Xattrs::new(),
+            rdev: 0,
             perm: (mode & 0o7777) as u16,
             uid,
             gid,
@@ -126,15 +178,17 @@ impl Attr {
         let mode = meta.get(MODE).and_then(|m| m.parse::<u32>().ok());
         let kind = if info.key.ends_with('/') {
             Kind::Dir
-        } else if mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFLNK) {
-            Kind::Symlink
         } else {
-            Kind::File
+            match mode.map(Kind::of_mode) {
+                // A directory is a prefix: an object whose mode says one is a file.
+                None | Some(Kind::Dir) => Kind::File,
+                Some(kind) => kind,
+            }
         };
         let default_perm = match kind {
-            Kind::File => d.file_perm,
             Kind::Dir => d.dir_perm,
             Kind::Symlink => 0o777,
+            _ => d.file_perm,
         };
         let mtime = meta
             .get(MTIME)
@@ -144,7 +198,11 @@ impl Attr {
         let time = |key| meta.get(key).and_then(|t| parse_time(t)).unwrap_or(mtime);
         Self {
             kind,
-            size: if kind == Kind::Dir { 0 } else { info.size },
+            size: if kind == Kind::Dir || kind.is_special() {
+                0
+            } else {
+                info.size
+            },
             mtime,
             atime: time(ATIME),
             ctime: time(CTIME),
@@ -153,6 +211,12 @@ impl Attr {
                 .get(XATTR)
                 .map(|x| xattr::decode(x))
                 .unwrap_or_default(),
+            rdev: match kind {
+                Kind::CharDevice | Kind::BlockDevice => {
+                    meta.get(RDEV).and_then(|v| v.parse().ok()).unwrap_or(0)
+                }
+                _ => 0,
+            },
             perm: mode.map_or(default_perm, |m| (m & 0o7777) as u16),
             uid: meta.get(UID).and_then(|v| v.parse().ok()).unwrap_or(d.uid),
             gid: meta.get(GID).and_then(|v| v.parse().ok()).unwrap_or(d.gid),
@@ -161,12 +225,7 @@ impl Attr {
 
     /// `st_mode`: type and permission bits.
     pub fn mode(&self) -> u32 {
-        let kind = match self.kind {
-            Kind::File => libc::S_IFREG,
-            Kind::Dir => libc::S_IFDIR,
-            Kind::Symlink => libc::S_IFLNK,
-        };
-        kind | u32::from(self.perm)
+        self.kind.type_bits() | u32::from(self.perm)
     }
 
     /// The user metadata that stores these attributes in a new object (times equal to
@@ -183,6 +242,9 @@ impl Attr {
                 meta.insert(key.to_string(), format_time(t));
             }
         }
+        if self.rdev != 0 {
+            meta.insert(RDEV.to_string(), self.rdev.to_string());
+        }
         if let Some(x) = xattr::encode(&self.xattrs) {
             meta.insert(XATTR.to_string(), x);
         }
@@ -193,7 +255,7 @@ impl Attr {
     /// set, and those to remove (an update keeps the entries it does not name).
     pub fn metadata_update(&self) -> (HashMap<String, String>, Vec<String>) {
         let set = self.metadata();
-        let remove = [ATIME, CTIME, XATTR]
+        let remove = [ATIME, CTIME, RDEV, XATTR]
             .into_iter()
             .filter(|k| !set.contains_key(*k))
             .map(str::to_string)
@@ -311,7 +373,7 @@ mod tests {
         assert!(!meta.contains_key(ATIME) && !meta.contains_key(CTIME));
         let (set, remove) = a.metadata_update();
         assert_eq!(set, meta);
-        assert_eq!(remove, [ATIME, CTIME, XATTR]);
+        assert_eq!(remove, [ATIME, CTIME, RDEV, XATTR]);
         let mut b = a.clone();
         b.changed(a.mtime + Duration::from_secs(1), false);
         assert_eq!(b.mtime, a.mtime, "an attribute change keeps mtime");
@@ -323,5 +385,28 @@ mod tests {
             (back.mtime, back.mtime),
             "absent: mtime"
         );
+    }
+
+    #[test]
+    fn special_files_keep_their_type_and_device_number() {
+        for (kind, bits) in [
+            (Kind::Fifo, libc::S_IFIFO),
+            (Kind::CharDevice, libc::S_IFCHR),
+            (Kind::BlockDevice, libc::S_IFBLK),
+            (Kind::Socket, libc::S_IFSOCK),
+        ] {
+            let mut a = Attr::new(kind, bits | 0o640, 1, 2);
+            if matches!(kind, Kind::CharDevice | Kind::BlockDevice) {
+                a.rdev = 0x0801;
+            }
+            let meta: Vec<(String, String)> = a.metadata().into_iter().collect();
+            let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (&**k, &**v)).collect();
+            let back = Attr::of_object(&object("n", &pairs), &defaults());
+            assert_eq!(back.mode(), bits | 0o640);
+            assert_eq!((back.kind, back.rdev, back.size), (kind, a.rdev, 0));
+        }
+        let dir_mode = (libc::S_IFDIR | 0o755).to_string();
+        let odd = Attr::of_object(&object("f", &[(MODE, &dir_mode)]), &defaults());
+        assert_eq!(odd.kind, Kind::File, "a key without / is no directory");
     }
 }

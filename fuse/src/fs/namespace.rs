@@ -170,7 +170,17 @@ impl Inner {
             .await
     }
 
-    /// Puts the object of a new symlink at `path` and records its inode.
+    /// mknod(2) of a FIFO, device or socket node: an empty object with its type, mode
+    /// and device number in its metadata, made at once.
+    pub async fn make_node(&self, parent: u64, name: &OsStr, attr: Attr) -> FsResult<(u64, Attr)> {
+        self.check_writable()?;
+        let path = join(&self.path_of(parent)?, name_str(name)?);
+        let (bucket, key) = self.new_key(&path, false)?;
+        self.put_node(parent, &path, &bucket, &key, attr, Bytes::new())
+            .await
+    }
+
+    /// Puts the object of a new symlink or node at `path` and records its inode.
     async fn put_node(
         &self,
         parent: u64,

@@ -36,6 +36,7 @@ mod fuse_model;
 mod fuse_posix;
 mod fuse_semantics;
 mod fuse_shell;
+mod fuse_special;
 mod fuse_times;
 mod fuse_xattr;
 mod listing;
