@@ -35,6 +35,7 @@ mod fuse_metrics;
 mod fuse_model;
 mod fuse_posix;
 mod fuse_semantics;
+mod fuse_shared_writers;
 mod fuse_shell;
 mod fuse_special;
 mod fuse_times;

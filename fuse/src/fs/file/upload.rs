@@ -77,12 +77,13 @@ impl Inner {
         let attr = Attr::of_object(&info, &self.settings.defaults);
         let until = self.fresh_until();
         let mut t = self.inodes();
-        if let Some(node) = t.get_mut(ino)
-            && node.path == path
-        {
-            node.attr = attr;
-            node.fresh_until = until;
-            node.local = false;
+        if let Some(node) = t.get_mut(ino) {
+            node.commits += 1;
+            if node.path == path {
+                node.attr = attr;
+                node.fresh_until = until;
+                node.local = false;
+            }
         }
         t.invalidate(&path);
         Ok(())
