@@ -97,7 +97,7 @@ impl fuser::Filesystem for TesseraFs {
         uid: Option<u32>,
         gid: Option<u32>,
         size: Option<u64>,
-        _atime: Option<TimeOrNow>,
+        atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
         fh: Option<FileHandle>,
@@ -116,6 +116,7 @@ impl fuser::Filesystem for TesseraFs {
             uid,
             gid,
             size,
+            atime: atime.map(reply::time_or_now),
             mtime: mtime.map(reply::time_or_now),
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
@@ -143,16 +144,27 @@ impl fuser::Filesystem for TesseraFs {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        if mode & libc::S_IFMT != libc::S_IFREG {
-            reply.error(Errno::EPERM);
+        let kind = Kind::of_mode(mode);
+        if kind == Kind::Dir || kind == Kind::Symlink {
+            // mkdir(2) and symlink(2) make these; mknod(2) of one is refused by the kernel.
+            reply.error(Errno::EINVAL);
             return;
         }
         let name = name.to_owned();
-        let attr = Attr::new(Kind::File, mode & !umask, req.uid(), req.gid());
-        let op = move |inner: Arc<Inner>| async move { inner.mknod(parent.0, &name, attr).await };
+        let mut attr = Attr::new(kind, mode & !umask, req.uid(), req.gid());
+        if matches!(kind, Kind::CharDevice | Kind::BlockDevice) {
+            attr.rdev = rdev;
+        }
+        let op = move |inner: Arc<Inner>| async move {
+            if attr.kind.is_special() {
+                inner.make_node(parent.0, &name, attr).await
+            } else {
+                inner.mknod(parent.0, &name, attr).await
+            }
+        };
         self.run("mknod", op, self.entry(reply));
     }
 
@@ -420,20 +432,47 @@ impl fuser::Filesystem for TesseraFs {
         reply.ok();
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        // Extended attributes are not stored; ENOSYS makes the kernel stop asking.
-        reply.error(Errno::ENOSYS);
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let name = name.to_owned();
+        self.run(
+            "getxattr",
+            move |inner| async move { inner.getxattr(ino.0, &name).await },
+            move |r| reply::xattr(reply, size, r),
+        );
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
-        reply.error(Errno::ENOSYS);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.run(
+            "listxattr",
+            move |inner| async move { inner.listxattr(ino.0).await },
+            move |r| reply::xattr(reply, size, r),
+        );
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let (name, value) = (name.to_owned(), value.to_vec());
+        let op = move |inner: Arc<Inner>| async move {
+            inner.setxattr(ino.0, &name, &value, flags).await
+        };
+        self.run("setxattr", op, Self::empty(reply));
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let name = name.to_owned();
+        self.run(
+            "removexattr",
+            move |inner| async move { inner.removexattr(ino.0, &name).await },
+            Self::empty(reply),
+        );
     }
 
     /// No ioctl applies to these files: ENOTTY, as a local file system answers the `TCGETS`

@@ -163,12 +163,14 @@ pub trait ObjectApi: Send + Sync + 'static {
     /// many moved.
     async fn rename_prefix(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<u64>;
 
-    /// Sets user-metadata entries of an object, keeping its data.
+    /// Sets user-metadata entries of an object and removes the entries `remove` names
+    /// (none of those it sets), keeping its data.
     async fn update_metadata(
         &self,
         bucket: &str,
         key: &str,
         set: HashMap<String, String>,
+        remove: Vec<String>,
     ) -> ApiResult<ObjectInfo>;
 
     /// The cluster's capacity.

@@ -4,9 +4,10 @@
 //! unit tests run it against an in-memory object API.
 //!
 //! Modules, each importing only those below it: the operations [`namespace`] (mkdir,
-//! rmdir, unlink, rename, symlink, attributes, statfs), [`dir`] (readdir paging) and
+//! rmdir, unlink, rename, symlink, special files, attributes and times, extended
+//! attributes, statfs), [`dir`] (readdir paging) and
 //! [`file`] (open, write, truncate, uploads, reads), as `impl` blocks on [`state::Inner`]
-//! (the shared state, lookup and stat) → [`open`] (what open files and directories hold)
+//! (the shared state, lookup and stat, a directory's times) → [`open`] (what open files and directories hold)
 //! → [`read`] (read-ahead) → [`inode`] (the inode table) and [`attr`] (POSIX attributes
 //! in object metadata), with [`error`] beside them all.
 

@@ -7,13 +7,15 @@
 //! [`remote`] (its gRPC implementation, the only module that sees a `tonic::Status`).
 //! Errors are one [`fs::error::FsError`] turned into an errno in one place.
 //! [`mount_helper`] is the same command under the name mount(8) calls for fstab lines.
-//! [`metrics`] holds the mount's Prometheus figures (the adapter and `remote` report).
+//! [`metrics`] holds the mount's Prometheus figures (the adapter and `remote` report);
+//! [`log_file`] the background mount's bounded log.
 
 #![deny(missing_docs)]
 
 pub mod adapter;
 pub mod api;
 pub mod fs;
+pub mod log_file;
 pub mod metrics;
 pub mod mount;
 pub mod mount_helper;

@@ -3,7 +3,8 @@
 //! unmount on SIGTERM/SIGINT after dirty files are uploaded.
 //!
 //! Background mode re-runs the program in the foreground as a child in its own process
-//! group, logging to `<cache-dir>/tessera-mount.log`; the child writes one line to its
+//! group, logging to `<cache-dir>/tessera-mount.log` (rotated past 8 MiB, see
+//! [`crate::log_file`]); the child writes one line to its
 //! stdout, `ready` or `error: …`, and the parent exits 0 or 1 accordingly.
 
 use std::ffi::OsString;
@@ -22,6 +23,7 @@ use crate::adapter::TesseraFs;
 use crate::api::ObjectApi;
 use crate::fs::attr::Defaults;
 use crate::fs::state::{Inner, Settings};
+use crate::log_file::{BoundedLog, LOG_MAX};
 use crate::metrics::MountMetrics;
 use crate::remote::Remote;
 
@@ -159,13 +161,23 @@ fn start(args: Args, raw: Vec<OsString>) -> ExitCode {
     if !args.foreground {
         return background(&args, raw);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tessera_fuse=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "tessera_fuse=info,warn".into())
+    };
+    let log_path = cache_dir(&args).join("tessera-mount.log");
+    // The background child logs to its bounded file; in the foreground, stderr.
+    match notify.then(|| BoundedLog::open(&log_path, LOG_MAX)) {
+        Some(Ok(log)) => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_ansi(false)
+            .with_writer(log)
+            .init(),
+        _ => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     match run(&args, notify) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

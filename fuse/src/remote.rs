@@ -228,12 +228,13 @@ impl ObjectApi for Remote {
         bucket: &str,
         key: &str,
         set: HashMap<String, String>,
+        remove: Vec<String>,
     ) -> ApiResult<ObjectInfo> {
         let req = pb::UpdateObjectMetadataRequest {
             bucket: bucket.into(),
             key: key.into(),
             set,
-            remove: Vec::new(),
+            remove,
         };
         deadline(self.c().update_object_metadata(req)).await
     }

@@ -26,6 +26,10 @@ pub fn file_type(kind: Kind) -> FileType {
         Kind::File => FileType::RegularFile,
         Kind::Dir => FileType::Directory,
         Kind::Symlink => FileType::Symlink,
+        Kind::Fifo => FileType::NamedPipe,
+        Kind::CharDevice => FileType::CharDevice,
+        Kind::BlockDevice => FileType::BlockDevice,
+        Kind::Socket => FileType::Socket,
     }
 }
 
@@ -40,18 +44,29 @@ pub fn file_attr(attr: &Attr, ino: u64) -> FileAttr {
         ino: INodeNo(ino),
         size,
         blocks: size.div_ceil(512),
-        atime: attr.mtime,
+        atime: attr.atime,
         mtime: attr.mtime,
-        ctime: attr.mtime,
+        ctime: attr.ctime,
         crtime: attr.mtime,
         kind: file_type(attr.kind),
         perm: attr.perm,
         nlink: if attr.kind == Kind::Dir { 2 } else { 1 },
         uid: attr.uid,
         gid: attr.gid,
-        rdev: 0,
+        rdev: attr.rdev,
         blksize: BLOCK_SIZE,
         flags: 0,
+    }
+}
+
+/// Answers getxattr/listxattr with `r`: its length when `size` is 0, ERANGE when it does
+/// not fit in `size`.
+pub fn xattr(reply: fuser::ReplyXattr, size: u32, r: Result<Vec<u8>, fuser::Errno>) {
+    match r {
+        Ok(v) if size == 0 => reply.size(v.len() as u32),
+        Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
+        Ok(v) => reply.data(&v),
+        Err(e) => reply.error(e),
     }
 }
 

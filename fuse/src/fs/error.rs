@@ -42,6 +42,10 @@ impl Errno {
     pub const ENAMETOOLONG: Self = Self(libc::ENAMETOOLONG);
     /// Directory not empty.
     pub const ENOTEMPTY: Self = Self(libc::ENOTEMPTY);
+    /// No such extended attribute.
+    pub const ENODATA: Self = Self(libc::ENODATA);
+    /// Not supported (an extended-attribute namespace that is not stored).
+    pub const ENOTSUP: Self = Self(libc::ENOTSUP);
 
     /// The errno of a libc code.
     pub fn from_i32(code: i32) -> Self {

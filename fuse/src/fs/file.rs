@@ -36,19 +36,22 @@ impl Inner {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
         let (path, attr, local) = self.node(ino)?;
-        let attr = if local {
-            attr
+        let (attr, seen) = if local {
+            (attr, None)
         } else {
-            let attr = self.stat(&path).await?;
-            self.set_attr(ino, &path, attr.clone());
-            attr
+            let (attr, seen) = self.stat_between_commits(ino, &path).await?;
+            (attr, Some(seen))
         };
         if attr.kind == crate::fs::attr::Kind::Dir {
             return Err(FsError::posix(Errno::EISDIR, "a directory"));
         }
         let file = self.attach(ino, attr.size, false);
-        if !local {
-            file.refresh(attr.size).await;
+        if let Some(seen) = seen {
+            let mut s = file.state.lock().await;
+            // An upload from this mount since the stat is newer than what it saw.
+            if self.commits(ino) == seen {
+                s.refresh(attr.size);
+            }
         }
         if write && flags & libc::O_TRUNC != 0 {
             let result = self.truncate_open(ino, &file, 0).await;
@@ -73,7 +76,7 @@ impl Inner {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
         let path = crate::fs::inode::join(&self.path_of(parent)?, name_str(name)?);
-        self.key_of(&path)?;
+        self.new_key(&path, false)?;
         let ino = {
             let mut t = self.inodes();
             let ino = t.remember(&path, attr, std::time::Instant::now());
@@ -84,6 +87,7 @@ impl Inner {
             ino
         };
         let file = self.attach(ino, 0, true);
+        self.dir_changed(parent).await;
         Ok((ino, self.new_handle(ino, file, append, true)))
     }
 
@@ -99,6 +103,30 @@ impl Inner {
         self.release(fh).await;
         uploaded?;
         Ok((ino, self.getattr(ino).await?))
+    }
+
+    /// Uploads of `ino` committed from this mount so far.
+    pub(crate) fn commits(&self, ino: u64) -> u64 {
+        self.inodes().get(ino).map_or(0, |n| n.commits)
+    }
+
+    /// What the server says `path` (inode `ino`) is, read while no upload of it from this
+    /// mount committed (so it is not older than one), with the commit count it follows.
+    async fn stat_between_commits(&self, ino: u64, path: &str) -> FsResult<(Attr, u64)> {
+        let mut tries = 0;
+        loop {
+            let seen = self.commits(ino);
+            let attr = self.stat(path).await?;
+            tries += 1;
+            if self.commits(ino) == seen {
+                self.set_attr(ino, path, attr.clone());
+                return Ok((attr, seen));
+            }
+            if tries == 8 {
+                // Uploads keep coming: the shared state of the open file is the truth.
+                return Ok((attr, seen));
+            }
+        }
     }
 
     fn attach(&self, ino: u64, size: u64, dirty: bool) -> Arc<OpenFile> {
@@ -161,7 +189,7 @@ impl Inner {
         let mut t = self.inodes();
         if let Some(node) = t.get_mut(ino) {
             node.attr.size = size;
-            node.attr.mtime = SystemTime::now();
+            node.attr.changed(SystemTime::now(), true);
             node.local = true;
             let path = node.path.clone();
             t.invalidate(&path);

@@ -29,6 +29,9 @@ pub struct Node {
     pub fresh_until: Instant,
     /// Created here and not uploaded yet: the server does not know it.
     pub local: bool,
+    /// Uploads of this inode committed from this mount: a server answer read across one
+    /// may predate it and is not taken.
+    pub commits: u64,
     lookups: u64,
 }
 
@@ -77,6 +80,7 @@ impl Inodes {
                 attr: root,
                 fresh_until: Instant::now(),
                 local: false,
+                commits: 0,
                 lookups: 1,
             },
         );
@@ -125,6 +129,7 @@ impl Inodes {
             attr: attr.clone(),
             fresh_until,
             local: false,
+            commits: 0,
             lookups: 0,
         });
         node.attr = attr;

@@ -5,7 +5,7 @@
 //! prefix; rmdir removes only an empty one; attributes live in the object's metadata.
 
 use std::ffi::OsStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -14,7 +14,9 @@ use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::join;
 use crate::fs::state::{Inner, Place, name_str};
 
+mod meta;
 mod rename;
+mod xattr;
 
 /// What setattr changes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,6 +31,8 @@ pub struct Change {
     pub size: Option<u64>,
     /// New modification time.
     pub mtime: Option<std::time::SystemTime>,
+    /// New access time.
+    pub atime: Option<std::time::SystemTime>,
 }
 
 impl Inner {
@@ -78,7 +82,8 @@ impl Inner {
         let path = join(&self.path_of(parent)?, name_str(name)?);
         match self.place(&path) {
             Place::Bucket(b) => self.remote.create_bucket(&b).await?,
-            Place::Key(b, k) => {
+            Place::Key(..) => {
+                let (b, k) = self.new_key(&path, true)?;
                 let marker = format!("{k}/");
                 self.remote
                     .put_bytes(&b, &marker, attr.metadata(), Bytes::new())
@@ -89,6 +94,7 @@ impl Inner {
         let ino = self
             .inodes()
             .remember(&path, attr.clone(), self.fresh_until());
+        self.dir_changed(parent).await;
         Ok((ino, attr))
     }
 
@@ -122,6 +128,7 @@ impl Inner {
             Place::Buckets => return Err(FsError::posix(Errno::EBUSY, "the mount root")),
         }
         self.inodes().unlink(&path);
+        self.dir_changed(parent).await;
         Ok(())
     }
 
@@ -137,6 +144,7 @@ impl Inner {
         }
         self.remote.delete(&bucket, &key).await?;
         self.inodes().unlink(&path);
+        self.dir_changed(parent).await;
         Ok(())
     }
 
@@ -151,19 +159,46 @@ impl Inner {
     ) -> FsResult<(u64, Attr)> {
         self.check_writable()?;
         let path = join(&self.path_of(parent)?, name_str(name)?);
-        let (bucket, key) = self.key_of(&path)?;
+        let (bucket, key) = self.new_key(&path, false)?;
         let target = target
             .to_str()
             .ok_or(FsError::posix(Errno::EINVAL, "link targets must be UTF-8"))?;
         let mut attr = Attr::new(Kind::Symlink, 0o777, uid, gid);
         attr.size = target.len() as u64;
         let data = Bytes::copy_from_slice(target.as_bytes());
+        self.put_node(parent, &path, &bucket, &key, attr, data)
+            .await
+    }
+
+    /// mknod(2) of a FIFO, device or socket node: an empty object with its type, mode
+    /// and device number in its metadata, made at once.
+    pub async fn make_node(&self, parent: u64, name: &OsStr, attr: Attr) -> FsResult<(u64, Attr)> {
+        self.check_writable()?;
+        let path = join(&self.path_of(parent)?, name_str(name)?);
+        let (bucket, key) = self.new_key(&path, false)?;
+        self.put_node(parent, &path, &bucket, &key, attr, Bytes::new())
+            .await
+    }
+
+    /// Puts the object of a new symlink or node at `path` and records its inode.
+    async fn put_node(
+        &self,
+        parent: u64,
+        path: &str,
+        bucket: &str,
+        key: &str,
+        attr: Attr,
+        data: Bytes,
+    ) -> FsResult<(u64, Attr)> {
         self.remote
-            .put_bytes(&bucket, &key, attr.metadata(), data)
+            .put_bytes(bucket, key, attr.metadata(), data)
             .await?;
-        let ino = self
-            .inodes()
-            .remember(&path, attr.clone(), self.fresh_until());
+        let ino = {
+            let mut t = self.inodes();
+            t.invalidate(path);
+            t.remember(path, attr.clone(), self.fresh_until())
+        };
+        self.dir_changed(parent).await;
         Ok((ino, attr))
     }
 
@@ -183,80 +218,6 @@ impl Inner {
             target.extend_from_slice(&chunk);
         }
         Ok(target.into())
-    }
-
-    /// setattr: truncate, then the attribute changes.
-    pub async fn setattr(&self, ino: u64, change: Change) -> FsResult<Attr> {
-        if let Some(size) = change.size {
-            self.truncate(ino, size).await?;
-        }
-        self.set_meta(ino, |a| {
-            if let Some(mode) = change.mode {
-                a.perm = (mode & 0o7777) as u16;
-            }
-            a.uid = change.uid.unwrap_or(a.uid);
-            a.gid = change.gid.unwrap_or(a.gid);
-            a.mtime = change.mtime.unwrap_or(a.mtime);
-        })
-        .await
-    }
-
-    /// chmod, chown and utimens: kept in the object's metadata (a directory's `dir/`
-    /// marker, created when missing); a file written here and not uploaded yet takes them
-    /// with its upload.
-    pub async fn set_meta(&self, ino: u64, change: impl FnOnce(&mut Attr)) -> FsResult<Attr> {
-        let mut attr = self.getattr(ino).await?;
-        let before = attr.clone();
-        change(&mut attr);
-        if attr == before {
-            return Ok(attr);
-        }
-        self.check_writable()?;
-        let path = {
-            let mut t = self.inodes();
-            let node = t
-                .get_mut(ino)
-                .ok_or(FsError::posix(Errno::ENOENT, "unknown inode"))?;
-            if node.local {
-                node.attr = attr.clone();
-                return Ok(attr);
-            }
-            node.path.clone()
-        };
-        let (bucket, key) = match self.place(&path) {
-            Place::Key(b, k) => (b, k),
-            // A bucket has no object to keep them: the root's attributes live in memory
-            // for the mount's lifetime (README: limits).
-            _ => {
-                if let Some(node) = self.inodes().get_mut(ino) {
-                    node.attr = attr.clone();
-                    node.fresh_until = Instant::now() + Duration::from_secs(u32::MAX.into());
-                }
-                return Ok(attr);
-            }
-        };
-        if attr.kind == Kind::Dir {
-            let marker = format!("{key}/");
-            match self
-                .remote
-                .update_metadata(&bucket, &marker, attr.metadata())
-                .await
-            {
-                Err(e) if e.is_not_found() => {
-                    self.remote
-                        .put_bytes(&bucket, &marker, attr.metadata(), Bytes::new())
-                        .await?;
-                }
-                r => drop(r?),
-            }
-        } else {
-            self.remote
-                .update_metadata(&bucket, &key, attr.metadata())
-                .await?;
-        }
-        self.set_attr(ino, &path, attr.clone());
-        self.inodes().invalidate(&path);
-        Ok(attr)
     }
 
     /// Capacity of the cluster as `(blocks, free blocks)` of [`STATFS_BLOCK`] bytes.

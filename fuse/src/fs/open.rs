@@ -70,6 +70,17 @@ pub(crate) struct FileState {
     pub(crate) failed: Option<Errno>,
 }
 
+impl FileState {
+    /// Another open saw the server's current size: a file without local changes reads
+    /// the server's data again (a clean staging copy may be stale).
+    pub(crate) fn refresh(&mut self, size: u64) {
+        if !self.dirty && !matches!(self.body, Body::Streaming(_)) {
+            self.body = Body::Remote;
+            self.size = size;
+        }
+    }
+}
+
 pub(crate) enum Body {
     /// The data is the object's on the cluster (or nothing, when `size` is 0).
     Remote,
@@ -90,16 +101,6 @@ impl OpenFile {
                 failed: None,
             }),
             handles: AtomicUsize::new(0),
-        }
-    }
-
-    /// Another open saw the server's current size: a file without local changes reads
-    /// the server's data again (a clean staging copy may be stale).
-    pub(crate) async fn refresh(&self, size: u64) {
-        let mut s = self.state.lock().await;
-        if !s.dirty && !matches!(s.body, Body::Streaming(_)) {
-            s.body = Body::Remote;
-            s.size = size;
         }
     }
 

@@ -4,6 +4,9 @@
 //! already knows). The operations themselves are `impl Inner` blocks in `namespace`,
 //! `dir` and `file`, which import this module; it imports none of them.
 //!
+//! A directory's mtime and ctime follow its entries ([`Inner::dir_changed`], called by
+//! every operation that adds, removes or renames one), stored on its `dir/` marker.
+//!
 //! Invariants: the locks here are never held across an await; paths map to buckets and
 //! keys in one place ([`Inner::place`]); a directory is a `/`-delimited prefix, and when a
 //! name is both a file key and a prefix the directory wins.
@@ -13,16 +16,18 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::api::ObjectApi;
-use crate::fs::attr::{Attr, Defaults, time_of};
+use crate::fs::attr::{Attr, CTIME, Defaults, MTIME, format_time, time_of};
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::Inodes;
 use crate::fs::open::{DirStream, Handle, OpenFile};
 
 /// Longest name of one path component.
 pub const NAME_MAX: usize = 255;
+/// Longest object key (S3's bound; a directory's marker counts its `/`).
+pub const KEY_MAX: usize = 1024;
 
 /// How the mount was asked to behave.
 #[derive(Debug, Clone)]
@@ -130,6 +135,19 @@ impl Inner {
         }
     }
 
+    /// The bucket and key of a new entry at `path`, `dir` for a directory (its marker ends
+    /// with `/`): ENAMETOOLONG past [`KEY_MAX`], before anything is made.
+    pub fn new_key(&self, path: &str, dir: bool) -> FsResult<(String, String)> {
+        let (bucket, key) = self.key_of(path)?;
+        if key.len() + usize::from(dir) > KEY_MAX {
+            return Err(FsError::posix(
+                Errno::ENAMETOOLONG,
+                "the object key would pass 1,024 bytes",
+            ));
+        }
+        Ok((bucket, key))
+    }
+
     /// The bucket and key of a file path (EISDIR/EPERM for roots).
     pub fn key_of(&self, path: &str) -> FsResult<(String, String)> {
         match self.place(path) {
@@ -161,8 +179,19 @@ impl Inner {
                 let mut attr = Attr::implicit_dir(d);
                 if let Some(t) = &info.created {
                     attr.mtime = time_of(t);
+                    attr.atime = attr.mtime;
+                    attr.ctime = attr.mtime;
                 }
                 Ok(attr)
+            }
+            Place::Key(b, k) if k.len() >= KEY_MAX => {
+                // No marker or key can lie under a key of the longest length, and the
+                // server refuses to look them up: only the object itself can exist.
+                let list = self.remote.list(&b, &k, false, "", 1).await?;
+                match list.objects.first() {
+                    Some(info) if info.key == k => Ok(Attr::of_object(info, d)),
+                    _ => Err(FsError::posix(Errno::ENOENT, "no such file or directory")),
+                }
             }
             Place::Key(b, k) => {
                 // A directory wins over an object of the same name.
@@ -202,6 +231,40 @@ impl Inner {
         {
             node.attr = attr;
             node.fresh_until = until;
+        }
+    }
+
+    /// An entry of the directory `dir` was created, removed or renamed: its mtime and
+    /// ctime become now, on its marker when it has one. The entry's own change is done
+    /// by then, so a failure here is logged, not returned.
+    pub(crate) async fn dir_changed(&self, dir: u64) {
+        let Ok((path, attr, _)) = self.node(dir) else {
+            return;
+        };
+        let Place::Key(bucket, key) = self.place(&path) else {
+            return;
+        };
+        if !attr.stored {
+            return;
+        }
+        let now = format_time(SystemTime::now());
+        let set = HashMap::from([(MTIME.to_string(), now.clone()), (CTIME.to_string(), now)]);
+        let marker = format!("{key}/");
+        match self
+            .remote
+            .update_metadata(&bucket, &marker, set, Vec::new())
+            .await
+        {
+            Ok(info) => {
+                let attr = Attr::of_object(&info, &self.settings.defaults);
+                self.set_attr(dir, &path, attr);
+            }
+            Err(e) if e.is_not_found() => {
+                if let Some(node) = self.inodes().get_mut(dir) {
+                    node.attr.stored = false;
+                }
+            }
+            Err(e) => tracing::warn!(path, "directory times not updated: {e}"),
         }
     }
 

@@ -5,7 +5,7 @@
 //! returns `None` and the test returns on purpose).
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -185,7 +185,9 @@ pub fn tree(root: &Path, skip: &[&str], size_only: &[&str]) -> Vec<TreeEntry> {
             }
             let meta = std::fs::symlink_metadata(&path).expect("lstat");
             let ft = meta.file_type();
-            let (kind, content) = if ft.is_symlink() {
+            let (kind, content) = if ft.is_fifo() {
+                ('p', String::new())
+            } else if ft.is_symlink() {
                 let target = std::fs::read_link(&path).expect("readlink");
                 ('l', target.to_string_lossy().to_string())
             } else if ft.is_dir() {

@@ -115,6 +115,10 @@ async fn fuse_fstab_mounts_through_mount_8_with_a_credentials_file() {
     );
     fs::write(mnt.join("via-mount-8"), b"written through fstab's path").expect("write");
     umount(&mnt);
+    // The background mount logged to its (bounded) file in the cache dir, without colours.
+    let log = fs::read_to_string(dir.join("cache1/tessera-mount.log")).expect("the mount's log");
+    assert!(log.contains("mounted"), "{log}");
+    assert!(!log.contains('\x1b'), "plain text: {log:?}");
     assert_eq!(
         fx.s3.get(&fx.bucket, "via-mount-8").await,
         b"written through fstab's path"

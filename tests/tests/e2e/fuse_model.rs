@@ -7,7 +7,10 @@
 //! Operations: create (`O_TRUNC` or `O_EXCL`), pwrite at a random offset (past the end: a
 //! hole), append, truncate up and down, each closed or fsynced; whole-file reads; rename of
 //! files (onto existing ones too) and of directories (elsewhere, onto empty and non-empty
-//! ones, onto files, into themselves); unlink, mkdir, rmdir, chmod, symlink; and out of band
+//! ones, onto files, into themselves); unlink, mkdir, rmdir, chmod, symlink; mkfifo (a new
+//! name each, never written or read: opening one would wait for a peer); setxattr of a
+//! `user.*` name, answered with every attribute and value read back; utimensat, answered
+//! with the atime and mtime read back to the nanosecond; and out of band
 //! through S3, put (a new file or an overwrite) and delete, after which the test waits past
 //! the TTL. Targets come from the model's tree, so most operations are valid and some fail
 //! on purpose (ENOENT, EEXIST, ENOTEMPTY, EISDIR, ENOTDIR, EINVAL); names are often reused
@@ -21,14 +24,15 @@
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, PermissionsExt, symlink};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use tessera_fuse::inode::{join, parent_of as parent};
 use tessera_tests::{md5_hex, pattern};
 
 use crate::fuse::{FuseEnv, assert_same_tree, tree};
+use crate::fuse_xattr::{get_xattr, list_xattrs, remove_xattr, set_xattr};
 
 const OPS: usize = 400;
 const CHECK_EVERY: usize = 50;
@@ -69,6 +73,11 @@ enum Op {
     Chmod(String, Mode),
     /// A symlink at the first path to the second.
     Symlink(String, String),
+    Mkfifo(String),
+    /// (path, name, value).
+    SetXattr(String, String, Vec<u8>),
+    /// (path, atime, mtime) as (seconds, nanoseconds).
+    Utimens(String, (u64, u32), (u64, u32)),
     /// (path, len, seed).
     S3Put(String, u64, u64),
     S3Delete(String),
@@ -104,15 +113,18 @@ struct State {
     dirs: Vec<String>,
     files: Vec<String>,
     links: Vec<String>,
+    fifos: Vec<String>,
 }
 
 impl State {
     fn scan(root: &Path) -> State {
         let (mut dirs, mut files, mut links) = (vec![String::new()], Vec::new(), Vec::new());
+        let mut fifos = Vec::new();
         for e in tree(root, &[], &[]) {
             match e.kind {
                 'd' => dirs.push(e.path),
                 'l' => links.push(e.path),
+                'p' => fifos.push(e.path),
                 _ => files.push(e.path),
             }
         }
@@ -122,6 +134,7 @@ impl State {
             dirs,
             files,
             links,
+            fifos,
         }
     }
 
@@ -138,8 +151,13 @@ impl State {
         [&self.files[..], &self.links[..]].concat()
     }
 
-    fn everything(&self) -> Vec<String> {
+    /// Everything but FIFOs (which a write or read would wait on).
+    fn openable(&self) -> Vec<String> {
         [&self.files[..], &self.links[..], self.subdirs()].concat()
+    }
+
+    fn everything(&self) -> Vec<String> {
+        [self.openable(), self.fifos.clone()].concat()
     }
 
     fn is_empty_dir(&self, dir: &str) -> bool {
@@ -248,7 +266,7 @@ impl Gen {
         match self.below(100) {
             0..12 => {
                 let orphan = self.orphan(s);
-                let path = self.choose(s, "f", &[(15, &s.everything()), (5, &orphan)]);
+                let path = self.choose(s, "f", &[(15, &s.openable()), (5, &orphan)]);
                 let len = (!self.chance(5)).then(|| self.len(MAX_FILE));
                 let how = [How::Create, How::CreateNew][usize::from(self.chance(30))];
                 write(path, how, len.unwrap_or(0))
@@ -277,7 +295,11 @@ impl Gen {
             49..57 => self.rename_file(s),
             57..63 => self.rename_dir(s),
             63..69 => {
-                let lists = [(85, &s.files_and_links()[..]), (7, s.subdirs())];
+                let lists = [
+                    (80, &s.files_and_links()[..]),
+                    (5, &s.fifos),
+                    (7, s.subdirs()),
+                ];
                 Op::Unlink(self.choose(s, "none", &lists))
             }
             69..76 => {
@@ -292,7 +314,8 @@ impl Gen {
             }
             81..86 => {
                 // Not the root: the bucket has no attributes to change (EPERM).
-                let path = self.choose(s, "none", &[(90, &[&s.files[..], s.subdirs()].concat())]);
+                let all = [&s.files[..], s.subdirs(), &s.fifos].concat();
+                let path = self.choose(s, "none", &[(90, &all)]);
                 Op::Chmod(path, Mode(MODES[self.below(MODES.len() as u64) as usize]))
             }
             86..90 => {
@@ -305,10 +328,33 @@ impl Gen {
                 let target = target.unwrap_or_else(|| self.name("", "nowhere"));
                 Op::Symlink(path, target)
             }
+            90..91 => {
+                // Always a new name: no symlink leads to it, so nothing opens it.
+                let dir = self.pick(&s.dirs).unwrap_or_default();
+                Op::Mkfifo(self.name(&dir, "p"))
+            }
+            91..93 => {
+                let lists = [(85, &[&s.files[..], s.subdirs()].concat()[..])];
+                let path = self.choose(s, "none", &lists);
+                let name = format!("user.k{}", self.below(4));
+                let value = pattern(self.below(200) as usize, self.next());
+                Op::SetXattr(path, name, value)
+            }
+            93..95 => {
+                let lists = [(85, &[&s.files[..], s.subdirs()].concat()[..])];
+                let path = self.choose(s, "none", &lists);
+                let mut time = || {
+                    (
+                        1_000_000_000 + self.below(1 << 30),
+                        self.below(1_000_000_000) as u32,
+                    )
+                };
+                Op::Utimens(path, time(), time())
+            }
             r => {
                 let len = self.len(MAX_FILE);
                 match self.pick(&s.files) {
-                    Some(path) if r >= 96 => Op::S3Delete(path),
+                    Some(path) if r >= 98 => Op::S3Delete(path),
                     Some(path) if self.chance(40) => Op::S3Put(path, len, seed),
                     _ => Op::S3Put(self.fresh(s, "s"), len, seed),
                 }
@@ -390,9 +436,48 @@ fn apply(op: &Op, root: &Path) -> io::Result<Vec<u8>> {
         Op::Rmdir(path) => fs::remove_dir(at(path))?,
         Op::Chmod(path, mode) => fs::set_permissions(at(path), Permissions::from_mode(mode.0))?,
         Op::Symlink(path, target) => symlink(target, at(path))?,
+        Op::Mkfifo(path) => {
+            let status = std::process::Command::new("mkfifo")
+                .arg(at(path))
+                .stderr(std::process::Stdio::null())
+                .status()?;
+            if !status.success() {
+                // mkfifo(1) says why only in words: the model's cases are these two.
+                let parent_missing = !at(path).parent().is_some_and(Path::is_dir);
+                let errno = if parent_missing {
+                    libc::ENOENT
+                } else {
+                    libc::EEXIST
+                };
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+        }
+        Op::SetXattr(path, name, value) => {
+            set_xattr(&at(path), name, value, 0)?;
+            let mut all = Vec::new();
+            for n in list_xattrs(&at(path))? {
+                let v = get_xattr(&at(path), &n)?;
+                all.extend_from_slice(format!("{n}={}\n", md5_hex(&v)).as_bytes());
+            }
+            return Ok(all);
+        }
+        Op::Utimens(path, (a_s, a_ns), (m_s, m_ns)) => {
+            let t = |s: u64, ns: u32| UNIX_EPOCH + Duration::new(s, ns);
+            let times = fs::FileTimes::new()
+                .set_accessed(t(*a_s, *a_ns))
+                .set_modified(t(*m_s, *m_ns));
+            fs::File::open(at(path))?.set_times(times)?;
+            let m = fs::metadata(at(path))?;
+            let read = [m.atime(), m.atime_nsec(), m.mtime(), m.mtime_nsec()];
+            return Ok(format!("{read:?}").into_bytes());
+        }
         Op::S3Put(path, len, seed) => {
             fs::write(at(path), pattern(*len as usize, *seed))?;
             fs::set_permissions(at(path), Permissions::from_mode(0o644))?;
+            // An object put over S3 has none of the file's attributes.
+            for name in list_xattrs(&at(path))? {
+                remove_xattr(&at(path), &name)?;
+            }
         }
     }
     Ok(Vec::new())

@@ -67,22 +67,23 @@ impl Inner {
     ) -> FsResult<()> {
         let (path, attr, _) = self.node(ino)?;
         let mut info = info;
-        let wanted = attr.metadata();
-        if &wanted != sent {
+        if &attr.metadata() != sent {
+            let (set, remove) = attr.metadata_update();
             info = self
                 .remote
-                .update_metadata(&info.bucket, &info.key, wanted)
+                .update_metadata(&info.bucket, &info.key, set, remove)
                 .await?;
         }
         let attr = Attr::of_object(&info, &self.settings.defaults);
         let until = self.fresh_until();
         let mut t = self.inodes();
-        if let Some(node) = t.get_mut(ino)
-            && node.path == path
-        {
-            node.attr = attr;
-            node.fresh_until = until;
-            node.local = false;
+        if let Some(node) = t.get_mut(ino) {
+            node.commits += 1;
+            if node.path == path {
+                node.attr = attr;
+                node.fresh_until = until;
+                node.local = false;
+            }
         }
         t.invalidate(&path);
         Ok(())

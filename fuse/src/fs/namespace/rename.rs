@@ -88,6 +88,13 @@ impl Inner {
             self.remote.rename(&bucket, &src, &dst).await?;
         }
         self.inodes().rename(&from, &to);
+        if src_attr.kind != Kind::Dir || src_attr.stored {
+            self.renamed(&to, src_attr.kind == Kind::Dir).await;
+        }
+        self.dir_changed(parent).await;
+        if new_parent != parent {
+            self.dir_changed(new_parent).await;
+        }
         Ok(())
     }
 }

@@ -308,6 +308,7 @@ impl ObjectApi for Memory {
         bucket: &str,
         key: &str,
         set: HashMap<String, String>,
+        remove: Vec<String>,
     ) -> ApiResult<ObjectInfo> {
         let mut s = self.call("update_metadata")?;
         let b = s
@@ -316,6 +317,7 @@ impl ObjectApi for Memory {
             .ok_or_else(|| not_found("bucket"))?;
         let o = b.get_mut(key).ok_or_else(|| not_found("key"))?;
         o.meta.extend(set);
+        o.meta.retain(|k, _| !remove.contains(k));
         Ok(info(bucket, key, o))
     }
 
