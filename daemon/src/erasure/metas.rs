@@ -109,17 +109,29 @@ impl MetaStore {
     /// Decodes raw metadata files; a torn file counts as missing, one that fails its checks
     /// otherwise as corrupt.
     pub(super) fn decode(raw: &[Result<Bytes, DriveError>], key: &str) -> Metas {
+        Self::decode_with(raw, key, ObjectMeta::from_file)
+    }
+
+    /// [`Self::decode`] of the current versions only (no older versions: see
+    /// [`ObjectMeta::current_from_file`]).
+    pub(super) fn decode_current(raw: &[Result<Bytes, DriveError>], key: &str) -> Metas {
+        Self::decode_with(raw, key, ObjectMeta::current_from_file)
+    }
+
+    fn decode_with(
+        raw: &[Result<Bytes, DriveError>],
+        key: &str,
+        decode: fn(Bytes) -> Result<(ObjectMeta, Bytes), String>,
+    ) -> Metas {
         raw.iter()
             .map(|r| match r {
                 Ok(file) if metafile::is_torn(file) => Err(DriveError::NotFound {
                     path: meta_path(key),
                 }),
-                Ok(file) => {
-                    ObjectMeta::from_file(file.clone()).map_err(|reason| DriveError::Corrupt {
-                        path: meta_path(key),
-                        reason,
-                    })
-                }
+                Ok(file) => decode(file.clone()).map_err(|reason| DriveError::Corrupt {
+                    path: meta_path(key),
+                    reason,
+                }),
                 Err(e) => Err(e.duplicate()),
             })
             .collect()

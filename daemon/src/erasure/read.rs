@@ -99,7 +99,12 @@ impl Reads {
         key: &str,
         version: Option<&str>,
     ) -> Result<Resolved, ErasureError> {
-        let (_, metas) = self.metas.read(bucket, key).await;
+        // The current version needs none of the older ones decoded.
+        let raw = self.metas.read_raw(bucket, key).await;
+        let metas = match version {
+            None => MetaStore::decode_current(&raw, key),
+            Some(_) => MetaStore::decode(&raw, key),
+        };
         let resolved = self.metas.resolve(bucket, key, &metas)?;
         let disagreeing = (metas.iter().zip(&resolved.agrees))
             .any(|(m, &agrees)| !agrees && !matches!(m, Err(e) if e.is_offline()));

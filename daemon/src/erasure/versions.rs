@@ -98,13 +98,21 @@ impl ObjectMeta {
         }
     }
 
-    /// This (current) version's inline frame in `inline`, the file's inline section.
+    /// This (current) version's inline frame in `inline`, the file's inline section (the
+    /// whole of it unless older frames follow, which `inline_len` then says).
     pub fn current_frame(&self, inline: &Bytes) -> Bytes {
-        if self.older.is_empty() {
-            inline.clone()
-        } else {
-            inline.slice(..(self.inline_len as usize).min(inline.len()))
+        match self.inline_len {
+            0 => inline.clone(),
+            len => inline.slice(..(len as usize).min(inline.len())),
         }
+    }
+
+    /// Decodes a metadata file's current version only: the older versions' entries are
+    /// skipped unread, so a read of the current version costs what it did before versions.
+    pub fn current_from_file(file: Bytes) -> Result<(Self, Bytes), String> {
+        let (header, inline) = crate::drive::metafile::decode(file)?;
+        let header = without_field(&header, OLDER_TAG).map_err(|e| format!("metadata: {e}"))?;
+        Ok((Self::from_header(&header)?, inline))
     }
 
     /// Each version's inline frame in `inline`, the file's inline section (empty for a
@@ -123,6 +131,30 @@ impl ObjectMeta {
             })
             .collect()
     }
+}
+
+/// The protobuf tag of [`ObjectMeta::older`].
+const OLDER_TAG: u32 = 14;
+
+/// `header` (an encoded message) without its fields numbered `tag`; the bytes themselves
+/// when it has none.
+fn without_field(header: &Bytes, tag: u32) -> Result<Bytes, prost::DecodeError> {
+    use prost::encoding::{DecodeContext, decode_key, skip_field};
+    let mut rest: &[u8] = header;
+    let mut kept: Option<Vec<u8>> = None;
+    while !rest.is_empty() {
+        let start = header.len() - rest.len();
+        let (field, wire) = decode_key(&mut rest)?;
+        skip_field(wire, field, &mut rest, DecodeContext::default())?;
+        let end = header.len() - rest.len();
+        match (field == tag, kept.as_mut()) {
+            (true, None) => kept = Some(header[..start].to_vec()),
+            (true, Some(_)) => {}
+            (false, Some(k)) => k.extend_from_slice(&header[start..end]),
+            (false, None) => {}
+        }
+    }
+    Ok(kept.map_or_else(|| header.clone(), Bytes::from))
 }
 
 /// One drive's versions of an object, each with its inline frame, newest first.
@@ -251,6 +283,27 @@ mod tests {
         assert_eq!(j.remove("a").unwrap().data_dir, "d");
         let (meta, inline) = decoded(j.into_file("f2").unwrap());
         assert_eq!(meta.frames(&inline), ["bee", "null"]);
+    }
+
+    #[test]
+    fn a_read_of_the_current_version_skips_the_older_ones() {
+        let mut j = Journal::default();
+        j.push(version("a", true), Bytes::from_static(b"old"))
+            .unwrap();
+        j.push(version("b", true), Bytes::from_static(b"new"))
+            .unwrap();
+        let file = j.into_file("f").unwrap();
+        let (full, _) = decoded(file.clone());
+        let (current, inline) = ObjectMeta::current_from_file(file).unwrap();
+        assert!(current.older.is_empty());
+        assert_eq!(
+            current,
+            ObjectMeta {
+                older: Vec::new(),
+                ..full
+            }
+        );
+        assert_eq!(&current.current_frame(&inline)[..], b"new");
     }
 
     #[test]

@@ -313,15 +313,28 @@ fn s3_listings_carry_their_prefix_and_copies_need_both_sides() {
     let actions: Vec<_> = need.checks.iter().map(|c| c.action).collect();
     assert_eq!(actions, [Action::GetObject, Action::PutObject]);
     assert_eq!(
-        s3_operation(
-            "PutBucketLifecycleConfiguration",
-            Some("b"),
-            None,
-            None,
-            None
-        ),
+        s3_operation("PutBucketEncryption", Some("b"), None, None, None),
         None
     );
+    // Naming a version asks for the version's action.
+    let need = s3_operation(
+        "GetObject",
+        Some("b"),
+        Some("k"),
+        Some("versionId=null"),
+        None,
+    );
+    let actions: Vec<_> = need.unwrap().checks.iter().map(|c| c.action).collect();
+    assert_eq!(actions, [Action::GetObjectVersion]);
+    let need = s3_operation(
+        "DeleteObject",
+        Some("b"),
+        Some("k"),
+        Some("versionId=x"),
+        None,
+    );
+    let actions: Vec<_> = need.unwrap().checks.iter().map(|c| c.action).collect();
+    assert_eq!(actions, [Action::DeleteObjectVersion]);
 }
 
 mod model;

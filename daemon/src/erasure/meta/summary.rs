@@ -11,7 +11,8 @@
 //! 0  format u8 (1)     1  content type u8 (index in CONTENT_TYPES)   2  attributes u8 (bits)
 //! 3  version id: 16 bytes (UUID)    19 ETag: 16 bytes (MD5)    35 mod time ns: i64 LE
 //! 43 size varint, then per attribute bit: mode, uid, gid varints; mtime as a zigzag varint
-//!    of seconds after the mod time's, then a varint of nanoseconds + 1 (0: whole seconds)
+//!    of seconds after the mod time's, then a varint of nanoseconds + 1 (0: whole seconds);
+//!    then ctime and atime as mtime, rdev as mode (the mount's times and device numbers)
 //! ```
 
 use std::collections::BTreeMap;
@@ -26,8 +27,9 @@ const FORMAT: u8 = 1;
 /// Content types a summary can name, by index.
 const CONTENT_TYPES: [&str; 3] = ["", "binary/octet-stream", "application/octet-stream"];
 /// The POSIX attributes of user metadata (the FUSE client's and s3fs's keys), by bit.
-const ATTRS: [&str; 4] = ["mode", "uid", "gid", "mtime"];
-const MTIME_BIT: u8 = 1 << 3;
+const ATTRS: [&str; 7] = ["mode", "uid", "gid", "mtime", "ctime", "atime", "rdev"];
+/// The bits of `ATTRS` that are times (seconds with optional nanoseconds).
+const TIME_BITS: u8 = 1 << 3 | 1 << 4 | 1 << 5;
 const FIXED_LEN: usize = 43;
 
 /// What a listing knows of `meta`: everything but the drive's erasure geometry, the name
@@ -63,7 +65,7 @@ pub fn encode(meta: &ObjectMeta) -> Option<Vec<u8>> {
         let Some(value) = meta.user_metadata.get(*key) else {
             continue;
         };
-        if 1 << bit == MTIME_BIT {
+        if (1 << bit) & TIME_BITS != 0 {
             let (secs, nanos) = match value.split_once('.') {
                 Some((s, n)) => (s, n.parse::<u32>().ok()? as u64 + 1),
                 None => (value.as_str(), 0),
@@ -105,7 +107,7 @@ pub fn decode(summary: &[u8]) -> Result<ObjectMeta, String> {
         if attrs & (1 << bit) == 0 {
             continue;
         }
-        let value = if 1 << bit == MTIME_BIT {
+        let value = if (1 << bit) & TIME_BITS != 0 {
             let zigzag = varint(&mut b)?;
             let after = (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64);
             let secs = mod_time_ns.div_euclid(1_000_000_000).wrapping_add(after);
@@ -222,6 +224,20 @@ mod tests {
             .insert("x-amz-checksum-crc32".into(), "AAAAAA==".into());
         let summary = encode(&m).expect("a summary");
         assert_eq!(decode(&summary).unwrap(), listing_view(&plain));
+    }
+
+    #[test]
+    fn the_mounts_times_and_device_numbers_fit_when_small() {
+        let attrs = [
+            ("mode", "8630"),
+            ("mtime", "1764000000"),
+            ("ctime", "1764000001"),
+            ("atime", "1764000000.500000000"),
+            ("rdev", "2049"),
+        ];
+        let m = meta(&attrs);
+        let summary = encode(&m).expect("fits");
+        assert_eq!(decode(&summary).unwrap(), listing_view(&m));
     }
 
     #[test]
