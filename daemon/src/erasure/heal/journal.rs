@@ -11,7 +11,9 @@
 use bytes::Bytes;
 
 use super::HealOutcome;
-use super::rebuild::{Blocks, Job, encode, expected_shards, with_volume};
+use super::rebuild::{
+    Blocks, Job, encode, expected_shards, good_enough, record, triage, with_volume,
+};
 use super::verify::{Check, check_drives};
 use crate::drive::{DriveError, META_VOLUME, Target, join, object_dir};
 use crate::erasure::decode::{ObjectReader, Sources};
@@ -47,33 +49,11 @@ pub(super) async fn heal_journal(
             }
         }
     }
-    let mut outcome = HealOutcome {
-        exists: true,
-        ..Default::default()
-    };
-    let mut targets = Vec::new();
-    for (d, check) in state.iter().enumerate() {
-        match check {
-            Check::Good => {}
-            Check::Offline => outcome.offline.push(d),
-            Check::Bad(why) => {
-                tracing::info!(bucket, key, drive = drives.get(d).endpoint(), %why, "healing drive (all versions)");
-                targets.push(d);
-            }
-        }
-    }
+    let (mut outcome, targets) = triage(drives, (bucket, key), &state);
     if targets.is_empty() {
         return Ok(outcome);
     }
-    let good: Vec<usize> = (0..state.len())
-        .filter(|&d| state[d] == Check::Good)
-        .collect();
-    if good.len() < drives.data_shards() {
-        return Err(ErasureError::TooFewShards {
-            have: good.len(),
-            need: drives.data_shards(),
-        });
-    }
+    let good = good_enough(drives, &state)?;
     let tmp = tmp_path(&uuid::Uuid::new_v4().to_string());
     let rebuilt =
         rebuild_versions(drives, (bucket, key), metas, &views, &good, &targets, &tmp).await;
@@ -100,16 +80,7 @@ pub(super) async fn heal_journal(
         }
     };
     cleanup(drives, &targets, &tmp).await;
-    for (&d, r) in targets.iter().zip(results) {
-        match r {
-            Ok(()) => outcome.repaired.push(d),
-            Err(e) if e.is_offline() => outcome.offline.push(d),
-            Err(e) => {
-                tracing::warn!(bucket, key, drive = drives.get(d).endpoint(), error = %e, "heal failed");
-                outcome.failed.push((d, e.to_string()));
-            }
-        }
-    }
+    record(drives, (bucket, key), &mut outcome, &targets, results);
     Ok(outcome)
 }
 

@@ -168,33 +168,11 @@ pub(super) async fn heal_version(
     }
     let expected = expected_shards(drives, meta)?;
     let checks = check_drives(drives, (bucket, key), metas, (resolved, 0), &expected, scan).await;
-    let mut outcome = HealOutcome {
-        exists: true,
-        ..Default::default()
-    };
-    let mut targets = Vec::new();
-    for (d, check) in checks.iter().enumerate() {
-        match check {
-            Check::Good => {}
-            Check::Offline => outcome.offline.push(d),
-            Check::Bad(why) => {
-                tracing::info!(bucket, key, drive = drives.get(d).endpoint(), %why, "healing drive");
-                targets.push(d);
-            }
-        }
-    }
+    let (mut outcome, targets) = triage(drives, (bucket, key), &checks);
     if targets.is_empty() {
         return Ok(outcome);
     }
-    let good: Vec<usize> = (0..checks.len())
-        .filter(|&d| checks[d] == Check::Good)
-        .collect();
-    if good.len() < drives.data_shards() {
-        return Err(ErasureError::TooFewShards {
-            have: good.len(),
-            need: drives.data_shards(),
-        });
-    }
+    let good = good_enough(drives, &checks)?;
     let total = drives.codec().total_shards();
     let sources = if meta.is_inline() {
         let mut frames = vec![None; total];
@@ -232,7 +210,61 @@ pub(super) async fn heal_version(
     } else {
         job.rebuild_files(metas, &mut blocks).await?
     };
-    for (&d, r) in job.targets.iter().zip(results) {
+    record(drives, (bucket, key), &mut outcome, &job.targets, results);
+    Ok(outcome)
+}
+
+/// Sorts the checks of every drive into an outcome (the offline drives noted) and the
+/// drives to rebuild.
+pub(super) fn triage(
+    drives: &SetDrives,
+    (bucket, key): (&str, &str),
+    checks: &[Check],
+) -> (HealOutcome, Vec<usize>) {
+    let mut outcome = HealOutcome {
+        exists: true,
+        ..Default::default()
+    };
+    let mut targets = Vec::new();
+    for (d, check) in checks.iter().enumerate() {
+        match check {
+            Check::Good => {}
+            Check::Offline => outcome.offline.push(d),
+            Check::Bad(why) => {
+                tracing::info!(bucket, key, drive = drives.get(d).endpoint(), %why, "healing drive");
+                targets.push(d);
+            }
+        }
+    }
+    (outcome, targets)
+}
+
+/// The drives found good, when at least k are; `TooFewShards` otherwise.
+pub(super) fn good_enough(
+    drives: &SetDrives,
+    checks: &[Check],
+) -> Result<Vec<usize>, ErasureError> {
+    let good: Vec<usize> = (0..checks.len())
+        .filter(|&d| checks[d] == Check::Good)
+        .collect();
+    if good.len() < drives.data_shards() {
+        return Err(ErasureError::TooFewShards {
+            have: good.len(),
+            need: drives.data_shards(),
+        });
+    }
+    Ok(good)
+}
+
+/// Records each target's rebuild in `outcome`.
+pub(super) fn record(
+    drives: &SetDrives,
+    (bucket, key): (&str, &str),
+    outcome: &mut HealOutcome,
+    targets: &[usize],
+    results: Vec<Result<(), DriveError>>,
+) {
+    for (&d, r) in targets.iter().zip(results) {
         match r {
             Ok(()) => outcome.repaired.push(d),
             Err(e) if e.is_offline() => outcome.offline.push(d),
@@ -242,7 +274,6 @@ pub(super) async fn heal_version(
             }
         }
     }
-    Ok(outcome)
 }
 
 impl Job<'_> {
