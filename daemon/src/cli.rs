@@ -9,14 +9,16 @@ mod client;
 mod iam;
 mod metrics;
 mod target;
+mod tls;
 mod top;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tessera_proto::auth::{Credentials, DEFAULT_PASSWORD, DEFAULT_USER};
+use tls::{certs_dir_or_default, client_tls};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -296,39 +298,6 @@ async fn shutdown_signal() {
         _ = int.recv() => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
-}
-
-/// The certs directory a server uses: the one given (which must exist), else
-/// `~/.tessera/certs` when it exists, else none (plain HTTP).
-fn certs_dir_or_default(given: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(dir) = given {
-        if !dir.is_dir() {
-            anyhow::bail!("--certs-dir {}: no such directory", dir.display());
-        }
-        return Ok(Some(dir));
-    }
-    let default = std::env::var_os("HOME").map(|home| Path::new(&home).join(".tessera/certs"));
-    Ok(default.filter(|dir| dir.is_dir()))
-}
-
-/// The TLS settings of a client command: the system roots plus `ca_cert`, or none checked
-/// with `insecure` (with a warning when the endpoint is `https://`).
-fn client_tls(
-    ca_cert: Option<&Path>,
-    insecure: bool,
-    endpoint: &str,
-) -> anyhow::Result<tessera_proto::tls::ClientTls> {
-    use tessera_proto::tls::ClientTls;
-    if insecure {
-        if tessera_proto::client::is_https(endpoint) {
-            eprintln!(
-                "tessera: warning: --insecure: the certificate of {endpoint} is not verified"
-            );
-        }
-        return Ok(ClientTls::insecure());
-    }
-    let files: Vec<PathBuf> = ca_cert.map(Path::to_path_buf).into_iter().collect();
-    ClientTls::verified(&files).context("--ca-cert")
 }
 
 /// Runs a command.

@@ -140,9 +140,14 @@ impl Healer {
             .collect();
         match self.metas.resolve(bucket, key, &metas) {
             Ok(resolved) => {
-                let mut outcome =
-                    rebuild::heal_version(&self.drives, (bucket, key), &metas, &resolved, scan)
-                        .await?;
+                let at = (bucket, key);
+                // One version, or a journal of several (or a delete marker).
+                let mut outcome = if resolved.meta.older.is_empty() && !resolved.meta.delete_marker
+                {
+                    rebuild::heal_version(&self.drives, at, &metas, &resolved, scan).await?
+                } else {
+                    journal::heal_journal(&self.drives, at, &metas, &resolved, scan).await?
+                };
                 outcome.offline.extend(offline);
                 outcome.offline.sort_unstable();
                 outcome.offline.dedup();

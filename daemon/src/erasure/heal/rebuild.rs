@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::journal;
 use super::verify::{Check, check_drives};
 use super::{HealOutcome, ignore_missing};
 use crate::drive::{
@@ -154,7 +153,8 @@ pub(super) fn expected_shards(
     Ok(SetDrives::shard_of_drive(&e.distribution))
 }
 
-/// Checks every drive's copy of the resolved version and rebuilds the bad ones.
+/// Checks every drive's copy of an object of one version and rebuilds the bad ones (a
+/// journal of several is `journal`'s).
 pub(super) async fn heal_version(
     drives: &SetDrives,
     (bucket, key): (&str, &str),
@@ -163,9 +163,6 @@ pub(super) async fn heal_version(
     scan: HealScan,
 ) -> Result<HealOutcome, ErasureError> {
     let meta = &resolved.meta;
-    if !meta.older.is_empty() || meta.delete_marker {
-        return journal::heal_journal(drives, (bucket, key), metas, resolved, scan).await;
-    }
     let expected = expected_shards(drives, meta)?;
     let checks = check_drives(drives, (bucket, key), metas, (resolved, 0), &expected, scan).await;
     let (mut outcome, targets) = triage(drives, (bucket, key), &checks);
