@@ -59,7 +59,8 @@ pub use quorum::{Tally, Verdict};
 pub use read::Reads;
 pub use set::{ErasureSet, SetConfig};
 pub use types::{
-    CompletePart, LateHeaders, MetadataUpdate, ObjectAttrs, RangeSpec, UploadInfo, multipart_etag,
+    CHECKSUM_TYPE, CompletePart, LateHeaders, MetadataUpdate, ObjectAttrs, RangeSpec, UploadInfo,
+    multipart_etag,
 };
 pub use versions::{MAX_VERSIONS, NULL_VERSION, Versioning, check_version_id};
 pub use write::{Deleted, Writes};

@@ -30,8 +30,8 @@ use tokio::io::AsyncRead;
 // front ends name it through this module only.
 pub use crate::erasure::retention::{LEGAL_HOLD, LOCK_MODE, LOCK_UNTIL, LockMode, Retention};
 pub use crate::erasure::{
-    CompletePart, Deleted, ETagMatch, HealScan, LateHeaders, MetadataUpdate, NULL_VERSION,
-    ObjectAttrs, RangeSpec, Versioning, WriteCondition,
+    CHECKSUM_TYPE, CompletePart, Deleted, ETagMatch, HealScan, LateHeaders, MetadataUpdate,
+    NULL_VERSION, ObjectAttrs, RangeSpec, Versioning, WriteCondition,
 };
 use crate::erasure::{ErasureError, ErasureSet, ObjectMeta, ObjectReader};
 use crate::layout::Placement;
@@ -72,6 +72,8 @@ pub struct ObjectInfo {
     pub version_id: String,
     /// This version is a delete marker.
     pub delete_marker: bool,
+    /// Each part's verified checksums (by stored header name), in order.
+    pub part_checksums: Vec<BTreeMap<String, String>>,
 }
 
 impl ObjectInfo {
@@ -106,6 +108,7 @@ impl ObjectInfo {
             part_sizes: m.parts.iter().map(|p| p.size).collect(),
             version_id: m.s3_version().to_string(),
             delete_marker: m.delete_marker,
+            part_checksums: m.parts.iter().map(|p| p.checksums.clone()).collect(),
         }
     }
 }

@@ -317,12 +317,10 @@ impl ObjectService for ObjectRpc {
         let p = self
             .layer
             .upload_part(
-                &h.bucket,
-                &h.key,
-                &h.upload_id,
+                (&h.bucket, &h.key, &h.upload_id),
                 h.part_number,
-                &mut body,
-                h.size,
+                (&mut body, h.size),
+                &Default::default(),
             )
             .await
             .map_err(|e| refusal.or(e))?;
@@ -345,6 +343,7 @@ impl ObjectService for ObjectRpc {
             .map(|p| CompletePart {
                 number: p.part_number,
                 etag: p.etag,
+                ..Default::default()
             })
             .collect();
         let info = self
@@ -354,7 +353,7 @@ impl ObjectService for ObjectRpc {
                 &r.key,
                 &r.upload_id,
                 &parts,
-                &WriteCondition::NONE,
+                (&WriteCondition::NONE, Default::default()),
             )
             .await?;
         Ok(Response::new(object_info(info)))

@@ -53,6 +53,9 @@ pub struct PartMeta {
     /// Hex MD5 of the part's data.
     #[prost(string, tag = "3")]
     pub etag: String,
+    /// The part's verified checksums, by stored header name (`x-amz-checksum-crc32` …).
+    #[prost(btree_map = "string, string", tag = "4")]
+    pub checksums: BTreeMap<String, String>,
 }
 
 /// The metadata of one object version on one drive.
@@ -182,6 +185,9 @@ pub struct UploadedPart {
     /// Upload time, nanoseconds since the Unix epoch.
     #[prost(int64, tag = "5")]
     pub mod_time_ns: i64,
+    /// The part's verified checksums (see [`PartMeta::checksums`]).
+    #[prost(btree_map = "string, string", tag = "6")]
+    pub checksums: BTreeMap<String, String>,
 }
 
 /// Encodes any of the small records above with a checksummed container.

@@ -21,8 +21,9 @@ use super::meta::now_ns;
 use super::meta::{ObjectMeta, PartMeta, UploadMeta, UploadedPart, decode_record, encode_record};
 use super::names::{new_data_dir, tmp_path};
 use super::quorum::{Answer, agreed, require_writes};
-use super::types::{CompletePart, ObjectAttrs, UploadInfo, multipart_etag};
-use super::versions::Versioning;
+use super::types::{
+    CHECKSUM_TYPE, CompletePart, LateHeaders, ObjectAttrs, UploadInfo, multipart_etag,
+};
 use crate::drive::{DriveError, META_VOLUME, MULTIPART_DIR, Target, join};
 
 const UPLOAD_META: &str = "upload.meta";
@@ -118,8 +119,8 @@ impl Uploads {
         key: &str,
         upload_id: &str,
         number: u32,
-        body: &mut R,
-        declared: Option<u64>,
+        (body, declared): (&mut R, Option<u64>),
+        checksums: &LateHeaders,
     ) -> Result<UploadedPart, ErasureError> {
         if !(1..=MAX_PART_NUMBER).contains(&number) {
             return Err(ErasureError::InvalidPart {
@@ -150,6 +151,9 @@ impl Uploads {
             etag: hex::encode(encoded.md5),
             file,
             mod_time_ns: now_ns(),
+            checksums: (checksums.get().into_iter())
+                .filter(|(name, _)| name != CHECKSUM_TYPE)
+                .collect(),
         };
         let record = encode_record(&part);
         let path = join(&dir, &part_meta_name(number));
@@ -191,7 +195,7 @@ impl Uploads {
         upload_id: &str,
         parts: &[CompletePart],
         cond: &WriteCondition,
-        versioning: Versioning,
+        extra: &ObjectAttrs,
     ) -> Result<ObjectMeta, ErasureError> {
         let upload = self.upload_meta(bucket, key, upload_id).await?;
         if parts.is_empty() {
@@ -219,6 +223,14 @@ impl Uploads {
                 return Err(ErasureError::InvalidPart {
                     number: listed.number,
                     reason: "ETag does not match the uploaded part".into(),
+                });
+            }
+            let stored =
+                |(name, value): (&String, &String)| part.checksums.get(name) == Some(value);
+            if !listed.checksums.iter().all(stored) {
+                return Err(ErasureError::InvalidPart {
+                    number: listed.number,
+                    reason: "a checksum does not match the uploaded part's".into(),
                 });
             }
             if i + 1 < parts.len() && part.size < MIN_PART_SIZE {
@@ -261,14 +273,19 @@ impl Uploads {
                 number: p.number,
                 size: p.size,
                 etag: p.etag.clone(),
+                checksums: p.checksums.clone(),
             })
             .collect();
         let attrs = ObjectAttrs {
             content_type: upload.content_type,
             user_metadata: upload.user_metadata,
-            headers: upload.headers,
+            headers: {
+                let mut headers = upload.headers;
+                headers.extend(extra.headers.clone());
+                headers
+            },
             late: Default::default(),
-            versioning,
+            versioning: extra.versioning,
         };
         let mut meta = self.drives.new_meta(
             (bucket, key),
@@ -280,7 +297,7 @@ impl Uploads {
         meta.upload_id = upload_id.to_owned();
         let result = self
             .commits
-            .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond, versioning)
+            .commit_staged(bucket, key, &tmp_id, &meta, &staged, cond, extra.versioning)
             .await;
         self.drives.remove_tmp(&tmp_id).await;
         if result.is_ok() {

@@ -284,10 +284,14 @@ async fn write_multipart(set: &ErasureSet, key: &str, seed: u8) -> Vec<u8> {
         let mut r = std::io::Cursor::new(p.clone());
         let up = set
             .uploads()
-            .upload_part("b", key, &id, number, &mut r, None)
+            .upload_part("b", key, &id, number, (&mut r, None), &Default::default())
             .await;
         let etag = up.unwrap().etag;
-        listed.push(CompletePart { number, etag });
+        listed.push(CompletePart {
+            number,
+            etag,
+            ..Default::default()
+        });
     }
     set.uploads()
         .complete_upload(
@@ -296,7 +300,7 @@ async fn write_multipart(set: &ErasureSet, key: &str, seed: u8) -> Vec<u8> {
             &id,
             &listed,
             &WriteCondition::NONE,
-            Default::default(),
+            &Default::default(),
         )
         .await
         .unwrap();

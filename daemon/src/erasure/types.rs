@@ -26,6 +26,10 @@ pub struct ObjectAttrs {
     pub versioning: Versioning,
 }
 
+/// The stored header saying what kind of checksum the object's `x-amz-checksum-*` is
+/// (`FULL_OBJECT`, `COMPOSITE`): an object's, never a part's.
+pub const CHECKSUM_TYPE: &str = "x-amz-checksum-type";
+
 /// Stored headers known only once a body has been read whole: whoever reads the body sets
 /// them, the commit (after the body's end) takes them. Inert unless made [`shared`].
 ///
@@ -112,12 +116,15 @@ pub struct UploadInfo {
 }
 
 /// A part a client lists when completing an upload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CompletePart {
     /// Part number.
     pub number: u32,
     /// The ETag the client got for it (quotes allowed).
     pub etag: String,
+    /// The checksums the client lists for it (by stored header name); each must be the
+    /// part's own.
+    pub checksums: BTreeMap<String, String>,
 }
 
 /// Changes to an object's user metadata and stored headers.

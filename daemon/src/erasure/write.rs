@@ -65,6 +65,7 @@ impl Writes {
                 number: 1,
                 size: first.len() as u64,
                 etag: etag.clone(),
+                ..Default::default()
             };
             let meta =
                 (self.drives).new_meta((bucket, key), attrs, vec![part], etag, String::new());
@@ -89,6 +90,7 @@ impl Writes {
                 number: 1,
                 size: encoded.size,
                 etag: etag.clone(),
+                ..Default::default()
             };
             let meta =
                 (self.drives).new_meta((bucket, key), attrs, vec![part], etag, data_dir.clone());

@@ -9,7 +9,9 @@
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectInfo, ObjectLayer, WriteCondition};
 use crate::erasure::meta::ObjectMeta;
-use crate::erasure::{CompletePart, ErasureError, ObjectAttrs};
+use std::collections::BTreeMap;
+
+use crate::erasure::{CompletePart, ErasureError, LateHeaders, ObjectAttrs};
 use tokio::io::AsyncRead;
 
 /// An uploaded part.
@@ -66,20 +68,20 @@ impl ObjectLayer {
             .await?)
     }
 
-    /// Stores part `number` of an upload.
+    /// Stores part `number` of an upload, read from `body` (`size`, when known, is
+    /// checked), with the checksums its reader verified (set on `checksums` by the body's
+    /// end).
     pub async fn upload_part<R: AsyncRead + Unpin + Send>(
         &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
+        (bucket, key, upload_id): (&str, &str, &str),
         number: u32,
-        body: &mut R,
-        size: Option<u64>,
+        (body, size): (&mut R, Option<u64>),
+        checksums: &LateHeaders,
     ) -> Result<PartInfo, ObjectError> {
         Self::check(bucket, key)?;
         let set = self.set_of(bucket, key).await;
         let p = (set.uploads())
-            .upload_part(bucket, key, upload_id, number, body, size)
+            .upload_part(bucket, key, upload_id, number, (body, size), checksums)
             .await?;
         self.figures.wrote_part(p.size);
         Ok(PartInfo {
@@ -97,13 +99,17 @@ impl ObjectLayer {
         key: &str,
         upload_id: &str,
         parts: &[CompletePart],
-        cond: &WriteCondition,
+        (cond, headers): (&WriteCondition, BTreeMap<String, String>),
     ) -> Result<ObjectInfo, ObjectError> {
         Self::check(bucket, key)?;
-        let versioning = self.bucket_versioning(bucket).await?;
+        let extra = ObjectAttrs {
+            versioning: self.bucket_versioning(bucket).await?,
+            headers,
+            ..Default::default()
+        };
         let set = self.set_of(bucket, key).await;
         let completed = (set.uploads())
-            .complete_upload(bucket, key, upload_id, parts, cond, versioning)
+            .complete_upload(bucket, key, upload_id, parts, cond, &extra)
             .await;
         let meta = match completed {
             Ok(meta) => {

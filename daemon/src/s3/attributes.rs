@@ -6,15 +6,24 @@
 //! `x-amz-checksum-algorithm`) are verified against the body before the commit and stored
 //! as headers of the object (`x-amz-checksum-crc32` …, and `x-amz-checksum-type`
 //! FULL_OBJECT), set once the body's end is read ([`record`]), so they cost no second
-//! metadata write. Objects written otherwise (multipart uploads, gRPC, the mount, before
-//! this) have none.
+//! metadata write. A part's are verified and kept with the part; completing an upload whose
+//! listed parts all carry a CRC32, CRC32C, SHA-1 or SHA-256 stores S3's COMPOSITE checksum
+//! of them ([`composite`]: the checksum of the parts' raw checksums, then `-N`). Objects
+//! written otherwise (gRPC, the mount, before this) have none.
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use s3s::S3ErrorCode;
+use s3s::checksum::ChecksumHasher;
+
 use super::convert::{check_version, etag, timestamp};
-use super::error::to_s3;
-use crate::object::{LateHeaders, ObjectInfo, ObjectLayer};
+use super::error::{s3_err, to_s3};
+use crate::object::{CHECKSUM_TYPE, CompletePart, LateHeaders, ObjectInfo, ObjectLayer};
 
 /// The stored header of each checksum algorithm.
 const CRC32: &str = "x-amz-checksum-crc32";
@@ -23,7 +32,7 @@ const SHA1: &str = "x-amz-checksum-sha1";
 const SHA256: &str = "x-amz-checksum-sha256";
 const CRC64NVME: &str = "x-amz-checksum-crc64nvme";
 /// The stored header of the checksums' type.
-const TYPE: &str = "x-amz-checksum-type";
+const TYPE: &str = CHECKSUM_TYPE;
 
 /// Records the verified checksums of a body as headers the commit stores.
 pub fn record(late: &LateHeaders, computed: &Checksum) {
@@ -43,6 +52,66 @@ pub fn record(late: &LateHeaders, computed: &Checksum) {
     if any {
         late.set(TYPE, ChecksumType::FULL_OBJECT.into());
     }
+}
+
+/// The checksums a CompleteMultipartUpload lists for one part, by stored header name.
+pub fn listed(p: &CompletedPart) -> BTreeMap<String, String> {
+    [
+        (CRC32, &p.checksum_crc32),
+        (CRC32C, &p.checksum_crc32c),
+        (SHA1, &p.checksum_sha1),
+        (SHA256, &p.checksum_sha256),
+        (CRC64NVME, &p.checksum_crc64nvme),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| Some((name.to_string(), v.clone()?)))
+    .collect()
+}
+
+/// The COMPOSITE checksums of an upload of `parts` (as listed, each checked against its
+/// part when the upload completes): for each algorithm every part lists (CRC64NVME has
+/// only full-object checksums), the algorithm over the parts' raw checksums, base64, `-N`;
+/// with the type when there is one.
+pub fn composite(parts: &[CompletePart]) -> S3Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for name in [CRC32, CRC32C, SHA1, SHA256] {
+        let Some(values) = (parts.iter())
+            .map(|p| p.checksums.get(name))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let mut hasher = ChecksumHasher::default();
+        match name {
+            CRC32 => hasher.crc32 = Some(Default::default()),
+            CRC32C => hasher.crc32c = Some(Default::default()),
+            SHA1 => hasher.sha1 = Some(Default::default()),
+            _ => hasher.sha256 = Some(Default::default()),
+        }
+        for v in values {
+            let raw = STANDARD.decode(v).map_err(|_| {
+                s3_err(
+                    S3ErrorCode::InvalidRequest,
+                    format!("{name} of a part is not base64"),
+                )
+            })?;
+            hasher.update(&raw);
+        }
+        let c = hasher.finalize();
+        let sum = [
+            c.checksum_crc32,
+            c.checksum_crc32c,
+            c.checksum_sha1,
+            c.checksum_sha256,
+        ];
+        if let Some(sum) = sum.into_iter().flatten().next() {
+            out.insert(name.to_string(), format!("{sum}-{}", parts.len()));
+        }
+    }
+    if !out.is_empty() {
+        out.insert(TYPE.to_string(), ChecksumType::COMPOSITE.into());
+    }
+    Ok(out)
 }
 
 /// The checksums stored with an object.
@@ -111,10 +180,18 @@ fn object_parts(
     let parts: Vec<ObjectPart> = all
         .clone()
         .take(max)
-        .map(|(i, size)| ObjectPart {
-            part_number: Some(i as i32 + 1),
-            size: Some(*size as i64),
-            ..Default::default()
+        .map(|(i, size)| {
+            let sums = info.part_checksums.get(i);
+            let get = |name: &str| sums.and_then(|s| s.get(name)).cloned();
+            ObjectPart {
+                part_number: Some(i as i32 + 1),
+                size: Some(*size as i64),
+                checksum_crc32: get(CRC32),
+                checksum_crc32c: get(CRC32C),
+                checksum_sha1: get(SHA1),
+                checksum_sha256: get(SHA256),
+                checksum_crc64nvme: get(CRC64NVME),
+            }
         })
         .collect();
     let truncated = all.count() > parts.len();

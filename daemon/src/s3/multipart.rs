@@ -10,7 +10,7 @@ use super::convert::{Conditions, etag, etag_value, timestamp, write_condition, w
 use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
-use crate::object::{CompletePart, ObjectLayer, RangeSpec, body_reader};
+use crate::object::{CompletePart, LateHeaders, ObjectLayer, RangeSpec, body_reader};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -29,6 +29,12 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
+    if i.checksum_type.as_ref().map(|t| t.as_str()) == Some(ChecksumType::FULL_OBJECT) {
+        return Err(s3_err(
+            S3ErrorCode::NotImplemented,
+            "multipart uploads keep COMPOSITE checksums, not FULL_OBJECT ones",
+        ));
+    }
     let mut attrs = write_headers!(i).into_attrs()?;
     super::tagging::set_from_header(&mut attrs, i.tagging.as_deref())?;
     super::lock::set_from_request(
@@ -81,11 +87,11 @@ pub async fn upload_part(
     };
     let expected = expected_checksums!(i);
     check_algorithm(expected.algorithm.as_ref(), &headers)?;
-    // (A part's checksums are verified and answered, not stored: none is late.)
-    let (mut reader, outcome) = verifier(body, expected, trailers, Default::default());
-    let result = layer
-        .upload_part(&i.bucket, &i.key, &i.upload_id, number, &mut reader, size)
-        .await;
+    // The part's verified checksums are kept with it (for the upload's COMPOSITE one).
+    let late = LateHeaders::shared();
+    let (mut reader, outcome) = verifier(body, expected, trailers, late.clone());
+    let at = (i.bucket.as_str(), i.key.as_str(), i.upload_id.as_str());
+    let result = (layer.upload_part(at, number, (&mut reader, size), &late)).await;
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
     let part = result.map_err(|e| write_error(e, outcome.mismatch))?;
     let c = outcome.computed;
@@ -152,15 +158,8 @@ pub async fn upload_part_copy(
     .check(&read.info, false)?;
     let size = read.range.1 - read.range.0;
     let mut body = body_reader(read.body);
-    let part = layer
-        .upload_part(
-            &i.bucket,
-            &i.key,
-            &i.upload_id,
-            number,
-            &mut body,
-            Some(size),
-        )
+    let at = (i.bucket.as_str(), i.key.as_str(), i.upload_id.as_str());
+    let part = (layer.upload_part(at, number, (&mut body, Some(size)), &Default::default()))
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(UploadPartCopyOutput {
@@ -187,6 +186,7 @@ pub async fn complete_multipart_upload(
     }
     let mut parts = Vec::with_capacity(listed.len());
     for p in listed {
+        let checksums = super::attributes::listed(&p);
         let (Some(n), Some(e)) = (p.part_number, p.e_tag) else {
             return Err(s3_err(
                 S3ErrorCode::MalformedXML,
@@ -196,8 +196,10 @@ pub async fn complete_multipart_upload(
         parts.push(CompletePart {
             number: part_number(n)?,
             etag: etag_value(&e).to_string(),
+            checksums,
         });
     }
+    let sums = super::attributes::composite(&parts)?;
     // Checked before the parts are moved, so a doomed completion leaves the upload
     // intact; the commit checks again under the object's lock.
     let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref());
@@ -206,15 +208,22 @@ pub async fn complete_multipart_upload(
         .await
         .map_err(to_s3)?;
     let info = layer
-        .complete_upload(&i.bucket, &i.key, &i.upload_id, &parts, &cond)
+        .complete_upload(&i.bucket, &i.key, &i.upload_id, &parts, (&cond, sums))
         .await
         .map_err(to_s3)?;
+    let c = super::attributes::stored(&info);
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         location: Some(format!("/{}/{}", i.bucket, i.key)),
         e_tag: Some(etag(&info.etag)),
         version_id: super::object::version_id(&info),
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        checksum_type: c.checksum_type,
         ..Default::default()
     }))
 }

@@ -1,11 +1,17 @@
 //! S3 cases: stored checksums — a PUT's verified checksums come back on GET and HEAD with
-//! `x-amz-checksum-mode: ENABLED` (whole reads only), survive a copy, and GetObjectAttributes
-//! tells an object's ETag, checksum, size, storage class and parts.
+//! `x-amz-checksum-mode: ENABLED` (whole reads only), survive a copy, a multipart upload
+//! keeps its parts' checksums and their COMPOSITE one, and GetObjectAttributes tells an
+//! object's ETag, checksum, size, storage class and parts.
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType, MetadataDirective, ObjectAttributes};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    MetadataDirective, ObjectAttributes,
+};
 use aws_sigv4::http_request::SignableBody;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 use crate::s3::*;
 use crate::s3_multipart::{MIB, completed, create, part};
@@ -218,4 +224,111 @@ async fn get_object_attributes_tells_etag_checksum_size_and_parts() {
         .send()
         .await;
     assert_status(r, 404);
+}
+
+/// CRC-32 (IEEE), bit by bit: the reference the node's checksums are held against.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[tokio::test]
+async fn a_multipart_upload_keeps_its_parts_checksums_and_their_composite() {
+    let t = S3Env::start();
+    t.mb("mpsums").await;
+    let up = (t.s3.create_multipart_upload().bucket("mpsums").key("k"))
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let data = [
+        tessera_tests::pattern(5 * MIB, 1),
+        tessera_tests::pattern(1000, 2),
+    ];
+    let (mut listed, mut raw) = (Vec::new(), Vec::new());
+    for (n, bytes) in data.iter().enumerate() {
+        let out = (t.s3.upload_part().bucket("mpsums").key("k").upload_id(id))
+            .part_number(n as i32 + 1)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(bytes.clone()))
+            .send()
+            .await
+            .unwrap();
+        let sum = crc32(bytes).to_be_bytes();
+        assert_eq!(out.checksum_crc32(), Some(STANDARD.encode(sum).as_str()));
+        raw.extend_from_slice(&sum);
+        listed.push(
+            CompletedPart::builder()
+                .part_number(n as i32 + 1)
+                .e_tag(out.e_tag().unwrap())
+                .checksum_crc32(STANDARD.encode(sum))
+                .build(),
+        );
+    }
+    let complete = |parts: Vec<CompletedPart>| {
+        (t.s3
+            .complete_multipart_upload()
+            .bucket("mpsums")
+            .key("k")
+            .upload_id(id))
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+    };
+    // A part listed with a checksum that is not its own is refused; the upload stays.
+    let mut wrong = listed.clone();
+    wrong[1] = CompletedPart::builder()
+        .part_number(2)
+        .e_tag(listed[1].e_tag().unwrap())
+        .checksum_crc32("AAAAAA==")
+        .build();
+    assert_s3_err(complete(wrong).await, 400, "InvalidPart");
+    let done = complete(listed).await.unwrap();
+    let want = format!("{}-2", STANDARD.encode(crc32(&raw).to_be_bytes()));
+    assert_eq!(done.checksum_crc32(), Some(want.as_str()));
+    let head = (t.s3.head_object().bucket("mpsums").key("k"))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(want.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+    let attrs = (t.s3.get_object_attributes().bucket("mpsums").key("k"))
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .object_attributes(ObjectAttributes::Checksum)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attrs.checksum().and_then(|c| c.checksum_crc32()),
+        Some(want.as_str())
+    );
+    let parts = attrs.object_parts().map(|p| p.parts()).unwrap_or_default();
+    let sums: Vec<_> = parts.iter().filter_map(|p| p.checksum_crc32()).collect();
+    let each: Vec<_> = data
+        .iter()
+        .map(|d| STANDARD.encode(crc32(d).to_be_bytes()))
+        .collect();
+    assert_eq!(sums, each);
+    // FULL_OBJECT checksums of multipart uploads are not kept: refused at the start.
+    let r = (t.s3.create_multipart_upload().bucket("mpsums").key("full"))
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await;
+    assert_s3_err(r, 501, "NotImplemented");
 }

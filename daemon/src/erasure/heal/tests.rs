@@ -225,12 +225,17 @@ async fn heal_rebuilds_every_part_of_a_multipart_object() {
     for (i, p) in parts.iter().enumerate() {
         let mut r = std::io::Cursor::new(p.clone());
         let number = i as u32 + 1;
+        let none = Default::default();
         let up = f
             .set
             .uploads()
-            .upload_part("b", "mp", &id, number, &mut r, None);
+            .upload_part("b", "mp", &id, number, (&mut r, None), &none);
         let etag = up.await.unwrap().etag;
-        listed.push(CompletePart { number, etag });
+        listed.push(CompletePart {
+            number,
+            etag,
+            ..Default::default()
+        });
     }
     let meta = f
         .set
@@ -241,7 +246,7 @@ async fn heal_rebuilds_every_part_of_a_multipart_object() {
             &id,
             &listed,
             &WriteCondition::NONE,
-            Default::default(),
+            &Default::default(),
         )
         .await
         .unwrap();

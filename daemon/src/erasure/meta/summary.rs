@@ -131,6 +131,7 @@ pub fn decode(summary: &[u8]) -> Result<ObjectMeta, String> {
             number: 1,
             size,
             etag: etag.clone(),
+            ..Default::default()
         }],
         etag,
         content_type: content_type.to_string(),
@@ -154,6 +155,7 @@ mod tests {
                 number: 1,
                 size: 1234,
                 etag: etag.clone(),
+                ..Default::default()
             }],
             etag,
             user_metadata: user
