@@ -50,6 +50,34 @@ impl ObjectLayer {
         }
     }
 
+    /// Applies `update`'s stored headers (only those: S3's tagging of a version) to an
+    /// object's `version` in place; the version keeps its data, ETag and time.
+    pub async fn update_version_headers(
+        &self,
+        (bucket, key, version): (&str, &str, &str),
+        update: &MetadataUpdate,
+    ) -> Result<ObjectInfo, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        let edit = |m: &mut crate::erasure::ObjectMeta| {
+            for (name, value) in &update.headers {
+                match value {
+                    Some(v) => m.headers.insert(name.clone(), v.clone()),
+                    None => m.headers.remove(name),
+                };
+            }
+            Ok(())
+        };
+        match set
+            .writes()
+            .edit_version(bucket, key, Some(version), edit)
+            .await
+        {
+            Ok(meta) => Ok(ObjectInfo::from_meta(bucket, key, &meta)),
+            Err(e) => Err(self.explain(bucket, e).await),
+        }
+    }
+
     /// Renames every key under `src_prefix` to the same key under `dst_prefix` and returns
     /// how many were moved. Both prefixes end with `/` and neither may contain the other.
     ///

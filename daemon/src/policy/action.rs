@@ -60,6 +60,9 @@ actions! {
     DeleteObject = "s3:DeleteObject", "Delete an object (and a rename's source).";
     GetObjectVersion = "s3:GetObjectVersion", "Read an object's version named by its id.";
     DeleteObjectVersion = "s3:DeleteObjectVersion", "Delete an object's version named by its id.";
+    GetObjectVersionTagging = "s3:GetObjectVersionTagging", "Read the tags of a version named by its id.";
+    PutObjectVersionTagging = "s3:PutObjectVersionTagging", "Set the tags of a version named by its id.";
+    DeleteObjectVersionTagging = "s3:DeleteObjectVersionTagging", "Remove the tags of a version named by its id.";
     GetObjectRetention = "s3:GetObjectRetention", "Read a version's retention.";
     PutObjectRetention = "s3:PutObjectRetention", "Set a version's retention.";
     GetObjectLegalHold = "s3:GetObjectLegalHold", "Read a version's legal hold.";

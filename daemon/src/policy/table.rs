@@ -126,6 +126,15 @@ pub fn s3_operation(
         ("PutBucketTagging" | "DeleteBucketTagging", Some(_), None) => {
             Need::one(A::PutBucketTagging, bucket, None)
         }
+        ("GetObjectTagging", Some(_), Some(_)) if versioned => {
+            Need::one(A::GetObjectVersionTagging, bucket, key)
+        }
+        ("PutObjectTagging", Some(_), Some(_)) if versioned => {
+            Need::one(A::PutObjectVersionTagging, bucket, key)
+        }
+        ("DeleteObjectTagging", Some(_), Some(_)) if versioned => {
+            Need::one(A::DeleteObjectVersionTagging, bucket, key)
+        }
         ("GetObjectTagging", Some(_), Some(_)) => Need::one(A::GetObjectTagging, bucket, key),
         ("PutObjectTagging", Some(_), Some(_)) => Need::one(A::PutObjectTagging, bucket, key),
         ("DeleteObjectTagging", Some(_), Some(_)) => Need::one(A::DeleteObjectTagging, bucket, key),

@@ -15,7 +15,6 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::convert::check_version;
 use super::error::{s3_err, to_s3};
 use crate::object::{MetadataUpdate, ObjectAttrs, ObjectInfo, ObjectLayer};
 
@@ -187,12 +186,12 @@ pub async fn put_object_tagging(
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
-    check_version(i.version_id.as_deref())?;
     let tags = Tags::from_set(i.tagging.tag_set, OBJECT_TAGS)?;
-    (layer.update_object_metadata(&i.bucket, &i.key, &update(&tags)))
-        .await
-        .map_err(to_s3)?;
-    Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    let at = (i.bucket.as_str(), i.key.as_str(), i.version_id.as_deref());
+    let info = change_tags(layer, at, &update(&tags)).await?;
+    Ok(S3Response::new(PutObjectTaggingOutput {
+        version_id: super::object::version_id(&info),
+    }))
 }
 
 pub async fn get_object_tagging(
@@ -200,11 +199,12 @@ pub async fn get_object_tagging(
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let i = req.input;
-    check_version(i.version_id.as_deref())?;
-    let info = layer.head_object(&i.bucket, &i.key).await.map_err(to_s3)?;
+    let info = (layer.head_version(&i.bucket, &i.key, i.version_id.as_deref()))
+        .await
+        .map_err(to_s3)?;
     Ok(S3Response::new(GetObjectTaggingOutput {
         tag_set: Tags::stored(info.headers.get(TAGGING)).to_set(),
-        version_id: None,
+        version_id: super::object::version_id(&info),
     }))
 }
 
@@ -213,11 +213,24 @@ pub async fn delete_object_tagging(
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let i = req.input;
-    check_version(i.version_id.as_deref())?;
-    (layer.update_object_metadata(&i.bucket, &i.key, &update(&Tags::default())))
-        .await
-        .map_err(to_s3)?;
-    Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    let at = (i.bucket.as_str(), i.key.as_str(), i.version_id.as_deref());
+    let info = change_tags(layer, at, &update(&Tags::default())).await?;
+    Ok(S3Response::new(DeleteObjectTaggingOutput {
+        version_id: super::object::version_id(&info),
+    }))
+}
+
+/// Changes the tags of an object's current version, or of the version named.
+async fn change_tags(
+    layer: &ObjectLayer,
+    (bucket, key, version): (&str, &str, Option<&str>),
+    change: &MetadataUpdate,
+) -> S3Result<ObjectInfo> {
+    let changed = match version {
+        None => layer.update_object_metadata(bucket, key, change).await,
+        Some(v) => layer.update_version_headers((bucket, key, v), change).await,
+    };
+    changed.map_err(to_s3)
 }
 
 pub async fn put_bucket_tagging(

@@ -6,7 +6,7 @@
 //! version, and a key whose policy lacks the version actions.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::{BucketVersioningStatus, Tag, Tagging, VersioningConfiguration};
 
 use crate::s3::*;
 
@@ -144,6 +144,44 @@ async fn versions_markers_and_suspension_behave_as_in_s3() {
         .await
         .unwrap();
     assert_eq!(head.content_length(), Some(3 << 20));
+    // Tags by version: set on an old one, the current one keeps its own.
+    let tags = Tagging::builder()
+        .tag_set(Tag::builder().key("era").value("first").build().unwrap())
+        .build()
+        .unwrap();
+    (t.s3
+        .put_object_tagging()
+        .bucket("ver")
+        .key("k")
+        .version_id(&v1))
+    .tagging(tags)
+    .send()
+    .await
+    .unwrap();
+    let got = (t
+        .s3
+        .get_object_tagging()
+        .bucket("ver")
+        .key("k")
+        .version_id(&v1))
+    .send()
+    .await;
+    let got = got.unwrap();
+    assert_eq!(got.tag_set().len(), 1);
+    assert_eq!(got.version_id(), Some(v1.as_str()));
+    let current =
+        t.s3.get_object_tagging()
+            .bucket("ver")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    assert!(current.tag_set().is_empty());
+    assert_eq!(
+        get_version(&t, "ver", "k", &v1).await,
+        b"one",
+        "the data stays"
+    );
     // A copy of an old version is a new version.
     let copy = (t.s3.copy_object().bucket("ver").key("copy"))
         .copy_source(format!("ver/k?versionId={v1}"))
