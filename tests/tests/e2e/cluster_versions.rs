@@ -130,3 +130,85 @@ async fn cluster_versions_survive_a_node_killed_mid_upload_and_heal_per_version(
         assert!(body[..] == data[..], "{key}@{version}: bytes differ");
     }
 }
+
+/// Lifecycle in a cluster: every node runs the rules, yet each expiring object gets one
+/// delete marker, not one per node (a set is walked by the node holding its first drive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_lifecycle_expires_each_object_once() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter,
+    };
+    let env = ClusterEnv::start_with(3, 2, &["--test-lifecycle-day-secs", "2"]);
+    let s3 = client(
+        &env.cluster.node(1).endpoint,
+        tessera_tests::USER,
+        tessera_tests::PASSWORD,
+    );
+    s3.create_bucket().bucket("aging").send().await.unwrap();
+    let on = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    (s3.put_bucket_versioning().bucket("aging"))
+        .versioning_configuration(on)
+        .send()
+        .await
+        .unwrap();
+    let rule = LifecycleRule::builder()
+        .id("tmp")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .unwrap();
+    let conf = BucketLifecycleConfiguration::builder()
+        .rules(rule)
+        .build()
+        .unwrap();
+    (s3.put_bucket_lifecycle_configuration().bucket("aging"))
+        .lifecycle_configuration(conf)
+        .send()
+        .await
+        .unwrap();
+    for key in ["tmp/a", "tmp/b", "keep/c"] {
+        (s3.put_object().bucket("aging").key(key))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Past a day and several rounds of every node.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = s3
+            .list_object_versions()
+            .bucket("aging")
+            .send()
+            .await
+            .unwrap();
+        if listed.delete_markers().len() >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not expired after 60 s\n{}",
+            logs(&env)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let listed = s3
+        .list_object_versions()
+        .bucket("aging")
+        .send()
+        .await
+        .unwrap();
+    let mut marked: Vec<_> = listed
+        .delete_markers()
+        .iter()
+        .filter_map(|m| m.key())
+        .collect();
+    marked.sort();
+    assert_eq!(marked, ["tmp/a", "tmp/b"], "one marker per expired object");
+    assert_eq!(listed.versions().len(), 3, "no version removed");
+}
