@@ -10,6 +10,7 @@ mod body;
 mod bucket;
 mod convert;
 mod cors;
+mod crc_combine;
 mod edge;
 mod error;
 mod lifecycle;

@@ -25,6 +25,8 @@ pub struct PartInfo {
     pub size: u64,
     /// Upload time, nanoseconds since the Unix epoch.
     pub mod_time_ns: i64,
+    /// The part's verified checksums (by stored header name).
+    pub checksums: BTreeMap<String, String>,
 }
 
 /// An upload in progress.
@@ -89,6 +91,7 @@ impl ObjectLayer {
             etag: p.etag,
             size: p.size,
             mod_time_ns: p.mod_time_ns,
+            checksums: p.checksums,
         })
     }
 
@@ -165,8 +168,22 @@ impl ObjectLayer {
                 etag: p.etag,
                 size: p.size,
                 mod_time_ns: p.mod_time_ns,
+                checksums: p.checksums,
             })
             .collect())
+    }
+
+    /// The checksum type an upload was created with (`x-amz-checksum-type`), if any.
+    pub async fn upload_checksum_type(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<String>, ObjectError> {
+        Self::check(bucket, key)?;
+        let set = self.set_of(bucket, key).await;
+        let meta = set.uploads().upload_meta(bucket, key, upload_id).await?;
+        Ok(meta.headers.get(crate::erasure::CHECKSUM_TYPE).cloned())
     }
 
     /// Uploads in progress in a bucket, by key.

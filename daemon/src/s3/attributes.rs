@@ -8,8 +8,9 @@
 //! FULL_OBJECT), set once the body's end is read ([`record`]), so they cost no second
 //! metadata write. A part's are verified and kept with the part; completing an upload whose
 //! listed parts all carry a CRC32, CRC32C, SHA-1 or SHA-256 stores S3's COMPOSITE checksum
-//! of them ([`composite`]: the checksum of the parts' raw checksums, then `-N`). Objects
-//! written otherwise (gRPC, the mount, before this) have none.
+//! of them ([`composite`]: the checksum of the parts' raw checksums, then `-N`); an upload
+//! created FULL_OBJECT gets the CRC of the whole object, combined from its parts'
+//! ([`full_object`]). Objects written otherwise (gRPC, the mount, before this) have none.
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
@@ -112,6 +113,50 @@ pub fn composite(parts: &[CompletePart]) -> S3Result<BTreeMap<String, String>> {
         out.insert(TYPE.to_string(), ChecksumType::COMPOSITE.into());
     }
     Ok(out)
+}
+
+/// The FULL_OBJECT checksum `name` (a CRC's header) of an object made of `parts`, each
+/// `(size, base64 CRC)` in order: the parts' CRCs combined, as if the whole were read.
+pub fn full_object(name: &str, parts: &[(u64, &str)]) -> S3Result<String> {
+    use super::crc_combine;
+    let (crc, bytes) = match name {
+        CRC32 => (crc_combine::CRC32, 4),
+        CRC32C => (crc_combine::CRC32C, 4),
+        CRC64NVME => (crc_combine::CRC64NVME, 8),
+        _ => {
+            return Err(s3_err(
+                S3ErrorCode::InvalidRequest,
+                "FULL_OBJECT checksums are CRC32, CRC32C or CRC64NVME",
+            ));
+        }
+    };
+    let mut whole: Option<u64> = None;
+    for (size, value) in parts {
+        let raw = STANDARD.decode(value).ok().filter(|r| r.len() == bytes);
+        let raw = raw.ok_or_else(|| {
+            s3_err(
+                S3ErrorCode::InvalidRequest,
+                format!("{name} of a part is malformed"),
+            )
+        })?;
+        let crc_part = raw.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        whole = Some(match whole {
+            None => crc_part,
+            Some(w) => crc.combine(w, crc_part, *size),
+        });
+    }
+    let whole = whole.unwrap_or_default().to_be_bytes();
+    Ok(STANDARD.encode(&whole[8 - bytes..]))
+}
+
+/// The CRC a FULL_OBJECT upload's parts all carry (by stored header name), preferring the
+/// widest.
+pub fn full_object_algorithm<'a>(
+    parts: impl Iterator<Item = &'a BTreeMap<String, String>> + Clone,
+) -> Option<&'static str> {
+    [CRC64NVME, CRC32C, CRC32]
+        .into_iter()
+        .find(|name| parts.clone().all(|sums| sums.contains_key(*name)))
 }
 
 /// The checksums stored with an object.

@@ -10,7 +10,11 @@ use super::convert::{Conditions, etag, etag_value, timestamp, write_condition, w
 use super::edge::UnknownLength;
 use super::error::{s3_err, to_s3};
 use super::object::{copy_source, write_error};
-use crate::object::{CompletePart, LateHeaders, ObjectLayer, RangeSpec, body_reader};
+use std::collections::BTreeMap;
+
+use crate::object::{
+    CHECKSUM_TYPE, CompletePart, LateHeaders, ObjectLayer, RangeSpec, body_reader,
+};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -29,13 +33,13 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
-    if i.checksum_type.as_ref().map(|t| t.as_str()) == Some(ChecksumType::FULL_OBJECT) {
-        return Err(s3_err(
-            S3ErrorCode::NotImplemented,
-            "multipart uploads keep COMPOSITE checksums, not FULL_OBJECT ones",
-        ));
-    }
+    let full = checksum_type(i.checksum_algorithm.as_ref(), i.checksum_type.as_ref())?;
     let mut attrs = write_headers!(i).into_attrs()?;
+    if full {
+        attrs
+            .headers
+            .insert(CHECKSUM_TYPE.into(), ChecksumType::FULL_OBJECT.into());
+    }
     super::tagging::set_from_header(&mut attrs, i.tagging.as_deref())?;
     super::lock::set_from_request(
         &mut attrs,
@@ -104,6 +108,86 @@ pub async fn upload_part(
         checksum_crc64nvme: c.checksum_crc64nvme,
         ..Default::default()
     }))
+}
+
+/// Whether an upload created with `algorithm` and `kind` keeps a FULL_OBJECT checksum
+/// (CRC64NVME has no other kind; SHA ones have no such kind).
+fn checksum_type(
+    algorithm: Option<&ChecksumAlgorithm>,
+    kind: Option<&ChecksumType>,
+) -> S3Result<bool> {
+    let crc = |a: &str| {
+        [
+            ChecksumAlgorithm::CRC32,
+            ChecksumAlgorithm::CRC32C,
+            ChecksumAlgorithm::CRC64NVME,
+        ]
+        .contains(&a)
+    };
+    match (algorithm.map(|a| a.as_str()), kind.map(|k| k.as_str())) {
+        (Some(a), Some(ChecksumType::FULL_OBJECT)) if crc(a) => Ok(true),
+        (_, Some(ChecksumType::FULL_OBJECT)) => Err(s3_err(
+            S3ErrorCode::InvalidRequest,
+            "FULL_OBJECT checksums need the CRC32, CRC32C or CRC64NVME algorithm",
+        )),
+        (Some(ChecksumAlgorithm::CRC64NVME), Some(ChecksumType::COMPOSITE)) => Err(s3_err(
+            S3ErrorCode::InvalidRequest,
+            "CRC64NVME checksums are FULL_OBJECT only",
+        )),
+        (Some(ChecksumAlgorithm::CRC64NVME), None) => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+/// The checksum headers of a FULL_OBJECT upload completed from `listed`: the CRC every part
+/// carries, combined over the parts; a full-object checksum the request sends must match.
+async fn full_object_sums(
+    layer: &ObjectLayer,
+    i: &CompleteMultipartUploadInput,
+    listed: &[CompletePart],
+) -> S3Result<BTreeMap<String, String>> {
+    let stored = (layer.list_parts(&i.bucket, &i.key, &i.upload_id))
+        .await
+        .map_err(to_s3)?;
+    let mut parts = Vec::with_capacity(listed.len());
+    for l in listed {
+        let Some(p) = stored.iter().find(|p| p.number == l.number) else {
+            return Err(s3_err(
+                S3ErrorCode::InvalidPart,
+                format!("part {} was not uploaded", l.number),
+            ));
+        };
+        parts.push(p);
+    }
+    let name = super::attributes::full_object_algorithm(parts.iter().map(|p| &p.checksums))
+        .ok_or_else(|| {
+            s3_err(
+                S3ErrorCode::InvalidRequest,
+                "a FULL_OBJECT upload needs every part's CRC checksum",
+            )
+        })?;
+    let each: Vec<(u64, &str)> = (parts.iter())
+        .map(|p| (p.size, p.checksums[name].as_str()))
+        .collect();
+    let whole = super::attributes::full_object(name, &each)?;
+    let claimed = match name {
+        "x-amz-checksum-crc32" => &i.checksum_crc32,
+        "x-amz-checksum-crc32c" => &i.checksum_crc32c,
+        _ => &i.checksum_crc64nvme,
+    };
+    if claimed.as_ref().is_some_and(|c| *c != whole) {
+        return Err(s3_err(
+            S3ErrorCode::BadDigest,
+            format!("the object's {name} is {whole}, not the one sent"),
+        ));
+    }
+    Ok(BTreeMap::from([
+        (name.to_string(), whole),
+        (
+            CHECKSUM_TYPE.to_string(),
+            ChecksumType::FULL_OBJECT.to_string(),
+        ),
+    ]))
 }
 
 /// `bytes=first-last` of x-amz-copy-source-range.
@@ -176,8 +260,10 @@ pub async fn complete_multipart_upload(
     layer: &ObjectLayer,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let i = req.input;
-    let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    let mut i = req.input;
+    let listed = (i.multipart_upload.take())
+        .and_then(|m| m.parts)
+        .unwrap_or_default();
     if listed.is_empty() {
         return Err(s3_err(
             S3ErrorCode::MalformedXML,
@@ -199,7 +285,14 @@ pub async fn complete_multipart_upload(
             checksums,
         });
     }
-    let sums = super::attributes::composite(&parts)?;
+    let full = (layer.upload_checksum_type(&i.bucket, &i.key, &i.upload_id))
+        .await
+        .map_err(to_s3)?
+        .is_some_and(|t| t == ChecksumType::FULL_OBJECT);
+    let sums = match full {
+        true => full_object_sums(layer, &i, &parts).await?,
+        false => super::attributes::composite(&parts)?,
+    };
     // Checked before the parts are moved, so a doomed completion leaves the upload
     // intact; the commit checks again under the object's lock.
     let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref());

@@ -324,11 +324,67 @@ async fn a_multipart_upload_keeps_its_parts_checksums_and_their_composite() {
         .map(|d| STANDARD.encode(crc32(d).to_be_bytes()))
         .collect();
     assert_eq!(sums, each);
-    // FULL_OBJECT checksums of multipart uploads are not kept: refused at the start.
+    // FULL_OBJECT: the whole object's CRC, combined from the parts'; a wrong one claimed at
+    // the completion is refused; a SHA algorithm has no FULL_OBJECT kind.
     let r = (t.s3.create_multipart_upload().bucket("mpsums").key("full"))
-        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_type(ChecksumType::FullObject)
         .send()
         .await;
-    assert_s3_err(r, 501, "NotImplemented");
+    assert_s3_err(r, 400, "InvalidRequest");
+    let up = (t.s3.create_multipart_upload().bucket("mpsums").key("full"))
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut listed = Vec::new();
+    for (n, bytes) in data.iter().enumerate() {
+        let out = (t
+            .s3
+            .upload_part()
+            .bucket("mpsums")
+            .key("full")
+            .upload_id(id))
+        .part_number(n as i32 + 1)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from(bytes.clone()))
+        .send()
+        .await
+        .unwrap();
+        let part = CompletedPart::builder()
+            .part_number(n as i32 + 1)
+            .e_tag(out.e_tag().unwrap())
+            .checksum_crc32(out.checksum_crc32().unwrap())
+            .build();
+        listed.push(part);
+    }
+    let whole: Vec<u8> = data.concat();
+    let want = STANDARD.encode(crc32(&whole).to_be_bytes());
+    let finish = |claim: &str| {
+        (t.s3
+            .complete_multipart_upload()
+            .bucket("mpsums")
+            .key("full")
+            .upload_id(id))
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(listed.clone()))
+                .build(),
+        )
+        .checksum_type(ChecksumType::FullObject)
+        .checksum_crc32(claim)
+        .send()
+    };
+    assert_s3_err(finish("AAAAAA==").await, 400, "BadDigest");
+    let done = finish(&want).await.unwrap();
+    assert_eq!(done.checksum_crc32(), Some(want.as_str()));
+    let head = (t.s3.head_object().bucket("mpsums").key("full"))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(want.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
 }
