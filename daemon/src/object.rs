@@ -108,7 +108,11 @@ impl ObjectInfo {
             part_sizes: m.parts.iter().map(|p| p.size).collect(),
             version_id: m.s3_version().to_string(),
             delete_marker: m.delete_marker,
-            part_checksums: m.parts.iter().map(|p| p.checksums.clone()).collect(),
+            // Only a multipart object tells its parts (GetObjectAttributes).
+            part_checksums: match m.parts.len() {
+                0 | 1 => Vec::new(),
+                _ => m.parts.iter().map(|p| p.checksums.clone()).collect(),
+            },
         }
     }
 }
