@@ -13,7 +13,7 @@ use super::object::{copy_source, write_error};
 use std::collections::BTreeMap;
 
 use crate::object::{
-    CHECKSUM_TYPE, CompletePart, LateHeaders, ObjectLayer, RangeSpec, body_reader,
+    CHECKSUM_TYPE, CompletePart, LateHeaders, ObjectError, ObjectLayer, RangeSpec, body_reader,
 };
 
 fn part_number(n: i32) -> S3Result<u32> {
@@ -285,10 +285,12 @@ pub async fn complete_multipart_upload(
             checksums,
         });
     }
-    let full = (layer.upload_checksum_type(&i.bucket, &i.key, &i.upload_id))
-        .await
-        .map_err(to_s3)?
-        .is_some_and(|t| t == ChecksumType::FULL_OBJECT);
+    // A retried completion finds the upload gone: the layer answers it from the object.
+    let full = match (layer.upload_checksum_type(&i.bucket, &i.key, &i.upload_id)).await {
+        Ok(kind) => kind.is_some_and(|t| t == ChecksumType::FULL_OBJECT),
+        Err(ObjectError::UploadNotFound { .. }) => false,
+        Err(e) => return Err(to_s3(e)),
+    };
     let sums = match full {
         true => full_object_sums(layer, &i, &parts).await?,
         false => super::attributes::composite(&parts)?,
