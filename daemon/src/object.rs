@@ -131,8 +131,8 @@ pub struct ObjectLayer {
     pools: Vec<Pool>,
     /// Objects and bytes written and read.
     figures: ObjectFigures,
-    /// Each bucket's versioning state, as lately read.
-    versioning: versioning::StateCache,
+    /// Each bucket's state (versioning, object lock, lifecycle), as lately read.
+    bucket_states: versioning::StateCache,
     /// Seconds in a lifecycle day (86,400; tests shorten it).
     lifecycle_day: i64,
 }
@@ -193,7 +193,7 @@ impl ObjectLayer {
             deployment_id,
             pools,
             figures: ObjectFigures::default(),
-            versioning: Default::default(),
+            bucket_states: Default::default(),
             lifecycle_day: 86_400,
         }
     }
@@ -205,7 +205,7 @@ impl ObjectLayer {
     }
 
     /// Seconds in a lifecycle day.
-    pub fn lifecycle_day(&self) -> i64 {
+    fn lifecycle_day(&self) -> i64 {
         self.lifecycle_day
     }
 

@@ -86,6 +86,7 @@ impl ObjectLayer {
             summaries: false,
             ..Default::default()
         };
+        let versioning = self.bucket_versioning(bucket).await?;
         loop {
             let page = set.list_page(bucket, &opts).await?;
             for entry in &page.entries {
@@ -95,7 +96,6 @@ impl ObjectLayer {
                 for due in lc.due(key, journal, clock) {
                     let r = match &due {
                         Due::Current { .. } => {
-                            let versioning = self.bucket_versioning(bucket).await?;
                             let judged = (journal.etag.as_str(), journal.mod_time_ns);
                             (set.writes())
                                 .delete_if_unchanged(bucket, key, judged, versioning)

@@ -224,11 +224,10 @@ impl ObjectLayer {
     }
 
     /// When `info`'s version expires under its bucket's rules, and by which rule (what
-    /// `x-amz-expiration` tells), with a day of `day` seconds.
+    /// `x-amz-expiration` tells).
     pub async fn expiration(
         &self,
         info: &ObjectInfo,
-        day: i64,
     ) -> Result<Option<(i64, String)>, ObjectError> {
         let Some(lc) = self.lifecycle(&info.bucket).await? else {
             return Ok(None);
@@ -239,7 +238,10 @@ impl ObjectLayer {
             headers: info.headers.clone(),
             ..Default::default()
         };
-        let clock = Clock { now: 0, day };
+        let clock = Clock {
+            now: 0,
+            day: self.lifecycle_day(),
+        };
         Ok(lc.expiration(&info.key, &v, &clock))
     }
 }

@@ -168,11 +168,11 @@ impl ObjectLayer {
 
     /// What writes need to know of the bucket (from the cache while fresh).
     pub async fn bucket_state(&self, bucket: &str) -> Result<BucketState, ObjectError> {
-        if let Some(state) = self.versioning.get(bucket) {
+        if let Some(state) = self.bucket_states.get(bucket) {
             return Ok(state);
         }
         let state = BucketState::of(&self.bucket_record(bucket).await?);
-        self.versioning.put(bucket, state.clone());
+        self.bucket_states.put(bucket, state.clone());
         Ok(state)
     }
 
@@ -185,7 +185,7 @@ impl ObjectLayer {
         let mut record = self.bucket_record(bucket).await?;
         change(&mut record)?;
         self.write_bucket_record(bucket, &record).await?;
-        self.versioning.put(bucket, BucketState::of(&record));
+        self.bucket_states.put(bucket, BucketState::of(&record));
         Ok(())
     }
 

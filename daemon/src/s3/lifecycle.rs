@@ -254,8 +254,7 @@ pub async fn delete_bucket_lifecycle(
 
 /// The `x-amz-expiration` of `info` (`expiry-date="…", rule-id="…"`), when a rule expires it.
 pub async fn expiration_header(layer: &ObjectLayer, info: &ObjectInfo) -> S3Result<Option<String>> {
-    let day = layer.lifecycle_day();
-    let Some((at, rule)) = layer.expiration(info, day).await.map_err(to_s3)? else {
+    let Some((at, rule)) = layer.expiration(info).await.map_err(to_s3)? else {
         return Ok(None);
     };
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
