@@ -131,14 +131,6 @@ async fn rebuild_versions(
             ObjectReader::new(drives.codec().clone(), meta.clone(), sources, 0, meta.size);
         reader.open().await?;
         let mut blocks = Blocks::new(reader);
-        let job = Job {
-            drives,
-            bucket,
-            key,
-            meta,
-            targets: targets.to_vec(),
-            expected: expected.clone(),
-        };
         if meta.is_inline() {
             let block = blocks.take(meta.size as usize).await?;
             let encoded = encode(drives.codec(), block).await?;
@@ -150,6 +142,14 @@ async fn rebuild_versions(
             );
         } else {
             let dir = join(tmp, &meta.data_dir);
+            let job = Job {
+                drives,
+                bucket,
+                key,
+                meta,
+                targets: targets.to_vec(),
+                expected,
+            };
             let status = job.stage_shards(&mut blocks, &dir).await?;
             for (s, r) in staged.iter_mut().zip(status) {
                 if s.is_ok() {
