@@ -9,17 +9,17 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use fuser::{
-    Errno, FileHandle, FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    Errno, FileHandle, FopenFlags, Generation, INodeNo, IoctlFlags, KernelConfig, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
+    TimeOrNow, WriteFlags,
 };
 
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::error::FsResult;
-use crate::fs::namespace::{Change, STATFS_BLOCK};
+use crate::fs::namespace::Change;
 use crate::fs::open::ReadRequest;
-use crate::fs::state::{Inner, NAME_MAX};
+use crate::fs::state::Inner;
 use crate::metrics::MountMetrics;
 
 mod reply;
@@ -44,18 +44,7 @@ impl TesseraFs {
 
 impl fuser::Filesystem for TesseraFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // O_TRUNC arrives with open() instead of as a separate truncate.
-        let _ = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC);
-        // Listings carry attributes: the kernel takes them with the names (READDIRPLUS),
-        // when it sees lookups follow a listing (AUTO).
-        let plus = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
-        let _ = config.add_capabilities(plus);
-        let _ = config.set_max_write(1 << 20);
-        let _ = config.set_max_readahead(1 << 20);
-        // Room for two read-aheads of the mount (8 MiB in 1 MiB requests) in flight: below
-        // the congestion threshold the kernel drops the pages it meant to read ahead.
-        let _ = config.set_max_background(32);
-        let _ = config.set_congestion_threshold(24);
+        reply::configure(config);
         Ok(())
     }
 
@@ -78,15 +67,8 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let ttl = self.inner.settings.ttl;
-        self.run(
-            "getattr",
-            move |inner| async move { inner.getattr(ino.0).await },
-            move |r| match r {
-                Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino.0)),
-                Err(e) => reply.error(e),
-            },
-        );
+        let op = move |inner: Arc<Inner>| async move { inner.getattr(ino.0).await };
+        self.run("getattr", op, self.attr(ino.0, reply));
     }
 
     fn setattr(
@@ -107,7 +89,6 @@ impl fuser::Filesystem for TesseraFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let ttl = self.inner.settings.ttl;
         if let (Some(fh), Some(_)) = (fh, size) {
             self.inner.mark_changed(fh.0);
         }
@@ -120,10 +101,7 @@ impl fuser::Filesystem for TesseraFs {
             mtime: mtime.map(reply::time_or_now),
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
-        self.run("setattr", op, move |r| match r {
-            Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino.0)),
-            Err(e) => reply.error(e),
-        });
+        self.run("setattr", op, self.attr(ino.0, reply));
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -495,19 +473,7 @@ impl fuser::Filesystem for TesseraFs {
         self.run(
             "statfs",
             move |inner| async move { inner.statfs().await },
-            move |r| match r {
-                Ok((blocks, free)) => reply.statfs(
-                    blocks,
-                    free,
-                    free,
-                    u64::from(u32::MAX),
-                    u64::from(u32::MAX),
-                    STATFS_BLOCK as u32,
-                    NAME_MAX as u32,
-                    STATFS_BLOCK as u32,
-                ),
-                Err(e) => reply.error(e),
-            },
+            move |r| reply::statfs(reply, r),
         );
     }
 

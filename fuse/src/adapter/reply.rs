@@ -1,19 +1,58 @@
 //! The core's answers in the kernel's terms: attributes as `fuser::FileAttr`, errnos as
-//! `fuser::Errno`, and directory entries added to fuser's directory replies. Pure
-//! conversions: what an entry carries is decided by the core.
+//! `fuser::Errno`, directory entries added to fuser's directory replies, the file system's
+//! figures, and the settings the mount asks the kernel for at INIT. Pure conversions: what
+//! an entry carries is decided by the core.
 
 use std::time::SystemTime;
 
-use fuser::{FileAttr, FileType, Generation, INodeNo, ReplyDirectory, ReplyDirectoryPlus};
+use fuser::{
+    FileAttr, FileType, Generation, INodeNo, InitFlags, KernelConfig, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyStatfs,
+};
 
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::dir::{DirEntry, DirSink};
 use crate::fs::error::Errno;
+use crate::fs::namespace::STATFS_BLOCK;
+use crate::fs::state::NAME_MAX;
 
 /// Preferred I/O size reported to programs (`st_blksize`): one erasure block.
 const BLOCK_SIZE: u32 = 1 << 20;
 /// The size a directory reports, as on ext4 (`du` and tools expect a nominal size).
 const DIR_SIZE: u64 = 4096;
+
+/// The settings the mount asks the kernel for at INIT.
+pub fn configure(config: &mut KernelConfig) {
+    // O_TRUNC arrives with open() instead of as a separate truncate.
+    let _ = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC);
+    // Listings carry attributes: the kernel takes them with the names (READDIRPLUS),
+    // when it sees lookups follow a listing (AUTO).
+    let plus = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
+    let _ = config.add_capabilities(plus);
+    let _ = config.set_max_write(1 << 20);
+    let _ = config.set_max_readahead(1 << 20);
+    // Room for two read-aheads of the mount (8 MiB in 1 MiB requests) in flight: below
+    // the congestion threshold the kernel drops the pages it meant to read ahead.
+    let _ = config.set_max_background(32);
+    let _ = config.set_congestion_threshold(24);
+}
+
+/// Answers a statfs with the file system's `(blocks, free)` in [`STATFS_BLOCK`]s.
+pub fn statfs(reply: ReplyStatfs, r: Result<(u64, u64), fuser::Errno>) {
+    match r {
+        Ok((blocks, free)) => reply.statfs(
+            blocks,
+            free,
+            free,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX),
+            STATFS_BLOCK as u32,
+            NAME_MAX as u32,
+            STATFS_BLOCK as u32,
+        ),
+        Err(e) => reply.error(e),
+    }
+}
 
 /// The kernel's errno.
 pub fn errno(e: Errno) -> fuser::Errno {

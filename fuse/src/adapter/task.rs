@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use fuser::{Errno, FileHandle, Generation, ReplyEmpty, ReplyEntry};
+use fuser::{Errno, FileHandle, Generation, ReplyAttr, ReplyEmpty, ReplyEntry};
 
 use super::TesseraFs;
 use super::reply::{DirReply, file_attr};
@@ -51,6 +51,19 @@ impl TesseraFs {
         let ttl = self.inner.settings.ttl;
         move |r| match r {
             Ok((ino, attr)) => reply.entry(&ttl, &file_attr(&attr, ino), Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    /// Answers `reply` with the attributes of inode `ino`.
+    pub(super) fn attr(
+        &self,
+        ino: u64,
+        reply: ReplyAttr,
+    ) -> impl FnOnce(Result<Attr, Errno>) + Send + 'static {
+        let ttl = self.inner.settings.ttl;
+        move |r| match r {
+            Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino)),
             Err(e) => reply.error(e),
         }
     }
