@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::io::AsyncRead;
 
 // The object vocabulary of the layer's API, defined where the erasure sets use it: the
@@ -45,6 +45,9 @@ pub use list::{ListQuery, ListResult, PathLookup};
 pub use lock::DefaultRetention;
 pub use multipart::{PartInfo, UploadSummary};
 use validate::{check_bucket_name, check_key};
+
+/// Deletes of one DeleteObjects call running at once.
+const DELETES_PARALLEL: usize = 16;
 pub use versioning::{BucketState, VersionEntry, VersionList, VersionQuery};
 
 /// An object as clients see it.
@@ -376,7 +379,8 @@ impl ObjectLayer {
         self.delete_version(bucket, key, None).await.map(drop)
     }
 
-    /// Deletes several objects (or the versions named); one result per key, in order.
+    /// Deletes several objects (or the versions named), [`DELETES_PARALLEL`] at a time;
+    /// one result per key, in order.
     pub async fn delete_objects(
         &self,
         bucket: &str,
@@ -385,13 +389,14 @@ impl ObjectLayer {
     ) -> Result<Vec<Result<Deleted, ObjectError>>, ObjectError> {
         check_bucket_name(bucket)?;
         self.check_bucket(bucket).await?;
-        let mut out = Vec::with_capacity(keys.len());
-        for (key, version) in keys {
-            let deleted =
-                (self.delete_locked_version(bucket, key, version.as_deref(), bypass)).await;
-            out.push(deleted);
-        }
-        Ok(out)
+        // Owned keys: a closure over borrowed ones makes the future not Send-general.
+        let deletes = keys.iter().cloned().map(|(key, version)| async move {
+            (self.delete_locked_version(bucket, &key, version.as_deref(), bypass)).await
+        });
+        Ok(futures::stream::iter(deletes)
+            .buffered(DELETES_PARALLEL)
+            .collect()
+            .await)
     }
 
     /// Copies an object; `attrs` replaces the source's attributes when given.

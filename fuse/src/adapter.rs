@@ -58,7 +58,7 @@ impl fuser::Filesystem for TesseraFs {
         self.run(
             "lookup",
             move |inner| async move { inner.lookup(parent.0, &name).await },
-            self.entry(reply),
+            self.lookup_entry(reply),
         );
     }
 
@@ -238,9 +238,16 @@ impl fuser::Filesystem for TesseraFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.run(
             "open",
-            move |inner| async move { inner.open(ino.0, flags.0).await },
+            move |inner| async move { inner.open_keeping(ino.0, flags.0).await },
             move |r| match r {
-                Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+                Ok((fh, keep)) => {
+                    let flags = if keep {
+                        FopenFlags::FOPEN_KEEP_CACHE
+                    } else {
+                        FopenFlags::empty()
+                    };
+                    reply.opened(FileHandle(fh), flags)
+                }
                 Err(e) => reply.error(e),
             },
         );
@@ -406,8 +413,13 @@ impl fuser::Filesystem for TesseraFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        // Directory changes are committed on the cluster before they are answered.
-        reply.ok();
+        // Every directory change is committed before it is answered, except the deletes
+        // sent behind: wait for those.
+        let op = move |inner: Arc<Inner>| async move {
+            inner.fsyncdir().await;
+            Ok(())
+        };
+        self.run("fsyncdir", op, Self::empty(reply));
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {

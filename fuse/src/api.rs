@@ -86,6 +86,9 @@ impl ApiError {
     }
 }
 
+/// Most keys one [`ObjectApi::delete_many`] call takes (the server's bound).
+pub const DELETE_BATCH: usize = 1000;
+
 /// Result of an object API call.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -99,17 +102,41 @@ pub async fn finish(task: UploadTask) -> ApiResult<ObjectInfo> {
         .unwrap_or_else(|e| Err(ApiError::Client(format!("upload task: {e}"))))
 }
 
-/// The data of a ranged GET, chunk by chunk.
+/// Which write of an object made its data: its ETag and last-modified time hashed (0 when
+/// the server named neither). Two reads of the same version read the same bytes; a new
+/// PUT of the same bytes is another version (its time differs).
+pub fn version_of(info: &ObjectInfo) -> u64 {
+    use std::hash::{Hash, Hasher};
+    if info.etag.is_empty() && info.modified.is_none() {
+        return 0;
+    }
+    let mut h = std::hash::DefaultHasher::new();
+    info.etag.hash(&mut h);
+    info.modified.map(|t| (t.seconds, t.nanos)).hash(&mut h);
+    h.finish() | 1
+}
+
+/// The data of a ranged GET, chunk by chunk, and the version it is of.
 pub struct RangeBody {
     chunks: BoxStream<'static, ApiResult<Bytes>>,
+    version: u64,
 }
 
 impl RangeBody {
-    /// A body yielding `chunks`.
-    pub fn new(chunks: impl futures::Stream<Item = ApiResult<Bytes>> + Send + 'static) -> Self {
+    /// A body of the object `info` describes, yielding `chunks`.
+    pub fn new(
+        info: &ObjectInfo,
+        chunks: impl futures::Stream<Item = ApiResult<Bytes>> + Send + 'static,
+    ) -> Self {
         Self {
             chunks: chunks.boxed(),
+            version: version_of(info),
         }
+    }
+
+    /// The [`version_of`] the object whose bytes these are.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The next chunk, `None` at the end of the range.
@@ -155,6 +182,10 @@ pub trait ObjectApi: Send + Sync + 'static {
 
     /// Deletes an object (no error when it is already gone).
     async fn delete(&self, bucket: &str, key: &str) -> ApiResult<()>;
+
+    /// Deletes up to [`DELETE_BATCH`] objects in one call: one result per key, in order
+    /// (no error for a key already gone).
+    async fn delete_many(&self, bucket: &str, keys: Vec<String>) -> ApiResult<Vec<ApiResult<()>>>;
 
     /// Moves `src` to `dst`, replacing `dst` atomically.
     async fn rename(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<ObjectInfo>;

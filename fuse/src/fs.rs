@@ -7,11 +7,14 @@
 //! rmdir, unlink, rename, symlink, special files, attributes and times, extended
 //! attributes, statfs), [`dir`] (readdir paging) and
 //! [`file`] (open, write, truncate, uploads, reads), as `impl` blocks on [`state::Inner`]
-//! (the shared state, lookup and stat, a directory's times) → [`open`] (what open files and directories hold)
+//! (the shared state, lookup and stat, a directory's times) → [`behind`] (deletes and
+//! directory times sent behind the answers) → [`open`] (what open files and directories hold)
 //! → [`read`] (read-ahead) → [`inode`] (the inode table) and [`attr`] (POSIX attributes
 //! in object metadata), with [`error`] beside them all.
 
 pub mod attr;
+pub mod behind;
+pub mod cache;
 pub mod dir;
 pub mod error;
 pub mod file;

@@ -58,6 +58,16 @@ pub struct Args {
     /// How long lookups and attributes are cached, e.g. `1s`, `500ms`, `0`.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub cache_ttl: Duration,
+    /// How long "no such file" answers are cached (0: never). A name another client
+    /// creates stays invisible here for up to this long; names created through this mount
+    /// are seen at once.
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub negative_ttl: Duration,
+    /// Keep up to this much of the files read on the local disk (under --cache-dir), e.g.
+    /// `1G`, `512M`; 0: no read cache. Blocks are checked against the object's version at
+    /// each open, so a file changed elsewhere is read anew.
+    #[arg(long, default_value = "0", value_parser = parse_size)]
+    pub cache_size: u64,
     /// Stay in the foreground instead of going to the background once mounted.
     #[arg(long)]
     pub foreground: bool,
@@ -108,6 +118,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in {s} (use ms, s or m)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
+}
+
+/// A size: a number of bytes, or with `K`, `M`, `G` or `T` (binary units).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    let shift = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("unknown unit in {s} (use K, M, G or T)")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("not a size: {s}"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s} is too large"))
 }
 
 /// Octal permission bits, `0644` or `644` (at most `07777`).
@@ -307,6 +335,8 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     let settings = Settings {
         bucket: args.bucket.clone(),
         ttl: args.cache_ttl,
+        negative_ttl: args.negative_ttl,
+        cache_size: args.cache_size,
         read_only: args.read_only,
         cache_dir: dir,
         defaults: Defaults {
@@ -427,6 +457,17 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("1h").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("G").is_err());
     }
 
     #[test]

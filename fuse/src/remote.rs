@@ -87,6 +87,19 @@ pub fn api_error(status: &Status) -> ApiError {
     ApiError::service(kind, status.message())
 }
 
+/// One key's result of a DeleteObjects call: a key already gone is deleted.
+fn delete_result(result: pb::DeleteResult) -> ApiResult<()> {
+    let Some(error) = result.error else {
+        return Ok(());
+    };
+    let kind = match pb::ErrorCode::try_from(error.code) {
+        Ok(pb::ErrorCode::NotFound) => return Ok(()),
+        Ok(pb::ErrorCode::InvalidArgument) => ServiceError::InvalidArgument,
+        _ => ServiceError::Other,
+    };
+    Err(ApiError::service(kind, error.message))
+}
+
 impl From<Status> for ApiError {
     fn from(status: Status) -> Self {
         api_error(&status)
@@ -192,8 +205,11 @@ impl ObjectApi for Remote {
         };
         let mut stream = deadline(self.c().get_object(req)).await?;
         // The first message is the object's info.
-        next_message(&mut stream).await?;
-        Ok(RangeBody::new(chunks(stream)))
+        let info = match next_message(&mut stream).await? {
+            Some(get_object_response::Msg::Info(i)) => i.object.unwrap_or_default(),
+            _ => ObjectInfo::default(),
+        };
+        Ok(RangeBody::new(&info, chunks(stream)))
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> ApiResult<()> {
@@ -201,7 +217,20 @@ impl ObjectApi for Remote {
             bucket: bucket.into(),
             key: key.into(),
         };
-        deadline(self.c().delete_object(req)).await.map(drop)
+        match deadline(self.c().delete_object(req)).await {
+            // Gone already: what the caller wanted (the server says NotFound).
+            Err(e) if e.is_not_found() => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    async fn delete_many(&self, bucket: &str, keys: Vec<String>) -> ApiResult<Vec<ApiResult<()>>> {
+        let req = pb::DeleteObjectsRequest {
+            bucket: bucket.into(),
+            keys,
+        };
+        let answer = deadline(self.c().delete_objects(req)).await?;
+        Ok(answer.results.into_iter().map(delete_result).collect())
     }
 
     async fn rename(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<ObjectInfo> {

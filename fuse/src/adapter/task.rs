@@ -55,6 +55,23 @@ impl TesseraFs {
         }
     }
 
+    /// Answers a LOOKUP: as [`Self::entry`], except that with `--negative-ttl` an ENOENT
+    /// is a negative entry the kernel keeps for that long.
+    pub(super) fn lookup_entry(
+        &self,
+        reply: ReplyEntry,
+    ) -> impl FnOnce(Result<(u64, Attr), Errno>) + Send + 'static {
+        let (ttl, negative) = (self.inner.settings.ttl, self.inner.settings.negative_ttl);
+        move |r| match r {
+            Ok((ino, attr)) => reply.entry(&ttl, &file_attr(&attr, ino), Generation(0)),
+            Err(e) if e == Errno::ENOENT && !negative.is_zero() => {
+                let none = Attr::new(crate::fs::attr::Kind::File, 0, 0, 0);
+                reply.entry(&negative, &file_attr(&none, 0), Generation(0));
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
     /// Answers `reply` with the attributes of inode `ino`.
     pub(super) fn attr(
         &self,

@@ -117,6 +117,8 @@ pub struct Attr {
     pub uid: u32,
     /// Group.
     pub gid: u32,
+    /// Which write of the object the data is ([`crate::api::version_of`]; 0: none known).
+    pub version: u64,
 }
 
 /// Owner, group, permissions and time of what carries no attributes of its own (objects put
@@ -150,6 +152,7 @@ impl Attr {
             perm: d.dir_perm,
             uid: d.uid,
             gid: d.gid,
+            version: 0,
         }
     }
 
@@ -168,6 +171,7 @@ impl Attr {
             perm: (mode & 0o7777) as u16,
             uid,
             gid,
+            version: 0,
         }
     }
 
@@ -220,6 +224,7 @@ impl Attr {
             perm: mode.map_or(default_perm, |m| (m & 0o7777) as u16),
             uid: meta.get(UID).and_then(|v| v.parse().ok()).unwrap_or(d.uid),
             gid: meta.get(GID).and_then(|v| v.parse().ok()).unwrap_or(d.gid),
+            version: crate::api::version_of(info),
         }
     }
 
@@ -338,7 +343,11 @@ mod tests {
         a.ctime = UNIX_EPOCH + Duration::new(1_800_000_000, 999_999_999);
         let meta: Vec<(String, String)> = a.metadata().into_iter().collect();
         let pairs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (&**k, &**v)).collect();
-        assert_eq!(Attr::of_object(&object("f", &pairs), &defaults()), a);
+        let info = object("f", &pairs);
+        // The version is the object's, not a stored attribute.
+        a.version = crate::api::version_of(&info);
+        assert_ne!(a.version, 0);
+        assert_eq!(Attr::of_object(&info, &defaults()), a);
     }
 
     #[test]

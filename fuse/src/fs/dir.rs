@@ -29,6 +29,8 @@ const PAGE: u32 = 10_000;
 impl Inner {
     /// Opens the directory `ino`: a new stream, returned as its handle.
     pub async fn opendir(&self, ino: u64) -> FsResult<u64> {
+        // A listing shows what the server holds: the deletes queued here first.
+        self.behind.settle().await;
         let attr = self.getattr(ino).await?;
         if attr.kind != Kind::Dir {
             return Err(FsError::posix(Errno::ENOTDIR, "not a directory"));
@@ -36,13 +38,24 @@ impl Inner {
         let stream = DirStream::new(ino, self.path_of(ino)?);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         self.dirs()
-            .insert(fh, Arc::new(tokio::sync::Mutex::new(stream)));
+            .insert(fh, (ino, Arc::new(tokio::sync::Mutex::new(stream))));
         Ok(fh)
     }
 
     /// The open directory `fh`'s stream, `None` for an unknown handle.
     pub fn dir_stream(&self, fh: u64) -> Option<Arc<tokio::sync::Mutex<DirStream>>> {
-        self.dirs().get(&fh).cloned()
+        self.dirs().get(&fh).map(|(_, stream)| stream.clone())
+    }
+
+    /// Whether a handle of the directory `ino` is open (a tree walk such as `rm -r` holds
+    /// one while it removes the entries).
+    pub fn dir_is_open(&self, ino: u64) -> bool {
+        self.dirs().values().any(|(dir, _)| *dir == ino)
+    }
+
+    /// fsync(2) of a directory: what was removed in it is removed on the cluster.
+    pub async fn fsyncdir(&self) {
+        self.behind.settle().await;
     }
 
     /// Closes the directory handle `fh`.

@@ -31,6 +31,12 @@ impl Inner {
     /// Opens `ino` (a regular file): refreshes its attributes from the server first, so
     /// what another client closed is what this open sees.
     pub async fn open(&self, ino: u64, flags: i32) -> FsResult<u64> {
+        self.open_keeping(ino, flags).await.map(|(fh, _)| fh)
+    }
+
+    /// [`Self::open`], and whether the kernel may keep the pages it holds of the file:
+    /// the server's version is the one those pages were read or written as.
+    pub async fn open_keeping(&self, ino: u64, flags: i32) -> FsResult<(u64, bool)> {
         let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         if write && self.settings.read_only {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
@@ -46,11 +52,13 @@ impl Inner {
             return Err(FsError::posix(Errno::EISDIR, "a directory"));
         }
         let file = self.attach(ino, attr.size, false);
+        let mut keep = false;
         if let Some(seen) = seen {
             let mut s = file.state.lock().await;
             // An upload from this mount since the stat is newer than what it saw.
             if self.commits(ino) == seen {
-                s.refresh(attr.size);
+                s.refresh(attr.size, attr.version);
+                keep = self.pages_of(ino, attr.version);
             }
         }
         if write && flags & libc::O_TRUNC != 0 {
@@ -61,7 +69,19 @@ impl Inner {
             }
         }
         let truncated = write && flags & libc::O_TRUNC != 0;
-        Ok(self.new_handle(ino, file, flags & libc::O_APPEND != 0, truncated))
+        let fh = self.new_handle(ino, file, flags & libc::O_APPEND != 0, truncated);
+        Ok((fh, keep && !truncated))
+    }
+
+    /// The kernel's pages of `ino` are now of `version`: whether they were already.
+    fn pages_of(&self, ino: u64, version: u64) -> bool {
+        let mut t = self.inodes();
+        let Some(node) = t.get_mut(ino) else {
+            return false;
+        };
+        let same = version != 0 && node.page_version == version;
+        node.page_version = version;
+        same
     }
 
     /// Creates and opens a new, empty file; it exists on the cluster from its first close.
@@ -77,6 +97,7 @@ impl Inner {
         }
         let path = crate::fs::inode::join(&self.path_of(parent)?, name_str(name)?);
         self.new_key(&path, false)?;
+        self.settle_under(&path).await;
         let ino = {
             let mut t = self.inodes();
             let ino = t.remember(&path, attr, std::time::Instant::now());
@@ -87,7 +108,7 @@ impl Inner {
             ino
         };
         let file = self.attach(ino, 0, true);
-        self.dir_changed(parent).await;
+        self.dir_changed(parent);
         Ok((ino, self.new_handle(ino, file, append, true)))
     }
 
@@ -253,12 +274,29 @@ impl Inner {
                 // Truncated to nothing, nothing written yet.
                 return Ok(Bytes::new());
             }
-            s.size
+            (s.size, s.version)
         };
+        let (file_size, version) = file_size;
         let (bucket, key) = self.key_of(&self.path_of(handle.ino)?)?;
         let mut reader = handle.reader.lock().await;
-        reader
-            .read(&*self.remote, &bucket, &key, offset, size, file_size)
-            .await
+        let end = file_size.min(offset + u64::from(size));
+        if let Some(cache) = &self.cache
+            && version != 0
+            && offset < end
+            && (cache.holds(version, offset, end) || !reader.would_stream(offset))
+        {
+            // Held, or a jump the stream would not serve: blocks of the read cache.
+            reader.passed(end);
+            let object = (bucket.as_str(), key.as_str());
+            return (cache.read(&*self.remote, object, version, offset, end, file_size)).await;
+        }
+        let data = (reader.read(&*self.remote, &bucket, &key, offset, size, file_size)).await?;
+        if let Some(cache) = &self.cache
+            && version != 0
+            && reader.last_version == version
+        {
+            cache.offer(&mut reader.fill, version, offset, &data, file_size);
+        }
+        Ok(data)
     }
 }

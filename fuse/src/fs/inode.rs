@@ -2,12 +2,15 @@
 //! bounded cache of the attributes the last listings carried (so `ls -l` after `readdir`
 //! costs no call per file).
 //!
+//! With `--negative-ttl`, it also knows which directories it made and every name made in
+//! them since, so a lookup of another name there needs no call.
+//!
 //! Invariants: the root is inode 1 with path `""`; a path maps to at most one inode and
 //! back; an inode number is a hash of the path it was first given (so `readdir` can name
 //! the number a later lookup will give), probed past collisions, and never reused while the
 //! kernel remembers it. Paths have no leading or trailing `/`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
@@ -17,6 +20,8 @@ use crate::fs::attr::Attr;
 pub const ROOT: u64 = 1;
 /// Listing attributes kept at most (older ones are dropped first when full).
 const LISTED_MAX: usize = 100_000;
+/// Complete directories kept at most.
+const COMPLETE_MAX: usize = 10_000;
 
 /// One inode the kernel knows.
 #[derive(Debug)]
@@ -32,6 +37,9 @@ pub struct Node {
     /// Uploads of this inode committed from this mount: a server answer read across one
     /// may predate it and is not taken.
     pub commits: u64,
+    /// The version of the object the kernel may hold pages of (0: none known): an open
+    /// that finds the same version on the server keeps them.
+    pub page_version: u64,
     lookups: u64,
 }
 
@@ -46,6 +54,9 @@ pub struct Inodes {
     /// so `ls -l` of a directory that takes longer than the TTL to list still finds them.
     listings: HashMap<u64, Instant>,
     next_listing: u64,
+    /// Directories whose every name this mount knows, until when (`--negative-ttl`): made
+    /// here, with the names made in them since.
+    complete: HashMap<String, (HashSet<String>, Instant)>,
 }
 
 /// The path of `name` in the directory at `dir`.
@@ -81,6 +92,7 @@ impl Inodes {
                 fresh_until: Instant::now(),
                 local: false,
                 commits: 0,
+                page_version: 0,
                 lookups: 1,
             },
         );
@@ -90,6 +102,7 @@ impl Inodes {
             listed: HashMap::new(),
             listings: HashMap::new(),
             next_listing: 0,
+            complete: HashMap::new(),
         }
     }
 
@@ -130,13 +143,45 @@ impl Inodes {
             fresh_until,
             local: false,
             commits: 0,
+            page_version: 0,
             lookups: 0,
         });
         node.attr = attr;
         node.fresh_until = fresh_until;
         node.lookups += 1;
         self.by_path.insert(path.to_string(), ino);
+        self.named(path);
         ino
+    }
+
+    /// `path` exists: a complete directory holding it knows its name.
+    fn named(&mut self, path: &str) {
+        if let Some((names, _)) = self.complete.get_mut(parent_of(path)) {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            names.insert(name.to_string());
+        }
+    }
+
+    /// The directory at `dir` is empty (just made here): until `until`, a name in it
+    /// this mount did not make does not exist.
+    pub fn made_empty(&mut self, dir: &str, until: Instant) {
+        let now = Instant::now();
+        if self.complete.len() >= COMPLETE_MAX {
+            self.complete.retain(|_, (_, t)| *t > now);
+        }
+        if self.complete.len() < COMPLETE_MAX {
+            self.complete
+                .insert(dir.to_string(), (HashSet::new(), until));
+        }
+    }
+
+    /// Whether `path` is known not to exist: its directory is complete and does not name it.
+    pub fn known_absent(&self, path: &str) -> bool {
+        let Some((names, until)) = self.complete.get(parent_of(path)) else {
+            return false;
+        };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        *until > Instant::now() && !names.contains(name) && !self.by_path.contains_key(path)
     }
 
     /// The kernel forgot `n` lookups of `ino`.
@@ -172,6 +217,10 @@ impl Inodes {
     pub fn rename(&mut self, from: &str, to: &str) {
         self.unlink(to);
         self.listed.clear();
+        let under = format!("{from}/");
+        self.complete
+            .retain(|dir, _| dir != from && !dir.starts_with(&under));
+        self.named(to);
         let under = format!("{from}/");
         let moved: Vec<u64> = self
             .nodes

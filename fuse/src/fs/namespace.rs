@@ -41,10 +41,19 @@ impl Inner {
     pub async fn lookup(&self, parent: u64, name: &OsStr) -> FsResult<(u64, Attr)> {
         let name = name_str(name)?;
         let path = join(&self.path_of(parent)?, name);
+        if self.behind.deleting(&path) {
+            return Err(FsError::posix(Errno::ENOENT, "being deleted"));
+        }
         {
             let mut t = self.inodes();
             if let Some((attr, until)) = self.known_attr(&t, &path) {
                 return Ok((t.remember(&path, attr.clone(), until), attr));
+            }
+            if t.known_absent(&path) {
+                return Err(FsError::posix(
+                    Errno::ENOENT,
+                    "not in a directory made here",
+                ));
             }
         }
         let attr = self.stat(&path).await?;
@@ -80,6 +89,7 @@ impl Inner {
     pub async fn mkdir(&self, parent: u64, name: &OsStr, attr: Attr) -> FsResult<(u64, Attr)> {
         self.check_writable()?;
         let path = join(&self.path_of(parent)?, name_str(name)?);
+        self.settle_under(&path).await;
         match self.place(&path) {
             Place::Bucket(b) => self.remote.create_bucket(&b).await?,
             Place::Key(..) => {
@@ -91,10 +101,14 @@ impl Inner {
             }
             Place::Buckets => return Err(FsError::posix(Errno::EEXIST, "the root exists")),
         }
-        let ino = self
-            .inodes()
-            .remember(&path, attr.clone(), self.fresh_until());
-        self.dir_changed(parent).await;
+        let ino = {
+            let mut t = self.inodes();
+            if !self.settings.negative_ttl.is_zero() {
+                t.made_empty(&path, Instant::now() + self.settings.negative_ttl);
+            }
+            t.remember(&path, attr.clone(), self.fresh_until())
+        };
+        self.dir_changed(parent);
         Ok((ino, attr))
     }
 
@@ -120,20 +134,24 @@ impl Inner {
             Place::Bucket(b) => self.remote.delete_bucket(&b).await?,
             Place::Key(b, k) => {
                 let prefix = format!("{k}/");
+                self.behind.settle().await;
                 if self.has_children(&b, &prefix, &path).await? {
                     return Err(FsError::posix(Errno::ENOTEMPTY, "directory not empty"));
                 }
+                self.behind.forget_times(&path);
                 self.remote.delete(&b, &prefix).await?;
             }
             Place::Buckets => return Err(FsError::posix(Errno::EBUSY, "the mount root")),
         }
         self.inodes().unlink(&path);
-        self.dir_changed(parent).await;
+        self.dir_changed(parent);
         Ok(())
     }
 
     /// Removes a file or symlink. An open file stays readable through its handles but is
-    /// not uploaded again.
+    /// not uploaded again. In a directory a tree walk holds open (`rm -r`, `find
+    /// -delete`, `shutil.rmtree`), the delete goes behind the answer once one succeeded
+    /// in the bucket (see [`crate::fs::behind`]).
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> FsResult<()> {
         self.check_writable()?;
         let path = join(&self.path_of(parent)?, name_str(name)?);
@@ -142,9 +160,14 @@ impl Inner {
         if let Some(file) = ino.and_then(|ino| self.files().get(&ino).cloned()) {
             file.forget_upload().await;
         }
-        self.remote.delete(&bucket, &key).await?;
+        if self.behind.may_defer(&bucket) && self.dir_is_open(parent) {
+            self.behind.delete(&path, bucket, key);
+        } else {
+            self.remote.delete(&bucket, &key).await?;
+            self.behind.proven(&bucket);
+        }
         self.inodes().unlink(&path);
-        self.dir_changed(parent).await;
+        self.dir_changed(parent);
         Ok(())
     }
 
@@ -190,6 +213,7 @@ impl Inner {
         attr: Attr,
         data: Bytes,
     ) -> FsResult<(u64, Attr)> {
+        self.settle_under(path).await;
         self.remote
             .put_bytes(bucket, key, attr.metadata(), data)
             .await?;
@@ -198,7 +222,7 @@ impl Inner {
             t.invalidate(path);
             t.remember(path, attr.clone(), self.fresh_until())
         };
-        self.dir_changed(parent).await;
+        self.dir_changed(parent);
         Ok((ino, attr))
     }
 

@@ -68,15 +68,19 @@ pub(crate) struct FileState {
     pub(crate) unlinked: bool,
     /// A failed upload: reported by every later write and flush.
     pub(crate) failed: Option<Errno>,
+    /// The version of the object a `Remote` body reads, as an open saw it (0: unknown,
+    /// e.g. after an upload from here): what the read cache may serve.
+    pub(crate) version: u64,
 }
 
 impl FileState {
     /// Another open saw the server's current size: a file without local changes reads
     /// the server's data again (a clean staging copy may be stale).
-    pub(crate) fn refresh(&mut self, size: u64) {
+    pub(crate) fn refresh(&mut self, size: u64, version: u64) {
         if !self.dirty && !matches!(self.body, Body::Streaming(_)) {
             self.body = Body::Remote;
             self.size = size;
+            self.version = version;
         }
     }
 }
@@ -99,6 +103,7 @@ impl OpenFile {
                 dirty,
                 unlinked: false,
                 failed: None,
+                version: 0,
             }),
             handles: AtomicUsize::new(0),
         }

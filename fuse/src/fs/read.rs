@@ -18,6 +18,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::api::{ApiResult, ObjectApi, RangeBody};
+use crate::fs::cache::Filler;
 use crate::fs::error::{Errno, FsError, FsResult};
 
 /// First read-ahead window.
@@ -36,6 +37,10 @@ pub struct Reader {
     ahead: Option<ReadAhead>,
     /// Where the last read ended.
     last_end: u64,
+    /// The version of the object the last read's bytes are of (0: not known).
+    pub last_version: u64,
+    /// The block of the read cache the reads are filling.
+    pub fill: Filler,
 }
 
 /// A streaming GET drained into a buffer by a task, ahead of the reads.
@@ -52,6 +57,8 @@ struct ReadAhead {
     kept_start: u64,
     /// Offset of the next byte of the stream: the end of `kept`.
     pos: u64,
+    /// The version of the object streamed.
+    version: u64,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -63,6 +70,7 @@ impl Drop for ReadAhead {
 
 impl ReadAhead {
     fn start(mut body: RangeBody, pos: u64) -> Self {
+        let version = body.version();
         let budget = Arc::new(Semaphore::new(FIRST_WINDOW));
         let (tx, rx) = mpsc::unbounded_channel();
         let permits = budget.clone();
@@ -95,6 +103,7 @@ impl ReadAhead {
             kept: VecDeque::new(),
             kept_start: pos,
             pos,
+            version,
             task,
         }
     }
@@ -163,6 +172,19 @@ impl ReadAhead {
 }
 
 impl Reader {
+    /// Whether a read at `offset` would come from this handle's stream (a stream it has,
+    /// or one it would start).
+    pub fn would_stream(&self, offset: u64) -> bool {
+        offset == 0
+            || offset == self.last_end
+            || self.ahead.as_ref().is_some_and(|a| a.covers(offset))
+    }
+
+    /// A read up to `end` was served elsewhere (the read cache).
+    pub fn passed(&mut self, end: u64) {
+        self.last_end = end;
+    }
+
     /// Reads `[offset, offset + size)` of `bucket/key`, a file of `file_size` bytes.
     pub async fn read(
         &mut self,
@@ -185,9 +207,9 @@ impl Reader {
                 // Too late even for the kept bytes: fetch this range, keep the stream.
                 self.ahead = Some(ahead);
                 tracing::debug!(offset, len = end - offset, "late read");
-                return fetch(remote, bucket, key, offset, end).await;
+                return self.fetch(remote, bucket, key, offset, end).await;
             }
-            _ if !sequential => return fetch(remote, bucket, key, offset, end).await,
+            _ if !sequential => return self.fetch(remote, bucket, key, offset, end).await,
             _ => {
                 tracing::debug!(offset, "read stream started");
                 let body = remote.get(bucket, key, offset, file_size).await?;
@@ -199,6 +221,7 @@ impl Reader {
             return Err(e);
         }
         let data = ahead.copy_out(offset, end);
+        self.last_version = ahead.version;
         if data.len() as u64 != end - offset {
             // The object is shorter than it was said to be, or the stream broke.
             self.ahead = None;
@@ -206,20 +229,22 @@ impl Reader {
         }
         Ok(data)
     }
-}
 
-/// One ranged GET of exactly `[start, end)`.
-async fn fetch(
-    remote: &dyn ObjectApi,
-    bucket: &str,
-    key: &str,
-    start: u64,
-    end: u64,
-) -> FsResult<Bytes> {
-    let mut body = remote.get(bucket, key, start, end).await?;
-    let mut out = BytesMut::with_capacity((end - start) as usize);
-    while let Some(chunk) = body.next().await? {
-        out.extend_from_slice(&chunk);
+    /// One ranged GET of exactly `[start, end)`.
+    async fn fetch(
+        &mut self,
+        remote: &dyn ObjectApi,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> FsResult<Bytes> {
+        let mut body = remote.get(bucket, key, start, end).await?;
+        let mut out = BytesMut::with_capacity((end - start) as usize);
+        while let Some(chunk) = body.next().await? {
+            out.extend_from_slice(&chunk);
+        }
+        self.last_version = body.version();
+        Ok(out.freeze())
     }
-    Ok(out.freeze())
 }

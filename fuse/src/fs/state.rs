@@ -5,7 +5,8 @@
 //! `dir` and `file`, which import this module; it imports none of them.
 //!
 //! A directory's mtime and ctime follow its entries ([`Inner::dir_changed`], called by
-//! every operation that adds, removes or renames one), stored on its `dir/` marker.
+//! every operation that adds, removes or renames one), stored on its `dir/` marker by
+//! [`Behind`], which also sends the deletes of unlinked files.
 //!
 //! Invariants: the locks here are never held across an await; paths map to buckets and
 //! keys in one place ([`Inner::place`]); a directory is a `/`-delimited prefix, and when a
@@ -19,7 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::api::ObjectApi;
-use crate::fs::attr::{Attr, CTIME, Defaults, MTIME, format_time, time_of};
+use crate::fs::attr::{Attr, Defaults, time_of};
+use crate::fs::behind::Behind;
+use crate::fs::cache::ReadCache;
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::Inodes;
 use crate::fs::open::{DirStream, Handle, OpenFile};
@@ -29,6 +32,9 @@ pub const NAME_MAX: usize = 255;
 /// Longest object key (S3's bound; a directory's marker counts its `/`).
 pub const KEY_MAX: usize = 1024;
 
+/// An open directory handle: the directory's inode and its listing position.
+pub(crate) type OpenDir = (u64, Arc<tokio::sync::Mutex<DirStream>>);
+
 /// How the mount was asked to behave.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -36,10 +42,14 @@ pub struct Settings {
     pub bucket: Option<String>,
     /// How long attributes and lookups are cached.
     pub ttl: Duration,
+    /// How long the kernel and this mount may keep "no such name" (0: not at all).
+    pub negative_ttl: Duration,
     /// Refuse every change.
     pub read_only: bool,
     /// Where staging files go.
     pub cache_dir: PathBuf,
+    /// Bytes of the local read cache (0: none).
+    pub cache_size: u64,
     /// Attributes of what has none of its own.
     pub defaults: Defaults,
 }
@@ -64,8 +74,13 @@ pub struct Inner {
     pub(crate) inodes: Mutex<Inodes>,
     pub(crate) files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     pub(crate) handles: Mutex<HashMap<u64, Arc<Handle>>>,
-    pub(crate) dirs: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<DirStream>>>>,
+    /// Open directory handles: the directory's inode and its listing.
+    pub(crate) dirs: Mutex<HashMap<u64, OpenDir>>,
     pub(crate) next_fh: AtomicU64,
+    /// Deletes and directory times sent behind the answers.
+    pub(crate) behind: Arc<Behind>,
+    /// The local read cache (`--cache-size`).
+    pub(crate) cache: Option<ReadCache>,
 }
 
 /// A name from the kernel as a key segment.
@@ -90,7 +105,11 @@ impl Inner {
     /// The state of a fresh mount.
     pub fn new(remote: Arc<dyn ObjectApi>, settings: Settings) -> Self {
         let root = Attr::implicit_dir(&settings.defaults);
+        let cache = (settings.cache_size > 0)
+            .then(|| ReadCache::new(settings.cache_dir.clone(), settings.cache_size));
         Self {
+            behind: Behind::new(remote.clone()),
+            cache,
             remote,
             settings,
             inodes: Mutex::new(Inodes::new(root)),
@@ -113,7 +132,7 @@ impl Inner {
         lock(&self.handles)
     }
 
-    pub(crate) fn dirs(&self) -> MutexGuard<'_, HashMap<u64, Arc<tokio::sync::Mutex<DirStream>>>> {
+    pub(crate) fn dirs(&self) -> MutexGuard<'_, HashMap<u64, OpenDir>> {
         lock(&self.dirs)
     }
 
@@ -235,36 +254,32 @@ impl Inner {
     }
 
     /// An entry of the directory `dir` was created, removed or renamed: its mtime and
-    /// ctime become now, on its marker when it has one. The entry's own change is done
-    /// by then, so a failure here is logged, not returned.
-    pub(crate) async fn dir_changed(&self, dir: u64) {
-        let Ok((path, attr, _)) = self.node(dir) else {
-            return;
+    /// ctime become now, at once for this mount and on its marker (when it has one) by the
+    /// next round of [`Behind`].
+    pub(crate) fn dir_changed(&self, dir: u64) {
+        let now = SystemTime::now();
+        let path = {
+            let mut t = self.inodes();
+            let Some(node) = t.get_mut(dir) else {
+                return;
+            };
+            node.attr.mtime = now;
+            node.attr.ctime = now;
+            if !node.attr.stored {
+                return;
+            }
+            node.path.clone()
         };
-        let Place::Key(bucket, key) = self.place(&path) else {
-            return;
-        };
-        if !attr.stored {
-            return;
+        if let Place::Key(bucket, key) = self.place(&path) {
+            self.behind
+                .dir_changed(&path, bucket, format!("{key}/"), now);
         }
-        let now = format_time(SystemTime::now());
-        let set = HashMap::from([(MTIME.to_string(), now.clone()), (CTIME.to_string(), now)]);
-        let marker = format!("{key}/");
-        match self
-            .remote
-            .update_metadata(&bucket, &marker, set, Vec::new())
-            .await
-        {
-            Ok(info) => {
-                let attr = Attr::of_object(&info, &self.settings.defaults);
-                self.set_attr(dir, &path, attr);
-            }
-            Err(e) if e.is_not_found() => {
-                if let Some(node) = self.inodes().get_mut(dir) {
-                    node.attr.stored = false;
-                }
-            }
-            Err(e) => tracing::warn!(path, "directory times not updated: {e}"),
+    }
+
+    /// Waits for the deletes queued here of `path` or of anything under it, if any.
+    pub(crate) async fn settle_under(&self, path: &str) {
+        if self.behind.touches(path) {
+            self.behind.settle().await;
         }
     }
 

@@ -13,6 +13,7 @@ use super::error::{Errno, FsResult};
 use super::inode::ROOT;
 use super::state::{Inner, Settings};
 
+mod behind;
 mod dir;
 mod memory;
 mod namespace;
@@ -32,11 +33,18 @@ fn mount(api: &Memory, bucket: Option<&str>) -> Fixture {
 }
 
 fn mount_with(api: &Memory, bucket: Option<&str>, read_only: bool) -> Fixture {
+    mount_tuned(api, bucket, |s| s.read_only = read_only)
+}
+
+/// Mounts `api` with `bucket` at the root, with the settings `tune` changes.
+fn mount_tuned(api: &Memory, bucket: Option<&str>, tune: impl FnOnce(&mut Settings)) -> Fixture {
     let cache = tempfile::tempdir().expect("temp dir");
-    let settings = Settings {
+    let mut settings = Settings {
         bucket: bucket.map(str::to_string),
         ttl: Duration::from_secs(60),
-        read_only,
+        negative_ttl: Duration::ZERO,
+        cache_size: 0,
+        read_only: false,
         cache_dir: cache.path().to_path_buf(),
         defaults: Defaults {
             uid: 1000,
@@ -46,6 +54,7 @@ fn mount_with(api: &Memory, bucket: Option<&str>, read_only: bool) -> Fixture {
             time: SystemTime::UNIX_EPOCH,
         },
     };
+    tune(&mut settings);
     Fixture {
         fs: Arc::new(Inner::new(Arc::new(api.clone()), settings)),
         _cache: cache,

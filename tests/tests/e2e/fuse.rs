@@ -31,10 +31,15 @@ pub struct FuseEnv {
 impl FuseEnv {
     /// A 4-drive node with bucket `fuse-test` mounted with `args`.
     pub async fn start(args: &[&str]) -> Option<FuseEnv> {
+        Self::start_on(&[], args).await
+    }
+
+    /// [`Self::start`] on a node started with `node_args`.
+    pub async fn start_on(node_args: &[&str], args: &[&str]) -> Option<FuseEnv> {
         if !fuse_available() {
             return None;
         }
-        let s3 = S3Env::start();
+        let s3 = S3Env::start_with(4, node_args);
         let bucket = "fuse-test".to_string();
         s3.mb(&bucket).await;
         let dir = tempfile::tempdir().expect("tempdir");

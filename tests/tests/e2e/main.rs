@@ -29,6 +29,7 @@ mod iam_cluster;
 
 // The FUSE suite: `fuse` is the fixture, `fuse_*` the cases.
 mod fuse;
+mod fuse_caching;
 mod fuse_fstab;
 mod fuse_interop;
 mod fuse_lifecycle;

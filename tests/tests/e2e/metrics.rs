@@ -26,7 +26,7 @@ pub struct Scraped {
 }
 
 impl Scraped {
-    fn parse(&self) -> Scrape {
+    pub fn parse(&self) -> Scrape {
         assert_eq!(self.status, 200, "scrape refused: {}", self.text);
         Scrape::parse(self.text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text")
     }

@@ -23,6 +23,7 @@ impl Inner {
         match up.finish(|data| self.put_whole(ino, data)).await {
             Ok((info, sent)) => {
                 s.dirty = false;
+                s.version = 0;
                 self.uploaded(ino, info, &sent).await
             }
             Err(e) => {
@@ -79,6 +80,8 @@ impl Inner {
         let mut t = self.inodes();
         if let Some(node) = t.get_mut(ino) {
             node.commits += 1;
+            // The kernel's pages hold what was written here: the version just committed.
+            node.page_version = attr.version;
             if node.path == path {
                 node.attr = attr;
                 node.fresh_until = until;
@@ -117,6 +120,7 @@ impl Inner {
         match crate::api::finish(task).await {
             Ok(info) => {
                 s.dirty = false;
+                s.version = 0;
                 self.uploaded(ino, info, &metadata).await
             }
             Err(e) => Err(e.into()),
@@ -148,7 +152,8 @@ impl Inner {
         Ok(())
     }
 
-    /// Uploads every open file (before unmounting).
+    /// Uploads every open file and sends what [`Behind`](crate::fs::behind::Behind) holds
+    /// (before unmounting).
     pub async fn flush_all(&self) {
         let inos: Vec<u64> = self.files().keys().copied().collect();
         for ino in inos {
@@ -156,6 +161,7 @@ impl Inner {
                 tracing::error!(ino, "upload before unmount failed: {e}");
             }
         }
+        self.behind.settle().await;
     }
 }
 

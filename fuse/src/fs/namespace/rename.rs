@@ -37,6 +37,7 @@ impl Inner {
         no_replace: bool,
     ) -> FsResult<()> {
         self.check_writable()?;
+        self.behind.settle().await;
         let from = join(&self.path_of(parent)?, name_str(name)?);
         let to = join(&self.path_of(new_parent)?, name_str(new_name)?);
         let (Place::Key(bucket, src), Place::Key(dst_bucket, dst)) =
@@ -91,9 +92,9 @@ impl Inner {
         if src_attr.kind != Kind::Dir || src_attr.stored {
             self.renamed(&to, src_attr.kind == Kind::Dir).await;
         }
-        self.dir_changed(parent).await;
+        self.dir_changed(parent);
         if new_parent != parent {
-            self.dir_changed(new_parent).await;
+            self.dir_changed(new_parent);
         }
         Ok(())
     }

@@ -51,6 +51,12 @@ fn info(bucket: &str, key: &str, o: &Object) -> ObjectInfo {
         bucket: bucket.into(),
         key: key.into(),
         size: o.data.len() as u64,
+        etag: {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::hash::DefaultHasher::new();
+            o.data.hash(&mut h);
+            format!("{:016x}", h.finish())
+        },
         modified: Some(Timestamp {
             seconds: 1_000,
             nanos: 0,
@@ -263,7 +269,10 @@ impl ObjectApi for Memory {
             .chunks(64 << 10)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        Ok(RangeBody::new(futures::stream::iter(chunks)))
+        Ok(RangeBody::new(
+            &info(bucket, key, o),
+            futures::stream::iter(chunks),
+        ))
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> ApiResult<()> {
@@ -274,6 +283,15 @@ impl ObjectApi for Memory {
             .ok_or_else(|| not_found("bucket"))?;
         b.remove(key);
         Ok(())
+    }
+
+    async fn delete_many(&self, bucket: &str, keys: Vec<String>) -> ApiResult<Vec<ApiResult<()>>> {
+        let mut s = self.call("delete_many")?;
+        let b = s
+            .buckets
+            .get_mut(bucket)
+            .ok_or_else(|| not_found("bucket"))?;
+        Ok(keys.iter().map(|k| b.remove(k)).map(|_| Ok(())).collect())
     }
 
     async fn rename(&self, bucket: &str, src: &str, dst: &str) -> ApiResult<ObjectInfo> {

@@ -1,0 +1,154 @@
+//! What the mount does behind its answers or keeps for later: deferred, batched deletes,
+//! directory times written once per round, negative lookups in directories made here
+//! (`--negative-ttl`) and the read cache (`--cache-size`).
+
+use super::*;
+use crate::fs::cache::BLOCK;
+
+/// A directory `d` holding `n` files `f0`…, made through the mount `f`; its inode.
+async fn dir_of_files(f: &Fixture, n: usize) -> u64 {
+    let dir = Attr::new(Kind::Dir, 0o755, 1000, 1000);
+    let (d, _) = f.fs.mkdir(ROOT, os("d"), dir).await.expect("mkdir");
+    for i in 0..n {
+        let (_, fh) = (f.fs.create(d, os(&format!("f{i}")), file_attr(), false))
+            .await
+            .expect("create");
+        f.fs.write(fh, 0, b"x").await.expect("write");
+        f.fs.flush(fh).await.expect("flush");
+        f.fs.release(fh).await;
+    }
+    d
+}
+
+#[tokio::test]
+async fn unlinks_after_the_first_go_behind_in_batches_and_rmdir_waits_for_them() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let d = dir_of_files(&f, 22).await;
+    // A lone unlink waits for the server.
+    f.fs.unlink(d, os("f20")).await.expect("unlink");
+    f.fs.unlink(d, os("f21")).await.expect("unlink");
+    assert_eq!((api.calls("delete"), api.calls("delete_many")), (2, 0));
+    // A tree walk holds the directory open while it unlinks.
+    let walk = f.fs.opendir(d).await.expect("opendir");
+    for i in 0..20 {
+        f.fs.unlink(d, os(&format!("f{i}"))).await.expect("unlink");
+        // Gone for this mount at once, whether the server knows yet or not.
+        assert_eq!(
+            errno(f.fs.lookup(d, os(&format!("f{i}"))).await),
+            Errno::ENOENT
+        );
+    }
+    assert_eq!(api.calls("delete"), 2, "no more single deletes");
+    f.fs.releasedir(walk);
+    f.fs.rmdir(ROOT, os("d"))
+        .await
+        .expect("rmdir settles the queue first");
+    assert!(api.keys("b").is_empty(), "{:?}", api.keys("b"));
+    let batches = api.calls("delete_many");
+    assert!(
+        (1..=20).contains(&batches),
+        "{batches} batches for 20 deletes"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_deferred_delete_brings_the_file_back() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let d = dir_of_files(&f, 2).await;
+    let walk = f.fs.opendir(d).await.expect("opendir");
+    f.fs.unlink(d, os("f0")).await.expect("first unlink");
+    let refusal = crate::api::ApiError::service(crate::api::ServiceError::PermissionDenied, "no");
+    api.fail_next("delete_many", refusal);
+    f.fs.unlink(d, os("f1")).await.expect("deferred unlink");
+    f.fs.fsyncdir().await;
+    f.fs.releasedir(walk);
+    assert_eq!(api.keys("b"), ["d/", "d/f1"]);
+    assert_eq!(errno(f.fs.rmdir(ROOT, os("d")).await), Errno::ENOTEMPTY);
+    f.fs.lookup(d, os("f1")).await.expect("back");
+}
+
+#[tokio::test]
+async fn directory_times_are_written_once_for_many_entries() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let before = api.calls("update_metadata");
+    dir_of_files(&f, 30).await;
+    f.fs.behind.settle().await;
+    let writes = api.calls("update_metadata") - before;
+    assert!(
+        (1..30).contains(&writes),
+        "{writes} marker writes for 30 entries"
+    );
+    let marker = mount(&api, Some("b")).lookup("d").await.expect("d").1;
+    let here = f.lookup("d").await.expect("d").1;
+    assert_eq!(marker.mtime, here.mtime, "the marker holds the latest time");
+}
+
+#[tokio::test]
+async fn a_directory_made_here_answers_missing_names_itself_with_a_negative_ttl() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount_tuned(&api, Some("b"), |s| {
+        s.negative_ttl = Duration::from_secs(60)
+    });
+    let d = dir_of_files(&f, 3).await;
+    let lookups = api.calls("lookup");
+    assert_eq!(errno(f.fs.lookup(d, os("new")).await), Errno::ENOENT);
+    assert_eq!(
+        api.calls("lookup"),
+        lookups,
+        "no call for a name not made here"
+    );
+    f.fs.forget(f.fs.lookup(d, os("f1")).await.expect("made here").0, 2);
+    f.fs.lookup(d, os("f1"))
+        .await
+        .expect("still known after the kernel forgot it");
+    // Without the flag, the server is asked.
+    let plain = mount(&api, Some("b"));
+    let (d2, _) = (plain
+        .fs
+        .mkdir(ROOT, os("e"), Attr::new(Kind::Dir, 0o755, 0, 0)))
+    .await
+    .expect("mkdir");
+    let lookups = api.calls("lookup");
+    assert_eq!(errno(plain.fs.lookup(d2, os("new")).await), Errno::ENOENT);
+    assert_eq!(api.calls("lookup"), lookups + 1);
+}
+
+#[tokio::test]
+async fn the_read_cache_serves_a_block_read_before_and_not_another_version() {
+    let api = Memory::new(&["b"], 0);
+    let data: Vec<u8> = (0..3 * BLOCK).map(|i| (i % 251) as u8).collect();
+    api.insert("b", "big", &data);
+    let f = mount_tuned(&api, Some("b"), |s| s.cache_size = 64 * BLOCK);
+    let (ino, _) = f.lookup("big").await.expect("big");
+    let at = BLOCK + 4096;
+    let read = |fh| f.fs.read(fh, at, 4096);
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    assert_eq!(
+        &read(fh).await.expect("read")[..],
+        &data[at as usize..][..4096]
+    );
+    let gets = api.calls("get");
+    f.fs.release(fh).await;
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open again");
+    assert_eq!(
+        &read(fh).await.expect("read")[..],
+        &data[at as usize..][..4096]
+    );
+    assert_eq!(api.calls("get"), gets, "served from the cache");
+    f.fs.release(fh).await;
+    // Another client changes the file: the next open reads the new bytes.
+    let new: Vec<u8> = data.iter().map(|b| b ^ 0xff).collect();
+    api.insert("b", "big", &new);
+    let fh =
+        f.fs.open(ino, libc::O_RDONLY)
+            .await
+            .expect("open after the change");
+    assert_eq!(
+        &read(fh).await.expect("read")[..],
+        &new[at as usize..][..4096]
+    );
+    assert_eq!(api.calls("get"), gets + 1, "the new version is fetched");
+}
