@@ -2,7 +2,8 @@
 //! `mount -t fuse.tessera BUCKET DIR -o …`). It follows mount(8)'s helper convention,
 //! `SOURCE MOUNTPOINT [-o OPTIONS] [-n] [-s] [-f] [-v]`, and turns it into
 //! `tessera-mount` flags: the source is the bucket (`*` or `tessera:*` for every bucket),
-//! options `endpoint=`, `credentials=`, `cache_ttl=`, `cache_dir=`, `uid=`, `gid=`,
+//! options `endpoint=`, `credentials=`, `cache_ttl=`, `cache_dir=`, `cache_size=`,
+//! `negative_ttl=`, `uid=`, `gid=`,
 //! `umask=`, `file_mode=`, `dir_mode=`, `allow_other`, `ro`/`rw`, `ca_cert=`; mount(8)'s own options (`_netdev`,
 //! `nofail`, `noauto`, `defaults`, `x-systemd.*`, …) are ignored, as mount.fuse does.
 //!
@@ -90,9 +91,8 @@ pub fn translate(argv: &[String]) -> Result<Request, String> {
             "allow_other" => req.args.push(flag("allow-other")),
             "endpoint" | "uid" | "gid" | "umask" => req.args.extend(with_value(name)?),
             "credentials" => req.args.extend(with_value("credentials-file")?),
-            "cache_ttl" | "cache_dir" | "file_mode" | "dir_mode" | "ca_cert" => {
-                req.args.extend(with_value(&name.replace('_', "-"))?)
-            }
+            "cache_ttl" | "cache_dir" | "cache_size" | "negative_ttl" | "file_mode"
+            | "dir_mode" | "ca_cert" => req.args.extend(with_value(&name.replace('_', "-"))?),
             "insecure" => req.args.push(flag("insecure")),
             n if IGNORED.contains(&n) || n.starts_with("x-") || n.starts_with("comment=") => {}
             n => return Err(format!("unknown mount option {n}")),
@@ -132,6 +132,11 @@ mod tests {
         assert_eq!(
             got.join(" "),
             "--bucket b --cache-ttl 2s --file-mode 0640 --dir-mode 0750 /m"
+        );
+        let got = args("b /m -o cache_size=1G,negative_ttl=5s").unwrap();
+        assert_eq!(
+            got.join(" "),
+            "--bucket b --cache-size 1G --negative-ttl 5s /m"
         );
     }
 
