@@ -64,6 +64,8 @@ mod cluster;
 mod codec;
 #[path = "bench/fuse.rs"]
 mod fuse;
+#[path = "bench/fuse_ops.rs"]
+mod fuse_ops;
 #[path = "bench/grpc.rs"]
 mod grpc;
 #[path = "bench/health.rs"]
