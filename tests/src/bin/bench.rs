@@ -33,6 +33,12 @@
 //!    `--fuse-mib` file (also against the S3 client's PUT and GET of the same bytes),
 //!    `ls -l` of `--fuse-ls-files` files, `tar x` of `--fuse-tar-files` small files; then
 //!    tessera-mount's peak RSS while it writes `--fuse-rss-mib`. Printed as a table of its own.
+//! 8. FUSE metadata (in `bench/fuse_meta.rs`) on a fresh 4-drive node: tessera-mount against
+//!    s3fs and a local directory: `tar x` of `--meta-files` small files, `find | wc -l` and
+//!    `ls -lR` of that tree (cold, warm; again with `--negative-ttl` when the mount has it),
+//!    stat(2) of `--meta-stat-files` files, `rm -r` of `--meta-rm-files`, random 4 KiB reads
+//!    of a 16 MiB file (`--meta-random-reads`, uncached and cached), `git clone` and `git
+//!    status` of a repository of `--meta-git-files` files. Printed as a table of its own.
 //!
 //! This is a program, not a test: it never asserts on time, it only reports. It fails only
 //! when something does not work (a node that will not start, a GET with the wrong bytes).
@@ -64,6 +70,10 @@ mod cluster;
 mod codec;
 #[path = "bench/fuse.rs"]
 mod fuse;
+#[path = "bench/fuse_meta.rs"]
+mod fuse_meta;
+#[path = "bench/fuse_ops.rs"]
+mod fuse_ops;
 #[path = "bench/grpc.rs"]
 mod grpc;
 #[path = "bench/health.rs"]
@@ -146,6 +156,23 @@ struct Args {
     /// Size of the file written through tessera-mount while its peak RSS is watched, in MiB.
     #[arg(long, default_value_t = 4096)]
     fuse_rss_mib: usize,
+    /// FUSE metadata: small files of the tarball extracted with `tar x`, then walked with
+    /// `find` and `ls -lR`, on each target.
+    #[arg(long, default_value_t = 5000)]
+    meta_files: usize,
+    /// FUSE metadata: files stat(2)ed on a fresh mount of each target.
+    #[arg(long, default_value_t = 1000)]
+    meta_stat_files: usize,
+    /// FUSE metadata: files of the directory removed with `rm -r` on each target.
+    #[arg(long, default_value_t = 1000)]
+    meta_rm_files: usize,
+    /// FUSE metadata: random 4 KiB reads of a 16 MiB file, uncached and cached.
+    #[arg(long, default_value_t = 2000)]
+    meta_random_reads: usize,
+    /// FUSE metadata: files of the test git repository (a commit per 10) cloned into each
+    /// target, where `git status` runs.
+    #[arg(long, default_value_t = 3000)]
+    meta_git_files: usize,
     /// Size of the large object of the cluster section, in MiB.
     #[arg(long, default_value_t = 256)]
     cluster_mib: usize,
@@ -357,6 +384,23 @@ async fn main() -> anyhow::Result<()> {
         notes.extend(note);
     }
 
+    let mut meta_figures = Vec::new();
+    let meta = fuse_meta::Config {
+        tar_files: args.meta_files,
+        stat_files: args.meta_stat_files,
+        rm_files: args.meta_rm_files,
+        random_reads: args.meta_random_reads,
+        git_files: args.meta_git_files,
+        mount_bin: node_bin.with_file_name("tessera-test-mount"),
+        s3fs: args.s3fs.clone(),
+    };
+    if meta.any() {
+        eprintln!("fuse metadata ...");
+        let (figures, note) = fuse_meta::figures(&node_bin, dir, &meta).await?;
+        meta_figures = figures;
+        notes.extend(note);
+    }
+
     if !rows.is_empty() {
         println!("\n| measure | tessera | baseline | ratio | target |");
         println!("|---|---|---|---|---|");
@@ -366,6 +410,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if !fuse_figures.is_empty() {
         fuse::print(&fuse_figures);
+    }
+    if !meta_figures.is_empty() {
+        fuse_meta::print(&meta_figures);
     }
     for note in &notes {
         println!("\n{note}");

@@ -22,30 +22,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, ensure};
+use anyhow::{Context as _, ensure};
 use bytes::Bytes;
-use tessera_tests::{Mount, Node, PASSWORD, USER, md5_hex, pattern, rchar};
+use tessera_tests::{Mount, Node, md5_hex, pattern, rchar};
 
+use super::fuse_ops::{
+    LS_DIR, S3fs, TAR_PER_DIR, Tarball, Target, local_listing, ls_l, mount_tessera, put_listing,
+    read_compare, write_file, write_generated,
+};
 use super::grpc::{peak_rss, status_mib};
 use super::s3::{S3Client, large, sync};
 use super::{MIB, drop_caches, mib_per_s, num, start_node};
 
-#[path = "fuse_ops.rs"]
-mod ops;
-use ops::{
-    S3fs, Tarball, Target, local_listing, ls_l, put_listing, read_compare, write_file,
-    write_generated,
-};
-
 const BUCKET: &str = "fusebench";
-/// The `ls -l` directory, on every target.
-const LS_DIR: &str = "list";
-/// Size of each file of the `ls -l` directory.
-const LS_SIZE: usize = 64;
-/// Concurrent S3 clients creating the `ls -l` directory's objects.
-const LS_CLIENTS: usize = 16;
-/// Files per directory of the tarball.
-const TAR_PER_DIR: usize = 100;
 /// What a client's peak RSS must stay below while it writes `rss` bytes.
 const RSS_GOAL: f64 = 256.0;
 
@@ -231,7 +220,7 @@ pub async fn figures(
         .context("local disk")?;
 
     eprintln!("fuse: tessera-mount ...");
-    let mount = || mount_tessera(cfg, &node, dir, "tessera").map(Target::Tessera);
+    let mount = || our_mount(cfg, &node, dir, "tessera").map(Target::Tessera);
     let ours = measure(&work, "tessera", node.pid(), &mount)
         .await
         .context("tessera-mount")?;
@@ -239,7 +228,7 @@ pub async fn figures(
     let mut notes = Vec::new();
     let theirs = if cfg.s3fs.is_file() {
         eprintln!("fuse: s3fs ...");
-        let mount = || S3fs::start(&cfg.s3fs, &node, dir).map(Target::S3fs);
+        let mount = || S3fs::start(&cfg.s3fs, &node, BUCKET, dir, "s3fs", &[]).map(Target::S3fs);
         Some(
             measure(&work, "s3fs", node.pid(), &mount)
                 .await
@@ -428,25 +417,14 @@ async fn measure(
 }
 
 /// A tessera-mount of the bench bucket at `dir/mnt-{name}`.
-fn mount_tessera(cfg: &Config, node: &Node, dir: &Path, name: &str) -> anyhow::Result<Mount> {
-    let cache = dir.join(format!("cache-{name}"));
-    let cache = cache.to_str().context("non-UTF-8 path")?;
-    let args = ["--bucket", BUCKET, "--cache-dir", cache];
-    let path = dir.join(format!("mnt-{name}"));
-    Mount::try_start(
-        &cfg.mount_bin,
-        &node.endpoint,
-        &path,
-        &args,
-        (USER, PASSWORD),
-    )
-    .map_err(|e| anyhow!("tessera-mount: {e}"))
+fn our_mount(cfg: &Config, node: &Node, dir: &Path, name: &str) -> anyhow::Result<Mount> {
+    mount_tessera(&cfg.mount_bin, node, BUCKET, dir, name, &[])
 }
 
 /// tessera-mount's peak RSS while `cfg.rss` bytes are written through it (1 MiB writes of
 /// generated blocks, then fsync and close), beside its idle RSS.
 async fn rss_figure(cfg: &Config, node: &Node, dir: &Path) -> anyhow::Result<Figure> {
-    let m = mount_tessera(cfg, node, dir, "rss")?;
+    let m = our_mount(cfg, node, dir, "rss")?;
     let pid = m.pid().context("tessera-mount has no process")?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let idle = status_mib(pid, "VmRSS:")?;

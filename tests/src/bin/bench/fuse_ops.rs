@@ -1,6 +1,7 @@
-//! The FUSE section's tools: the timed operations (sequential write and read, `ls -l`,
-//! `tar x`), the fixtures they run on (the `ls -l` directory, the tarball), the targets and
-//! the s3fs mount guard.
+//! The FUSE sections' tools (`bench/fuse.rs`, `bench/fuse_meta.rs`): the timed operations
+//! (sequential write and read, `ls -l`, `tar x`), the fixtures they run on (the `ls -l`
+//! directory, the tarball), the targets, a tessera-mount of a bench bucket and the s3fs mount
+//! guard. The mounts are unmounted when their guard drops, also when the bench fails.
 
 use std::fs::{File, Permissions};
 use std::io::{Read, Write};
@@ -9,13 +10,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, anyhow, bail, ensure};
 use bytes::Bytes;
 use tessera_tests::{Mount, Node, PASSWORD, USER, md5_hex, pattern};
 
-use super::super::MIB;
-use super::super::s3::{S3Client, sync};
-use super::{BUCKET, LS_CLIENTS, LS_DIR, LS_SIZE, TAR_PER_DIR};
+use super::MIB;
+use super::s3::{S3Client, sync};
+
+/// The `ls -l` directory, on every target.
+pub(super) const LS_DIR: &str = "list";
+/// Size of each file of the `ls -l` directory.
+const LS_SIZE: usize = 64;
+/// Concurrent S3 clients creating the `ls -l` directory's objects.
+const LS_CLIENTS: usize = 16;
+/// Files per directory of the tarball.
+pub(super) const TAR_PER_DIR: usize = 100;
 
 /// Writes `data` in 1 MiB writes, fsyncs and closes; returns the time of all three.
 pub(super) fn write_file(path: &Path, data: &[u8]) -> anyhow::Result<Duration> {
@@ -227,7 +236,26 @@ impl Target {
     }
 }
 
-/// s3fs in the foreground, mounted on the bench bucket at `dir/mnt-s3fs`; unmounted and
+/// A tessera-mount of `bucket` at `dir/mnt-{name}` (staging in `dir/cache-{name}`), with
+/// `extra` flags.
+pub(super) fn mount_tessera(
+    bin: &Path,
+    node: &Node,
+    bucket: &str,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> anyhow::Result<Mount> {
+    let cache = dir.join(format!("cache-{name}"));
+    let cache = cache.to_str().context("non-UTF-8 path")?;
+    let mut args = vec!["--bucket", bucket, "--cache-dir", cache];
+    args.extend_from_slice(extra);
+    let path = dir.join(format!("mnt-{name}"));
+    Mount::try_start(bin, &node.endpoint, &path, &args, (USER, PASSWORD))
+        .map_err(|e| anyhow!("tessera-mount: {e}"))
+}
+
+/// s3fs in the foreground, mounted on a bench bucket at `dir/mnt-{name}`; unmounted and
 /// ended when dropped (also when the bench fails or panics).
 pub(super) struct S3fs {
     pub(super) child: Child,
@@ -235,17 +263,29 @@ pub(super) struct S3fs {
 }
 
 impl S3fs {
-    pub(super) fn start(bin: &Path, node: &Node, dir: &Path) -> anyhow::Result<S3fs> {
-        let (path, tmp) = (dir.join("mnt-s3fs"), dir.join("s3fs-tmp"));
+    /// Mounts `bucket` with the bench's options and `-o OPT` for each of `opts`; its temp
+    /// dir is `dir/{name}-tmp`, its log `dir/{name}.log`.
+    pub(super) fn start(
+        bin: &Path,
+        node: &Node,
+        bucket: &str,
+        dir: &Path,
+        name: &str,
+        opts: &[String],
+    ) -> anyhow::Result<S3fs> {
+        let (path, tmp) = (
+            dir.join(format!("mnt-{name}")),
+            dir.join(format!("{name}-tmp")),
+        );
         std::fs::create_dir_all(&path)?;
         std::fs::create_dir_all(&tmp)?;
         let passwd = dir.join("s3fs.passwd");
         std::fs::write(&passwd, format!("{USER}:{PASSWORD}\n"))?;
         std::fs::set_permissions(&passwd, Permissions::from_mode(0o600))?;
-        let log = dir.join("s3fs.log");
+        let log = dir.join(format!("{name}.log"));
         let out = File::create(&log)?;
         let child = Command::new(bin)
-            .arg(BUCKET)
+            .arg(bucket)
             .arg(&path)
             .arg("-f")
             .args(["-o", &format!("passwd_file={}", passwd.display())])
@@ -253,6 +293,7 @@ impl S3fs {
             .args(["-o", "use_path_request_style"])
             .args(["-o", &format!("tmpdir={}", tmp.display())])
             .args(["-o", "dbglevel=err"])
+            .args(opts.iter().flat_map(|o| ["-o", o]))
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
