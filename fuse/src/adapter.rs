@@ -364,9 +364,17 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let op = move |inner: Arc<Inner>| async move { inner.opendir(ino.0).await };
+        let op = move |inner: Arc<Inner>| async move { inner.opendir_keeping(ino.0).await };
         self.run("opendir", op, move |r| match r {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            // The kernel may cache the entries; it keeps them for the next open only when
+            // told the directory's listing is fresh.
+            Ok((fh, keep)) => {
+                let mut flags = FopenFlags::FOPEN_CACHE_DIR;
+                if keep {
+                    flags |= FopenFlags::FOPEN_KEEP_CACHE;
+                }
+                reply.opened(FileHandle(fh), flags)
+            }
             Err(e) => reply.error(e),
         });
     }

@@ -16,30 +16,101 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::fs::attr::{Attr, Kind};
+use crate::api::ListObjectsResponse;
+use crate::fs::attr::{Attr, Defaults, Kind};
 use crate::fs::error::{Errno, FsError, FsResult};
-use crate::fs::inode::join;
+use crate::fs::inode::{Inodes, join};
 use crate::fs::open::{DirStream, Entry, Stage};
 use crate::fs::state::{Inner, Place};
 
 /// Names a listing call returns at most: the server's largest page (each page costs it a
 /// read of the whole directory on every drive).
 const PAGE: u32 = 10_000;
+/// Lookups of names a directory's fresh attributes do not hold, within the TTL, after
+/// which the directory is listed in one call instead (`stat` of many files, `git status`).
+const MISSES_BEFORE_LISTING: u32 = 3;
+/// The largest directory listed so: one page of this many names.
+const PREFETCH_MAX: u32 = 1_000;
+/// How long a directory too big for that waits before it is tried again.
+const BIG_DIRECTORY_WAIT: Duration = Duration::from_secs(60);
 
 impl Inner {
     /// Opens the directory `ino`: a new stream, returned as its handle.
     pub async fn opendir(&self, ino: u64) -> FsResult<u64> {
+        self.opendir_keeping(ino).await.map(|(fh, _)| fh)
+    }
+
+    /// [`Self::opendir`], and whether the kernel may keep the entries it cached of the
+    /// directory: this mount listed all of it within the TTL (changes made through the
+    /// mount since drop the kernel's copy themselves).
+    pub async fn opendir_keeping(&self, ino: u64) -> FsResult<(u64, bool)> {
         // A listing shows what the server holds: the deletes queued here first.
         self.behind.settle().await;
         let attr = self.getattr(ino).await?;
         if attr.kind != Kind::Dir {
             return Err(FsError::posix(Errno::ENOTDIR, "not a directory"));
         }
+        let keep = (self.inodes().get(ino)).is_some_and(|n| n.listed_until > Instant::now());
         let stream = DirStream::new(ino, self.path_of(ino)?);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         self.dirs()
             .insert(fh, (ino, Arc::new(tokio::sync::Mutex::new(stream))));
-        Ok(fh)
+        Ok((fh, keep))
+    }
+
+    /// A lookup in the directory `dir` is going to the server: after a few within the
+    /// TTL, lists the directory in one call (when it is small enough for one page), so
+    /// the lookups that follow are answered from the listing.
+    pub(crate) async fn lookup_missed(&self, dir: u64) {
+        let now = Instant::now();
+        let path = {
+            let mut t = self.inodes();
+            let Some(node) = t.get_mut(dir) else {
+                return;
+            };
+            if node.listed_until > now || node.prefetch_after > now {
+                return;
+            }
+            if node.misses_since + self.settings.ttl < now {
+                (node.misses, node.misses_since) = (0, now);
+            }
+            node.misses += 1;
+            if node.misses < MISSES_BEFORE_LISTING {
+                return;
+            }
+            node.misses = 0;
+            // One try per TTL (a big directory: a minute) whatever comes of it.
+            node.prefetch_after = now + self.settings.ttl;
+            node.path.clone()
+        };
+        let (bucket, prefix) = match self.place(&path) {
+            Place::Bucket(b) => (b, String::new()),
+            Place::Key(b, k) => (b, format!("{k}/")),
+            Place::Buckets => return,
+        };
+        let list = match self
+            .remote
+            .list(&bucket, &prefix, true, "", PREFETCH_MAX)
+            .await
+        {
+            Ok(list) => list,
+            Err(e) => return tracing::debug!(path, "listing for lookups: {e}"),
+        };
+        let until = self.fresh_until();
+        let local: HashSet<String> = (self.inodes().local_children(&path).into_iter())
+            .map(|(name, _, _)| name)
+            .collect();
+        let mut t = self.inodes();
+        let Some(node) = t.get_mut(dir) else {
+            return;
+        };
+        if list.truncated {
+            node.prefetch_after = now + BIG_DIRECTORY_WAIT;
+            return;
+        }
+        let listing = t.start_listing(until);
+        let defaults = &self.settings.defaults;
+        entries_of(&mut t, &path, &prefix, &list, listing, &local, defaults);
     }
 
     /// The open directory `fh`'s stream, `None` for an unknown handle.
@@ -240,7 +311,7 @@ impl DirStream {
             .list(&bucket, &prefix, true, &self.token, PAGE)
             .await?;
         if list.truncated && !list.next_continuation_token.is_empty() {
-            self.token = list.next_continuation_token;
+            self.token = list.next_continuation_token.clone();
         } else {
             self.state = Stage::Local;
         }
@@ -260,44 +331,15 @@ impl DirStream {
             }
             None => *self.listing.insert(t.start_listing(until)),
         };
-        let mut page = Vec::with_capacity(list.objects.len() + list.common_prefixes.len());
-        let mut dirs = HashSet::new();
-        for p in &list.common_prefixes {
-            let Some(name) = p.strip_prefix(&prefix).and_then(|n| n.strip_suffix('/')) else {
-                continue;
-            };
-            if name.is_empty() {
-                continue;
-            }
-            dirs.insert(name.to_string());
-            page.push(Entry {
-                ino: t.ino_for(&join(&self.path, name)),
-                name: name.to_string(),
-                kind: Kind::Dir,
-                attr: None,
-            });
+        let page = entries_of(
+            &mut t, &self.path, &prefix, &list, listing, &local, defaults,
+        );
+        if self.state == Stage::Local
+            && let Some(node) = t.get_mut(self.ino)
+        {
+            node.listed_until = until;
         }
-        for o in &list.objects {
-            let Some(name) = o.key.strip_prefix(&prefix) else {
-                continue;
-            };
-            // The directory's own marker, and a file shadowed by a directory.
-            if name.is_empty() || name.contains('/') || dirs.contains(name) {
-                continue;
-            }
-            let path = join(&self.path, name);
-            let attr = Attr::of_object(o, defaults);
-            page.push(Entry {
-                ino: t.ino_for(&path),
-                name: name.to_string(),
-                kind: attr.kind,
-                attr: Some(attr.clone()),
-            });
-            // What this mount is writing is newer than the listing.
-            if !local.contains(name) {
-                t.listed(path, attr, listing);
-            }
-        }
+        drop(t);
         for e in &page {
             if local.contains(&e.name) {
                 self.local_seen.insert(e.name.clone());
@@ -305,4 +347,57 @@ impl DirStream {
         }
         Ok(page)
     }
+}
+
+/// The entries of `list`, a page of the directory at `path` (the keys under `prefix`),
+/// numbered in `t`; the attributes of its files go into `t` as listing `listing` says,
+/// except those of the names in `local` (what this mount is writing is newer).
+fn entries_of(
+    t: &mut Inodes,
+    path: &str,
+    prefix: &str,
+    list: &ListObjectsResponse,
+    listing: u64,
+    local: &HashSet<String>,
+    defaults: &Defaults,
+) -> Vec<Entry> {
+    let mut page = Vec::with_capacity(list.objects.len() + list.common_prefixes.len());
+    let mut dirs = HashSet::new();
+    for p in &list.common_prefixes {
+        let Some(name) = p.strip_prefix(prefix).and_then(|n| n.strip_suffix('/')) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        dirs.insert(name.to_string());
+        page.push(Entry {
+            ino: t.ino_for(&join(path, name)),
+            name: name.to_string(),
+            kind: Kind::Dir,
+            attr: None,
+        });
+    }
+    for o in &list.objects {
+        let Some(name) = o.key.strip_prefix(prefix) else {
+            continue;
+        };
+        // The directory's own marker, and a file shadowed by a directory.
+        if name.is_empty() || name.contains('/') || dirs.contains(name) {
+            continue;
+        }
+        let path = join(path, name);
+        let attr = Attr::of_object(o, defaults);
+        page.push(Entry {
+            ino: t.ino_for(&path),
+            name: name.to_string(),
+            kind: attr.kind,
+            attr: Some(attr.clone()),
+        });
+        // What this mount is writing is newer than the listing.
+        if !local.contains(name) {
+            t.listed(path, attr, listing);
+        }
+    }
+    page
 }

@@ -40,6 +40,14 @@ pub struct Node {
     /// The version of the object the kernel may hold pages of (0: none known): an open
     /// that finds the same version on the server keeps them.
     pub page_version: u64,
+    /// A directory: until when a complete listing of it from here is fresh.
+    pub listed_until: Instant,
+    /// A directory: lookups in it that went to the server since `misses_since`.
+    pub misses: u32,
+    /// When `misses` started counting.
+    pub misses_since: Instant,
+    /// A directory: no listing for lookups before then.
+    pub prefetch_after: Instant,
     lookups: u64,
 }
 
@@ -93,6 +101,10 @@ impl Inodes {
                 local: false,
                 commits: 0,
                 page_version: 0,
+                listed_until: Instant::now(),
+                misses: 0,
+                misses_since: Instant::now(),
+                prefetch_after: Instant::now(),
                 lookups: 1,
             },
         );
@@ -144,6 +156,10 @@ impl Inodes {
             local: false,
             commits: 0,
             page_version: 0,
+            listed_until: Instant::now(),
+            misses: 0,
+            misses_since: Instant::now(),
+            prefetch_after: Instant::now(),
             lookups: 0,
         });
         node.attr = attr;

@@ -56,6 +56,13 @@ impl Inner {
                 ));
             }
         }
+        self.lookup_missed(parent).await;
+        {
+            let mut t = self.inodes();
+            if let Some((attr, until)) = self.known_attr(&t, &path) {
+                return Ok((t.remember(&path, attr.clone(), until), attr));
+            }
+        }
         let attr = self.stat(&path).await?;
         let ino = self
             .inodes()

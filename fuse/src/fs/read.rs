@@ -8,7 +8,8 @@
 //! is served from what was kept. A read that comes later still fetches its own range (one
 //! ranged GET of just those bytes) and leaves the stream as it is. Any other read drops
 //! the stream; if it is where the last read ended it starts a new one, else it fetches
-//! its own range.
+//! its own range. A file of at most [`WHOLE_MAX`] bytes is streamed whole from its start
+//! by the first read, wherever it is (random reads of a small file then cost one stream).
 //! Memory per handle stays below the window plus [`KEEP`].
 
 use std::collections::VecDeque;
@@ -30,6 +31,9 @@ const KEEP: u64 = 32 << 20;
 /// A read this far ahead of the stream takes the stream up to it: twice the mount's
 /// kernel read-ahead (the kernel starts the next read-ahead before the last is done).
 const PULL: u64 = 16 << 20;
+/// A file this small is streamed whole from its start by a handle's first read, wherever
+/// that read is: all of it fits in the kept bytes, so reads in any order come from them.
+const WHOLE_MAX: u64 = KEEP;
 
 /// Sequential-read state of a handle.
 #[derive(Default)]
@@ -59,6 +63,8 @@ struct ReadAhead {
     pos: u64,
     /// The version of the object streamed.
     version: u64,
+    /// Streaming a whole small file: every read of it is for this stream.
+    whole: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -69,7 +75,7 @@ impl Drop for ReadAhead {
 }
 
 impl ReadAhead {
-    fn start(mut body: RangeBody, pos: u64) -> Self {
+    fn start(mut body: RangeBody, pos: u64, whole: bool) -> Self {
         let version = body.version();
         let budget = Arc::new(Semaphore::new(FIRST_WINDOW));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -104,6 +110,7 @@ impl ReadAhead {
             kept_start: pos,
             pos,
             version,
+            whole,
             task,
         }
     }
@@ -111,7 +118,7 @@ impl ReadAhead {
     /// Whether a read at `offset` is for this stream: among the kept bytes, or at most
     /// [`PULL`] ahead of the stream.
     fn covers(&self, offset: u64) -> bool {
-        offset >= self.kept_start && offset <= self.pos + PULL
+        offset >= self.kept_start && (self.whole || offset <= self.pos + PULL)
     }
 
     /// Takes the stream up to `end` (or its end), keeping what it takes.
@@ -199,7 +206,8 @@ impl Reader {
         if offset >= end {
             return Ok(Bytes::new());
         }
-        let sequential = offset == 0 || offset == self.last_end;
+        let whole = file_size <= WHOLE_MAX && self.ahead.is_none();
+        let sequential = offset == 0 || offset == self.last_end || whole;
         self.last_end = end;
         let ahead = match self.ahead.take() {
             Some(ahead) if ahead.covers(offset) => self.ahead.insert(ahead),
@@ -211,9 +219,10 @@ impl Reader {
             }
             _ if !sequential => return self.fetch(remote, bucket, key, offset, end).await,
             _ => {
-                tracing::debug!(offset, "read stream started");
-                let body = remote.get(bucket, key, offset, file_size).await?;
-                self.ahead.insert(ReadAhead::start(body, offset))
+                let from = if whole { 0 } else { offset };
+                tracing::debug!(from, "read stream started");
+                let body = remote.get(bucket, key, from, file_size).await?;
+                self.ahead.insert(ReadAhead::start(body, from, whole))
             }
         };
         if let Err(e) = ahead.advance_to(end).await {

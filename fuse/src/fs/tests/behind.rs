@@ -1,6 +1,7 @@
 //! What the mount does behind its answers or keeps for later: deferred, batched deletes,
 //! directory times written once per round, negative lookups in directories made here
-//! (`--negative-ttl`) and the read cache (`--cache-size`).
+//! (`--negative-ttl`), a listing instead of many lookups, one stream for reads anywhere in
+//! a small file, and the read cache (`--cache-size`).
 
 use super::*;
 use crate::fs::cache::BLOCK;
@@ -151,4 +152,36 @@ async fn the_read_cache_serves_a_block_read_before_and_not_another_version() {
         &new[at as usize..][..4096]
     );
     assert_eq!(api.calls("get"), gets + 1, "the new version is fetched");
+}
+
+#[tokio::test]
+async fn lookups_of_many_names_in_a_directory_become_one_listing() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..50 {
+        api.insert("b", &format!("d/f{i}"), b"x");
+    }
+    let f = mount(&api, Some("b"));
+    let (d, _) = f.lookup("d").await.expect("d");
+    let lookups = api.calls("lookup");
+    for i in 0..50 {
+        let (_, attr) = f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
+        assert_eq!(attr.size, 1);
+    }
+    assert_eq!(api.calls("lookup") - lookups, 2, "two misses, then a listing");
+    assert_eq!(api.calls("list"), 1);
+}
+
+#[tokio::test]
+async fn reads_anywhere_in_a_small_file_cost_one_stream() {
+    let api = Memory::new(&["b"], 0);
+    let data: Vec<u8> = (0..(4u32 << 20)).map(|i| (i % 249) as u8).collect();
+    api.insert("b", "small", &data);
+    let f = mount(&api, Some("b"));
+    let (ino, _) = f.lookup("small").await.expect("small");
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    for at in [3 << 20, 8192, 2 << 20, 1 << 20, 4096 * 777] {
+        let got = f.fs.read(fh, at, 4096).await.expect("read");
+        assert_eq!(&got[..], &data[at as usize..][..4096], "at {at}");
+    }
+    assert_eq!(api.calls("get"), 1, "one GET of the whole file");
 }
