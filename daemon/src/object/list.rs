@@ -93,10 +93,14 @@ impl ObjectLayer {
             max_keys: 1,
             ..Default::default()
         };
-        // The listing checks the bucket: the HEAD need not check it again.
-        let object = self.head_unexplained(bucket, key, None).await?;
-        let listed = self.list_objects(bucket, &q).await?;
-        let object = match object {
+        // Both at once. The listing checks the bucket: the HEAD need not check it again,
+        // and its answer is read only once the listing found the bucket.
+        let (object, listed) = tokio::join!(
+            self.head_unexplained(bucket, key, None),
+            self.list_objects(bucket, &q)
+        );
+        let listed = listed?;
+        let object = match object? {
             Ok(info) => Some(info),
             Err(ErasureError::ObjectNotFound { .. }) => None,
             Err(e) => return Err(e.into()),

@@ -30,7 +30,7 @@ const PAGE: u32 = 10_000;
 /// which the directory is listed in one call instead (`stat` of many files, `git status`).
 const MISSES_BEFORE_LISTING: u32 = 3;
 /// The largest directory listed so: one page of this many names.
-const PREFETCH_MAX: u32 = 1_000;
+const PREFETCH_MAX: u32 = 4_096;
 /// How long a directory too big for that waits before it is tried again.
 const BIG_DIRECTORY_WAIT: Duration = Duration::from_secs(60);
 

@@ -167,7 +167,11 @@ async fn lookups_of_many_names_in_a_directory_become_one_listing() {
         let (_, attr) = f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
         assert_eq!(attr.size, 1);
     }
-    assert_eq!(api.calls("lookup") - lookups, 2, "two misses, then a listing");
+    assert_eq!(
+        api.calls("lookup") - lookups,
+        2,
+        "two misses, then a listing"
+    );
     assert_eq!(api.calls("list"), 1);
 }
 

@@ -186,10 +186,26 @@ pub(super) fn rows(
     };
     let text = format!(
         "{n} random 4 KiB reads, cached: `--cache-size 1G` / s3fs `use_cache`, file read once, \
-         page cache dropped (local: page cache warm)"
+         then read in a new open (page cache as each client leaves it)"
     );
     let goals = vec![s3fs, Goal::OfLocal(0.5)];
     row(text, "ops/s", Kind::Rate, cell, |r| r.cached, goals);
+    let cell = match cache {
+        true => value(|r| r.disk_cached, ours),
+        false => (n > 0).then_some(Cell::Unsupported),
+    };
+    let text = format!(
+        "{n} random 4 KiB reads, the same with the page cache dropped (from the clients' disk \
+         caches; local: from its disk)"
+    );
+    row(
+        text,
+        "ops/s",
+        Kind::Rate,
+        cell,
+        |r| r.disk_cached,
+        vec![s3fs],
+    );
     if let Some(repo) = &work.git {
         let (files, commits) = (repo.files, repo.commits);
         let text = format!(
