@@ -151,6 +151,8 @@ pub struct ServerConfig {
     /// Whether anyone may scrape `/metrics` (else a bearer token of a key allowed
     /// `admin:Prometheus`).
     pub metrics_public: bool,
+    /// Whether the web console is served at `/console/` (`--console on`).
+    pub console: bool,
     /// A lifecycle day (a day but in tests); lifecycle rules are applied every
     /// [`LIFECYCLE_ROUNDS_PER_DAY`]th of one.
     pub lifecycle_day: Duration,

@@ -77,7 +77,15 @@ pub(super) fn front(
         },
     )
     .map_err(|e| ServerError::Layout(e.to_string()))?;
+    let console = config.console.then(|| {
+        Arc::new(crate::console::Console::new(
+            layer.clone(),
+            iam_for_scrapes.clone(),
+            config.region.clone(),
+        ))
+    });
     Ok(http::Front {
+        console,
         layer,
         iam: iam_for_scrapes,
         grpc,

@@ -7,6 +7,10 @@ mod attribute_bounds;
 mod bad_input;
 mod cli;
 
+// The web console: `console` (its API, no browser) and `console_browser` (headless Chromium).
+mod console;
+mod console_browser;
+
 // The cluster suite: `cluster` is the fixture, `cluster_*` the cases.
 mod cluster;
 mod cluster_faults;

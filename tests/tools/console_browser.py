@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""The web console in a real browser: headless Chromium driven by selenium against a node.
+
+One browser session walks the console as a person would: a wrong secret refused, sign in
+and out, create a bucket, make a folder, navigate into it, upload three files (one of
+20 MiB, which goes up as a multipart upload with a progress bar), download one and compare
+its bytes, share another and fetch the link with a plain HTTP client, see a hostile key
+name rendered as text, delete the folder (the confirmation names the count), see the
+cluster's drives, and, signed in with a readonly key, have an upload refused by the node.
+Screenshots of each page go to TESSERA_SCREENSHOTS.
+
+Environment (set by tests/tests/e2e/console_browser.rs):
+  TESSERA_CONSOLE_URL      http://127.0.0.1:PORT/console/
+  TESSERA_ROOT_KEY / TESSERA_ROOT_SECRET, TESSERA_READER_KEY / TESSERA_READER_SECRET
+  TESSERA_UPLOAD_DIR       holds small.txt, notes.md, big.bin (20 MiB)
+  TESSERA_DOWNLOAD_DIR     where the browser saves downloads
+  TESSERA_SCREENSHOTS      where screenshots go
+  TESSERA_HOSTILE_KEY      the key pre-made in bucket `hostile`
+  TESSERA_MANY_BUCKET / TESSERA_MANY_COUNT   a bucket whose prefix `p/` holds COUNT objects
+Exits 0 after "console_browser.py: all checks passed", non-zero with a FAIL line otherwise.
+"""
+
+import hashlib
+import os
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE = os.environ["TESSERA_CONSOLE_URL"]
+ROOT = (os.environ["TESSERA_ROOT_KEY"], os.environ["TESSERA_ROOT_SECRET"])
+READER = (os.environ["TESSERA_READER_KEY"], os.environ["TESSERA_READER_SECRET"])
+FILES = os.environ["TESSERA_UPLOAD_DIR"]
+DOWNLOADS = os.environ["TESSERA_DOWNLOAD_DIR"]
+SHOTS = os.environ["TESSERA_SCREENSHOTS"]
+HOSTILE = os.environ["TESSERA_HOSTILE_KEY"]
+MANY_BUCKET = os.environ["TESSERA_MANY_BUCKET"]
+MANY_COUNT = int(os.environ["TESSERA_MANY_COUNT"])
+BUCKET = "console-e2e"
+STEP = ["start"]
+
+
+def fail(msg):
+    print(f"console_browser.py: FAIL at step {STEP[0]}: {msg}", file=sys.stderr)
+    try:
+        shot("failure")
+        print("page text:\n" + driver.find_element(By.TAG_NAME, "body").text, file=sys.stderr)
+        for entry in driver.get_log("browser"):
+            print(f"browser log: {entry}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 (the failure itself is what matters)
+        print(f"(no screenshot: {e})", file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def step(name):
+    STEP[0] = name
+    print(f"console_browser.py: {name}", flush=True)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+            "--window-size=1280,900", "--no-first-run", "--disable-extensions"]:
+    options.add_argument(arg)
+options.add_experimental_option("prefs", {
+    "download.default_directory": DOWNLOADS,
+    "download.prompt_for_download": False,
+    "safebrowsing.enabled": False,
+})
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                       {"behavior": "allow", "downloadPath": DOWNLOADS})
+
+
+def wait(cond, timeout=20, what="the page"):
+    try:
+        return WebDriverWait(driver, timeout).until(cond)
+    except TimeoutException:
+        fail(f"timed out waiting for {what}")
+
+
+def css(selector):
+    return (By.CSS_SELECTOR, selector)
+
+
+def shot(name):
+    driver.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def sign_in(key, secret):
+    wait(EC.visibility_of_element_located(css("#login")), what="the sign-in form")
+    access = driver.find_element(By.ID, "access-key")
+    access.clear()
+    access.send_keys(key)
+    driver.find_element(By.ID, "secret-key").send_keys(secret)
+    driver.find_element(By.ID, "sign-in").click()
+
+
+def sign_out():
+    driver.find_element(By.ID, "logout").click()
+    wait(EC.text_to_be_present_in_element(css("#login-error"), "Signed out"), what="sign-out")
+
+
+def open_hash(h):
+    driver.get(BASE + h)
+
+
+def no_alert():
+    try:
+        driver.switch_to.alert
+        return False
+    except NoAlertPresentException:
+        return True
+
+
+def confirm_dialog():
+    wait(EC.visibility_of_element_located(css("#confirm")), what="the confirmation")
+    text = driver.find_element(By.ID, "confirm-text").text
+    driver.find_element(By.ID, "confirm-ok").click()
+    return text
+
+
+try:
+    step("a wrong secret is refused")
+    driver.get(BASE)
+    sign_in(ROOT[0], "not-the-secret")
+    wait(EC.text_to_be_present_in_element(css("#login-error"), "Wrong access key"),
+         what="the refusal")
+    check(driver.find_element(By.ID, "top").is_displayed() is False, "header shown while out")
+    shot("01-login-refused")
+
+    step("sign in and out")
+    driver.find_element(By.ID, "secret-key").clear()
+    sign_in(*ROOT)
+    wait(EC.presence_of_element_located(css("#buckets")), what="the bucket list")
+    check(driver.find_element(By.ID, "who").text == ROOT[0], "the signed-in key is shown")
+    cookies = driver.get_cookies()
+    check(all(c.get("httpOnly") for c in cookies), f"HttpOnly session cookie: {cookies}")
+    check(driver.execute_script("return document.cookie") == "", "JS cannot read the cookie")
+    sign_out()
+    open_hash("#/buckets")
+    wait(EC.visibility_of_element_located(css("#login")), what="sign-in after sign-out")
+    sign_in(*ROOT)
+    wait(EC.presence_of_element_located(css("#buckets")), what="the bucket list")
+
+    step("create a bucket")
+    driver.find_element(By.ID, "bucket-name").send_keys(BUCKET)
+    driver.find_element(By.CSS_SELECTOR, "#create-bucket button").click()
+    wait(EC.presence_of_element_located(css(f'tr[data-bucket="{BUCKET}"]')), what="the bucket")
+    shot("02-buckets")
+
+    step("make a folder and navigate into it")
+    driver.find_element(By.CSS_SELECTOR, f'tr[data-bucket="{BUCKET}"] a').click()
+    wait(EC.presence_of_element_located(css("#objects")), what="the object browser")
+    driver.find_element(By.ID, "new-folder").click()
+    alert = wait(EC.alert_is_present(), what="the folder prompt")
+    alert.send_keys("docs")
+    alert.accept()
+    wait(EC.presence_of_element_located(css('tr[data-prefix="docs/"] a')), what="the folder")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-prefix="docs/"] a').click()
+    wait(EC.text_to_be_present_in_element(css("#crumbs"), "docs"), what="the folder's page")
+
+    step("upload three files, one of 20 MiB as multipart")
+    names = ["small.txt", "notes.md", "big.bin"]
+    chooser = driver.find_element(By.ID, "upload-input")
+    driver.execute_script("arguments[0].hidden = false", chooser)
+    chooser.send_keys("\n".join(os.path.join(FILES, n) for n in names))
+    seen_partial = False
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        rows = driver.find_elements(By.CSS_SELECTOR, "#uploads .upload")
+        for bar in driver.find_elements(By.CSS_SELECTOR, '#uploads .upload[data-key="docs/big.bin"] progress'):
+            value, top = float(bar.get_attribute("value")), float(bar.get_attribute("max"))
+            if 0 < value < top:
+                seen_partial = True
+        done = [r for r in rows if "done" in r.get_attribute("class").split()]
+        failed = [r for r in rows if "failed" in r.get_attribute("class").split()]
+        if failed:
+            fail("an upload failed: " + failed[0].text)
+        if len(done) == 3:
+            break
+        time.sleep(0.05)
+    else:
+        fail("the uploads did not finish")
+    big = driver.find_element(By.CSS_SELECTOR, '#uploads .upload[data-key="docs/big.bin"]')
+    check("done (3 parts)" in big.text, f"the big file went up in 3 parts: {big.text}")
+    bar = big.find_element(By.TAG_NAME, "progress")
+    check(bar.get_attribute("value") == bar.get_attribute("max") == str(20 * 1024 * 1024),
+          "the big file's progress bar is full")
+    print(f"console_browser.py: a partial progress bar was seen during the upload: {seen_partial}")
+    for n in names:
+        wait(EC.presence_of_element_located(css(f'tr[data-key="docs/{n}"]')), what=f"row {n}")
+    shot("03-uploaded")
+
+    step("download the big file and compare its bytes")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/big.bin"] button.download').click()
+    target = os.path.join(DOWNLOADS, "big.bin")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if os.path.exists(target) and not os.path.exists(target + ".crdownload") \
+                and os.path.getsize(target) == 20 * 1024 * 1024:
+            break
+        time.sleep(0.1)
+    else:
+        fail(f"no download in {DOWNLOADS}: {os.listdir(DOWNLOADS)}")
+    check(sha256(read(target)) == sha256(read(os.path.join(FILES, "big.bin"))),
+          "the downloaded bytes are the uploaded ones")
+
+    step("share a link and fetch it with a plain HTTP client")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/small.txt"] button.share').click()
+    link = wait(EC.presence_of_element_located(css("#share-url")), what="the share link")
+    url = link.get_attribute("value")
+    check("X-Amz-Expires=86400" in url, f"a one-day link by default: {url}")
+    with urllib.request.urlopen(url) as resp:
+        check(resp.read() == read(os.path.join(FILES, "small.txt")), "the shared bytes")
+    shot("04-shared")
+
+    step("a hostile key name is rendered as text")
+    open_hash("#/b/hostile/")
+    wait(EC.presence_of_element_located(css("tr.object-row")), what="the hostile row")
+    names = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "tr.object-row td.name")]
+    check(names == [HOSTILE], f"the key shown as it is: {names}")
+    check(driver.find_elements(By.CSS_SELECTOR, "#objects img") == [], "no <img> was made")
+    check(no_alert(), "no script ran")
+    shot("05-hostile")
+
+    step("delete a prefix; the confirmation names the count")
+    open_hash(f"#/b/{BUCKET}/")
+    wait(EC.presence_of_element_located(css('tr[data-prefix="docs/"] button.delete-prefix')),
+         what="the folder row")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-prefix="docs/"] button.delete-prefix').click()
+    text = confirm_dialog()
+    check(text == "Delete 4 objects under docs/?", f"the confirmation: {text!r}")
+    wait(EC.invisibility_of_element_located(css('tr[data-prefix="docs/"]')), timeout=30,
+         what="the folder to go")
+    shot("06-prefix-deleted")
+
+    step("the cluster page shows the drives")
+    driver.find_element(By.ID, "nav-cluster").click()
+    wait(EC.text_to_be_present_in_element(css("#cluster-summary"), "4 of 4 drives online"),
+         what="the cluster summary")
+    states = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "td.state")]
+    check(states == ["online"] * 4, f"drive states: {states}")
+    shot("07-cluster")
+
+    step("first page of a prefix of many objects")
+    start = time.time()
+    open_hash(f"#/b/{MANY_BUCKET}/p%2F")
+    wait(lambda d: d.find_element(By.ID, "main").get_attribute("data-render-ms"), timeout=60,
+         what="the listing")
+    wall = time.time() - start
+    rows = len(driver.find_elements(By.CSS_SELECTOR, "tr.object-row"))
+    check(rows == min(MANY_COUNT, 1000), f"one page of rows: {rows}")
+    js_ms = driver.find_element(By.ID, "main").get_attribute("data-render-ms")
+    print(f"console_browser.py: first page of a {MANY_COUNT}-object prefix ({rows} rows): "
+          f"{js_ms} ms in the page, {wall * 1000:.0f} ms from navigation")
+    more = driver.find_element(By.ID, "more")
+    check(more.is_displayed() == (MANY_COUNT > 1000), "a More button when there is more")
+    if MANY_COUNT > 1000:
+        more.click()
+        wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.object-row")) == min(MANY_COUNT, 2000),
+             what="the second page")
+    shot("08-many")
+
+    step("a readonly key's upload is refused by the node")
+    sign_out()
+    sign_in(*READER)
+    wait(EC.presence_of_element_located(css(f'tr[data-bucket="{BUCKET}"]')), what="reader's buckets")
+    open_hash(f"#/b/{BUCKET}/")
+    wait(EC.presence_of_element_located(css("#objects")), what="reader's browser")
+    chooser = driver.find_element(By.ID, "upload-input")
+    driver.execute_script("arguments[0].hidden = false", chooser)
+    chooser.send_keys(os.path.join(FILES, "small.txt"))
+    failed = wait(EC.presence_of_element_located(css("#uploads .upload.failed")), timeout=30,
+                  what="the refusal")
+    check("Access denied" in failed.text, f"the refusal is explained: {failed.text}")
+    shot("09-readonly-refused")
+    sign_out()
+except SystemExit:
+    raise
+except Exception as e:  # noqa: BLE001
+    fail(f"{type(e).__name__}: {e}")
+finally:
+    driver.quit()
+
+print("console_browser.py: all checks passed")
