@@ -285,6 +285,7 @@ try:
 
     step("a readonly key's upload is refused by the node")
     sign_out()
+    open_hash("#/buckets")
     sign_in(*READER)
     wait(EC.presence_of_element_located(css(f'tr[data-bucket="{BUCKET}"]')), what="reader's buckets")
     open_hash(f"#/b/{BUCKET}/")

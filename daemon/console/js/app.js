@@ -43,6 +43,7 @@ function renderLogin(message = '') {
 
 async function route() {
   const mine = ++generation;
+  delete main.dataset.renderMs;
   if (!api.current()) {
     renderLogin();
     return;

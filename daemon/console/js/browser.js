@@ -104,7 +104,7 @@ export async function renderBrowser(main, bucket, prefix) {
   const started = performance.now();
   const fileInput = el('input', { type: 'file', multiple: true, id: 'upload-input', hidden: true });
   const uploads = el('div', { class: 'uploads', id: 'uploads' });
-  const sharePanel = el('div', { class: 'share', id: 'share', hidden: true });
+  const sharePanel = el('div', { class: 'share-panel', id: 'share', hidden: true });
   const expiry = el('select', { id: 'share-expiry', title: 'Share links stay valid for' },
     el('option', { value: '3600', text: '1 hour' }),
     el('option', { value: '86400', text: '1 day', selected: true }),
