@@ -365,3 +365,51 @@ async fn console_authorizes_like_s3_and_the_cluster_page_like_the_admin_api() {
     let after = ro.presign("GET", "photos", "", "[]").await;
     assert_status(&after, 401, "presign for a removed key");
 }
+
+/// The drive states `/console/api/cluster` reports, by endpoint.
+async fn drive_states(api: &ConsoleApi) -> Vec<(String, String)> {
+    let raw = api.call("GET", "/console/api/cluster", "").await;
+    assert_status(&raw, 200, "cluster");
+    let v: serde_json::Value = serde_json::from_slice(&raw.body).expect("JSON");
+    (v["sets"].as_array().expect("sets").iter())
+        .flat_map(|s| s["drives"].as_array().cloned().unwrap_or_default())
+        .map(|d| {
+            let field = |n: &str| d[n].as_str().unwrap_or_default().to_owned();
+            (field("endpoint"), field("state"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_cluster_page_shows_a_killed_node_offline_within_seconds() {
+    let mut env = crate::cluster::ClusterEnv::start(3, 2);
+    let mut api = ConsoleApi::new(env.cluster.node(0).addr);
+    assert_status(&api.login(USER, PASSWORD).await, 200, "sign in");
+    let states = drive_states(&api).await;
+    assert_eq!(states.len(), 6, "{states:?}");
+    assert!(states.iter().all(|(_, s)| s == "online"), "{states:?}");
+
+    let killed_port = format!(":{}/", env.cluster.node(2).addr.port());
+    env.cluster.node_mut(2).kill9();
+    let started = std::time::Instant::now();
+    let offline = loop {
+        let states = drive_states(&api).await;
+        let gone: Vec<_> = (states.iter())
+            .filter(|(e, _)| e.contains(&killed_port))
+            .collect();
+        assert_eq!(gone.len(), 2, "the killed node's drives: {states:?}");
+        if gone.iter().all(|(_, s)| s == "offline") {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the killed node's drives still shown {states:?} after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    // The other nodes' drives stay online.
+    let states = drive_states(&api).await;
+    let others = states.iter().filter(|(e, _)| !e.contains(&killed_port));
+    assert!(others.clone().all(|(_, s)| s == "online"), "{states:?}");
+    println!("the killed node's drives were reported offline after {offline:?}");
+}
