@@ -6,7 +6,8 @@ and out, create a bucket, make a folder, navigate into it, upload three files (o
 20 MiB, which goes up as a multipart upload with a progress bar), download one and compare
 its bytes, share another and fetch the link with a plain HTTP client, see a hostile key
 name rendered as text, delete the folder (the confirmation names the count), see the
-cluster's drives, and, signed in with a readonly key, have an upload refused by the node.
+cluster's drives, and, signed in with a readonly key, see the upload button disabled and
+have a forced upload refused by the node.
 Screenshots of each page go to TESSERA_SCREENSHOTS.
 
 Environment (set by tests/tests/e2e/console_browser.rs):
@@ -213,6 +214,15 @@ try:
         wait(EC.presence_of_element_located(css(f'tr[data-key="docs/{n}"]')), what=f"row {n}")
     shot("03-uploaded")
 
+    step("sort the entries by size")
+    def first_row():
+        return driver.find_element(By.CSS_SELECTOR, "tr.object-row").get_attribute("data-key")
+    check(first_row() == "docs/big.bin", f"by name first: {first_row()}")
+    driver.find_element(By.ID, "sort-size").click()
+    check(first_row() == "docs/small.txt", f"smallest first: {first_row()}")
+    driver.find_element(By.ID, "sort-size").click()
+    check(first_row() == "docs/big.bin", f"largest first: {first_row()}")
+
     step("download the big file and compare its bytes")
     driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/big.bin"] button.download').click()
     target = os.path.join(DOWNLOADS, "big.bin")
@@ -290,6 +300,9 @@ try:
     wait(EC.presence_of_element_located(css(f'tr[data-bucket="{BUCKET}"]')), what="reader's buckets")
     open_hash(f"#/b/{BUCKET}/")
     wait(EC.presence_of_element_located(css("#objects")), what="reader's browser")
+    for button in ["upload", "new-folder"]:
+        wait(lambda d: not d.find_element(By.ID, button).is_enabled(), what=f"#{button} disabled")
+    # Forced anyway: the node refuses it.
     chooser = driver.find_element(By.ID, "upload-input")
     driver.execute_script("arguments[0].hidden = false", chooser)
     chooser.send_keys(os.path.join(FILES, "small.txt"))

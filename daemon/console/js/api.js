@@ -74,6 +74,12 @@ export async function presign(method, bucket, key = '', query = [], expires = un
   return call('POST', 'presign', { method, bucket, key, query, expires });
 }
 
+// Whether the session's key may write and delete under `prefix` of `bucket` (a hint: S3
+// decides each request).
+export async function access(bucket, prefix) {
+  return call('GET', `access?bucket=${encodeURIComponent(bucket)}&prefix=${encodeURIComponent(prefix)}`);
+}
+
 export async function cluster() {
   return call('GET', 'cluster');
 }

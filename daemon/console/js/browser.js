@@ -3,7 +3,7 @@
 // prefix, confirmed with its count), new folder. Names are rendered as text only.
 
 import { el, formatSize, formatDate, toast, confirmAction } from './dom.js';
-import { presign, explain } from './api.js';
+import { presign, explain, access } from './api.js';
 import * as s3 from './s3.js';
 import { uploadFiles } from './upload.js';
 
@@ -116,13 +116,32 @@ export async function renderBrowser(main, bucket, prefix) {
     el('button', { class: 'primary', type: 'button', id: 'upload', text: 'Upload files', onclick: () => fileInput.click() }),
     el('button', { type: 'button', id: 'new-folder', text: 'New folder', onclick: newFolder }),
     el('label', {}, 'Share links valid ', expiry), count, fileInput);
+  // Sorting applies to the entries loaded so far; folders stay first.
+  let sort = { by: 'name', dir: 1 };
+  const sorter = (by, label, cls = '') => el('th', {
+    class: `sortable ${cls}`, id: `sort-${by}`, text: label, title: `Sort by ${label.toLowerCase()}`,
+    onclick: () => {
+      sort = { by, dir: sort.by === by ? -sort.dir : 1 };
+      draw();
+    },
+  });
   const table = el('table', { id: 'objects' },
-    el('thead', {}, el('tr', {}, el('th', { text: 'Name' }), el('th', { class: 'num', text: 'Size' }),
-      el('th', { text: 'Modified' }), el('th'))), body);
+    el('thead', {}, el('tr', {}, sorter('name', 'Name'), sorter('size', 'Size', 'num'),
+      sorter('modified', 'Modified'), el('th'))), body);
   main.replaceChildren(crumbs(bucket, prefix), toolbar, uploads, sharePanel, table, more);
 
   let token = null;
-  let shown = 0;
+  let folders = [];
+  let objects = [];
+  // What the key may do here: a hint from the node (S3 still decides every request).
+  const rights = await access(bucket, prefix).catch(() => ({ put: true, delete: true }));
+  if (!rights.put) {
+    for (const id of ['upload', 'new-folder']) {
+      const b = document.getElementById(id);
+      b.disabled = true;
+      b.title = 'This access key may not write here';
+    }
+  }
 
   async function newFolder() {
     const name = window.prompt('Folder name');
@@ -148,14 +167,15 @@ export async function renderBrowser(main, bucket, prefix) {
       el('td', {}, el('a', { class: 'name folder', href: browserHash(bucket, p), text: label })),
       el('td', { class: 'num' }), el('td'),
       el('td', { class: 'actions' }, el('button', {
-        class: 'danger delete-prefix', type: 'button', text: 'Delete', onclick: () => deletePrefix(p),
+        class: 'danger delete-prefix', type: 'button', text: 'Delete', disabled: !rights.delete,
+        onclick: () => deletePrefix(p),
       })));
   }
 
   function objectRow(o) {
     const label = o.key.slice(prefix.length) || o.key;
-    const act = (cls, text, fn) => el('button', {
-      class: cls, type: 'button', text,
+    const act = (cls, text, fn, disabled = false) => el('button', {
+      class: cls, type: 'button', text, disabled,
       onclick: async () => {
         try { await fn(); } catch (e) { toast(explain(e), true); }
       },
@@ -172,7 +192,7 @@ export async function renderBrowser(main, bucket, prefix) {
           await s3.deleteObject(bucket, o.key);
           toast(`Deleted ${o.key}`);
           await reload();
-        })));
+        }, !rights.delete)));
   }
 
   async function deletePrefix(p) {
@@ -194,18 +214,32 @@ export async function renderBrowser(main, bucket, prefix) {
     await reload();
   }
 
+  function draw() {
+    const key = { name: (o) => o.key, size: (o) => o.size, modified: (o) => o.modified || '' }[sort.by];
+    const sorted = [...objects].sort((a, b) => {
+      const x = key(a);
+      const y = key(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * sort.dir;
+    });
+    const names = sort.by === 'name' && sort.dir < 0 ? [...folders].reverse() : folders;
+    const shown = folders.length + objects.length;
+    body.replaceChildren(...names.map(folderRow), ...sorted.map(objectRow));
+    if (!shown) body.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'Empty.' })));
+    for (const th of table.querySelectorAll('th.sortable')) {
+      th.dataset.sorted = th.id === `sort-${sort.by}` ? (sort.dir > 0 ? 'asc' : 'desc') : '';
+    }
+    count.textContent = `${shown} entr${shown === 1 ? 'y' : 'ies'}${token ? ' (more below)' : ''}`;
+  }
+
   async function page() {
     more.disabled = true;
     try {
       const result = await s3.listPage(bucket, prefix, token);
-      const rows = [...result.folders.map(folderRow),
-        ...result.objects.filter((o) => o.key !== prefix).map(objectRow)];
-      body.append(...rows);
-      shown += rows.length;
+      folders = folders.concat(result.folders);
+      objects = objects.concat(result.objects.filter((o) => o.key !== prefix));
       token = result.next;
       more.hidden = !token;
-      count.textContent = `${shown} entr${shown === 1 ? 'y' : 'ies'}${token ? ' (more below)' : ''}`;
-      if (!shown) body.append(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'Empty.' })));
+      draw();
     } catch (e) {
       body.append(el('tr', {}, el('td', { colspan: 4, class: 'error', text: explain(e) })));
     }
@@ -214,8 +248,8 @@ export async function renderBrowser(main, bucket, prefix) {
 
   async function reload() {
     token = null;
-    shown = 0;
-    body.replaceChildren();
+    folders = [];
+    objects = [];
     await page();
   }
 

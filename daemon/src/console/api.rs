@@ -7,6 +7,7 @@
 //! | `logout` | POST | a session, its CSRF token | 204, the cookie cleared |
 //! | `presign` | POST `{method, bucket, key, query, expires}` | a session, its CSRF token | `{url, path}` |
 //! | `cluster` | GET | a session whose key is allowed `admin:ServerInfo` | sets, drives, heal queue |
+//! | `access?bucket=B&prefix=P` | GET | a session | `{put, delete}`: whether the key's policies allow writing and deleting at `P` (the page disables what is refused; S3 still decides) |
 //!
 //! Invariants: the cookie holds only the session id and is `HttpOnly; SameSite=Strict;
 //! Path=/console` (`Secure` over TLS); every POST but `login` needs the session's CSRF
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use http::header::{COOKIE, HOST, HeaderValue, SET_COOKIE};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
 use super::presign::{self, Presign, Signer};
@@ -144,7 +146,11 @@ impl Call<'_> {
                 let (_, s) = self.session(&parts.headers).await?;
                 self.cluster(&s).await
             }
-            ("login" | "logout" | "presign" | "session" | "cluster", _) => {
+            ("access", &Method::GET) => {
+                let (_, s) = self.session(&parts.headers).await?;
+                self.access(&s, parts.uri.query().unwrap_or_default()).await
+            }
+            ("login" | "logout" | "presign" | "session" | "cluster" | "access", _) => {
                 Err(ConsoleError::Method)
             }
             _ => Err(ConsoleError::NotFound),
@@ -246,6 +252,39 @@ impl Call<'_> {
         Ok(json(&serde_json::json!({
             "path": path,
             "url": format!("{scheme}://{host}{path}"),
+        })))
+    }
+
+    /// Whether the session's key may put and delete at a prefix: a hint for the page, from
+    /// the one authorization check S3 also uses (`Iam::authorize`).
+    async fn access(&self, s: &Session, query: &str) -> Result<Response<Bytes>, ConsoleError> {
+        let param = |name: &str| {
+            (query.split('&'))
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
+        };
+        let bucket = param("bucket")
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| ConsoleError::BadRequest("access needs a bucket".into()))?;
+        let prefix = param("prefix").unwrap_or_default();
+        let console = self.console;
+        let (_, identity) = console.iam.resolve(&s.access_key).await?;
+        let may = |action| {
+            let need = Need {
+                checks: vec![Check {
+                    action,
+                    bucket: Some(bucket.clone()),
+                    key: Some(prefix.clone()),
+                }],
+                listing: Default::default(),
+            };
+            let (iam, identity, env) = (&console.iam, &identity, &self.env);
+            async move { iam.authorize(Some(identity), &need, env).await.is_ok() }
+        };
+        Ok(json(&serde_json::json!({
+            "put": may(Action::PutObject).await,
+            "delete": may(Action::DeleteObject).await,
         })))
     }
 

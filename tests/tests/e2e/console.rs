@@ -317,6 +317,15 @@ async fn console_off_leaves_its_paths_to_s3() {
     assert!(login.code().is_some(), "an S3 error: {}", login.text());
 }
 
+/// What `/console/api/access?QUERY` says the key may do: (put, delete).
+async fn may(api: &ConsoleApi, query: &str) -> (bool, bool) {
+    let path = format!("/console/api/access?{query}");
+    let raw = api.call("GET", &path, "").await;
+    assert_status(&raw, 200, &path);
+    let v: serde_json::Value = serde_json::from_slice(&raw.body).expect("JSON");
+    (v["put"].as_bool().unwrap(), v["delete"].as_bool().unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_authorizes_like_s3_and_the_cluster_page_like_the_admin_api() {
     let env = S3Env::start();
@@ -358,6 +367,22 @@ async fn console_authorizes_like_s3_and_the_cluster_page_like_the_admin_api() {
         &plain(env.addr(), "GET", &field(&list, "path").unwrap(), b"").await,
         200,
         "reader lists",
+    );
+
+    // The page's hint of what a key may do comes from the same check.
+    assert_eq!(may(&root, "bucket=photos&prefix=a%2F").await, (true, true));
+    assert_eq!(may(&ro, "bucket=photos&prefix=a%2F").await, (false, false));
+    assert_status(
+        &ro.call("GET", "/console/api/access?prefix=a", "").await,
+        400,
+        "access without a bucket",
+    );
+    assert_status(
+        &ConsoleApi::new(env.addr())
+            .call("GET", "/console/api/access?bucket=photos", "")
+            .await,
+        401,
+        "access without a session",
     );
 
     // A removed user's session signs nothing more.
