@@ -15,6 +15,7 @@
 
 mod api;
 mod assets;
+mod identities;
 pub mod presign;
 pub mod session;
 
@@ -28,15 +29,23 @@ use crate::iam::{Denied, Iam};
 use crate::object::ObjectLayer;
 use session::{LoginLimiter, Sessions};
 
-/// The path prefix the console owns (a bucket named `console` is shadowed by it).
+/// The path prefix the console owns (for unsigned requests: see [`owns`]).
 pub const PREFIX: &str = "/console";
 
 /// The most bytes of a request body the API reads.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Whether `path` is the console's.
-pub fn owns(path: &str) -> bool {
-    path == PREFIX || path.starts_with("/console/")
+/// Whether `req` is the console's: an unsigned request of `/console` or `/console/…`. A
+/// signed one (SigV4 header or presigned query) is an S3 request, as for the health paths,
+/// so S3 clients still reach a bucket named `console`.
+pub fn owns<B>(req: &http::Request<B>) -> bool {
+    let path = req.uri().path();
+    let signed = req.headers().contains_key(http::header::AUTHORIZATION)
+        || req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|pair| pair.starts_with("X-Amz-Signature=") || pair.starts_with("Signature="))
+        });
+    (path == PREFIX || path.starts_with("/console/")) && !signed
 }
 
 /// Why a console request is refused. Each message is meant for a person.
@@ -72,6 +81,12 @@ pub enum ConsoleError {
     /// The request body is larger than [`MAX_BODY`].
     #[error("request body too large")]
     TooLarge,
+    /// An identity change or read refused by the identity store.
+    #[error(transparent)]
+    Iam(#[from] crate::iam::IamError),
+    /// A sign-in not sent as `application/json` (what a cross-site form could send).
+    #[error("sign-in takes an application/json body")]
+    ContentType,
 }
 
 impl ConsoleError {
@@ -88,6 +103,8 @@ impl ConsoleError {
             ConsoleError::Csrf | ConsoleError::Denied(_) => StatusCode::FORBIDDEN,
             ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ConsoleError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ConsoleError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ConsoleError::Iam(e) => iam_status(e),
         }
     }
 
@@ -104,6 +121,8 @@ impl ConsoleError {
             ConsoleError::Key(_) => "KeyRefused",
             ConsoleError::BadRequest(_) => "BadRequest",
             ConsoleError::TooLarge => "TooLarge",
+            ConsoleError::ContentType => "UnsupportedMediaType",
+            ConsoleError::Iam(_) => "IdentityError",
         }
     }
 
@@ -113,6 +132,30 @@ impl ConsoleError {
         let mut resp = json(&body);
         *resp.status_mut() = self.status();
         resp
+    }
+}
+
+/// The status of an identity store refusal.
+fn iam_status(e: &crate::iam::IamError) -> StatusCode {
+    use crate::iam::IamError as E;
+    match e {
+        E::InvalidUserName { .. }
+        | E::InvalidPolicyName { .. }
+        | E::InvalidAccessKey { .. }
+        | E::InvalidSecret
+        | E::Policy(_)
+        | E::Cors { .. } => StatusCode::BAD_REQUEST,
+        E::NoSuchUser { .. } | E::NoSuchKey { .. } | E::NoSuchPolicy { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        // The request is sound but the state forbids it.
+        E::UserExists { .. }
+        | E::KeyExists { .. }
+        | E::BuiltinPolicy { .. }
+        | E::PolicyInUse { .. }
+        | E::Root => StatusCode::CONFLICT,
+        E::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        E::Seal { .. } | E::Corrupt(_) | E::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -3,11 +3,12 @@
 
 One browser session walks the console as a person would: a wrong secret refused, sign in
 and out, create a bucket, make a folder, navigate into it, upload three files (one of
-20 MiB, which goes up as a multipart upload with a progress bar), download one and compare
-its bytes, share another and fetch the link with a plain HTTP client, see a hostile key
-name rendered as text, delete the folder (the confirmation names the count), see the
-cluster's drives, and, signed in with a readonly key, see the upload button disabled and
-have a forced upload refused by the node.
+20 MiB, which goes up as a multipart upload with a progress bar) and drop a fourth on the
+page, sort them, download one and compare its bytes, share another and fetch the link with
+a plain HTTP client, see a hostile key name rendered as text, delete the folder (the
+confirmation names the count), see the cluster's drives, time the first page of a large
+prefix, add a policy (bad JSON refused first) and a user with it, and, signed in with a
+readonly key, see the upload button disabled and have a forced upload refused by the node.
 Screenshots of each page go to TESSERA_SCREENSHOTS.
 
 Environment (set by tests/tests/e2e/console_browser.rs):
@@ -214,12 +215,22 @@ try:
         wait(EC.presence_of_element_located(css(f'tr[data-key="docs/{n}"]')), what=f"row {n}")
     shot("03-uploaded")
 
+    step("a file dropped on the page is uploaded")
+    driver.execute_script("""
+        const data = new DataTransfer();
+        data.items.add(new File(['dropped!'], 'dropped.txt', {type: 'text/plain'}));
+        document.getElementById('main').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+    """)
+    wait(EC.presence_of_element_located(css('tr[data-key="docs/dropped.txt"]')),
+         what="the dropped file's row")
+
     step("sort the entries by size")
     def first_row():
         return driver.find_element(By.CSS_SELECTOR, "tr.object-row").get_attribute("data-key")
     check(first_row() == "docs/big.bin", f"by name first: {first_row()}")
     driver.find_element(By.ID, "sort-size").click()
-    check(first_row() == "docs/small.txt", f"smallest first: {first_row()}")
+    check(first_row() == "docs/dropped.txt", f"smallest first (8 B): {first_row()}")
     driver.find_element(By.ID, "sort-size").click()
     check(first_row() == "docs/big.bin", f"largest first: {first_row()}")
 
@@ -261,7 +272,7 @@ try:
          what="the folder row")
     driver.find_element(By.CSS_SELECTOR, 'tr[data-prefix="docs/"] button.delete-prefix').click()
     text = confirm_dialog()
-    check(text == "Delete 4 objects under docs/?", f"the confirmation: {text!r}")
+    check(text == "Delete 5 objects under docs/?", f"the confirmation: {text!r}")
     wait(EC.invisibility_of_element_located(css('tr[data-prefix="docs/"]')), timeout=30,
          what="the folder to go")
     shot("06-prefix-deleted")
@@ -293,6 +304,31 @@ try:
              what="the second page")
     shot("08-many")
 
+    step("identities: a policy checked before saving, a user with its secret shown once")
+    driver.find_element(By.ID, "nav-identities").click()
+    wait(EC.presence_of_element_located(css('tr[data-user="reader"]')), what="the users")
+    driver.find_element(By.ID, "policy-name").send_keys("console-read")
+    editor = driver.find_element(By.ID, "policy-document")
+    editor.clear()
+    editor.send_keys('{"Statement": [')
+    driver.find_element(By.CSS_SELECTOR, "#put-policy button").click()
+    wait(EC.text_to_be_present_in_element(css("#policy-error"), "Not valid JSON"),
+         what="the JSON check")
+    editor.clear()
+    editor.send_keys('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                     '"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::hostile/*"]}]}')
+    driver.find_element(By.CSS_SELECTOR, "#put-policy button").click()
+    wait(EC.presence_of_element_located(css('details[data-policy="console-read"]')),
+         what="the saved policy")
+    driver.find_element(By.ID, "user-name").send_keys("dave")
+    from selenium.webdriver.support.ui import Select
+    Select(driver.find_element(By.ID, "user-policy")).select_by_value("console-read")
+    driver.find_element(By.CSS_SELECTOR, "#add-user button").click()
+    wait(EC.presence_of_element_located(css('tr[data-user="dave"]')), what="the new user")
+    secret = driver.find_element(By.ID, "new-secret").get_attribute("value")
+    check(len(secret) >= 20, f"the new secret is shown: {secret!r}")
+    shot("09-identities")
+
     step("a readonly key's upload is refused by the node")
     sign_out()
     open_hash("#/buckets")
@@ -309,7 +345,7 @@ try:
     failed = wait(EC.presence_of_element_located(css("#uploads .upload.failed")), timeout=30,
                   what="the refusal")
     check("Access denied" in failed.text, f"the refusal is explained: {failed.text}")
-    shot("09-readonly-refused")
+    shot("10-readonly-refused")
     sign_out()
 except SystemExit:
     raise

@@ -80,6 +80,22 @@ export async function access(bucket, prefix) {
   return call('GET', `access?bucket=${encodeURIComponent(bucket)}&prefix=${encodeURIComponent(prefix)}`);
 }
 
+export async function users() {
+  return call('GET', 'users');
+}
+
+export async function addUser(name, policies) {
+  return call('POST', 'users', { name, policies });
+}
+
+export async function policies() {
+  return call('GET', 'policies');
+}
+
+export async function putPolicy(name, document) {
+  return call('POST', 'policies', { name, document });
+}
+
 export async function cluster() {
   return call('GET', 'cluster');
 }

@@ -1,10 +1,11 @@
 // The console's entry: sign-in, the header, and routing by the URL's hash
-// (#/buckets, #/b/<bucket>/<prefix>, #/cluster).
+// (#/buckets, #/b/<bucket>/<prefix>, #/identities, #/cluster).
 
 import { el } from './dom.js';
 import * as api from './api.js';
 import { renderBuckets, renderBrowser } from './browser.js';
 import { renderCluster } from './cluster.js';
+import { renderIdentities } from './identities.js';
 
 const main = document.getElementById('main');
 let generation = 0;
@@ -44,6 +45,9 @@ function renderLogin(message = '') {
 async function route() {
   const mine = ++generation;
   delete main.dataset.renderMs;
+  main.ondragover = null;
+  main.ondragleave = null;
+  main.ondrop = null;
   if (!api.current()) {
     renderLogin();
     return;
@@ -55,6 +59,9 @@ async function route() {
     if (parts[0] === 'b' && parts[1]) {
       document.getElementById('nav-buckets').classList.add('active');
       await renderBrowser(main, decodeURIComponent(parts[1]), decodeURIComponent(parts[2] || ''));
+    } else if (parts[0] === 'identities') {
+      document.getElementById('nav-identities').classList.add('active');
+      await renderIdentities(main);
     } else if (parts[0] === 'cluster') {
       document.getElementById('nav-cluster').classList.add('active');
       await renderCluster(main, () => mine === generation);

@@ -154,6 +154,24 @@ export async function renderBrowser(main, bucket, prefix) {
     }
   }
 
+  // Files dropped anywhere on the page go up like chosen ones.
+  main.ondragover = (ev) => {
+    if (!rights.put) return;
+    ev.preventDefault();
+    main.classList.add('dropping');
+  };
+  main.ondragleave = () => main.classList.remove('dropping');
+  main.ondrop = async (ev) => {
+    ev.preventDefault();
+    main.classList.remove('dropping');
+    if (!rights.put) return;
+    const files = [...(ev.dataTransfer ? ev.dataTransfer.files : [])];
+    if (files.length) {
+      await uploadFiles(bucket, prefix, files, uploads);
+      await reload();
+    }
+  };
+
   fileInput.addEventListener('change', async () => {
     const files = [...fileInput.files];
     fileInput.value = '';

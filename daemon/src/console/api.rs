@@ -7,9 +7,12 @@
 //! | `logout` | POST | a session, its CSRF token | 204, the cookie cleared |
 //! | `presign` | POST `{method, bucket, key, query, expires}` | a session, its CSRF token | `{url, path}` |
 //! | `cluster` | GET | a session whose key is allowed `admin:ServerInfo` | sets, drives, heal queue |
+//! | `users` | GET / POST `{name, policies}` | `admin:ListUsers` / `admin:CreateUser` (+ CSRF) | the users / the new key and its secret, once |
+//! | `policies` | GET / POST `{name, document}` | `admin:ListPolicies` / `admin:CreatePolicy` (+ CSRF) | the named policies / the saved name |
 //! | `access?bucket=B&prefix=P` | GET | a session | `{put, delete}`: whether the key's policies allow writing and deleting at `P` (the page disables what is refused; S3 still decides) |
 //!
-//! Invariants: the cookie holds only the session id and is `HttpOnly; SameSite=Strict;
+//! Invariants: a sign-in is a JSON body (`Content-Type: application/json`, which no
+//! cross-site form can send without a preflight); the cookie holds only the session id and is `HttpOnly; SameSite=Strict;
 //! Path=/console` (`Secure` over TLS); every POST but `login` needs the session's CSRF
 //! token in [`CSRF_HEADER`]; a presigned URL is signed with the key's current secret (a
 //! key removed or disabled after sign-in gets no more URLs).
@@ -123,7 +126,16 @@ impl Call<'_> {
     {
         let (parts, body) = req.into_parts();
         match (endpoint, &parts.method) {
-            ("login", &Method::POST) => self.login(read_json(body).await?).await,
+            ("login", &Method::POST) => {
+                // A cross-site form can post text/plain without a preflight; JSON it cannot.
+                let json = (parts.headers.get(http::header::CONTENT_TYPE))
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim_start().starts_with("application/json"));
+                if !json {
+                    return Err(ConsoleError::ContentType);
+                }
+                self.login(read_json(body).await?).await
+            }
             ("session", &Method::GET) => {
                 let (_, s) = self.session(&parts.headers).await?;
                 Ok(json(&session_json(&s.access_key, &s, Instant::now())))
@@ -150,9 +162,27 @@ impl Call<'_> {
                 let (_, s) = self.session(&parts.headers).await?;
                 self.access(&s, parts.uri.query().unwrap_or_default()).await
             }
-            ("login" | "logout" | "presign" | "session" | "cluster" | "access", _) => {
-                Err(ConsoleError::Method)
+            ("users", &Method::GET) => {
+                let (_, s) = self.session(&parts.headers).await?;
+                self.users(&s).await
             }
+            ("users", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.add_user(&s, read_json(body).await?).await
+            }
+            ("policies", &Method::GET) => {
+                let (_, s) = self.session(&parts.headers).await?;
+                self.policies(&s).await
+            }
+            ("policies", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.put_policy(&s, read_json(body).await?).await
+            }
+            (
+                "login" | "logout" | "presign" | "session" | "cluster" | "access" | "users"
+                | "policies",
+                _,
+            ) => Err(ConsoleError::Method),
             _ => Err(ConsoleError::NotFound),
         }
     }

@@ -11,8 +11,8 @@
 //!
 //! Which connections are taken and how long a silent one stays is `admission`'s; health
 //! checks (`health`) and Prometheus scrapes (`scrape`) are answered before either protocol,
-//! and the web console's paths (`/console`, `/console/…`, see `crate::console`) before S3,
-//! so a path-style S3 request to a bucket named `console` reaches the console instead.
+//! and the web console's paths (unsigned requests of `/console`, `/console/…`, see
+//! `crate::console::owns`) before S3; a signed request of those paths is S3's.
 //! Every other request is counted here, once, by API, operation and status class, with its
 //! duration and body bytes (`metrics::Exchange`): gRPC names its operation in its path,
 //! S3's is named by the access hook through the request's `OpSlot`.
@@ -262,9 +262,7 @@ impl Router {
                 );
                 return ready(s3_answer(&ids, &id, resp));
             };
-            if let Some(console) =
-                (front.console.clone()).filter(|_| console::owns(req.uri().path()))
-            {
+            if let Some(console) = (front.console.clone()).filter(|_| console::owns(&req)) {
                 let env = self.env;
                 return Box::pin(async move {
                     let resp = console.answer(req, env).await;

@@ -99,6 +99,17 @@ async fn console_login_refuses_a_wrong_secret_and_sets_a_strict_session_cookie()
     assert!(wrong.header("set-cookie").is_none());
     let unknown = api.login("nobody-at-all", PASSWORD).await;
     assert_status(&unknown, 401, "unknown key");
+    // What a cross-site form could post (text/plain) is no sign-in.
+    let form = RawRequest::new("POST", &env.addr().to_string(), "/console/api/login")
+        .header("content-type", "text/plain")
+        .body(format!(
+            r#"{{"accessKey":"{USER}","secretKey":"{PASSWORD}"}}"#
+        ))
+        .send(env.addr())
+        .await
+        .expect("request");
+    assert_status(&form, 415, "a text/plain sign-in");
+    assert!(form.header("set-cookie").is_none());
 
     let ok = api.login(USER, PASSWORD).await;
     assert_status(&ok, 200, "right secret");
@@ -281,6 +292,10 @@ async fn console_answers_carry_the_security_headers() {
         405,
         "GET login",
     );
+    // A signed request of the console's paths is S3's: a bucket named `console` works.
+    env.mb("console").await;
+    env.put("console", "api/login", b"an object").await;
+    assert_eq!(env.get("console", "api/login").await, b"an object");
     // The health checks still answer beside it.
     assert_status(&api.call("GET", "/health/live", "").await, 200, "health");
 }

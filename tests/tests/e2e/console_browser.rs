@@ -88,6 +88,8 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
     let files = env.env.dir.path().join("upload");
     let downloads = env.env.dir.path().join("downloads");
     let shots = screenshots();
+    // Only this run's screenshots (a failure's included) are left to look at.
+    let _ = std::fs::remove_dir_all(&shots);
     for dir in [&files, &downloads, &shots] {
         std::fs::create_dir_all(dir).expect("mkdir");
     }
