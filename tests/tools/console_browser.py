@@ -45,6 +45,8 @@ HOSTILE = os.environ["TESSERA_HOSTILE_KEY"]
 MANY_BUCKET = os.environ["TESSERA_MANY_BUCKET"]
 MANY_COUNT = int(os.environ["TESSERA_MANY_COUNT"])
 BUCKET = "console-e2e"
+PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAA"
+             "AABJRU5ErkJggg==")
 STEP = ["start"]
 
 
@@ -219,11 +221,15 @@ try:
     driver.execute_script("""
         const data = new DataTransfer();
         data.items.add(new File(['dropped!'], 'dropped.txt', {type: 'text/plain'}));
+        const png = atob(arguments[0]);
+        const bytes = Uint8Array.from(png, (c) => c.charCodeAt(0));
+        data.items.add(new File([bytes], 'pixel.png', {type: 'image/png'}));
         document.getElementById('main').dispatchEvent(
             new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
-    """)
-    wait(EC.presence_of_element_located(css('tr[data-key="docs/dropped.txt"]')),
-         what="the dropped file's row")
+    """, PIXEL_PNG)
+    for n in ["dropped.txt", "pixel.png"]:
+        wait(EC.presence_of_element_located(css(f'tr[data-key="docs/{n}"]')),
+             what=f"the dropped {n}'s row")
 
     step("sort the entries by size")
     def first_row():
@@ -233,6 +239,27 @@ try:
     check(first_row() == "docs/dropped.txt", f"smallest first (8 B): {first_row()}")
     driver.find_element(By.ID, "sort-size").click()
     check(first_row() == "docs/big.bin", f"largest first: {first_row()}")
+
+    step("details and previews of text and images")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/small.txt"] button.info').click()
+    wait(EC.text_to_be_present_in_element(css("#preview-text"), "a small file"),
+         what="the text preview")
+    check("text/plain" in driver.find_element(By.ID, "details-table").text, "the type shown")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/pixel.png"] button.info').click()
+    wait(lambda d: d.execute_script(
+        "const i = document.getElementById('preview-image'); return i && i.complete && i.naturalWidth"),
+        what="the image preview (allowed by the CSP)")
+    shot("03b-preview")
+
+    step("rename an object")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/notes.md"] button.rename').click()
+    alert = wait(EC.alert_is_present(), what="the rename prompt")
+    alert.send_keys("docs/renamed.md")
+    alert.accept()
+    wait(EC.presence_of_element_located(css('tr[data-key="docs/renamed.md"]')),
+         what="the renamed row")
+    check(driver.find_elements(By.CSS_SELECTOR, 'tr[data-key="docs/notes.md"]') == [],
+          "the old name is gone")
 
     step("download the big file and compare its bytes")
     driver.find_element(By.CSS_SELECTOR, 'tr[data-key="docs/big.bin"] button.download').click()
@@ -272,7 +299,7 @@ try:
          what="the folder row")
     driver.find_element(By.CSS_SELECTOR, 'tr[data-prefix="docs/"] button.delete-prefix').click()
     text = confirm_dialog()
-    check(text == "Delete 5 objects under docs/?", f"the confirmation: {text!r}")
+    check(text == "Delete 6 objects under docs/?", f"the confirmation: {text!r}")
     wait(EC.invisibility_of_element_located(css('tr[data-prefix="docs/"]')), timeout=30,
          what="the folder to go")
     shot("06-prefix-deleted")

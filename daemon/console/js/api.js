@@ -69,9 +69,10 @@ export function current() {
   return session;
 }
 
-// A URL for one S3 request signed for the session's key; `query` is a list of [name, value].
-export async function presign(method, bucket, key = '', query = [], expires = undefined) {
-  return call('POST', 'presign', { method, bucket, key, query, expires });
+// A URL for one S3 request signed for the session's key; `query` and `headers` (x-amz-*
+// headers the request will carry, signed with their values) are lists of [name, value].
+export async function presign(method, bucket, key = '', query = [], expires = undefined, headers = []) {
+  return call('POST', 'presign', { method, bucket, key, query, expires, headers });
 }
 
 // Whether the session's key may write and delete under `prefix` of `bucket` (a hint: S3

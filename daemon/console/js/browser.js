@@ -92,6 +92,28 @@ async function share(bucket, key, expiry, panel) {
   toast(copied ? 'Share link copied' : 'Share link ready: copy it from the box');
 }
 
+const PREVIEW_BYTES = 64 * 1024;
+
+// The object's details (HEAD) and a preview of images and text in `panel`.
+async function details(bucket, key, panel) {
+  const info = await s3.head(bucket, key);
+  const rows = [['Key', key], ['Size', formatSize(info.size)], ['Type', info.type],
+    ['ETag', info.etag], ['Modified', info.modified], ...info.meta];
+  const preview = el('div', { id: 'preview' });
+  panel.replaceChildren(el('table', { id: 'details-table' }, el('tbody', {},
+    ...rows.map(([n, v]) => el('tr', {}, el('th', { text: n }), el('td', { class: 'name', text: v }))))),
+  preview);
+  panel.hidden = false;
+  if (info.type.startsWith('image/')) {
+    const { path } = await presign('GET', bucket, key);
+    preview.append(el('img', { id: 'preview-image', src: path, alt: key }));
+  } else if (/^text\/|json|xml|javascript/.test(info.type) || info.type === '') {
+    const text = await s3.headText(bucket, key, PREVIEW_BYTES);
+    const more = info.size > PREVIEW_BYTES ? `\n… (first ${formatSize(PREVIEW_BYTES)} shown)` : '';
+    preview.append(el('pre', { id: 'preview-text', text: text + more }));
+  }
+}
+
 async function download(bucket, key) {
   const { path } = await presign('GET', bucket, key);
   const a = el('a', { href: path, download: key.split('/').pop() || 'download', hidden: true });
@@ -105,6 +127,7 @@ export async function renderBrowser(main, bucket, prefix) {
   const fileInput = el('input', { type: 'file', multiple: true, id: 'upload-input', hidden: true });
   const uploads = el('div', { class: 'uploads', id: 'uploads' });
   const sharePanel = el('div', { class: 'share-panel', id: 'share', hidden: true });
+  const detailsPanel = el('div', { class: 'details', id: 'details', hidden: true });
   const expiry = el('select', { id: 'share-expiry', title: 'Share links stay valid for' },
     el('option', { value: '3600', text: '1 hour' }),
     el('option', { value: '86400', text: '1 day', selected: true }),
@@ -128,7 +151,7 @@ export async function renderBrowser(main, bucket, prefix) {
   const table = el('table', { id: 'objects' },
     el('thead', {}, el('tr', {}, sorter('name', 'Name'), sorter('size', 'Size', 'num'),
       sorter('modified', 'Modified'), el('th'))), body);
-  main.replaceChildren(crumbs(bucket, prefix), toolbar, uploads, sharePanel, table, more);
+  main.replaceChildren(crumbs(bucket, prefix), toolbar, uploads, sharePanel, detailsPanel, table, more);
 
   let token = null;
   let folders = [];
@@ -203,7 +226,15 @@ export async function renderBrowser(main, bucket, prefix) {
       el('td', { class: 'num', text: formatSize(o.size) }),
       el('td', { text: formatDate(o.modified) }),
       el('td', { class: 'actions' },
+        act('info', 'Info', () => details(bucket, o.key, detailsPanel)),
         act('download', 'Download', () => download(bucket, o.key)),
+        act('rename', 'Rename', async () => {
+          const to = window.prompt('New name (the whole key: a/b/c moves it)', o.key);
+          if (!to || to === o.key) return;
+          await s3.rename(bucket, o.key, to);
+          toast(`Renamed ${o.key} to ${to}`);
+          await reload();
+        }, !rights.put || !rights.delete),
         act('share', 'Share', () => share(bucket, o.key, expiry, sharePanel)),
         act('danger delete-object', 'Delete', async () => {
           if (!(await confirmAction(`Delete ${o.key}?`))) return;

@@ -27,11 +27,14 @@ function parseError(status, text) {
 
 // Sends one presigned request; resolves to the XHR once it answered 2xx.
 export async function send(method, bucket, key = '', query = [], opts = {}) {
-  const { path } = await presign(method, bucket, key, query);
+  const headers = opts.headers || [];
+  const { path } = await presign(method, bucket, key, query, undefined, headers);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, path);
     if (opts.contentType) xhr.setRequestHeader('Content-Type', opts.contentType);
+    for (const [name, value] of headers) xhr.setRequestHeader(name, value);
+    if (opts.range) xhr.setRequestHeader('Range', opts.range);
     if (opts.onProgress) xhr.upload.onprogress = (e) => opts.onProgress(e.loaded);
     if (opts.signal) opts.signal.addEventListener('abort', () => xhr.abort());
     xhr.onload = () => {
@@ -119,6 +122,38 @@ export async function deleteMany(bucket, keys, onDone = () => {}) {
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+// The copy-source header value of `bucket/key`.
+function copySource(bucket, key) {
+  return `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+// Renames (moves) an object within its bucket: a server-side copy, then a delete.
+export async function rename(bucket, from, to) {
+  await send('PUT', bucket, to, [], { headers: [['x-amz-copy-source', copySource(bucket, from)]] });
+  await deleteObject(bucket, from);
+}
+
+// An object's headers (HEAD): { type, size, etag, modified, meta: [[name, value]] }.
+export async function head(bucket, key) {
+  const xhr = await send('HEAD', bucket, key);
+  const meta = xhr.getAllResponseHeaders().trim().split(/\r?\n/)
+    .map((line) => line.split(/:\s*/, 2))
+    .filter(([n]) => n && n.toLowerCase().startsWith('x-amz-meta-'));
+  return {
+    type: xhr.getResponseHeader('Content-Type') || '',
+    size: Number(xhr.getResponseHeader('Content-Length') || 0),
+    etag: xhr.getResponseHeader('ETag') || '',
+    modified: xhr.getResponseHeader('Last-Modified') || '',
+    meta,
+  };
+}
+
+// The first `bytes` of an object as text.
+export async function headText(bucket, key, bytes) {
+  const xhr = await send('GET', bucket, key, [], { range: `bytes=0-${bytes - 1}` });
+  return xhr.responseText;
 }
 
 export async function putObject(bucket, key, body, contentType, onProgress) {

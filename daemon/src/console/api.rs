@@ -5,7 +5,7 @@
 //! | `login` | POST `{accessKey, secretKey}` | a usable key, the address not rate-limited | `{accessKey, csrf, expiresIn}` + the session cookie |
 //! | `session` | GET | a session | `{accessKey, csrf, expiresIn}` |
 //! | `logout` | POST | a session, its CSRF token | 204, the cookie cleared |
-//! | `presign` | POST `{method, bucket, key, query, expires}` | a session, its CSRF token | `{url, path}` |
+//! | `presign` | POST `{method, bucket, key, query, headers, expires}` | a session, its CSRF token | `{url, path}` |
 //! | `cluster` | GET | a session whose key is allowed `admin:ServerInfo` | sets, drives, heal queue |
 //! | `users` | GET / POST `{name, policies}` | `admin:ListUsers` / `admin:CreateUser` (+ CSRF) | the users / the new key and its secret, once |
 //! | `policies` | GET / POST `{name, document}` | `admin:ListPolicies` / `admin:CreatePolicy` (+ CSRF) | the named policies / the saved name |
@@ -63,6 +63,8 @@ struct PresignRequest {
     key: String,
     #[serde(default)]
     query: Vec<(String, String)>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
     #[serde(default)]
     expires: Option<u64>,
 }
@@ -257,6 +259,11 @@ impl Call<'_> {
                 "expiry {expires} s: choose 1 s to 7 days"
             )));
         }
+        if let Some((name, _)) = (req.headers.iter()).find(|(n, v)| !presign::signable(n, v)) {
+            return Err(ConsoleError::BadRequest(format!(
+                "header {name:?}: only x-amz-* headers with plain values are signed"
+            )));
+        }
         if req.bucket.is_empty() && !req.key.is_empty() {
             return Err(ConsoleError::BadRequest("a key needs a bucket".into()));
         }
@@ -274,6 +281,7 @@ impl Call<'_> {
                 bucket: &req.bucket,
                 key: &req.key,
                 query: &req.query,
+                headers: &req.headers,
                 expires,
                 now: unix_now(),
             },

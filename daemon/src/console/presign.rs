@@ -2,8 +2,9 @@
 //! console hands the browser S3 URLs signed for the session's access key, so every action
 //! the browser takes is authorized by the S3 front end itself with that key's policies.
 //!
-//! Invariants: only `host` is signed and the payload is `UNSIGNED-PAYLOAD` (the browser
-//! adds no `x-amz-*` header, which the S3 edge would refuse unsigned); the path is
+//! Invariants: `host` is signed, and the `x-amz-*` headers the browser will send (a copy's
+//! source, say), since the S3 edge refuses unsigned ones, with the values given (so the URL
+//! is good for that copy source only); the payload is `UNSIGNED-PAYLOAD`; the path is
 //! `/bucket/key` encoded exactly as s3s encodes the decoded path when it verifies (every
 //! byte but `A-Za-z0-9-._~` and `/`), so any UTF-8 key round-trips; the expiry is within
 //! 1 s ..= 7 days (`s3::MAX_PRESIGNED_EXPIRY`).
@@ -29,6 +30,8 @@ pub struct Presign<'a> {
     pub key: &'a str,
     /// Query parameters besides the signature's, decoded.
     pub query: &'a [(String, String)],
+    /// Headers to sign besides `host`: lower-case `x-amz-*` names (see [`signable`]).
+    pub headers: &'a [(String, String)],
     /// Seconds the URL stays valid.
     pub expires: u64,
     /// Unix seconds of the signature's date.
@@ -92,10 +95,35 @@ fn hmac(key: &[u8], data: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// Whether a header may be signed into a URL: a lower-case `x-amz-*` name other than the
+/// signature's own, and a visible ASCII value.
+pub fn signable(name: &str, value: &str) -> bool {
+    name.starts_with("x-amz-")
+        && name.len() <= 64
+        && (name.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !matches!(
+            name,
+            "x-amz-date" | "x-amz-content-sha256" | "x-amz-security-token"
+        )
+        && value.len() <= 2048
+        && value.bytes().all(|b| (b' '..0x7f).contains(&b))
+}
+
 /// The path and query (`/bucket/key?...&X-Amz-Signature=...`) of the presigned request.
 pub fn presign(signer: Signer<'_>, req: &Presign<'_>) -> String {
     let (time, date) = amz_date(req.now);
     let scope = format!("{date}/{}/s3/aws4_request", signer.region);
+    let mut headers: Vec<(String, String)> = vec![("host".into(), req.host.to_owned())];
+    headers
+        .extend((req.headers.iter()).map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned())));
+    headers.sort();
+    let signed = (headers.iter())
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical_headers: String = (headers.iter())
+        .map(|(n, v)| format!("{n}:{v}\n"))
+        .collect();
     let mut params: Vec<(String, String)> = req.query.to_vec();
     params.extend([
         ("X-Amz-Algorithm".into(), "AWS4-HMAC-SHA256".into()),
@@ -105,7 +133,7 @@ pub fn presign(signer: Signer<'_>, req: &Presign<'_>) -> String {
         ),
         ("X-Amz-Date".into(), time.clone()),
         ("X-Amz-Expires".into(), req.expires.to_string()),
-        ("X-Amz-SignedHeaders".into(), "host".into()),
+        ("X-Amz-SignedHeaders".into(), signed.clone()),
     ]);
     let mut encoded: Vec<(String, String)> = params
         .iter()
@@ -123,8 +151,8 @@ pub fn presign(signer: Signer<'_>, req: &Presign<'_>) -> String {
         .join("&");
     let path = path(req.bucket, req.key);
     let canonical = format!(
-        "{}\n{path}\n{query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
-        req.method, req.host
+        "{}\n{path}\n{query}\n{canonical_headers}\n{signed}\nUNSIGNED-PAYLOAD",
+        req.method
     );
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{time}\n{scope}\n{}",
@@ -177,10 +205,25 @@ mod tests {
                 bucket: key,
                 key: "",
                 query: &[],
+                headers: &[],
                 expires: 86_400,
                 now,
             },
         )
+    }
+
+    #[test]
+    fn only_amz_headers_of_plain_values_are_signable() {
+        assert!(signable("x-amz-copy-source", "/b/a%20b"));
+        assert!(signable("x-amz-metadata-directive", "COPY"));
+        for (name, value) in [
+            ("content-type", "text/plain"),
+            ("X-Amz-Copy-Source", "/b/k"),
+            ("x-amz-date", "20130524T000000Z"),
+            ("x-amz-copy-source", "/b/k\r\nx: y"),
+        ] {
+            assert!(!signable(name, value), "{name}: {value}");
+        }
     }
 
     #[test]

@@ -192,6 +192,37 @@ async fn console_api_refuses_calls_without_a_session_or_without_the_csrf_token()
     assert_eq!(url, format!("http://{}{path}", env.addr()));
     assert_status(&plain(env.addr(), "PUT", &path, b"hello").await, 200, "PUT");
     assert_eq!(env.get("photos", "dir/a b+é.txt").await, b"hello");
+
+    // A copy: its source header is signed into the URL, which is good for that source only.
+    let source = "/photos/dir/a%20b%2B%C3%A9.txt";
+    let body = format!(
+        r#"{{"method":"PUT","bucket":"photos","key":"copy.txt","headers":[["x-amz-copy-source","{source}"]]}}"#
+    );
+    let copy = api.call("POST", "/console/api/presign", &body).await;
+    let path = field(&copy, "path").expect("path");
+    assert!(
+        path.contains("X-Amz-SignedHeaders=host%3Bx-amz-copy-source"),
+        "{path}"
+    );
+    let other = RawRequest::new("PUT", &env.addr().to_string(), &path)
+        .header("x-amz-copy-source", "/photos/other.txt")
+        .send(env.addr())
+        .await
+        .expect("copy");
+    assert_eq!(other.status, 403, "another source: {}", other.text());
+    let copied = RawRequest::new("PUT", &env.addr().to_string(), &path)
+        .header("x-amz-copy-source", source)
+        .send(env.addr())
+        .await
+        .expect("copy");
+    assert_status(&copied, 200, "the signed copy");
+    assert_eq!(env.get("photos", "copy.txt").await, b"hello");
+    let bad = r#"{"method":"PUT","bucket":"photos","key":"k","headers":[["content-type","x"]]}"#;
+    assert_status(
+        &api.call("POST", "/console/api/presign", bad).await,
+        400,
+        "a header that is not x-amz-*",
+    );
     let list = api
         .presign(
             "GET",
