@@ -7,7 +7,8 @@ and out, create a bucket, make a folder, navigate into it, upload three files (o
 page, sort them, download one and compare its bytes, share another and fetch the link with
 a plain HTTP client, see a hostile key name rendered as text, delete the folder (the
 confirmation names the count), see the cluster's drives, time the first page of a large
-prefix, add a policy (bad JSON refused first) and a user with it, and, signed in with a
+prefix, add a policy (bad JSON refused first) and a user with it, upload two versions of a file to
+a versioned bucket, restore the older and delete one, and, signed in with a
 readonly key, see the upload button disabled and have a forced upload refused by the node.
 Screenshots of each page go to TESSERA_SCREENSHOTS.
 
@@ -45,6 +46,7 @@ HOSTILE = os.environ["TESSERA_HOSTILE_KEY"]
 MANY_BUCKET = os.environ["TESSERA_MANY_BUCKET"]
 MANY_COUNT = int(os.environ["TESSERA_MANY_COUNT"])
 BUCKET = "console-e2e"
+VERSIONED = "console-versions"
 PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAA"
              "AABJRU5ErkJggg==")
 STEP = ["start"]
@@ -355,6 +357,44 @@ try:
     secret = driver.find_element(By.ID, "new-secret").get_attribute("value")
     check(len(secret) >= 20, f"the new secret is shown: {secret!r}")
     shot("09-identities")
+
+    step("versions: a versioned bucket, two uploads of a file, restore, delete a version")
+    open_hash("#/buckets")
+    wait(EC.presence_of_element_located(css("#create-bucket")), what="the bucket form")
+    driver.find_element(By.ID, "bucket-name").send_keys(VERSIONED)
+    driver.find_element(By.ID, "bucket-versioning").click()
+    driver.find_element(By.CSS_SELECTOR, "#create-bucket button").click()
+    wait(EC.presence_of_element_located(css(f'tr[data-bucket="{VERSIONED}"] a')),
+         what="the versioned bucket")
+    driver.find_element(By.CSS_SELECTOR, f'tr[data-bucket="{VERSIONED}"] a').click()
+    wait(EC.presence_of_element_located(css("#objects")), what="its browser")
+    for n, edition in enumerate(["v1", "v2"], start=1):
+        chooser = driver.find_element(By.ID, "upload-input")
+        driver.execute_script("arguments[0].hidden = false", chooser)
+        chooser.send_keys(os.path.join(FILES, edition, "v.txt"))
+        wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploads .upload.done")) == n,
+             what=f"upload {n}")
+    wait(EC.presence_of_element_located(css('tr[data-key="v.txt"] button.versions')),
+         what="the Versions button")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="v.txt"] button.versions').click()
+    wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.version")) == 2, what="two versions")
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr.version")
+    check("current" in rows[0].text, f"the newest is current: {rows[0].text}")
+    oldest = rows[1].get_attribute("data-version")
+    rows[1].find_element(By.CSS_SELECTOR, "button.restore-version").click()
+    wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.version")) == 3,
+         what="the restored version")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-key="v.txt"] button.share').click()
+    wait(EC.presence_of_element_located(css("#share-url")), what="the share link")
+    url = driver.find_element(By.ID, "share-url").get_attribute("value")
+    with urllib.request.urlopen(url) as resp:
+        check(resp.read() == read(os.path.join(FILES, "v1", "v.txt")), "the restored bytes")
+    driver.find_element(By.CSS_SELECTOR, f'tr.version[data-version="{oldest}"] button.delete-version').click()
+    text = confirm_dialog()
+    check(oldest in text, f"the confirmation names the version: {text}")
+    wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.version")) == 2,
+         what="the version to go")
+    shot("09b-versions")
 
     step("a readonly key's upload is refused by the node")
     sign_out()

@@ -6,6 +6,7 @@ import { el, formatSize, formatDate, toast, confirmAction } from './dom.js';
 import { presign, explain, access } from './api.js';
 import * as s3 from './s3.js';
 import { uploadFiles } from './upload.js';
+import { showVersions } from './versions.js';
 
 export function browserHash(bucket, prefix = '') {
   return `#/b/${encodeURIComponent(bucket)}/${encodeURIComponent(prefix)}`;
@@ -13,7 +14,11 @@ export function browserHash(bucket, prefix = '') {
 
 export async function renderBuckets(main) {
   const name = el('input', { id: 'bucket-name', placeholder: 'new-bucket-name', required: true });
+  const versioned = el('input', { type: 'checkbox', id: 'bucket-versioning' });
+  const locked = el('input', { type: 'checkbox', id: 'bucket-lock' });
   const form = el('form', { class: 'toolbar', id: 'create-bucket' }, name,
+    el('label', {}, versioned, ' versioning'),
+    el('label', { title: 'Object lock (turns versioning on; cannot be turned off)' }, locked, ' object lock'),
     el('button', { class: 'primary', type: 'submit', text: 'Create bucket' }));
   const body = el('tbody');
   const table = el('table', { id: 'buckets' },
@@ -23,7 +28,7 @@ export async function renderBuckets(main) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
-      await s3.createBucket(name.value.trim());
+      await s3.createBucket(name.value.trim(), { versioning: versioned.checked, lock: locked.checked });
       toast(`Bucket ${name.value.trim()} created`);
       name.value = '';
       await fill();
@@ -128,6 +133,7 @@ export async function renderBrowser(main, bucket, prefix) {
   const uploads = el('div', { class: 'uploads', id: 'uploads' });
   const sharePanel = el('div', { class: 'share-panel', id: 'share', hidden: true });
   const detailsPanel = el('div', { class: 'details', id: 'details', hidden: true });
+  const versionsPanel = el('div', { class: 'details', id: 'versions', hidden: true });
   const expiry = el('select', { id: 'share-expiry', title: 'Share links stay valid for' },
     el('option', { value: '3600', text: '1 hour' }),
     el('option', { value: '86400', text: '1 day', selected: true }),
@@ -151,13 +157,17 @@ export async function renderBrowser(main, bucket, prefix) {
   const table = el('table', { id: 'objects' },
     el('thead', {}, el('tr', {}, sorter('name', 'Name'), sorter('size', 'Size', 'num'),
       sorter('modified', 'Modified'), el('th'))), body);
-  main.replaceChildren(crumbs(bucket, prefix), toolbar, uploads, sharePanel, detailsPanel, table, more);
+  main.replaceChildren(crumbs(bucket, prefix), toolbar, uploads, sharePanel, detailsPanel,
+    versionsPanel, table, more);
 
   let token = null;
   let folders = [];
   let objects = [];
   // What the key may do here: a hint from the node (S3 still decides every request).
-  const rights = await access(bucket, prefix).catch(() => ({ put: true, delete: true }));
+  const [rights, versioning] = await Promise.all([
+    access(bucket, prefix).catch(() => ({ put: true, delete: true })),
+    s3.versioning(bucket).catch(() => ''),
+  ]);
   if (!rights.put) {
     for (const id of ['upload', 'new-folder']) {
       const b = document.getElementById(id);
@@ -227,6 +237,7 @@ export async function renderBrowser(main, bucket, prefix) {
       el('td', { text: formatDate(o.modified) }),
       el('td', { class: 'actions' },
         act('info', 'Info', () => details(bucket, o.key, detailsPanel)),
+        versioning ? act('versions', 'Versions', () => showVersions(bucket, o.key, versionsPanel, rights, reload)) : null,
         act('download', 'Download', () => download(bucket, o.key)),
         act('rename', 'Rename', async () => {
           const to = window.prompt('New name (the whole key: a/b/c moves it)', o.key);

@@ -64,8 +64,49 @@ export async function listBuckets() {
   }));
 }
 
-export async function createBucket(bucket) {
-  await send('PUT', bucket);
+// Creates `bucket`; `lock` turns object lock on (and so versioning), `versioning` versioning.
+export async function createBucket(bucket, { versioning = false, lock = false } = {}) {
+  const headers = lock ? [['x-amz-bucket-object-lock-enabled', 'true']] : [];
+  await send('PUT', bucket, '', [], { headers });
+  if (versioning && !lock) await setVersioning(bucket, 'Enabled');
+}
+
+export async function setVersioning(bucket, status) {
+  const body = `<VersioningConfiguration><Status>${status}</Status></VersioningConfiguration>`;
+  await send('PUT', bucket, '', [['versioning', '']], { body, contentType: 'application/xml' });
+}
+
+// '' (never versioned), 'Enabled' or 'Suspended'.
+export async function versioning(bucket) {
+  return child(xml(await send('GET', bucket, '', [['versioning', '']])), 'Status') || '';
+}
+
+// The versions and delete markers of `key` (newest first), up to 1000.
+export async function versions(bucket, key) {
+  const root = xml(await send('GET', bucket, '', [['versions', ''], ['prefix', key]]));
+  const out = [];
+  for (const c of root.children) {
+    if (c.localName !== 'Version' && c.localName !== 'DeleteMarker') continue;
+    if (child(c, 'Key') !== key) continue;
+    out.push({
+      id: child(c, 'VersionId'),
+      latest: child(c, 'IsLatest') === 'true',
+      modified: child(c, 'LastModified'),
+      size: Number(child(c, 'Size') || 0),
+      marker: c.localName === 'DeleteMarker',
+    });
+  }
+  return out;
+}
+
+// Makes version `id` of `key` its current version again (a copy of it onto the key).
+export async function restoreVersion(bucket, key, id) {
+  const source = `${copySource(bucket, key)}?versionId=${encodeURIComponent(id)}`;
+  await send('PUT', bucket, key, [], { headers: [['x-amz-copy-source', source]] });
+}
+
+export async function deleteVersion(bucket, key, id) {
+  await send('DELETE', bucket, key, [['versionId', id]]);
 }
 
 export async function deleteBucket(bucket) {

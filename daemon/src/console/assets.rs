@@ -54,6 +54,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../console/js/upload.js"),
     ),
     (
+        "js/versions.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/versions.js"),
+    ),
+    (
         "js/identities.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/identities.js"),

@@ -96,6 +96,10 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
     std::fs::write(files.join("small.txt"), b"a small file\n").unwrap();
     std::fs::write(files.join("notes.md"), b"# notes\n\nfrom the console\n").unwrap();
     std::fs::write(files.join("big.bin"), pattern(20 << 20, 7)).unwrap();
+    for (edition, text) in [("v1", "first version\n"), ("v2", "second version!\n")] {
+        std::fs::create_dir_all(files.join(edition)).unwrap();
+        std::fs::write(files.join(edition).join("v.txt"), text).unwrap();
+    }
 
     let out = Command::new("python3")
         .arg(script("console_browser.py"))
@@ -127,5 +131,16 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
     // deleted, the readonly key's upload absent, the hostile object untouched.
     assert_eq!(env.keys("console-e2e").await, Vec::<String>::new());
     assert_eq!(env.get("hostile", HOSTILE).await, b"not markup");
+    // Two versions were uploaded, the first restored as a third, one deleted for good.
+    let versions = (env.s3.list_object_versions())
+        .bucket("console-versions")
+        .send()
+        .await
+        .expect("list versions");
+    assert_eq!(versions.versions().len(), 2, "{versions:?}");
+    assert_eq!(
+        env.get("console-versions", "v.txt").await,
+        b"first version\n"
+    );
     assert!(!node.log_text().contains(PASSWORD), "no secret in the log");
 }
