@@ -5,7 +5,8 @@ One browser session walks the console as a person would: a wrong secret refused,
 and out, create a bucket, make a folder, navigate into it, upload three files (one of
 20 MiB, which goes up as a multipart upload with a progress bar) and drop a fourth on the
 page, sort them, download one and compare its bytes, share another and fetch the link with
-a plain HTTP client, see a hostile key name rendered as text, delete the folder (the
+a plain HTTP client, see a hostile key name rendered as text, open that bucket to anonymous downloads with a
+policy preset and close it again, delete the folder (the
 confirmation names the count), see the cluster's drives, time the first page of a large
 prefix, add a policy (bad JSON refused first) and a user with it, upload two versions of a file to
 a versioned bucket, restore the older and delete one, and, signed in with a
@@ -27,6 +28,8 @@ import hashlib
 import os
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
@@ -295,6 +298,39 @@ try:
     check(no_alert(), "no script ran")
     shot("05-hostile")
 
+    step("a bucket policy opens anonymous downloads, and its removal closes them")
+    anonymous = BASE[:-len("console/")] + "hostile/" + urllib.parse.quote(HOSTILE)
+
+    def anonymous_status():
+        try:
+            with urllib.request.urlopen(anonymous) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, b""
+
+    check(anonymous_status()[0] == 403, "private at first")
+    open_hash("#/buckets")
+    wait(EC.presence_of_element_located(css('tr[data-bucket="hostile"] a.bucket-policy')),
+         what="the policy link")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-bucket="hostile"] a.bucket-policy').click()
+    wait(EC.text_to_be_present_in_element(css("#bucket-policy-state"), "No bucket policy"),
+         what="the policy page")
+    driver.find_element(By.ID, "bucket-policy").send_keys("{")
+    driver.find_element(By.ID, "save-policy").click()
+    wait(EC.text_to_be_present_in_element(css("#bucket-policy-error"), "Not valid JSON"),
+         what="the JSON check")
+    from selenium.webdriver.support.ui import Select
+    Select(driver.find_element(By.ID, "anonymous")).select_by_value("download")
+    driver.find_element(By.ID, "save-policy").click()
+    wait(EC.text_to_be_present_in_element(css("#bucket-policy-state"), "has a policy"),
+         what="the saved policy")
+    check(anonymous_status() == (200, b"not markup"), "anyone may download now")
+    shot("05b-bucket-policy")
+    driver.find_element(By.ID, "remove-policy").click()
+    wait(EC.text_to_be_present_in_element(css("#bucket-policy-state"), "No bucket policy"),
+         what="the removed policy")
+    check(anonymous_status()[0] == 403, "private again")
+
     step("delete a prefix; the confirmation names the count")
     open_hash(f"#/b/{BUCKET}/")
     wait(EC.presence_of_element_located(css('tr[data-prefix="docs/"] button.delete-prefix')),
@@ -361,6 +397,11 @@ try:
     step("versions: a versioned bucket, two uploads of a file, restore, delete a version")
     open_hash("#/buckets")
     wait(EC.presence_of_element_located(css("#create-bucket")), what="the bucket form")
+    driver.find_element(By.ID, "bucket-name").send_keys("console-locked")
+    driver.find_element(By.ID, "bucket-lock").click()
+    driver.find_element(By.CSS_SELECTOR, "#create-bucket button").click()
+    wait(EC.presence_of_element_located(css('tr[data-bucket="console-locked"]')),
+         what="the bucket with object lock")
     driver.find_element(By.ID, "bucket-name").send_keys(VERSIONED)
     driver.find_element(By.ID, "bucket-versioning").click()
     driver.find_element(By.CSS_SELECTOR, "#create-bucket button").click()

@@ -1,11 +1,12 @@
 // The console's entry: sign-in, the header, and routing by the URL's hash
-// (#/buckets, #/b/<bucket>/<prefix>, #/identities, #/cluster).
+// (#/buckets, #/b/<bucket>/<prefix>, #/policy/<bucket>, #/identities, #/cluster).
 
 import { el } from './dom.js';
 import * as api from './api.js';
 import { renderBuckets, renderBrowser } from './browser.js';
 import { renderCluster } from './cluster.js';
 import { renderIdentities } from './identities.js';
+import { renderPolicy } from './policy.js';
 
 const main = document.getElementById('main');
 let generation = 0;
@@ -59,6 +60,9 @@ async function route() {
     if (parts[0] === 'b' && parts[1]) {
       document.getElementById('nav-buckets').classList.add('active');
       await renderBrowser(main, decodeURIComponent(parts[1]), decodeURIComponent(parts[2] || ''));
+    } else if (parts[0] === 'policy' && parts[1]) {
+      document.getElementById('nav-buckets').classList.add('active');
+      await renderPolicy(main, decodeURIComponent(parts[1]));
     } else if (parts[0] === 'identities') {
       document.getElementById('nav-identities').classList.add('active');
       await renderIdentities(main);

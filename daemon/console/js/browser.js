@@ -51,7 +51,9 @@ export async function renderBuckets(main) {
     body.replaceChildren(...buckets.map((b) => el('tr', { 'data-bucket': b.name },
       el('td', {}, el('a', { class: 'name', href: browserHash(b.name), text: b.name })),
       el('td', { text: formatDate(b.created) }),
-      el('td', { class: 'actions' }, el('button', {
+      el('td', { class: 'actions' }, el('a', {
+        class: 'button bucket-policy', href: `#/policy/${encodeURIComponent(b.name)}`, text: 'Access policy',
+      }), el('button', {
         class: 'danger delete-bucket',
         type: 'button',
         text: 'Delete',

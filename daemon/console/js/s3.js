@@ -109,6 +109,24 @@ export async function deleteVersion(bucket, key, id) {
   await send('DELETE', bucket, key, [['versionId', id]]);
 }
 
+// The bucket's policy document, or '' when it has none.
+export async function bucketPolicy(bucket) {
+  try {
+    return (await send('GET', bucket, '', [['policy', '']])).responseText;
+  } catch (e) {
+    if (e.code === 'NoSuchBucketPolicy') return '';
+    throw e;
+  }
+}
+
+export async function putBucketPolicy(bucket, document) {
+  await send('PUT', bucket, '', [['policy', '']], { body: document, contentType: 'application/json' });
+}
+
+export async function deleteBucketPolicy(bucket) {
+  await send('DELETE', bucket, '', [['policy', '']]);
+}
+
 export async function deleteBucket(bucket) {
   await send('DELETE', bucket);
 }

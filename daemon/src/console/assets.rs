@@ -59,6 +59,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../console/js/versions.js"),
     ),
     (
+        "js/policy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/policy.js"),
+    ),
+    (
         "js/identities.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/identities.js"),

@@ -131,6 +131,15 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
     // deleted, the readonly key's upload absent, the hostile object untouched.
     assert_eq!(env.keys("console-e2e").await, Vec::<String>::new());
     assert_eq!(env.get("hostile", HOSTILE).await, b"not markup");
+    let lock = (env.s3.get_object_lock_configuration())
+        .bucket("console-locked")
+        .send()
+        .await
+        .expect("the bucket made with object lock has it");
+    let enabled = lock
+        .object_lock_configuration()
+        .and_then(|c| c.object_lock_enabled());
+    assert_eq!(enabled.map(|e| e.as_str()), Some("Enabled"));
     // Two versions were uploaded, the first restored as a third, one deleted for good.
     let versions = (env.s3.list_object_versions())
         .bucket("console-versions")
