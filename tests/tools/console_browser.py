@@ -33,7 +33,11 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -104,7 +108,9 @@ driver.execute_cdp_cmd("Browser.setDownloadBehavior",
 
 def wait(cond, timeout=20, what="the page"):
     try:
-        return WebDriverWait(driver, timeout).until(cond)
+        # A page re-rendered between finding an element and reading it: look again.
+        return WebDriverWait(driver, timeout,
+                             ignored_exceptions=[StaleElementReferenceException]).until(cond)
     except TimeoutException:
         fail(f"timed out waiting for {what}")
 
@@ -393,6 +399,20 @@ try:
     secret = driver.find_element(By.ID, "new-secret").get_attribute("value")
     check(len(secret) >= 20, f"the new secret is shown: {secret!r}")
     shot("09-identities")
+    dave = 'tr[data-user="dave"]'
+    driver.find_element(By.CSS_SELECTOR, f"{dave} button.toggle-user").click()
+    wait(EC.text_to_be_present_in_element(css(f"{dave} td.user-state"), "disabled"),
+         what="dave disabled")
+    driver.find_element(By.CSS_SELECTOR, f"{dave} button.toggle-user").click()
+    wait(EC.text_to_be_present_in_element(css(f"{dave} td.user-state"), "enabled"),
+         what="dave enabled")
+    driver.find_element(By.CSS_SELECTOR, f"{dave} button.add-key").click()
+    wait(lambda d: d.find_element(By.ID, "new-secret").get_attribute("value") != secret,
+         what="a second key's secret")
+    driver.find_element(By.CSS_SELECTOR, f"{dave} button.remove-user").click()
+    text = confirm_dialog()
+    check(text == "Remove user dave and its keys?", f"the confirmation: {text!r}")
+    wait(EC.invisibility_of_element_located(css(dave)), what="dave removed")
 
     step("versions: a versioned bucket, two uploads of a file, restore, delete a version")
     open_hash("#/buckets")

@@ -89,6 +89,18 @@ export async function addUser(name, policies) {
   return call('POST', 'users', { name, policies });
 }
 
+export async function setUserEnabled(name, enabled) {
+  return call('POST', 'users/enable', { name, enabled });
+}
+
+export async function removeUser(name) {
+  return call('POST', 'users/remove', { name });
+}
+
+export async function addKey(name) {
+  return call('POST', 'users/keys', { name });
+}
+
 export async function policies() {
   return call('GET', 'policies');
 }

@@ -2,7 +2,7 @@
 // that adds a user and shows its new secret once, and the named policies with an editor
 // that checks the JSON before the node validates and saves it.
 
-import { el, toast } from './dom.js';
+import { el, toast, confirmAction } from './dom.js';
 import * as api from './api.js';
 
 export async function renderIdentities(main) {
@@ -22,16 +22,44 @@ export async function renderIdentities(main) {
   main.replaceChildren(el('h2', { text: 'Users' }), userForm, secretBox, usersBox,
     el('h2', { text: 'Policies' }), policyForm, policiesBox);
 
+  function showSecret(key) {
+    secretBox.replaceChildren(
+      el('span', { text: `Access key ${key.accessKey}, secret (shown once):` }),
+      el('input', { id: 'new-secret', readonly: true, value: key.secretKey }),
+      el('span', { id: 'new-access', hidden: true, text: key.accessKey }));
+    secretBox.hidden = false;
+  }
+
   async function fill() {
     try {
       const { users } = await api.users();
+      const act = (cls, text, fn) => el('button', {
+        class: cls, type: 'button', text,
+        onclick: async () => {
+          try { await fn(); } catch (e) { toast(api.explain(e), true); }
+        },
+      });
       usersBox.replaceChildren(el('table', { id: 'user-table' },
         el('thead', {}, el('tr', {}, el('th', { text: 'User' }), el('th', { text: 'State' }),
-          el('th', { text: 'Policies' }))),
+          el('th', { text: 'Policies' }), el('th'))),
         el('tbody', {}, ...users.map((u) => el('tr', { 'data-user': u.name },
           el('td', { class: 'name', text: u.name }),
-          el('td', { text: u.enabled ? 'enabled' : 'disabled' }),
-          el('td', { text: u.policies.join(', ') }))))));
+          el('td', { class: 'user-state', text: u.enabled ? 'enabled' : 'disabled' }),
+          el('td', { text: u.policies.join(', ') }),
+          el('td', { class: 'actions' },
+            act('toggle-user', u.enabled ? 'Disable' : 'Enable', async () => {
+              await api.setUserEnabled(u.name, !u.enabled);
+              await fill();
+            }),
+            act('add-key', 'New key', async () => {
+              showSecret(await api.addKey(u.name));
+            }),
+            act('danger remove-user', 'Remove', async () => {
+              if (!(await confirmAction(`Remove user ${u.name} and its keys?`, 'Remove'))) return;
+              await api.removeUser(u.name);
+              toast(`User ${u.name} removed`);
+              await fill();
+            })))))));
     } catch (e) {
       usersBox.replaceChildren(el('p', { class: 'error', text: api.explain(e) }));
     }
@@ -51,12 +79,7 @@ export async function renderIdentities(main) {
     ev.preventDefault();
     try {
       const policy = policySelect.value;
-      const key = await api.addUser(userName.value.trim(), policy ? [policy] : []);
-      secretBox.replaceChildren(
-        el('span', { text: `Access key ${key.accessKey}, secret (shown once):` }),
-        el('input', { id: 'new-secret', readonly: true, value: key.secretKey }),
-        el('span', { id: 'new-access', hidden: true, text: key.accessKey }));
-      secretBox.hidden = false;
+      showSecret(await api.addUser(userName.value.trim(), policy ? [policy] : []));
       userName.value = '';
       await fill();
     } catch (e) {

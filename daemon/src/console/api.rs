@@ -8,6 +8,7 @@
 //! | `presign` | POST `{method, bucket, key, query, headers, expires}` | a session, its CSRF token | `{url, path}` |
 //! | `cluster` | GET | a session whose key is allowed `admin:ServerInfo` | sets, drives, heal queue |
 //! | `users` | GET / POST `{name, policies}` | `admin:ListUsers` / `admin:CreateUser` (+ CSRF) | the users / the new key and its secret, once |
+//! | `users/enable`, `users/remove`, `users/keys` | POST `{name, enabled}` / `{name}` / `{name}` | `admin:EnableUser` or `DisableUser` / `admin:DeleteUser` / `admin:CreateServiceAccount` (+ CSRF) | the change / the new key and its secret, once |
 //! | `policies` | GET / POST `{name, document}` | `admin:ListPolicies` / `admin:CreatePolicy` (+ CSRF) | the named policies / the saved name |
 //! | `access?bucket=B&prefix=P` | GET | a session | `{put, delete}`: whether the key's policies allow writing and deleting at `P` (the page disables what is refused; S3 still decides) |
 //!
@@ -172,6 +173,18 @@ impl Call<'_> {
                 let (_, s) = self.guarded(&parts.headers).await?;
                 self.add_user(&s, read_json(body).await?).await
             }
+            ("users/enable", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.set_enabled(&s, read_json(body).await?).await
+            }
+            ("users/remove", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.remove_user(&s, read_json(body).await?).await
+            }
+            ("users/keys", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.add_key(&s, read_json(body).await?).await
+            }
             ("policies", &Method::GET) => {
                 let (_, s) = self.session(&parts.headers).await?;
                 self.policies(&s).await
@@ -182,7 +195,7 @@ impl Call<'_> {
             }
             (
                 "login" | "logout" | "presign" | "session" | "cluster" | "access" | "users"
-                | "policies",
+                | "users/enable" | "users/remove" | "users/keys" | "policies",
                 _,
             ) => Err(ConsoleError::Method),
             _ => Err(ConsoleError::NotFound),

@@ -1,7 +1,9 @@
 //! The identities page's API: users (list, add with policies and a first key whose secret
-//! is answered once) and named policies (list, add or replace, validated by the identity
+//! is answered once, enable or disable, remove, add a key whose secret is answered once)
+//! and named policies (list, add or replace, validated by the identity
 //! store before saving). Each call is authorized by `Iam::authorize` with the admin action
 //! the gRPC admin API needs for the same change (`admin:ListUsers`, `admin:CreateUser`,
+//! `admin:EnableUser`/`admin:DisableUser`, `admin:DeleteUser`, `admin:CreateServiceAccount`,
 //! `admin:ListPolicies`, `admin:CreatePolicy`) and calls the same `Iam` operations.
 //!
 //! Invariants: a secret appears in one answer only (the one that made it) and never in a
@@ -22,6 +24,14 @@ pub(super) struct NewUser {
     name: String,
     #[serde(default)]
     policies: Vec<String>,
+}
+
+/// A change of one user: enable or disable it (`enabled`), or name it (remove, add a key).
+#[derive(Deserialize)]
+pub(super) struct UserChange {
+    name: String,
+    #[serde(default)]
+    enabled: Option<bool>,
 }
 
 /// A named policy to add or replace.
@@ -68,6 +78,56 @@ impl Call<'_> {
             .await?;
         tracing::info!(user = %req.name, access_key = %key.access_key, by = %s.access_key,
             "user added from the console");
+        Ok(json(&serde_json::json!({
+            "accessKey": key.access_key,
+            "secretKey": key.secret_key,
+        })))
+    }
+
+    pub(super) async fn set_enabled(
+        &self,
+        s: &Session,
+        req: UserChange,
+    ) -> Result<Response<Bytes>, ConsoleError> {
+        let enabled = (req.enabled)
+            .ok_or_else(|| ConsoleError::BadRequest("say enabled: true or false".into()))?;
+        let action = if enabled {
+            Action::EnableUser
+        } else {
+            Action::DisableUser
+        };
+        self.allowed(s, action).await?;
+        (self.console.iam)
+            .change(|state| state.set_enabled(&req.name, enabled))
+            .await?;
+        tracing::info!(user = %req.name, enabled, by = %s.access_key, "user changed from the console");
+        Ok(json(
+            &serde_json::json!({ "name": req.name, "enabled": enabled }),
+        ))
+    }
+
+    pub(super) async fn remove_user(
+        &self,
+        s: &Session,
+        req: UserChange,
+    ) -> Result<Response<Bytes>, ConsoleError> {
+        self.allowed(s, Action::DeleteUser).await?;
+        (self.console.iam)
+            .change(|state| state.remove_user(&req.name))
+            .await?;
+        tracing::info!(user = %req.name, by = %s.access_key, "user removed from the console");
+        Ok(json(&serde_json::json!({ "name": req.name })))
+    }
+
+    pub(super) async fn add_key(
+        &self,
+        s: &Session,
+        req: UserChange,
+    ) -> Result<Response<Bytes>, ConsoleError> {
+        self.allowed(s, Action::CreateServiceAccount).await?;
+        let key = self.console.iam.add_key(&req.name, None, None).await?;
+        tracing::info!(user = %req.name, access_key = %key.access_key, by = %s.access_key,
+            "access key added from the console");
         Ok(json(&serde_json::json!({
             "accessKey": key.access_key,
             "secretKey": key.secret_key,

@@ -133,4 +133,87 @@ async fn console_identities_add_users_and_policies_for_admins_only() {
     assert!(may.text().contains(r#""put":false"#), "{}", may.text());
     may = carol.call("GET", "/console/api/users", "").await;
     assert_status(&may, 403, "carol lists users");
+
+    // Disable, enable, a second key, removal: each takes effect on the key at once.
+    let off = r#"{"name":"carol","enabled":false}"#;
+    let mut forged = ConsoleApi::new(env.addr());
+    forged.cookie = root.cookie.clone();
+    assert_status(
+        &forged.call("POST", "/console/api/users/enable", off).await,
+        403,
+        "disable without the CSRF token",
+    );
+    assert_status(
+        &ro.call("POST", "/console/api/users/enable", off).await,
+        403,
+        "a reader disables a user",
+    );
+    assert_status(
+        &root
+            .call("POST", "/console/api/users/enable", r#"{"name":"carol"}"#)
+            .await,
+        400,
+        "enable without saying which way",
+    );
+    assert_status(
+        &root.call("POST", "/console/api/users/enable", off).await,
+        200,
+        "disable",
+    );
+    assert_status(
+        &carol.presign("GET", "photos", "", "[]").await,
+        401,
+        "a disabled user's session presigns nothing",
+    );
+    assert_status(
+        &ConsoleApi::new(env.addr()).login(&key, &secret).await,
+        401,
+        "disabled",
+    );
+    let on = r#"{"name":"carol","enabled":true}"#;
+    assert_status(
+        &root.call("POST", "/console/api/users/enable", on).await,
+        200,
+        "enable",
+    );
+    assert_status(
+        &ConsoleApi::new(env.addr()).login(&key, &secret).await,
+        200,
+        "enabled",
+    );
+    let second = root
+        .call("POST", "/console/api/users/keys", r#"{"name":"carol"}"#)
+        .await;
+    assert_status(&second, 200, "a second key");
+    let key2 = (
+        field(&second, "accessKey").unwrap(),
+        field(&second, "secretKey").unwrap(),
+    );
+    assert_status(
+        &ConsoleApi::new(env.addr()).login(&key2.0, &key2.1).await,
+        200,
+        "key 2",
+    );
+    assert_status(
+        &ro.call("POST", "/console/api/users/remove", r#"{"name":"carol"}"#)
+            .await,
+        403,
+        "a reader removes a user",
+    );
+    let removed = root
+        .call("POST", "/console/api/users/remove", r#"{"name":"carol"}"#)
+        .await;
+    assert_status(&removed, 200, "remove");
+    assert_status(
+        &ConsoleApi::new(env.addr()).login(&key2.0, &key2.1).await,
+        401,
+        "removed",
+    );
+    assert_status(
+        &root
+            .call("POST", "/console/api/users/remove", r#"{"name":"carol"}"#)
+            .await,
+        404,
+        "removing again",
+    );
 }
