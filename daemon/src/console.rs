@@ -18,6 +18,7 @@ mod assets;
 mod identities;
 pub mod presign;
 pub mod session;
+mod traffic;
 
 use std::sync::Arc;
 
@@ -192,17 +193,24 @@ pub struct Console {
     iam: Arc<Iam>,
     layer: Arc<ObjectLayer>,
     region: String,
+    metrics: Arc<crate::metrics::Metrics>,
     sessions: Sessions,
     limiter: LoginLimiter,
 }
 
 impl Console {
-    /// The console over `layer` and `iam`, presigning for `region`.
-    pub fn new(layer: Arc<ObjectLayer>, iam: Arc<Iam>, region: String) -> Self {
+    /// The console over `layer` and `iam`, presigning for `region`, showing `metrics`.
+    pub fn new(
+        layer: Arc<ObjectLayer>,
+        iam: Arc<Iam>,
+        region: String,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Self {
             iam,
             layer,
             region,
+            metrics,
             sessions: Sessions::new(session::SESSION_TTL),
             limiter: LoginLimiter::default(),
         }

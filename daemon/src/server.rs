@@ -361,7 +361,7 @@ pub async fn run(
     let opened = opened.and_then(|(layer, iam, formatted, standby)| {
         Ok((
             layer.clone(),
-            services::front(layer, iam.clone(), &config, traffic)?,
+            services::front(layer, iam.clone(), &config, traffic, metrics.clone())?,
             iam,
             formatted,
             standby,

@@ -354,6 +354,10 @@ try:
          what="the cluster summary")
     states = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "td.state")]
     check(states == ["online"] * 4, f"drive states: {states}")
+    # The live charts draw once two readings of the counters are in (one refresh).
+    wait(lambda d: d.find_element(By.CSS_SELECTOR, "#chart-requests polyline").get_attribute("points"),
+         timeout=15, what="the request-rate chart")
+    check(driver.find_elements(By.CSS_SELECTOR, "#chart-sent polyline"), "the traffic chart")
     shot("07-cluster")
 
     step("first page of a prefix of many objects")

@@ -109,6 +109,10 @@ export async function putPolicy(name, document) {
   return call('POST', 'policies', { name, document });
 }
 
+export async function traffic() {
+  return call('GET', 'traffic');
+}
+
 export async function cluster() {
   return call('GET', 'cluster');
 }

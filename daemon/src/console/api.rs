@@ -10,6 +10,7 @@
 //! | `users` | GET / POST `{name, policies}` | `admin:ListUsers` / `admin:CreateUser` (+ CSRF) | the users / the new key and its secret, once |
 //! | `users/enable`, `users/remove`, `users/keys` | POST `{name, enabled}` / `{name}` / `{name}` | `admin:EnableUser` or `DisableUser` / `admin:DeleteUser` / `admin:CreateServiceAccount` (+ CSRF) | the change / the new key and its secret, once |
 //! | `policies` | GET / POST `{name, document}` | `admin:ListPolicies` / `admin:CreatePolicy` (+ CSRF) | the named policies / the saved name |
+//! | `traffic` | GET | a session whose key is allowed `admin:Prometheus` | this node's request and byte counters |
 //! | `access?bucket=B&prefix=P` | GET | a session | `{put, delete}`: whether the key's policies allow writing and deleting at `P` (the page disables what is refused; S3 still decides) |
 //!
 //! Invariants: a sign-in is a JSON body (`Content-Type: application/json`, which no
@@ -173,6 +174,10 @@ impl Call<'_> {
                 let (_, s) = self.guarded(&parts.headers).await?;
                 self.add_user(&s, read_json(body).await?).await
             }
+            ("traffic", &Method::GET) => {
+                let (_, s) = self.session(&parts.headers).await?;
+                self.traffic(&s).await
+            }
             ("users/enable", &Method::POST) => {
                 let (_, s) = self.guarded(&parts.headers).await?;
                 self.set_enabled(&s, read_json(body).await?).await
@@ -195,7 +200,7 @@ impl Call<'_> {
             }
             (
                 "login" | "logout" | "presign" | "session" | "cluster" | "access" | "users"
-                | "users/enable" | "users/remove" | "users/keys" | "policies",
+                | "users/enable" | "users/remove" | "users/keys" | "policies" | "traffic",
                 _,
             ) => Err(ConsoleError::Method),
             _ => Err(ConsoleError::NotFound),

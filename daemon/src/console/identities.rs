@@ -43,7 +43,7 @@ pub(super) struct NewPolicy {
 
 impl Call<'_> {
     /// Checks that the session's key is allowed admin `action`.
-    async fn allowed(&self, s: &Session, action: Action) -> Result<(), ConsoleError> {
+    pub(super) async fn allowed(&self, s: &Session, action: Action) -> Result<(), ConsoleError> {
         let iam = &self.console.iam;
         let (_, identity) = iam.resolve(&s.access_key).await?;
         let need = Need {

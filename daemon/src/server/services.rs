@@ -53,6 +53,7 @@ pub(super) fn front(
     iam: Arc<Iam>,
     config: &ServerConfig,
     traffic: Arc<Traffic>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<http::Front, ServerError> {
     let auth = Authenticator::clients(iam.clone());
     let grpc = tonic::service::Routes::new(
@@ -82,6 +83,7 @@ pub(super) fn front(
             layer.clone(),
             iam_for_scrapes.clone(),
             config.region.clone(),
+            metrics,
         ))
     });
     Ok(http::Front {

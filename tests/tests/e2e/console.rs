@@ -392,12 +392,24 @@ async fn console_authorizes_like_s3_and_the_cluster_page_like_the_admin_api() {
     assert!(drives.iter().all(|d| d["state"] == "online"), "{v}");
     assert_eq!(v["writable"], true);
 
+    // The live figures: this node's counters, S3's requests among them.
+    let traffic = root.call("GET", "/console/api/traffic", "").await;
+    assert_status(&traffic, 200, "root's figures");
+    let t: serde_json::Value = serde_json::from_slice(&traffic.body).unwrap();
+    assert!(t["requests"]["s3"].as_f64().unwrap() >= 1.0, "{t}");
+    assert!(
+        t["received"].as_f64().is_some() && t["sent"].as_f64().is_some(),
+        "{t}"
+    );
+
     let mut ro = ConsoleApi::new(env.addr());
     assert_status(
         &ro.login(&reader.0, &reader.1).await,
         200,
         "reader signs in",
     );
+    let refused = ro.call("GET", "/console/api/traffic", "").await;
+    assert_status(&refused, 403, "reader's figures");
     let refused = ro.call("GET", "/console/api/cluster", "").await;
     assert_status(&refused, 403, "reader's cluster page");
     assert_eq!(field(&refused, "error").as_deref(), Some("AccessDenied"));
