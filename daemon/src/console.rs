@@ -2,8 +2,10 @@
 //! binary (`assets`) and a small JSON API under `/console/api/` (`api`) over sessions kept
 //! in memory (`session`). The console holds no object logic: the browser calls S3 itself
 //! with URLs this module presigns for the session's key (`presign`), so S3 authorizes
-//! every object and bucket action with that key's policies; the cluster page's figures
-//! are authorized by `Iam::authorize` like the admin API's.
+//! every object and bucket action with that key's policies. What is not S3 (the cluster
+//! page's state and figures, `api` and `traffic`; users and policies, `identities`) is
+//! authorized by `Iam::authorize` with the action the admin API needs for it and calls the
+//! same `ObjectLayer`/`Iam` functions.
 //!
 //! Invariants: every answer carries the security headers ([`secure`]): a CSP without
 //! inline script, `X-Frame-Options: DENY`, `nosniff`, no referrer, and `no-store` on API
@@ -11,7 +13,8 @@
 //! ([`ConsoleError::status`]); request bodies are read up to [`MAX_BODY`] bytes.
 //!
 //! Tested by the unit tests of `session` and `presign`, and end to end by the e2e
-//! `console` tests: the API's refusals without a browser, and one headless-Chromium run.
+//! `console` tests: the API's refusals without a browser (`console`,
+//! `console_identities`), and one headless-Chromium walk (`console_browser`).
 
 mod api;
 mod assets;
