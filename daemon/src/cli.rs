@@ -51,6 +51,15 @@ pub struct Cli {
     command: Command,
 }
 
+/// A feature switch on the command line (`on` / `off`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start a node on DRIVES (default: ./tessera-data/drive{1...4}).
@@ -86,6 +95,10 @@ enum Command {
         /// Let anyone scrape the Prometheus metrics (`/metrics`) without a token.
         #[arg(long)]
         metrics_public: bool,
+        /// Serve the web console at /console/ on the node's port (a bucket named
+        /// `console` is then reachable over S3 only with virtual-host addressing).
+        #[arg(long, value_enum, default_value_t = Switch::On)]
+        console: Switch,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -321,6 +334,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             certs_dir,
             metrics_public,
+            console,
             test_commit_pause_ms,
             test_identity_reload_ms,
             test_lifecycle_day_secs,
@@ -356,6 +370,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 certs_dir: certs_dir_or_default(certs_dir)?,
                 identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
                 metrics_public,
+                console: console == Switch::On,
                 lifecycle_day: std::time::Duration::from_secs(test_lifecycle_day_secs.max(1)),
             };
             tessera_daemon::server::run(config, shutdown_signal())

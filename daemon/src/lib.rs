@@ -2,7 +2,8 @@
 //! and the `tessera` CLI client.
 //!
 //! Layers, lowest first; nothing imports upward: `drive` (and `lock`) → `erasure` →
-//! `object` → the front ends `rpc` (gRPC object API) and `s3`, beside them `internode` (the
+//! `object` → the front ends `rpc` (gRPC object API), `s3` and `console` (the web console, over
+//! S3 presigned for its sessions), beside them `internode` (the
 //! services for peers, over `drive` and `lock`) → `server`/`cli`. Below `drive` and `lock`:
 //! `peer` (the internode client, used by `drive::remote` and `lock::distributed`); below
 //! the front ends: `auth` (verification of every gRPC call), `policy` (IAM documents, their
@@ -14,6 +15,7 @@
 
 pub mod auth;
 pub mod calendar;
+pub mod console;
 pub mod drive;
 pub mod erasure;
 pub mod iam;

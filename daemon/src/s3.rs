@@ -35,6 +35,7 @@ pub use cors::Cors;
 pub use edge::{Refusal, admit};
 pub use error::error_response;
 pub use request_id::RequestIds;
+pub use signature_scope::MAX_PRESIGNED_EXPIRY;
 
 use crate::iam::Iam;
 use crate::object::ObjectLayer;

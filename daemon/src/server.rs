@@ -151,6 +151,8 @@ pub struct ServerConfig {
     /// Whether anyone may scrape `/metrics` (else a bearer token of a key allowed
     /// `admin:Prometheus`).
     pub metrics_public: bool,
+    /// Whether the web console is served at `/console/` (`--console on`).
+    pub console: bool,
     /// A lifecycle day (a day but in tests); lifecycle rules are applied every
     /// [`LIFECYCLE_ROUNDS_PER_DAY`]th of one.
     pub lifecycle_day: Duration,
@@ -359,7 +361,7 @@ pub async fn run(
     let opened = opened.and_then(|(layer, iam, formatted, standby)| {
         Ok((
             layer.clone(),
-            services::front(layer, iam.clone(), &config, traffic)?,
+            services::front(layer, iam.clone(), &config, traffic, metrics.clone())?,
             iam,
             formatted,
             standby,

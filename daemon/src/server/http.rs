@@ -10,7 +10,9 @@
 //! before s3s, and answers to browsers get the CORS headers their rule allows (`s3::Cors`).
 //!
 //! Which connections are taken and how long a silent one stays is `admission`'s; health
-//! checks (`health`) and Prometheus scrapes (`scrape`) are answered before either protocol.
+//! checks (`health`) and Prometheus scrapes (`scrape`) are answered before either protocol,
+//! and the web console's paths (unsigned requests of `/console`, `/console/…`, see
+//! `crate::console::owns`) before S3; a signed request of those paths is S3's.
 //! Every other request is counted here, once, by API, operation and status class, with its
 //! duration and body bytes (`metrics::Exchange`): gRPC names its operation in its path,
 //! S3's is named by the access hook through the request's `OpSlot`.
@@ -43,6 +45,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::codegen::Service;
 
+use crate::console::{self, Console};
 use crate::iam::{Env, Iam};
 use crate::metrics::{Answered, Api, Class, Counted, Exchange, Metrics, OpSlot, grpc_class};
 use crate::s3::{Cors, RequestIds, error_response};
@@ -75,6 +78,8 @@ pub struct Front {
     pub s3: S3Service,
     /// CORS preflights and headers of S3 answers.
     pub cors: Cors,
+    /// The web console, unless `--console off`.
+    pub console: Option<Arc<Console>>,
 }
 
 /// Routes each request to gRPC or S3.
@@ -257,6 +262,17 @@ impl Router {
                 );
                 return ready(s3_answer(&ids, &id, resp));
             };
+            if let Some(console) = (front.console.clone()).filter(|_| console::owns(&req)) {
+                let env = self.env;
+                return Box::pin(async move {
+                    let resp = console.answer(req, env).await;
+                    Ok(resp.map(|b| {
+                        http_body_util::Full::new(b)
+                            .map_err(|never| match never {})
+                            .boxed_unsync()
+                    }))
+                });
+            }
             let (s3, cors) = (front.s3.clone(), front.cors.clone());
             let (mut parts, body) = req.into_parts();
             if parts.method == http::Method::OPTIONS {

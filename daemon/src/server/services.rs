@@ -53,6 +53,7 @@ pub(super) fn front(
     iam: Arc<Iam>,
     config: &ServerConfig,
     traffic: Arc<Traffic>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<http::Front, ServerError> {
     let auth = Authenticator::clients(iam.clone());
     let grpc = tonic::service::Routes::new(
@@ -77,7 +78,16 @@ pub(super) fn front(
         },
     )
     .map_err(|e| ServerError::Layout(e.to_string()))?;
+    let console = config.console.then(|| {
+        Arc::new(crate::console::Console::new(
+            layer.clone(),
+            iam_for_scrapes.clone(),
+            config.region.clone(),
+            metrics,
+        ))
+    });
     Ok(http::Front {
+        console,
         layer,
         iam: iam_for_scrapes,
         grpc,

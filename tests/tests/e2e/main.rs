@@ -7,6 +7,12 @@ mod attribute_bounds;
 mod bad_input;
 mod cli;
 
+// The web console: `console` (its API, no browser), `console_identities` (users and
+// policies) and `console_browser` (headless Chromium).
+mod console;
+mod console_browser;
+mod console_identities;
+
 // The cluster suite: `cluster` is the fixture, `cluster_*` the cases.
 mod cluster;
 mod cluster_faults;

@@ -1,0 +1,155 @@
+//! The web console in a real browser (README "Web console"): `tests/tools/console_browser.py`
+//! drives headless Chromium (Debian packages `chromium`, `chromium-driver`; pip `selenium`)
+//! against one node this test starts and seeds, and checks every page itself; this test
+//! then checks what the node holds afterwards. Screenshots of each page are saved under
+//! `target/console-screenshots/` (not committed) for a person to look at. The script also
+//! prints how long the first page of a prefix of many objects took to render (reported,
+//! never asserted).
+//!
+//! A missing browser is a failure, never a silent skip (DESIGN "Engineering conventions"),
+//! unless TESSERA_SKIP_BROWSER=1 says so explicitly.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use futures::StreamExt;
+use tessera_tests::{PASSWORD, USER, pattern};
+
+use crate::iam::parse_key;
+use crate::s3::S3Env;
+use crate::s3_tools::script;
+
+const INSTALL: &str = "install them with `apt-get install chromium chromium-driver` and \
+                       `python3 -m pip install selenium` (or set TESSERA_SKIP_BROWSER=1 to \
+                       skip this test explicitly)";
+
+/// Objects under `p/` of the listing-speed bucket.
+const MANY: usize = 3000;
+
+/// A key a careless page would turn into markup.
+const HOSTILE: &str = "<img src=x onerror=alert(1)>.txt";
+
+fn require(what: &str, program: &str, args: &[&str]) {
+    match Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "{what} is not usable ({program} {args:?}: {}); {INSTALL}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => panic!("{what} is not installed ({program}: {e}); {INSTALL}"),
+    }
+}
+
+/// Where the screenshots go: beside the build, outside the source tree.
+fn screenshots() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("console-screenshots")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
+    if std::env::var("TESSERA_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("TESSERA_SKIP_BROWSER=1: not running the browser test");
+        return;
+    }
+    require("chromium", "chromium", &["--version"]);
+    require("chromedriver", "chromedriver", &["--version"]);
+    require("selenium", "python3", &["-c", "import selenium"]);
+
+    let env = S3Env::start();
+    let node = env.node();
+    let reader = parse_key(&node.cli(
+        &["admin", "user", "add", "reader", "--policy", "readonly"],
+        None,
+    ));
+    env.mb("hostile").await;
+    env.put("hostile", HOSTILE, b"not markup").await;
+    env.mb("many").await;
+    futures::stream::iter(0..MANY)
+        .map(|i| {
+            let s3 = env.s3.clone();
+            async move {
+                s3.put_object()
+                    .bucket("many")
+                    .key(format!("p/object-{i:06}"))
+                    .body(ByteStream::from(vec![b'x'; 16]))
+                    .send()
+                    .await
+                    .expect("seed put");
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+
+    let files = env.env.dir.path().join("upload");
+    let downloads = env.env.dir.path().join("downloads");
+    let shots = screenshots();
+    // Only this run's screenshots (a failure's included) are left to look at.
+    let _ = std::fs::remove_dir_all(&shots);
+    for dir in [&files, &downloads, &shots] {
+        std::fs::create_dir_all(dir).expect("mkdir");
+    }
+    std::fs::write(files.join("small.txt"), b"a small file\n").unwrap();
+    std::fs::write(files.join("notes.md"), b"# notes\n\nfrom the console\n").unwrap();
+    std::fs::write(files.join("big.bin"), pattern(20 << 20, 7)).unwrap();
+    for (edition, text) in [("v1", "first version\n"), ("v2", "second version!\n")] {
+        std::fs::create_dir_all(files.join(edition)).unwrap();
+        std::fs::write(files.join(edition).join("v.txt"), text).unwrap();
+    }
+
+    let out = Command::new("python3")
+        .arg(script("console_browser.py"))
+        .env("TESSERA_CONSOLE_URL", format!("{}/console/", node.endpoint))
+        .env("TESSERA_ROOT_KEY", USER)
+        .env("TESSERA_ROOT_SECRET", PASSWORD)
+        .env("TESSERA_READER_KEY", &reader.0)
+        .env("TESSERA_READER_SECRET", &reader.1)
+        .env("TESSERA_UPLOAD_DIR", &files)
+        .env("TESSERA_DOWNLOAD_DIR", &downloads)
+        .env("TESSERA_SCREENSHOTS", &shots)
+        .env("TESSERA_HOSTILE_KEY", HOSTILE)
+        .env("TESSERA_MANY_BUCKET", "many")
+        .env("TESSERA_MANY_COUNT", MANY.to_string())
+        .output()
+        .expect("run console_browser.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "console_browser.py failed ({}):\n{stdout}\n{stderr}\nscreenshots in {}\nnode log:\n{}",
+        out.status,
+        shots.display(),
+        env.log()
+    );
+
+    // What the node holds after the walk: the bucket made in the browser, its folder
+    // deleted, the readonly key's upload absent, the hostile object untouched.
+    assert_eq!(env.keys("console-e2e").await, Vec::<String>::new());
+    assert_eq!(env.get("hostile", HOSTILE).await, b"not markup");
+    let lock = (env.s3.get_object_lock_configuration())
+        .bucket("console-locked")
+        .send()
+        .await
+        .expect("the bucket made with object lock has it");
+    let enabled = lock
+        .object_lock_configuration()
+        .and_then(|c| c.object_lock_enabled());
+    assert_eq!(enabled.map(|e| e.as_str()), Some("Enabled"));
+    // Two versions were uploaded, the first restored as a third, one deleted for good.
+    let versions = (env.s3.list_object_versions())
+        .bucket("console-versions")
+        .send()
+        .await
+        .expect("list versions");
+    assert_eq!(versions.versions().len(), 2, "{versions:?}");
+    assert_eq!(
+        env.get("console-versions", "v.txt").await,
+        b"first version\n"
+    );
+    assert!(!node.log_text().contains(PASSWORD), "no secret in the log");
+}
