@@ -16,9 +16,7 @@ use fuser::{
 };
 
 use crate::fs::attr::{Attr, Kind};
-use crate::fs::error::FsResult;
 use crate::fs::namespace::Change;
-use crate::fs::open::ReadRequest;
 use crate::fs::state::Inner;
 use crate::metrics::MountMetrics;
 
@@ -236,21 +234,8 @@ impl fuser::Filesystem for TesseraFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        self.run(
-            "open",
-            move |inner| async move { inner.open_keeping(ino.0, flags.0).await },
-            move |r| match r {
-                Ok((fh, keep)) => {
-                    let flags = if keep {
-                        FopenFlags::FOPEN_KEEP_CACHE
-                    } else {
-                        FopenFlags::empty()
-                    };
-                    reply.opened(FileHandle(fh), flags)
-                }
-                Err(e) => reply.error(e),
-            },
-        );
+        let op = move |inner: Arc<Inner>| async move { inner.open_keeping(ino.0, flags.0).await };
+        self.run("open", op, reply::opened(reply, FopenFlags::empty()));
     }
 
     fn read(
@@ -264,26 +249,7 @@ impl fuser::Filesystem for TesseraFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let _runtime = self.rt.enter();
-        let metrics = self.metrics.clone();
-        let reply = Box::new(move |r: FsResult<bytes::Bytes>| match r {
-            Ok(data) => {
-                metrics.answered("read", None);
-                metrics.read(data.len());
-                reply.data(&data)
-            }
-            Err(e) => {
-                tracing::debug!(op = "read", "{e}");
-                metrics.answered("read", Some(e.errno()));
-                reply.error(reply::errno(e.errno()));
-            }
-        });
-        let request = ReadRequest {
-            offset,
-            size,
-            reply,
-        };
-        self.inner.queue_read(fh.0, request);
+        self.read_file(fh, offset, size, reply);
     }
 
     fn write(
@@ -365,18 +331,13 @@ impl fuser::Filesystem for TesseraFs {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let op = move |inner: Arc<Inner>| async move { inner.opendir_keeping(ino.0).await };
-        self.run("opendir", op, move |r| match r {
-            // The kernel may cache the entries; it keeps them for the next open only when
-            // told the directory's listing is fresh.
-            Ok((fh, keep)) => {
-                let mut flags = FopenFlags::FOPEN_CACHE_DIR;
-                if keep {
-                    flags |= FopenFlags::FOPEN_KEEP_CACHE;
-                }
-                reply.opened(FileHandle(fh), flags)
-            }
-            Err(e) => reply.error(e),
-        });
+        // The kernel may cache the entries; it keeps them for the next open only when told
+        // the directory's listing is fresh.
+        self.run(
+            "opendir",
+            op,
+            reply::opened(reply, FopenFlags::FOPEN_CACHE_DIR),
+        );
     }
 
     fn readdir(

@@ -1,5 +1,5 @@
 //! Conversions between s3s DTOs and the object core: times, ETags, metadata, stored
-//! headers, ranges, and the evaluation of conditional headers.
+//! headers, ranges, version ids, and the evaluation of conditional headers.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -10,7 +10,7 @@ use s3s::dto::{ETag, ETagCondition, Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode};
 
 use super::error::s3_err;
-use crate::object::{ETagMatch, ObjectAttrs, ObjectInfo, RangeSpec, WriteCondition};
+use crate::object::{ETagMatch, NULL_VERSION, ObjectAttrs, ObjectInfo, RangeSpec, WriteCondition};
 
 /// Stored header names (lowercase).
 pub const CACHE_CONTROL: &str = "cache-control";
@@ -325,4 +325,9 @@ pub fn url_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The `x-amz-version-id` of an answer about `info` (none for the `null` version).
+pub(super) fn version_id(info: &ObjectInfo) -> Option<String> {
+    (info.version_id != NULL_VERSION).then(|| info.version_id.clone())
 }

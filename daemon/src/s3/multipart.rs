@@ -312,7 +312,7 @@ pub async fn complete_multipart_upload(
         key: Some(i.key.clone()),
         location: Some(format!("/{}/{}", i.bucket, i.key)),
         e_tag: Some(etag(&info.etag)),
-        version_id: super::object::version_id(&info),
+        version_id: super::convert::version_id(&info),
         checksum_crc32: c.checksum_crc32,
         checksum_crc32c: c.checksum_crc32c,
         checksum_sha1: c.checksum_sha1,

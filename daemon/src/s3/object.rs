@@ -283,11 +283,6 @@ pub async fn delete_object(
     }
 }
 
-/// The `x-amz-version-id` of an answer about `info` (none for the `null` version).
-pub(super) fn version_id(info: &ObjectInfo) -> Option<String> {
-    (info.version_id != NULL_VERSION).then(|| info.version_id.clone())
-}
-
 pub async fn delete_objects(
     layer: &ObjectLayer,
     req: S3Request<DeleteObjectsInput>,

@@ -190,7 +190,7 @@ pub async fn put_object_tagging(
     let at = (i.bucket.as_str(), i.key.as_str(), i.version_id.as_deref());
     let info = change_tags(layer, at, &update(&tags)).await?;
     Ok(S3Response::new(PutObjectTaggingOutput {
-        version_id: super::object::version_id(&info),
+        version_id: super::convert::version_id(&info),
     }))
 }
 
@@ -204,7 +204,7 @@ pub async fn get_object_tagging(
         .map_err(to_s3)?;
     Ok(S3Response::new(GetObjectTaggingOutput {
         tag_set: Tags::stored(info.headers.get(TAGGING)).to_set(),
-        version_id: super::object::version_id(&info),
+        version_id: super::convert::version_id(&info),
     }))
 }
 
@@ -216,7 +216,7 @@ pub async fn delete_object_tagging(
     let at = (i.bucket.as_str(), i.key.as_str(), i.version_id.as_deref());
     let info = change_tags(layer, at, &update(&Tags::default())).await?;
     Ok(S3Response::new(DeleteObjectTaggingOutput {
-        version_id: super::object::version_id(&info),
+        version_id: super::convert::version_id(&info),
     }))
 }
 

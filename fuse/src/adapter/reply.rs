@@ -6,7 +6,7 @@
 use std::time::SystemTime;
 
 use fuser::{
-    FileAttr, FileType, Generation, INodeNo, InitFlags, KernelConfig, ReplyDirectory,
+    FileAttr, FileType, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, ReplyDirectory,
     ReplyDirectoryPlus, ReplyStatfs,
 };
 
@@ -95,6 +95,25 @@ pub fn file_attr(attr: &Attr, ino: u64) -> FileAttr {
         rdev: attr.rdev,
         blksize: BLOCK_SIZE,
         flags: 0,
+    }
+}
+
+/// Answers an open or opendir with its handle and `flags`, and FOPEN_KEEP_CACHE when the
+/// core says the kernel may keep what it cached of the file or directory.
+pub fn opened(
+    reply: fuser::ReplyOpen,
+    flags: FopenFlags,
+) -> impl FnOnce(Result<(u64, bool), fuser::Errno>) + Send + 'static {
+    move |r| match r {
+        Ok((fh, keep)) => {
+            let keep = if keep {
+                FopenFlags::FOPEN_KEEP_CACHE
+            } else {
+                FopenFlags::empty()
+            };
+            reply.opened(fuser::FileHandle(fh), flags | keep)
+        }
+        Err(e) => reply.error(e),
     }
 }
 

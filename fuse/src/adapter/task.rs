@@ -11,12 +11,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use fuser::{Errno, FileHandle, Generation, ReplyAttr, ReplyEmpty, ReplyEntry};
+use fuser::{Errno, FileHandle, Generation, ReplyAttr, ReplyData, ReplyEmpty, ReplyEntry};
 
 use super::TesseraFs;
 use super::reply::{DirReply, file_attr};
 use crate::fs::attr::Attr;
 use crate::fs::error::FsResult;
+use crate::fs::open::ReadRequest;
 use crate::fs::state::Inner;
 
 impl TesseraFs {
@@ -83,6 +84,30 @@ impl TesseraFs {
             Ok(attr) => reply.attr(&ttl, &file_attr(&attr, ino)),
             Err(e) => reply.error(e),
         }
+    }
+
+    /// Queues a read of the open file `fh` for its handle's task, which answers `reply`.
+    pub(super) fn read_file(&self, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
+        let _runtime = self.rt.enter();
+        let metrics = self.metrics.clone();
+        let reply = Box::new(move |r: FsResult<bytes::Bytes>| match r {
+            Ok(data) => {
+                metrics.answered("read", None);
+                metrics.read(data.len());
+                reply.data(&data)
+            }
+            Err(e) => {
+                tracing::debug!(op = "read", "{e}");
+                metrics.answered("read", Some(e.errno()));
+                reply.error(super::reply::errno(e.errno()));
+            }
+        });
+        let request = ReadRequest {
+            offset,
+            size,
+            reply,
+        };
+        self.inner.queue_read(fh.0, request);
     }
 
     /// Fills `reply` from the open directory `fh`, on its stream's task.
