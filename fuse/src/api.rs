@@ -120,6 +120,7 @@ pub fn version_of(info: &ObjectInfo) -> u64 {
 pub struct RangeBody {
     chunks: BoxStream<'static, ApiResult<Bytes>>,
     version: u64,
+    size: u64,
 }
 
 impl RangeBody {
@@ -131,7 +132,13 @@ impl RangeBody {
         Self {
             chunks: chunks.boxed(),
             version: version_of(info),
+            size: info.size,
         }
+    }
+
+    /// The size of the whole object whose bytes these are.
+    pub fn object_size(&self) -> u64 {
+        self.size
     }
 
     /// The [`version_of`] the object whose bytes these are.

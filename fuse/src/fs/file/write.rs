@@ -3,9 +3,13 @@
 
 use std::os::unix::fs::FileExt;
 
+use crate::api::{ApiError, ServiceError};
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::open::{Body, FileState, OpenFile, Upload};
 use crate::fs::state::Inner;
+
+/// Copies of an object replaced while it is copied down before staging gives up.
+const STAGE_TRIES: usize = 8;
 
 impl Inner {
     /// Writes `data` at `offset` (at the end for `O_APPEND`).
@@ -22,12 +26,12 @@ impl Inner {
             return Ok(data.len() as u32);
         }
         let offset = if handle.append { s.size } else { offset };
-        let end = offset + data.len() as u64;
         let streaming_at = match &s.body {
             Body::Streaming(up) => Some(up.written),
             Body::Remote if s.size == 0 && offset == 0 => Some(0),
             _ => None,
         };
+        let mut end = offset + data.len() as u64;
         if streaming_at == Some(offset) {
             if matches!(s.body, Body::Remote) {
                 s.body = Body::Streaming(Upload::default());
@@ -46,6 +50,9 @@ impl Inner {
             }
         } else {
             self.stage(handle.ino, &mut s).await?;
+            // Staging may have found the object grown by another client: append after it.
+            let offset = if handle.append { s.size } else { offset };
+            end = offset + data.len() as u64;
             let Body::Staged(f) = &s.body else {
                 unreachable!("staged above")
             };
@@ -69,21 +76,47 @@ impl Inner {
         let file = tempfile::tempfile_in(&self.settings.cache_dir)?;
         if s.size > 0 {
             let (bucket, key) = self.key_of(&self.path_of(ino)?)?;
-            let mut body = self.remote.get(&bucket, &key, 0, s.size).await?;
+            s.size = self.copy_down(&bucket, &key, &file, s.size).await?;
+        }
+        s.body = Body::Staged(file);
+        Ok(())
+    }
+
+    /// Copies `bucket/key` into `file`: the `size` bytes the open saw or, when another
+    /// client replaced the object since, the whole of what replaced it (an append then
+    /// lands after the newest data, never in the middle of it); returns the size copied.
+    async fn copy_down(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &std::fs::File,
+        mut size: u64,
+    ) -> FsResult<u64> {
+        for _ in 0..STAGE_TRIES {
+            let mut body = match self.remote.get(bucket, key, 0, size).await {
+                Ok(body) => body,
+                // A range the object no longer has: it was replaced by an empty one.
+                Err(ApiError::Service {
+                    kind: ServiceError::InvalidArgument,
+                    ..
+                }) => return Ok(0),
+                Err(e) => return Err(e.into()),
+            };
             let mut at = 0;
             while let Some(chunk) = body.next().await? {
                 file.write_all_at(&chunk, at)?;
                 at += chunk.len() as u64;
             }
-            if at != s.size {
-                return Err(FsError::posix(
-                    Errno::EIO,
-                    "the object changed size while staged",
-                ));
+            if body.object_size() == size && at == size {
+                return Ok(size);
             }
+            size = body.object_size();
+            file.set_len(0)?;
         }
-        s.body = Body::Staged(file);
-        Ok(())
+        Err(FsError::posix(
+            Errno::EIO,
+            "the object kept changing while it was staged",
+        ))
     }
 
     /// Sets the size of an open file.

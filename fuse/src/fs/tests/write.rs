@@ -208,3 +208,24 @@ async fn a_streamed_upload_that_fails_reports_the_servers_errno() {
     f.fs.release(fh).await;
     assert!(api.object("b", "big").is_none(), "nothing committed");
 }
+
+#[tokio::test]
+async fn an_append_after_another_client_replaced_the_file_lands_after_its_new_end() {
+    let api = Memory::new(&["b"], 0);
+    api.insert("b", "log", b"one\n");
+    let f = mount(&api, Some("b"));
+    let (ino, _) = f.lookup("log").await.expect("log");
+    let fh =
+        f.fs.open(ino, libc::O_WRONLY | libc::O_APPEND)
+            .await
+            .expect("open");
+    // Another mount's close lands between this open and its first write.
+    api.insert("b", "log", b"one\ntwo\n");
+    f.fs.write(fh, 0, b"three\n").await.expect("append");
+    f.fs.flush(fh).await.expect("flush");
+    f.fs.release(fh).await;
+    assert_eq!(
+        &api.object("b", "log").expect("log").data[..],
+        b"one\ntwo\nthree\n"
+    );
+}
