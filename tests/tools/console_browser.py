@@ -9,14 +9,15 @@ a plain HTTP client, see a hostile key name rendered as text, open that bucket t
 policy preset and close it again, delete the folder (the
 confirmation names the count), see the cluster's drives, time the first page of a large
 prefix, add a policy (bad JSON refused first) and a user with it, upload two versions of a file to
-a versioned bucket, restore the older and delete one, and, signed in with a
+a versioned bucket, restore the older and delete one, upload a folder, set tags, edit
+lifecycle rules and resume a failed multipart upload (console_gaps.py), and, signed in with a
 readonly key, see the upload button disabled and have a forced upload refused by the node.
 Screenshots of each page go to TESSERA_SCREENSHOTS.
 
 Environment (set by tests/tests/e2e/console_browser.rs):
   TESSERA_CONSOLE_URL      http://127.0.0.1:PORT/console/
   TESSERA_ROOT_KEY / TESSERA_ROOT_SECRET, TESSERA_READER_KEY / TESSERA_READER_SECRET
-  TESSERA_UPLOAD_DIR       holds small.txt, notes.md, big.bin (20 MiB)
+  TESSERA_UPLOAD_DIR       holds small.txt, notes.md, big.bin (20 MiB), tree/ (3 files)
   TESSERA_DOWNLOAD_DIR     where the browser saves downloads
   TESSERA_SCREENSHOTS      where screenshots go
   TESSERA_HOSTILE_KEY      the key pre-made in bucket `hostile`
@@ -42,6 +43,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+import console_gaps
 
 BASE = os.environ["TESSERA_CONSOLE_URL"]
 ROOT = (os.environ["TESSERA_ROOT_KEY"], os.environ["TESSERA_ROOT_SECRET"])
@@ -461,6 +464,8 @@ try:
          what="the version to go")
     shot("09b-versions")
 
+    console_gaps.run(driver, sys.modules[__name__], BUCKET)
+
     step("a readonly key's upload is refused by the node")
     sign_out()
     open_hash("#/buckets")
@@ -468,7 +473,7 @@ try:
     wait(EC.presence_of_element_located(css(f'tr[data-bucket="{BUCKET}"]')), what="reader's buckets")
     open_hash(f"#/b/{BUCKET}/")
     wait(EC.presence_of_element_located(css("#objects")), what="reader's browser")
-    for button in ["upload", "new-folder"]:
+    for button in ["upload", "upload-folder", "new-folder"]:
         wait(lambda d: not d.find_element(By.ID, button).is_enabled(), what=f"#{button} disabled")
     # Forced anyway: the node refuses it.
     chooser = driver.find_element(By.ID, "upload-input")

@@ -133,6 +133,11 @@ const MESSAGES = {
   RateLimited: 'Too many failed sign-ins from this address: wait a minute.',
   BadCsrfToken: 'The page is out of date: reload it.',
   Network: 'The node cannot be reached.',
+  MalformedXML: 'The node could not read the document sent (malformed XML).',
+  InvalidTag: 'Invalid tag: at most 10 tags, keys up to 128 and values up to 256 characters.',
+  BadDigest: 'The data arrived damaged (its checksum does not match): send it again.',
+  NoSuchUpload: 'The multipart upload does not exist any more (completed, aborted or expired).',
+  NoSuchLifecycleConfiguration: 'The bucket has no lifecycle rules.',
 };
 
 // A message for a person, for an ApiError, an S3Error or anything else.

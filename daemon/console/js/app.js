@@ -1,5 +1,6 @@
 // The console's entry: sign-in, the header, and routing by the URL's hash
-// (#/buckets, #/b/<bucket>/<prefix>, #/policy/<bucket>, #/identities, #/cluster).
+// (#/buckets, #/b/<bucket>/<prefix>, #/policy/<bucket>, #/lifecycle/<bucket>, #/identities,
+// #/cluster).
 
 import { el } from './dom.js';
 import * as api from './api.js';
@@ -7,6 +8,7 @@ import { renderBuckets, renderBrowser } from './browser.js';
 import { renderCluster } from './cluster.js';
 import { renderIdentities } from './identities.js';
 import { renderPolicy } from './policy.js';
+import { renderLifecycle } from './lifecycle.js';
 
 const main = document.getElementById('main');
 let generation = 0;
@@ -63,6 +65,9 @@ async function route() {
     } else if (parts[0] === 'policy' && parts[1]) {
       document.getElementById('nav-buckets').classList.add('active');
       await renderPolicy(main, decodeURIComponent(parts[1]));
+    } else if (parts[0] === 'lifecycle' && parts[1]) {
+      document.getElementById('nav-buckets').classList.add('active');
+      await renderLifecycle(main, decodeURIComponent(parts[1]));
     } else if (parts[0] === 'identities') {
       document.getElementById('nav-identities').classList.add('active');
       await renderIdentities(main);

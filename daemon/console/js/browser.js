@@ -6,7 +6,9 @@ import { el, formatSize, formatDate, toast, confirmAction } from './dom.js';
 import { presign, explain, access } from './api.js';
 import * as s3 from './s3.js';
 import { uploadFiles } from './upload.js';
+import { chosen, dropped } from './folders.js';
 import { showVersions } from './versions.js';
+import { showTags } from './tags.js';
 
 export function browserHash(bucket, prefix = '') {
   return `#/b/${encodeURIComponent(bucket)}/${encodeURIComponent(prefix)}`;
@@ -22,7 +24,8 @@ export async function renderBuckets(main) {
     el('button', { class: 'primary', type: 'submit', text: 'Create bucket' }));
   const body = el('tbody');
   const table = el('table', { id: 'buckets' },
-    el('thead', {}, el('tr', {}, el('th', { text: 'Bucket' }), el('th', { text: 'Created' }), el('th'))),
+    el('thead', {}, el('tr', {}, el('th', { text: 'Bucket' }), el('th', { text: 'Created' }),
+      el('th', { class: 'num', text: 'Objects', title: 'Counted from the first 1000 keys' }), el('th'))),
     body);
   main.replaceChildren(el('h2', { text: 'Buckets' }), form, table);
   form.addEventListener('submit', async (ev) => {
@@ -41,18 +44,21 @@ export async function renderBuckets(main) {
     try {
       buckets = await s3.listBuckets();
     } catch (e) {
-      body.replaceChildren(el('tr', {}, el('td', { colspan: 3, class: 'error', text: explain(e) })));
+      body.replaceChildren(el('tr', {}, el('td', { colspan: 4, class: 'error', text: explain(e) })));
       return;
     }
     if (!buckets.length) {
-      body.replaceChildren(el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No buckets yet.' })));
+      body.replaceChildren(el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No buckets yet.' })));
       return;
     }
     body.replaceChildren(...buckets.map((b) => el('tr', { 'data-bucket': b.name },
       el('td', {}, el('a', { class: 'name', href: browserHash(b.name), text: b.name })),
       el('td', { text: formatDate(b.created) }),
+      el('td', { class: 'num usage', text: '…' }),
       el('td', { class: 'actions' }, el('a', {
         class: 'button bucket-policy', href: `#/policy/${encodeURIComponent(b.name)}`, text: 'Access policy',
+      }), el('a', {
+        class: 'button bucket-lifecycle', href: `#/lifecycle/${encodeURIComponent(b.name)}`, text: 'Lifecycle',
       }), el('button', {
         class: 'danger delete-bucket',
         type: 'button',
@@ -68,8 +74,31 @@ export async function renderBuckets(main) {
           }
         },
       })))));
+    usage(buckets.map((b) => b.name));
   }
   await fill();
+}
+
+// Fills each bucket's object count and size from one ListObjectsV2 page (cheap: "1000+"
+// beyond it), four buckets at a time, after the list is shown.
+async function usage(names) {
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++];
+      const cell = document.querySelector(`tr[data-bucket="${CSS.escape(name)}"] td.usage`);
+      if (!cell) continue;
+      try {
+        const { objects, next: more } = await s3.listPage(name, '', null, '');
+        const bytes = objects.reduce((a, o) => a + o.size, 0);
+        cell.textContent = `${objects.length}${more ? '+' : ''} (${more ? '≥ ' : ''}${formatSize(bytes)})`;
+      } catch (_) {
+        cell.textContent = '—';
+        cell.title = 'Not listable with this key';
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
 function crumbs(bucket, prefix) {
@@ -101,8 +130,9 @@ async function share(bucket, key, expiry, panel) {
 
 const PREVIEW_BYTES = 64 * 1024;
 
-// The object's details (HEAD) and a preview of images and text in `panel`.
-async function details(bucket, key, panel) {
+// The object's details (HEAD, with its user metadata), its tags and a preview of images and
+// text in `panel`.
+async function details(bucket, key, panel, canWrite) {
   const info = await s3.head(bucket, key);
   const rows = [['Key', key], ['Size', formatSize(info.size)], ['Type', info.type],
     ['ETag', info.etag], ['Modified', info.modified], ...info.meta];
@@ -111,6 +141,7 @@ async function details(bucket, key, panel) {
     ...rows.map(([n, v]) => el('tr', {}, el('th', { text: n }), el('td', { class: 'name', text: v }))))),
   preview);
   panel.hidden = false;
+  await showTags(bucket, key, panel, canWrite);
   if (info.type.startsWith('image/')) {
     const { path } = await presign('GET', bucket, key);
     preview.append(el('img', { id: 'preview-image', src: path, alt: key }));
@@ -132,6 +163,7 @@ async function download(bucket, key) {
 export async function renderBrowser(main, bucket, prefix) {
   const started = performance.now();
   const fileInput = el('input', { type: 'file', multiple: true, id: 'upload-input', hidden: true });
+  const folderInput = el('input', { type: 'file', webkitdirectory: true, id: 'upload-folder-input', hidden: true });
   const uploads = el('div', { class: 'uploads', id: 'uploads' });
   const sharePanel = el('div', { class: 'share-panel', id: 'share', hidden: true });
   const detailsPanel = el('div', { class: 'details', id: 'details', hidden: true });
@@ -145,8 +177,9 @@ export async function renderBrowser(main, bucket, prefix) {
   const count = el('span', { class: 'muted', id: 'count' });
   const toolbar = el('div', { class: 'toolbar' },
     el('button', { class: 'primary', type: 'button', id: 'upload', text: 'Upload files', onclick: () => fileInput.click() }),
+    el('button', { type: 'button', id: 'upload-folder', text: 'Upload folder', onclick: () => folderInput.click() }),
     el('button', { type: 'button', id: 'new-folder', text: 'New folder', onclick: newFolder }),
-    el('label', {}, 'Share links valid ', expiry), count, fileInput);
+    el('label', {}, 'Share links valid ', expiry), count, fileInput, folderInput);
   // Sorting applies to the entries loaded so far; folders stay first.
   let sort = { by: 'name', dir: 1 };
   const sorter = (by, label, cls = '') => el('th', {
@@ -171,7 +204,7 @@ export async function renderBrowser(main, bucket, prefix) {
     s3.versioning(bucket).catch(() => ''),
   ]);
   if (!rights.put) {
-    for (const id of ['upload', 'new-folder']) {
+    for (const id of ['upload', 'upload-folder', 'new-folder']) {
       const b = document.getElementById(id);
       b.disabled = true;
       b.title = 'This access key may not write here';
@@ -189,7 +222,7 @@ export async function renderBrowser(main, bucket, prefix) {
     }
   }
 
-  // Files dropped anywhere on the page go up like chosen ones.
+  // Files and folders dropped anywhere on the page go up like chosen ones.
   main.ondragover = (ev) => {
     if (!rights.put) return;
     ev.preventDefault();
@@ -200,19 +233,21 @@ export async function renderBrowser(main, bucket, prefix) {
     ev.preventDefault();
     main.classList.remove('dropping');
     if (!rights.put) return;
-    const files = [...(ev.dataTransfer ? ev.dataTransfer.files : [])];
+    const files = await dropped(ev.dataTransfer);
     if (files.length) {
       await uploadFiles(bucket, prefix, files, uploads);
       await reload();
     }
   };
 
-  fileInput.addEventListener('change', async () => {
-    const files = [...fileInput.files];
-    fileInput.value = '';
-    await uploadFiles(bucket, prefix, files, uploads);
-    await reload();
-  });
+  for (const input of [fileInput, folderInput]) {
+    input.addEventListener('change', async () => {
+      const files = chosen(input.files);
+      input.value = '';
+      await uploadFiles(bucket, prefix, files, uploads);
+      await reload();
+    });
+  }
 
   function folderRow(p) {
     const label = p.slice(prefix.length);
@@ -238,7 +273,7 @@ export async function renderBrowser(main, bucket, prefix) {
       el('td', { class: 'num', text: formatSize(o.size) }),
       el('td', { text: formatDate(o.modified) }),
       el('td', { class: 'actions' },
-        act('info', 'Info', () => details(bucket, o.key, detailsPanel)),
+        act('info', 'Info', () => details(bucket, o.key, detailsPanel, rights.put)),
         versioning ? act('versions', 'Versions', () => showVersions(bucket, o.key, versionsPanel, rights, reload)) : null,
         act('download', 'Download', () => download(bucket, o.key)),
         act('rename', 'Rename', async () => {
@@ -316,6 +351,7 @@ export async function renderBrowser(main, bucket, prefix) {
   }
 
   more.addEventListener('click', page);
+  uploads.addEventListener('uploaded', reload);
   await page();
   main.dataset.renderMs = String(Math.round(performance.now() - started));
 }

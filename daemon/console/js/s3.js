@@ -35,6 +35,7 @@ export async function send(method, bucket, key = '', query = [], opts = {}) {
     if (opts.contentType) xhr.setRequestHeader('Content-Type', opts.contentType);
     for (const [name, value] of headers) xhr.setRequestHeader(name, value);
     if (opts.range) xhr.setRequestHeader('Range', opts.range);
+    if (opts.contentMd5) xhr.setRequestHeader('Content-MD5', opts.contentMd5);
     if (opts.onProgress) xhr.upload.onprogress = (e) => opts.onProgress(e.loaded);
     if (opts.signal) opts.signal.addEventListener('abort', () => xhr.abort());
     xhr.onload = () => {
@@ -224,10 +225,27 @@ export async function createUpload(bucket, key, contentType) {
   return child(xml(xhr), 'UploadId');
 }
 
-export async function uploadPart(bucket, key, uploadId, n, blob, onProgress) {
+export async function uploadPart(bucket, key, uploadId, n, blob, onProgress, contentMd5) {
   const xhr = await send('PUT', bucket, key, [['partNumber', String(n)], ['uploadId', uploadId]],
-    { body: blob, onProgress });
+    { body: blob, onProgress, contentMd5 });
   return xhr.getResponseHeader('ETag');
+}
+
+// The parts the node holds of an upload (ListParts, every page): Map(number -> { etag, size }).
+export async function listParts(bucket, key, uploadId) {
+  const parts = new Map();
+  let marker = '';
+  for (;;) {
+    const query = [['uploadId', uploadId]];
+    if (marker) query.push(['part-number-marker', marker]);
+    const root = xml(await send('GET', bucket, key, query));
+    for (const c of root.children) {
+      if (c.localName !== 'Part') continue;
+      parts.set(Number(child(c, 'PartNumber')), { etag: child(c, 'ETag'), size: Number(child(c, 'Size')) });
+    }
+    marker = child(root, 'NextPartNumberMarker');
+    if (child(root, 'IsTruncated') !== 'true' || !marker) return parts;
+  }
 }
 
 export async function completeUpload(bucket, key, uploadId, etags) {

@@ -73,6 +73,21 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/cluster.js"),
     ),
+    (
+        "js/tags.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/tags.js"),
+    ),
+    (
+        "js/lifecycle.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/lifecycle.js"),
+    ),
+    (
+        "js/folders.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/folders.js"),
+    ),
 ];
 
 /// The answer to a `GET`/`HEAD` of a static path.

@@ -1,7 +1,8 @@
 //! The web console in a real browser (README "Web console"): `tests/tools/console_browser.py`
 //! drives headless Chromium (Debian packages `chromium`, `chromium-driver`; pip `selenium`)
 //! against one node this test starts and seeds, and checks every page itself; this test
-//! then checks what the node holds afterwards. Screenshots of each page are saved under
+//! then checks what the node holds afterwards (with the SDK: the keys of an uploaded folder,
+//! the tags and lifecycle rule set in the browser, the bytes of a resumed upload). Screenshots of each page are saved under
 //! `target/console-screenshots/` (not committed) for a person to look at. The script also
 //! prints how long the first page of a prefix of many objects took to render (reported,
 //! never asserted).
@@ -67,6 +68,14 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
     ));
     env.mb("hostile").await;
     env.put("hostile", HOSTILE, b"not markup").await;
+    env.mb(GAPS).await;
+    (env.s3.put_object().bucket(GAPS).key("report.txt"))
+        .body(ByteStream::from_static(b"quarterly\n"))
+        .content_type("text/plain")
+        .metadata("owner", "console-test")
+        .send()
+        .await
+        .expect("seed put with metadata");
     env.mb("many").await;
     futures::stream::iter(0..MANY)
         .map(|i| {
@@ -96,6 +105,10 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
     std::fs::write(files.join("small.txt"), b"a small file\n").unwrap();
     std::fs::write(files.join("notes.md"), b"# notes\n\nfrom the console\n").unwrap();
     std::fs::write(files.join("big.bin"), pattern(20 << 20, 7)).unwrap();
+    std::fs::create_dir_all(files.join("tree/sub/deeper")).unwrap();
+    for (path, text) in TREE {
+        std::fs::write(files.join(path), text).unwrap();
+    }
     for (edition, text) in [("v1", "first version\n"), ("v2", "second version!\n")] {
         std::fs::create_dir_all(files.join(edition)).unwrap();
         std::fs::write(files.join(edition).join("v.txt"), text).unwrap();
@@ -151,5 +164,70 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
         env.get("console-versions", "v.txt").await,
         b"first version\n"
     );
+    check_gaps(&env).await;
     assert!(!node.log_text().contains(PASSWORD), "no secret in the log");
+}
+
+/// The bucket of `console_gaps.py`'s steps.
+const GAPS: &str = "gaps";
+
+/// The folder uploaded with the folder picker, under `tree/` of the upload directory.
+const TREE: [(&str, &str); 3] = [
+    ("tree/a.txt", "a\n"),
+    ("tree/sub/b.txt", "bb\n"),
+    ("tree/sub/deeper/c.txt", "ccc\n"),
+];
+
+/// What `console_gaps.py` left: the folders' keys under `in/`, two tags, one lifecycle rule
+/// (and none on the walk's first bucket), the resumed upload's bytes and no upload pending.
+async fn check_gaps(env: &S3Env) {
+    let mut keys = env.keys(GAPS).await;
+    keys.retain(|k| k.starts_with("in/"));
+    // The chosen folder's files and the dropped folder's (drop/x.txt "x", drop/y/z.txt "zz").
+    let files = [("drop/x.txt", "x"), ("drop/y/z.txt", "zz")];
+    let all: Vec<(&str, &str)> = files.into_iter().chain(TREE).collect();
+    let expect: Vec<String> = all.iter().map(|(p, _)| format!("in/{p}")).collect();
+    assert_eq!(keys, expect, "the folders' trees kept under the prefix");
+    for (path, text) in all {
+        assert_eq!(env.get(GAPS, &format!("in/{path}")).await, text.as_bytes());
+    }
+
+    let tagging = (env.s3.get_object_tagging().bucket(GAPS).key("report.txt"))
+        .send()
+        .await
+        .expect("get tags");
+    let mut tags: Vec<(&str, &str)> = (tagging.tag_set().iter())
+        .map(|t| (t.key(), t.value()))
+        .collect();
+    tags.sort();
+    assert_eq!(tags, [("project", "tessera"), ("stage", "e2e")]);
+
+    let lifecycle = (env.s3.get_bucket_lifecycle_configuration().bucket(GAPS))
+        .send()
+        .await
+        .expect("the rule added in the browser");
+    let [rule] = lifecycle.rules() else {
+        panic!("one rule left: {lifecycle:?}");
+    };
+    assert_eq!(rule.id(), Some("expire-logs"));
+    assert_eq!(rule.filter().and_then(|f| f.prefix()), Some("logs/"));
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(30));
+    let abort = rule.abort_incomplete_multipart_upload();
+    assert_eq!(abort.and_then(|a| a.days_after_initiation()), Some(7));
+    assert!(rule.noncurrent_version_expiration().is_none(), "{rule:?}");
+    let none = (env.s3.get_bucket_lifecycle_configuration())
+        .bucket("console-e2e")
+        .send()
+        .await;
+    assert!(none.is_err(), "the rules deleted in the browser: {none:?}");
+
+    assert_eq!(env.get(GAPS, "big.bin").await, pattern(20 << 20, 7));
+    let pending = (env.s3.list_multipart_uploads().bucket(GAPS))
+        .send()
+        .await
+        .expect("list uploads");
+    assert!(
+        pending.uploads().is_empty(),
+        "the resumed upload completed: {pending:?}"
+    );
 }
