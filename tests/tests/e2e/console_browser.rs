@@ -25,8 +25,16 @@ const INSTALL: &str = "install them with `apt-get install chromium chromium-driv
                        `python3 -m pip install selenium` (or set TESSERA_SKIP_BROWSER=1 to \
                        skip this test explicitly)";
 
-/// Objects under `p/` of the listing-speed bucket.
+/// Objects under `p/` of the listing-speed bucket, unless `TESSERA_CONSOLE_MANY` says how
+/// many (BENCHMARKS.md's console row seeds 100,000).
 const MANY: usize = 3000;
+
+fn many() -> usize {
+    std::env::var("TESSERA_CONSOLE_MANY")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(MANY)
+}
 
 /// A key a careless page would turn into markup.
 const HOSTILE: &str = "<img src=x onerror=alert(1)>.txt";
@@ -77,7 +85,7 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
         .await
         .expect("seed put with metadata");
     env.mb("many").await;
-    futures::stream::iter(0..MANY)
+    futures::stream::iter(0..many())
         .map(|i| {
             let s3 = env.s3.clone();
             async move {
@@ -126,7 +134,7 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
         .env("TESSERA_SCREENSHOTS", &shots)
         .env("TESSERA_HOSTILE_KEY", HOSTILE)
         .env("TESSERA_MANY_BUCKET", "many")
-        .env("TESSERA_MANY_COUNT", MANY.to_string())
+        .env("TESSERA_MANY_COUNT", many().to_string())
         .output()
         .expect("run console_browser.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
