@@ -99,6 +99,10 @@ enum Command {
         /// `console` is then reachable over S3 only with virtual-host addressing).
         #[arg(long, value_enum, default_value_t = Switch::On)]
         console: Switch,
+        /// Serve the web console on this address (its own port, S3 beside it for its own
+        /// calls) instead of the node's port, e.g. 127.0.0.1:9001.
+        #[arg(long, value_name = "ADDRESS")]
+        console_address: Option<std::net::SocketAddr>,
         /// Testing only: milliseconds a PUT waits holding its commit lock.
         #[arg(long, hide = true)]
         test_commit_pause_ms: Option<u64>,
@@ -335,6 +339,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             certs_dir,
             metrics_public,
             console,
+            console_address,
             test_commit_pause_ms,
             test_identity_reload_ms,
             test_lifecycle_day_secs,
@@ -371,6 +376,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 identity_reload: test_identity_reload_ms.map(std::time::Duration::from_millis),
                 metrics_public,
                 console: console == Switch::On,
+                console_address,
                 lifecycle_day: std::time::Duration::from_secs(test_lifecycle_day_secs.max(1)),
             };
             tessera_daemon::server::run(config, shutdown_signal())

@@ -153,6 +153,10 @@ pub struct ServerConfig {
     pub metrics_public: bool,
     /// Whether the web console is served at `/console/` (`--console on`).
     pub console: bool,
+    /// Where the console is served instead of the node's port (`--console-address`):
+    /// a listener with the same routes (S3 for the console's own calls) but no internode
+    /// services.
+    pub console_address: Option<SocketAddr>,
     /// A lifecycle day (a day but in tests); lifecycle rules are applied every
     /// [`LIFECYCLE_ROUNDS_PER_DAY`]th of one.
     pub lifecycle_day: Duration,
@@ -333,12 +337,18 @@ pub async fn run(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
         listener,
-        http::Router::new(
-            internode,
-            ready.clone(),
-            metrics.clone(),
-            config.metrics_public,
-        ),
+        {
+            let router = http::Router::new(
+                internode,
+                ready.clone(),
+                metrics.clone(),
+                config.metrics_public,
+            );
+            match config.console_address {
+                Some(_) => router.without_console(),
+                None => router,
+            }
+        },
         admission::connection_limit(config.max_connections),
         tls.as_ref().map(|t| t.acceptor()),
         async {
@@ -408,6 +418,12 @@ pub async fn run(
         region: config.region.clone(),
     };
     eprintln!("\n{}\n", banner.render());
+    let console = match config.console_address.filter(|_| config.console) {
+        Some(address) => {
+            Some(services::console_listener(address, &config, &ready, &metrics, &tls).await?)
+        }
+        None => None,
+    };
     // Replays the writes that missed drives, and heals what reads found damaged.
     let healer = layer.spawn_healer(HealerConfig {
         scanner: config.scan_interval.map(|interval| ScannerConfig {
@@ -447,6 +463,10 @@ pub async fn run(
     shutdown.await;
     let _ = stop.send(());
     let _ = server.await;
+    if let Some((stop, server)) = console {
+        let _ = stop.send(());
+        let _ = server.await;
+    }
     healer.shutdown().await;
     expiry.abort();
     if let Some(sweeper) = sweeper {

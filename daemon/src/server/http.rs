@@ -96,6 +96,9 @@ pub struct Router {
     metrics: Arc<Metrics>,
     /// Whether anyone may scrape the metrics (`--metrics-public`).
     metrics_public: bool,
+    /// Whether this listener serves the web console (not the node's port when the console
+    /// has an address of its own).
+    console_here: bool,
 }
 
 impl Router {
@@ -114,7 +117,14 @@ impl Router {
             ids: RequestIds::new(),
             metrics,
             metrics_public,
+            console_here: true,
         }
+    }
+
+    /// The same routes without the web console (it has a listener of its own).
+    pub fn without_console(mut self) -> Self {
+        self.console_here = false;
+        self
     }
 
     /// Answers a scrape.
@@ -262,7 +272,9 @@ impl Router {
                 );
                 return ready(s3_answer(&ids, &id, resp));
             };
-            if let Some(console) = (front.console.clone()).filter(|_| console::owns(&req)) {
+            let console_here = self.console_here;
+            let console = front.console.clone();
+            if let Some(console) = console.filter(|_| console_here && console::owns(&req)) {
                 let env = self.env;
                 return Box::pin(async move {
                     let resp = console.answer(req, env).await;

@@ -1,8 +1,9 @@
 //! The services a node serves on its port: the internode ones a cluster node offers its
 //! peers (behind the cluster key), and the client-facing ones (the gRPC object and admin
 //! services behind every key of the identity store, and S3), built once the object layer
-//! is open.
+//! is open; and the web console's own listener (`--console-address`).
 
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use tessera_proto::admin::admin_service_server::AdminServiceServer;
@@ -12,12 +13,14 @@ use tessera_proto::internode::lock_service_server::LockServiceServer;
 use tessera_proto::internode::storage_service_server::StorageServiceServer;
 use tessera_proto::object::object_service_server::ObjectServiceServer;
 
-use super::{Node, ServerConfig, ServerError, http};
+use super::tls::ServerTls;
+use super::{Node, SHUTDOWN_GRACE, ServerConfig, ServerError, admission, http};
 use crate::auth::Authenticator;
 use crate::iam::Iam;
 use crate::internode::identity::IdentityRpc;
 use crate::internode::locks::LockRpc;
 use crate::internode::storage::StorageRpc;
+use crate::metrics::Metrics;
 use crate::object::ObjectLayer;
 use crate::rpc::ObjectRpc;
 use crate::rpc::admin::AdminRpc;
@@ -94,4 +97,39 @@ pub(super) fn front(
         s3,
         cors,
     })
+}
+
+/// Serves the web console's routes on `address` (`--console-address`) until told to stop.
+pub(super) async fn console_listener(
+    address: SocketAddr,
+    config: &ServerConfig,
+    ready: &Arc<OnceLock<http::Front>>,
+    metrics: &Arc<Metrics>,
+    tls: &Option<Arc<ServerTls>>,
+) -> Result<
+    (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ),
+    ServerError,
+> {
+    let listener =
+        (tokio::net::TcpListener::bind(address).await).map_err(|source| ServerError::Bind {
+            addr: address,
+            source,
+        })?;
+    tracing::info!(%address, "web console serving");
+    let router = http::Router::new(None, ready.clone(), metrics.clone(), config.metrics_public);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(
+        listener,
+        router,
+        admission::connection_limit(config.max_connections),
+        tls.as_ref().map(|t| t.acceptor()),
+        async {
+            let _ = stopped.await;
+        },
+        SHUTDOWN_GRACE,
+    ));
+    Ok((stop, server))
 }

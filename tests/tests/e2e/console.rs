@@ -76,7 +76,7 @@ impl ConsoleApi {
 }
 
 /// Sends `method target` (a presigned path) to the node, with `body`.
-async fn plain(addr: SocketAddr, method: &'static str, target: &str, body: &[u8]) -> Raw {
+pub async fn plain(addr: SocketAddr, method: &'static str, target: &str, body: &[u8]) -> Raw {
     RawRequest::new(method, &addr.to_string(), target)
         .body(body.to_vec())
         .send(addr)

@@ -10,6 +10,7 @@ mod cli;
 // The web console: `console` (its API, no browser), `console_identities` (users and
 // policies) and `console_browser` (headless Chromium).
 mod console;
+mod console_address;
 mod console_browser;
 mod console_identities;
 
