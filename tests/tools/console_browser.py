@@ -355,12 +355,16 @@ try:
     driver.find_element(By.ID, "nav-cluster").click()
     wait(EC.text_to_be_present_in_element(css("#cluster-summary"), "4 of 4 drives online"),
          what="the cluster summary")
-    states = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "td.state")]
+    states = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "tr.drive td.state")]
     check(states == ["online"] * 4, f"drive states: {states}")
     # The live charts draw once two readings of the counters are in (one refresh).
     wait(lambda d: d.find_element(By.CSS_SELECTOR, "#chart-requests polyline").get_attribute("points"),
          timeout=15, what="the request-rate chart")
     check(driver.find_elements(By.CSS_SELECTOR, "#chart-sent polyline"), "the traffic chart")
+    nodes = driver.find_elements(By.CSS_SELECTOR, "#cluster-nodes tr.node")
+    check(len(nodes) == 1 and "online" in nodes[0].text and "4 of 4" in nodes[0].text,
+          f"one node with its 4 drives online: {[n.text for n in nodes]}")
+    check("scanner" in driver.find_element(By.ID, "cluster-scanner").text, "the scanner's figures")
     shot("07-cluster")
 
     step("first page of a prefix of many objects")

@@ -1,6 +1,7 @@
-// The cluster page: sets and drives with their state and capacity, and this node's request
-// and traffic rates as small live charts, refreshed every few seconds while shown. Needs a
-// key allowed admin:ServerInfo (and admin:Prometheus for the charts).
+// The cluster page: nodes (from their drives' endpoints), sets and drives with their state
+// and capacity, the healer's and scanner's figures, and this node's request and traffic
+// rates as small live charts, refreshed every few seconds while shown. Needs a key allowed
+// admin:ServerInfo (and admin:Prometheus for the charts).
 
 import { el, formatSize } from './dom.js';
 import { cluster, traffic, explain } from './api.js';
@@ -28,6 +29,31 @@ function chart(id, title, values, format) {
   const last = values.length ? values[values.length - 1] : 0;
   return el('figure', { class: 'chart', id },
     el('figcaption', {}, `${title}: `, el('strong', { class: 'chart-value', text: format(last) })), svg);
+}
+
+// The node a drive endpoint names (`http://host:port/path`), or this node for a local path.
+function nodeOf(endpoint) {
+  const m = /^(https?:\/\/[^/]+)/.exec(endpoint);
+  return m ? m[1] : 'this node';
+}
+
+// One row per node: how many of its drives are online; offline when none is.
+function nodesTable(sets) {
+  const nodes = new Map();
+  for (const d of sets.flatMap((s) => s.drives)) {
+    const n = nodes.get(nodeOf(d.endpoint)) || { online: 0, total: 0 };
+    n.total += 1;
+    if (d.state === 'online') n.online += 1;
+    nodes.set(nodeOf(d.endpoint), n);
+  }
+  const state = (n) => (n.online === 0 ? 'offline' : n.online < n.total ? 'degraded' : 'online');
+  return el('table', { id: 'cluster-nodes', class: 'drives' },
+    el('thead', {}, el('tr', {}, el('th', { text: 'Node' }), el('th', { text: 'State' }),
+      el('th', { class: 'num', text: 'Drives online' }))),
+    el('tbody', {}, ...[...nodes].map(([name, n]) => el('tr', { class: 'node' },
+      el('td', { text: name }),
+      el('td', { class: `state state-${state(n)}`, text: state(n) }),
+      el('td', { class: 'num', text: `${n.online} of ${n.total}` })))));
 }
 
 export async function renderCluster(main, isCurrent) {
@@ -77,6 +103,11 @@ export async function renderCluster(main, isCurrent) {
         el('span', { id: 'cluster-summary', text: `${online} of ${total} drives online` }),
         ` · writes ${info.writable ? 'possible' : 'refused (a set lacks its quorum)'}`,
         ` · heal queue ${info.healQueue} · deployment `, el('code', { text: info.deploymentId })),
+      el('p', { id: 'cluster-scanner', class: 'muted', text:
+        `Healed ${info.healed} objects (${info.healFailures} attempts failed) · scanner: `
+        + `${info.scanned} objects checked, last full round `
+        + (info.lastScanSeconds > 0 ? `${info.lastScanSeconds.toFixed(1)} s` : 'not finished yet') }),
+      el('h3', { text: 'Nodes' }), nodesTable(info.sets),
       ...info.sets.map((s) => el('section', {},
         el('h3', { text: `Pool ${s.pool + 1}, set ${s.set + 1}: ${s.data} data + ${s.parity} parity` }),
         el('table', { class: 'drives' },

@@ -387,10 +387,15 @@ impl Call<'_> {
                 })
             })
             .collect();
+        let (healed, failed, scanned, last_cycle) = console.metrics.heal.totals();
         Ok(json(&serde_json::json!({
             "deploymentId": info.deployment_id,
             "writable": console.layer.writable(false),
             "healQueue": console.layer.queued_heals().await,
+            "healed": healed,
+            "healFailures": failed,
+            "scanned": scanned,
+            "lastScanSeconds": last_cycle,
             "sets": sets,
         })))
     }

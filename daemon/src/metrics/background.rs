@@ -71,6 +71,13 @@ impl HealFigures {
     pub fn cycle(&self, took: Duration) {
         self.last_cycle.set(took.as_secs_f64());
     }
+
+    /// Objects healed and heal attempts failed so far, objects scanned, and the seconds of
+    /// the last full scanner round (0 before the first).
+    pub fn totals(&self) -> (u64, u64, u64, f64) {
+        let (healed, failed) = (self.healed.get(), self.failed.get());
+        (healed, failed, self.scanned.get(), self.last_cycle.get())
+    }
 }
 
 /// Namespace lock figures.
