@@ -12,6 +12,7 @@ mod cli;
 mod console;
 mod console_address;
 mod console_browser;
+mod console_cluster_browser;
 mod console_identities;
 
 // The cluster suite: `cluster` is the fixture, `cluster_*` the cases.
