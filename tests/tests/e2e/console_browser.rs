@@ -173,6 +173,11 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
         b"first version\n"
     );
     check_gaps(&env).await;
+    // console_keys.py: erin's second key removed in the browser, readonly attached.
+    let erin = node.cli(&["admin", "user", "info", "erin"], None);
+    let erin = String::from_utf8_lossy(&erin.stdout);
+    assert!(erin.contains("Policies : readonly"), "{erin}");
+    assert_eq!(erin.matches("Key      : ").count(), 1, "{erin}");
     assert!(!node.log_text().contains(PASSWORD), "no secret in the log");
 }
 
