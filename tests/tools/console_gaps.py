@@ -12,11 +12,16 @@ console_browser.py (which imports this and calls run() while signed in with the 
   a bucket made earlier in the walk deleted all at once;
 - resume: with `?test-fail-part=2`, the page sends part 2 of the 20 MiB file with a wrong
   Content-MD5, so the node refuses it and the upload fails; Resume asks the node for its
-  parts and sends only the missing ones (the Rust test compares the bytes).
+  parts and sends only the missing ones (the Rust test compares the bytes);
+- then console_keys.py's steps (a user's keys listed and one removed, a policy attached) and
+  console_deleted.py's ("Show deleted" on a versioned bucket, an object restored).
 """
 
 import os
 import re
+
+import console_deleted
+import console_keys
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -145,3 +150,6 @@ def run(driver, ui, created):
     check(sent and 1 <= int(sent.group(1)) < 3, f"only the missing parts were sent: {text}")
     wait(EC.presence_of_element_located(css('tr[data-key="big.bin"]')), what="the object row")
     ui.shot("15-upload-resumed")
+
+    console_keys.run(driver, ui)
+    console_deleted.run(driver, ui)

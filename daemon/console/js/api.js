@@ -101,6 +101,18 @@ export async function addKey(name) {
   return call('POST', 'users/keys', { name });
 }
 
+export async function userKeys(name) {
+  return call('GET', `users/keys?name=${encodeURIComponent(name)}`);
+}
+
+export async function removeKey(accessKey) {
+  return call('POST', 'users/keys/remove', { accessKey });
+}
+
+export async function attachPolicy(name, policy) {
+  return call('POST', 'users/policies', { name, policy });
+}
+
 export async function policies() {
   return call('GET', 'policies');
 }

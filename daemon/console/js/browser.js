@@ -8,6 +8,7 @@ import * as s3 from './s3.js';
 import { uploadFiles } from './upload.js';
 import { chosen, dropped } from './folders.js';
 import { showVersions } from './versions.js';
+import { showDeleted } from './deleted.js';
 import { showTags } from './tags.js';
 
 export function browserHash(bucket, prefix = '') {
@@ -168,6 +169,10 @@ export async function renderBrowser(main, bucket, prefix) {
   const sharePanel = el('div', { class: 'share-panel', id: 'share', hidden: true });
   const detailsPanel = el('div', { class: 'details', id: 'details', hidden: true });
   const versionsPanel = el('div', { class: 'details', id: 'versions', hidden: true });
+  const deletedPanel = el('div', { class: 'details', id: 'deleted', hidden: true });
+  const showDeletedBox = el('input', { type: 'checkbox', id: 'show-deleted' });
+  const showDeletedLabel = el('label', { hidden: true, title: 'Keys whose latest version is a delete marker' },
+    showDeletedBox, ' Show deleted');
   const expiry = el('select', { id: 'share-expiry', title: 'Share links stay valid for' },
     el('option', { value: '3600', text: '1 hour' }),
     el('option', { value: '86400', text: '1 day', selected: true }),
@@ -179,7 +184,7 @@ export async function renderBrowser(main, bucket, prefix) {
     el('button', { class: 'primary', type: 'button', id: 'upload', text: 'Upload files', onclick: () => fileInput.click() }),
     el('button', { type: 'button', id: 'upload-folder', text: 'Upload folder', onclick: () => folderInput.click() }),
     el('button', { type: 'button', id: 'new-folder', text: 'New folder', onclick: newFolder }),
-    el('label', {}, 'Share links valid ', expiry), count, fileInput, folderInput);
+    el('label', {}, 'Share links valid ', expiry), showDeletedLabel, count, fileInput, folderInput);
   // Sorting applies to the entries loaded so far; folders stay first.
   let sort = { by: 'name', dir: 1 };
   const sorter = (by, label, cls = '') => el('th', {
@@ -193,7 +198,7 @@ export async function renderBrowser(main, bucket, prefix) {
     el('thead', {}, el('tr', {}, sorter('name', 'Name'), sorter('size', 'Size', 'num'),
       sorter('modified', 'Modified'), el('th'))), body);
   main.replaceChildren(crumbs(bucket, prefix), toolbar, uploads, sharePanel, detailsPanel,
-    versionsPanel, table, more);
+    versionsPanel, deletedPanel, table, more);
 
   let token = null;
   let folders = [];
@@ -203,6 +208,11 @@ export async function renderBrowser(main, bucket, prefix) {
     access(bucket, prefix).catch(() => ({ put: true, delete: true })),
     s3.versioning(bucket).catch(() => ''),
   ]);
+  showDeletedLabel.hidden = !versioning;
+  const drawDeleted = () => (showDeletedBox.checked
+    ? showDeleted(bucket, prefix, deletedPanel, versionsPanel, rights, reload)
+    : (deletedPanel.hidden = true));
+  showDeletedBox.addEventListener('change', drawDeleted);
   if (!rights.put) {
     for (const id of ['upload', 'upload-folder', 'new-folder']) {
       const b = document.getElementById(id);
@@ -289,6 +299,7 @@ export async function renderBrowser(main, bucket, prefix) {
           await s3.deleteObject(bucket, o.key);
           toast(`Deleted ${o.key}`);
           await reload();
+          if (showDeletedBox.checked) await drawDeleted();
         }, !rights.delete)));
   }
 

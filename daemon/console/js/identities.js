@@ -1,5 +1,6 @@
 // The identities page (keys allowed the admin actions): users with their policies, a form
-// that adds a user and shows its new secret once, and the named policies with an editor
+// that adds a user and shows its new secret once, a user's keys (listed, each removable),
+// a form that attaches a named policy to an existing user, and the named policies with an editor
 // that checks the JSON before the node validates and saves it.
 
 import { el, toast, confirmAction } from './dom.js';
@@ -13,6 +14,11 @@ export async function renderIdentities(main) {
   const secretBox = el('div', { class: 'share-panel', id: 'new-key', hidden: true });
   const userForm = el('form', { class: 'toolbar', id: 'add-user' }, userName, policySelect,
     el('button', { class: 'primary', type: 'submit', text: 'Add user' }));
+  const keysBox = el('div', { class: 'share-panel', id: 'user-keys', hidden: true });
+  const attachUser = el('select', { id: 'attach-user' });
+  const attachPolicy = el('select', { id: 'attach-policy' });
+  const attachForm = el('form', { class: 'toolbar', id: 'attach-form' }, attachUser, attachPolicy,
+    el('button', { class: 'primary', type: 'submit', text: 'Attach policy' }));
   const policyName = el('input', { id: 'policy-name', placeholder: 'policy name', required: true });
   const policyDoc = el('textarea', { id: 'policy-document', rows: 8, cols: 80, spellcheck: 'false' });
   policyDoc.value = '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::bucket/*"]}\n  ]\n}';
@@ -20,6 +26,7 @@ export async function renderIdentities(main) {
   const policyForm = el('form', { id: 'put-policy' }, el('div', { class: 'toolbar' }, policyName,
     el('button', { class: 'primary', type: 'submit', text: 'Save policy' })), policyDoc, policyError);
   main.replaceChildren(el('h2', { text: 'Users' }), userForm, secretBox, usersBox,
+    keysBox, attachForm,
     el('h2', { text: 'Policies' }), policyForm, policiesBox);
 
   function showSecret(key) {
@@ -28,6 +35,28 @@ export async function renderIdentities(main) {
       el('input', { id: 'new-secret', readonly: true, value: key.secretKey }),
       el('span', { id: 'new-access', hidden: true, text: key.accessKey }));
     secretBox.hidden = false;
+  }
+
+  async function showKeys(name) {
+    const { keys } = await api.userKeys(name);
+    keysBox.replaceChildren(el('h3', { text: `Keys of ${name}` }),
+      el('table', { id: 'key-table', 'data-user': name }, el('tbody', {}, ...keys.map((k) =>
+        el('tr', { 'data-key': k.accessKey },
+          el('td', { class: 'name', text: k.accessKey }),
+          el('td', { text: k.expires ? `expires ${new Date(k.expires * 1000).toISOString()}` : '' }),
+          el('td', { text: k.hasPolicy ? 'own policy' : '' }),
+          el('td', { class: 'actions' }, el('button', {
+            class: 'danger remove-key', type: 'button', text: 'Remove',
+            onclick: async () => {
+              try {
+                if (!(await confirmAction(`Remove access key ${k.accessKey}?`, 'Remove'))) return;
+                await api.removeKey(k.accessKey);
+                toast(`Key ${k.accessKey} removed`);
+                await showKeys(name);
+              } catch (e) { toast(api.explain(e), true); }
+            },
+          })))))));
+    keysBox.hidden = false;
   }
 
   async function fill() {
@@ -54,12 +83,14 @@ export async function renderIdentities(main) {
             act('add-key', 'New key', async () => {
               showSecret(await api.addKey(u.name));
             }),
+            act('list-keys', 'Keys', () => showKeys(u.name)),
             act('danger remove-user', 'Remove', async () => {
               if (!(await confirmAction(`Remove user ${u.name} and its keys?`, 'Remove'))) return;
               await api.removeUser(u.name);
               toast(`User ${u.name} removed`);
               await fill();
             })))))));
+      attachUser.replaceChildren(...users.map((u) => el('option', { value: u.name, text: u.name })));
     } catch (e) {
       usersBox.replaceChildren(el('p', { class: 'error', text: api.explain(e) }));
     }
@@ -67,6 +98,7 @@ export async function renderIdentities(main) {
       const { policies } = await api.policies();
       policySelect.replaceChildren(el('option', { value: '', text: '(no policy)' }),
         ...policies.map((p) => el('option', { value: p.name, text: p.name })));
+      attachPolicy.replaceChildren(...policies.map((p) => el('option', { value: p.name, text: p.name })));
       policiesBox.replaceChildren(...policies.map((p) => el('details', { 'data-policy': p.name },
         el('summary', { text: `${p.name}${p.builtin ? ' (built-in)' : ''}` }),
         el('pre', { text: p.document }))));
@@ -81,6 +113,17 @@ export async function renderIdentities(main) {
       const policy = policySelect.value;
       showSecret(await api.addUser(userName.value.trim(), policy ? [policy] : []));
       userName.value = '';
+      await fill();
+    } catch (e) {
+      toast(api.explain(e), true);
+    }
+  });
+
+  attachForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api.attachPolicy(attachUser.value, attachPolicy.value);
+      toast(`Policy ${attachPolicy.value} attached to ${attachUser.value}`);
       await fill();
     } catch (e) {
       toast(api.explain(e), true);

@@ -100,6 +100,25 @@ export async function versions(bucket, key) {
   return out;
 }
 
+// The keys directly under `prefix` (delimiter '/') whose latest version is a delete marker:
+// `{key, markerId, modified}`, every page of ListObjectVersions read.
+export async function deletedKeys(bucket, prefix) {
+  const out = [];
+  let marker = null;
+  for (;;) {
+    const query = [['versions', ''], ['prefix', prefix], ['delimiter', '/']];
+    if (marker) query.push(['key-marker', marker.key], ['version-id-marker', marker.id]);
+    const root = xml(await send('GET', bucket, '', query));
+    for (const c of root.children) {
+      if (c.localName !== 'DeleteMarker' || child(c, 'IsLatest') !== 'true') continue;
+      if (child(c, 'Key') === prefix) continue;
+      out.push({ key: child(c, 'Key'), markerId: child(c, 'VersionId'), modified: child(c, 'LastModified') });
+    }
+    if (child(root, 'IsTruncated') !== 'true') return out;
+    marker = { key: child(root, 'NextKeyMarker'), id: child(root, 'NextVersionIdMarker') || '' };
+  }
+}
+
 // Makes version `id` of `key` its current version again (a copy of it onto the key).
 export async function restoreVersion(bucket, key, id) {
   const source = `${copySource(bucket, key)}?versionId=${encodeURIComponent(id)}`;

@@ -9,6 +9,8 @@
 //! | `cluster` | GET | a session whose key is allowed `admin:ServerInfo` | sets, drives, heal queue |
 //! | `users` | GET / POST `{name, policies}` | `admin:ListUsers` / `admin:CreateUser` (+ CSRF) | the users / the new key and its secret, once |
 //! | `users/enable`, `users/remove`, `users/keys` | POST `{name, enabled}` / `{name}` / `{name}` | `admin:EnableUser` or `DisableUser` / `admin:DeleteUser` / `admin:CreateServiceAccount` (+ CSRF) | the change / the new key and its secret, once |
+//! | `users/keys?name=U` | GET | `admin:ListServiceAccounts` | `{name, keys: [{accessKey, expires, hasPolicy}]}` (no secrets) |
+//! | `users/keys/remove`, `users/policies` | POST `{accessKey}` / `{name, policy}` | `admin:RemoveServiceAccount` / `admin:AttachUserOrGroupPolicy` (+ CSRF) | the change |
 //! | `policies` | GET / POST `{name, document}` | `admin:ListPolicies` / `admin:CreatePolicy` (+ CSRF) | the named policies / the saved name |
 //! | `traffic` | GET | a session whose key is allowed `admin:Prometheus` | this node's request and byte counters |
 //! | `access?bucket=B&prefix=P` | GET | a session | `{put, delete}`: whether the key's policies allow writing and deleting at `P` (the page disables what is refused; S3 still decides) |
@@ -186,6 +188,20 @@ impl Call<'_> {
                 let (_, s) = self.guarded(&parts.headers).await?;
                 self.remove_user(&s, read_json(body).await?).await
             }
+            ("users/keys", &Method::GET) => {
+                let (_, s) = self.session(&parts.headers).await?;
+                let name = query_param(parts.uri.query().unwrap_or_default(), "name")
+                    .ok_or_else(|| ConsoleError::BadRequest("say which user: name=".into()))?;
+                self.user_keys(&s, &name).await
+            }
+            ("users/keys/remove", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.remove_key(&s, read_json(body).await?).await
+            }
+            ("users/policies", &Method::POST) => {
+                let (_, s) = self.guarded(&parts.headers).await?;
+                self.attach_policy(&s, read_json(body).await?).await
+            }
             ("users/keys", &Method::POST) => {
                 let (_, s) = self.guarded(&parts.headers).await?;
                 self.add_key(&s, read_json(body).await?).await
@@ -200,7 +216,8 @@ impl Call<'_> {
             }
             (
                 "login" | "logout" | "presign" | "session" | "cluster" | "access" | "users"
-                | "users/enable" | "users/remove" | "users/keys" | "policies" | "traffic",
+                | "users/enable" | "users/remove" | "users/keys" | "users/keys/remove"
+                | "users/policies" | "policies" | "traffic",
                 _,
             ) => Err(ConsoleError::Method),
             _ => Err(ConsoleError::NotFound),
@@ -314,12 +331,7 @@ impl Call<'_> {
     /// Whether the session's key may put and delete at a prefix: a hint for the page, from
     /// the one authorization check S3 also uses (`Iam::authorize`).
     async fn access(&self, s: &Session, query: &str) -> Result<Response<Bytes>, ConsoleError> {
-        let param = |name: &str| {
-            (query.split('&'))
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
-        };
+        let param = |name: &str| query_param(query, name);
         let bucket = param("bucket")
             .filter(|b| !b.is_empty())
             .ok_or_else(|| ConsoleError::BadRequest("access needs a bucket".into()))?;
@@ -419,4 +431,12 @@ fn set_cookie(resp: &mut Response<Bytes>, cookie: &str) -> Result<(), ConsoleErr
         .map_err(|_| ConsoleError::BadRequest("invalid cookie".into()))?;
     resp.headers_mut().insert(SET_COOKIE, value);
     Ok(())
+}
+
+/// The percent-decoded value of `name` in query string `query`.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    (query.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
 }

@@ -59,6 +59,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../console/js/versions.js"),
     ),
     (
+        "js/deleted.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/deleted.js"),
+    ),
+    (
         "js/policy.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/policy.js"),

@@ -1,9 +1,10 @@
 //! The identities page's API: users (list, add with policies and a first key whose secret
 //! is answered once, enable or disable, remove, add a key whose secret is answered once)
-//! and named policies (list, add or replace, validated by the identity
-//! store before saving). Each call is authorized by `Iam::authorize` with the admin action
+//! a user's keys (list, remove), a named policy attached to an existing user, and named
+//! policies (list, add or replace, validated by the identity store before saving). Each call is authorized by `Iam::authorize` with the admin action
 //! the gRPC admin API needs for the same change (`admin:ListUsers`, `admin:CreateUser`,
 //! `admin:EnableUser`/`admin:DisableUser`, `admin:DeleteUser`, `admin:CreateServiceAccount`,
+//! `admin:ListServiceAccounts`, `admin:RemoveServiceAccount`, `admin:AttachUserOrGroupPolicy`,
 //! `admin:ListPolicies`, `admin:CreatePolicy`) and calls the same `Iam` operations.
 //!
 //! Invariants: a secret appears in one answer only (the one that made it) and never in a
@@ -32,6 +33,20 @@ pub(super) struct UserChange {
     name: String,
     #[serde(default)]
     enabled: Option<bool>,
+}
+
+/// An access key to remove.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct KeyChange {
+    access_key: String,
+}
+
+/// A named policy to attach to a user.
+#[derive(Deserialize)]
+pub(super) struct Attachment {
+    name: String,
+    policy: String,
 }
 
 /// A named policy to add or replace.
@@ -156,5 +171,52 @@ impl Call<'_> {
             .await?;
         tracing::info!(policy = %req.name, by = %s.access_key, "policy saved from the console");
         Ok(json(&serde_json::json!({ "name": req.name })))
+    }
+
+    /// The access keys of user `name` (never their secrets).
+    pub(super) async fn user_keys(
+        &self,
+        s: &Session,
+        name: &str,
+    ) -> Result<Response<Bytes>, ConsoleError> {
+        self.allowed(s, Action::ListServiceAccounts).await?;
+        let info = self.console.iam.user_info(name).await?;
+        let keys: Vec<_> = (info.keys.into_iter())
+            .map(|(access_key, expires, has_policy)| {
+                serde_json::json!({ "accessKey": access_key, "expires": expires,
+                    "hasPolicy": has_policy })
+            })
+            .collect();
+        Ok(json(&serde_json::json!({ "name": name, "keys": keys })))
+    }
+
+    pub(super) async fn remove_key(
+        &self,
+        s: &Session,
+        req: KeyChange,
+    ) -> Result<Response<Bytes>, ConsoleError> {
+        self.allowed(s, Action::RemoveServiceAccount).await?;
+        (self.console.iam)
+            .change(|state| state.remove_key(&req.access_key))
+            .await?;
+        tracing::info!(access_key = %req.access_key, by = %s.access_key,
+            "access key removed from the console");
+        Ok(json(&serde_json::json!({ "accessKey": req.access_key })))
+    }
+
+    pub(super) async fn attach_policy(
+        &self,
+        s: &Session,
+        req: Attachment,
+    ) -> Result<Response<Bytes>, ConsoleError> {
+        self.allowed(s, Action::AttachPolicy).await?;
+        (self.console.iam)
+            .change(|state| state.attach(&req.policy, &req.name))
+            .await?;
+        tracing::info!(user = %req.name, policy = %req.policy, by = %s.access_key,
+            "policy attached from the console");
+        Ok(json(
+            &serde_json::json!({ "name": req.name, "policy": req.policy }),
+        ))
     }
 }

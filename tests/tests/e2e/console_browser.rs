@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use futures::StreamExt;
 use tessera_tests::{PASSWORD, USER, pattern};
 
@@ -84,6 +85,7 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
         .send()
         .await
         .expect("seed put with metadata");
+    seed_trash(&env).await;
     env.mb("many").await;
     futures::stream::iter(0..many())
         .map(|i| {
@@ -173,6 +175,12 @@ async fn console_browser_signs_in_uploads_downloads_shares_and_deletes() {
         b"first version\n"
     );
     check_gaps(&env).await;
+    check_trash(&env).await;
+    // console_keys.py: erin's second key removed in the browser, readonly attached.
+    let erin = node.cli(&["admin", "user", "info", "erin"], None);
+    let erin = String::from_utf8_lossy(&erin.stdout);
+    assert!(erin.contains("Policies : readonly"), "{erin}");
+    assert_eq!(erin.matches("Key      : ").count(), 1, "{erin}");
     assert!(!node.log_text().contains(PASSWORD), "no secret in the log");
 }
 
@@ -238,4 +246,47 @@ async fn check_gaps(env: &S3Env) {
         pending.uploads().is_empty(),
         "the resumed upload completed: {pending:?}"
     );
+}
+
+/// The versioned bucket of `console_deleted.py`'s steps.
+const TRASH: &str = "trash";
+
+/// `docs/gone.txt` (deleted and restored in the browser), and two keys deleted here whose
+/// markers must not show under `docs/`: one in a deeper folder, one under another prefix.
+async fn seed_trash(env: &S3Env) {
+    env.mb(TRASH).await;
+    let on = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    (env.s3.put_bucket_versioning().bucket(TRASH))
+        .versioning_configuration(on)
+        .send()
+        .await
+        .expect("versioning on");
+    for key in ["docs/gone.txt", "docs/deep/hidden.txt", "other/old.txt"] {
+        env.put(TRASH, key, format!("bytes of {key}\n").as_bytes())
+            .await;
+    }
+    for key in ["docs/deep/hidden.txt", "other/old.txt"] {
+        (env.s3.delete_object().bucket(TRASH).key(key))
+            .send()
+            .await
+            .expect("delete (a marker)");
+    }
+}
+
+/// `docs/gone.txt` deleted and restored in the browser: back with its bytes, its one version
+/// left and no delete marker.
+async fn check_trash(env: &S3Env) {
+    assert_eq!(
+        env.get(TRASH, "docs/gone.txt").await,
+        b"bytes of docs/gone.txt\n"
+    );
+    let versions = (env.s3.list_object_versions().bucket(TRASH))
+        .prefix("docs/gone.txt")
+        .send()
+        .await
+        .expect("list versions");
+    assert_eq!(versions.versions().len(), 1, "{versions:?}");
+    assert!(versions.delete_markers().is_empty(), "{versions:?}");
 }

@@ -1,12 +1,13 @@
 //! The console's identities API (README "Web console"): users and named policies, each call
 //! authorized with the admin action the gRPC admin API needs, changes behind the CSRF
-//! token, policy documents validated before they are saved, a new secret answered once.
+//! token, policy documents validated before they are saved, a new secret answered once; a
+//! user's keys listed and removed, a policy attached to an existing user.
 
 use tessera_tests::{PASSWORD, USER};
 
 use crate::console::{ConsoleApi, field};
 use crate::iam::parse_key;
-use crate::s3::{Raw, S3Env};
+use crate::s3::{Raw, S3Env, client, status_of};
 
 #[track_caller]
 fn assert_status(raw: &Raw, status: u16, what: &str) {
@@ -216,4 +217,118 @@ async fn console_identities_add_users_and_policies_for_admins_only() {
         404,
         "removing again",
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_identities_list_and_remove_keys_attach_policies() {
+    let env = S3Env::start();
+    let node = env.node();
+    env.mb("docs").await;
+    let reader = parse_key(&node.cli(
+        &["admin", "user", "add", "reader", "--policy", "readonly"],
+        None,
+    ));
+    let mut ro = ConsoleApi::new(env.addr());
+    ro.login(&reader.0, &reader.1).await;
+    let mut root = ConsoleApi::new(env.addr());
+    root.login(USER, PASSWORD).await;
+    let added = (root.call("POST", "/console/api/users", r#"{"name":"erin"}"#)).await;
+    assert_status(&added, 200, "add erin");
+    let key1 = (
+        field(&added, "accessKey").unwrap(),
+        field(&added, "secretKey").unwrap(),
+    );
+    let more = (root.call("POST", "/console/api/users/keys", r#"{"name":"erin"}"#)).await;
+    assert_status(&more, 200, "a second key");
+    let key2 = (
+        field(&more, "accessKey").unwrap(),
+        field(&more, "secretKey").unwrap(),
+    );
+    let remove2 = serde_json::json!({ "accessKey": key2.0 }).to_string();
+    let attach = r#"{"name":"erin","policy":"readwrite"}"#;
+
+    // Refused without the admin action, and without the CSRF token.
+    let path = "/console/api/users/keys?name=erin";
+    assert_status(&ro.call("GET", path, "").await, 403, "a reader lists keys");
+    let denied = ro
+        .call("POST", "/console/api/users/keys/remove", &remove2)
+        .await;
+    assert_status(&denied, 403, "a reader removes a key");
+    let denied = ro.call("POST", "/console/api/users/policies", attach).await;
+    assert_status(&denied, 403, "a reader attaches a policy");
+    let mut forged = ConsoleApi::new(env.addr());
+    forged.cookie = root.cookie.clone();
+    let denied = forged
+        .call("POST", "/console/api/users/keys/remove", &remove2)
+        .await;
+    assert_status(&denied, 403, "remove a key without the CSRF token");
+    let denied = forged
+        .call("POST", "/console/api/users/policies", attach)
+        .await;
+    assert_status(&denied, 403, "attach without the CSRF token");
+
+    // The list shows both keys and no secret.
+    let listed = root.call("GET", path, "").await;
+    assert_status(&listed, 200, "list erin's keys");
+    for key in [&key1.0, &key2.0] {
+        assert!(listed.text().contains(key.as_str()), "{}", listed.text());
+    }
+    for secret in [&key1.1, &key2.1] {
+        assert!(!listed.text().contains(secret.as_str()), "no secret listed");
+    }
+    let nobody = root
+        .call("GET", "/console/api/users/keys?name=nobody", "")
+        .await;
+    assert_status(&nobody, 404, "keys of a user that does not exist");
+
+    // Attaching a policy changes what the user may do over S3.
+    let s3 = client(&node.endpoint, &key1.0, &key1.1);
+    let put = || {
+        s3.put_object()
+            .bucket("docs")
+            .key("a.txt")
+            .body(b"hi".to_vec().into())
+    };
+    let e = put().send().await.expect_err("no policy yet");
+    assert_eq!(status_of(&e), 403, "{e:?}");
+    let attached = root
+        .call("POST", "/console/api/users/policies", attach)
+        .await;
+    assert_status(&attached, 200, "attach readwrite");
+    put().send().await.expect("readwrite attached");
+    let users = root.call("GET", "/console/api/users", "").await;
+    assert!(
+        users.text().contains(r#""policies":["readwrite"]"#),
+        "{}",
+        users.text()
+    );
+    let missing = r#"{"name":"erin","policy":"no-such-policy"}"#;
+    let refused = root
+        .call("POST", "/console/api/users/policies", missing)
+        .await;
+    assert_status(&refused, 404, "attach a policy that does not exist");
+
+    // Removing a key makes it fail S3 authentication at once; the other key still works.
+    let s3_2 = client(&node.endpoint, &key2.0, &key2.1);
+    s3_2.list_buckets()
+        .send()
+        .await
+        .expect("key 2 before removal");
+    let removed = root
+        .call("POST", "/console/api/users/keys/remove", &remove2)
+        .await;
+    assert_status(&removed, 200, "remove key 2");
+    let e = s3_2.list_buckets().send().await.expect_err("key 2 removed");
+    assert_eq!(status_of(&e), 403, "{e:?}");
+    s3.list_buckets().send().await.expect("key 1 still works");
+    let listed = root.call("GET", path, "").await;
+    assert!(
+        !listed.text().contains(key2.0.as_str()),
+        "{}",
+        listed.text()
+    );
+    let again = root
+        .call("POST", "/console/api/users/keys/remove", &remove2)
+        .await;
+    assert_status(&again, 404, "removing the key again");
 }
