@@ -126,5 +126,18 @@ impl Metrics {
 /// The content type of the OpenMetrics text.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The sum of the samples of a parsed scrape named `name` whose labels include `labels`
+/// (what `tessera admin top` and the console's charts read back).
+pub fn sum(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    use prometheus_parse::Value;
+    (s.samples.iter())
+        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .map(|x| match x.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests;

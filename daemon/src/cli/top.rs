@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use prometheus_parse::{Scrape, Value};
-use tessera_daemon::metrics::token;
+use tessera_daemon::metrics::{sum, token};
 use tessera_proto::auth::Credentials;
 use tessera_proto::tls::ClientTls;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -98,17 +98,6 @@ fn dechunk(mut data: &str) -> String {
         data = rest[size..].trim_start_matches("\r\n");
     }
     out
-}
-
-/// The sum of the samples named `name` whose labels include `labels`.
-fn sum(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    (s.samples.iter())
-        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
-        .map(|x| match x.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
-            _ => 0.0,
-        })
-        .sum()
 }
 
 fn bytes(v: f64) -> String {

@@ -10,23 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::Response;
-use prometheus_parse::{Scrape, Value};
+use prometheus_parse::Scrape;
 
 use super::api::Call;
 use super::session::Session;
 use super::{ConsoleError, json};
+use crate::metrics::sum;
 use crate::policy::Action;
-
-/// The sum of the samples named `name` whose labels include `labels`.
-fn sum(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    (s.samples.iter())
-        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
-        .map(|x| match x.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
-            _ => 0.0,
-        })
-        .sum()
-}
 
 impl Call<'_> {
     pub(super) async fn traffic(&self, s: &Session) -> Result<Response<Bytes>, ConsoleError> {
