@@ -159,18 +159,10 @@ impl Commits {
             })
             .collect();
         let written = self.metas.write(META_VOLUME, &tmp_meta, &files).await;
-        let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
         let (lock, old) = self.lock_for_commit(bucket, key, cond).await?;
-        let (tmp, dst) = (&tmp, &object_dir(key));
-        let results = self
-            .drives
-            .each_of(
-                |d| written[d].done(),
-                |_, drive| drive.rename_data(META_VOLUME, tmp, data_dir, bucket, dst),
-            )
-            .await;
-        self.settle(&lock, bucket, key, &results, &old, data_dir)
+        self.install(&lock, (bucket, key), &tmp, meta, &written, &old)
             .await?;
+        let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
         self.remove_old_data(bucket, key, &old, data_dir).await;
         Ok(meta.clone())
     }
@@ -194,6 +186,24 @@ impl Commits {
         let tmp_meta = join(tmp, OBJECT_META_FILE);
         let written = self.metas.write(META_VOLUME, &tmp_meta, &fresh).await;
         lock.check()?;
+        self.install(&lock, (bucket, key), tmp, meta, &written, &old)
+            .await?;
+        self.discard_versions(bucket, key, &stacked.gone).await;
+        Ok(meta.clone())
+    }
+
+    /// Moves the staged `tmp` (its metadata file, on the drives `written` says hold it,
+    /// and `meta`'s data directory) over the object on each drive, and settles the outcome
+    /// under `lock` against the files in `old`.
+    async fn install(
+        &self,
+        lock: &LockGuard,
+        (bucket, key): (&str, &str),
+        tmp: &str,
+        meta: &ObjectMeta,
+        written: &[Option<Result<(), DriveError>>],
+        old: &RawMetas,
+    ) -> Result<(), ErasureError> {
         let data_dir = (!meta.data_dir.is_empty()).then_some(meta.data_dir.as_str());
         let dst = &object_dir(key);
         let results = self
@@ -203,10 +213,8 @@ impl Commits {
                 |_, drive| drive.rename_data(META_VOLUME, tmp, data_dir, bucket, dst),
             )
             .await;
-        self.settle(&lock, bucket, key, &results, &old, data_dir)
-            .await?;
-        self.discard_versions(bucket, key, &stacked.gone).await;
-        Ok(meta.clone())
+        self.settle(lock, bucket, key, &results, old, data_dir)
+            .await
     }
 
     /// Per drive, its journal (from its own file in `old`, read under the write lock) with
