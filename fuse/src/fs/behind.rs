@@ -95,9 +95,8 @@ impl Behind {
     pub fn touches(&self, path: &str) -> bool {
         let q = self.queue();
         let under = format!("{path}/");
-        q.deleting
-            .keys()
-            .any(|p| p == path || p.starts_with(&under) || path.is_empty())
+        (path.is_empty() && !q.deleting.is_empty())
+            || (q.deleting.keys()).any(|p| p == path || p.starts_with(&under))
     }
 
     /// Whether deletes in `bucket` may be deferred (one succeeded here already).

@@ -83,10 +83,8 @@ impl Inner {
             node.prefetch_after = now + self.settings.ttl;
             node.path.clone()
         };
-        let (bucket, prefix) = match self.place(&path) {
-            Place::Bucket(b) => (b, String::new()),
-            Place::Key(b, k) => (b, format!("{k}/")),
-            Place::Buckets => return,
+        let Some((bucket, prefix)) = listed_prefix(self.place(&path)) else {
+            return;
         };
         let list = match self
             .remote
@@ -97,10 +95,8 @@ impl Inner {
             Err(e) => return tracing::debug!(path, "listing for lookups: {e}"),
         };
         let until = self.fresh_until();
-        let local: HashSet<String> = (self.inodes().local_children(&path).into_iter())
-            .map(|(name, _, _)| name)
-            .collect();
         let mut t = self.inodes();
+        let local = t.local_names(&path);
         let Some(node) = t.get_mut(dir) else {
             return;
         };
@@ -288,23 +284,20 @@ impl DirStream {
     }
 
     async fn server_page(&mut self, inner: &Inner) -> FsResult<Vec<Entry>> {
-        let (bucket, prefix) = match inner.place(&self.path) {
-            Place::Buckets => {
-                let buckets = inner.remote.list_buckets().await?;
-                self.state = Stage::Local;
-                let t = inner.inodes();
-                return Ok(buckets
-                    .into_iter()
-                    .map(|b| Entry {
-                        ino: t.ino_for(&b.name),
-                        name: b.name,
-                        kind: Kind::Dir,
-                        attr: None,
-                    })
-                    .collect());
-            }
-            Place::Bucket(b) => (b, String::new()),
-            Place::Key(b, k) => (b, format!("{k}/")),
+        let Some((bucket, prefix)) = listed_prefix(inner.place(&self.path)) else {
+            // The root of a mount without `--bucket`: its entries are the buckets.
+            let buckets = inner.remote.list_buckets().await?;
+            self.state = Stage::Local;
+            let t = inner.inodes();
+            return Ok(buckets
+                .into_iter()
+                .map(|b| Entry {
+                    ino: t.ino_for(&b.name),
+                    name: b.name,
+                    kind: Kind::Dir,
+                    attr: None,
+                })
+                .collect());
         };
         let list = inner
             .remote
@@ -315,15 +308,10 @@ impl DirStream {
         } else {
             self.state = Stage::Local;
         }
-        let local: HashSet<String> = inner
-            .inodes()
-            .local_children(&self.path)
-            .into_iter()
-            .map(|(name, _, _)| name)
-            .collect();
         let until = inner.fresh_until();
         let defaults = &inner.settings.defaults;
         let mut t = inner.inodes();
+        let local = t.local_names(&self.path);
         let listing = match self.listing {
             Some(id) => {
                 t.extend_listing(id, until);
@@ -400,4 +388,13 @@ fn entries_of(
         }
     }
     page
+}
+
+/// The bucket and key prefix a directory's listing reads (`None` for the list of buckets).
+fn listed_prefix(place: Place) -> Option<(String, String)> {
+    match place {
+        Place::Buckets => None,
+        Place::Bucket(b) => Some((b, String::new())),
+        Place::Key(b, k) => Some((b, format!("{k}/"))),
+    }
 }

@@ -259,7 +259,7 @@ impl Inner {
     /// Reads `size` bytes at `offset`.
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Bytes> {
         let handle = self.handle(fh)?;
-        let file_size = {
+        let (file_size, version) = {
             let mut s = handle.file.state.lock().await;
             if matches!(s.body, Body::Streaming(_)) {
                 self.commit(handle.ino, &mut s).await?;
@@ -276,7 +276,6 @@ impl Inner {
             }
             (s.size, s.version)
         };
-        let (file_size, version) = file_size;
         let (bucket, key) = self.key_of(&self.path_of(handle.ino)?)?;
         let mut reader = handle.reader.lock().await;
         let end = file_size.min(offset + u64::from(size));

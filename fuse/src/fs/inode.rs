@@ -254,6 +254,13 @@ impl Inodes {
         }
     }
 
+    /// The names of the local (not yet uploaded) children of the directory `dir`.
+    pub fn local_names(&self, dir: &str) -> HashSet<String> {
+        (self.local_children(dir).into_iter())
+            .map(|(name, _, _)| name)
+            .collect()
+    }
+
     /// The local (not yet uploaded) children of the directory `dir`.
     pub fn local_children(&self, dir: &str) -> Vec<(String, u64, Attr)> {
         self.nodes
