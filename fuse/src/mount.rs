@@ -367,6 +367,7 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     let mut session = fuser::Session::new(fs, &args.mountpoint, &config)
         .map_err(|e| format!("cannot mount on {}: {e}", args.mountpoint.display()))?;
     raise_readahead(&args.mountpoint);
+    (inner.pages).connect(Box::new(crate::adapter::KernelPages(session.notifier())));
     let mut unmounter = session.unmount_callable();
     let mountpoint = args.mountpoint.clone();
     rt.spawn(async move {

@@ -16,6 +16,7 @@
 //!
 //! [`version_of`]: crate::api::version_of
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -174,7 +175,8 @@ impl ReadCache {
     }
 
     /// The bytes `[offset, end)` of `bucket/key` at `version`, a file of `file_size`
-    /// bytes: held blocks from the disk, the others fetched whole and kept.
+    /// bytes: held blocks from the disk, the others fetched whole and kept. Every whole
+    /// block of `version` it had in hand goes to `blocks` with its offset.
     #[allow(clippy::too_many_arguments)]
     pub async fn read(
         &self,
@@ -184,18 +186,22 @@ impl ReadCache {
         offset: u64,
         end: u64,
         file_size: u64,
+        blocks: &mut (dyn FnMut(u64, Bytes) + Send),
     ) -> FsResult<Bytes> {
         let mut out = BytesMut::with_capacity((end - offset) as usize);
         for block in offset / BLOCK..end.div_ceil(BLOCK) {
             let start = block * BLOCK;
-            let data = match self.cached_block(version, block)? {
-                Some(data) => data,
+            let (data, of_version) = match self.cached_block(version, block)? {
+                Some(data) => (data, true),
                 None => {
                     let block_end = (start + BLOCK).min(file_size);
                     self.fetch(remote, (bucket, key), version, block, block_end)
                         .await?
                 }
             };
+            if of_version {
+                blocks(start, data.clone());
+            }
             let from = (offset.max(start) - start) as usize;
             let to = ((end.min(start + BLOCK) - start) as usize).min(data.len());
             if from >= to {
@@ -215,7 +221,8 @@ impl ReadCache {
         Ok(Some(buf.into()))
     }
 
-    /// GETs block `block` (up to `block_end`) and keeps it when it is of `version`.
+    /// GETs block `block` (up to `block_end`) and keeps it when it is of `version`; and
+    /// whether it was.
     async fn fetch(
         &self,
         remote: &dyn ObjectApi,
@@ -223,7 +230,7 @@ impl ReadCache {
         version: u64,
         block: u64,
         block_end: u64,
-    ) -> FsResult<Bytes> {
+    ) -> FsResult<(Bytes, bool)> {
         let start = block * BLOCK;
         let mut body = remote.get(bucket, key, start, block_end).await?;
         let mut data = BytesMut::with_capacity((block_end - start) as usize);
@@ -233,7 +240,7 @@ impl ReadCache {
         let data = data.freeze();
         if body.version() != version {
             tracing::debug!(bucket, key, "read cache: the object changed since its open");
-            return Ok(data);
+            return Ok((data, false));
         }
         if data.len() as u64 != block_end - start {
             return Err(FsError::posix(Errno::EIO, "the object changed while read"));
@@ -241,7 +248,7 @@ impl ReadCache {
         if let Err(e) = self.keep(version, block, &data) {
             tracing::debug!("read cache: keeping a block: {e}");
         }
-        Ok(data)
+        Ok((data, true))
     }
 
     /// Writes `data`, block `block` of `version`, to its file and indexes it, dropping the
@@ -251,11 +258,26 @@ impl ReadCache {
         if len > self.capacity {
             return Ok(());
         }
-        let file = match self.index().objects.get(&version) {
-            Some(cached) => cached.file.clone(),
-            None => Arc::new(tempfile::tempfile_in(&self.dir)?),
+        // The file is made under the lock: two blocks of one new version land in one.
+        let file = match self.index().objects.entry(version) {
+            Entry::Occupied(e) => e.get().file.clone(),
+            Entry::Vacant(e) => {
+                let file = Arc::new(tempfile::tempfile_in(&self.dir)?);
+                let blocks = HashMap::new();
+                e.insert(Cached { file, blocks }).file.clone()
+            }
         };
-        file.write_all_at(data, block * BLOCK)?;
+        if let Err(e) = file.write_all_at(data, block * BLOCK) {
+            let mut index = self.index();
+            if index
+                .objects
+                .get(&version)
+                .is_some_and(|c| c.blocks.is_empty())
+            {
+                index.objects.remove(&version);
+            }
+            return Err(e);
+        }
         let mut index = self.index();
         while index.used + len > self.capacity {
             if !index.evict_one() {

@@ -21,7 +21,7 @@ use crate::fs::attr::{Attr, Defaults, Kind};
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::{Inodes, join};
 use crate::fs::open::{DirStream, Entry, Stage};
-use crate::fs::state::{Inner, Place};
+use crate::fs::state::{Inner, listed_prefix};
 
 /// Names a listing call returns at most: the server's largest page (each page costs it a
 /// read of the whole directory on every drive).
@@ -36,14 +36,14 @@ const BIG_DIRECTORY_WAIT: Duration = Duration::from_secs(60);
 
 impl Inner {
     /// Opens the directory `ino`: a new stream, returned as its handle.
-    pub async fn opendir(&self, ino: u64) -> FsResult<u64> {
+    pub async fn opendir(self: &Arc<Self>, ino: u64) -> FsResult<u64> {
         self.opendir_keeping(ino).await.map(|(fh, _)| fh)
     }
 
     /// [`Self::opendir`], and whether the kernel may keep the entries it cached of the
     /// directory: this mount listed all of it within the TTL (changes made through the
     /// mount since drop the kernel's copy themselves).
-    pub async fn opendir_keeping(&self, ino: u64) -> FsResult<(u64, bool)> {
+    pub async fn opendir_keeping(self: &Arc<Self>, ino: u64) -> FsResult<(u64, bool)> {
         // A listing shows what the server holds: the deletes queued here first.
         self.behind.settle().await;
         let attr = self.getattr(ino).await?;
@@ -51,7 +51,9 @@ impl Inner {
             return Err(FsError::posix(Errno::ENOTDIR, "not a directory"));
         }
         let keep = (self.inodes().get(ino)).is_some_and(|n| n.listed_until > Instant::now());
-        let stream = DirStream::new(ino, self.path_of(ino)?);
+        let path = self.path_of(ino)?;
+        self.walked_into(&path);
+        let stream = DirStream::new(ino, path);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         self.dirs()
             .insert(fh, (ino, Arc::new(tokio::sync::Mutex::new(stream))));
@@ -299,10 +301,18 @@ impl DirStream {
                 })
                 .collect());
         };
-        let list = inner
-            .remote
-            .list(&bucket, &prefix, true, &self.token, PAGE)
-            .await?;
+        let first = self.token.is_empty();
+        let ahead = match first {
+            true => inner.take_fetched_ahead(&self.path).await,
+            false => None,
+        };
+        let list = match ahead {
+            Some(list) => list,
+            None => {
+                let list = inner.remote.list(&bucket, &prefix, true, &self.token, PAGE);
+                list.await?
+            }
+        };
         if list.truncated && !list.next_continuation_token.is_empty() {
             self.token = list.next_continuation_token.clone();
         } else {
@@ -328,6 +338,14 @@ impl DirStream {
             node.listed_until = until;
         }
         drop(t);
+        if first && self.state == Stage::Local {
+            // Listed whole: a walk entering one of its subdirectories fetches ahead.
+            let subdirs = page
+                .iter()
+                .filter(|e| e.kind == Kind::Dir && e.attr.is_none());
+            let names = subdirs.map(|e| e.name.clone()).collect();
+            inner.ahead.listed(&self.path, names);
+        }
         for e in &page {
             if local.contains(&e.name) {
                 self.local_seen.insert(e.name.clone());
@@ -388,13 +406,4 @@ fn entries_of(
         }
     }
     page
-}
-
-/// The bucket and key prefix a directory's listing reads (`None` for the list of buckets).
-fn listed_prefix(place: Place) -> Option<(String, String)> {
-    match place {
-        Place::Buckets => None,
-        Place::Bucket(b) => Some((b, String::new())),
-        Place::Key(b, k) => Some((b, format!("{k}/"))),
-    }
 }

@@ -21,7 +21,8 @@ use tokio::sync::{Mutex, mpsc};
 use crate::fs::attr::Attr;
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::open::{Body, Handle, OpenFile, ReadRequest};
-use crate::fs::read::Reader;
+use crate::fs::pages::WriteHold;
+use crate::fs::read::{PushTo, Reader};
 use crate::fs::state::{Inner, name_str};
 
 mod upload;
@@ -42,6 +43,10 @@ impl Inner {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
         let (path, attr, local) = self.node(ino)?;
+        let writing = match write {
+            true => Some(self.pages.writing(ino).await),
+            false => None,
+        };
         let (attr, seen) = if local {
             (attr, None)
         } else {
@@ -61,6 +66,11 @@ impl Inner {
                 keep = self.pages_of(ino, attr.version);
             }
         }
+        if !keep {
+            // The kernel drops the file's pages at this answer: none of an older version
+            // may arrive after it.
+            self.pages.close(ino).await;
+        }
         if write && flags & libc::O_TRUNC != 0 {
             let result = self.truncate_open(ino, &file, 0).await;
             if let Err(e) = result {
@@ -69,7 +79,8 @@ impl Inner {
             }
         }
         let truncated = write && flags & libc::O_TRUNC != 0;
-        let fh = self.new_handle(ino, file, flags & libc::O_APPEND != 0, truncated);
+        let append = flags & libc::O_APPEND != 0;
+        let fh = self.new_handle(ino, file, append, truncated, writing);
         Ok((fh, keep && !truncated))
     }
 
@@ -107,9 +118,10 @@ impl Inner {
             t.invalidate(&path);
             ino
         };
+        let writing = Some(self.pages.writing(ino).await);
         let file = self.attach(ino, 0, true);
         self.dir_changed(parent);
-        Ok((ino, self.new_handle(ino, file, append, true)))
+        Ok((ino, self.new_handle(ino, file, append, true, writing)))
     }
 
     /// mknod(2) of a regular file: an empty file, uploaded at once.
@@ -173,10 +185,18 @@ impl Inner {
             && file.handles.load(Ordering::SeqCst) == 0
         {
             files.remove(&ino);
+            self.pages.forget(ino);
         }
     }
 
-    fn new_handle(&self, ino: u64, file: Arc<OpenFile>, append: bool, changed: bool) -> u64 {
+    fn new_handle(
+        &self,
+        ino: u64,
+        file: Arc<OpenFile>,
+        append: bool,
+        changed: bool,
+        writing: Option<WriteHold>,
+    ) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let handle = Handle {
             ino,
@@ -185,6 +205,7 @@ impl Inner {
             reader: Mutex::new(Reader::default()),
             reads: std::sync::OnceLock::new(),
             changed: std::sync::atomic::AtomicBool::new(changed),
+            writing,
         };
         self.handles().insert(fh, Arc::new(handle));
         fh
@@ -274,6 +295,10 @@ impl Inner {
                 // Truncated to nothing, nothing written yet.
                 return Ok(Bytes::new());
             }
+            if s.version != 0 {
+                // Under the state lock: a write cannot come between.
+                self.pages.allow(handle.ino, s.version);
+            }
             (s.size, s.version)
         };
         let (bucket, key) = self.key_of(&self.path_of(handle.ino)?)?;
@@ -287,12 +312,31 @@ impl Inner {
             // Held, or a jump the stream would not serve: blocks of the read cache.
             reader.passed(end);
             let object = (bucket.as_str(), key.as_str());
-            return (cache.read(&*self.remote, object, version, offset, end, file_size)).await;
+            let (pages, ino) = (&self.pages, handle.ino);
+            let mut push = |at, block| pages.push(ino, version, at, block);
+            return (cache.read(
+                &*self.remote,
+                object,
+                version,
+                offset,
+                end,
+                file_size,
+                &mut push,
+            ))
+            .await;
         }
-        let data = (reader.read(&*self.remote, &bucket, &key, offset, size, file_size)).await?;
+        let push = (version != 0).then(|| PushTo {
+            pages: self.pages.clone(),
+            cache: self.cache.clone(),
+            ino: handle.ino,
+            version,
+        });
+        let remote = &*self.remote;
+        let data = (reader.read(remote, &bucket, &key, offset, size, file_size, push)).await?;
         if let Some(cache) = &self.cache
             && version != 0
             && reader.last_version == version
+            && !reader.fills_cache()
         {
             cache.offer(&mut reader.fill, version, offset, &data, file_size);
         }

@@ -56,6 +56,13 @@ impl Inner {
                 ));
             }
         }
+        if let Some(attr) = self.attr_fetched_ahead(&path).await {
+            // A directory a walk is about to enter, listed ahead.
+            let ino = self
+                .inodes()
+                .remember(&path, attr.clone(), self.fresh_until());
+            return Ok((ino, attr));
+        }
         self.lookup_missed(parent).await;
         {
             let mut t = self.inodes();

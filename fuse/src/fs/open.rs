@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::error::{Errno, FsResult};
+use crate::fs::pages::WriteHold;
 use crate::fs::read::Reader;
 
 mod streamed;
@@ -40,6 +41,8 @@ pub struct Handle {
     /// Reads of this handle, served one at a time in the kernel's order (see
     /// [`Inner::queue_read`](crate::fs::state::Inner::queue_read)).
     pub reads: std::sync::OnceLock<mpsc::UnboundedSender<ReadRequest>>,
+    /// Opened for writing: no pushes to the kernel's pages of the inode meanwhile.
+    pub writing: Option<WriteHold>,
 }
 
 /// A read waiting for its turn, and where its answer goes.

@@ -10,7 +10,9 @@
 //! the stream; if it is where the last read ended it starts a new one, else it fetches
 //! its own range. A file of at most [`WHOLE_MAX`] bytes is streamed whole from its start
 //! by the first read, wherever it is (random reads of a small file then cost one stream).
-//! Memory per handle stays below the window plus [`KEEP`].
+//! Memory per handle stays below the window plus [`KEEP`]. A whole stream's bytes also go
+//! to the kernel's page cache as they arrive ([`Pages`]), so the later reads of the file
+//! need not reach the mount at all.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,8 +21,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::api::{ApiResult, ObjectApi, RangeBody};
-use crate::fs::cache::Filler;
+use crate::fs::cache::{Filler, ReadCache};
 use crate::fs::error::{Errno, FsError, FsResult};
+use crate::fs::pages::{Pages, pushable_end};
 
 /// First read-ahead window.
 const FIRST_WINDOW: usize = 1 << 20;
@@ -65,6 +68,8 @@ struct ReadAhead {
     version: u64,
     /// Streaming a whole small file: every read of it is for this stream.
     whole: bool,
+    /// Its bytes go to the page cache and the read cache as they arrive.
+    pushed: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -74,10 +79,66 @@ impl Drop for ReadAhead {
     }
 }
 
+/// Where a whole stream's bytes go as they arrive, besides the reads: the kernel's pages
+/// of `ino` and the read cache, when the stream is of `version`.
+pub struct PushTo {
+    /// The mount's pushes.
+    pub pages: Arc<Pages>,
+    /// The read cache, if the mount has one.
+    pub cache: Option<Arc<ReadCache>>,
+    /// The file's inode.
+    pub ino: u64,
+    /// The version its open saw.
+    pub version: u64,
+}
+
+/// Hands a stream's bytes to the page cache in page-aligned pieces, and to the read
+/// cache, in order.
+struct StreamPusher {
+    to: PushTo,
+    file_size: u64,
+    /// Offset of the first byte not pushed.
+    at: u64,
+    /// Bytes from `at` short of a page boundary.
+    carry: BytesMut,
+    fill: Filler,
+}
+
+impl StreamPusher {
+    fn take(&mut self, data: &Bytes) {
+        let start = self.at + self.carry.len() as u64;
+        if let Some(cache) = &self.to.cache {
+            let (version, size) = (self.to.version, self.file_size);
+            cache.offer(&mut self.fill, version, start, data, size);
+        }
+        let end = start + data.len() as u64;
+        let upto = pushable_end(end, self.file_size);
+        let n = (upto - self.at) as usize;
+        let piece = if self.carry.is_empty() {
+            self.carry.extend_from_slice(&data[n..]);
+            data.slice(..n)
+        } else {
+            self.carry.extend_from_slice(data);
+            self.carry.split_to(n).freeze()
+        };
+        let to = &self.to;
+        to.pages.push(to.ino, to.version, self.at, piece);
+        self.at = upto;
+    }
+}
+
 impl ReadAhead {
-    fn start(mut body: RangeBody, pos: u64, whole: bool) -> Self {
+    fn start(mut body: RangeBody, pos: u64, whole: bool, push: Option<StreamPusher>) -> Self {
         let version = body.version();
-        let budget = Arc::new(Semaphore::new(FIRST_WINDOW));
+        let mut push = push.filter(|p| whole && pos == 0 && p.to.version == version);
+        let pushed = push.is_some();
+        // A whole stream pushed to the kernel is drained at once: the reads that follow
+        // come from the page cache and would not take it further.
+        let first = match &push {
+            Some(p) => (p.file_size as usize).max(FIRST_WINDOW),
+            None => FIRST_WINDOW,
+        };
+        let budget = Arc::new(Semaphore::new(first));
         let (tx, rx) = mpsc::unbounded_channel();
         let permits = budget.clone();
         let task = tokio::spawn(async move {
@@ -85,6 +146,9 @@ impl ReadAhead {
                 let chunk = body.next().await;
                 let done = !matches!(chunk, Ok(Some(_)));
                 if let Ok(Some(data)) = &chunk {
+                    if let Some(p) = &mut push {
+                        p.take(data);
+                    }
                     let n = data.len().min(FIRST_WINDOW) as u32;
                     match permits.acquire_many(n).await {
                         Ok(p) => p.forget(),
@@ -111,6 +175,7 @@ impl ReadAhead {
             pos,
             version,
             whole,
+            pushed,
             task,
         }
     }
@@ -187,12 +252,19 @@ impl Reader {
             || self.ahead.as_ref().is_some_and(|a| a.covers(offset))
     }
 
+    /// Whether the stream offers its bytes to the read cache itself.
+    pub fn fills_cache(&self) -> bool {
+        self.ahead.as_ref().is_some_and(|a| a.pushed)
+    }
+
     /// A read up to `end` was served elsewhere (the read cache).
     pub fn passed(&mut self, end: u64) {
         self.last_end = end;
     }
 
-    /// Reads `[offset, offset + size)` of `bucket/key`, a file of `file_size` bytes.
+    /// Reads `[offset, offset + size)` of `bucket/key`, a file of `file_size` bytes; a
+    /// whole stream it starts also goes to `push`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn read(
         &mut self,
         remote: &dyn ObjectApi,
@@ -201,6 +273,7 @@ impl Reader {
         offset: u64,
         size: u32,
         file_size: u64,
+        push: Option<PushTo>,
     ) -> FsResult<Bytes> {
         let end = file_size.min(offset + u64::from(size));
         if offset >= end {
@@ -222,7 +295,14 @@ impl Reader {
                 let from = if whole { 0 } else { offset };
                 tracing::debug!(from, "read stream started");
                 let body = remote.get(bucket, key, from, file_size).await?;
-                self.ahead.insert(ReadAhead::start(body, from, whole))
+                let push = push.map(|to| StreamPusher {
+                    to,
+                    file_size,
+                    at: 0,
+                    carry: BytesMut::new(),
+                    fill: Filler::default(),
+                });
+                self.ahead.insert(ReadAhead::start(body, from, whole, push))
             }
         };
         if let Err(e) = ahead.advance_to(end).await {

@@ -20,12 +20,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::api::ObjectApi;
+use crate::fs::ahead::Ahead;
 use crate::fs::attr::{Attr, Defaults, time_of};
 use crate::fs::behind::Behind;
 use crate::fs::cache::ReadCache;
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::Inodes;
 use crate::fs::open::{DirStream, Handle, OpenFile};
+use crate::fs::pages::Pages;
 
 /// Longest name of one path component.
 pub const NAME_MAX: usize = 255;
@@ -80,7 +82,11 @@ pub struct Inner {
     /// Deletes and directory times sent behind the answers.
     pub(crate) behind: Arc<Behind>,
     /// The local read cache (`--cache-size`).
-    pub(crate) cache: Option<ReadCache>,
+    pub(crate) cache: Option<Arc<ReadCache>>,
+    /// Data handed to the kernel's page cache ahead of the reads.
+    pub pages: Arc<Pages>,
+    /// Listings fetched ahead of tree walks.
+    pub(crate) ahead: Ahead,
 }
 
 /// A name from the kernel as a key segment.
@@ -105,8 +111,13 @@ impl Inner {
     /// The state of a fresh mount.
     pub fn new(remote: Arc<dyn ObjectApi>, settings: Settings) -> Self {
         let root = Attr::implicit_dir(&settings.defaults);
-        let cache = (settings.cache_size > 0)
-            .then(|| ReadCache::new(settings.cache_dir.clone(), settings.cache_size));
+        let cache = (settings.cache_size > 0).then(|| {
+            Arc::new(ReadCache::new(
+                settings.cache_dir.clone(),
+                settings.cache_size,
+            ))
+        });
+        let ahead = Ahead::new(settings.ttl);
         Self {
             behind: Behind::new(remote.clone()),
             cache,
@@ -117,6 +128,8 @@ impl Inner {
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            pages: Arc::new(Pages::default()),
+            ahead,
         }
     }
 
@@ -263,6 +276,7 @@ impl Inner {
             let Some(node) = t.get_mut(dir) else {
                 return;
             };
+            self.ahead.changed(&node.path);
             node.attr.mtime = now;
             node.attr.ctime = now;
             if !node.attr.stored {
@@ -288,5 +302,14 @@ impl Inner {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
         Ok(())
+    }
+}
+
+/// The bucket and key prefix a directory's listing reads (`None` for the list of buckets).
+pub(crate) fn listed_prefix(place: Place) -> Option<(String, String)> {
+    match place {
+        Place::Buckets => None,
+        Place::Bucket(b) => Some((b, String::new())),
+        Place::Key(b, k) => Some((b, format!("{k}/"))),
     }
 }

@@ -17,6 +17,7 @@ mod behind;
 mod dir;
 mod memory;
 mod namespace;
+mod pages;
 mod write;
 
 use memory::Memory;

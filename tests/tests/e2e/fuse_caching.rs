@@ -2,9 +2,10 @@
 //! caching"): `rm -r` sends its deletes in batches while a lone `rm` deletes at once;
 //! `--negative-ttl` keeps "no such file" answers, and only with the flag; `--cache-size`
 //! serves reads again from the local disk and reads a changed file anew; the kernel keeps
-//! the pages of a file unchanged since the last open. Two mounts appending to one file get
-//! what the README promises across mounts. What went over the wire is read from the node's
-//! request counters (`/metrics`).
+//! the pages of a file unchanged since the last open, and a small file read once is in its
+//! page cache whole, yet writes, truncates and changes over S3 still show. Two mounts
+//! appending to one file get what the README promises across mounts. What went over the
+//! wire is read from the node's request counters (`/metrics`).
 
 use std::fs;
 use std::os::unix::fs::FileExt;
@@ -223,4 +224,76 @@ async fn fuse_caching_two_mounts_appending_get_close_to_open_and_whole_lines() {
     }
     assert_eq!(fx.s3.get(&fx.bucket, "race.log").await, text.as_bytes());
     other.unmount();
+}
+
+/// How many of `path`'s pages the kernel holds (util-linux's `fincore`, which maps the
+/// file and asks mincore(2)).
+fn resident_pages(path: &Path) -> usize {
+    let out = Command::new("fincore")
+        .args(["--noheadings", "--raw", "--output", "PAGES"])
+        .arg(path)
+        .output()
+        .expect("fincore");
+    assert!(out.status.success(), "fincore: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().expect("a page count")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fuse_caching_a_small_file_read_once_lands_in_the_page_cache_and_changes_still_show() {
+    let Some(fx) = FuseEnv::start(&[]).await else {
+        return;
+    };
+    let len = 3 * MIB + 100;
+    let data = pattern(len, 11);
+    fx.s3.put(&fx.bucket, "paged", &data).await;
+    let path = fx.at("paged");
+    let pages = len.div_ceil(4096);
+
+    // One 4 KiB read in the middle: the mount streams the file and hands all of it to the
+    // kernel, so the other pages are there without being read.
+    let reader = fs::File::open(&path).expect("open");
+    let mut buf = [0u8; 4096];
+    reader.read_exact_at(&mut buf, MIB as u64).expect("pread");
+    assert!(buf[..] == data[MIB..][..4096]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while resident_pages(&path) < pages && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(resident_pages(&path), pages, "every page pushed");
+    let mut all = vec![0u8; len];
+    reader.read_exact_at(&mut all, 0).expect("read all");
+    assert!(all == data, "the pushed pages hold the file's bytes");
+
+    // A write through the mount wins over the pushed pages, for every reader.
+    let writer = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open to write");
+    writer
+        .write_all_at(b"written", 2 * MIB as u64)
+        .expect("pwrite");
+    drop(writer);
+    let mut expect = data.clone();
+    expect[2 * MIB..][..7].copy_from_slice(b"written");
+    reader
+        .read_exact_at(&mut all, 0)
+        .expect("read after the write");
+    assert!(all == expect, "the open reader sees the write");
+    assert!(fs::read(&path).expect("read") == expect);
+    assert_eq!(fx.s3.get(&fx.bucket, "paged").await, expect);
+
+    // A truncate through the mount while a reader is open.
+    run("truncate", &[Path::new("-s"), Path::new("5000"), &path]);
+    assert_eq!(fs::metadata(&path).expect("stat").len(), 5000);
+    assert!(fs::read(&path).expect("read") == expect[..5000]);
+    drop(reader);
+
+    // Changed over S3 (same size): the next open reads the new bytes, not the pushed ones.
+    let new = pattern(len, 12);
+    fx.s3.put(&fx.bucket, "paged", &new).await;
+    assert!(
+        fs::read(&path).expect("read") == new,
+        "stale bytes after the change"
+    );
 }

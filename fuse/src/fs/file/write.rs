@@ -155,6 +155,7 @@ impl Inner {
         if self.settings.read_only {
             return Err(FsError::posix(Errno::EROFS, "mounted read-only"));
         }
+        let _writing = self.pages.writing(ino).await;
         let open = self.files().get(&ino).cloned();
         if let Some(file) = open {
             return self.truncate_open(ino, &file, size).await;

@@ -209,3 +209,83 @@ async fn files_not_uploaded_yet_are_listed_once() {
         "recreated empty"
     );
 }
+
+/// Waits until `api` answered `n` listing calls, or a few seconds pass.
+async fn lists_reach(api: &Memory, n: usize) {
+    for _ in 0..300 {
+        if api.calls("list") >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_walk_into_a_subdirectory_lists_the_next_siblings_ahead() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..30 {
+        for j in 0..3 {
+            api.insert("b", &format!("t/d{i:02}/f{j}"), b"x");
+        }
+    }
+    // One subdirectory has a marker with its own mode, made by another mount.
+    let other = mount(&api, Some("b"));
+    let (t, _) = other.lookup("t").await.expect("t");
+    let marked = Attr::new(Kind::Dir, 0o700, 7, 7);
+    other.fs.mkdir(t, os("d03m"), marked).await.expect("mkdir");
+    api.insert("b", "t/d03m/f", b"y");
+
+    let f = mount(&api, Some("b"));
+    let (t, _) = f.lookup("t").await.expect("t");
+    assert_eq!(f.readdir(t, false, 100).await.len(), 2 + 31);
+    let (lists, lookups) = (api.calls("list"), api.calls("lookup"));
+    // The walk enters the first subdirectory: the next WINDOW are listed ahead.
+    let (d00, _) = f.fs.lookup(t, os("d00")).await.expect("d00");
+    assert_eq!(f.readdir(d00, true, 100).await.len(), 2 + 3);
+    lists_reach(&api, lists + 1 + crate::fs::ahead::WINDOW).await;
+    let lists = api.calls("list");
+    let mut names: Vec<String> = (0..30).map(|i| format!("d{i:02}")).collect();
+    names.push("d03m".into());
+    names.sort();
+    let names = &names[1..=crate::fs::ahead::WINDOW];
+    for name in &names[..4] {
+        let (d, attr) = f.fs.lookup(t, os(name)).await.expect("subdirectory");
+        assert_eq!(attr.kind, Kind::Dir);
+        if name == "d03m" {
+            assert_eq!((attr.perm, attr.uid), (0o700, 7), "from its marker");
+        }
+        let entries = f.readdir(d, true, 100).await;
+        assert_eq!(entries.len(), if name == "d03m" { 3 } else { 5 }, "{name}");
+    }
+    assert_eq!(api.calls("lookup"), lookups + 1, "only d00 was looked up");
+    // Entering them listed the ones after the window ahead too, and nothing twice.
+    lists_reach(&api, lists + 4).await;
+    assert_eq!(api.calls("list"), lists + 4);
+}
+
+#[tokio::test]
+async fn a_directory_changed_here_is_not_served_from_its_listing_ahead() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..4 {
+        api.insert("b", &format!("t/d{i}/f"), b"x");
+    }
+    let f = mount(&api, Some("b"));
+    let (t, _) = f.lookup("t").await.expect("t");
+    f.readdir(t, false, 100).await;
+    let lists = api.calls("list");
+    let (d0, _) = f.fs.lookup(t, os("d0")).await.expect("d0");
+    f.readdir(d0, false, 100).await;
+    lists_reach(&api, lists + 4).await;
+    // d1 changes here after it was listed ahead: its readdir asks the server again.
+    let (d1, _) = f.fs.lookup(t, os("d1")).await.expect("d1");
+    f.fs.unlink(d1, os("f")).await.expect("unlink");
+    let (_, fh) = (f.fs.create(d1, os("g"), file_attr(), false))
+        .await
+        .expect("create");
+    f.fs.flush(fh).await.expect("flush");
+    f.fs.release(fh).await;
+    let listed = f.readdir(d1, false, 100).await;
+    let names: BTreeSet<String> = listed.into_iter().map(|e| e.name).collect();
+    assert_eq!(names, BTreeSet::from([".".into(), "..".into(), "g".into()]));
+    assert_eq!(api.calls("list"), lists + 5, "d1 listed again");
+}

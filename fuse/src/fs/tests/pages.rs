@@ -1,0 +1,191 @@
+//! Pushes to the kernel's page cache: a small file's whole stream and the read cache's
+//! blocks arrive page-aligned and complete, of the version the open saw; nothing is pushed
+//! while a handle may write the file; closing the gate waits for a push in flight.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::memory::Memory;
+use super::{mount, mount_tuned};
+use crate::fs::cache::BLOCK;
+use crate::fs::pages::{PAGE, PageSink, Pages};
+
+/// One store: inode, offset, bytes.
+type Store = (u64, u64, Vec<u8>);
+
+/// What a sink was given, in order.
+#[derive(Default, Clone)]
+struct Recorded(Arc<Mutex<Vec<Store>>>);
+
+impl PageSink for Recorded {
+    fn store(&self, ino: u64, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.lock().unwrap().push((ino, offset, data.to_vec()));
+        Ok(())
+    }
+}
+
+impl Recorded {
+    /// The bytes stored for `ino`, laid out at their offsets (gaps: `None`).
+    fn image(&self, ino: u64, len: usize) -> Vec<Option<u8>> {
+        let mut out = vec![None; len];
+        for (i, offset, data) in self.0.lock().unwrap().iter() {
+            assert_eq!(offset % PAGE, 0, "pushes start on a page");
+            if *i == ino {
+                for (k, b) in data.iter().enumerate() {
+                    out[*offset as usize + k] = Some(*b);
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until the pushes of `ino` cover `len` bytes, or a few seconds pass.
+    async fn settle(&self, ino: u64, len: usize) -> Vec<Option<u8>> {
+        for _ in 0..200 {
+            let image = self.image(ino, len);
+            if image.iter().all(Option::is_some) {
+                return image;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.image(ino, len)
+    }
+}
+
+fn data(len: usize, salt: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ salt).collect()
+}
+
+#[tokio::test]
+async fn a_small_file_read_once_is_pushed_whole_and_page_aligned() {
+    let api = Memory::new(&["b"], 0);
+    // Not a whole number of pages: the last push ends at the end of the file.
+    let bytes = data((3 << 20) + 1234, 0);
+    api.insert("b", "small", &bytes);
+    let f = mount(&api, Some("b"));
+    let sink = Recorded::default();
+    f.fs.pages.connect(Box::new(sink.clone()));
+    let (ino, _) = f.lookup("small").await.expect("small");
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    let got = f.fs.read(fh, 4096 * 100, 4096).await.expect("read");
+    assert_eq!(&got[..], &bytes[4096 * 100..][..4096]);
+    let image = sink.settle(ino, bytes.len()).await;
+    let pushed: Vec<u8> = image
+        .iter()
+        .map(|b| b.expect("every byte pushed"))
+        .collect();
+    assert_eq!(pushed, bytes, "the pushed pages are the file's bytes");
+    for (_, offset, data) in sink.0.lock().unwrap().iter() {
+        let end = offset + data.len() as u64;
+        assert!(
+            end.is_multiple_of(PAGE) || end == bytes.len() as u64,
+            "push ends on a page"
+        );
+    }
+    f.fs.release(fh).await;
+}
+
+#[tokio::test]
+async fn nothing_is_pushed_while_a_handle_may_write_the_file() {
+    let api = Memory::new(&["b"], 0);
+    let bytes = data(1 << 20, 7);
+    api.insert("b", "f", &bytes);
+    let f = mount(&api, Some("b"));
+    let sink = Recorded::default();
+    f.fs.pages.connect(Box::new(sink.clone()));
+    let (ino, _) = f.lookup("f").await.expect("f");
+    let writer = f.fs.open(ino, libc::O_WRONLY).await.expect("open to write");
+    let reader = f.fs.open(ino, libc::O_RDONLY).await.expect("open to read");
+    let got = f.fs.read(reader, 0, 4096).await.expect("read");
+    assert_eq!(&got[..], &bytes[..4096]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(sink.0.lock().unwrap().is_empty(), "no push beside a writer");
+    f.fs.release(writer).await;
+    f.fs.release(reader).await;
+    // Without the writer, a new open pushes again.
+    let reader = f.fs.open(ino, libc::O_RDONLY).await.expect("open again");
+    f.fs.read(reader, 0, 4096).await.expect("read");
+    let image = sink.settle(ino, bytes.len()).await;
+    assert!(image.iter().all(Option::is_some), "pushed once alone");
+    f.fs.release(reader).await;
+}
+
+#[tokio::test]
+async fn read_cache_blocks_are_pushed_whole() {
+    let api = Memory::new(&["b"], 0);
+    // Larger than a whole stream: reads that jump go to the read cache.
+    let bytes = data(40 << 20, 3);
+    api.insert("b", "big", &bytes);
+    let f = mount_tuned(&api, Some("b"), |s| s.cache_size = 64 * BLOCK);
+    let sink = Recorded::default();
+    f.fs.pages.connect(Box::new(sink.clone()));
+    let (ino, _) = f.lookup("big").await.expect("big");
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    let at = 5 * BLOCK + 3 * PAGE;
+    let got = f.fs.read(fh, at, 4096).await.expect("read");
+    assert_eq!(&got[..], &bytes[at as usize..][..4096]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pushes = sink.0.lock().unwrap().clone();
+    let block: Vec<(u64, usize)> = pushes.iter().map(|p| (p.1, p.2.len())).collect();
+    assert_eq!(
+        block,
+        [(5 * BLOCK, BLOCK as usize)],
+        "the block read, whole"
+    );
+    assert_eq!(
+        &pushes[0].2[..],
+        &bytes[5 * BLOCK as usize..][..BLOCK as usize]
+    );
+    f.fs.release(fh).await;
+}
+
+/// A sink whose stores wait until released, counting them.
+struct Blocking {
+    started: tokio::sync::mpsc::UnboundedSender<()>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl PageSink for Blocking {
+    fn store(&self, _ino: u64, _offset: u64, _data: &[u8]) -> std::io::Result<()> {
+        let _ = self.started.send(());
+        let _ = self.release.lock().unwrap().recv();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_writer_waits_for_a_push_in_flight_and_later_pushes_are_refused() {
+    let pages = Pages::default();
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    pages.connect(Box::new(Blocking {
+        started: started_tx,
+        release: Mutex::new(release_rx),
+    }));
+    pages.allow(9, 1);
+    pages.push(9, 1, 0, vec![1u8; PAGE as usize].into());
+    started.recv().await.expect("the push is being sent");
+    let pages = Arc::new(pages);
+    let writer = {
+        let pages = pages.clone();
+        tokio::spawn(async move { pages.writing(9).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!writer.is_finished(), "the writer waits for the push");
+    release_tx.send(()).expect("release");
+    let hold = writer.await.expect("the writer goes on");
+    // The gate is closed: a push of the old version, and a read's allow, do nothing.
+    pages.allow(9, 1);
+    pages.push(9, 1, 0, vec![2u8; PAGE as usize].into());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        started.try_recv().is_err(),
+        "no push while a writer holds the file"
+    );
+    drop(hold);
+    pages.allow(9, 2);
+    pages.push(9, 1, 0, vec![3u8; PAGE as usize].into());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(started.try_recv().is_err(), "no push of another version");
+    let _ = release_tx.send(());
+}
