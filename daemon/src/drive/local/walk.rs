@@ -5,7 +5,8 @@
 //! between the two (`s-x` < `s/`), so each directory's events are sorted before they are
 //! visited. Only the directories the prefix and `start_after` can reach are read, so a
 //! prefix listing never walks the whole volume. A client's listing page inspects the
-//! directory's entries and reads their metadata headers with [`WALK_THREADS`] threads;
+//! directory's entries and reads their metadata headers on its own thread while the
+//! kernel's caches answer, and with [`WALK_THREADS`] threads once one waited for the disk;
 //! recursive walks read one entry after another. With [`WalkOptions::summaries`], an
 //! object's listing summary (see `summary`) stands in for its header when it has one.
 
@@ -419,12 +420,30 @@ impl Walker<'_> {
 const WALK_THREADS: usize = 8;
 /// Fewer items than this are read on the calling thread (threads would cost more).
 const PARALLEL_MIN: usize = 32;
+/// A read that takes longer waited for the disk: the rest are read by [`WALK_THREADS`]
+/// threads. Reads the kernel's caches answer take a few microseconds, and starting the
+/// threads would cost more than all of them.
+const DISK_WAIT: std::time::Duration = std::time::Duration::from_micros(150);
 
-/// `f` of every item, in the order of `items`, computed by up to [`WALK_THREADS`] threads.
+/// `f` of every item, in the order of `items`: on the calling thread while each takes less
+/// than [`DISK_WAIT`], then (once one waited for the disk) by up to [`WALK_THREADS`]
+/// threads.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if items.len() < PARALLEL_MIN {
-        return items.iter().map(&f).collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let started = std::time::Instant::now();
+        out.push(f(item));
+        let rest = &items[i + 1..];
+        if rest.len() >= PARALLEL_MIN && started.elapsed() > DISK_WAIT {
+            out.extend(on_threads(rest, &f));
+            break;
+        }
     }
+    out
+}
+
+/// `f` of every item, in the order of `items`, computed by [`WALK_THREADS`] threads.
+fn on_threads<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
