@@ -62,10 +62,24 @@ impl Inner {
 
     /// A lookup in the directory `dir` is going to the server: after a few within the
     /// TTL, lists the directory in one call (when it is small enough for one page), so
-    /// the lookups that follow are answered from the listing.
+    /// the lookups that follow are answered from the listing. A lookup that comes while
+    /// that listing is on its way waits for it.
     pub(crate) async fn lookup_missed(&self, dir: u64) {
         let now = Instant::now();
-        let path = {
+        let wait = {
+            let mut t = self.inodes();
+            match t.get_mut(dir) {
+                Some(node) if node.listed_until <= now && node.prefetch_after > now => {
+                    node.listing_for_lookups.as_ref().map(|l| l.subscribe())
+                }
+                _ => None,
+            }
+        };
+        if let Some(mut listing) = wait {
+            let _ = listing.wait_for(|done| *done).await;
+            return;
+        }
+        let (path, done) = {
             let mut t = self.inodes();
             let Some(node) = t.get_mut(dir) else {
                 return;
@@ -83,8 +97,11 @@ impl Inner {
             node.misses = 0;
             // One try per TTL (a big directory: a minute) whatever comes of it.
             node.prefetch_after = now + self.settings.ttl;
-            node.path.clone()
+            let listing = Arc::new(tokio::sync::watch::Sender::new(false));
+            node.listing_for_lookups = Some(listing.clone());
+            (node.path.clone(), SaysDone(listing))
         };
+        let _done = done;
         let Some((bucket, prefix)) = listed_prefix(self.place(&path)) else {
             return;
         };
@@ -130,6 +147,15 @@ impl Inner {
     /// Closes the directory handle `fh`.
     pub fn releasedir(&self, fh: u64) {
         self.dirs().remove(&fh);
+    }
+}
+
+/// Says a listing for lookups is in (or given up) when dropped.
+struct SaysDone(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Drop for SaysDone {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
     }
 }
 

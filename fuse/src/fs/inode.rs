@@ -12,7 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Instant;
+
+use tokio::sync::watch;
 
 use crate::fs::attr::Attr;
 
@@ -48,6 +51,8 @@ pub struct Node {
     pub misses_since: Instant,
     /// A directory: no listing for lookups before then.
     pub prefetch_after: Instant,
+    /// A directory: the listing for lookups started last, which says `true` once in.
+    pub listing_for_lookups: Option<Arc<watch::Sender<bool>>>,
     lookups: u64,
 }
 
@@ -105,6 +110,7 @@ impl Inodes {
                 misses: 0,
                 misses_since: Instant::now(),
                 prefetch_after: Instant::now(),
+                listing_for_lookups: None,
                 lookups: 1,
             },
         );
@@ -160,6 +166,7 @@ impl Inodes {
             misses: 0,
             misses_since: Instant::now(),
             prefetch_after: Instant::now(),
+            listing_for_lookups: None,
             lookups: 0,
         });
         node.attr = attr;

@@ -175,6 +175,34 @@ async fn lookups_of_many_names_in_a_directory_become_one_listing() {
     assert_eq!(api.calls("list"), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_while_the_listing_for_lookups_is_on_its_way_wait_for_it() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..50 {
+        api.insert("b", &format!("d/f{i}"), b"x");
+    }
+    let f = mount(&api, Some("b"));
+    let (d, _) = f.lookup("d").await.expect("d");
+    api.slow_lists(Duration::from_millis(200));
+    let lookups = api.calls("lookup");
+    for i in 0..2 {
+        f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
+    }
+    // The third miss starts the listing; the lookups meanwhile wait for it.
+    let waiting: Vec<_> = (2..30)
+        .map(|i| {
+            let fs = f.fs.clone();
+            tokio::spawn(async move { fs.lookup(d, os(&format!("f{i}"))).await })
+        })
+        .collect();
+    for w in waiting {
+        let (_, attr) = w.await.expect("task").expect("file");
+        assert_eq!(attr.size, 1);
+    }
+    assert_eq!(api.calls("lookup") - lookups, 2, "none went to the server");
+    assert_eq!(api.calls("list"), 1);
+}
+
 #[tokio::test]
 async fn reads_anywhere_in_a_small_file_cost_one_stream() {
     let api = Memory::new(&["b"], 0);

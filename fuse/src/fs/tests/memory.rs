@@ -32,6 +32,8 @@ struct State {
     calls: HashMap<&'static str, usize>,
     /// Errors the next call of each name answers with.
     failures: HashMap<&'static str, ApiError>,
+    /// How long each listing takes.
+    list_delay: std::time::Duration,
 }
 
 /// The in-memory cluster.
@@ -96,6 +98,11 @@ impl Memory {
     /// Makes the next call of `call` fail with `e`.
     pub fn fail_next(&self, call: &'static str, e: ApiError) {
         self.lock().failures.insert(call, e);
+    }
+
+    /// Makes every listing take `delay`.
+    pub fn slow_lists(&self, delay: std::time::Duration) {
+        self.lock().list_delay = delay;
     }
 
     /// How many times `call` was made.
@@ -207,6 +214,10 @@ impl ObjectApi for Memory {
         token: &str,
         max_keys: u32,
     ) -> ApiResult<ListObjectsResponse> {
+        let delay = self.lock().list_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let s = self.call("list")?;
         let b = s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;
         let cap = match self.page_cap {
