@@ -112,10 +112,60 @@ impl MetaStore {
         Self::decode_with(raw, key, ObjectMeta::from_file)
     }
 
-    /// [`Self::decode`] of the current versions only (no older versions: see
-    /// [`ObjectMeta::current_from_file`]).
-    pub(super) fn decode_current(raw: &[Result<Bytes, DriveError>], key: &str) -> Metas {
-        Self::decode_with(raw, key, ObjectMeta::current_from_file)
+    /// [`Self::decode`] of the current versions for a read: the first file that decodes
+    /// whole (its older versions left out, see [`ObjectMeta::current_from_file`]), the others
+    /// only as far as the quorum compares them (no user metadata or stored headers either:
+    /// [`ObjectMeta::quorum_view_from_file`]). Also says which drive's decoded whole;
+    /// [`Self::complete`] then gives the resolved version the whole of one agreeing copy.
+    pub(super) fn decode_current(
+        raw: &[Result<Bytes, DriveError>],
+        key: &str,
+    ) -> (Metas, Option<usize>) {
+        let mut whole = None;
+        let metas = (raw.iter().enumerate())
+            .map(|(d, r)| {
+                let decode = match whole {
+                    None => ObjectMeta::current_from_file,
+                    Some(_) => ObjectMeta::quorum_view_from_file,
+                };
+                let meta = Self::decode_one(r, key, decode);
+                if whole.is_none() && meta.is_ok() {
+                    whole = Some(d);
+                }
+                meta
+            })
+            .collect();
+        (metas, whole)
+    }
+
+    /// Gives `resolved` (resolved from [`Self::decode_current`]'s `metas`) the whole of its
+    /// current version: the copy decoded whole when that drive agrees (taken out of
+    /// `metas`), else the first agreeing drive's file decoded again.
+    pub(super) fn complete(
+        (raw, metas): (&[Result<Bytes, DriveError>], &mut Metas),
+        whole: Option<usize>,
+        resolved: &mut Resolved,
+        (bucket, key): (&str, &str),
+    ) -> Result<(), ErasureError> {
+        if let Some(d) = whole.filter(|&d| resolved.agrees[d])
+            && let Some(Ok((meta, _))) = metas.get_mut(d)
+        {
+            resolved.meta = std::mem::take(meta);
+            return Ok(());
+        }
+        let agreeing = raw.iter().zip(&resolved.agrees).filter(|(_, a)| **a);
+        for (file, _) in agreeing {
+            let Ok(file) = file else { continue };
+            if let Ok(meta) = ObjectMeta::current_from_verified_file(file.clone()) {
+                resolved.meta = meta;
+                return Ok(());
+            }
+        }
+        Err(read_quorum(
+            bucket,
+            key,
+            "no agreeing metadata file decodes whole",
+        ))
     }
 
     fn decode_with(
@@ -124,17 +174,25 @@ impl MetaStore {
         decode: fn(Bytes) -> Result<(ObjectMeta, Bytes), String>,
     ) -> Metas {
         raw.iter()
-            .map(|r| match r {
-                Ok(file) if metafile::is_torn(file) => Err(DriveError::NotFound {
-                    path: meta_path(key),
-                }),
-                Ok(file) => decode(file.clone()).map_err(|reason| DriveError::Corrupt {
-                    path: meta_path(key),
-                    reason,
-                }),
-                Err(e) => Err(e.duplicate()),
-            })
+            .map(|r| Self::decode_one(r, key, decode))
             .collect()
+    }
+
+    fn decode_one(
+        raw: &Result<Bytes, DriveError>,
+        key: &str,
+        decode: fn(Bytes) -> Result<(ObjectMeta, Bytes), String>,
+    ) -> Result<(ObjectMeta, Bytes), DriveError> {
+        match raw {
+            Ok(file) if metafile::is_torn(file) => Err(DriveError::NotFound {
+                path: meta_path(key),
+            }),
+            Ok(file) => decode(file.clone()).map_err(|reason| DriveError::Corrupt {
+                path: meta_path(key),
+                reason,
+            }),
+            Err(e) => Err(e.duplicate()),
+        }
     }
 
     /// Resolves the metadata of `bucket/key` by quorum.

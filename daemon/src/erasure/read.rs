@@ -99,13 +99,17 @@ impl Reads {
         key: &str,
         version: Option<&str>,
     ) -> Result<Resolved, ErasureError> {
-        // The current version needs none of the older ones decoded.
+        // The current version needs none of the older ones decoded, and its user metadata
+        // and headers from one drive only.
         let raw = self.metas.read_raw(bucket, key).await;
-        let metas = match version {
+        let (mut metas, whole) = match version {
             None => MetaStore::decode_current(&raw, key),
-            Some(_) => MetaStore::decode(&raw, key),
+            Some(_) => (MetaStore::decode(&raw, key), None),
         };
-        let resolved = self.metas.resolve(bucket, key, &metas)?;
+        let mut resolved = self.metas.resolve(bucket, key, &metas)?;
+        if version.is_none() {
+            MetaStore::complete((&raw, &mut metas), whole, &mut resolved, (bucket, key))?;
+        }
         let disagreeing = (metas.iter().zip(&resolved.agrees))
             .any(|(m, &agrees)| !agrees && !matches!(m, Err(e) if e.is_offline()));
         if disagreeing {

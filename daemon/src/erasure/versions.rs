@@ -110,9 +110,47 @@ impl ObjectMeta {
     /// Decodes a metadata file's current version only: the older versions' entries are
     /// skipped unread, so a read of the current version costs what it did before versions.
     pub fn current_from_file(file: Bytes) -> Result<(Self, Bytes), String> {
-        let (header, inline) = crate::drive::metafile::decode(file)?;
-        let header = without_field(&header, OLDER_TAG).map_err(|e| format!("metadata: {e}"))?;
-        Ok((Self::from_header(&header)?, inline))
+        Self::from_file_without(file, &[OLDER_TAG])
+    }
+
+    /// [`Self::current_from_file`] without the user metadata and stored headers either:
+    /// what a read's quorum compares (version, time, geometry, parts, inline frame), for
+    /// the drives whose copy of the rest is not the one answered.
+    pub fn quorum_view_from_file(file: Bytes) -> Result<(Self, Bytes), String> {
+        Self::from_file_without(file, &[OLDER_TAG, USER_METADATA_TAG, HEADERS_TAG])
+    }
+
+    /// The current version of a metadata file whose inline data was verified already (by
+    /// [`Self::quorum_view_from_file`]): its header alone is checked and decoded.
+    pub fn current_from_verified_file(file: Bytes) -> Result<Self, String> {
+        let header = crate::drive::metafile::strip_inline(file)?;
+        Self::from_header_without(&header, &[OLDER_TAG])
+    }
+
+    /// The file's inline section is not hashed here: each frame carries its own checksum,
+    /// which the erasure decode checks (see [`crate::drive::metafile::decode_for_frames`]).
+    fn from_file_without(file: Bytes, tags: &[u32]) -> Result<(Self, Bytes), String> {
+        let (header, inline) = crate::drive::metafile::decode_for_frames(file)?;
+        Ok((Self::from_header_without(&header, tags)?, inline))
+    }
+
+    /// Decodes a metadata header, skipping its fields numbered any of `tags` unread.
+    fn from_header_without(header: &[u8], tags: &[u32]) -> Result<Self, String> {
+        use prost::Message as _;
+        use prost::encoding::{DecodeContext, decode_key, skip_field};
+        let failed = |e: prost::DecodeError| format!("metadata: {e}");
+        let mut meta = Self::default();
+        let mut rest = header;
+        while !rest.is_empty() {
+            let (tag, wire) = decode_key(&mut rest).map_err(failed)?;
+            let ctx = DecodeContext::default();
+            match tags.contains(&tag) {
+                true => skip_field(wire, tag, &mut rest, ctx),
+                false => meta.merge_field(tag, wire, &mut rest, ctx),
+            }
+            .map_err(failed)?;
+        }
+        Ok(meta)
     }
 
     /// Each version's inline frame in `inline`, the file's inline section (empty for a
@@ -135,27 +173,10 @@ impl ObjectMeta {
 
 /// The protobuf tag of [`ObjectMeta::older`].
 const OLDER_TAG: u32 = 14;
-
-/// `header` (an encoded message) without its fields numbered `tag`; the bytes themselves
-/// when it has none.
-fn without_field(header: &Bytes, tag: u32) -> Result<Bytes, prost::DecodeError> {
-    use prost::encoding::{DecodeContext, decode_key, skip_field};
-    let mut rest: &[u8] = header;
-    let mut kept: Option<Vec<u8>> = None;
-    while !rest.is_empty() {
-        let start = header.len() - rest.len();
-        let (field, wire) = decode_key(&mut rest)?;
-        skip_field(wire, field, &mut rest, DecodeContext::default())?;
-        let end = header.len() - rest.len();
-        match (field == tag, kept.as_mut()) {
-            (true, None) => kept = Some(header[..start].to_vec()),
-            (true, Some(_)) => {}
-            (false, Some(k)) => k.extend_from_slice(&header[start..end]),
-            (false, None) => {}
-        }
-    }
-    Ok(kept.map_or_else(|| header.clone(), Bytes::from))
-}
+/// The protobuf tag of [`ObjectMeta::user_metadata`].
+const USER_METADATA_TAG: u32 = 6;
+/// The protobuf tag of [`ObjectMeta::headers`].
+const HEADERS_TAG: u32 = 10;
 
 /// One drive's versions of an object, each with its inline frame, newest first.
 #[derive(Debug, Default)]
@@ -252,6 +273,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn version(id: &str, inline: bool) -> ObjectMeta {
         ObjectMeta {
@@ -304,6 +326,30 @@ mod tests {
             }
         );
         assert_eq!(&current.current_frame(&inline)[..], b"new");
+    }
+
+    #[test]
+    fn a_quorum_view_is_the_current_version_without_user_metadata_and_headers() {
+        let with_maps = |id: &str| ObjectMeta {
+            user_metadata: BTreeMap::from([("mode".into(), "33188".into())]),
+            headers: BTreeMap::from([("x-amz-checksum-crc32".into(), "mf2kWg==".into())]),
+            etag: "9e107d9d372bb6826bd81d3542a419d6".into(),
+            ..version(id, true)
+        };
+        let mut j = Journal::default();
+        j.push(with_maps("a"), Bytes::from_static(b"old")).unwrap();
+        j.push(with_maps("b"), Bytes::from_static(b"new")).unwrap();
+        let file = j.into_file("f").unwrap();
+        let (current, _) = ObjectMeta::current_from_file(file.clone()).unwrap();
+        let (view, inline) = ObjectMeta::quorum_view_from_file(file).unwrap();
+        assert!(!current.user_metadata.is_empty() && !current.headers.is_empty());
+        let expected = ObjectMeta {
+            user_metadata: BTreeMap::new(),
+            headers: BTreeMap::new(),
+            ..current
+        };
+        assert_eq!(view, expected);
+        assert_eq!(&view.current_frame(&inline)[..], b"new");
     }
 
     #[test]

@@ -9,19 +9,27 @@
 //! Tested end to end: `s3_corners` reads both headers and the XML of s3s's errors, the
 //! edge's refusals and successes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderValue, Response};
+use http::{HeaderName, HeaderValue, Response};
 
 /// The request id header.
 pub const REQUEST_ID: &str = "x-amz-request-id";
 /// The host id header.
 pub const HOST_ID: &str = "x-amz-id-2";
+const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
+const HOST_ID_NAME: HeaderName = HeaderName::from_static(HOST_ID);
 
 /// Makes request ids and stamps answers with them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RequestIds {
     host_id: String,
+    host_value: HeaderValue,
+    /// A random start, then one more per request: ids never repeat within the process,
+    /// and the mixing in [`Self::next`] keeps them from looking sequential.
+    counter: AtomicU64,
 }
 
 impl Default for RequestIds {
@@ -36,14 +44,25 @@ impl RequestIds {
         let mut raw = [0u8; 32];
         raw[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         raw[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        let host_id = base64::engine::general_purpose::STANDARD.encode(raw);
         Self {
-            host_id: base64::engine::general_purpose::STANDARD.encode(raw),
+            host_value: HeaderValue::from_str(&host_id).expect("base64 is a header value"),
+            host_id,
+            counter: AtomicU64::new(uuid::Uuid::new_v4().as_u64_pair().0),
         }
     }
 
-    /// A new request id.
+    /// A new request id: 16 uppercase hex digits, unique in this process (a bijective mix
+    /// of a counter, so no two requests share one).
     pub fn next(&self) -> String {
-        format!("{:016X}", uuid::Uuid::new_v4().as_u64_pair().0)
+        let mut z = self.counter.fetch_add(1, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        (0..16)
+            .map(|i| HEX[(z >> (60 - 4 * i) & 0xf) as usize] as char)
+            .collect()
     }
 
     /// Sets both headers on `resp`, and names the ids in the XML of an error body.
@@ -63,11 +82,9 @@ impl RequestIds {
     /// Sets both headers.
     pub fn stamp_headers(&self, headers: &mut http::HeaderMap, id: &str) {
         if let Ok(v) = HeaderValue::from_str(id) {
-            headers.insert(REQUEST_ID, v);
+            headers.insert(REQUEST_ID_NAME, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&self.host_id) {
-            headers.insert(HOST_ID, v);
-        }
+        headers.insert(HOST_ID_NAME, self.host_value.clone());
     }
 
     /// The host id.

@@ -91,7 +91,7 @@ pub struct Router {
     /// requests' extensions.
     env: Env,
     /// The ids every S3 answer carries.
-    ids: RequestIds,
+    ids: Arc<RequestIds>,
     /// The node's figures.
     metrics: Arc<Metrics>,
     /// Whether anyone may scrape the metrics (`--metrics-public`).
@@ -114,7 +114,7 @@ impl Router {
             internode,
             front,
             env: Env::default(),
-            ids: RequestIds::new(),
+            ids: Arc::new(RequestIds::new()),
             metrics,
             metrics_public,
             console_here: true,
