@@ -17,12 +17,14 @@ use fuser::{
 
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::namespace::Change;
-use crate::fs::pages::PageSink;
 use crate::fs::state::Inner;
 use crate::metrics::MountMetrics;
 
+mod notify;
 mod reply;
 mod task;
+
+pub use notify::KernelPages;
 
 use reply::file_attr;
 
@@ -38,16 +40,6 @@ impl TesseraFs {
     /// `metrics`.
     pub fn new(inner: Arc<Inner>, rt: tokio::runtime::Handle, metrics: Arc<MountMetrics>) -> Self {
         Self { inner, rt, metrics }
-    }
-}
-
-/// The kernel's page cache as the core's [`PageSink`]: stores through FUSE's notify
-/// channel.
-pub struct KernelPages(pub fuser::Notifier);
-
-impl PageSink for KernelPages {
-    fn store(&self, ino: u64, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.0.store(INodeNo(ino), offset, data)
     }
 }
 

@@ -14,6 +14,7 @@ mod file_writer;
 mod files;
 mod group_sync;
 mod moves;
+mod parallel;
 mod read;
 mod summary;
 mod trash;

@@ -1,0 +1,16 @@
+//! What the mount tells the kernel unasked: pages pushed into its page cache (FUSE's
+//! notify-store), for the core's [`PageSink`].
+
+use fuser::INodeNo;
+
+use crate::fs::pages::PageSink;
+
+/// The kernel's page cache as the core's [`PageSink`]: stores through FUSE's notify
+/// channel.
+pub struct KernelPages(pub fuser::Notifier);
+
+impl PageSink for KernelPages {
+    fn store(&self, ino: u64, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.store(INodeNo(ino), offset, data)
+    }
+}
