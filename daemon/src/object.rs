@@ -6,6 +6,7 @@
 //! an object lives in exactly one set (`Placement` of its pool); two-key operations lock in
 //! sorted order (in the set, or by copy-then-delete across sets).
 
+mod body;
 mod bucket;
 mod error;
 mod expiry;
@@ -22,8 +23,7 @@ mod versioning;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tokio::io::AsyncRead;
 
 // The object vocabulary of the layer's API, defined where the erasure sets use it: the
@@ -33,10 +33,12 @@ pub use crate::erasure::{
     CHECKSUM_TYPE, CompletePart, Deleted, ETagMatch, HealScan, LateHeaders, MetadataUpdate,
     NULL_VERSION, ObjectAttrs, RangeSpec, Versioning, WriteCondition,
 };
-use crate::erasure::{ErasureError, ErasureSet, ObjectMeta, ObjectReader};
+use crate::erasure::{ErasureError, ErasureSet, ObjectMeta};
 use crate::layout::Placement;
 use crate::metrics::{Metrics, ObjectFigures};
 
+pub use body::{ObjectBody, body_reader};
+use body::{decoded_body, reader_stream};
 pub use bucket::{BucketInfo, ClusterInfo, DriveInfo, DriveState, SetInfo};
 pub use error::ObjectError;
 pub use expiry::ExpiryConfig;
@@ -140,23 +142,6 @@ pub struct ObjectLayer {
     lifecycle_day: i64,
 }
 
-/// An object's data as a stream of chunks, read ahead by a task: the next block is read
-/// from the drives while the current one is sent. At most two blocks wait in memory.
-pub struct ObjectBody {
-    rx: tokio::sync::mpsc::Receiver<Result<Bytes, ObjectError>>,
-}
-
-impl Stream for ObjectBody {
-    type Item = Result<Bytes, ObjectError>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
 /// An open object read: its info and its data, as a stream of chunks.
 pub struct ObjectRead {
     /// The object.
@@ -165,28 +150,6 @@ pub struct ObjectRead {
     pub range: (u64, u64),
     /// The data.
     pub body: ObjectBody,
-}
-
-fn reader_stream(mut reader: ObjectReader, figures: ObjectFigures) -> ObjectBody {
-    let (tx, rx) = tokio::sync::mpsc::channel(2 * reader.data_shards());
-    tokio::spawn(async move {
-        loop {
-            let chunk = match reader.next_chunk().await {
-                Ok(Some(chunk)) => {
-                    figures.read_bytes(chunk.len() as u64);
-                    Ok(chunk)
-                }
-                Ok(None) => return,
-                Err(e) => Err(ObjectError::from(e)),
-            };
-            let failed = chunk.is_err();
-            // A closed channel: the client went away.
-            if tx.send(chunk).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    ObjectBody { rx }
 }
 
 impl ObjectLayer {
@@ -335,11 +298,11 @@ impl ObjectLayer {
         let info = ObjectInfo::from_meta(bucket, key, reader.meta());
         let range = reader.remaining();
         self.figures.opened_read();
-        Ok(ObjectRead {
-            info,
-            range,
-            body: reader_stream(reader, self.figures.clone()),
-        })
+        let body = match reader.meta().is_inline() {
+            true => decoded_body(reader, &self.figures).await?,
+            false => reader_stream(reader, self.figures.clone()),
+        };
+        Ok(ObjectRead { info, range, body })
     }
 
     /// An object's info.
@@ -478,10 +441,4 @@ impl ObjectLayer {
             .await?;
         Ok(info)
     }
-}
-
-/// An `AsyncRead` over an object body stream.
-pub fn body_reader(body: ObjectBody) -> impl AsyncRead + Unpin + Send {
-    use futures::TryStreamExt;
-    tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())))
 }
