@@ -56,6 +56,27 @@ pub struct Node {
     lookups: u64,
 }
 
+impl Node {
+    /// A node the kernel has not looked up yet, fresh until `fresh_until`.
+    fn new(path: String, attr: Attr, fresh_until: Instant) -> Self {
+        let now = Instant::now();
+        Self {
+            path,
+            attr,
+            fresh_until,
+            local: false,
+            commits: 0,
+            page_version: 0,
+            listed_until: now,
+            misses: 0,
+            misses_since: now,
+            prefetch_after: now,
+            listing_for_lookups: None,
+            lookups: 0,
+        }
+    }
+}
+
 /// All inodes.
 #[derive(Debug)]
 pub struct Inodes {
@@ -97,23 +118,9 @@ impl Inodes {
     /// A table holding the root with `attr`.
     pub fn new(root: Attr) -> Self {
         let mut nodes = HashMap::new();
-        nodes.insert(
-            ROOT,
-            Node {
-                path: String::new(),
-                attr: root,
-                fresh_until: Instant::now(),
-                local: false,
-                commits: 0,
-                page_version: 0,
-                listed_until: Instant::now(),
-                misses: 0,
-                misses_since: Instant::now(),
-                prefetch_after: Instant::now(),
-                listing_for_lookups: None,
-                lookups: 1,
-            },
-        );
+        let mut root = Node::new(String::new(), root, Instant::now());
+        root.lookups = 1;
+        nodes.insert(ROOT, root);
         Self {
             nodes,
             by_path: HashMap::from([(String::new(), ROOT)]),
@@ -155,20 +162,8 @@ impl Inodes {
     /// Records a lookup of `path` with `attr` fresh until `fresh_until`; returns its inode.
     pub fn remember(&mut self, path: &str, attr: Attr, fresh_until: Instant) -> u64 {
         let ino = self.ino_for(path);
-        let node = self.nodes.entry(ino).or_insert_with(|| Node {
-            path: path.to_string(),
-            attr: attr.clone(),
-            fresh_until,
-            local: false,
-            commits: 0,
-            page_version: 0,
-            listed_until: Instant::now(),
-            misses: 0,
-            misses_since: Instant::now(),
-            prefetch_after: Instant::now(),
-            listing_for_lookups: None,
-            lookups: 0,
-        });
+        let node = (self.nodes.entry(ino))
+            .or_insert_with(|| Node::new(path.to_string(), attr.clone(), fresh_until));
         node.attr = attr;
         node.fresh_until = fresh_until;
         node.lookups += 1;
