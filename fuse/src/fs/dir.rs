@@ -21,7 +21,7 @@ use crate::fs::attr::{Attr, Defaults, Kind};
 use crate::fs::error::{Errno, FsError, FsResult};
 use crate::fs::inode::{Inodes, join};
 use crate::fs::open::{DirStream, Entry, Stage};
-use crate::fs::state::{Inner, listed_prefix};
+use crate::fs::state::{Inner, LIST_AHEAD_MAX, listed_prefix};
 
 /// Names a listing call returns at most: the server's largest page (each page costs it a
 /// read of the whole directory on every drive).
@@ -29,8 +29,6 @@ const PAGE: u32 = 10_000;
 /// Lookups of names a directory's fresh attributes do not hold, within the TTL, after
 /// which the directory is listed in one call instead (`stat` of many files, `git status`).
 const MISSES_BEFORE_LISTING: u32 = 3;
-/// The largest directory listed so: one page of this many names.
-const PREFETCH_MAX: u32 = 4_096;
 /// How long a directory too big for that waits before it is tried again.
 const BIG_DIRECTORY_WAIT: Duration = Duration::from_secs(60);
 
@@ -66,48 +64,49 @@ impl Inner {
     /// that listing is on its way waits for it.
     pub(crate) async fn lookup_missed(&self, dir: u64) {
         let now = Instant::now();
-        let wait = {
-            let mut t = self.inodes();
-            match t.get_mut(dir) {
-                Some(node) if node.listed_until <= now && node.prefetch_after > now => {
-                    node.listing_for_lookups.as_ref().map(|l| l.subscribe())
-                }
-                _ => None,
-            }
-        };
-        if let Some(mut listing) = wait {
-            let _ = listing.wait_for(|done| *done).await;
-            return;
-        }
-        let (path, done) = {
+        let missed = {
             let mut t = self.inodes();
             let Some(node) = t.get_mut(dir) else {
                 return;
             };
-            if node.listed_until > now || node.prefetch_after > now {
+            if node.listed_until > now {
                 return;
             }
-            if node.misses_since + self.settings.ttl < now {
-                (node.misses, node.misses_since) = (0, now);
+            if node.prefetch_after > now {
+                // Tried within the TTL: wait for that listing if it is on its way.
+                match &node.listing_for_lookups {
+                    Some(listing) => Missed::Wait(listing.subscribe()),
+                    None => return,
+                }
+            } else {
+                if node.misses_since + self.settings.ttl < now {
+                    (node.misses, node.misses_since) = (0, now);
+                }
+                node.misses += 1;
+                if node.misses < MISSES_BEFORE_LISTING {
+                    return;
+                }
+                node.misses = 0;
+                // One try per TTL (a big directory: a minute) whatever comes of it.
+                node.prefetch_after = now + self.settings.ttl;
+                let listing = Arc::new(tokio::sync::watch::Sender::new(false));
+                node.listing_for_lookups = Some(listing.clone());
+                Missed::List(node.path.clone(), SaysDone(listing))
             }
-            node.misses += 1;
-            if node.misses < MISSES_BEFORE_LISTING {
-                return;
-            }
-            node.misses = 0;
-            // One try per TTL (a big directory: a minute) whatever comes of it.
-            node.prefetch_after = now + self.settings.ttl;
-            let listing = Arc::new(tokio::sync::watch::Sender::new(false));
-            node.listing_for_lookups = Some(listing.clone());
-            (node.path.clone(), SaysDone(listing))
         };
-        let _done = done;
+        let (path, _done) = match missed {
+            Missed::Wait(mut listing) => {
+                let _ = listing.wait_for(|done| *done).await;
+                return;
+            }
+            Missed::List(path, done) => (path, done),
+        };
         let Some((bucket, prefix)) = listed_prefix(self.place(&path)) else {
             return;
         };
         let list = match self
             .remote
-            .list(&bucket, &prefix, true, "", PREFETCH_MAX)
+            .list(&bucket, &prefix, true, "", LIST_AHEAD_MAX)
             .await
         {
             Ok(list) => list,
@@ -148,6 +147,14 @@ impl Inner {
     pub fn releasedir(&self, fh: u64) {
         self.dirs().remove(&fh);
     }
+}
+
+/// What a lookup that missed goes on to do, once the inode table is unlocked.
+enum Missed {
+    /// Wait for the directory's listing for lookups, on its way.
+    Wait(tokio::sync::watch::Receiver<bool>),
+    /// List the directory at this path, saying so when done.
+    List(String, SaysDone),
 }
 
 /// Says a listing for lookups is in (or given up) when dropped.

@@ -305,6 +305,10 @@ impl Inner {
     }
 }
 
+/// The largest directory listed ahead of its reads (for the lookups in it, or for a tree
+/// walk about to enter it): one listing call of this many names.
+pub(crate) const LIST_AHEAD_MAX: u32 = 4_096;
+
 /// The bucket and key prefix a directory's listing reads (`None` for the list of buckets).
 pub(crate) fn listed_prefix(place: Place) -> Option<(String, String)> {
     match place {

@@ -9,11 +9,7 @@ use crate::api::ListObjectsResponse;
 use crate::fs::ahead::Fetched;
 use crate::fs::attr::Attr;
 use crate::fs::inode::parent_of;
-use crate::fs::state::{Inner, listed_prefix};
-
-/// Names a listing fetched ahead returns at most (a bigger directory is listed when
-/// the walk gets there).
-const NAMES_MAX: u32 = 4_096;
+use crate::fs::state::{Inner, LIST_AHEAD_MAX, listed_prefix};
 
 impl Inner {
     /// A walk opened the directory at `path`: fetch the listings of the siblings after it.
@@ -45,7 +41,7 @@ impl Inner {
         let (bucket, prefix) = listed_prefix(self.place(path))?;
         match self
             .remote
-            .list(&bucket, &prefix, true, "", NAMES_MAX)
+            .list(&bucket, &prefix, true, "", LIST_AHEAD_MAX)
             .await
         {
             Ok(list) if !list.truncated => Some(list),
