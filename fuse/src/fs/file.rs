@@ -325,12 +325,14 @@ impl Inner {
             ))
             .await;
         }
-        let push = (version != 0).then(|| PushTo {
-            pages: self.pages.clone(),
-            cache: self.cache.clone(),
-            ino: handle.ino,
-            version,
-        });
+        let push = || {
+            (version != 0).then(|| PushTo {
+                pages: self.pages.clone(),
+                cache: self.cache.clone(),
+                ino: handle.ino,
+                version,
+            })
+        };
         let remote = &*self.remote;
         let data = (reader.read(remote, &bucket, &key, offset, size, file_size, push)).await?;
         if let Some(cache) = &self.cache

@@ -263,7 +263,7 @@ impl Reader {
     }
 
     /// Reads `[offset, offset + size)` of `bucket/key`, a file of `file_size` bytes; a
-    /// whole stream it starts also goes to `push`.
+    /// whole stream it starts also goes where `push` says (asked only then).
     #[allow(clippy::too_many_arguments)]
     pub async fn read(
         &mut self,
@@ -273,7 +273,7 @@ impl Reader {
         offset: u64,
         size: u32,
         file_size: u64,
-        push: Option<PushTo>,
+        push: impl FnOnce() -> Option<PushTo>,
     ) -> FsResult<Bytes> {
         let end = file_size.min(offset + u64::from(size));
         if offset >= end {
@@ -295,7 +295,7 @@ impl Reader {
                 let from = if whole { 0 } else { offset };
                 tracing::debug!(from, "read stream started");
                 let body = remote.get(bucket, key, from, file_size).await?;
-                let push = push.map(|to| StreamPusher {
+                let push = push().map(|to| StreamPusher {
                     to,
                     file_size,
                     at: 0,
