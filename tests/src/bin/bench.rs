@@ -260,6 +260,16 @@ impl Row {
     }
 }
 
+/// A table cell of a figure in `unit`, or "–" for one not measured.
+fn cell(v: Option<f64>, unit: &str) -> String {
+    v.map_or("–".into(), |v| format!("{} {unit}", num(v)))
+}
+
+/// A table cell of a ratio, or "–" for one without both figures.
+fn ratio_cell(r: Option<f64>) -> String {
+    r.map_or("–".into(), |r| format!("{r:.2}"))
+}
+
 fn num(v: f64) -> String {
     match v {
         v if v >= 100.0 => format!("{v:.0}"),

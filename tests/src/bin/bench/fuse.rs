@@ -32,7 +32,7 @@ use super::fuse_ops::{
 };
 use super::grpc::{peak_rss, status_mib};
 use super::s3::{S3Client, large, sync};
-use super::{MIB, drop_caches, mib_per_s, num, start_node};
+use super::{MIB, cell, drop_caches, mib_per_s, ratio_cell, start_node};
 
 const BUCKET: &str = "fusebench";
 /// What a client's peak RSS must stay below while it writes `rss` bytes.
@@ -106,8 +106,8 @@ pub fn print(figures: &[Figure]) {
     println!("|---|---|---|---|---|---|---|---|");
     for f in figures {
         let u = f.unit;
-        let value = |v: Option<f64>| v.map_or("–".into(), |v| format!("{} {u}", num(v)));
-        let ratio = |r: Option<f64>| r.map_or("–".into(), |r| format!("{r:.2}"));
+        let value = |v: Option<f64>| cell(v, u);
+        let ratio = ratio_cell;
         let (vs_fs, vs_s3) = (f.ratio(f.s3fs), f.ratio(f.s3));
         let goals: Vec<String> = f
             .goals

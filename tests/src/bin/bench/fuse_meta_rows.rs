@@ -7,7 +7,7 @@
 //! is a row that says so; a row is left out when its part was skipped.
 
 use super::super::fuse_ops::TAR_PER_DIR;
-use super::super::num;
+use super::super::{cell, ratio_cell};
 use super::{Results, Work};
 
 /// How a figure compares.
@@ -236,8 +236,8 @@ pub fn print(figures: &[Figure]) {
     println!("|---|---|---|---|---|---|---|");
     for f in figures {
         let u = f.unit;
-        let value = |v: Option<f64>| v.map_or("–".into(), |v| format!("{} {u}", num(v)));
-        let ratio = |r: Option<f64>| r.map_or("–".into(), |r| format!("{r:.2}"));
+        let value = |v: Option<f64>| cell(v, u);
+        let ratio = ratio_cell;
         let ours = match f.ours {
             Cell::Value(v) => value(Some(v)),
             Cell::Unsupported => "not supported by this build".into(),
