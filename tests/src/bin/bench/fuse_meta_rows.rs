@@ -150,36 +150,36 @@ pub(super) fn rows(
             }
         }
     }
-    let n = work.stat_files;
-    let text = format!("stat(2) of {n} files, one process, fresh mount, page cache dropped");
-    row(
-        text,
-        "ops/s",
-        Kind::Rate,
-        value(|r| r.stat, ours),
-        |r| r.stat,
-        vec![s3fs],
-    );
-    let n = work.rm_files;
-    let text = format!("`rm -r` of {n} files, fresh mount (local: + sync)");
-    row(
-        text,
-        "s",
-        Kind::Time,
-        value(|r| r.rm, ours),
-        |r| r.rm,
-        vec![s3fs],
-    );
     let n = work.reads;
-    let text = format!("{n} random 4 KiB reads of a 16 MiB file, fresh mount, page cache dropped");
-    row(
-        text,
-        "ops/s",
-        Kind::Rate,
-        value(|r| r.random, ours),
-        |r| r.random,
-        vec![s3fs],
-    );
+    let plain: [(String, &str, Kind, Pick); 3] = [
+        (
+            format!(
+                "stat(2) of {} files, one process, fresh mount, page cache dropped",
+                work.stat_files
+            ),
+            "ops/s",
+            Kind::Rate,
+            |r| r.stat,
+        ),
+        (
+            format!(
+                "`rm -r` of {} files, fresh mount (local: + sync)",
+                work.rm_files
+            ),
+            "s",
+            Kind::Time,
+            |r| r.rm,
+        ),
+        (
+            format!("{n} random 4 KiB reads of a 16 MiB file, fresh mount, page cache dropped"),
+            "ops/s",
+            Kind::Rate,
+            |r| r.random,
+        ),
+    ];
+    for (text, unit, kind, pick) in plain {
+        row(text, unit, kind, value(pick, ours), pick, vec![s3fs]);
+    }
     let cell = match cache {
         true => value(|r| r.cached, ours),
         false => (n > 0).then_some(Cell::Unsupported),
