@@ -112,15 +112,29 @@ impl MetaStore {
         Self::decode_with(raw, key, ObjectMeta::from_file)
     }
 
+    /// Resolves the current version of `bucket/key` from its raw metadata files for a read:
+    /// one copy is decoded whole (older versions left out), the others only as far as the
+    /// quorum compares them. Returns the decoded files (the whole copy taken out of them
+    /// when it is the one answered) and the resolution.
+    pub(super) fn resolve_current(
+        &self,
+        (bucket, key): (&str, &str),
+        raw: &[Result<Bytes, DriveError>],
+    ) -> (Metas, Result<Resolved, ErasureError>) {
+        let (mut metas, whole) = Self::decode_current(raw, key);
+        let resolved = self.resolve(bucket, key, &metas).and_then(|mut resolved| {
+            Self::complete((raw, &mut metas), whole, &mut resolved, (bucket, key))?;
+            Ok(resolved)
+        });
+        (metas, resolved)
+    }
+
     /// [`Self::decode`] of the current versions for a read: the first file that decodes
     /// whole (its older versions left out, see [`ObjectMeta::current_from_file`]), the others
     /// only as far as the quorum compares them (no user metadata or stored headers either:
     /// [`ObjectMeta::quorum_view_from_file`]). Also says which drive's decoded whole;
     /// [`Self::complete`] then gives the resolved version the whole of one agreeing copy.
-    pub(super) fn decode_current(
-        raw: &[Result<Bytes, DriveError>],
-        key: &str,
-    ) -> (Metas, Option<usize>) {
+    fn decode_current(raw: &[Result<Bytes, DriveError>], key: &str) -> (Metas, Option<usize>) {
         let mut whole = None;
         let metas = (raw.iter().enumerate())
             .map(|(d, r)| {
@@ -141,7 +155,7 @@ impl MetaStore {
     /// Gives `resolved` (resolved from [`Self::decode_current`]'s `metas`) the whole of its
     /// current version: the copy decoded whole when that drive agrees (taken out of
     /// `metas`), else the first agreeing drive's file decoded again.
-    pub(super) fn complete(
+    fn complete(
         (raw, metas): (&[Result<Bytes, DriveError>], &mut Metas),
         whole: Option<usize>,
         resolved: &mut Resolved,

@@ -102,14 +102,15 @@ impl Reads {
         // The current version needs none of the older ones decoded, and its user metadata
         // and headers from one drive only.
         let raw = self.metas.read_raw(bucket, key).await;
-        let (mut metas, whole) = match version {
-            None => MetaStore::decode_current(&raw, key),
-            Some(_) => (MetaStore::decode(&raw, key), None),
+        let (metas, resolved) = match version {
+            None => self.metas.resolve_current((bucket, key), &raw),
+            Some(_) => {
+                let metas = MetaStore::decode(&raw, key);
+                let resolved = self.metas.resolve(bucket, key, &metas);
+                (metas, resolved)
+            }
         };
-        let mut resolved = self.metas.resolve(bucket, key, &metas)?;
-        if version.is_none() {
-            MetaStore::complete((&raw, &mut metas), whole, &mut resolved, (bucket, key))?;
-        }
+        let resolved = resolved?;
         let disagreeing = (metas.iter().zip(&resolved.agrees))
             .any(|(m, &agrees)| !agrees && !matches!(m, Err(e) if e.is_offline()));
         if disagreeing {
