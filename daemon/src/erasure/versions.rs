@@ -120,8 +120,9 @@ impl ObjectMeta {
         Self::from_file_without(file, &[OLDER_TAG, USER_METADATA_TAG, HEADERS_TAG])
     }
 
-    /// The current version of a metadata file whose inline data was verified already (by
-    /// [`Self::quorum_view_from_file`]): its header alone is checked and decoded.
+    /// The current version of a metadata file read for an object's data: its header alone
+    /// is checked and decoded (the inline frames carry checksums of their own, checked as
+    /// they are decoded).
     pub fn current_from_verified_file(file: Bytes) -> Result<Self, String> {
         let header = crate::drive::metafile::strip_inline(file)?;
         Self::from_header_without(&header, &[OLDER_TAG])
