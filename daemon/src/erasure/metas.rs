@@ -170,7 +170,7 @@ impl MetaStore {
         let agreeing = raw.iter().zip(&resolved.agrees).filter(|(_, a)| **a);
         for (file, _) in agreeing {
             let Ok(file) = file else { continue };
-            if let Ok(meta) = ObjectMeta::current_from_verified_file(file.clone()) {
+            if let Ok(meta) = ObjectMeta::current_from_header(file.clone()) {
                 resolved.meta = meta;
                 return Ok(());
             }

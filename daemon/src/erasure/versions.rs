@@ -123,7 +123,7 @@ impl ObjectMeta {
     /// The current version of a metadata file read for an object's data: its header alone
     /// is checked and decoded (the inline frames carry checksums of their own, checked as
     /// they are decoded).
-    pub fn current_from_verified_file(file: Bytes) -> Result<Self, String> {
+    pub fn current_from_header(file: Bytes) -> Result<Self, String> {
         let header = crate::drive::metafile::strip_inline(file)?;
         Self::from_header_without(&header, &[OLDER_TAG])
     }
