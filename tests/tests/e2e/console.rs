@@ -84,8 +84,9 @@ pub async fn plain(addr: SocketAddr, method: &'static str, target: &str, body: &
         .expect("request")
 }
 
+/// Asserts a console answer's status, naming `what` and the body when it differs.
 #[track_caller]
-fn assert_status(raw: &Raw, status: u16, what: &str) {
+pub fn assert_status(raw: &Raw, status: u16, what: &str) {
     assert_eq!(raw.status, status, "{what}: {}", raw.text());
 }
 

@@ -5,14 +5,9 @@
 
 use tessera_tests::{PASSWORD, USER};
 
-use crate::console::{ConsoleApi, field};
+use crate::console::{ConsoleApi, assert_status, field};
 use crate::iam::parse_key;
-use crate::s3::{Raw, S3Env, client, status_of};
-
-#[track_caller]
-fn assert_status(raw: &Raw, status: u16, what: &str) {
-    assert_eq!(raw.status, status, "{what}: {}", raw.text());
-}
+use crate::s3::{S3Env, client, status_of};
 
 const ONLY_PHOTOS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::photos","arn:aws:s3:::photos/*"]}]}"#;
 
@@ -51,33 +46,23 @@ async fn console_identities_add_users_and_policies_for_admins_only() {
     root.csrf = csrf;
 
     // Policies: validated before saving; built-ins cannot be replaced.
-    let bad = (root.call("POST", "/console/api/policies", &policy_body("broken", "{"))).await;
-    assert_status(&bad, 400, "an unparsable policy");
     let wrong_action = ONLY_PHOTOS.replace("s3:GetObject", "s3:NoSuchAction");
-    let bad = root
-        .call(
-            "POST",
-            "/console/api/policies",
-            &policy_body("broken", &wrong_action),
-        )
-        .await;
-    assert_status(&bad, 400, "a policy naming no real action");
-    let builtin = root
-        .call(
-            "POST",
-            "/console/api/policies",
-            &policy_body("readonly", ONLY_PHOTOS),
-        )
-        .await;
-    assert_status(&builtin, 409, "replacing a built-in");
-    let saved = root
-        .call(
-            "POST",
-            "/console/api/policies",
-            &policy_body("only-photos", ONLY_PHOTOS),
-        )
-        .await;
-    assert_status(&saved, 200, "a valid policy");
+    let cases = [
+        ("broken", "{", 400, "an unparsable policy"),
+        (
+            "broken",
+            wrong_action.as_str(),
+            400,
+            "a policy naming no real action",
+        ),
+        ("readonly", ONLY_PHOTOS, 409, "replacing a built-in"),
+        ("only-photos", ONLY_PHOTOS, 200, "a valid policy"),
+    ];
+    for (name, policy, status, what) in cases {
+        let body = policy_body(name, policy);
+        let answer = root.call("POST", "/console/api/policies", &body).await;
+        assert_status(&answer, status, what);
+    }
     let listed = root.call("GET", "/console/api/policies", "").await;
     assert!(
         listed.text().contains(r#""name":"only-photos""#),
