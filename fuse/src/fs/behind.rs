@@ -168,11 +168,7 @@ impl Behind {
                 q.unsent.is_empty() && !q.urgent
             };
             if only_times {
-                // Let more changes of the same directories come.
-                tokio::select! {
-                    () = tokio::time::sleep(TIMES_DELAY) => {}
-                    () = self.wake.notified() => {}
-                }
+                self.gather_times().await;
             }
             let (unsent, times) = {
                 let mut q = self.queue();
@@ -194,6 +190,24 @@ impl Behind {
             self.done.notify_waiters();
             if more {
                 self.wake.notify_one();
+            }
+        }
+    }
+
+    /// Lets more changes of the same directories come for [`TIMES_DELAY`], so a burst of
+    /// creates in one directory costs one marker write; ends early only for a delete or a
+    /// caller that waits (another directory change just joins this round).
+    async fn gather_times(&self) {
+        let deadline = tokio::time::Instant::now() + TIMES_DELAY;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return,
+                () = self.wake.notified() => {
+                    let q = self.queue();
+                    if q.urgent || !q.unsent.is_empty() {
+                        return;
+                    }
+                }
             }
         }
     }

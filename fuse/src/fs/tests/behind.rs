@@ -75,11 +75,22 @@ async fn directory_times_are_written_once_for_many_entries() {
     let api = Memory::new(&["b"], 0);
     let f = mount(&api, Some("b"));
     let before = api.calls("update_metadata");
-    dir_of_files(&f, 30).await;
+    let d = dir_of_files(&f, 1).await;
+    // As `tar x` does: one entry after another, the queue's task running in between.
+    for i in 1..30 {
+        let (_, fh) = (f.fs.create(d, os(&format!("f{i}")), file_attr(), false))
+            .await
+            .expect("create");
+        f.fs.release(fh).await;
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    }
     f.fs.behind.settle().await;
     let writes = api.calls("update_metadata") - before;
+    // One round, or two if the first began before the last entries came.
     assert!(
-        (1..30).contains(&writes),
+        (1..=2).contains(&writes),
         "{writes} marker writes for 30 entries"
     );
     let marker = mount(&api, Some("b")).lookup("d").await.expect("d").1;
