@@ -223,7 +223,34 @@ impl Inner {
         let Some(handle) = self.handles().remove(&fh) else {
             return;
         };
-        self.detach(handle.ino, &handle.file).await;
+        let (ino, file) = (handle.ino, handle.file.clone());
+        self.detach(ino, &file).await;
+        // Its hold on the kernel's pages goes before they are handed over.
+        drop(handle);
+        self.hand_over_pages(ino, &file).await;
+    }
+
+    /// After the last close of `ino`: what this mount committed of it in one piece goes to
+    /// the kernel's pages, while it is still the version the inode knows (the next open
+    /// keeps the pages when the server still has it).
+    async fn hand_over_pages(&self, ino: u64, file: &OpenFile) {
+        if file.handles.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        let committed = {
+            let mut s = file.state.lock().await;
+            if s.dirty || s.unlinked {
+                return;
+            }
+            s.committed.take()
+        };
+        let Some((version, data)) = committed else {
+            return;
+        };
+        let current = (self.inodes().get(ino)).is_some_and(|n| n.page_version == version);
+        if current {
+            self.pages.hand_over(ino, version, data);
+        }
     }
 
     /// Marks `ino` changed here: size and time are now local truth.

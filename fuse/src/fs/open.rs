@@ -74,6 +74,9 @@ pub(crate) struct FileState {
     /// The version of the object a `Remote` body reads, as an open saw it (0: unknown,
     /// e.g. after an upload from here): what the read cache may serve.
     pub(crate) version: u64,
+    /// The version this mount last committed and its whole data, when it went up in one
+    /// call (under one chunk): handed to the kernel's pages at the last close.
+    pub(crate) committed: Option<(u64, Bytes)>,
 }
 
 impl FileState {
@@ -107,6 +110,7 @@ impl OpenFile {
                 unlinked: false,
                 failed: None,
                 version: 0,
+                committed: None,
             }),
             handles: AtomicUsize::new(0),
         }

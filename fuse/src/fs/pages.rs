@@ -1,7 +1,8 @@
 //! Data handed to the kernel's page cache ahead of the reads (FUSE's notify-store): the
-//! bytes of a small file streamed whole by its first read, and the blocks the read cache
-//! reads from the disk. Random reads of such a file then come from the page cache instead
-//! of a FUSE round trip each.
+//! bytes of a small file streamed whole by its first read, the blocks the read cache
+//! reads from the disk, and what this mount committed of a file in one piece, at its last
+//! close. Reads of such a file then come from the page cache instead of a FUSE round trip
+//! each (`git status` re-reading the files a checkout just wrote).
 //!
 //! A push names the object version its bytes are of. A gate per inode says which version
 //! may be pushed: a read opens it for the version its open saw, and only while no handle
@@ -43,6 +44,8 @@ struct Push {
     version: u64,
     offset: u64,
     data: Bytes,
+    /// A hand-over after the last close: the gate it opened goes once it is sent.
+    last: bool,
 }
 
 /// What may be pushed, per inode.
@@ -106,6 +109,12 @@ impl Shared {
             }
             at = end;
         }
+        if push.last {
+            let mut gates = self.gates();
+            if gates.get(&push.ino).is_some_and(|g| g.writers == 0) {
+                gates.remove(&push.ino);
+            }
+        }
         self.busy.send_replace(None);
     }
 }
@@ -154,24 +163,60 @@ impl Pages {
     /// Pushes `data`, bytes `offset..` of `ino` at `version` (page-aligned, see the
     /// module's invariants), if its gate is open for that version when it is sent.
     pub fn push(&self, ino: u64, version: u64, offset: u64, data: Bytes) {
-        let Some(queue) = self.queue.get() else {
-            return;
-        };
-        if data.is_empty() || version == 0 || !offset.is_multiple_of(PAGE) {
-            return;
-        }
-        let push = Push {
+        self.queue_push(Push {
             ino,
             version,
             offset,
             data,
+            last: false,
+        });
+    }
+
+    /// The last handle of `ino` closed after this mount committed `data` as the whole of
+    /// `version`: opens the gate for it (unless a writer came meanwhile) and pushes it all,
+    /// so reads after the next open that finds the same version need no round trip. The
+    /// gate goes once the push is sent.
+    pub fn hand_over(&self, ino: u64, version: u64, data: Bytes) {
+        {
+            let mut gates = self.shared.gates();
+            let gate = gates.entry(ino).or_default();
+            if gate.writers > 0 {
+                return;
+            }
+            gate.version = version;
+        }
+        let queued = self.queue_push(Push {
+            ino,
+            version,
+            offset: 0,
+            data,
+            last: true,
+        });
+        if !queued {
+            self.forget(ino);
+        }
+    }
+
+    /// Queues `push` for the thread; false when it was not (no kernel, nothing to push,
+    /// or a full queue).
+    fn queue_push(&self, push: Push) -> bool {
+        let Some(queue) = self.queue.get() else {
+            return false;
         };
-        if let Err(TrySendError::Full(p)) = queue.try_send(push) {
-            tracing::debug!(
-                ino = p.ino,
-                offset = p.offset,
-                "page push dropped: queue full"
-            );
+        if push.data.is_empty() || push.version == 0 || !push.offset.is_multiple_of(PAGE) {
+            return false;
+        }
+        match queue.try_send(push) {
+            Ok(()) => true,
+            Err(TrySendError::Full(p)) => {
+                tracing::debug!(
+                    ino = p.ino,
+                    offset = p.offset,
+                    "page push dropped: queue full"
+                );
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
         }
     }
 

@@ -20,11 +20,19 @@ impl Inner {
         let Body::Streaming(up) = std::mem::replace(&mut s.body, Body::Remote) else {
             return Ok(());
         };
-        match up.finish(|data| self.put_whole(ino, data)).await {
+        s.committed = None;
+        let mut whole = None;
+        let finished = up.finish(|data| {
+            whole = Some(data.clone());
+            self.put_whole(ino, data)
+        });
+        match finished.await {
             Ok((info, sent)) => {
                 s.dirty = false;
                 s.version = 0;
-                self.uploaded(ino, info, &sent).await
+                let version = self.uploaded(ino, info, &sent).await?;
+                s.committed = whole.map(|data| (version, data));
+                Ok(())
             }
             Err(e) => {
                 s.failed = Some(e.errno());
@@ -59,13 +67,13 @@ impl Inner {
     }
 
     /// After an upload of `ino`: metadata changed meanwhile goes up too, and the inode's
-    /// attributes become the server's again.
+    /// attributes become the server's again. Returns the version committed.
     async fn uploaded(
         &self,
         ino: u64,
         info: ObjectInfo,
         sent: &HashMap<String, String>,
-    ) -> FsResult<()> {
+    ) -> FsResult<u64> {
         let (path, attr, _) = self.node(ino)?;
         let mut info = info;
         if &attr.metadata() != sent {
@@ -76,6 +84,7 @@ impl Inner {
                 .await?;
         }
         let attr = Attr::of_object(&info, &self.settings.defaults);
+        let version = attr.version;
         let until = self.fresh_until();
         let mut t = self.inodes();
         if let Some(node) = t.get_mut(ino) {
@@ -89,7 +98,7 @@ impl Inner {
             }
         }
         t.invalidate(&path);
-        Ok(())
+        Ok(version)
     }
 
     /// Uploads what changed in `file`, if anything, and waits for the commit.
@@ -104,6 +113,7 @@ impl Inner {
         if matches!(s.body, Body::Streaming(_)) {
             return self.commit(ino, &mut s).await;
         }
+        s.committed = None;
         let (bucket, key, metadata) = self.put_target(ino)?;
         let (tx, task) = self
             .remote
@@ -121,7 +131,7 @@ impl Inner {
             Ok(info) => {
                 s.dirty = false;
                 s.version = 0;
-                self.uploaded(ino, info, &metadata).await
+                self.uploaded(ino, info, &metadata).await.map(drop)
             }
             Err(e) => Err(e.into()),
         }

@@ -1,12 +1,13 @@
 //! Pushes to the kernel's page cache: a small file's whole stream and the read cache's
 //! blocks arrive page-aligned and complete, of the version the open saw; nothing is pushed
-//! while a handle may write the file; closing the gate waits for a push in flight.
+//! while a handle may write the file; closing the gate waits for a push in flight; what
+//! the mount committed goes over at the last close, never over newer data.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::memory::Memory;
-use super::{mount, mount_tuned};
+use super::{ROOT, file_attr, mount, mount_tuned, os};
 use crate::fs::cache::BLOCK;
 use crate::fs::pages::{PAGE, PageSink, Pages};
 
@@ -188,4 +189,76 @@ async fn a_writer_waits_for_a_push_in_flight_and_later_pushes_are_refused() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(started.try_recv().is_err(), "no push of another version");
     let _ = release_tx.send(());
+}
+
+#[tokio::test]
+async fn a_file_written_here_goes_to_the_kernel_at_its_last_close_and_the_next_open_keeps_it() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let sink = Recorded::default();
+    f.fs.pages.connect(Box::new(sink.clone()));
+    let bytes = data(10_000, 5);
+    let (ino, fh) = (f.fs.create(ROOT, os("new"), file_attr(), false))
+        .await
+        .expect("create");
+    f.fs.write(fh, 0, &bytes).await.expect("write");
+    f.fs.flush(fh).await.expect("close: uploaded");
+    // Another handle still open: not yet (it hands them over when it closes last).
+    let reader = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    f.fs.release(fh).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(sink.0.lock().unwrap().is_empty(), "no push beside a handle");
+    f.fs.release(reader).await;
+    let image = sink.settle(ino, bytes.len()).await;
+    let pushed: Vec<u8> = image.iter().map(|b| b.expect("pushed whole")).collect();
+    assert_eq!(pushed, bytes);
+    let (fh, keep) = f.fs.open_keeping(ino, libc::O_RDONLY).await.expect("open");
+    assert!(
+        keep,
+        "the next open keeps the pages: the server has that version"
+    );
+    f.fs.release(fh).await;
+    // Replaced by another client: the next open drops them, and nothing is handed over.
+    api.insert("b", "new", b"theirs");
+    let (fh, keep) = f.fs.open_keeping(ino, libc::O_RDONLY).await.expect("open");
+    assert!(!keep, "another version: the pages go");
+    let pushes = sink.0.lock().unwrap().len();
+    f.fs.release(fh).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        sink.0.lock().unwrap().len(),
+        pushes,
+        "nothing more handed over"
+    );
+}
+
+#[tokio::test]
+async fn a_writer_that_opens_first_keeps_the_committed_data_out_of_the_kernel() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let sink = Recorded::default();
+    f.fs.pages.connect(Box::new(sink.clone()));
+    let (ino, fh) = (f.fs.create(ROOT, os("f"), file_attr(), false))
+        .await
+        .expect("create");
+    f.fs.write(fh, 0, &data(5000, 1)).await.expect("write");
+    f.fs.flush(fh).await.expect("close: uploaded");
+    // A writer opens before the last close: the next data is not the committed one yet.
+    let writer = f.fs.open(ino, libc::O_WRONLY).await.expect("open to write");
+    f.fs.release(fh).await;
+    f.fs.write(writer, 0, &data(5000, 2)).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        sink.0.lock().unwrap().is_empty(),
+        "nothing while a writer holds it"
+    );
+    f.fs.flush(writer).await.expect("upload");
+    f.fs.release(writer).await;
+    // Whatever was handed over, the last bytes the kernel got are the newest.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let last = sink.0.lock().unwrap().last().cloned();
+    if let Some((i, offset, bytes)) = last {
+        assert_eq!((i, offset), (ino, 0));
+        assert_eq!(bytes, data(5000, 2), "never the older data after the newer");
+    }
 }
