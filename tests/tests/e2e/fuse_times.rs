@@ -222,7 +222,11 @@ async fn fuse_times_a_directory_changes_with_its_entries() {
         &|| fs::rename(d.join("g"), fx.at("e/g")).expect("mv"),
         &["d", "e"],
     );
-    // Stored on the marker: another mount sees it.
+    // Stored on the marker: another mount sees it (within a round of 100 ms; an fsync of
+    // the directory waits for it).
+    fs::File::open(fx.at("e"))
+        .and_then(|dir| dir.sync_all())
+        .expect("fsync e");
     let other = fx.mount_another("other", &["--bucket", &fx.bucket]);
     assert_eq!(times(&other.path.join("e")).1, times(&fx.at("e")).1);
     // Rewriting an entry changes the entry, not its directory.
