@@ -2,6 +2,8 @@
 //! a walk enters a subdirectory of a directory it just listed, the listings of the next
 //! few sibling subdirectories are fetched at once, several in parallel, so the walk finds
 //! each ready when it gets there (its entries and its own attributes, from its marker).
+//! A directory listed whole for its lookups is kept the same way, for the readdir that
+//! often follows (`git status` stats every file, then reads every directory).
 //!
 //! This module keeps the bookkeeping only: which directories' subdirectories are known,
 //! which listings are in flight or done, and for how long each may be used. The fetching
@@ -102,6 +104,18 @@ impl Ahead {
             out.push((path, cell));
         }
         out
+    }
+
+    /// `dir` is being listed whole for its lookups: the cell that listing goes into, kept
+    /// as a listing fetched ahead (in place of one fetched before).
+    pub fn expect(&self, dir: &str) -> Fetched {
+        let now = Instant::now();
+        let cell = Fetched::default();
+        let mut s = self.state();
+        s.fetched.retain(|_, (_, until)| *until > now);
+        s.fetched
+            .insert(dir.to_string(), (cell.clone(), now + self.ttl));
+        cell
     }
 
     /// The listing of `dir` fetched ahead, if there is one still fresh; it is used up.

@@ -104,14 +104,20 @@ impl Inner {
         let Some((bucket, prefix)) = listed_prefix(self.place(&path)) else {
             return;
         };
+        // The directory's readdir within the TTL takes this listing too (see `ahead`).
+        let kept = self.ahead.expect(&path);
         let list = match self
             .remote
             .list(&bucket, &prefix, true, "", LIST_AHEAD_MAX)
             .await
         {
             Ok(list) => list,
-            Err(e) => return tracing::debug!(path, "listing for lookups: {e}"),
+            Err(e) => {
+                let _ = kept.set(None);
+                return tracing::debug!(path, "listing for lookups: {e}");
+            }
         };
+        let _ = kept.set((!list.truncated).then(|| list.clone()));
         let until = self.fresh_until();
         let mut t = self.inodes();
         let local = t.local_names(&path);

@@ -289,3 +289,42 @@ async fn a_directory_changed_here_is_not_served_from_its_listing_ahead() {
     assert_eq!(names, BTreeSet::from([".".into(), "..".into(), "g".into()]));
     assert_eq!(api.calls("list"), lists + 5, "d1 listed again");
 }
+
+#[tokio::test]
+async fn a_directory_listed_for_its_lookups_is_read_from_that_listing_once() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..10 {
+        api.insert("b", &format!("d/f{i}"), b"x");
+    }
+    let f = mount(&api, Some("b"));
+    let (d, _) = f.lookup("d").await.expect("d");
+    for i in 0..10 {
+        f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
+    }
+    let lists = api.calls("list");
+    assert!(lists >= 1, "listed for the lookups");
+    assert_eq!(f.readdir(d, false, 100).await.len(), 2 + 10);
+    assert_eq!(api.calls("list"), lists, "readdir took that listing");
+    // Used once: the next readdir asks the server.
+    f.readdir(d, false, 100).await;
+    assert_eq!(api.calls("list"), lists + 1);
+}
+
+#[tokio::test]
+async fn a_listing_for_lookups_is_not_read_after_a_change_here() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..10 {
+        api.insert("b", &format!("d/f{i}"), b"x");
+    }
+    let f = mount(&api, Some("b"));
+    let (d, _) = f.lookup("d").await.expect("d");
+    for i in 0..10 {
+        f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
+    }
+    let lists = api.calls("list");
+    f.fs.unlink(d, os("f0")).await.expect("unlink");
+    let listed = f.readdir(d, false, 100).await;
+    assert!(!names(&listed).contains(&"f0"), "{:?}", names(&listed));
+    assert_eq!(listed.len(), 2 + 9);
+    assert_eq!(api.calls("list"), lists + 1, "listed again");
+}
