@@ -290,17 +290,24 @@ async fn a_directory_changed_here_is_not_served_from_its_listing_ahead() {
     assert_eq!(api.calls("list"), lists + 5, "d1 listed again");
 }
 
-#[tokio::test]
-async fn a_directory_listed_for_its_lookups_is_read_from_that_listing_once() {
-    let api = Memory::new(&["b"], 0);
+/// A directory `d` of 10 files, each looked up once on a fresh mount (which lists `d` for
+/// those lookups); the mount and `d`'s inode.
+async fn looked_up_directory(api: &Memory) -> (Fixture, u64) {
     for i in 0..10 {
         api.insert("b", &format!("d/f{i}"), b"x");
     }
-    let f = mount(&api, Some("b"));
+    let f = mount(api, Some("b"));
     let (d, _) = f.lookup("d").await.expect("d");
     for i in 0..10 {
         f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
     }
+    (f, d)
+}
+
+#[tokio::test]
+async fn a_directory_listed_for_its_lookups_is_read_from_that_listing_once() {
+    let api = Memory::new(&["b"], 0);
+    let (f, d) = looked_up_directory(&api).await;
     let lists = api.calls("list");
     assert!(lists >= 1, "listed for the lookups");
     assert_eq!(f.readdir(d, false, 100).await.len(), 2 + 10);
@@ -313,14 +320,7 @@ async fn a_directory_listed_for_its_lookups_is_read_from_that_listing_once() {
 #[tokio::test]
 async fn a_listing_for_lookups_is_not_read_after_a_change_here() {
     let api = Memory::new(&["b"], 0);
-    for i in 0..10 {
-        api.insert("b", &format!("d/f{i}"), b"x");
-    }
-    let f = mount(&api, Some("b"));
-    let (d, _) = f.lookup("d").await.expect("d");
-    for i in 0..10 {
-        f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
-    }
+    let (f, d) = looked_up_directory(&api).await;
     let lists = api.calls("list");
     f.fs.unlink(d, os("f0")).await.expect("unlink");
     let listed = f.readdir(d, false, 100).await;
