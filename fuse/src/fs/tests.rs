@@ -75,6 +75,17 @@ fn file_attr() -> Attr {
     Attr::new(Kind::File, 0o640, 1000, 1000)
 }
 
+/// A fresh mount of bucket `b` of `api` once `n` files `d/f0`… of one byte were put there
+/// (not through a mount); the mount and `d`'s inode.
+async fn mount_over_files(api: &Memory, n: usize) -> (Fixture, u64) {
+    for i in 0..n {
+        api.insert("b", &format!("d/f{i}"), b"x");
+    }
+    let f = mount(api, Some("b"));
+    let (d, _) = f.lookup("d").await.expect("d");
+    (f, d)
+}
+
 impl Fixture {
     /// Looks `path` up from the root, component by component.
     async fn lookup(&self, path: &str) -> FsResult<(u64, Attr)> {

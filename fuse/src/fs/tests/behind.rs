@@ -168,11 +168,7 @@ async fn the_read_cache_serves_a_block_read_before_and_not_another_version() {
 #[tokio::test]
 async fn lookups_of_many_names_in_a_directory_become_one_listing() {
     let api = Memory::new(&["b"], 0);
-    for i in 0..50 {
-        api.insert("b", &format!("d/f{i}"), b"x");
-    }
-    let f = mount(&api, Some("b"));
-    let (d, _) = f.lookup("d").await.expect("d");
+    let (f, d) = mount_over_files(&api, 50).await;
     let lookups = api.calls("lookup");
     for i in 0..50 {
         let (_, attr) = f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
@@ -189,11 +185,7 @@ async fn lookups_of_many_names_in_a_directory_become_one_listing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_while_the_listing_for_lookups_is_on_its_way_wait_for_it() {
     let api = Memory::new(&["b"], 0);
-    for i in 0..50 {
-        api.insert("b", &format!("d/f{i}"), b"x");
-    }
-    let f = mount(&api, Some("b"));
-    let (d, _) = f.lookup("d").await.expect("d");
+    let (f, d) = mount_over_files(&api, 50).await;
     api.slow_lists(Duration::from_millis(200));
     let lookups = api.calls("lookup");
     for i in 0..2 {

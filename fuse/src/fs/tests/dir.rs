@@ -293,11 +293,7 @@ async fn a_directory_changed_here_is_not_served_from_its_listing_ahead() {
 /// A directory `d` of 10 files, each looked up once on a fresh mount (which lists `d` for
 /// those lookups); the mount and `d`'s inode.
 async fn looked_up_directory(api: &Memory) -> (Fixture, u64) {
-    for i in 0..10 {
-        api.insert("b", &format!("d/f{i}"), b"x");
-    }
-    let f = mount(api, Some("b"));
-    let (d, _) = f.lookup("d").await.expect("d");
+    let (f, d) = mount_over_files(api, 10).await;
     for i in 0..10 {
         f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file");
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::memory::Memory;
-use super::{ROOT, file_attr, mount, mount_tuned, os};
+use super::{Fixture, ROOT, file_attr, mount, mount_tuned, os};
 use crate::fs::cache::BLOCK;
 use crate::fs::pages::{PAGE, PageSink, Pages};
 
@@ -191,18 +191,30 @@ async fn a_writer_waits_for_a_push_in_flight_and_later_pushes_are_refused() {
     let _ = release_tx.send(());
 }
 
+/// A mount of `api` whose pushes `sink` records, with `name` created at its root, written
+/// with `bytes` and flushed (uploaded), its handle still open; the mount, inode and handle.
+async fn written_here(
+    api: &Memory,
+    sink: &Recorded,
+    name: &str,
+    bytes: &[u8],
+) -> (Fixture, u64, u64) {
+    let f = mount(api, Some("b"));
+    f.fs.pages.connect(Box::new(sink.clone()));
+    let (ino, fh) = (f.fs.create(ROOT, os(name), file_attr(), false))
+        .await
+        .expect("create");
+    f.fs.write(fh, 0, bytes).await.expect("write");
+    f.fs.flush(fh).await.expect("close: uploaded");
+    (f, ino, fh)
+}
+
 #[tokio::test]
 async fn a_file_written_here_goes_to_the_kernel_at_its_last_close_and_the_next_open_keeps_it() {
     let api = Memory::new(&["b"], 0);
-    let f = mount(&api, Some("b"));
     let sink = Recorded::default();
-    f.fs.pages.connect(Box::new(sink.clone()));
     let bytes = data(10_000, 5);
-    let (ino, fh) = (f.fs.create(ROOT, os("new"), file_attr(), false))
-        .await
-        .expect("create");
-    f.fs.write(fh, 0, &bytes).await.expect("write");
-    f.fs.flush(fh).await.expect("close: uploaded");
+    let (f, ino, fh) = written_here(&api, &sink, "new", &bytes).await;
     // Another handle still open: not yet (it hands them over when it closes last).
     let reader = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
     f.fs.release(fh).await;
@@ -235,14 +247,8 @@ async fn a_file_written_here_goes_to_the_kernel_at_its_last_close_and_the_next_o
 #[tokio::test]
 async fn a_writer_that_opens_first_keeps_the_committed_data_out_of_the_kernel() {
     let api = Memory::new(&["b"], 0);
-    let f = mount(&api, Some("b"));
     let sink = Recorded::default();
-    f.fs.pages.connect(Box::new(sink.clone()));
-    let (ino, fh) = (f.fs.create(ROOT, os("f"), file_attr(), false))
-        .await
-        .expect("create");
-    f.fs.write(fh, 0, &data(5000, 1)).await.expect("write");
-    f.fs.flush(fh).await.expect("close: uploaded");
+    let (f, ino, fh) = written_here(&api, &sink, "f", &data(5000, 1)).await;
     // A writer opens before the last close: the next data is not the committed one yet.
     let writer = f.fs.open(ino, libc::O_WRONLY).await.expect("open to write");
     f.fs.release(fh).await;
