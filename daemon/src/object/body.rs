@@ -61,6 +61,7 @@ pub(super) async fn decoded_body(
     Ok(ObjectBody { source })
 }
 
+/// The body of any other object, read ahead by a task (see [`ObjectBody`]).
 pub(super) fn reader_stream(mut reader: ObjectReader, figures: ObjectFigures) -> ObjectBody {
     let (tx, rx) = tokio::sync::mpsc::channel(2 * reader.data_shards());
     tokio::spawn(async move {

@@ -112,10 +112,8 @@ impl Inner {
             .await
         {
             Ok(list) => list,
-            Err(e) => {
-                let _ = kept.set(None);
-                return tracing::debug!(path, "listing for lookups: {e}");
-            }
+            // Left unset: a readdir that takes the cell lists the directory itself.
+            Err(e) => return tracing::debug!(path, "listing for lookups: {e}"),
         };
         let _ = kept.set((!list.truncated).then(|| list.clone()));
         let until = self.fresh_until();
