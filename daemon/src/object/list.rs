@@ -80,11 +80,8 @@ fn decode_token(token: &str) -> Result<String, ObjectError> {
 
 impl ObjectLayer {
     /// The object `key`, the directory marker `key/` and whether any key lies under
-    /// `key/`: a HEAD, then a one-key listing. A listing error wins (it says what a HEAD's
-    /// "not found" would hide, such as a missing bucket). One after the other, not
-    /// together: a HEAD that finds nothing leaves the kernel knowing `key` is absent, and
-    /// the listing then answers from its caches (a lookup of a new name costs one trip to
-    /// the blocking pool, not two).
+    /// `key/`: a HEAD and a one-key listing, made at once. A listing error wins (it says
+    /// what a HEAD's "not found" would hide, such as a missing bucket).
     pub async fn lookup(&self, bucket: &str, key: &str) -> Result<PathLookup, ObjectError> {
         let dir = format!("{key}/");
         let q = ListQuery {
