@@ -4,7 +4,9 @@
 //!
 //! Invariants: a disabled rule makes nothing due; a version is judged by its own time
 //! (the current one from its creation, a noncurrent one from the creation of the version
-//! that replaced it); a lifecycle "day" is [`Clock::day`] seconds (86,400 but in tests).
+//! that replaced it), and `Days` and `NoncurrentDays` end at the midnight UTC after that
+//! many days, as in S3; a lifecycle "day" is [`Clock::day`] seconds (86,400 but in tests),
+//! and its midnights are its multiples since the epoch.
 
 use std::collections::BTreeMap;
 
@@ -115,6 +117,13 @@ fn secs(ns: i64) -> i64 {
     ns.div_euclid(1_000_000_000)
 }
 
+/// `days` lifecycle days after `from` (seconds), rounded up to the next midnight UTC (the
+/// next multiple of a day), as S3 computes the expiration of `Days` and `NoncurrentDays`:
+/// created at 10:30 with one day, a version expires at midnight two nights later.
+fn days_after(from: i64, days: u32, clock: &Clock) -> i64 {
+    (from + (i64::from(days) + 1) * clock.day).div_euclid(clock.day) * clock.day
+}
+
 impl LifecycleRule {
     /// Whether the rule's filter takes version `v` of `key`.
     fn takes(&self, key: &str, v: &ObjectMeta) -> bool {
@@ -137,7 +146,7 @@ impl LifecycleRule {
     fn expires_at(&self, v: &ObjectMeta, clock: &Clock) -> Option<i64> {
         let by_days = self
             .expiration_days
-            .map(|d| secs(v.mod_time_ns) + i64::from(d) * clock.day);
+            .map(|d| days_after(secs(v.mod_time_ns), d, clock));
         by_days.or(self.expiration_date)
     }
 }
@@ -180,7 +189,7 @@ impl Lifecycle {
             let rule = self.rules.iter().find(|r| {
                 r.takes(key, v)
                     && r.noncurrent_days
-                        .is_some_and(|d| since + i64::from(d) * clock.day <= clock.now)
+                        .is_some_and(|d| days_after(since, d, clock) <= clock.now)
                     && newer >= r.newer_noncurrent_versions.unwrap_or(0) as usize
             });
             if let Some(r) = rule {
@@ -289,12 +298,20 @@ mod tests {
         let mut v = version("", 100, 11);
         v.headers.insert(TAGGING.into(), "k=v%20w&x=1".into());
         let at = |now| Clock { now, day: DAY };
-        assert_eq!(lc.due("logs/a", &v, &at(119)), []);
+        // Created at 100 (a midnight): two days on is 120, and the next midnight 130.
+        assert_eq!(lc.due("logs/a", &v, &at(129)), []);
         assert_eq!(
-            lc.due("logs/a", &v, &at(120)),
+            lc.due("logs/a", &v, &at(130)),
             [Due::Current { rule: "r".into() }]
         );
-        assert_eq!(lc.expiration("logs/a", &v, &at(0)), Some((120, "r".into())));
+        assert_eq!(lc.expiration("logs/a", &v, &at(0)), Some((130, "r".into())));
+        // Created within a day: the same midnight.
+        let mut later = version("", 109, 11);
+        later.headers = v.headers.clone();
+        assert_eq!(
+            lc.expiration("logs/a", &later, &at(0)),
+            Some((130, "r".into()))
+        );
         assert_eq!(lc.due("other/a", &v, &at(500)), [], "prefix");
         let small = ObjectMeta {
             size: 10,
@@ -328,9 +345,10 @@ mod tests {
             version("a", 100, 1),
         ]);
         let now = |now| Clock { now, day: DAY };
-        // b is the newest noncurrent version: kept; a went noncurrent at 200.
-        assert_eq!(lc.due("k", &j, &now(209)), []);
-        let due = lc.due("k", &j, &now(210));
+        // b is the newest noncurrent version: kept; a went noncurrent at 200, so it goes at
+        // the midnight after one day from then: 220.
+        assert_eq!(lc.due("k", &j, &now(219)), []);
+        let due = lc.due("k", &j, &now(220));
         assert_eq!(
             due,
             [Due::Version {
