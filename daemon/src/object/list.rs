@@ -4,11 +4,18 @@
 //! With delimiter `/` the drives walk one directory level (cost proportional to what is
 //! listed); any other delimiter walks the prefix's subtree and folds here. The continuation
 //! token is the hex of the last key or prefix returned.
+//!
+//! A listing of objects shows a common prefix only when a key under it is there: in a
+//! bucket that has had versioning, a directory whose keys are all delete-marked is looked
+//! into (one walk for its first live key) and left out when it has none.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use super::validate::{check_bucket_name, check_prefix};
 use super::{ObjectError, ObjectInfo, ObjectLayer};
 use crate::drive::WalkOptions;
-use crate::erasure::{ErasureError, ListEntry, ObjectMeta};
+use crate::erasure::{ErasureError, ListEntry, ObjectMeta, Versioning};
 
 /// Most keys a listing returns at once (S3 asks for at most 1000; the mount, whose pages
 /// each cost a read of the whole directory on every drive, asks for more).
@@ -158,6 +165,10 @@ impl ObjectLayer {
         if max_keys == 0 {
             return Ok((Vec::new(), false));
         }
+        // Only a bucket that has had versioning holds delete markers.
+        let markers_hide_prefixes = !markers
+            && q.delimiter == "/"
+            && self.bucket_state(bucket).await?.versioning != Versioning::Unversioned;
         let folding = !q.delimiter.is_empty() && q.delimiter != "/";
         // The common prefix a key folds into under a delimiter other than `/`.
         let fold = |key: &str| -> Option<String> {
@@ -198,6 +209,11 @@ impl ObjectLayer {
                     break;
                 }
                 let item = match entry {
+                    ListEntry::Prefix(p)
+                        if markers_hide_prefixes && !self.holds_a_live_key(bucket, &p).await? =>
+                    {
+                        continue;
+                    }
                     ListEntry::Prefix(p) => Item::Prefix(p),
                     ListEntry::Object(_, meta) if meta.delete_marker && !markers => continue,
                     ListEntry::Object(key, meta) => match fold(&key) {
@@ -231,5 +247,23 @@ impl ObjectLayer {
         let truncated = items.len() > max_keys;
         items.truncate(max_keys);
         Ok((items, truncated))
+    }
+
+    /// Whether a key under `prefix` has a current version that is not a delete marker.
+    fn holds_a_live_key<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, ObjectError>> + Send + 'a>> {
+        Box::pin(async move {
+            // One key would answer; a page of them lets the walk skip delete-marked keys
+            // a page at a time rather than two by two.
+            let q = ListQuery {
+                prefix: prefix.to_string(),
+                max_keys: 100,
+                ..Default::default()
+            };
+            Ok(!self.list_items(bucket, &q, false).await?.0.is_empty())
+        })
     }
 }

@@ -334,8 +334,36 @@ async fn version_listings_page_through_keys_versions_and_markers() {
         .collect();
     assert_eq!(prefixes, ["b/"]);
     assert_eq!(resp.versions().len(), 6);
-    // Objects listings show the latest versions that are not markers.
+    // Objects listings show the latest versions that are not markers, and a prefix only
+    // while a key under it is there (nested too).
     assert_eq!(t.keys("pages").await, ["a", "d"]);
+    put_version(&t, "pages", "n/m/x", b"x").await.unwrap();
+    (t.s3
+        .delete_object()
+        .bucket("pages")
+        .key("n/m/x")
+        .send()
+        .await)
+        .unwrap();
+    let listed = async || {
+        let resp = (t.s3.list_objects_v2().bucket("pages").delimiter("/"))
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<String> = (resp.contents().iter())
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect();
+        let prefixes: Vec<String> = (resp.common_prefixes().iter())
+            .filter_map(|p| p.prefix().map(str::to_string))
+            .collect();
+        (keys, prefixes)
+    };
+    assert_eq!(listed().await, (vec!["a".into(), "d".into()], vec![]));
+    put_version(&t, "pages", "b/live", b"here").await.unwrap();
+    assert_eq!(
+        listed().await,
+        (vec!["a".into(), "d".into()], vec!["b/".into()])
+    );
 }
 
 #[tokio::test]
