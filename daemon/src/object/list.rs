@@ -165,10 +165,8 @@ impl ObjectLayer {
         if max_keys == 0 {
             return Ok((Vec::new(), false));
         }
-        // Only a bucket that has had versioning holds delete markers.
-        let markers_hide_prefixes = !markers
-            && q.delimiter == "/"
-            && self.bucket_state(bucket).await?.versioning != Versioning::Unversioned;
+        // Whether delete markers may stand behind a prefix, asked at the first prefix.
+        let mut markers_in_bucket = None;
         let folding = !q.delimiter.is_empty() && q.delimiter != "/";
         // The common prefix a key folds into under a delimiter other than `/`.
         let fold = |key: &str| -> Option<String> {
@@ -210,7 +208,9 @@ impl ObjectLayer {
                 }
                 let item = match entry {
                     ListEntry::Prefix(p)
-                        if markers_hide_prefixes && !self.holds_a_live_key(bucket, &p).await? =>
+                        if !markers
+                            && self.holds_markers(bucket, &mut markers_in_bucket).await?
+                            && !self.holds_a_live_key(bucket, &p).await? =>
                     {
                         continue;
                     }
@@ -247,6 +247,21 @@ impl ObjectLayer {
         let truncated = items.len() > max_keys;
         items.truncate(max_keys);
         Ok((items, truncated))
+    }
+
+    /// Whether `bucket` may hold delete markers (it has had versioning), from `known` once
+    /// asked.
+    async fn holds_markers(
+        &self,
+        bucket: &str,
+        known: &mut Option<bool>,
+    ) -> Result<bool, ObjectError> {
+        if let Some(holds) = *known {
+            return Ok(holds);
+        }
+        let holds = self.bucket_state(bucket).await?.versioning != Versioning::Unversioned;
+        *known = Some(holds);
+        Ok(holds)
     }
 
     /// Whether a key under `prefix` has a current version that is not a delete marker.
