@@ -5,7 +5,9 @@ Bucket `trash` (versioned, seeded by the Rust test) holds docs/gone.txt; docs/de
 and other/old.txt were deleted there. Under docs/ the step deletes gone.txt, ticks "Show
 deleted" (only gone.txt is listed: the deeper and the other prefix's markers are not), opens
 its versions (the marker is the latest), and restores it (its marker deleted): the row comes
-back in the listing and the Rust test reads the bytes with the SDK.
+back in the listing and the Rust test reads the bytes with the SDK. docs/deep/, whose one key
+is deleted, is not in the listing (as in S3) but in the deleted panel, as a link that opens
+it, where "Show deleted" lists hidden.txt.
 """
 
 from selenium.webdriver.common.by import By
@@ -37,6 +39,21 @@ def run(driver, ui):
     check("delete marker" in first, f"the marker is the latest: {first}")
     ui.shot("18-show-deleted")
     driver.find_element(By.CSS_SELECTOR, f"{deleted} button.restore-deleted").click()
-    wait(EC.presence_of_element_located(css("#no-deleted")), what="nothing deleted left")
+    wait(EC.invisibility_of_element_located(css(deleted)), what="gone.txt no longer deleted")
     wait(EC.presence_of_element_located(css(row)), what="gone.txt back in the listing")
     ui.shot("19-restored")
+
+    step("show deleted: a folder whose keys are all deleted is reached from the deleted panel")
+    deep = "docs/deep/"
+    folder = f'#deleted tr.deleted-folder[data-prefix="{deep}"]'
+    wait(EC.presence_of_element_located(css(folder)), what="docs/deep/ in the deleted panel")
+    listed = driver.find_elements(By.CSS_SELECTOR, f'#objects tr.folder-row[data-prefix="{deep}"]')
+    check(not listed, "docs/deep/ (every key deleted) is not in the listing")
+    old = driver.find_element(By.ID, "show-deleted")
+    driver.find_element(By.CSS_SELECTOR, f"{folder} a.folder").click()
+    wait(EC.staleness_of(old), what="docs/deep/ opened")
+    wait(EC.element_to_be_clickable(css("#show-deleted")), what="its Show deleted")
+    driver.find_element(By.ID, "show-deleted").click()
+    hidden = '#deleted tr.deleted-row[data-key="docs/deep/hidden.txt"]'
+    wait(EC.presence_of_element_located(css(hidden)), what="hidden.txt listed under docs/deep/")
+    ui.shot("20-deleted-folder")

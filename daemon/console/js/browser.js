@@ -210,7 +210,7 @@ export async function renderBrowser(main, bucket, prefix) {
   ]);
   showDeletedLabel.hidden = !versioning;
   const drawDeleted = () => (showDeletedBox.checked
-    ? showDeleted(bucket, prefix, deletedPanel, versionsPanel, rights, reload)
+    ? showDeleted(bucket, prefix, deletedPanel, versionsPanel, rights, reload, (p) => browserHash(bucket, p))
     : (deletedPanel.hidden = true));
   showDeletedBox.addEventListener('change', drawDeleted);
   if (!rights.put) {

@@ -100,23 +100,32 @@ export async function versions(bucket, key) {
   return out;
 }
 
-// The keys directly under `prefix` (delimiter '/') whose latest version is a delete marker:
-// `{key, markerId, modified}`, every page of ListObjectVersions read.
+// What is deleted directly under `prefix` (delimiter '/'), every page of ListObjectVersions
+// read: `keys`, whose latest version is a delete marker (`{key, markerId, modified}`), and
+// `folders`, the prefixes under which no key is left (each asked with a one-key listing).
 export async function deletedKeys(bucket, prefix) {
-  const out = [];
+  const keys = [];
+  const folders = [];
   let marker = null;
   for (;;) {
     const query = [['versions', ''], ['prefix', prefix], ['delimiter', '/']];
     if (marker) query.push(['key-marker', marker.key], ['version-id-marker', marker.id]);
     const root = xml(await send('GET', bucket, '', query));
     for (const c of root.children) {
+      if (c.localName === 'CommonPrefixes') folders.push(child(c, 'Prefix'));
       if (c.localName !== 'DeleteMarker' || child(c, 'IsLatest') !== 'true') continue;
       if (child(c, 'Key') === prefix) continue;
-      out.push({ key: child(c, 'Key'), markerId: child(c, 'VersionId'), modified: child(c, 'LastModified') });
+      keys.push({ key: child(c, 'Key'), markerId: child(c, 'VersionId'), modified: child(c, 'LastModified') });
     }
-    if (child(root, 'IsTruncated') !== 'true') return out;
+    if (child(root, 'IsTruncated') !== 'true') break;
     marker = { key: child(root, 'NextKeyMarker'), id: child(root, 'NextVersionIdMarker') || '' };
   }
+  // A folder whose keys are all deleted is not listed (as in S3): it is reached from here.
+  const live = await Promise.all(folders.map(async (f) => {
+    const page = await listPage(bucket, f, null, '', 1);
+    return page.objects.length > 0;
+  }));
+  return { keys, folders: folders.filter((_, i) => !live[i]) };
 }
 
 // Makes version `id` of `key` its current version again (a copy of it onto the key).
