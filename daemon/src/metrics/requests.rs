@@ -1,12 +1,13 @@
 //! Requests at the node's port, by API (`s3`, `grpc` for the object and admin services,
-//! `internode` for what peers ask), operation and status class: a counter per class, a
-//! duration histogram per operation, and the bytes received and sent per API.
+//! `internode` for what peers ask, `console` for the web console's pages and endpoints),
+//! operation and status class: a counter per class, a duration histogram per operation,
+//! and the bytes received and sent per API.
 //!
 //! Invariants: an operation's handles are created once, on its first request, and found
 //! again with one read-locked map lookup; at most [`MAX_OPS`] operation names are kept per
-//! API (S3's names come from s3s's fixed set, gRPC's from the method path, which a client
-//! chooses), later ones count as `other`, so no client can grow the label set without
-//! bound.
+//! API (S3's names come from s3s's fixed set, gRPC's from the method path and the
+//! console's from the endpoint's path, both of which a client chooses), later ones count
+//! as `other`, so no client can grow the label set without bound.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -32,10 +33,12 @@ pub enum Api {
     Grpc,
     /// The internode services (peers' calls).
     Internode,
+    /// The web console: its pages and its JSON endpoints.
+    Console,
 }
 
 impl Api {
-    const ALL: [Api; 3] = [Api::S3, Api::Grpc, Api::Internode];
+    const ALL: [Api; 4] = [Api::S3, Api::Grpc, Api::Internode, Api::Console];
 
     /// The label value.
     pub fn name(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Api {
             Api::S3 => "s3",
             Api::Grpc => "grpc",
             Api::Internode => "internode",
+            Api::Console => "console",
         }
     }
 
@@ -186,9 +190,9 @@ fn duration_histogram() -> Histogram {
 pub struct Requests {
     total: Family<RequestLabels, Counter>,
     duration: Durations,
-    received: [Counter; 3],
-    sent: [Counter; 3],
-    ops: [BlockingRwLock<HashMap<Arc<str>, Arc<OpFigures>>>; 3],
+    received: [Counter; 4],
+    sent: [Counter; 4],
+    ops: [BlockingRwLock<HashMap<Arc<str>, Arc<OpFigures>>>; 4],
 }
 
 impl Requests {

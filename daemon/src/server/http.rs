@@ -276,12 +276,16 @@ impl Router {
             let console = front.console.clone();
             if let Some(console) = console.filter(|_| console_here && console::owns(&req)) {
                 let env = self.env;
+                let requests = self.metrics.requests.clone();
+                let op = console::operation(req.uri().path());
+                let mut exchange = Exchange::known(requests.clone(), Api::Console, op, started);
+                let req = req.map(|body| Counted::new(body, requests, Api::Console));
                 return Box::pin(async move {
                     let resp = console.answer(req, env).await;
+                    exchange.set_class(Class::of_http(resp.status().as_u16()));
                     Ok(resp.map(|b| {
-                        http_body_util::Full::new(b)
-                            .map_err(|never| match never {})
-                            .boxed_unsync()
+                        let body = http_body_util::Full::new(b).map_err(|never| match never {});
+                        Answered::new(body, exchange).boxed_unsync()
                     }))
                 });
             }

@@ -14,6 +14,7 @@ use tessera_daemon::metrics::token;
 use tessera_tests::Node;
 
 use crate::common::{Env, mb, put};
+use crate::console::ConsoleApi;
 use crate::iam::{admin, parse_key};
 use crate::s3::{RawRequest, S3Env};
 
@@ -128,14 +129,23 @@ async fn metrics_move_with_a_workload_and_need_a_token_of_a_key_allowed_promethe
     put(&mut c, "metrics", "via-grpc", &data)
         .await
         .expect("gRPC put");
+    // The console's page and a sign-in with a wrong secret: an API of their own.
+    let mut console = ConsoleApi::new(env.addr());
+    assert_eq!(console.call("GET", "/console/", "").await.status, 200);
+    let wrong = console.login(tessera_tests::USER, "not-the-password").await;
+    assert_eq!(wrong.status, 401);
 
     let put_s3 = [("api", "s3"), ("op", "PutObject"), ("class", "2xx")];
     let put_grpc = [("api", "grpc"), ("op", "PutObject"), ("class", "2xx")];
+    let page = [("api", "console"), ("op", "page"), ("class", "2xx")];
+    let login = [("api", "console"), ("op", "login"), ("class", "4xx")];
     let s3_before = value(&before, "tessera_requests_total", &put_s3);
     let grpc_before = value(&before, "tessera_requests_total", &put_grpc);
+    let login_before = value(&before, "tessera_requests_total", &login);
     eventually(node, &root, "the workload is counted", |s| {
         value(s, "tessera_requests_total", &put_s3) >= s3_before + 10.0
             && value(s, "tessera_requests_total", &put_grpc) >= grpc_before + 1.0
+            && value(s, "tessera_requests_total", &login) >= login_before + 1.0
     })
     .await;
     let after = scrape(node, Some(&root)).await;
@@ -146,6 +156,10 @@ async fn metrics_move_with_a_workload_and_need_a_token_of_a_key_allowed_promethe
     assert_eq!(grew("tessera_requests_total", &put_s3), 10.0);
     let get = [("api", "s3"), ("op", "GetObject"), ("class", "2xx")];
     assert_eq!(grew("tessera_requests_total", &get), 3.0);
+    assert_eq!(grew("tessera_requests_total", &page), 1.0);
+    assert_eq!(grew("tessera_requests_total", &login), 1.0);
+    assert!(grew("tessera_sent_bytes_total", &[("api", "console")]) > 0.0);
+    assert!(grew("tessera_received_bytes_total", &[("api", "console")]) > 0.0);
     let durations = [("api", "s3"), ("op", "PutObject")];
     assert_eq!(
         grew("tessera_request_duration_seconds_count", &durations),
