@@ -55,13 +55,10 @@ pub fn owns<B>(req: &http::Request<B>) -> bool {
 /// The operation a console request counts as in the node's metrics: the endpoint's name
 /// for `/console/api/<name>[/…]`, `page` for everything else the console serves.
 pub fn operation(path: &str) -> &str {
-    match path
-        .strip_prefix("/console/api/")
-        .map(|e| e.split('/').next())
-    {
-        Some(Some(name)) if !name.is_empty() => name,
-        _ => "page",
-    }
+    (path.strip_prefix("/console/api/"))
+        .and_then(|endpoint| endpoint.split('/').next())
+        .filter(|name| !name.is_empty())
+        .unwrap_or("page")
 }
 
 /// Why a console request is refused. Each message is meant for a person.

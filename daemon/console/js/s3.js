@@ -102,7 +102,8 @@ export async function versions(bucket, key) {
 
 // What is deleted directly under `prefix` (delimiter '/'), every page of ListObjectVersions
 // read: `keys`, whose latest version is a delete marker (`{key, markerId, modified}`), and
-// `folders`, the prefixes under which no key is left (each asked with a one-key listing).
+// `folders`, the prefixes that hold versions but that the listing of objects leaves out
+// (no key is left under them).
 export async function deletedKeys(bucket, prefix) {
   const keys = [];
   const folders = [];
@@ -121,11 +122,14 @@ export async function deletedKeys(bucket, prefix) {
     marker = { key: child(root, 'NextKeyMarker'), id: child(root, 'NextVersionIdMarker') || '' };
   }
   // A folder whose keys are all deleted is not listed (as in S3): it is reached from here.
-  const live = await Promise.all(folders.map(async (f) => {
-    const page = await listPage(bucket, f, null, '', 1);
-    return page.objects.length > 0;
-  }));
-  return { keys, folders: folders.filter((_, i) => !live[i]) };
+  const live = new Set();
+  let token = null;
+  do {
+    const page = await listPage(bucket, prefix, token);
+    for (const f of page.folders) live.add(f);
+    token = page.next;
+  } while (token);
+  return { keys, folders: folders.filter((f) => !live.has(f)) };
 }
 
 // Makes version `id` of `key` its current version again (a copy of it onto the key).
