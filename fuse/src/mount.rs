@@ -319,10 +319,15 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     let remote = rt
         .block_on(Remote::connect(&args.endpoint, creds, &tls))
         .map_err(|e| format!("{}: {e}", args.endpoint))?;
-    if let Some(bucket) = &args.bucket {
-        rt.block_on(remote.head_bucket(bucket))
-            .map_err(|e| format!("bucket {bucket}: {e}"))?;
-    }
+    let bucket_created = match &args.bucket {
+        Some(bucket) => rt
+            .block_on(remote.head_bucket(bucket))
+            .map_err(|e| format!("bucket {bucket}: {e}"))?
+            .created
+            .as_ref()
+            .map(crate::fs::attr::time_of),
+        None => None,
+    };
     let dir = cache_dir(args);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cache dir {}: {e}", dir.display()))?;
     let metrics = Arc::new(MountMetrics::new(dir.clone()));
@@ -335,6 +340,7 @@ fn run(args: &Args, notify: bool) -> Result<(), String> {
     let me = std::fs::metadata("/proc/self").map_err(|e| format!("/proc/self: {e}"))?;
     let settings = Settings {
         bucket: args.bucket.clone(),
+        bucket_created,
         ttl: args.cache_ttl,
         negative_ttl: args.negative_ttl,
         cache_size: args.cache_size,

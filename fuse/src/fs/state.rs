@@ -42,6 +42,10 @@ pub(crate) type OpenDir = (u64, Arc<tokio::sync::Mutex<DirStream>>);
 pub struct Settings {
     /// The bucket at the root; `None`: the root lists buckets.
     pub bucket: Option<String>,
+    /// When that bucket was created, as the mount's check at start found it: the root's
+    /// times. A bucket's creation time never changes, so the root's attributes are not
+    /// asked of the server again (`None`: they are, at every expiry).
+    pub bucket_created: Option<SystemTime>,
     /// How long attributes and lookups are cached.
     pub ttl: Duration,
     /// How long the kernel and this mount may keep "no such name" (0: not at all).
@@ -207,12 +211,18 @@ impl Inner {
         match self.place(path) {
             Place::Buckets => Ok(Attr::implicit_dir(d)),
             Place::Bucket(b) => {
-                let info = self.remote.head_bucket(&b).await?;
+                let created = match self.settings.bucket_created {
+                    Some(t) if path.is_empty() => Some(t),
+                    _ => {
+                        let info = self.remote.head_bucket(&b).await?;
+                        info.created.as_ref().map(time_of)
+                    }
+                };
                 let mut attr = Attr::implicit_dir(d);
-                if let Some(t) = &info.created {
-                    attr.mtime = time_of(t);
-                    attr.atime = attr.mtime;
-                    attr.ctime = attr.mtime;
+                if let Some(t) = created {
+                    attr.mtime = t;
+                    attr.atime = t;
+                    attr.ctime = t;
                 }
                 Ok(attr)
             }

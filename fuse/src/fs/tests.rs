@@ -42,6 +42,7 @@ fn mount_tuned(api: &Memory, bucket: Option<&str>, tune: impl FnOnce(&mut Settin
     let cache = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         bucket: bucket.map(str::to_string),
+        bucket_created: None,
         ttl: Duration::from_secs(60),
         negative_ttl: Duration::ZERO,
         cache_size: 0,

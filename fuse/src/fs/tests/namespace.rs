@@ -37,6 +37,31 @@ async fn a_fresh_lookup_is_answered_from_the_inode_table() {
 }
 
 #[tokio::test]
+async fn the_root_takes_its_times_from_the_mount_check_and_asks_nothing() {
+    let api = Memory::new(&["b"], 0);
+    let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let known = mount_tuned(&api, Some("b"), |s| {
+        s.bucket_created = Some(created);
+        s.ttl = Duration::ZERO;
+    });
+    for _ in 0..2 {
+        let root = known.fs.getattr(ROOT).await.expect("root");
+        assert_eq!(
+            (root.kind, root.mtime, root.ctime),
+            (Kind::Dir, created, created)
+        );
+    }
+    assert_eq!(
+        api.calls("head_bucket"),
+        0,
+        "a bucket's creation time never changes"
+    );
+    let asking = mount_tuned(&api, Some("b"), |s| s.ttl = Duration::ZERO);
+    asking.fs.getattr(ROOT).await.expect("root");
+    assert_eq!(api.calls("head_bucket"), 1, "not known at the start: asked");
+}
+
+#[tokio::test]
 async fn mkdir_keeps_its_attributes_on_a_marker_and_rmdir_wants_it_empty() {
     let api = Memory::new(&["b"], 0);
     let f = mount(&api, Some("b"));
