@@ -144,12 +144,13 @@ impl LocalDrive {
 
     /// An operation on several local drives, results in the order of `drives` (each
     /// judged, see [`LocalDrive::judge`]): `cached` answers for a drive on the caller's
-    /// thread when it can without blocking; the drives it leaves go to `blocking`, one
-    /// after the other, in one trip to the blocking pool.
+    /// thread when it can without blocking; the drives it leaves go to `blocking` in one
+    /// trip to the blocking pool, one after the other while the kernel's caches answer, the
+    /// rest at once on threads of their own when one waited for its disk.
     pub(super) async fn each_of<T: Send + 'static>(
         drives: &[&LocalDrive],
         cached: impl Fn(&LocalDrive) -> Option<Result<T, DriveError>>,
-        blocking: impl Fn(&LocalDrive) -> Result<T, DriveError> + Send + 'static,
+        blocking: impl Fn(&LocalDrive) -> Result<T, DriveError> + Send + Sync + 'static,
     ) -> Vec<Result<T, DriveError>> {
         let mut results: Vec<Option<Result<T, DriveError>>> = Vec::with_capacity(drives.len());
         let mut misses = Vec::new();
@@ -162,10 +163,7 @@ impl LocalDrive {
         }
         if !misses.is_empty() {
             let run = move || {
-                misses
-                    .into_iter()
-                    .map(|(i, d)| (i, d.judge(blocking(&d))))
-                    .collect::<Vec<_>>()
+                parallel::parallel_map_past(&misses, 1, |(i, d)| (*i, d.judge(blocking(d))))
             };
             match tokio::task::spawn_blocking(run).await {
                 Ok(done) => done.into_iter().for_each(|(i, r)| results[i] = Some(r)),

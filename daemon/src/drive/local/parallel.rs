@@ -1,6 +1,7 @@
-//! A walk's reads of a directory's entries: on the calling thread while the kernel's
-//! caches answer, on [`WALK_THREADS`] threads once one read waited for the disk. Results
-//! come back in the order of the items.
+//! Blocking reads of many items (a walk's entries of a directory, one file on several
+//! drives): on the calling thread while the kernel's caches answer, on up to
+//! [`WALK_THREADS`] threads once one read waited for the disk. Results come back in the
+//! order of the items.
 
 /// Threads a walk reads a directory's entries with: on a cold disk, each read waits for
 /// the disk, and a walk that waits for one at a time keeps the disk's queue nearly empty.
@@ -13,15 +14,26 @@ const PARALLEL_MIN: usize = 32;
 const DISK_WAIT: std::time::Duration = std::time::Duration::from_micros(150);
 
 /// `f` of every item, in the order of `items`: on the calling thread while each takes less
-/// than [`DISK_WAIT`], then (once one waited for the disk) by up to [`WALK_THREADS`]
-/// threads.
+/// than [`DISK_WAIT`], then (once one waited for the disk, with [`PARALLEL_MIN`] or more
+/// left) by up to [`WALK_THREADS`] threads.
 pub(super) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    parallel_map_past(items, PARALLEL_MIN, f)
+}
+
+/// [`parallel_map`] that goes to threads once `min` items or more are left: for few
+/// items that each wait for a disk of their own (one file on several drives), whose waits
+/// one after the other would add up.
+pub(super) fn parallel_map_past<T: Sync, R: Send>(
+    items: &[T],
+    min: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let started = std::time::Instant::now();
         out.push(f(item));
         let rest = &items[i + 1..];
-        if rest.len() >= PARALLEL_MIN && started.elapsed() > DISK_WAIT {
+        if rest.len() >= min.max(1) && started.elapsed() > DISK_WAIT {
             out.extend(on_threads(rest, &f));
             break;
         }
@@ -29,7 +41,8 @@ pub(super) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     out
 }
 
-/// `f` of every item, in the order of `items`, computed by [`WALK_THREADS`] threads.
+/// `f` of every item, in the order of `items`, computed by up to [`WALK_THREADS`] threads
+/// (no more than there are items).
 fn on_threads<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
@@ -44,7 +57,8 @@ fn on_threads<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) -> V
     };
     let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..WALK_THREADS).map(|_| scope.spawn(work)).collect();
+        let threads = WALK_THREADS.min(items.len());
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         let mine = work();
         let theirs = helpers
             .into_iter()
@@ -54,4 +68,47 @@ fn on_threads<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) -> V
         }
     });
     results.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Items that each wait longer than [`DISK_WAIT`], and the threads that read them.
+    fn waiting_reads(items: usize, min: usize) -> (Vec<usize>, usize) {
+        let threads = std::sync::Mutex::new(std::collections::HashSet::new());
+        let wait = DISK_WAIT * 4;
+        let all: Vec<usize> = (0..items).collect();
+        let out = parallel_map_past(&all, min, |&i| {
+            threads.lock().unwrap().insert(std::thread::current().id());
+            std::thread::sleep(wait);
+            i * 10
+        });
+        (out, threads.into_inner().unwrap().len())
+    }
+
+    #[test]
+    fn once_one_waited_the_rest_are_read_at_once_in_order() {
+        // One file on four drives: after the first waited, the three others in parallel
+        // (the calling thread reads one of them).
+        let (out, threads) = waiting_reads(4, 1);
+        assert_eq!(out, [0, 10, 20, 30]);
+        assert_eq!(threads, 3);
+        // A walk keeps few items on its own thread.
+        let (out, threads) = waiting_reads(4, PARALLEL_MIN);
+        assert_eq!(out, [0, 10, 20, 30]);
+        assert_eq!(threads, 1);
+    }
+
+    #[test]
+    fn reads_the_caches_answer_stay_on_the_calling_thread() {
+        let caller = std::thread::current().id();
+        let all: Vec<usize> = (0..100).collect();
+        let out = parallel_map_past(&all, 1, |&i| (i, std::thread::current().id()));
+        assert!(
+            out.iter()
+                .enumerate()
+                .all(|(n, &(i, t))| n == i && t == caller)
+        );
+    }
 }
