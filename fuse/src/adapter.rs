@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use fuser::{
-    Errno, FileHandle, FopenFlags, Generation, INodeNo, IoctlFlags, KernelConfig, LockOwner,
-    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
-    ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
-    TimeOrNow, WriteFlags,
+    Errno, FileHandle, FopenFlags, INodeNo, IoctlFlags, KernelConfig, LockOwner, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
+    ReplyEntry, ReplyIoctl, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow,
+    WriteFlags,
 };
 
 use crate::fs::attr::{Attr, Kind};
@@ -25,8 +25,6 @@ mod reply;
 mod task;
 
 pub use notify::KernelPages;
-
-use reply::file_attr;
 
 /// The mounted filesystem.
 pub struct TesseraFs {
@@ -74,7 +72,7 @@ impl fuser::Filesystem for TesseraFs {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -100,6 +98,7 @@ impl fuser::Filesystem for TesseraFs {
             size,
             atime: atime.map(reply::time_or_now),
             mtime: mtime.map(reply::time_or_now),
+            unprivileged: req.uid() != 0,
         };
         let op = move |inner: Arc<Inner>| async move { inner.setattr(ino.0, change).await };
         self.run("setattr", op, self.attr(ino.0, reply));
@@ -236,8 +235,15 @@ impl fuser::Filesystem for TesseraFs {
         reply.error(Errno::EPERM);
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let op = move |inner: Arc<Inner>| async move { inner.open_keeping(ino.0, flags.0).await };
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let truncate = flags.0 & libc::O_TRUNC != 0 && req.uid() != 0;
+        let op = move |inner: Arc<Inner>| async move {
+            let opened = inner.open_keeping(ino.0, flags.0).await?;
+            if truncate {
+                inner.drop_privileges(ino.0).await?;
+            }
+            Ok(opened)
+        };
         self.run("open", op, reply::opened(reply, FopenFlags::empty()));
     }
 
@@ -258,20 +264,27 @@ impl fuser::Filesystem for TesseraFs {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         let data = data.to_vec();
         let metrics = self.metrics.clone();
+        let drop_privileges = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
         self.run(
             "write",
-            move |inner| async move { inner.write(fh.0, offset, &data).await },
+            move |inner| async move {
+                let written = inner.write(fh.0, offset, &data).await?;
+                if drop_privileges {
+                    inner.drop_privileges(ino.0).await?;
+                }
+                Ok(written)
+            },
             move |r| match r {
                 Ok(n) => {
                     metrics.wrote(n as usize);
@@ -481,16 +494,7 @@ impl fuser::Filesystem for TesseraFs {
                 let (ino, fh) = inner.create(parent.0, &name, attr.clone(), append).await?;
                 Ok((ino, fh, attr))
             },
-            move |r| match r {
-                Ok((ino, fh, attr)) => reply.created(
-                    &ttl,
-                    &file_attr(&attr, ino),
-                    Generation(0),
-                    FileHandle(fh),
-                    FopenFlags::empty(),
-                ),
-                Err(e) => reply.error(e),
-            },
+            reply::created(reply, ttl),
         );
     }
 }

@@ -29,6 +29,10 @@ pub fn configure(config: &mut KernelConfig) {
     // when it sees lookups follow a listing (AUTO).
     let plus = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
     let _ = config.add_capabilities(plus);
+    // The mount drops set-user-ID and set-group-ID on write, truncate and chown (the core's
+    // `drop_privileges`), so the kernel need not ask for `security.capability` before every
+    // write it sends.
+    let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
     let _ = config.set_max_write(1 << 20);
     let _ = config.set_max_readahead(1 << 20);
     // Room for two read-aheads of the mount (8 MiB in 1 MiB requests) in flight: below
@@ -113,6 +117,23 @@ pub fn opened(
             };
             reply.opened(fuser::FileHandle(fh), flags | keep)
         }
+        Err(e) => reply.error(e),
+    }
+}
+
+/// Answers a create with the new file's entry (kept for `ttl`) and handle.
+pub fn created(
+    reply: fuser::ReplyCreate,
+    ttl: std::time::Duration,
+) -> impl FnOnce(Result<(u64, u64, Attr), fuser::Errno>) + Send + 'static {
+    move |r| match r {
+        Ok((ino, fh, attr)) => reply.created(
+            &ttl,
+            &file_attr(&attr, ino),
+            Generation(0),
+            fuser::FileHandle(fh),
+            FopenFlags::empty(),
+        ),
         Err(e) => reply.error(e),
     }
 }

@@ -33,6 +33,9 @@ pub struct Change {
     pub mtime: Option<std::time::SystemTime>,
     /// New access time.
     pub atime: Option<std::time::SystemTime>,
+    /// Asked by a process that is not root: a truncate drops the file's set-user-ID and
+    /// set-group-ID bits (see [`Inner::drop_privileges`]).
+    pub unprivileged: bool,
 }
 
 impl Inner {

@@ -36,6 +36,13 @@ const QUEUE: usize = 256;
 pub trait PageSink: Send + Sync {
     /// Stores `data` as the bytes of inode `ino` at `offset`.
     fn store(&self, ino: u64, offset: u64, data: &[u8]) -> std::io::Result<()>;
+
+    /// The attributes cached of `ino` are stale: the mount changed them in answer to a
+    /// request whose reply carries none (a write that dropped set-user-ID). A sink that
+    /// caches no attributes has nothing to do.
+    fn forget_attributes(&self, _ino: u64) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// One push waiting for the thread.
@@ -61,6 +68,7 @@ struct Gate {
 pub struct Pages {
     shared: Arc<Shared>,
     queue: OnceLock<SyncSender<Push>>,
+    sink: OnceLock<Arc<dyn PageSink>>,
 }
 
 struct Shared {
@@ -127,6 +135,7 @@ impl Default for Pages {
                 busy: watch::Sender::new(None),
             }),
             queue: OnceLock::new(),
+            sink: OnceLock::new(),
         }
     }
 }
@@ -138,6 +147,8 @@ impl Pages {
         if self.queue.set(tx).is_err() {
             return;
         }
+        let sink: Arc<dyn PageSink> = Arc::from(sink);
+        let _ = self.sink.set(sink.clone());
         let shared = self.shared.clone();
         let spawned = std::thread::Builder::new()
             .name("page-push".into())
@@ -148,6 +159,15 @@ impl Pages {
             });
         if let Err(e) = spawned {
             tracing::warn!("page pushes off: {e}");
+        }
+    }
+
+    /// The kernel is to ask for `ino`'s attributes again (see
+    /// [`PageSink::forget_attributes`]); sent at once, on the caller's thread.
+    pub fn forget_attributes(&self, ino: u64) {
+        if let Some(Err(e)) = self.sink.get().map(|s| s.forget_attributes(ino)) {
+            // The kernel forgot the inode already: nothing is cached.
+            tracing::debug!(ino, "attribute invalidation: {e}");
         }
     }
 

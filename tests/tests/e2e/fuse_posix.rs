@@ -1,10 +1,12 @@
 //! POSIX errnos of paths and names on a real mount (README "Semantics": path errors,
 //! rename): ENOTDIR through a file or a symlink to one, every rename case POSIX names,
-//! and EEXIST for `O_CREAT|O_EXCL` on every kind of existing entry.
+//! and EEXIST for `O_CREAT|O_EXCL` on every kind of existing entry; and the set-user-ID
+//! and set-group-ID bits writes, truncates and chown drop, as Linux does.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
+use std::process::Command;
 
 use crate::fuse::{FuseEnv, PrivateFile, errno};
 
@@ -200,4 +202,83 @@ async fn fuse_posix_paths_past_the_1024_byte_key_limit_are_enametoolong() {
         3,
         "the marker and the two files that fit: {keys:?}"
     );
+}
+
+/// The permission bits `p` shows, set-ID bits included.
+fn perm(p: &Path) -> u32 {
+    fs::metadata(p).expect("stat").permissions().mode() & 0o7777
+}
+
+/// Runs the shell `script` with `$1` = `p` as the nobody user (no capabilities).
+fn as_nobody(script: &str, p: &Path) {
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["sh", "-c", script, "sh"])
+        .arg(p)
+        .output()
+        .expect("setpriv sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} as nobody: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fuse_posix_writes_truncates_and_chown_drop_set_id_bits() {
+    let Some(fx) = FuseEnv::start(&["--allow-other"]).await else {
+        return;
+    };
+    // The nobody user must reach the mount point.
+    fs::set_permissions(fx.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let f = fx.at("f");
+    fs::write(&f, b"first\n").expect("write");
+    let chmod = |mode| fs::set_permissions(&f, fs::Permissions::from_mode(mode)).expect("chmod");
+    let append = |line: &[u8]| {
+        use std::io::Write;
+        let mut file = fs::OpenOptions::new().append(true).open(&f).expect("open");
+        file.write_all(line).expect("append");
+    };
+    // Root may keep them (CAP_FSETID).
+    chmod(0o6777);
+    append(b"root\n");
+    assert_eq!(perm(&f), 0o6777, "written by root");
+    // Anyone else's write drops both (set-group-ID with group execute); the mode shows at
+    // once, to the writer and to others.
+    as_nobody("echo nobody >> \"$1\"; test $(stat -c %a \"$1\") = 777", &f);
+    assert_eq!(perm(&f), 0o777, "written by nobody");
+    // Without group execute, set-group-ID stays (it marks mandatory locking).
+    chmod(0o6766);
+    as_nobody("echo again >> \"$1\"", &f);
+    assert_eq!(perm(&f), 0o2766);
+    assert_eq!(fs::read(&f).expect("read"), b"first\nroot\nnobody\nagain\n");
+    // A truncate, or an open with O_TRUNC, by anyone but root drops them.
+    chmod(0o4766);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&f)
+        .and_then(|file| file.set_len(3))
+        .expect("truncate by root");
+    assert_eq!(perm(&f), 0o4766, "truncated by root");
+    as_nobody("truncate -s 2 \"$1\"", &f);
+    assert_eq!(
+        (perm(&f), fs::metadata(&f).expect("stat").len()),
+        (0o766, 2)
+    );
+    chmod(0o4766);
+    as_nobody(": > \"$1\"", &f);
+    assert_eq!(
+        (perm(&f), fs::metadata(&f).expect("stat").len()),
+        (0o766, 0)
+    );
+    // chown drops them whoever asks; a directory keeps its set-group-ID.
+    chmod(0o6755);
+    std::os::unix::fs::chown(&f, Some(65534), None).expect("chown");
+    assert_eq!(perm(&f), 0o755, "chowned");
+    fs::create_dir(fx.at("d")).expect("mkdir");
+    fs::set_permissions(fx.at("d"), fs::Permissions::from_mode(0o2775)).expect("chmod d");
+    std::os::unix::fs::chown(fx.at("d"), None, Some(65534)).expect("chown d");
+    assert_eq!(perm(&fx.at("d")), 0o2775, "a directory keeps set-group-ID");
+    // What the server keeps: another mount shows the same.
+    chmod(0o4777);
+    as_nobody("echo last >> \"$1\"", &f);
+    let other = fx.mount_another("other", &["--bucket", &fx.bucket]);
+    assert_eq!(perm(&other.path.join("f")), 0o777);
 }

@@ -7,6 +7,13 @@
 //! a bucket keeps the time it shows; updates send every time key (they merge into the
 //! stored metadata). The permission rules of utimensat are the kernel's
 //! (`default_permissions`). Tested by `e2e/fuse_times.rs`.
+//!
+//! The mount, not the kernel, drops a file's set-user-ID and set-group-ID bits
+//! (`FUSE_HANDLE_KILLPRIV_V2`, which spares every write a `security.capability` lookup),
+//! as Linux does on a local file system: on chown, always; on a write, when the kernel's
+//! flag says the writer may not keep them; on a truncate, when the caller is not root.
+//! Set-group-ID goes only with group execute (without it the bit means mandatory
+//! locking). Tested by `e2e/fuse_posix.rs`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,12 +30,13 @@ impl Inner {
     pub async fn setattr(&self, ino: u64, change: Change) -> FsResult<Attr> {
         if let Some(size) = change.size {
             self.truncate(ino, size).await?;
+            if change.unprivileged {
+                self.drop_privileges(ino).await?;
+            }
         }
-        let named = change.mode.is_some()
-            || change.uid.is_some()
-            || change.gid.is_some()
-            || change.atime.is_some()
-            || change.mtime.is_some();
+        let chown = change.uid.is_some() || change.gid.is_some();
+        let named =
+            change.mode.is_some() || chown || change.atime.is_some() || change.mtime.is_some();
         if !named {
             return self.getattr(ino).await;
         }
@@ -36,12 +44,32 @@ impl Inner {
             if let Some(mode) = change.mode {
                 a.perm = (mode & 0o7777) as u16;
             }
+            if chown && a.kind != Kind::Dir {
+                a.perm = without_privileges(a.perm);
+            }
             a.uid = change.uid.unwrap_or(a.uid);
             a.gid = change.gid.unwrap_or(a.gid);
             a.mtime = change.mtime.unwrap_or(a.mtime);
             a.atime = change.atime.unwrap_or(a.atime);
         })
         .await
+    }
+
+    /// A write or truncate by a process that may not keep them: the file loses its
+    /// set-user-ID bit, and set-group-ID when group-executable, and the kernel is told to
+    /// ask for the mode again (a write's answer carries no attributes). Nothing is asked
+    /// or sent when it has neither (the usual case: every unprivileged write comes here).
+    pub async fn drop_privileges(&self, ino: u64) -> FsResult<()> {
+        let perm = self.inodes().get(ino).map(|n| n.attr.perm);
+        match perm {
+            Some(perm) if without_privileges(perm) != perm => {
+                self.set_meta(ino, |a| a.perm = without_privileges(a.perm))
+                    .await?;
+                self.pages.forget_attributes(ino);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// chmod, chown and utimens: kept in the object's metadata (a directory's `dir/`
@@ -124,5 +152,14 @@ impl Inner {
             Err(e) if e.is_not_found() => {}
             Err(e) => tracing::warn!(path, "ctime not updated after rename: {e}"),
         }
+    }
+}
+
+/// `perm` without set-user-ID, and without set-group-ID when group-executable.
+fn without_privileges(perm: u16) -> u16 {
+    let perm = perm & !(libc::S_ISUID as u16);
+    match perm & libc::S_IXGRP as u16 {
+        0 => perm,
+        _ => perm & !(libc::S_ISGID as u16),
     }
 }

@@ -197,6 +197,62 @@ async fn symlinks_and_attribute_changes_live_in_object_metadata() {
 }
 
 #[tokio::test]
+async fn set_id_bits_go_on_chown_and_on_unprivileged_writes_and_truncates() {
+    let api = Memory::new(&["b"], 0);
+    let f = mount(&api, Some("b"));
+    let ino = f.put("f", b"data").await;
+    let chmod = |mode| Change {
+        mode: Some(mode),
+        ..Change::default()
+    };
+    let perm = |a: Attr| a.perm;
+    // Set-group-ID goes with set-user-ID only when group-executable.
+    f.fs.setattr(ino, chmod(0o6755)).await.expect("chmod");
+    f.fs.drop_privileges(ino).await.expect("write");
+    assert_eq!(perm(f.fs.getattr(ino).await.expect("stat")), 0o0755);
+    f.fs.setattr(ino, chmod(0o6745)).await.expect("chmod");
+    f.fs.drop_privileges(ino).await.expect("write");
+    assert_eq!(perm(f.fs.getattr(ino).await.expect("stat")), 0o2745);
+    let stored = api.object("b", "f").expect("f").meta;
+    assert_eq!(
+        stored.get("mode").map(String::as_str),
+        Some("34277"),
+        "S_IFREG | 02745"
+    );
+    // Nothing to drop: nothing sent.
+    let updates = api.calls("update_metadata");
+    f.fs.drop_privileges(ino).await.expect("write");
+    assert_eq!(api.calls("update_metadata"), updates);
+    // A truncate by root keeps them, by anyone else drops them; chown always does.
+    f.fs.setattr(ino, chmod(0o4755)).await.expect("chmod");
+    let truncate = |unprivileged| Change {
+        size: Some(1),
+        unprivileged,
+        ..Change::default()
+    };
+    let a = f.fs.setattr(ino, truncate(false)).await.expect("truncate");
+    assert_eq!(perm(a), 0o4755);
+    let a = f.fs.setattr(ino, truncate(true)).await.expect("truncate");
+    assert_eq!(perm(a), 0o0755);
+    f.fs.setattr(ino, chmod(0o6775)).await.expect("chmod");
+    let chown = Change {
+        uid: Some(0),
+        ..Change::default()
+    };
+    assert_eq!(perm(f.fs.setattr(ino, chown).await.expect("chown")), 0o0775);
+    // A directory keeps them (set-group-ID there means: new entries take its group).
+    let (d, _) =
+        f.fs.mkdir(ROOT, os("d"), Attr::new(Kind::Dir, 0o2775, 0, 0))
+            .await
+            .expect("mkdir");
+    let chown = Change {
+        gid: Some(5),
+        ..Change::default()
+    };
+    assert_eq!(perm(f.fs.setattr(d, chown).await.expect("chown")), 0o2775);
+}
+
+#[tokio::test]
 async fn refusals_become_the_errno_posix_names() {
     let api = Memory::new(&["b"], 0);
     let f = mount(&api, Some("b"));
