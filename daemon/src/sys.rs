@@ -5,6 +5,21 @@
 use std::ffi::CStr;
 use std::io;
 
+/// The CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`); zero if the
+/// clock cannot be read.
+pub fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes into it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// `statvfs(2)`: (total bytes, free bytes, bytes available to unprivileged users).
 pub fn statvfs(path: &CStr) -> io::Result<(u64, u64, u64)> {
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();

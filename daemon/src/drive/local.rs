@@ -146,7 +146,8 @@ impl LocalDrive {
     /// judged, see [`LocalDrive::judge`]): `cached` answers for a drive on the caller's
     /// thread when it can without blocking; the drives it leaves go to `blocking` in one
     /// trip to the blocking pool, one after the other while the kernel's caches answer, the
-    /// rest at once on threads of their own when one waited for its disk.
+    /// rest at once on threads of their own when one waited for its disk (not when it was
+    /// slow computing, such as a walk of a large directory the caches hold).
     pub(super) async fn each_of<T: Send + 'static>(
         drives: &[&LocalDrive],
         cached: impl Fn(&LocalDrive) -> Option<Result<T, DriveError>>,
@@ -163,7 +164,7 @@ impl LocalDrive {
         }
         if !misses.is_empty() {
             let run = move || {
-                parallel::parallel_map_past(&misses, 1, |(i, d)| (*i, d.judge(blocking(d))))
+                parallel::parallel_map_blocked(&misses, |(i, d)| (*i, d.judge(blocking(d))))
             };
             match tokio::task::spawn_blocking(run).await {
                 Ok(done) => done.into_iter().for_each(|(i, r)| results[i] = Some(r)),

@@ -17,28 +17,66 @@ const DISK_WAIT: std::time::Duration = std::time::Duration::from_micros(150);
 /// than [`DISK_WAIT`], then (once one waited for the disk, with [`PARALLEL_MIN`] or more
 /// left) by up to [`WALK_THREADS`] threads.
 pub(super) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    parallel_map_past(items, PARALLEL_MIN, f)
+    map_until_waited(items, PARALLEL_MIN, false, f)
 }
 
-/// [`parallel_map`] that goes to threads once `min` items or more are left: for few
-/// items that each wait for a disk of their own (one file on several drives), whose waits
-/// one after the other would add up.
-pub(super) fn parallel_map_past<T: Sync, R: Send>(
+/// [`parallel_map`] for a few items that each wait for a disk of their own (one file on
+/// several drives): the rest go to threads, however few, once one item spent
+/// [`DISK_WAIT`] off the CPU. An item that was slow computing (a walk of a large directory
+/// the kernel's caches hold) keeps the rest on this thread: threads would only share the
+/// same cores.
+pub(super) fn parallel_map_blocked<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    map_until_waited(items, 1, true, f)
+}
+
+/// `f` of every item in order, on this thread until one waited for the disk (its time, or
+/// with `off_cpu` its time off the CPU, past [`DISK_WAIT`]) with `min` or more left.
+fn map_until_waited<T: Sync, R: Send>(
     items: &[T],
     min: usize,
+    off_cpu: bool,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let started = std::time::Instant::now();
-        out.push(f(item));
         let rest = &items[i + 1..];
-        if rest.len() >= min.max(1) && started.elapsed() > DISK_WAIT {
+        let watch = (rest.len() >= min.max(1)).then(|| Stopwatch::start(off_cpu));
+        out.push(f(item));
+        if watch.is_some_and(|w| w.waited()) {
             out.extend(on_threads(rest, &f));
             break;
         }
     }
     out
+}
+
+/// The time of one item: wall-clock, and the thread's CPU time when asked for.
+#[derive(Clone, Copy)]
+struct Stopwatch {
+    wall: std::time::Instant,
+    cpu: Option<std::time::Duration>,
+}
+
+impl Stopwatch {
+    fn start(off_cpu: bool) -> Self {
+        Self {
+            wall: std::time::Instant::now(),
+            cpu: off_cpu.then(crate::sys::thread_cpu_time),
+        }
+    }
+
+    /// Whether the item waited for the disk: took longer than [`DISK_WAIT`], or with the
+    /// CPU time, spent that long off the CPU.
+    fn waited(self) -> bool {
+        let wall = self.wall.elapsed();
+        let computing = self.cpu.map_or(std::time::Duration::ZERO, |c| {
+            crate::sys::thread_cpu_time().saturating_sub(c)
+        });
+        wall.saturating_sub(computing) > DISK_WAIT
+    }
 }
 
 /// `f` of every item, in the order of `items`, computed by up to [`WALK_THREADS`] threads
@@ -75,15 +113,19 @@ mod tests {
     use super::*;
 
     /// Items that each wait longer than [`DISK_WAIT`], and the threads that read them.
-    fn waiting_reads(items: usize, min: usize) -> (Vec<usize>, usize) {
+    fn waiting_reads(items: usize, blocked: bool) -> (Vec<usize>, usize) {
         let threads = std::sync::Mutex::new(std::collections::HashSet::new());
         let wait = DISK_WAIT * 4;
         let all: Vec<usize> = (0..items).collect();
-        let out = parallel_map_past(&all, min, |&i| {
+        let read = |&i: &usize| {
             threads.lock().unwrap().insert(std::thread::current().id());
             std::thread::sleep(wait);
             i * 10
-        });
+        };
+        let out = match blocked {
+            true => parallel_map_blocked(&all, read),
+            false => parallel_map(&all, read),
+        };
         (out, threads.into_inner().unwrap().len())
     }
 
@@ -91,11 +133,11 @@ mod tests {
     fn once_one_waited_the_rest_are_read_at_once_in_order() {
         // One file on four drives: after the first waited, the three others in parallel
         // (the calling thread reads one of them).
-        let (out, threads) = waiting_reads(4, 1);
+        let (out, threads) = waiting_reads(4, true);
         assert_eq!(out, [0, 10, 20, 30]);
         assert_eq!(threads, 3);
         // A walk keeps few items on its own thread.
-        let (out, threads) = waiting_reads(4, PARALLEL_MIN);
+        let (out, threads) = waiting_reads(4, false);
         assert_eq!(out, [0, 10, 20, 30]);
         assert_eq!(threads, 1);
     }
@@ -104,7 +146,7 @@ mod tests {
     fn reads_the_caches_answer_stay_on_the_calling_thread() {
         let caller = std::thread::current().id();
         let all: Vec<usize> = (0..100).collect();
-        let out = parallel_map_past(&all, 1, |&i| (i, std::thread::current().id()));
+        let out = parallel_map_blocked(&all, |&i| (i, std::thread::current().id()));
         assert!(
             out.iter()
                 .enumerate()
