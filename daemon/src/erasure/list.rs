@@ -8,7 +8,7 @@ use super::drives::SetDrives;
 use super::error::ErasureError;
 use super::meta::ObjectMeta;
 use super::quorum::agreed;
-use crate::drive::{WalkEntry, WalkOptions, WalkPage};
+use crate::drive::{WalkEntry, WalkMeta, WalkOptions, WalkPage};
 
 /// One entry of a set's listing page.
 #[derive(Debug, Clone)]
@@ -64,16 +64,31 @@ pub async fn list_page(
             }
             continue;
         }
-        let metas: Vec<ObjectMeta> = (seen.iter())
-            .filter_map(|e| e.meta.as_ref())
-            .filter_map(|m| ObjectMeta::from_walk(m).ok())
-            .collect();
-        let best = agreed(&metas, |m| m.version_id.as_str(), |m| m.mod_time_ns);
+        let found: Vec<&WalkMeta> = seen.iter().filter_map(|e| e.meta.as_ref()).collect();
+        let decoded = decode_distinct(&found);
+        let per_drive = (found.iter()).filter_map(|m| {
+            let (_, meta) = decoded.iter().find(|(d, _)| d == m)?;
+            meta.as_ref()
+        });
+        let best = agreed(per_drive, |m| m.version_id.as_str(), |m| m.mod_time_ns);
         if let Some(meta) = best.and_then(|b| b.reaching(k)) {
             entries.push(ListEntry::Object(name.to_string(), Box::new(meta.clone())));
         }
     }
     Ok(ListPage { entries, cutoff })
+}
+
+/// Each distinct metadata of `found` decoded once (`None`: it does not decode). Drives that
+/// hold the same version hold the same listing summary, byte for byte (it leaves out the
+/// drive's erasure geometry): a listing decodes it once, not once per drive.
+fn decode_distinct<'a>(found: &[&'a WalkMeta]) -> Vec<(&'a WalkMeta, Option<ObjectMeta>)> {
+    let mut decoded: Vec<(&WalkMeta, Option<ObjectMeta>)> = Vec::with_capacity(found.len());
+    for &m in found {
+        if !decoded.iter().any(|(d, _)| *d == m) {
+            decoded.push((m, ObjectMeta::from_walk(m).ok()));
+        }
+    }
+    decoded
 }
 
 #[cfg(test)]
