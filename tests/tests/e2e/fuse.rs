@@ -34,6 +34,15 @@ impl FuseEnv {
         Self::start_on(&[], args).await
     }
 
+    /// [`Self::start`] with `--allow-other`, its mount point reachable by every user (tests
+    /// that run commands as the nobody user).
+    pub async fn start_for_all_users() -> Option<FuseEnv> {
+        let fx = Self::start(&["--allow-other"]).await?;
+        let reachable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        fs::set_permissions(fx.dir.path(), reachable).expect("chmod the temp dir");
+        Some(fx)
+    }
+
     /// [`Self::start`] on a node started with `node_args`.
     pub async fn start_on(node_args: &[&str], args: &[&str]) -> Option<FuseEnv> {
         if !fuse_available() {

@@ -223,11 +223,9 @@ fn as_nobody(script: &str, p: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fuse_posix_writes_truncates_and_chown_drop_set_id_bits() {
-    let Some(fx) = FuseEnv::start(&["--allow-other"]).await else {
+    let Some(fx) = FuseEnv::start_for_all_users().await else {
         return;
     };
-    // The nobody user must reach the mount point.
-    fs::set_permissions(fx.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
     let f = fx.at("f");
     fs::write(&f, b"first\n").expect("write");
     let chmod = |mode| fs::set_permissions(&f, fs::Permissions::from_mode(mode)).expect("chmod");

@@ -241,11 +241,9 @@ async fn fuse_times_a_directory_changes_with_its_entries() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fuse_times_utimensat_follows_the_permission_rules() {
-    let Some(fx) = FuseEnv::start(&["--allow-other"]).await else {
+    let Some(fx) = FuseEnv::start_for_all_users().await else {
         return;
     };
-    // The nobody user must reach the mount point.
-    fs::set_permissions(fx.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
     let writable = fx.at("writable");
     let readonly = fx.at("readonly");
     fs::write(&writable, b"w").expect("write");
