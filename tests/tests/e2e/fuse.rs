@@ -35,7 +35,7 @@ impl FuseEnv {
     }
 
     /// [`Self::start`] with `--allow-other`, its mount point reachable by every user (tests
-    /// that run commands as the nobody user).
+    /// that run commands [`as_nobody`]).
     pub async fn start_for_all_users() -> Option<FuseEnv> {
         let fx = Self::start(&["--allow-other"]).await?;
         let reachable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
@@ -88,6 +88,14 @@ impl FuseEnv {
         all.extend_from_slice(args);
         Mount::start(mount_bin(), &self.s3.node().endpoint, &path, &all)
     }
+}
+
+/// `program` run as the nobody user, without groups or capabilities (`setpriv`); the
+/// caller adds its arguments.
+pub fn as_nobody(program: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", program]);
+    cmd
 }
 
 /// A file open on a thread with a descriptor table of its own.

@@ -6,9 +6,8 @@
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use std::process::Command;
 
-use crate::fuse::{FuseEnv, PrivateFile, errno};
+use crate::fuse::{FuseEnv, PrivateFile, as_nobody, errno};
 
 /// `O_CREAT|O_EXCL`.
 fn create_new(p: &Path) -> std::io::Result<fs::File> {
@@ -210,10 +209,9 @@ fn perm(p: &Path) -> u32 {
 }
 
 /// Runs the shell `script` with `$1` = `p` as the nobody user (no capabilities).
-fn as_nobody(script: &str, p: &Path) {
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .args(["sh", "-c", script, "sh"])
+fn sh_as_nobody(script: &str, p: &Path) {
+    let out = as_nobody("sh")
+        .args(["-c", script, "sh"])
         .arg(p)
         .output()
         .expect("setpriv sh");
@@ -240,11 +238,11 @@ async fn fuse_posix_writes_truncates_and_chown_drop_set_id_bits() {
     assert_eq!(perm(&f), 0o6777, "written by root");
     // Anyone else's write drops both (set-group-ID with group execute); the mode shows at
     // once, to the writer and to others.
-    as_nobody("echo nobody >> \"$1\"; test $(stat -c %a \"$1\") = 777", &f);
+    sh_as_nobody("echo nobody >> \"$1\"; test $(stat -c %a \"$1\") = 777", &f);
     assert_eq!(perm(&f), 0o777, "written by nobody");
     // Without group execute, set-group-ID stays (it marks mandatory locking).
     chmod(0o6766);
-    as_nobody("echo again >> \"$1\"", &f);
+    sh_as_nobody("echo again >> \"$1\"", &f);
     assert_eq!(perm(&f), 0o2766);
     assert_eq!(fs::read(&f).expect("read"), b"first\nroot\nnobody\nagain\n");
     // A truncate, or an open with O_TRUNC, by anyone but root drops them.
@@ -255,13 +253,13 @@ async fn fuse_posix_writes_truncates_and_chown_drop_set_id_bits() {
         .and_then(|file| file.set_len(3))
         .expect("truncate by root");
     assert_eq!(perm(&f), 0o4766, "truncated by root");
-    as_nobody("truncate -s 2 \"$1\"", &f);
+    sh_as_nobody("truncate -s 2 \"$1\"", &f);
     assert_eq!(
         (perm(&f), fs::metadata(&f).expect("stat").len()),
         (0o766, 2)
     );
     chmod(0o4766);
-    as_nobody(": > \"$1\"", &f);
+    sh_as_nobody(": > \"$1\"", &f);
     assert_eq!(
         (perm(&f), fs::metadata(&f).expect("stat").len()),
         (0o766, 0)
@@ -276,7 +274,7 @@ async fn fuse_posix_writes_truncates_and_chown_drop_set_id_bits() {
     assert_eq!(perm(&fx.at("d")), 0o2775, "a directory keeps set-group-ID");
     // What the server keeps: another mount shows the same.
     chmod(0o4777);
-    as_nobody("echo last >> \"$1\"", &f);
+    sh_as_nobody("echo last >> \"$1\"", &f);
     let other = fx.mount_another("other", &["--bucket", &fx.bucket]);
     assert_eq!(perm(&other.path.join("f")), 0o777);
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::fuse::{FuseEnv, errno};
+use crate::fuse::{FuseEnv, as_nobody, errno};
 
 /// `(atime, mtime, ctime)` of `p`, to the nanosecond.
 fn times(p: &Path) -> (SystemTime, SystemTime, SystemTime) {
@@ -253,14 +253,8 @@ async fn fuse_times_utimensat_follows_the_permission_rules() {
     set_times(&writable, Some(old), Some(old));
     set_times(&readonly, Some(old), Some(old));
     let touch_as_nobody = |args: &[&str], p: &Path| {
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "touch",
-                "-c",
-            ])
+        let out = as_nobody("touch")
+            .arg("-c")
             .args(args)
             .arg(p)
             .output()
