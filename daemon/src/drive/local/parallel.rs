@@ -43,7 +43,7 @@ fn map_until_waited<T: Sync, R: Send>(
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let rest = &items[i + 1..];
-        let watch = (rest.len() >= min.max(1)).then(|| Stopwatch::start(off_cpu));
+        let watch = (rest.len() >= min).then(|| Stopwatch::start(off_cpu));
         out.push(f(item));
         if watch.is_some_and(|w| w.waited()) {
             out.extend(on_threads(rest, &f));
