@@ -112,41 +112,40 @@ fn on_threads<T: Sync, R: Send>(items: &[T], f: &(impl Fn(&T) -> R + Sync)) -> V
 mod tests {
     use super::*;
 
-    /// Items that each wait longer than [`DISK_WAIT`], and the threads that read them.
-    fn waiting_reads(items: usize, blocked: bool) -> (Vec<usize>, usize) {
-        let threads = std::sync::Mutex::new(std::collections::HashSet::new());
-        let wait = DISK_WAIT * 4;
-        let all: Vec<usize> = (0..items).collect();
-        let read = |&i: &usize| {
-            threads.lock().unwrap().insert(std::thread::current().id());
-            std::thread::sleep(wait);
-            i * 10
-        };
-        let out = match blocked {
-            true => parallel_map_blocked(&all, read),
-            false => parallel_map(&all, read),
-        };
-        (out, threads.into_inner().unwrap().len())
-    }
-
     #[test]
     fn once_one_waited_the_rest_are_read_at_once_in_order() {
-        // One file on four drives: after the first waited, the three others in parallel
-        // (the calling thread reads one of them).
-        let (out, threads) = waiting_reads(4, true);
+        // One file on four drives: the first waits for its disk; the three others then
+        // each wait until all three are being read at once (or give up after 10 s), which
+        // only threads of their own can do.
+        let in_flight = (std::sync::Mutex::new((0, 0)), std::sync::Condvar::new());
+        let all: Vec<usize> = (0..4).collect();
+        let out = parallel_map_blocked(&all, |&i| {
+            if i == 0 {
+                std::thread::sleep(DISK_WAIT * 4);
+                return 0;
+            }
+            let (lock, cv) = &in_flight;
+            let mut guard = lock.lock().unwrap();
+            guard.0 += 1;
+            guard.1 = guard.1.max(guard.0);
+            cv.notify_all();
+            let wait = std::time::Duration::from_secs(10);
+            let (mut guard, _) = cv.wait_timeout_while(guard, wait, |g| g.1 < 3).unwrap();
+            guard.0 -= 1;
+            i * 10
+        });
         assert_eq!(out, [0, 10, 20, 30]);
-        assert_eq!(threads, 3);
-        // A walk keeps few items on its own thread.
-        let (out, threads) = waiting_reads(4, false);
-        assert_eq!(out, [0, 10, 20, 30]);
-        assert_eq!(threads, 1);
+        assert_eq!(in_flight.0.into_inner().unwrap().1, 3, "read at once");
     }
 
     #[test]
-    fn reads_the_caches_answer_stay_on_the_calling_thread() {
+    fn a_walk_keeps_few_items_on_its_own_thread() {
         let caller = std::thread::current().id();
-        let all: Vec<usize> = (0..100).collect();
-        let out = parallel_map_blocked(&all, |&i| (i, std::thread::current().id()));
+        let all: Vec<usize> = (0..4).collect();
+        let out = parallel_map(&all, |&i| {
+            std::thread::sleep(DISK_WAIT * 4);
+            (i, std::thread::current().id())
+        });
         assert!(
             out.iter()
                 .enumerate()
