@@ -15,7 +15,7 @@ use tessera_proto::tls::ClientTls;
 
 use crate::network::{self, NodeNetwork, PrivateNetwork};
 use crate::tls::TlsClient;
-use crate::{Node, creds, free_port};
+use crate::{Node, creds, free_port, free_ports};
 
 /// What [`Cluster::wait_until`] waits for on each node.
 #[derive(Clone, Copy)]
@@ -342,11 +342,7 @@ impl Cluster {
 
 /// `n` free loopback addresses.
 fn local_addrs(n: usize) -> Vec<SocketAddr> {
-    (0..n)
-        .map(|_| {
-            format!("127.0.0.1:{}", free_port())
-                .parse()
-                .expect("address")
-        })
+    (free_ports(n).into_iter())
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
         .collect()
 }

@@ -46,8 +46,18 @@ pub fn creds() -> Credentials {
 
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
+    free_ports(1)[0]
+}
+
+/// `n` distinct free ports on 127.0.0.1: each stays bound until all are chosen (a port
+/// released at once may be handed out again by the next bind).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    (held.iter())
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
 }
 
 /// A node that did not come up.

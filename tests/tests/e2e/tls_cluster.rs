@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use tessera_tests::tls::TestCa;
-use tessera_tests::{Cluster, Mount, Node, USER, free_port, fuse_available, pattern};
+use tessera_tests::{Cluster, Mount, Node, USER, free_ports, fuse_available, pattern};
 
 use crate::common::bin;
 use crate::fuse::mount_bin;
@@ -107,7 +107,8 @@ fn a_cluster_that_mixes_plain_and_tls_refuses_to_start_with_a_clear_message() {
     let ca = TestCa::new("Tessera test CA");
     let certs = ca.certs_dir(&dir.path().join("certs"));
     let certs = certs.to_str().expect("utf-8 path");
-    let (a, b) = (free_port(), free_port());
+    let ports = free_ports(2);
+    let (a, b) = (ports[0], ports[1]);
     let endpoints = |scheme_a: &str, scheme_b: &str, case: &str| -> Vec<String> {
         let d = dir.path().join(case);
         vec![
