@@ -162,6 +162,11 @@ impl Pages {
         }
     }
 
+    /// Whether pushes go anywhere (a sink is connected).
+    pub fn connected(&self) -> bool {
+        self.queue.get().is_some()
+    }
+
     /// The kernel is to ask for `ino`'s attributes again (see
     /// [`PageSink::forget_attributes`]); sent at once, on the caller's thread.
     pub fn forget_attributes(&self, ino: u64) {

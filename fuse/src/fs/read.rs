@@ -12,7 +12,9 @@
 //! by the first read, wherever it is (random reads of a small file then cost one stream).
 //! Memory per handle stays below the window plus [`KEEP`]. A whole stream's bytes also go
 //! to the kernel's page cache as they arrive ([`Pages`]), so the later reads of the file
-//! need not reach the mount at all.
+//! need not reach the mount at all; such a stream keeps only [`PUSHED_KEEP`] bytes: the
+//! kernel holds the rest, and the memory of the stream's start is reused for its end
+//! instead of new memory being faulted in (a measurable share of a cold read's CPU).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -34,8 +36,13 @@ const KEEP: u64 = 32 << 20;
 /// A read this far ahead of the stream takes the stream up to it: twice the mount's
 /// kernel read-ahead (the kernel starts the next read-ahead before the last is done).
 const PULL: u64 = 16 << 20;
+/// Bytes kept of a stream whose bytes go to the page cache: enough for the reads that
+/// arrive before the push of their pages lands; a read behind them (pages the kernel
+/// dropped) fetches its own range.
+const PUSHED_KEEP: u64 = 4 << 20;
 /// A file this small is streamed whole from its start by a handle's first read, wherever
-/// that read is: all of it fits in the kept bytes, so reads in any order come from them.
+/// that read is: all of it fits in the kept bytes, so reads in any order come from them
+/// (or from the page cache, when the stream is pushed there).
 const WHOLE_MAX: u64 = KEEP;
 
 /// Sequential-read state of a handle.
@@ -58,8 +65,10 @@ struct ReadAhead {
     window: usize,
     /// Bytes taken since the window last grew.
     consumed: usize,
-    /// The last bytes taken from the stream, in order, at most [`KEEP`] and a chunk.
+    /// The last bytes taken from the stream, in order, at most `keep`.
     kept: VecDeque<Bytes>,
+    /// [`KEEP`], or [`PUSHED_KEEP`] for a stream pushed to the kernel's page cache.
+    keep: u64,
     /// Offset of the first kept byte.
     kept_start: u64,
     /// Offset of the next byte of the stream: the end of `kept`.
@@ -132,6 +141,7 @@ impl ReadAhead {
         let version = body.version();
         let mut push = push.filter(|p| whole && pos == 0 && p.to.version == version);
         let pushed = push.is_some();
+        let to_kernel = push.as_ref().is_some_and(|p| p.to.pages.connected());
         // A whole stream pushed to the kernel is drained at once: the reads that follow
         // come from the page cache and would not take it further.
         let first = match &push {
@@ -171,6 +181,7 @@ impl ReadAhead {
             window: FIRST_WINDOW,
             consumed: 0,
             kept: VecDeque::new(),
+            keep: if to_kernel { PUSHED_KEEP } else { KEEP },
             kept_start: pos,
             pos,
             version,
@@ -202,7 +213,7 @@ impl ReadAhead {
                 self.grow();
             }
             self.kept.push_back(data);
-            while self.pos - self.kept_start > KEEP {
+            while self.pos - self.kept_start > self.keep {
                 let Some(old) = self.kept.pop_front() else {
                     break;
                 };

@@ -87,6 +87,42 @@ async fn a_small_file_read_once_is_pushed_whole_and_page_aligned() {
 }
 
 #[tokio::test]
+async fn a_pushed_stream_keeps_only_its_tail_and_a_read_behind_it_fetches_its_range() {
+    const MIB: usize = 1 << 20;
+    let api = Memory::new(&["b"], 0);
+    let bytes = data(12 * MIB, 3);
+    api.insert("b", "f", &bytes);
+    let read_at = |f: &Fixture, fh, at: usize| {
+        let (fs, want) = (f.fs.clone(), bytes[at..at + 4096].to_vec());
+        async move {
+            let got = fs.read(fh, at as u64, 4096).await.expect("read");
+            assert_eq!(&got[..], &want[..], "the bytes at {at}");
+        }
+    };
+    // Not pushed: the handle keeps all it took, and any read comes from it.
+    let f = mount(&api, Some("b"));
+    let (ino, _) = f.lookup("f").await.expect("f");
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    read_at(&f, fh, 11 * MIB).await;
+    read_at(&f, fh, 0).await;
+    assert_eq!(api.calls("get"), 1, "one stream, nothing fetched");
+    f.fs.release(fh).await;
+    // Pushed: the kernel holds the bytes; the handle keeps the last few MiB.
+    let f = mount(&api, Some("b"));
+    f.fs.pages.connect(Box::new(Recorded::default()));
+    let (ino, _) = f.lookup("f").await.expect("f");
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    read_at(&f, fh, 11 * MIB).await;
+    read_at(&f, fh, 8 * MIB).await;
+    assert_eq!(api.calls("get"), 2, "a read just behind the stream: kept");
+    read_at(&f, fh, 0).await;
+    assert_eq!(api.calls("get"), 3, "a read far behind: its own range");
+    read_at(&f, fh, 12 * MIB - 4096).await;
+    assert_eq!(api.calls("get"), 3, "the stream goes on");
+    f.fs.release(fh).await;
+}
+
+#[tokio::test]
 async fn nothing_is_pushed_while_a_handle_may_write_the_file() {
     let api = Memory::new(&["b"], 0);
     let bytes = data(1 << 20, 7);
