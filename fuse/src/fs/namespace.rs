@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::fs::attr::{Attr, Kind};
 use crate::fs::error::{Errno, FsError, FsResult};
-use crate::fs::inode::join;
+use crate::fs::inode::{join, parent_of};
 use crate::fs::state::{Inner, Place, name_str};
 
 mod meta;
@@ -80,7 +80,10 @@ impl Inner {
         Ok((ino, attr))
     }
 
-    /// The attributes of `ino`, from the server once they are older than the TTL.
+    /// The attributes of `ino` once they are older than the TTL: from a recent listing of
+    /// its directory, else from the server. Like a lookup, it counts as a miss in the
+    /// directory, so a burst of them (`git status` after the TTL: the kernel still holds
+    /// the names and asks only for the attributes) becomes one listing.
     pub async fn getattr(&self, ino: u64) -> FsResult<Attr> {
         let path = {
             let t = self.inodes();
@@ -92,9 +95,28 @@ impl Inner {
             }
             node.path.clone()
         };
+        if !path.is_empty() {
+            if let Some(attr) = self.listed_attr_of(ino, &path) {
+                return Ok(attr);
+            }
+            let parent = self.inodes().at(parent_of(&path));
+            if let Some(parent) = parent {
+                self.lookup_missed(parent).await;
+                if let Some(attr) = self.listed_attr_of(ino, &path) {
+                    return Ok(attr);
+                }
+            }
+        }
         let attr = self.stat(&path).await?;
         self.set_attr(ino, &path, attr.clone());
         Ok(attr)
+    }
+
+    /// What a fresh listing says of `ino` at `path`, kept as its attributes.
+    fn listed_attr_of(&self, ino: u64, path: &str) -> Option<Attr> {
+        let attr = self.inodes().listed_attr(path)?;
+        self.set_attr(ino, path, attr.clone());
+        Some(attr)
     }
 
     /// The kernel forgot `n` lookups of `ino`.

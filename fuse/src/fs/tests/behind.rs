@@ -182,6 +182,39 @@ async fn lookups_of_many_names_in_a_directory_become_one_listing() {
     assert_eq!(api.calls("list"), 1);
 }
 
+#[tokio::test]
+async fn attributes_asked_after_the_ttl_in_one_directory_become_one_listing() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..50 {
+        api.insert("b", &format!("d/f{i}"), b"x");
+    }
+    let ttl = Duration::from_millis(200);
+    let f = mount_tuned(&api, Some("b"), |s| s.ttl = ttl);
+    let (d, _) = f.lookup("d").await.expect("d");
+    let mut inos = Vec::new();
+    for i in 0..50 {
+        inos.push(f.fs.lookup(d, os(&format!("f{i}"))).await.expect("file").0);
+    }
+    // The kernel keeps the names and, once the TTL is over, asks for the attributes.
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    api.insert("b", "d/f7", b"new");
+    let (lookups, lists) = (api.calls("lookup"), api.calls("list"));
+    for (i, &ino) in inos.iter().enumerate() {
+        let attr = f.fs.getattr(ino).await.expect("attributes");
+        assert_eq!(
+            attr.size,
+            if i == 7 { 3 } else { 1 },
+            "f{i} as the server has it"
+        );
+    }
+    assert_eq!(
+        api.calls("lookup") - lookups,
+        2,
+        "two misses, then a listing"
+    );
+    assert_eq!(api.calls("list") - lists, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_while_the_listing_for_lookups_is_on_its_way_wait_for_it() {
     let api = Memory::new(&["b"], 0);
