@@ -172,6 +172,9 @@ pub trait ObjectApi: Send + Sync + 'static {
     /// under `key/` (one call for a LOOKUP).
     async fn lookup(&self, bucket: &str, key: &str) -> ApiResult<LookupResponse>;
 
+    /// The object `key` alone, or not found (an open's check of what a file is now).
+    async fn head(&self, bucket: &str, key: &str) -> ApiResult<ObjectInfo>;
+
     /// One page of at most `max_keys` entries of the keys under `prefix`, from the
     /// continuation `token` (empty: the start); with `delimiter`, keys below the next `/`
     /// roll up into common prefixes.

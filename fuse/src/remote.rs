@@ -175,6 +175,14 @@ impl ObjectApi for Remote {
         deadline(self.c().lookup(req)).await
     }
 
+    async fn head(&self, bucket: &str, key: &str) -> ApiResult<pb::ObjectInfo> {
+        let req = pb::HeadObjectRequest {
+            bucket: bucket.into(),
+            key: key.into(),
+        };
+        deadline(self.c().head_object(req)).await
+    }
+
     async fn list(
         &self,
         bucket: &str,

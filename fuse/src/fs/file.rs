@@ -149,7 +149,7 @@ impl Inner {
         let mut tries = 0;
         loop {
             let seen = self.commits(ino);
-            let attr = self.stat(path).await?;
+            let attr = self.stat_file(path).await?;
             tries += 1;
             if self.commits(ino) == seen {
                 self.set_attr(ino, path, attr.clone());

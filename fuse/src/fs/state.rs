@@ -252,6 +252,19 @@ impl Inner {
         }
     }
 
+    /// What the regular file at `path` is now on the server: the object alone (one HEAD,
+    /// without the listing a lookup adds to tell a directory of the same name; the kernel
+    /// opens only what it looked up as a file). Not found: ENOENT.
+    pub async fn stat_file(&self, path: &str) -> FsResult<Attr> {
+        match self.place(path) {
+            Place::Key(b, k) if k.len() < KEY_MAX => {
+                let info = self.remote.head(&b, &k).await?;
+                Ok(Attr::of_object(&info, &self.settings.defaults))
+            }
+            _ => self.stat(path).await,
+        }
+    }
+
     /// What this mount knows of `path` without asking the server, and until when: the
     /// attributes of a local or fresh inode, else those of a fresh listing.
     pub(crate) fn known_attr(&self, t: &Inodes, path: &str) -> Option<(Attr, Instant)> {

@@ -192,6 +192,13 @@ impl ObjectApi for Memory {
         }
     }
 
+    async fn head(&self, bucket: &str, key: &str) -> ApiResult<ObjectInfo> {
+        let s = self.call("head")?;
+        let b = s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;
+        let o = b.get(key).ok_or_else(|| not_found("key"))?;
+        Ok(info(bucket, key, o))
+    }
+
     async fn lookup(&self, bucket: &str, key: &str) -> ApiResult<LookupResponse> {
         let s = self.call("lookup")?;
         let b = s.buckets.get(bucket).ok_or_else(|| not_found("bucket"))?;

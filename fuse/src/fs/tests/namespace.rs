@@ -8,6 +8,31 @@ use crate::fs::error::FsError;
 use crate::fs::namespace::Change;
 
 #[tokio::test]
+async fn an_open_asks_the_server_for_the_object_alone() {
+    let api = Memory::new(&["b"], 0);
+    api.insert("b", "d/f", b"one");
+    let f = mount(&api, Some("b"));
+    let (ino, _) = f.lookup("d/f").await.expect("f");
+    let (lookups, heads) = (api.calls("lookup"), api.calls("head"));
+    api.insert("b", "d/f", b"two, longer");
+    let fh = f.fs.open(ino, libc::O_RDONLY).await.expect("open");
+    assert_eq!(
+        f.fs.getattr(ino).await.expect("attr").size,
+        11,
+        "what the server has"
+    );
+    f.fs.release(fh).await;
+    assert_eq!(api.calls("head") - heads, 1, "one HEAD");
+    assert_eq!(api.calls("lookup") - lookups, 0, "no listing beside it");
+    // Gone from the server since the lookup: the open fails.
+    crate::api::ObjectApi::delete(&api, "b", "d/f")
+        .await
+        .expect("delete");
+    let gone = f.fs.open(ino, libc::O_RDONLY).await.expect_err("gone");
+    assert_eq!(gone.errno(), Errno::ENOENT);
+}
+
+#[tokio::test]
 async fn lookup_tells_files_from_directories_and_the_directory_wins() {
     let api = Memory::new(&["b"], 0);
     api.insert("b", "a.txt", b"hello");
