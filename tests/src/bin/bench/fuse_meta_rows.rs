@@ -171,7 +171,10 @@ pub(super) fn rows(
             |r| r.rm,
         ),
         (
-            format!("{n} random 4 KiB reads of a 16 MiB file, fresh mount, page cache dropped"),
+            format!(
+                "{n} random 4 KiB reads of a 16 MiB file, fresh mount, page cache dropped \
+                 (median of 5 runs)"
+            ),
             "ops/s",
             Kind::Rate,
             |r| r.random,
