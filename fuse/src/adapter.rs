@@ -244,7 +244,7 @@ impl fuser::Filesystem for TesseraFs {
             }
             Ok(opened)
         };
-        self.run("open", op, reply::opened(reply, FopenFlags::empty()));
+        self.run("open", op, reply::opened(reply, reply::open_flags(flags.0)));
     }
 
     fn read(
