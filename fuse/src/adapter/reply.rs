@@ -102,11 +102,11 @@ pub fn file_attr(attr: &Attr, ino: u64) -> FileAttr {
     }
 }
 
-/// The flags of an open of a file with `open_flags`: a read-only handle has nothing to
-/// upload at close, so the kernel need not send its FLUSH (FOPEN_NOFLUSH: a round trip
-/// fewer per close of a file read).
-pub fn open_flags(open_flags: i32) -> FopenFlags {
-    match open_flags & libc::O_ACCMODE == libc::O_RDONLY {
+/// What an open of a file with the open(2) `flags` answers besides its handle: a read-only
+/// handle has nothing to upload at close, so the kernel need not send its FLUSH
+/// (FOPEN_NOFLUSH: a round trip fewer per close of a file read).
+pub fn open_flags(flags: i32) -> FopenFlags {
+    match flags & libc::O_ACCMODE == libc::O_RDONLY {
         true => FopenFlags::FOPEN_NOFLUSH,
         false => FopenFlags::empty(),
     }

@@ -128,7 +128,7 @@ impl Behind {
         let mut q = self.queue();
         let waiting = !q.times.is_empty();
         q.times.insert(path.to_string(), (bucket, marker, time));
-        if waiting && q.started {
+        if waiting {
             // The task was woken for the times already waiting: these join that round
             // (waking it for each would cost a thread wake-up per file `tar x` makes).
             return;

@@ -17,9 +17,9 @@
 //!   the other directory, timed until it exits (locally, + `sync`);
 //! - a 16 MiB file written; `random_reads` preads of 4 KiB at random aligned offsets (fixed
 //!   seed), on a fresh mount after dropping the page cache (uncached: the median of five
-//!   such runs, each on a fresh mount); then cached: a fresh
-//!   tessera-mount with `--cache-size 1G` (when `--help` lists it, else "not supported by
-//!   this build") or s3fs with `use_cache=DIR`, the file read once, then the random reads in
+//!   such runs, each on a fresh mount); then cached: a fresh tessera-mount with
+//!   `--cache-size 1G` (when `--help` lists it, else "not supported by this build") or
+//!   s3fs with `use_cache=DIR`, the file read once, then the random reads in
 //!   a new open (the page cache as each client leaves it), then again after dropping the
 //!   page cache (from the clients' disk caches; locally from the disk);
 //! - `git clone --no-hardlinks` of a repository made beforehand in a local directory
