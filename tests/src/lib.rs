@@ -5,7 +5,7 @@
 //! panics.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -15,10 +15,12 @@ use tessera_proto::auth::Credentials;
 mod cluster;
 mod mount;
 pub mod network;
+mod ports;
 pub mod tls;
 pub mod wire;
 pub use cluster::Cluster;
 pub use mount::{Mount, MountPointGuard, fuse_available};
+pub use ports::{free_port, free_ports};
 use tessera_proto::client::{ObjectClient, connect_with};
 use tessera_proto::tls::ClientTls;
 use tls::TlsClient;
@@ -42,22 +44,6 @@ pub fn creds() -> Credentials {
         access_key: USER.into(),
         secret_key: PASSWORD.into(),
     }
-}
-
-/// A free port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    free_ports(1)[0]
-}
-
-/// `n` distinct free ports on 127.0.0.1: each stays bound until all are chosen (a port
-/// released at once may be handed out again by the next bind).
-pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
-        .collect();
-    (held.iter())
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
 }
 
 /// A node that did not come up.
