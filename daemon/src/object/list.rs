@@ -87,8 +87,13 @@ fn decode_token(token: &str) -> Result<String, ObjectError> {
 
 impl ObjectLayer {
     /// The object `key`, the directory marker `key/` and whether any key lies under
-    /// `key/`: a HEAD and a one-key listing, made at once. A listing error wins (it says
-    /// what a HEAD's "not found" would hide, such as a missing bucket).
+    /// `key/`: a HEAD, then a one-key listing. A listing error wins (it says what a HEAD's
+    /// "not found" would hide, such as a missing bucket).
+    ///
+    /// One after the other, not at once: a new name (a mount's lookup before it creates
+    /// the file) is known to no cache, and its HEAD goes to the drives on the blocking
+    /// pool; that trip leaves the kernel knowing the name's directory absent, so the
+    /// listing that follows answers at once instead of making a second trip.
     pub async fn lookup(&self, bucket: &str, key: &str) -> Result<PathLookup, ObjectError> {
         let dir = format!("{key}/");
         let q = ListQuery {
@@ -97,13 +102,10 @@ impl ObjectLayer {
             max_keys: 1,
             ..Default::default()
         };
-        // Both at once. The listing checks the bucket: the HEAD need not check it again,
-        // and its answer is read only once the listing found the bucket.
-        let (object, listed) = tokio::join!(
-            self.head_unexplained(bucket, key, None),
-            self.list_objects(bucket, &q)
-        );
-        let listed = listed?;
+        // The listing checks the bucket: the HEAD need not check it again, and its answer
+        // is read only once the listing found the bucket.
+        let object = self.head_unexplained(bucket, key, None).await;
+        let listed = self.list_objects(bucket, &q).await?;
         let object = match object? {
             Ok(info) => Some(info),
             Err(ErasureError::ObjectNotFound { .. }) => None,
