@@ -76,25 +76,32 @@ impl Ahead {
             .insert(dir.to_string(), (Arc::new(subdirs), now + self.ttl));
     }
 
-    /// A walk entered `name` in `dir`: the siblings after it to fetch now, each with the
-    /// cell its listing goes into (those fetched or in flight already are left out).
-    pub fn entered(&self, dir: &str, name: &str) -> Vec<(String, Fetched)> {
-        let now = Instant::now();
-        let mut s = self.state();
+    /// A walk entered `name` in `dir`: the paths of the [`WINDOW`] siblings after it, to
+    /// be fetched ahead (see [`Ahead::claim`]).
+    pub fn entered(&self, dir: &str, name: &str) -> Vec<String> {
+        let s = self.state();
         let Some((subdirs, until)) = s.subdirs.get(dir) else {
             return Vec::new();
         };
-        if *until <= now {
+        if *until <= Instant::now() {
             return Vec::new();
         }
-        let subdirs = subdirs.clone();
         let Ok(at) = subdirs.binary_search_by(|n| n.as_str().cmp(name)) else {
             return Vec::new();
         };
+        (subdirs.iter().skip(at + 1).take(WINDOW))
+            .map(|sibling| crate::fs::inode::join(dir, sibling))
+            .collect()
+    }
+
+    /// The directories of `paths` to fetch now, each with the cell its listing goes into
+    /// (those fetched or in flight already are left out).
+    pub fn claim(&self, paths: Vec<String>) -> Vec<(String, Fetched)> {
+        let now = Instant::now();
+        let mut s = self.state();
         s.fetched.retain(|_, (_, until)| *until > now);
         let mut out = Vec::new();
-        for sibling in subdirs.iter().skip(at + 1).take(WINDOW) {
-            let path = crate::fs::inode::join(dir, sibling);
+        for path in paths {
             if s.fetched.contains_key(&path) {
                 continue;
             }

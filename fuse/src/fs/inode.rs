@@ -146,6 +146,13 @@ impl Inodes {
         self.by_path.get(path).copied()
     }
 
+    /// Whether this mount listed the directory at `path` whole within the TTL (the kernel
+    /// keeps the entries it cached of it, see `opendir_keeping`).
+    pub fn listed_fresh(&self, path: &str) -> bool {
+        let node = self.at(path).and_then(|ino| self.get(ino));
+        node.is_some_and(|n| n.listed_until > Instant::now())
+    }
+
     /// The inode number `readdir` shows for `path`.
     pub fn ino_for(&self, path: &str) -> u64 {
         self.at(path).unwrap_or_else(|| self.free_ino(path))

@@ -12,14 +12,24 @@ use crate::fs::inode::parent_of;
 use crate::fs::state::{Inner, LIST_AHEAD_MAX, listed_prefix};
 
 impl Inner {
-    /// A walk opened the directory at `path`: fetch the listings of the siblings after it.
+    /// A walk opened the directory at `path`: fetch the listings of the siblings after it,
+    /// but of those this mount listed whole within the TTL (the kernel keeps their entries
+    /// and asks for none: a walk again at once, such as a second `find`, lists nothing).
     pub(crate) fn walked_into(self: &Arc<Self>, path: &str) {
         if path.is_empty() {
             return;
         }
         let dir = parent_of(path);
         let name = &path[if dir.is_empty() { 0 } else { dir.len() + 1 }..];
-        for (sibling, cell) in self.ahead.entered(dir, name) {
+        let mut siblings = self.ahead.entered(dir, name);
+        if siblings.is_empty() {
+            return;
+        }
+        {
+            let t = self.inodes();
+            siblings.retain(|sibling| !t.listed_fresh(sibling));
+        }
+        for (sibling, cell) in self.ahead.claim(siblings) {
             if self.behind.touches(&sibling) {
                 // Deletes queued under it: what the server lists is not what is there.
                 self.ahead.changed(&sibling);

@@ -264,6 +264,33 @@ async fn a_walk_into_a_subdirectory_lists_the_next_siblings_ahead() {
 }
 
 #[tokio::test]
+async fn a_walk_again_within_the_ttl_lists_nothing_ahead() {
+    let api = Memory::new(&["b"], 0);
+    for i in 0..8 {
+        api.insert("b", &format!("t/d{i}/f"), b"x");
+    }
+    let f = mount(&api, Some("b"));
+    let (t, _) = f.lookup("t").await.expect("t");
+    f.readdir(t, false, 100).await;
+    let mut dirs = Vec::new();
+    for i in 0..8 {
+        let (d, _) = f.fs.lookup(t, os(&format!("d{i}"))).await.expect("d");
+        f.readdir(d, false, 100).await;
+        dirs.push(d);
+    }
+    let lists = api.calls("list");
+    // The walk again at once (a second `find`): the kernel keeps every directory's
+    // entries and only opens each one.
+    for d in dirs {
+        let (fh, keep) = f.fs.opendir_keeping(d).await.expect("opendir");
+        assert!(keep, "the kernel keeps the entries");
+        f.fs.releasedir(fh);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(api.calls("list"), lists, "nothing listed ahead");
+}
+
+#[tokio::test]
 async fn a_directory_changed_here_is_not_served_from_its_listing_ahead() {
     let api = Memory::new(&["b"], 0);
     for i in 0..4 {
