@@ -23,6 +23,9 @@ pub fn fuse_available() -> bool {
     true
 }
 
+/// The log filter of test mounts.
+const DEBUG_LOG: &str = "tessera_fuse=debug,warn";
+
 /// A running `tessera-mount`.
 pub struct Mount {
     child: Option<Child>,
@@ -42,18 +45,44 @@ impl Mount {
         }
     }
 
-    /// Mounts, or says why it did not.
+    /// Mounts, or says why it did not. The client logs at debug level (each refused
+    /// request with its reason), for the test that fails to show.
     pub fn try_start(
         bin: &Path,
         endpoint: &str,
         path: &Path,
         args: &[&str],
+        creds: (&str, &str),
+    ) -> Result<Mount, String> {
+        Self::try_start_logging(bin, endpoint, path, args, creds, Some(DEBUG_LOG))
+    }
+
+    /// [`Mount::try_start`] with the client's own log level, as a user runs it (the
+    /// benchmarks: a debug line per refused request costs a `git clone` a few percent).
+    pub fn try_start_as_users_do(
+        bin: &Path,
+        endpoint: &str,
+        path: &Path,
+        args: &[&str],
+        creds: (&str, &str),
+    ) -> Result<Mount, String> {
+        Self::try_start_logging(bin, endpoint, path, args, creds, None)
+    }
+
+    /// Mounts with `RUST_LOG` set to `log`, or unset.
+    fn try_start_logging(
+        bin: &Path,
+        endpoint: &str,
+        path: &Path,
+        args: &[&str],
         (user, password): (&str, &str),
+        log_filter: Option<&str>,
     ) -> Result<Mount, String> {
         std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
         let log = path.with_extension("mount.log");
         let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .arg("--endpoint")
             .arg(endpoint)
             .args(args)
@@ -63,7 +92,11 @@ impl Mount {
             .env("TESSERA_ROOT_PASSWORD", password)
             .env("TESSERA_MOUNT_NOTIFY", "1")
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", "tessera_fuse=debug,warn")
+            .env_remove("RUST_LOG");
+        if let Some(filter) = log_filter {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)

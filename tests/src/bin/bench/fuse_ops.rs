@@ -237,7 +237,8 @@ impl Target {
 }
 
 /// A tessera-mount of `bucket` at `dir/mnt-{name}` (staging in `dir/cache-{name}`), with
-/// `extra` flags.
+/// `extra` flags, logging at its own level as a user runs it (s3fs runs with
+/// `dbglevel=err`).
 pub(super) fn mount_tessera(
     bin: &Path,
     node: &Node,
@@ -251,7 +252,7 @@ pub(super) fn mount_tessera(
     let mut args = vec!["--bucket", bucket, "--cache-dir", cache];
     args.extend_from_slice(extra);
     let path = dir.join(format!("mnt-{name}"));
-    Mount::try_start(bin, &node.endpoint, &path, &args, (USER, PASSWORD))
+    Mount::try_start_as_users_do(bin, &node.endpoint, &path, &args, (USER, PASSWORD))
         .map_err(|e| anyhow!("tessera-mount: {e}"))
 }
 
