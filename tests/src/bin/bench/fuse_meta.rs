@@ -24,7 +24,8 @@
 //!   page cache (from the clients' disk caches; locally from the disk);
 //! - `git clone --no-hardlinks` of a repository made beforehand in a local directory
 //!   (`git_files` files, a commit per 10 of them), timed until git exits (locally, +
-//!   `sync`), then `git status` in the clone twice on the same mount (first, again).
+//!   `sync`), then, from the next second of the clock on (see [`next_second`]), `git
+//!   status` in the clone twice on the same mount (first, again).
 //!
 //! Every operation checks what it did (see `fuse_meta_ops.rs`). Figures are times, or
 //! operations per second; "× s3fs" is how many times as fast as s3fs, "× local" how many
@@ -32,7 +33,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, ensure};
 use tessera_tests::pattern;
@@ -269,6 +270,7 @@ fn measure(work: &Work, c: &Client, notes: &mut Vec<String>) -> anyhow::Result<R
         std::fs::create_dir_all(&base)?;
         let clone = base.join("clone");
         r.clone = Some(repo.clone_into(&clone, c.local)?);
+        next_second();
         r.status_first = Some(GitRepo::status(&clone)?);
         r.status_again = Some(GitRepo::status(&clone)?);
         let dirty = GitRepo::dirty(&clone)?;
@@ -283,6 +285,19 @@ fn measure(work: &Work, c: &Client, notes: &mut Vec<String>) -> anyhow::Result<R
         }
     }
     Ok(r)
+}
+
+/// Sleeps into the next second of the clock. git compares a file's mtime with its index's
+/// in whole seconds: the files written in the second the index was written are "racily
+/// clean", and each `git status` run in that second reads them again (and writes the index
+/// in it too). A first `git status` started in the next second reads them once and writes
+/// an index they are older than, so the second reads none; without the wait, whether the
+/// second read them again depended on where in a second the clone ended.
+fn next_second() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH);
+    let into = now.map_or(0, |d| d.subsec_nanos());
+    let rest = Duration::from_nanos(u64::from(1_000_000_000 - into));
+    std::thread::sleep(rest + Duration::from_millis(10));
 }
 
 /// `tar x`, then `find | wc -l` and `ls -lR`, each on a fresh mount, cold then warm.
