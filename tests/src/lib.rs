@@ -19,7 +19,7 @@ mod ports;
 pub mod tls;
 pub mod wire;
 pub use cluster::Cluster;
-pub use mount::{Mount, MountPointGuard, fuse_available};
+pub use mount::{Mount, MountLog, MountPointGuard, fuse_available};
 pub use ports::{free_port, free_ports};
 use tessera_proto::client::{ObjectClient, connect_with};
 use tessera_proto::tls::ClientTls;

@@ -23,8 +23,15 @@ pub fn fuse_available() -> bool {
     true
 }
 
-/// The log filter of test mounts.
-const DEBUG_LOG: &str = "tessera_fuse=debug,warn";
+/// How a test mount logs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MountLog {
+    /// At debug level (each refused request with its reason), for the test that fails.
+    Debug,
+    /// At the client's own level, as a user runs it (the benchmarks: a debug line per
+    /// refused request costs a `git clone` a few percent).
+    AsUsersDo,
+}
 
 /// A running `tessera-mount`.
 pub struct Mount {
@@ -45,8 +52,7 @@ impl Mount {
         }
     }
 
-    /// Mounts, or says why it did not. The client logs at debug level (each refused
-    /// request with its reason), for the test that fails to show.
+    /// Mounts, or says why it did not (logging at [`MountLog::Debug`]).
     pub fn try_start(
         bin: &Path,
         endpoint: &str,
@@ -54,29 +60,17 @@ impl Mount {
         args: &[&str],
         creds: (&str, &str),
     ) -> Result<Mount, String> {
-        Self::try_start_logging(bin, endpoint, path, args, creds, Some(DEBUG_LOG))
+        Self::try_start_logging(bin, endpoint, path, args, creds, MountLog::Debug)
     }
 
-    /// [`Mount::try_start`] with the client's own log level, as a user runs it (the
-    /// benchmarks: a debug line per refused request costs a `git clone` a few percent).
-    pub fn try_start_as_users_do(
-        bin: &Path,
-        endpoint: &str,
-        path: &Path,
-        args: &[&str],
-        creds: (&str, &str),
-    ) -> Result<Mount, String> {
-        Self::try_start_logging(bin, endpoint, path, args, creds, None)
-    }
-
-    /// Mounts with `RUST_LOG` set to `log`, or unset.
-    fn try_start_logging(
+    /// [`Mount::try_start`], logging as `logging` says.
+    pub fn try_start_logging(
         bin: &Path,
         endpoint: &str,
         path: &Path,
         args: &[&str],
         (user, password): (&str, &str),
-        log_filter: Option<&str>,
+        logging: MountLog,
     ) -> Result<Mount, String> {
         std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
         let log = path.with_extension("mount.log");
@@ -93,8 +87,8 @@ impl Mount {
             .env("TESSERA_MOUNT_NOTIFY", "1")
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG");
-        if let Some(filter) = log_filter {
-            command.env("RUST_LOG", filter);
+        if logging == MountLog::Debug {
+            command.env("RUST_LOG", "tessera_fuse=debug,warn");
         }
         let mut child = command
             .stdin(Stdio::null())

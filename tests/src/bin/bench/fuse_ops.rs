@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use bytes::Bytes;
-use tessera_tests::{Mount, Node, PASSWORD, USER, md5_hex, pattern};
+use tessera_tests::{Mount, MountLog, Node, PASSWORD, USER, md5_hex, pattern};
 
 use super::MIB;
 use super::s3::{S3Client, sync};
@@ -252,8 +252,16 @@ pub(super) fn mount_tessera(
     let mut args = vec!["--bucket", bucket, "--cache-dir", cache];
     args.extend_from_slice(extra);
     let path = dir.join(format!("mnt-{name}"));
-    Mount::try_start_as_users_do(bin, &node.endpoint, &path, &args, (USER, PASSWORD))
-        .map_err(|e| anyhow!("tessera-mount: {e}"))
+    let creds = (USER, PASSWORD);
+    Mount::try_start_logging(
+        bin,
+        &node.endpoint,
+        &path,
+        &args,
+        creds,
+        MountLog::AsUsersDo,
+    )
+    .map_err(|e| anyhow!("tessera-mount: {e}"))
 }
 
 /// s3fs in the foreground, mounted on a bench bucket at `dir/mnt-{name}`; unmounted and
