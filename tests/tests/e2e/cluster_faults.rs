@@ -307,8 +307,9 @@ async fn cluster_lock_of_a_dead_holder_expires() {
     let mut c = clients(&env).await;
     mb(&mut c[0], "fault5").await;
     put(&mut c[0], "fault5", "held", b"old").await.expect("put");
-    // A holder takes the write lock of f5/held on every node and dies without releasing
-    // or refreshing it: the lease runs out and writers get through.
+    // A holder takes the write lock of fault5/held (the object layer's name for the key) on
+    // every node and dies without releasing or refreshing it: the lease runs out and
+    // writers get through.
     let root = Credentials {
         access_key: USER.into(),
         secret_key: PASSWORD.into(),
@@ -323,7 +324,7 @@ async fn cluster_lock_of_a_dead_holder_expires() {
         let granted = locks
             .lock(LockRequest {
                 uid: "dead-holder".into(),
-                resources: vec!["f5/held".into()],
+                resources: vec!["fault5/held".into()],
                 mode: LockMode::Write as i32,
                 lease_ms: 5_000,
             })
@@ -337,10 +338,17 @@ async fn cluster_lock_of_a_dead_holder_expires() {
     within("put", put(&mut c[1], "fault5", "free", b"x"))
         .await
         .expect("other key");
-    // The held key waits for the lease, then commits.
+    // The held key waits for the lease (5 s from the lock, a bound from below: the lock
+    // holds), then commits.
+    let waiting = std::time::Instant::now();
     within("put", put(&mut c[2], "fault5", "held", b"new"))
         .await
         .unwrap_or_else(|e| panic!("put after the lease: {e}\n{}", logs(&env)));
+    assert!(
+        waiting.elapsed() >= Duration::from_secs(3),
+        "the put went through the dead holder's lock after {:?}",
+        waiting.elapsed()
+    );
     assert_eq!(
         within("get", get(&mut c[3], "fault5", "held"))
             .await
