@@ -25,6 +25,8 @@ impl Inner {
         if siblings.is_empty() {
             return;
         }
+        // Two steps around the inodes' lock, never taken under the ahead's (a directory
+        // change takes them the other way round).
         {
             let t = self.inodes();
             siblings.retain(|sibling| !t.listed_fresh(sibling));

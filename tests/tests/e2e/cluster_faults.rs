@@ -360,8 +360,8 @@ async fn cluster_lock_of_a_dead_holder_expires() {
     // good and holds the old value, whole. The client sends 8 MiB of the 64 it declared,
     // then nothing, so the kill always lands while the node still waits for data. (A kill
     // during the commit, the instant after the last byte, can leave the 12 live drives of
-    // this 12+4 set split between the two versions, below the read quorum of either until
-    // node 1 is back: not what this step checks.)
+    // this 12+4 set split between the two versions, below the read quorum of either: not
+    // what this step checks.)
     let old = value("mid", 1, 3 << 20);
     put(&mut c[0], "fault5", "mid", &old)
         .await

@@ -252,13 +252,12 @@ pub(super) fn mount_tessera(
     let mut args = vec!["--bucket", bucket, "--cache-dir", cache];
     args.extend_from_slice(extra);
     let path = dir.join(format!("mnt-{name}"));
-    let creds = (USER, PASSWORD);
     Mount::try_start_logging(
         bin,
         &node.endpoint,
         &path,
         &args,
-        creds,
+        (USER, PASSWORD),
         MountLog::AsUsersDo,
     )
     .map_err(|e| anyhow!("tessera-mount: {e}"))
